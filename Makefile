@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KHARDEN := $(BIN)/kharden
+
+.PHONY: demo test lint unit docs bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,helm]'
+	@touch $@
+
+## demo: install kharden and scan the bundled insecure example app
+demo: $(VENV)/.installed
+	@echo "\$$ kharden scan examples/insecure/"
+	@$(KHARDEN) scan examples/insecure/ || [ $$? -eq 1 ]
+	@echo
+	@echo "\$$ kharden scan examples/hardened/   # the same app, hardened"
+	@$(KHARDEN) scan examples/hardened/
+
+## test: lint, type-check and run the test suite
+test: lint unit
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest
+
+## docs: regenerate docs/rules.md from the rule registry
+docs: $(VENV)/.installed
+	$(KHARDEN) rules --format md > docs/rules.md
+
+## bench: compare kharden with checkov (installs checkov in its own venv; slow)
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build src/*.egg-info

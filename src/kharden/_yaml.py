@@ -1,0 +1,390 @@
+"""Fast YAML loading with the line and column of every key and list item.
+
+PyYAML's C parser (libyaml) composes one document at a time into nodes; this module
+turns nodes into plain dicts, lists and scalars itself, because PyYAML's Python
+constructor is the slow half of ``yaml.load`` and throws the marks away. Scalars are
+typed like Kubernetes' YAML decoder (YAML 1.1 implicit types, keys made strings as
+``sigs.k8s.io/yaml`` does when it converts YAML to JSON). Positions are kept in a side
+table keyed by the identity of each dict and list, so the data stays plain.
+
+Safety: libyaml refuses nesting deeper than 1000 levels; aliases are expanded by
+reference (never copied) and a document whose aliases would expand past
+``MAX_ALIAS_EXPANSION`` nodes, or that refers to itself, is an input error.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import sys
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+from . import _pointer
+from .errors import InputError
+
+__all__ = ["MAX_ALIAS_EXPANSION", "Document", "Positions", "iter_documents"]
+
+try:
+    from yaml._yaml import CParser
+except ImportError as e:  # pragma: no cover - every PyYAML wheel ships libyaml
+    raise ImportError("kharden needs PyYAML built with libyaml (its C parser)") from e
+
+MAX_ALIAS_EXPANSION = 100_000
+"""Most nodes that aliases of one document may stand for (billion-laughs guard)."""
+
+_IMPLICIT = "!kharden/implicit"
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "<<"
+_LINE_SHIFT = 32
+_COLUMN_MASK = (1 << _LINE_SHIFT) - 1
+_SOURCE_COMMENT = re.compile(rb"^# Source: *(\S[^\r\n]*?) *\r?$", re.MULTILINE)
+
+# Positions pack (line, column), both 0-based, into one int to keep the table small.
+_Packed = int
+
+
+class _Parser(CParser):
+    """libyaml's composer with tag resolution deferred to ``_plain``.
+
+    The composer calls these hooks once per node; making them trivial saves a third
+    of the parse time. A plain scalar keeps the marker tag ``_IMPLICIT``; quoted and
+    block scalars are strings; explicit tags (``!!int 5``) are kept as written.
+    """
+
+    # The composer calls these two for every node; bound C methods that do nothing
+    # cost a tenth of a Python method call.
+    descend_resolver: Any = {}.get
+    ascend_resolver: Any = {}.clear
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            return _IMPLICIT if implicit[0] else _STR
+        return _IMPLICIT
+
+
+_resolver = Resolver()
+_constructor = SafeConstructor()
+_plain_cache: dict[str, Any] = {}
+_PLAIN_CACHE_MAX = 200_000
+_AS_STRING_TAGS = frozenset({_STR, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"})
+
+
+def _typed(tag: str, value: str) -> Any:
+    """A scalar of a standard tag as Kubernetes sees it; timestamps stay strings (JSON has none)."""
+    if tag in _AS_STRING_TAGS:
+        return value
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    build = _constructor.yaml_constructors.get(tag)
+    if build is None:  # a local tag such as !Ref: the value is the string as written
+        return value
+    return build(_constructor, ScalarNode(tag, value))
+
+
+def _plain(value: str) -> Any:
+    """Type a plain scalar by YAML 1.1 implicit rules (``yes`` is true, ``0x1f`` is 31, ...)."""
+    tag: str = _resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    typed = _typed(tag, value)
+    if len(_plain_cache) < _PLAIN_CACHE_MAX:
+        _plain_cache[value] = typed
+    return typed
+
+
+def _key_text(key: Any) -> str:
+    """Keys become strings, as sigs.k8s.io/yaml writes them when it converts YAML to JSON."""
+    if isinstance(key, str):
+        return key
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+class Positions:
+    """Where each key and list item of one document was written.
+
+    Per dict, an ``array`` of packed positions in the dict's key order; per list, one
+    per item. Arrays hold machine integers, a quarter of the memory of a dict of ints.
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: dict[int, array[int]]) -> None:
+        self._table = table
+
+    def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
+        """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
+        found: _Packed | None = None
+        node = root
+        table = self._table
+        for token in _pointer.split(pointer):
+            entry = table.get(id(node))
+            if isinstance(node, dict):
+                if token not in node:
+                    break
+                index = _key_index(node, token) if entry is not None else -1
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                index = int(token)
+                node = node[index]
+            else:
+                break
+            if entry is not None and 0 <= index < len(entry):
+                found = entry[index]
+        if found is None:
+            return None
+        return (found >> _LINE_SHIFT) + 1, (found & _COLUMN_MASK) + 1
+
+
+def _key_index(mapping: dict[str, Any], key: str) -> int:
+    for index, candidate in enumerate(mapping):
+        if candidate == key:
+            return index
+    return -1  # pragma: no cover - the caller checked membership
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One YAML document: its data, where it starts (1-based) and where its fields are."""
+
+    data: Any
+    index: int
+    line: int
+    column: int
+    positions: Positions
+    source_comment: str | None = None
+    """The ``# Source: chart/templates/x.yaml`` comment Helm writes before the document."""
+
+
+class _Builder:
+    """Turns one composed document into plain data plus its position table."""
+
+    __slots__ = ("build", "expanded", "file", "memo", "table")
+
+    def __init__(self, file: str, track_aliases: bool) -> None:
+        self.file = file
+        self.table: dict[int, array[int]] = {}
+        self.memo: dict[int, tuple[Any, int] | None] = {}
+        self.expanded = 0
+        # Only documents that may hold anchors pay for alias bookkeeping.
+        self.build: Callable[[Node], Any] = self._build_shared if track_aliases else self._build
+
+    def _build_shared(self, node: Node) -> Any:
+        if node.__class__ is ScalarNode:
+            return self._build(node)
+        key = id(node)
+        if key in self.memo:
+            seen = self.memo[key]
+            if seen is None:
+                raise self._error(node, "an alias refers to the node that contains it")
+            value, size = seen
+            self.expanded += size
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise self._error(
+                    node, f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (a YAML alias bomb?)"
+                )
+            return value
+        self.memo[key] = None
+        value = self._build(node)
+        self.memo[key] = (value, _size(node))
+        return value
+
+    def _build(self, node: Node) -> Any:
+        cls = node.__class__
+        if cls is ScalarNode:
+            return self._scalar(cast("ScalarNode", node))
+        table = self.table
+        if cls is MappingNode:
+            result: dict[str, Any] = {}
+            positions: list[_Packed] = []
+            merges: list[Node] = []
+            cache = _plain_cache
+            for key_node, value_node in node.value:
+                if key_node.__class__ is ScalarNode:
+                    key = key_node.value
+                    if key_node.tag is _IMPLICIT and key_node.style == "":
+                        if key == _MERGE:
+                            merges.append(value_node)
+                            continue
+                        key = cache[key] if key in cache else _plain(key)
+                        if key.__class__ is not str:
+                            key = _key_text(key)
+                    elif key_node.tag is not _IMPLICIT and key_node.tag is not _STR:
+                        key = _key_text(_typed(key_node.tag, key))
+                else:
+                    raise self._error(key_node, "a mapping key must be a scalar")
+                if value_node.__class__ is ScalarNode:
+                    value = value_node.value
+                    if value_node.tag is _IMPLICIT and value_node.style == "":
+                        value = cache[value] if value in cache else _plain(value)
+                    elif value_node.tag is not _IMPLICIT and value_node.tag is not _STR:
+                        value = self._scalar(value_node)
+                else:
+                    value = self.build(value_node)
+                mark = key_node.start_mark
+                packed = (mark.line << _LINE_SHIFT) | mark.column
+                if key in result:
+                    # A repeated key: the last value wins (as in Kubernetes' decoder), at its place.
+                    positions[_key_index(result, key)] = packed
+                else:
+                    positions.append(packed)
+                result[key] = value
+            if merges:
+                self._merge(node, result, positions, merges)
+            table[id(result)] = array("Q", positions)
+            return result
+        if cls is SequenceNode:
+            items = node.value
+            values = [self.build(item) for item in items]
+            marks = [item.start_mark for item in items]
+            table[id(values)] = array("Q", [(m.line << _LINE_SHIFT) | m.column for m in marks])
+            return values
+        raise self._error(node, "unsupported YAML node")  # pragma: no cover
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        value = node.value
+        if node.tag is _IMPLICIT:
+            if node.style == "":
+                return _plain_cache[value] if value in _plain_cache else _plain(value)
+            return value
+        if node.tag is _STR:
+            return value
+        try:
+            return _typed(node.tag, value)
+        except (ConstructorError, ValueError) as e:
+            raise self._error(node, f"cannot read the value as {node.tag}") from e
+
+    def _merge(
+        self, node: Node, result: dict[str, Any], positions: list[_Packed], merges: list[Node]
+    ) -> None:
+        """Merge keys (``<<: *base``): the mapping's own keys win, then earlier merges win."""
+        sources: list[Node] = []
+        for merge in merges:
+            sources.extend(merge.value if merge.__class__ is SequenceNode else [merge])
+        for source in sources:
+            if source.__class__ is not MappingNode:
+                raise self._error(source, "a merge key (<<) must refer to a mapping")
+            merged = self.build(source)
+            merged_positions = self.table.get(id(merged))
+            for index, (key, value) in enumerate(merged.items()):
+                if key not in result:
+                    result[key] = value
+                    positions.append(merged_positions[index] if merged_positions is not None else 0)
+
+    def _error(self, node: Node, message: str) -> InputError:
+        return InputError(message, file=self.file, line=node.start_mark.line + 1)
+
+
+def _size(node: Node) -> int:
+    """Nodes in the subtree, counting each alias use again (what a copy would hold)."""
+    if node.__class__ is ScalarNode:
+        return 1
+    if node.__class__ is SequenceNode:
+        return 1 + sum(_size(item) for item in node.value)
+    return 1 + sum(_size(k) + _size(v) for k, v in node.value)
+
+
+def _source_comments(text: bytes) -> list[tuple[int, str]]:
+    """``(0-based line, template path)`` of each Helm ``# Source:`` comment."""
+    found: list[tuple[int, str]] = []
+    line = 0
+    last = 0
+    for match in _SOURCE_COMMENT.finditer(text):
+        line += text.count(b"\n", last, match.start())
+        last = match.start()
+        found.append((line, match.group(1).decode("utf-8", "replace")))
+    return found
+
+
+def _yaml_error(error: yaml.YAMLError, file: str, text: bytes) -> InputError:
+    """One line naming file, line and the parser's complaint, never the offending text."""
+    if isinstance(error, yaml.reader.ReaderError):
+        line = text.count(b"\n", 0, error.position) + 1
+        return InputError(f"not valid UTF-8 or UTF-16 text (byte {error.position})", file=file, line=line)
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "invalid YAML"
+        if "maximum nesting depth" in problem:
+            problem = "nesting deeper than 1000 levels"
+        if mark is not None:
+            return InputError(
+                f"invalid YAML: {problem} (column {mark.column + 1})", file=file, line=mark.line + 1
+            )
+        return InputError(f"invalid YAML: {problem}", file=file)
+    return InputError(f"invalid YAML: {error}", file=file)  # pragma: no cover
+
+
+def iter_documents(text: bytes, file: str) -> Iterator[Document]:
+    """The documents of a YAML (or JSON) stream, one at a time.
+
+    Raises :class:`InputError` with file and line at the first document that does not
+    parse; documents before it have already been yielded.
+    """
+    # Recursion depth follows YAML nesting, which libyaml caps at 1000 levels.
+    if sys.getrecursionlimit() < 5000:
+        sys.setrecursionlimit(5000)
+    comments = _source_comments(text) if b"# Source:" in text else []
+    track_aliases = b"&" in text
+    parser = _Parser(text)
+    try:
+        index = 0
+        previous_end = -1
+        next_comment = 0
+        while True:
+            built = _next_document(parser, file, text, track_aliases)
+            if built is None:
+                break
+            node, builder, data = built
+            start = node.start_mark
+            # Comments are in line order: skip those before this document, keep the last one above it.
+            source = None
+            while next_comment < len(comments) and comments[next_comment][0] <= start.line:
+                line, path = comments[next_comment]
+                if line >= previous_end:
+                    source = path
+                next_comment += 1
+            previous_end = node.end_mark.line
+            yield Document(
+                data=data,
+                index=index,
+                line=start.line + 1,
+                column=start.column + 1,
+                positions=Positions(builder.table),
+                source_comment=source,
+            )
+            index += 1
+    finally:
+        parser.dispose()
+
+
+def _next_document(
+    parser: _Parser, file: str, text: bytes, track_aliases: bool
+) -> tuple[Node, _Builder, Any] | None:
+    # The trees built here hold no reference cycles; the collector would only rescan
+    # them again and again while they grow (a sixth of the load time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if not parser.check_node():
+            return None
+        node: Node | None = parser.get_node()
+        if node is None:  # pragma: no cover - check_node() said there is one
+            return None
+        builder = _Builder(file, track_aliases)
+        return node, builder, builder.build(node)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, file, text) from e
+    finally:
+        if collecting:
+            gc.enable()

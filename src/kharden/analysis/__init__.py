@@ -1,0 +1,1 @@
+"""Analyses of an inventory: effective pod specs, image references (engines join here)."""

@@ -1,0 +1,203 @@
+"""The command line: parse arguments, call the library, render, choose the exit code. No logic.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or input
+errors (an input error in one file does not hide the other files' findings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .errors import KhardenError, UsageError
+from .model import Severity
+from .report import FORMATS
+from .report import catalog as catalog_report
+from .report import json as json_report
+from .report import text as text_report
+from .rules import REGISTRY
+from .rules import get as get_rule
+from .scan import ScanOptions, scan
+from .sources.files import DEFAULT_MAX_FILE_BYTES
+
+__all__ = ["main"]
+
+PROG = "kharden"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Audit Kubernetes manifests, charts and clusters against a hardening checklist.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    scan_cmd = commands.add_parser(
+        "scan",
+        help="scan manifests, kustomizations and Helm charts",
+        description=(
+            "Scan files, directories (recursively; kustomizations and Helm charts"
+            " are rendered) and '-' for stdin."
+        ),
+    )
+    scan_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    scan_cmd.add_argument(
+        "-f", "--format", choices=FORMATS, default="text", help="report format (default: text)"
+    )
+    scan_cmd.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan_cmd.add_argument(
+        "--fail-on",
+        default="high",
+        metavar="SEVERITY",
+        help="exit 1 when an unsuppressed finding is at or above SEVERITY: critical, high, medium, low, info,"
+        " or 'never' (default: high)",
+    )
+    scan_cmd.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="run only matching rules (repeatable)"
+    )
+    scan_cmd.add_argument(
+        "--skip-rule", action="append", default=[], metavar="GLOB", help="skip matching rules (repeatable)"
+    )
+    scan_cmd.add_argument(
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Helm values file for charts (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Helm --set value for charts (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--max-file-size",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 1048576,
+        metavar="MIB",
+        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
+    )
+    scan_cmd.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the text report (default: auto)",
+    )
+    scan_cmd.add_argument(
+        "--show-suppressed", action="store_true", help="list suppressed findings in the text report"
+    )
+
+    rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
+    rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
+
+    explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
+    explain_cmd.add_argument("rule", metavar="RULE-ID")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except KhardenError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`kharden scan ... | head`); stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(argv: list[str]) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "scan":
+        return _scan(args)
+    if args.command == "rules":
+        render = {
+            "table": catalog_report.rules_table,
+            "md": catalog_report.rules_markdown,
+            "json": catalog_report.rules_json,
+        }
+        sys.stdout.write(render[args.format](REGISTRY))
+        return 0
+    if args.command == "explain":
+        sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
+        return 0
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _scan(args: argparse.Namespace) -> int:
+    if not args.paths:
+        raise UsageError("nothing to scan: give files, directories, or '-' for stdin")
+    fail_on = None if args.fail_on.strip().lower() == "never" else Severity.parse(args.fail_on)
+    if args.max_file_size <= 0:
+        raise UsageError("--max-file-size must be positive")
+    options = ScanOptions(
+        rules=tuple(args.rule),
+        skip_rules=tuple(args.skip_rule),
+        max_file_bytes=int(args.max_file_size * 1048576),
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+    )
+    report = scan(args.paths, options)
+    # The report and everything it references is acyclic and lives until exit: spare the
+    # rendering's garbage collections from walking it (see scan.acyclic_work).
+    gc.freeze()
+    for error in report.errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+
+    if args.format == "json":
+        output = json_report.render(report)
+    else:
+        output = text_report.render(
+            report, color=_color(args.color, args.output), show_suppressed=args.show_suppressed
+        )
+    _write(output, args.output)
+    if fail_on is None:
+        return 2 if report.errors else 0
+    return report.exit_code(fail_on)
+
+
+def _color(choice: str, output: str | None) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if output is not None or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return _isatty(sys.stdout) and os.environ.get("TERM") != "dumb"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {output}: {e.strerror}") from e

@@ -1,0 +1,249 @@
+"""The vocabulary every layer shares: objects, where they came from, findings, the report.
+
+Past ``sources/`` and ``inventory.py`` nothing handles raw YAML positions or guesses
+namespaces: an :class:`Obj` knows its reference and can point at any of its fields.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._yaml import Positions
+from .errors import UsageError
+
+__all__ = [
+    "ErrorRecord",
+    "Finding",
+    "Hit",
+    "Location",
+    "NotEvaluated",
+    "Obj",
+    "ObjRef",
+    "Origin",
+    "Report",
+    "ScanStats",
+    "Severity",
+    "Suppression",
+]
+
+
+class Severity(enum.IntEnum):
+    """Ordered: ``Severity.HIGH > Severity.MEDIUM``."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.label for s in cls)
+            raise UsageError(f"unknown severity {text!r} (expected one of: {names})") from None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ObjRef:
+    """Which object: ``namespace`` is ``None`` for cluster-scoped kinds."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    api_version: str = ""
+
+    @property
+    def group(self) -> str:
+        """The API group (``""`` for the core group): ``apps`` for ``apps/v1``."""
+        return self.api_version.rpartition("/")[0]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an object was read from.
+
+    ``file``/``line``/``column`` locate the object (1-based). ``template`` is the file
+    the object was rendered from (Helm's ``# Source:`` comment, or the kustomize
+    resource file); ``renderer`` is ``"helm"`` or ``"kustomize"`` when kharden rendered
+    it itself, in which case line and column are those of the rendered output.
+    """
+
+    file: str | None
+    line: int | None = None
+    column: int | None = None
+    positions: Positions | None = None
+    template: str | None = None
+    renderer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """The file, line and column of a field, and its JSON pointer within its object."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+    path: str
+    template: str | None = None
+    renderer: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<unknown>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Obj:
+    """One Kubernetes object as read, with its reference and origin."""
+
+    raw: Mapping[str, Any]
+    ref: ObjRef
+    origin: Origin
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        meta = self.raw.get("metadata")
+        return meta if isinstance(meta, Mapping) else {}
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return _string_map(self.metadata.get("labels"))
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return _string_map(self.metadata.get("annotations"))
+
+    def locate(self, path: str) -> Location:
+        """The location of the field at ``path``, or of its nearest parent that exists."""
+        origin = self.origin
+        line, column = origin.line, origin.column
+        if origin.positions is not None:
+            found = origin.positions.locate(self.raw, path)
+            if found is not None:
+                line, column = found
+        return Location(origin.file, line, column, path, origin.template, origin.renderer)
+
+
+def _string_map(value: Any) -> Mapping[str, str]:
+    """Labels and annotations with non-string values dropped (the API server would refuse them)."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(v, str)}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What a rule found: the field (JSON pointer into ``obj``) and a message naming the value.
+
+    ``obj`` is needed only from whole-inventory rules; per-object rules hit their own object.
+    ``severity`` overrides the rule's default when the rule grades by value.
+    """
+
+    path: str
+    message: str
+    container: str | None = None
+    severity: Severity | None = None
+    obj: Obj | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    kind: str  # "annotation" | "config" | "baseline"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: Severity
+    section: str
+    title: str
+    object: ObjRef
+    container: str | None
+    location: Location
+    message: str
+    remediation: str
+    fingerprint: str
+    suppressed: Suppression | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """An input that could not be read; the scan went on without it."""
+
+    file: str | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.file and self.line is not None:
+            where = f"{self.file}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class NotEvaluated:
+    rule: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What the scan read: files, objects by kind, documents that were not objects."""
+
+    files: int = 0
+    objects: int = 0
+    skipped_documents: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding]
+    errors: list[ErrorRecord]
+    not_evaluated: list[NotEvaluated]
+    stats: ScanStats
+    rules_run: int = 0
+
+    @property
+    def active(self) -> list[Finding]:
+        """Findings that are not suppressed."""
+        return [f for f in self.findings if f.suppressed is None]
+
+    def counts(self) -> dict[str, int]:
+        """Unsuppressed findings per severity, every severity present, highest first."""
+        counts = Counter(f.severity for f in self.active)
+        return {s.label: counts[s] for s in sorted(Severity, reverse=True)}
+
+    def counts_by_section(self) -> dict[str, dict[str, int]]:
+        sections: dict[str, Counter[Severity]] = {}
+        for f in self.active:
+            sections.setdefault(f.section, Counter())[f.severity] += 1
+        return {
+            name: {s.label: c[s] for s in sorted(Severity, reverse=True)}
+            for name, c in sorted(sections.items())
+        }
+
+    def exit_code(self, fail_on: Severity) -> int:
+        """2 when some input could not be read, 1 when a finding is at or above ``fail_on``."""
+        if self.errors:
+            return 2
+        return 1 if any(f.severity >= fail_on for f in self.active) else 0

@@ -1,0 +1,149 @@
+"""``--format text``: findings grouped by file and object, then a summary by section and severity.
+
+Colour comes from rich's styles and only when asked (a terminal, or ``--color always``);
+piped output is plain text with the same layout. Lines are built as strings rather
+than printed one by one through rich, which keeps large reports fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import groupby
+
+from rich.style import Style
+
+from ..model import Finding, ObjRef, Report, Severity
+
+__all__ = ["render"]
+
+_STYLES = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+    "file": "bold underline",
+    "object": "bold",
+    "rule": "magenta",
+    "fix": "dim",
+    "muted": "dim",
+    "error": "bold red",
+}
+
+
+class _Paint:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+        self._styles = {name: Style.parse(spec) for name, spec in _STYLES.items()} if color else {}
+
+    def __call__(self, text: str, style: str) -> str:
+        if not self.color:
+            return text
+        return self._styles[style].render(text)
+
+
+def render(report: Report, *, color: bool = False, show_suppressed: bool = False) -> str:
+    paint = _Paint(color)
+    lines: list[str] = []
+    shown = [f for f in report.findings if show_suppressed or f.suppressed is None]
+    width = max((len(f.rule) for f in shown), default=0)
+    for file, in_file in groupby(shown, key=lambda f: f.location.file or "<unknown>"):
+        lines.append(paint(file, "file"))
+        for ref, in_object in groupby(in_file, key=lambda f: f.object):
+            group = list(in_object)
+            lines.append("  " + paint(_object_title(ref), "object") + _rendered_from(group[0], file))
+            seen: set[str] = set()
+            for finding in group:
+                # The fix is the same for every finding of a rule: say it once per object.
+                lines.append(_finding_lines(finding, paint, width, show_fix=finding.rule not in seen))
+                seen.add(finding.rule)
+        lines.append("")
+    lines.extend(_summary(report, paint))
+    return "\n".join(lines) + "\n"
+
+
+def _object_title(ref: ObjRef) -> str:
+    return str(ref)
+
+
+def _rendered_from(finding: Finding, file: str) -> str:
+    location = finding.location
+    if location.renderer is not None and location.template and location.template != file:
+        return f"  (from {location.template}, lines of the {location.renderer} output)"
+    if location.renderer is not None:
+        return f"  (lines of the {location.renderer} output)"
+    if location.template:
+        return f"  (from template {location.template})"
+    return ""
+
+
+def _finding_lines(finding: Finding, paint: _Paint, width: int, *, show_fix: bool) -> str:
+    location = finding.location
+    where = f"{location.line}:{location.column}" if location.line is not None else "-"
+    severity = finding.severity.label
+    head = (
+        f"    {where:>8}  {paint(f'{severity:<8}', severity)}  {paint(f'{finding.rule:<{width}}', 'rule')}  "
+        f"{finding.message}"
+    )
+    pad = " " * (8 + 4 + 2 + 8 + 2)
+    tail = f"\n{pad}{paint('fix: ' + finding.remediation, 'fix')}" if show_fix else ""
+    if finding.suppressed is not None:
+        tail += (
+            f"\n{pad}{paint(f'suppressed ({finding.suppressed.kind}): {finding.suppressed.reason}', 'muted')}"
+        )
+    return head + tail
+
+
+def _summary(report: Report, paint: _Paint) -> Iterable[str]:
+    stats = report.stats
+    counts = report.counts()
+    total = sum(counts.values())
+    suppressed = len(report.findings) - total
+    yield paint("Summary", "file")
+    read = f"  {_count(stats.objects, 'object')} in {_count(stats.files, 'file')}"
+    if stats.skipped_documents:
+        read += f"; {_count(stats.skipped_documents, 'document')} without apiVersion/kind skipped"
+    yield read
+    if total:
+        detail = ", ".join(paint(f"{n} {label}", label) for label, n in counts.items() if n)
+        yield f"  {total} finding{'s' * (total != 1)}: {detail}" + (
+            f" ({suppressed} suppressed)" if suppressed else ""
+        )
+    else:
+        yield "  no findings" + (f" ({suppressed} suppressed)" if suppressed else "")
+    by_section = report.counts_by_section()
+    if by_section:
+        labels = [s.label for s in sorted(Severity, reverse=True)]
+        name_width = max(len("section"), *(len(s) for s in by_section))
+        yield ""
+        yield "  " + "section".ljust(name_width) + "".join(f"  {label:>8}" for label in labels)
+        for section, section_counts in by_section.items():
+            cells = "".join(
+                "  " + (paint(f"{section_counts[label]:>8}", label) if section_counts[label] else f"{'.':>8}")
+                for label in labels
+            )
+            yield "  " + section.ljust(name_width) + cells
+    if report.not_evaluated:
+        yield ""
+        yield f"  {_count(len(report.not_evaluated), 'rule')} not evaluated (no evidence in this scan):"
+        for reason, group in groupby(
+            sorted(report.not_evaluated, key=lambda e: e.reason), key=lambda e: e.reason
+        ):
+            yield (
+                "    "
+                + paint(reason.removeprefix("no evidence in this scan: "), "muted")
+                + ": "
+                + ", ".join(e.rule for e in group)
+            )
+    if report.errors:
+        yield ""
+        yield paint(
+            f"  {_count(len(report.errors), 'input error')} (those inputs were not scanned past the error):",
+            "error",
+        )
+        for error in report.errors:
+            yield f"    {error}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

@@ -1,0 +1,133 @@
+"""Rules and their catalog entries.
+
+A rule is a pure generator of :class:`~kharden.model.Hit` registered with its catalog
+row (ID, severity, evidence, title, remediation). Its docstring is its documentation:
+
+- first paragraph: when the rule fires, in one or two sentences;
+- further paragraphs: why it matters;
+- a paragraph starting ``Reads:``: the fields it reads.
+
+``kharden explain`` and ``kharden rules --format md`` print exactly these, so nothing is
+written twice. Three shapes of rule exist, by what they are given:
+
+- ``@rules.pod``: an :class:`~kharden.analysis.podspec.EffectivePod`, once per workload;
+- ``@rules.object``: one :class:`~kharden.model.Obj` of the given kinds;
+- ``@rules.inventory``: the :class:`~kharden.analysis.context.ScanContext`; hits must name their object.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..model import Hit, Severity
+
+__all__ = ["EVIDENCE", "Rule", "RuleSet"]
+
+EVIDENCE = {
+    "M": "manifests",
+    "C": "a live cluster or a snapshot of one",
+    "N": "node and control-plane files",
+    "G": "a whole-inventory analysis",
+}
+_RULE_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+F = TypeVar("F", bound=Callable[..., Iterable[Hit]])
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    section: str
+    severity: Severity
+    evidence: frozenset[str]
+    title: str
+    remediation: str
+    summary: str
+    rationale: str
+    reads: str
+    references: tuple[str, ...]
+    target: str  # "pod" | "object" | "inventory"
+    kinds: frozenset[str]
+    check: Callable[..., Iterable[Hit]]
+
+    @property
+    def evidence_text(self) -> str:
+        """``"M, G"`` as in RULES.md."""
+        return ", ".join(e for e in EVIDENCE if e in self.evidence)
+
+
+class RuleSet:
+    """The rules of one checklist section, in the order they are declared."""
+
+    def __init__(self, section: str) -> None:
+        self.section = section
+        self.rules: list[Rule] = []
+
+    def pod(self, rule_id: str, severity: Severity, **entry: Any) -> Callable[[F], F]:
+        return self._register(rule_id, severity, "pod", frozenset(), **entry)
+
+    def object(
+        self, rule_id: str, severity: Severity, *, kinds: Iterable[str], **entry: Any
+    ) -> Callable[[F], F]:
+        return self._register(rule_id, severity, "object", frozenset(kinds), **entry)
+
+    def inventory(self, rule_id: str, severity: Severity, **entry: Any) -> Callable[[F], F]:
+        entry.setdefault("evidence", "G")
+        return self._register(rule_id, severity, "inventory", frozenset(), **entry)
+
+    def _register(
+        self,
+        rule_id: str,
+        severity: Severity,
+        target: str,
+        kinds: frozenset[str],
+        *,
+        title: str,
+        remediation: str,
+        evidence: str = "M",
+        references: tuple[str, ...] = (),
+    ) -> Callable[[F], F]:
+        if not _RULE_ID.match(rule_id):
+            raise ValueError(f"malformed rule ID {rule_id!r}")
+        letters = frozenset(e.strip() for e in evidence.split(","))
+        if not letters or not letters <= EVIDENCE.keys():
+            raise ValueError(f"{rule_id}: evidence must be letters of {sorted(EVIDENCE)}, got {evidence!r}")
+
+        def register(check: F) -> F:
+            summary, rationale, reads = _split_doc(rule_id, check)
+            self.rules.append(
+                Rule(
+                    id=rule_id,
+                    section=self.section,
+                    severity=severity,
+                    evidence=letters,
+                    title=title,
+                    remediation=remediation,
+                    summary=summary,
+                    rationale=rationale,
+                    reads=reads,
+                    references=references,
+                    target=target,
+                    kinds=kinds,
+                    check=check,
+                )
+            )
+            return check
+
+        return register
+
+
+def _split_doc(rule_id: str, check: Callable[..., Any]) -> tuple[str, str, str]:
+    doc = inspect.getdoc(check)
+    if not doc:
+        raise ValueError(f"{rule_id}: a rule's docstring is its documentation and cannot be empty")
+    paragraphs = [" ".join(p.split()) for p in doc.split("\n\n") if p.strip()]
+    reads = [p.removeprefix("Reads:").strip() for p in paragraphs if p.startswith("Reads:")]
+    body = [p for p in paragraphs if not p.startswith("Reads:")]
+    if not reads:
+        raise ValueError(f"{rule_id}: the docstring must name the fields it reads ('Reads: ...')")
+    return body[0], "\n\n".join(body[1:]), reads[0]

@@ -1,0 +1,1 @@
+"""Sources: everything that yields Kubernetes objects with their provenance."""

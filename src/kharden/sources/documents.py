@@ -1,0 +1,133 @@
+"""Turn YAML/JSON documents into Kubernetes objects, and collect what every source read.
+
+A document is an object when it is a mapping with string ``apiVersion`` and ``kind``.
+``kind: List`` (and every ``*List`` kind) contributes its ``items``. Documents that are
+not objects (no apiVersion/kind, a bare list or scalar) are counted, never errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import _pointer
+from .._yaml import Document, iter_documents
+from ..errors import InputError
+from ..model import ErrorRecord, Obj, ObjRef, Origin, ScanStats
+from .scope import is_cluster_scoped
+
+__all__ = ["Collected", "object_ref"]
+
+
+def object_ref(raw: Mapping[str, Any], *, file: str | None = None, line: int | None = None) -> ObjRef:
+    """The reference of a raw object; ``namespace`` is ``"default"`` when a namespaced kind omits it."""
+    api_version, kind = raw["apiVersion"], raw["kind"]
+    metadata = raw.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, Mapping):
+        raise InputError(f"{kind}: metadata must be a mapping", file=file, line=line)
+    name = metadata.get("name")
+    if name is None:
+        generate = metadata.get("generateName")
+        name = generate if isinstance(generate, str) else ""
+    if not isinstance(name, str):
+        raise InputError(f"{kind}: metadata.name must be a string", file=file, line=line)
+    namespace = metadata.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise InputError(f"{kind} {name!r}: metadata.namespace must be a string", file=file, line=line)
+    group = api_version.rpartition("/")[0]
+    scoped = is_cluster_scoped(group, kind)
+    if scoped is None:
+        # An unknown kind: trust a written namespace; "Cluster*" kinds are cluster-scoped by convention.
+        scoped = namespace is None and kind.startswith("Cluster")
+    if scoped:
+        namespace = None
+    elif not namespace:
+        namespace = "default"
+    return ObjRef(kind=kind, namespace=namespace, name=name, api_version=api_version)
+
+
+@dataclass
+class Collected:
+    """Objects, input errors and counts gathered from every source of one scan."""
+
+    objects: list[Obj] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+    evidence: set[str] = field(default_factory=set)
+    """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+
+    def error(self, error: InputError) -> None:
+        self.errors.append(ErrorRecord(error.file, error.line, error.message))
+
+    def add_stream(
+        self,
+        text: bytes,
+        file: str,
+        *,
+        renderer: str | None = None,
+        template: str | None = None,
+        template_path: Callable[[str], str] | None = None,
+        object_template: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> None:
+        """Parse a YAML/JSON stream and add its objects; a parse error is recorded, not raised.
+
+        Objects of the documents before a broken one are kept. ``template_path`` maps a
+        Helm ``# Source:`` comment to the template file it names; ``object_template``
+        finds (and may remove) what an object itself says about its source file.
+        """
+        self.stats.files += 1
+        self.evidence.add("M")
+        try:
+            for document in iter_documents(text, file):
+                source = document.source_comment
+                if source is not None and template_path is not None:
+                    source = template_path(source)
+                origin_template = template if template is not None else source
+                self._add_value(document.data, "", document, file, origin_template, renderer, object_template)
+        except InputError as e:
+            self.error(e)
+
+    def _add_value(
+        self,
+        data: Any,
+        pointer: str,
+        document: Document,
+        file: str,
+        template: str | None,
+        renderer: str | None,
+        object_template: Callable[[dict[str, Any]], str | None] | None,
+    ) -> None:
+        if data is None and not pointer:
+            return  # an empty document (a trailing '---', a file of comments)
+        line, column = document.line, document.column
+        if pointer:
+            found = document.positions.locate(document.data, pointer)
+            if found is not None:
+                line, column = found
+        if not isinstance(data, dict) or "apiVersion" not in data or "kind" not in data:
+            self.stats.skipped_documents += 1
+            return
+        api_version, kind = data["apiVersion"], data["kind"]
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            self.error(InputError("apiVersion and kind must be strings", file=file, line=line))
+            return
+        items = data.get("items")
+        if kind.endswith("List") and isinstance(items, list):
+            for index, item in enumerate(items):
+                item_pointer = _pointer.join(pointer, "items", index)
+                self._add_value(item, item_pointer, document, file, template, renderer, object_template)
+            return
+        try:
+            ref = object_ref(data, file=file, line=line)
+        except InputError as e:
+            self.error(e)
+            return
+        if object_template is not None:
+            template = object_template(data) or template
+        origin = Origin(file, line, column, document.positions, template, renderer)
+        self.objects.append(Obj(raw=data, ref=ref, origin=origin))
+        self.stats.objects += 1
+        self.stats.kinds[kind] += 1
