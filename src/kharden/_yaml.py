@@ -192,7 +192,9 @@ class _Builder:
             self.expanded += size
             if self.expanded > MAX_ALIAS_EXPANSION:
                 raise self._error(
-                    node, f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (a YAML alias bomb?)"
+                    node,
+                    "aliases of the anchor on this line expand the document past"
+                    f" {MAX_ALIAS_EXPANSION:,} nodes (a YAML alias bomb?)",
                 )
             return value
         self.memo[key] = None

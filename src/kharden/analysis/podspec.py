@@ -17,6 +17,7 @@ boolean belongs is an input error with file and line, as ``kubectl apply`` would
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -146,13 +147,14 @@ class EffectiveContainer:
         """Whether a process can gain more privileges than its parent (no_new_privs unset).
 
         It can unless allowPrivilegeEscalation is false; a privileged container or one
-        with CAP_SYS_ADMIN always can, whatever the field says.
+        with CAP_SYS_ADMIN (also granted by ``ALL``) always can, whatever the field says.
         """
-        if self.privileged.value is True or any(
-            normalize_capability(c.value) == "SYS_ADMIN" for c in self.capabilities_add
-        ):
+        if self.privileged.value is True or self.adds_sys_admin():
             return True
         return self.allow_privilege_escalation.value is not False
+
+    def adds_sys_admin(self) -> bool:
+        return any(normalize_capability(c.value) in {"SYS_ADMIN", "ALL"} for c in self.capabilities_add)
 
 
 def normalize_capability(name: str | None) -> str:
@@ -178,6 +180,8 @@ class EffectivePod:
     se_linux_options: Field[Mapping[str, Any]]
     volumes: tuple[Volume, ...]
     is_windows: bool
+    host_users: Field[bool]
+    """``hostUsers: false`` runs the pod in a user namespace: its root is not the node's root."""
 
     def hit(self, at: Field[Any] | str, message: str, severity: Severity | None = None) -> Hit:
         path = at if isinstance(at, str) else at.path
@@ -321,6 +325,9 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         se_linux_options=pod.se_linux_options,
         volumes=tuple(_volumes(read, spec, spec_path)),
         is_windows=windows,
+        host_users=_field(
+            read.boolean(spec, "hostUsers", spec_path + "/hostUsers"), spec_path + "/hostUsers", "pod"
+        ),
     )
 
 
@@ -542,6 +549,14 @@ def _env(read: _Reader, container: Mapping[str, Any], path: str) -> list[EnvVar]
     return variables
 
 
+_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)")
+
+
 def _only_reference(value: str) -> bool:
-    """``$(OTHER_VAR)``: the value comes from another variable, not from this manifest."""
-    return value.startswith("$(") and value.endswith(")") and value.count("$(") == 1
+    """``$(USER):$(PASSWORD)``: the value is composed from other variables, not written here.
+
+    What remains once the references are taken out (``$$`` escapes a literal ``$``) holds no
+    letter or digit.
+    """
+    remainder = _REFERENCE.sub("", value.replace("$$", "\0"))
+    return remainder != value and not any(c.isalnum() for c in remainder)

@@ -28,10 +28,13 @@ def by_field(
 
 
 def who(containers: Sequence[EffectiveContainer]) -> str:
-    """``container 'app'``, ``init container 'setup'`` or ``containers 'app', 'sidecar'``."""
-    if len(containers) == 1:
-        return f"{containers[0].kind_label} {containers[0].name!r}"
-    return "containers " + ", ".join(repr(c.name) for c in containers)
+    """``container 'app'``,
+    ``containers 'app', 'sidecar'``, ``container 'app' and init container 'setup'``."""
+    groups: dict[str, list[str]] = {}
+    for container in containers:
+        groups.setdefault(container.kind_label, []).append(repr(container.name))
+    parts = [f"{label}{'s' if len(names) > 1 else ''} {', '.join(names)}" for label, names in groups.items()]
+    return " and ".join(parts)
 
 
 def hit_for(

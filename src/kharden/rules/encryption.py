@@ -40,7 +40,7 @@ DATA_KEY_WORDS = frozenset(
 QUALIFIERS = frozenset(
     {"b64", "base64", "hex", "raw", "value", "base", "plain", "plaintext", "str", "string"}
 )
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_WORD = re.compile(r"[A-Z]+[0-9]*(?![a-z])|[A-Z]?[a-z]+[0-9]*|[0-9]+")
 
 
 def name_words(name: str) -> list[str]:

@@ -34,21 +34,26 @@ SECURITY_CONTEXT = "https://kubernetes.io/docs/tasks/configure-pod-container/sec
     references=(PSS + "#restricted", SECURITY_CONTEXT),
 )
 def run_as_root(pod: EffectivePod) -> Iterator[Hit]:
-    """Fires when a container's effective runAsNonRoot is not true and its effective runAsUser is unset or 0;
-    runAsUser 0 fires even with runAsNonRoot: true.
+    """Fires when a container's effective runAsNonRoot is not true and its effective runAsUser is unset
+    or 0; runAsUser 0 fires even with runAsNonRoot: true.
 
-    A process running as root in a container is root on the host once it escapes, and owns every file the
-    container can reach. With neither field set, the image's USER decides, and most images run as
-    root.
+    A process running as root in a container is root on the node once it escapes, and owns every file
+    the container can reach. With neither field set, the image's USER decides, and most images run as
+    root. In a user namespace (hostUsers: false) container root maps to an unprivileged user of the
+    node, so the finding is graded medium there.
 
-    Reads: securityContext.runAsUser and runAsNonRoot of the pod and of every container, initContainer and
-    ephemeralContainer (a container's value overrides the pod's).
+    Reads: securityContext.runAsUser and runAsNonRoot of the pod and of every container, initContainer
+    and ephemeralContainer (a container's value overrides the pod's); spec.hostUsers.
     """
+    namespaced = pod.host_users.value is False
+    severity = Severity.MEDIUM if namespaced else None
+    note = " in a user namespace (hostUsers: false)" if namespaced else ""
     for user, containers in by_field(pod, lambda c: c.run_as_user if c.run_as_user.value == 0 else None):
         yield hit_for(
             user,
             containers,
-            f"{who(containers)} run{plural_s(containers)} as root (runAsUser: 0{set_where(user)})",
+            f"{who(containers)} run{plural_s(containers)} as root{note} (runAsUser: 0{set_where(user)})",
+            severity,
         )
     for field, containers in by_field(
         pod,
@@ -60,7 +65,8 @@ def run_as_root(pod: EffectivePod) -> Iterator[Hit]:
         yield hit_for(
             field,
             containers,
-            f"{who(containers)} may run as root: {state}{set_where(field)} and runAsUser is not set",
+            f"{who(containers)} may run as root{note}: {state}{set_where(field)} and runAsUser is not set",
+            severity,
         )
 
 
@@ -151,7 +157,7 @@ def privilege_escalation(pod: EffectivePod) -> Iterator[Hit]:
         if container.privileged.value is True:
             why = "it is privileged, which always allows it"
         elif field.value is False:
-            why = "it adds SYS_ADMIN, which always allows it"
+            why = "it adds SYS_ADMIN (or ALL), which always allows it"
         elif field.value is True:
             why = "allowPrivilegeEscalation: true"
         else:
@@ -398,9 +404,13 @@ def volume_types(pod: EffectivePod) -> Iterator[Hit]:
         yield pod.hit(volume.path, f"volume {volume.name!r} is of type {volume.type}")
 
 
-# Paths whose exposure hands the node to the pod: the runtimes' API sockets, their state, the
-# kubelet's credentials and the kernel's interfaces. Paths are compared after resolving
-# /var/run to /run, which is a symlink on every current distribution.
+# Paths whose exposure hands the node to the pod: the runtimes' API sockets (where the
+# common distributions put them), their state, the kubelet's credentials and the kernel's
+# interfaces. Paths are compared after resolving /var/run to /run, a symlink on every
+# current distribution. A socket of these names is a runtime socket wherever it lives.
+RUNTIME_SOCKETS = frozenset(
+    {"docker.sock", "dockershim.sock", "cri-dockerd.sock", "containerd.sock", "crio.sock", "podman.sock"}
+)
 SENSITIVE_HOST_PATHS = (
     "/run/docker.sock",
     "/run/dockershim.sock",
@@ -409,6 +419,8 @@ SENSITIVE_HOST_PATHS = (
     "/run/crio/crio.sock",
     "/run/podman/podman.sock",
     "/run/k3s/containerd/containerd.sock",
+    "/run/k0s/containerd.sock",
+    "/var/snap/microk8s/common/run/containerd.sock",
     "/var/lib/kubelet",
     "/var/lib/docker",
     "/var/lib/containerd",
@@ -429,6 +441,8 @@ def sensitive_match(path: str) -> tuple[str, str] | None:
     normal = posixpath.normpath("/" + path.strip().lstrip("/"))
     if normal == "/var/run" or normal.startswith("/var/run/"):
         normal = "/run" + normal[len("/var/run") :]
+    if posixpath.basename(normal) in RUNTIME_SOCKETS:
+        return normal, "is"
     for sensitive in SENSITIVE_HOST_PATHS:
         if normal == sensitive:
             return sensitive, "is"

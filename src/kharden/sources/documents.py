@@ -117,6 +117,11 @@ class Collected:
         items = data.get("items")
         if kind.endswith("List") and isinstance(items, list):
             for index, item in enumerate(items):
+                if kind != "List" and isinstance(item, dict) and "kind" not in item:
+                    # The API server leaves apiVersion/kind off the items of a typed list
+                    # (DeploymentList): the list says what they are.
+                    item.setdefault("apiVersion", api_version)
+                    item["kind"] = kind.removesuffix("List")
                 item_pointer = _pointer.join(pointer, "items", index)
                 self._add_value(item, item_pointer, document, file, template, renderer, object_template)
             return

@@ -70,8 +70,19 @@ def _read_item(kind: str, path: str, collected: Collected, options: FileOptions)
         collected.add_stream(_read_file(path, options.max_file_bytes), path)
 
 
-def _walk(root: str) -> Iterator[tuple[str, str]]:
-    """``(kind, path)`` for each input under ``root``: ``file``, ``kustomize`` or ``helm``, sorted."""
+def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, str]]:
+    """``(kind, path)`` for each input under ``root``: ``file``, ``kustomize`` or ``helm``, sorted.
+
+    Directory symlinks are followed, each directory once (a link back up would loop forever).
+    """
+    seen = set() if seen is None else seen
+    try:
+        status = os.stat(root)
+    except OSError as e:
+        raise InputError(f"cannot read directory: {e.strerror}", file=root) from e
+    if (status.st_dev, status.st_ino) in seen:
+        return
+    seen.add((status.st_dev, status.st_ino))
     kind = _directory_kind(root)
     if kind is not None:
         yield kind, root
@@ -84,9 +95,13 @@ def _walk(root: str) -> Iterator[tuple[str, str]]:
         if entry.name.startswith("."):
             continue
         path = os.path.join(root, entry.name)
-        if entry.is_dir():
-            yield from _walk(path)
-        elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", file=path) from e
+        if is_dir:
+            yield from _walk(path, seen)
+        elif is_file and entry.name.endswith(MANIFEST_SUFFIXES):
             yield "file", path
 
 

@@ -1,0 +1,114 @@
+"""Shared test helpers: the minimal restricted pod, JSON-pointer mutation, running one rule."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kharden import _pointer
+from kharden.model import Finding, Report
+from kharden.rules import select
+from kharden.scan import evaluate
+from kharden.sources.documents import Collected
+
+TESTS = Path(__file__).parent
+SHARED = TESTS.parent.parent / "shared"
+MINIMAL_POD: dict[str, Any] = yaml.safe_load((TESTS / "rules" / "minimal-pod.yaml").read_text())
+
+# Where each workload kind keeps its pod spec, and how to wrap a pod spec into it.
+TEMPLATE_KINDS: dict[str, tuple[str, str]] = {
+    # kind: (apiVersion, pointer of its pod template; "" for a Pod)
+    "Pod": ("v1", ""),
+    "Deployment": ("apps/v1", "/spec/template"),
+    "StatefulSet": ("apps/v1", "/spec/template"),
+    "DaemonSet": ("apps/v1", "/spec/template"),
+    "ReplicaSet": ("apps/v1", "/spec/template"),
+    "ReplicationController": ("v1", "/spec/template"),
+    "Job": ("batch/v1", "/spec/template"),
+    "CronJob": ("batch/v1", "/spec/jobTemplate/spec/template"),
+}
+
+
+def as_kind(pod: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``pod`` wrapped as a workload of ``kind`` (its metadata becomes the template's)."""
+    api_version, template_path = TEMPLATE_KINDS[kind]
+    if not template_path:
+        return copy.deepcopy(pod)
+    template = {"metadata": {"labels": {"app": "minimal"}}, "spec": copy.deepcopy(pod["spec"])}
+    template["metadata"].update({k: v for k, v in pod.get("metadata", {}).items() if k == "annotations"})
+    obj: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": pod["metadata"]["name"], "namespace": pod["metadata"]["namespace"]},
+    }
+    mutate_in_place(obj, template_path, template)
+    return obj
+
+
+def mutate_in_place(obj: dict[str, Any], pointer: str, value: Any) -> None:
+    """Set ``pointer`` to ``value``, creating mappings on the way; ``-`` appends to a list."""
+    tokens = _pointer.split(pointer)
+    node: Any = obj
+    for token in tokens[:-1]:
+        node = node[int(token)] if isinstance(node, list) else node.setdefault(token, {})
+    last = tokens[-1]
+    if isinstance(node, list):
+        if last == "-":
+            node.append(value)
+        else:
+            node[int(last)] = value
+    elif value is _DELETE:
+        node.pop(last, None)
+    else:
+        node[last] = value
+
+
+class _Delete:
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+_DELETE = _Delete()
+DELETE: Any = _DELETE
+"""A mutation value that removes the field."""
+
+
+def mutate(obj: dict[str, Any], *changes: tuple[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` with each ``(pointer, value)`` applied."""
+    result = copy.deepcopy(obj)
+    for pointer, value in changes:
+        mutate_in_place(result, pointer, value)
+    return result
+
+
+def scan_text(text: str, rules: list[str] | None = None, file: str = "test.yaml") -> Report:
+    """Scan YAML text through the real loader and runner."""
+    collected = Collected()
+    collected.add_stream(text.encode("utf-8"), file)
+    return evaluate(collected, select(rules or []))
+
+
+def scan_objects(*objects: dict[str, Any], rules: list[str] | None = None) -> Report:
+    text = yaml.safe_dump_all(list(objects), sort_keys=False)
+    return scan_text(text, rules)
+
+
+def findings(rule: str, *objects: dict[str, Any]) -> list[Finding]:
+    report = scan_objects(*objects, rules=[rule])
+    assert not report.errors, report.errors
+    return [f for f in report.findings if f.rule == rule]
+
+
+def fired(rule: str, *objects: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """``(pointer, container)`` of each finding of ``rule`` on ``objects``, sorted."""
+    return sorted(((f.location.path, f.container) for f in findings(rule, *objects)), key=str)
+
+
+def require_shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared (the team's shared corpus and catalog) is not beside this checkout")
+    return SHARED
