@@ -423,13 +423,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not found:
         sys.exit("no corpus to benchmark")
     checkov = find_checkov(args)
+    info = machine_info(checkov, load)  # before the runs: the date and commit are those of the start
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kharden-bench-") as tmp:
         for corpus in found:
             rows += kharden_rows(corpus, args.runs, Path(tmp), args.timeout)
             if checkov is not None:
                 rows.append(checkov_row(corpus, checkov, args.checkov_runs, Path(tmp), args.timeout))
-    info = machine_info(checkov, load)
     print_report(info, rows)
     if args.json is not None:
         save_json(args.json, info, rows)

@@ -45,6 +45,9 @@ _STR = "tag:yaml.org,2002:str"
 _MERGE = "<<"
 _LINE_SHIFT = 32
 _COLUMN_MASK = (1 << _LINE_SHIFT) - 1
+# An anchor is '&' then a name, after a space, a flow indicator or a line start; shell '&&' and
+# URLs' 'a=1&b=2' are not anchors. No anchor, no alias: such text needs no alias bookkeeping.
+_ANCHOR = re.compile(rb"(?<![\w&])&[^\s\[\]{},&]")
 _SOURCE_COMMENT = re.compile(rb"^# Source: *(\S[^\r\n]*?) *\r?$", re.MULTILINE)
 
 # Positions pack (line, column), both 0-based, into one int to keep the table small.
@@ -148,10 +151,8 @@ class Positions:
 
 
 def _key_index(mapping: dict[str, Any], key: str) -> int:
-    for index, candidate in enumerate(mapping):
-        if candidate == key:
-            return index
-    return -1  # pragma: no cover - the caller checked membership
+    """The position of ``key`` in the mapping's (insertion) order; the caller checked membership."""
+    return list(mapping).index(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +171,14 @@ class Document:
 class _Builder:
     """Turns one composed document into plain data plus its position table."""
 
-    __slots__ = ("build", "expanded", "file", "memo", "table")
+    __slots__ = ("build", "built", "expanded", "file", "memo", "table")
 
     def __init__(self, file: str, track_aliases: bool) -> None:
         self.file = file
         self.table: dict[int, array[int]] = {}
         self.memo: dict[int, tuple[Any, int] | None] = {}
-        self.expanded = 0
+        self.built = 0  # nodes built so far (collections and the scalars in them)
+        self.expanded = 0  # nodes that alias uses stand for
         # Only documents that may hold anchors pay for alias bookkeeping.
         self.build: Callable[[Node], Any] = self._build_shared if track_aliases else self._build
 
@@ -198,8 +200,10 @@ class _Builder:
                 )
             return value
         self.memo[key] = None
+        built, expanded = self.built, self.expanded
         value = self._build(node)
-        self.memo[key] = (value, _size(node))
+        # What a copy of this node would hold: what it built plus what its aliases stand for.
+        self.memo[key] = (value, self.built - built + self.expanded - expanded)
         return value
 
     def _build(self, node: Node) -> Any:
@@ -207,6 +211,7 @@ class _Builder:
         if cls is ScalarNode:
             return self._scalar(cast("ScalarNode", node))
         table = self.table
+        self.built += 1 + len(node.value)
         if cls is MappingNode:
             result: dict[str, Any] = {}
             positions: list[_Packed] = []
@@ -288,15 +293,6 @@ class _Builder:
         return InputError(message, file=self.file, line=node.start_mark.line + 1)
 
 
-def _size(node: Node) -> int:
-    """Nodes in the subtree, counting each alias use again (what a copy would hold)."""
-    if node.__class__ is ScalarNode:
-        return 1
-    if node.__class__ is SequenceNode:
-        return 1 + sum(_size(item) for item in node.value)
-    return 1 + sum(_size(k) + _size(v) for k, v in node.value)
-
-
 def _source_comments(text: bytes) -> list[tuple[int, str]]:
     """``(0-based line, template path)`` of each Helm ``# Source:`` comment."""
     found: list[tuple[int, str]] = []
@@ -337,7 +333,7 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
     if sys.getrecursionlimit() < 5000:
         sys.setrecursionlimit(5000)
     comments = _source_comments(text) if b"# Source:" in text else []
-    track_aliases = b"&" in text
+    track_aliases = b"&" in text and _ANCHOR.search(text) is not None
     parser = _Parser(text)
     try:
         index = 0

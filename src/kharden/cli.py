@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything kharden builds is acyclic and the process is short-lived: the cycle
+    # collector would only walk millions of objects again and again (see scan.acyclic_work).
+    gc.disable()
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except KhardenError as e:
@@ -157,9 +160,6 @@ def _scan(args: argparse.Namespace) -> int:
         helm_set=tuple(args.set),
     )
     report = scan(args.paths, options)
-    # The report and everything it references is acyclic and lives until exit: spare the
-    # rendering's garbage collections from walking it (see scan.acyclic_work).
-    gc.freeze()
     for error in report.errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
 

@@ -191,8 +191,9 @@ class EffectivePod:
 class _Reader:
     """Typed access to raw fields; a wrong type is an InputError at the field's line.
 
-    Raw objects are plain dicts and lists (from the YAML loader or JSON): checking
-    ``dict`` rather than the ``Mapping`` ABC keeps this hot path fast.
+    Each accessor takes the parent mapping, the parent's pointer and a key. Raw objects are
+    plain dicts and lists (from the YAML loader or JSON): checking ``dict`` rather than the
+    ``Mapping`` ABC keeps this hot path fast.
     """
 
     __slots__ = ("obj",)
@@ -203,53 +204,67 @@ class _Reader:
     def wrong(self, path: str, expected: str, value: Any) -> InputError:
         location = self.obj.locate(path)
         name = path.rsplit("/", 1)[-1] or "object"
-        got = {
-            bool: "boolean",
-            int: "integer",
-            float: "number",
-            str: "string",
-            list: "list",
-            dict: "mapping",
-        }.get(type(value), type(value).__name__)
+        got = _TYPE_NAMES.get(type(value), type(value).__name__)
         return InputError(
             f"{self.obj.ref}: {name} must be {expected}, not a {got} ({path})",
             file=location.file,
             line=location.line,
         )
 
-    def mapping(self, parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    def mapping(self, parent: Mapping[str, Any], at: str, key: str) -> Mapping[str, Any]:
         value = parent.get(key)
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.wrong(path, "a mapping", value)
+            raise self.wrong(f"{at}/{key}", "a mapping", value)
         return value
 
-    def items(self, parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
+    def mappings(self, parent: Mapping[str, Any], at: str, key: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """``(pointer, item)`` of a list of mappings (containers, volumes, ports, env)."""
         value = parent.get(key)
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self.wrong(path, "a list", value)
+            raise self.wrong(f"{at}/{key}", "a list", value)
+        items: list[tuple[str, Mapping[str, Any]]] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.wrong(f"{at}/{key}/{index}", "a mapping", item)
+            items.append((f"{at}/{key}/{index}", item))
+        return items
+
+    def scalars(self, parent: Mapping[str, Any], at: str, key: str) -> list[Any]:
+        value = parent.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.wrong(f"{at}/{key}", "a list", value)
         return value
 
-    def boolean(self, parent: Mapping[str, Any], key: str, path: str) -> bool | None:
+    def boolean(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[bool]:
         value = parent.get(key)
-        if value is None or isinstance(value, bool):
-            return value
-        raise self.wrong(path, "true or false", value)
+        if value is not None and not isinstance(value, bool):
+            raise self.wrong(f"{at}/{key}", "true or false", value)
+        return Field(value, f"{at}/{key}", level if value is not None else None)
 
-    def integer(self, parent: Mapping[str, Any], key: str, path: str) -> int | None:
+    def integer(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[int]:
         value = parent.get(key)
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        raise self.wrong(path, "an integer", value)
+        if value is not None and not _is_int(value):
+            raise self.wrong(f"{at}/{key}", "an integer", value)
+        return Field(value, f"{at}/{key}", level if value is not None else None)
 
-    def string(self, parent: Mapping[str, Any], key: str, path: str) -> str | None:
+    def string(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
         value = parent.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        raise self.wrong(path, "a string", value)
+        if value is not None and not isinstance(value, str):
+            raise self.wrong(f"{at}/{key}", "a string", value)
+        return Field(value, f"{at}/{key}", level if value is not None else None)
+
+
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _first(*candidates: Field[T]) -> Field[T]:
@@ -260,173 +275,115 @@ def _first(*candidates: Field[T]) -> Field[T]:
     return candidates[0]
 
 
-def _field(value: T | None, path: str, source: str) -> Field[T]:
-    return Field(value, path, source if value is not None else None)
-
-
 def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
     """Build the effective pod of ``obj`` whose template is at ``template_path``.
 
     Raises :class:`InputError` when a field the rules read has the wrong type.
     """
     read = _Reader(obj)
-    if template_path:
-        template = _lookup(obj.raw, template_path, read)
-        meta_path, spec_path = template_path + "/metadata", template_path + "/spec"
-    else:
-        template = obj.raw
-        meta_path, spec_path = "/metadata", "/spec"
-    metadata = read.mapping(template, "metadata", meta_path)
+    template: Mapping[str, Any] = obj.raw
+    at = ""
+    for token in _pointer.split(template_path):
+        template, at = read.mapping(template, at, token), f"{at}/{token}"
+    metadata = read.mapping(template, at, "metadata")
+    annotations_at = f"{at}/metadata/annotations"
     annotations = {
-        k: v
-        for k, v in read.mapping(metadata, "annotations", meta_path + "/annotations").items()
-        if isinstance(v, str)
+        k: v for k, v in read.mapping(metadata, f"{at}/metadata", "annotations").items() if isinstance(v, str)
     }
-    spec = read.mapping(template, "spec", spec_path)
-    psc_path = spec_path + "/securityContext"
-    psc = read.mapping(spec, "securityContext", psc_path)
-    pod = _PodLevel(read, psc, psc_path, annotations, meta_path + "/annotations")
-
-    containers: list[EffectiveContainer] = []
-    for list_name in CONTAINER_LISTS:
-        list_path = f"{spec_path}/{list_name}"
-        for index, raw in enumerate(read.items(spec, list_name, list_path)):
-            path = f"{list_path}/{index}"
-            if not isinstance(raw, dict):
-                raise read.wrong(path, "a mapping", raw)
-            containers.append(_container(read, raw, list_name, index, path, pod))
-
-    os_spec = read.mapping(spec, "os", spec_path + "/os")
-    windows = os_spec.get("name") == "windows" or pod.host_process.value is True
-    groups = read.items(psc, "supplementalGroups", psc_path + "/supplementalGroups")
-    sysctls = read.items(psc, "sysctls", psc_path + "/sysctls")
+    spec_at = f"{at}/spec"
+    spec = read.mapping(template, at, "spec")
+    psc_at = f"{spec_at}/securityContext"
+    psc = read.mapping(spec, spec_at, "securityContext")
+    pod = _PodLevel(read, psc, psc_at, _Annotations(annotations, annotations_at))
+    containers = tuple(
+        _container(read, raw, list_name, index, path, pod)
+        for list_name in CONTAINER_LISTS
+        for index, (path, raw) in enumerate(read.mappings(spec, spec_at, list_name))
+    )
+    os_name = read.string(read.mapping(spec, spec_at, "os"), f"{spec_at}/os", "name", "pod")
+    groups_at = f"{psc_at}/supplementalGroups"
+    groups = read.scalars(psc, psc_at, "supplementalGroups")
+    for index, group in enumerate(groups):
+        if not _is_int(group):
+            raise read.wrong(f"{groups_at}/{index}", "an integer", group)
     return EffectivePod(
         obj=obj,
         template_path=template_path,
-        spec_path=spec_path,
+        spec_path=spec_at,
         annotations=annotations,
-        containers=tuple(containers),
-        host_network=_field(
-            read.boolean(spec, "hostNetwork", spec_path + "/hostNetwork"), spec_path + "/hostNetwork", "pod"
-        ),
-        host_pid=_field(read.boolean(spec, "hostPID", spec_path + "/hostPID"), spec_path + "/hostPID", "pod"),
-        host_ipc=_field(read.boolean(spec, "hostIPC", spec_path + "/hostIPC"), spec_path + "/hostIPC", "pod"),
+        containers=containers,
+        host_network=read.boolean(spec, spec_at, "hostNetwork", "pod"),
+        host_pid=read.boolean(spec, spec_at, "hostPID", "pod"),
+        host_ipc=read.boolean(spec, spec_at, "hostIPC", "pod"),
         run_as_group=pod.run_as_group,
-        fs_group=_field(read.integer(psc, "fsGroup", psc_path + "/fsGroup"), psc_path + "/fsGroup", "pod"),
-        supplemental_groups=tuple(
-            _field(
-                _int_item(read, g, f"{psc_path}/supplementalGroups/{i}"),
-                f"{psc_path}/supplementalGroups/{i}",
-                "pod",
-            )
-            for i, g in enumerate(groups)
+        fs_group=read.integer(psc, psc_at, "fsGroup", "pod"),
+        supplemental_groups=tuple(Field(g, f"{groups_at}/{i}", "pod") for i, g in enumerate(groups)),
+        sysctls=tuple(
+            read.string(raw, path, "name", "pod") for path, raw in read.mappings(psc, psc_at, "sysctls")
         ),
-        sysctls=tuple(_sysctl(read, s, f"{psc_path}/sysctls/{i}") for i, s in enumerate(sysctls)),
         se_linux_options=pod.se_linux_options,
-        volumes=tuple(_volumes(read, spec, spec_path)),
-        is_windows=windows,
-        host_users=_field(
-            read.boolean(spec, "hostUsers", spec_path + "/hostUsers"), spec_path + "/hostUsers", "pod"
-        ),
+        volumes=tuple(_volume(read, path, raw) for path, raw in read.mappings(spec, spec_at, "volumes")),
+        is_windows=os_name.value == "windows" or pod.host_process.value is True,
+        host_users=read.boolean(spec, spec_at, "hostUsers", "pod"),
     )
 
 
-def _lookup(raw: Mapping[str, Any], pointer: str, read: _Reader) -> Mapping[str, Any]:
-    node: Mapping[str, Any] = raw
-    path = ""
-    for token in _pointer.split(pointer):
-        path += "/" + _pointer.escape(token)
-        node = read.mapping(node, token, path)
-    return node
+def _volume(read: _Reader, path: str, raw: Mapping[str, Any]) -> Volume:
+    name = read.string(raw, path, "name", "pod").value or ""
+    kinds = [k for k in raw if k != "name"]
+    kind = kinds[0] if kinds else None
+    source = raw.get(kind) if kind else None
+    return Volume(
+        name=name,
+        type=kind,
+        path=_pointer.join(path, kind) if kind else path,
+        source=source if isinstance(source, dict) else {},
+    )
 
 
-def _int_item(read: _Reader, value: Any, path: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise read.wrong(path, "an integer", value)
+@dataclass(frozen=True, slots=True)
+class _Annotations:
+    """The pod template's annotations and their pointer, for the legacy profile annotations."""
 
+    values: Mapping[str, str]
+    path: str
 
-def _sysctl(read: _Reader, raw: Any, path: str) -> Field[str]:
-    if not isinstance(raw, dict):
-        raise read.wrong(path, "a mapping", raw)
-    name = read.string(raw, "name", path + "/name")
-    return Field(name or "", path + "/name", "pod")
-
-
-def _volumes(read: _Reader, spec: Mapping[str, Any], spec_path: str) -> list[Volume]:
-    volumes = []
-    for index, raw in enumerate(read.items(spec, "volumes", spec_path + "/volumes")):
-        path = f"{spec_path}/volumes/{index}"
-        if not isinstance(raw, dict):
-            raise read.wrong(path, "a mapping", raw)
-        name = read.string(raw, "name", path + "/name") or ""
-        kinds = [k for k in raw if k != "name"]
-        kind = kinds[0] if kinds else None
-        source = raw.get(kind) if kind else None
-        volumes.append(
-            Volume(
-                name=name,
-                type=kind,
-                path=f"{path}/{_pointer.escape(kind)}" if kind else path,
-                source=source if isinstance(source, dict) else {},
-            )
-        )
-    return volumes
+    def profile(self, key: str) -> Field[str]:
+        """A legacy seccomp/AppArmor annotation, translated to the field's type name."""
+        value = self.values.get(key)
+        if value is None:
+            return Field(None, _pointer.join(self.path, key))
+        return Field(_legacy_profile(value), _pointer.join(self.path, key), "annotation")
 
 
 class _PodLevel:
     """The pod securityContext fields containers inherit, read once per pod."""
 
-    def __init__(
-        self,
-        read: _Reader,
-        psc: Mapping[str, Any],
-        path: str,
-        annotations: Mapping[str, str],
-        annotations_path: str,
-    ) -> None:
-        self.run_as_non_root = _field(
-            read.boolean(psc, "runAsNonRoot", path + "/runAsNonRoot"), path + "/runAsNonRoot", "pod"
-        )
-        self.run_as_user = _field(
-            read.integer(psc, "runAsUser", path + "/runAsUser"), path + "/runAsUser", "pod"
-        )
-        self.run_as_group = _field(
-            read.integer(psc, "runAsGroup", path + "/runAsGroup"), path + "/runAsGroup", "pod"
-        )
-        self.se_linux_options = _selinux(read, psc, path, "pod")
-        self.seccomp = _profile(read, psc, "seccompProfile", path, "pod")
-        self.apparmor = _profile(read, psc, "appArmorProfile", path, "pod")
-        windows = read.mapping(psc, "windowsOptions", path + "/windowsOptions")
-        self.host_process = _field(
-            read.boolean(windows, "hostProcess", path + "/windowsOptions/hostProcess"),
-            path + "/windowsOptions/hostProcess",
-            "pod",
-        )
+    def __init__(self, read: _Reader, psc: Mapping[str, Any], at: str, annotations: _Annotations) -> None:
+        self.run_as_non_root = read.boolean(psc, at, "runAsNonRoot", "pod")
+        self.run_as_user = read.integer(psc, at, "runAsUser", "pod")
+        self.run_as_group = read.integer(psc, at, "runAsGroup", "pod")
+        self.se_linux_options = _selinux(read, psc, at, "pod")
+        self.seccomp = _profile(read, psc, at, "seccompProfile", "pod")
+        self.apparmor = _profile(read, psc, at, "appArmorProfile", "pod")
+        windows = read.mapping(psc, at, "windowsOptions")
+        self.host_process = read.boolean(windows, f"{at}/windowsOptions", "hostProcess", "pod")
         self.annotations = annotations
-        self.annotations_path = annotations_path
-        legacy = annotations.get(SECCOMP_POD_ANNOTATION)
-        self.seccomp_annotation: Field[str] = Field(
-            _legacy_profile(legacy) if legacy is not None else None,
-            _pointer.join(annotations_path, SECCOMP_POD_ANNOTATION),
-            "annotation" if legacy is not None else None,
-        )
+        self.seccomp_annotation = annotations.profile(SECCOMP_POD_ANNOTATION)
 
 
-def _selinux(read: _Reader, sc: Mapping[str, Any], path: str, level: str) -> Field[Mapping[str, Any]]:
+def _selinux(read: _Reader, sc: Mapping[str, Any], at: str, level: str) -> Field[Mapping[str, Any]]:
     options = sc.get("seLinuxOptions")
     if options is None:
-        return Field(None, path + "/seLinuxOptions")
+        return Field(None, f"{at}/seLinuxOptions")
     if not isinstance(options, dict):
-        raise read.wrong(path + "/seLinuxOptions", "a mapping", options)
-    return Field(options, path + "/seLinuxOptions", level)
+        raise read.wrong(f"{at}/seLinuxOptions", "a mapping", options)
+    return Field(options, f"{at}/seLinuxOptions", level)
 
 
-def _profile(read: _Reader, sc: Mapping[str, Any], key: str, path: str, level: str) -> Field[str]:
+def _profile(read: _Reader, sc: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
     """A seccompProfile or appArmorProfile ``type``; the pointer is that of the type field."""
-    profile = read.mapping(sc, key, f"{path}/{key}")
-    kind = read.string(profile, "type", f"{path}/{key}/type")
-    return _field(kind, f"{path}/{key}/type", level)
+    return read.string(read.mapping(sc, at, key), f"{at}/{key}", "type", level)
 
 
 def _legacy_profile(value: str) -> str:
@@ -443,110 +400,79 @@ def _legacy_profile(value: str) -> str:
 def _container(
     read: _Reader, raw: Mapping[str, Any], list_name: str, index: int, path: str, pod: _PodLevel
 ) -> EffectiveContainer:
-    name = read.string(raw, "name", path + "/name") or f"#{index}"
-    sc_path = path + "/securityContext"
-    sc = read.mapping(raw, "securityContext", sc_path)
-
-    def own_bool(key: str) -> Field[bool]:
-        return _field(read.boolean(sc, key, f"{sc_path}/{key}"), f"{sc_path}/{key}", "container")
-
-    def own_int(key: str) -> Field[int]:
-        return _field(read.integer(sc, key, f"{sc_path}/{key}"), f"{sc_path}/{key}", "container")
-
-    caps_path = sc_path + "/capabilities"
-    caps = read.mapping(sc, "capabilities", caps_path)
-    add = read.items(caps, "add", caps_path + "/add")
-    drop = read.items(caps, "drop", caps_path + "/drop")
-    for i, cap in enumerate([*add, *drop]):
-        if not isinstance(cap, str):
-            where = f"{caps_path}/add/{i}" if i < len(add) else f"{caps_path}/drop/{i - len(add)}"
-            raise read.wrong(where, "a string", cap)
-
-    container_seccomp = _profile(read, sc, "seccompProfile", sc_path, "container")
-    seccomp_annotation_key = SECCOMP_CONTAINER_ANNOTATION + name
-    legacy_seccomp = pod.annotations.get(seccomp_annotation_key)
-    container_seccomp_annotation: Field[str] = Field(
-        _legacy_profile(legacy_seccomp) if legacy_seccomp is not None else None,
-        _pointer.join(pod.annotations_path, seccomp_annotation_key),
-        "annotation" if legacy_seccomp is not None else None,
-    )
-    apparmor_annotation_key = APPARMOR_CONTAINER_ANNOTATION + name
-    legacy_apparmor = pod.annotations.get(apparmor_annotation_key)
-    container_apparmor_annotation: Field[str] = Field(
-        _legacy_profile(legacy_apparmor) if legacy_apparmor is not None else None,
-        _pointer.join(pod.annotations_path, apparmor_annotation_key),
-        "annotation" if legacy_apparmor is not None else None,
-    )
-    windows = read.mapping(sc, "windowsOptions", sc_path + "/windowsOptions")
-    image = read.string(raw, "image", path + "/image")
+    name = read.string(raw, path, "name", "container").value or f"#{index}"
+    sc_at = f"{path}/securityContext"
+    sc = read.mapping(raw, path, "securityContext")
+    caps_at = f"{sc_at}/capabilities"
+    caps = read.mapping(sc, sc_at, "capabilities")
+    add = [
+        _capability(read, value, f"{caps_at}/add/{i}")
+        for i, value in enumerate(read.scalars(caps, caps_at, "add"))
+    ]
+    drop = [
+        _capability(read, value, f"{caps_at}/drop/{i}").value
+        for i, value in enumerate(read.scalars(caps, caps_at, "drop"))
+    ]
+    windows = read.mapping(sc, sc_at, "windowsOptions")
     return EffectiveContainer(
         name=name,
         list_name=list_name,
         index=index,
         path=path,
-        image=_field(image, path + "/image", "container"),
-        run_as_non_root=_first(own_bool("runAsNonRoot"), pod.run_as_non_root),
-        run_as_user=_first(own_int("runAsUser"), pod.run_as_user),
-        run_as_group=_first(own_int("runAsGroup"), pod.run_as_group),
-        privileged=own_bool("privileged"),
-        allow_privilege_escalation=own_bool("allowPrivilegeEscalation"),
-        capabilities_add=tuple(Field(c, f"{caps_path}/add/{i}", "container") for i, c in enumerate(add)),
-        capabilities_drop=Field(tuple(drop), caps_path + "/drop", "container" if "drop" in caps else None),
-        read_only_root_filesystem=own_bool("readOnlyRootFilesystem"),
-        proc_mount=_field(
-            read.string(sc, "procMount", sc_path + "/procMount"), sc_path + "/procMount", "container"
+        image=read.string(raw, path, "image", "container"),
+        run_as_non_root=_first(read.boolean(sc, sc_at, "runAsNonRoot", "container"), pod.run_as_non_root),
+        run_as_user=_first(read.integer(sc, sc_at, "runAsUser", "container"), pod.run_as_user),
+        run_as_group=_first(read.integer(sc, sc_at, "runAsGroup", "container"), pod.run_as_group),
+        privileged=read.boolean(sc, sc_at, "privileged", "container"),
+        allow_privilege_escalation=read.boolean(sc, sc_at, "allowPrivilegeEscalation", "container"),
+        capabilities_add=tuple(add),
+        capabilities_drop=Field(
+            tuple(d for d in drop if d is not None),
+            f"{caps_at}/drop",
+            "container" if "drop" in caps else None,
         ),
+        read_only_root_filesystem=read.boolean(sc, sc_at, "readOnlyRootFilesystem", "container"),
+        proc_mount=read.string(sc, sc_at, "procMount", "container"),
         seccomp_profile=_first(
-            container_seccomp, container_seccomp_annotation, pod.seccomp, pod.seccomp_annotation
+            _profile(read, sc, sc_at, "seccompProfile", "container"),
+            pod.annotations.profile(SECCOMP_CONTAINER_ANNOTATION + name),
+            pod.seccomp,
+            pod.seccomp_annotation,
         ),
         apparmor_profile=_first(
-            _profile(read, sc, "appArmorProfile", sc_path, "container"),
-            container_apparmor_annotation,
+            _profile(read, sc, sc_at, "appArmorProfile", "container"),
+            pod.annotations.profile(APPARMOR_CONTAINER_ANNOTATION + name),
             pod.apparmor,
         ),
-        se_linux_options=_first(_selinux(read, sc, sc_path, "container"), pod.se_linux_options),
+        se_linux_options=_first(_selinux(read, sc, sc_at, "container"), pod.se_linux_options),
         host_process=_first(
-            _field(
-                read.boolean(windows, "hostProcess", sc_path + "/windowsOptions/hostProcess"),
-                sc_path + "/windowsOptions/hostProcess",
-                "container",
-            ),
-            pod.host_process,
+            read.boolean(windows, f"{sc_at}/windowsOptions", "hostProcess", "container"), pod.host_process
         ),
-        ports=tuple(_ports(read, raw, path)),
-        env=tuple(_env(read, raw, path)),
+        ports=tuple(_port(read, at, port) for at, port in read.mappings(raw, path, "ports")),
+        env=tuple(_env(read, at, variable) for at, variable in read.mappings(raw, path, "env")),
     )
 
 
-def _ports(read: _Reader, container: Mapping[str, Any], path: str) -> list[Port]:
-    ports = []
-    for index, raw in enumerate(read.items(container, "ports", path + "/ports")):
-        port_path = f"{path}/ports/{index}"
-        if not isinstance(raw, dict):
-            raise read.wrong(port_path, "a mapping", raw)
-        host_port = read.integer(raw, "hostPort", port_path + "/hostPort")
-        ports.append(
-            Port(
-                container_port=read.integer(raw, "containerPort", port_path + "/containerPort"),
-                host_port=_field(host_port, port_path + "/hostPort", "container"),
-                protocol=read.string(raw, "protocol", port_path + "/protocol") or "TCP",
-            )
-        )
-    return ports
+def _capability(read: _Reader, value: Any, path: str) -> Field[str]:
+    if not isinstance(value, str):
+        raise read.wrong(path, "a string", value)
+    return Field(value, path, "container")
 
 
-def _env(read: _Reader, container: Mapping[str, Any], path: str) -> list[EnvVar]:
-    variables = []
-    for index, raw in enumerate(read.items(container, "env", path + "/env")):
-        env_path = f"{path}/env/{index}"
-        if not isinstance(raw, dict):
-            raise read.wrong(env_path, "a mapping", raw)
-        name = read.string(raw, "name", env_path + "/name") or ""
-        value = raw.get("value")
-        # A number or boolean is still a literal value (the API server would refuse it, but it is written).
-        literal = value is not None and str(value) != "" and not _only_reference(str(value))
-        variables.append(EnvVar(name=name, path=env_path + ("/value" if literal else ""), literal=literal))
-    return variables
+def _port(read: _Reader, at: str, raw: Mapping[str, Any]) -> Port:
+    return Port(
+        container_port=read.integer(raw, at, "containerPort", "container").value,
+        host_port=read.integer(raw, at, "hostPort", "container"),
+        protocol=read.string(raw, at, "protocol", "container").value or "TCP",
+    )
+
+
+def _env(read: _Reader, at: str, raw: Mapping[str, Any]) -> EnvVar:
+    name = read.string(raw, at, "name", "container").value or ""
+    value = raw.get("value")
+    # A number or boolean is still a literal value (the API server would refuse it, but it is written).
+    literal = value is not None and str(value) != "" and not _only_reference(str(value))
+    return EnvVar(name=name, path=f"{at}/value" if literal else at, literal=literal)
 
 
 _REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)")

@@ -30,6 +30,8 @@ def by_field(
 def who(containers: Sequence[EffectiveContainer]) -> str:
     """``container 'app'``,
     ``containers 'app', 'sidecar'``, ``container 'app' and init container 'setup'``."""
+    if len(containers) == 1:
+        return f"{containers[0].kind_label} {containers[0].name!r}"
     groups: dict[str, list[str]] = {}
     for container in containers:
         groups.setdefault(container.kind_label, []).append(repr(container.name))
