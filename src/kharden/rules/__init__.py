@@ -5,17 +5,20 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from ..errors import UsageError
-from . import encryption, exposure, images, isolation, pods
+from . import access, admission, encryption, exposure, images, isolation, logging, pods
 from ._ruleset import EVIDENCE, Rule, RuleSet
 
 __all__ = ["EVIDENCE", "REGISTRY", "SECTIONS", "Rule", "RuleSet", "get", "select"]
 
 SECTIONS: tuple[RuleSet, ...] = (
     exposure.rules,
+    access.rules,
     isolation.rules,
     pods.rules,
     images.rules,
     encryption.rules,
+    logging.rules,
+    admission.rules,
 )
 
 REGISTRY: tuple[Rule, ...] = tuple(rule for section in SECTIONS for rule in section.rules)
