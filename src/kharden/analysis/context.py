@@ -6,6 +6,7 @@ from functools import cached_property
 
 from ..errors import InputError
 from ..inventory import Inventory
+from .netpol import Network, build_network
 from .podspec import EffectivePod, effective_pod
 
 __all__ = ["ScanContext"]
@@ -31,3 +32,11 @@ class ScanContext:
             except InputError as e:
                 self.errors.append(e)
         return pods
+
+    @cached_property
+    def network(self) -> Network:
+        """NetworkPolicy reachability over the scan's pods; policies the API server would refuse go to
+        ``errors``."""
+        network, errors = build_network(self.inventory.objects, self.pods)
+        self.errors.extend(errors)
+        return network
