@@ -21,6 +21,7 @@ disagreement is not one of the documented ones (KNOWN below), 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import copy
 import ipaddress
 import json
 import os
@@ -31,7 +32,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-import copy
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,7 +176,9 @@ def generate(rng: random.Random) -> list[dict[str, Any]]:
         ]
         containers: list[dict[str, Any]] = [{"name": "c", "image": "registry.example.com/app:1"}]
         if len(ports) > 1 and rng.random() < 0.3:  # a sidecar holds some of the named ports
-            containers.append({"name": "sidecar", "image": "registry.example.com/proxy:1", "ports": ports[1:]})
+            containers.append(
+                {"name": "sidecar", "image": "registry.example.com/proxy:1", "ports": ports[1:]}
+            )
             ports = ports[:1]
         if ports:
             containers[0]["ports"] = ports
@@ -310,7 +312,9 @@ def _address(version: int, value: int) -> External:
     return External(text, AddressSet.parse(text))
 
 
-def _nca_external(answer: NcaAnswer, deployment: tuple[str, str], version: int, value: int, egress: bool) -> PortSet:
+def _nca_external(
+    answer: NcaAnswer, deployment: tuple[str, str], version: int, value: int, egress: bool
+) -> PortSet:
     for (src, dst), ports in answer.pairs.items():
         ext, pod = (dst, src) if egress else (src, dst)
         if pod == deployment and len(ext) == 3 and ext[0] == version and ext[1] <= value <= ext[2]:  # type: ignore[misc]
@@ -341,7 +345,9 @@ def compare(index: int, docs: list[dict[str, Any]], path: Path, answer: NcaAnswe
             ours = network.connection(by_deployment[src], by_deployment[dst]).ports
             theirs = answer.pairs.get((src, dst), PortSet())
             if ours != theirs:
-                out.append(Disagreement(index, f"{src[0]}/{src[1]} -> {dst[0]}/{dst[1]}", str(theirs), str(ours)))
+                out.append(
+                    Disagreement(index, f"{src[0]}/{src[1]} -> {dst[0]}/{dst[1]}", str(theirs), str(ours))
+                )
     points = _boundaries(docs)
     for deployment in deployments:
         cls = by_deployment[deployment]
@@ -356,7 +362,11 @@ def compare(index: int, docs: list[dict[str, Any]], path: Path, answer: NcaAnswe
                     theirs = _nca_external(answer, deployment, version, value, egress)
                     if ours != theirs:
                         arrow = f"-> {external}" if egress else f"<- {external}"
-                        out.append(Disagreement(index, f"{deployment[0]}/{deployment[1]} {arrow}", str(theirs), str(ours)))
+                        out.append(
+                            Disagreement(
+                                index, f"{deployment[0]}/{deployment[1]} {arrow}", str(theirs), str(ours)
+                            )
+                        )
     return out
 
 
@@ -398,7 +408,9 @@ def _key_requirements_stay_home(docs: list[dict[str, Any]]) -> bool:
                     pods, namespaces = peer.get("podSelector"), peer.get("namespaceSelector")
                     if namespaces is None or not pods:
                         continue
-                    if any(e["operator"] in ("Exists", "DoesNotExist") for e in pods.get("matchExpressions", [])):
+                    if any(
+                        e["operator"] in ("Exists", "DoesNotExist") for e in pods.get("matchExpressions", [])
+                    ):
                         home = {"key": "kubernetes.io/metadata.name", "operator": "In",
                                 "values": [doc["metadata"]["namespace"]]}  # fmt: skip
                         namespaces.setdefault("matchExpressions", []).append(home)
@@ -451,7 +463,9 @@ def _nca_path(given: str | None) -> Path:
     if not nca.exists():
         print(f"installing network-config-analyzer into {NCA_VENV} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(NCA_VENV)], check=True)
-        subprocess.run([str(NCA_VENV / "bin" / "pip"), "install", "-q", "network-config-analyzer"], check=True)
+        subprocess.run(
+            [str(NCA_VENV / "bin" / "pip"), "install", "-q", "network-config-analyzer"], check=True
+        )
     return nca
 
 
@@ -470,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--nca", help="the nca executable (default: bench/.venv-nca/bin/nca, installed if missing)")
+    parser.add_argument(
+        "--nca", help="the nca executable (default: bench/.venv-nca/bin/nca, installed if missing)"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--keep", metavar="DIR", help="write the clusters to DIR and keep them")
     parser.add_argument("--json", metavar="FILE", help="write the disagreements as JSON")

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
+from . import __version__, reach
 from .errors import KhardenError, UsageError
 from .model import Severity
 from .report import FORMATS
 from .report import catalog as catalog_report
 from .report import json as json_report
+from .report import reach as reach_report
 from .report import text as text_report
 from .rules import REGISTRY
 from .rules import get as get_rule
@@ -106,6 +107,41 @@ def _parser() -> argparse.ArgumentParser:
 
     explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
     explain_cmd.add_argument("rule", metavar="RULE-ID")
+
+    reach_cmd = commands.add_parser(
+        "reach",
+        help="answer network reachability questions by the NetworkPolicies in force",
+        description=(
+            "Read the same inputs as 'scan' and answer by NetworkPolicy semantics whether traffic is allowed"
+            " (--from/--to), or print the namespace-to-namespace matrix (--matrix). Endpoints: NAMESPACE/NAME"
+            " (a workload or running Pod), NAMESPACE/KIND/NAME, NAMESPACE/*, or an address or CIDR; the"
+            " destination may end in :PORT[/PROTOCOL] (80/TCP, 53/UDP, http)."
+        ),
+    )
+    reach_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    reach_cmd.add_argument("--from", dest="source", metavar="ENDPOINT", help="where the traffic starts")
+    reach_cmd.add_argument(
+        "--to", dest="destination", metavar="ENDPOINT[:PORT[/PROTO]]", help="where it goes"
+    )
+    reach_cmd.add_argument("--matrix", action="store_true", help="print the namespace-to-namespace matrix")
+    reach_cmd.add_argument(
+        "--address",
+        action="append",
+        default=[],
+        metavar="NAME=CIDR[,CIDR]",
+        help="a matrix column for these addresses (kube-apiserver, etcd, ...; repeatable)",
+    )
+    reach_cmd.add_argument(
+        "--expect",
+        choices=("allowed", "denied"),
+        help="exit 1 unless every answer is this (for CI: --expect denied on the metadata API)",
+    )
+    reach_cmd.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    reach_cmd.add_argument(
+        "-o", "--output", metavar="FILE", help="write the answer to FILE instead of stdout"
+    )
+    reach_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    reach_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
     return parser
 
 
@@ -142,6 +178,8 @@ def _run(argv: list[str]) -> int:
     if args.command == "explain":
         sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
         return 0
+    if args.command == "reach":
+        return _reach(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -173,6 +211,43 @@ def _scan(args: argparse.Namespace) -> int:
     if fail_on is None:
         return 2 if report.errors else 0
     return report.exit_code(fail_on)
+
+
+def _reach(args: argparse.Namespace) -> int:
+    if not args.paths:
+        raise UsageError("nothing to read: give files, directories, or '-' for stdin")
+    if args.matrix == bool(args.source or args.destination):
+        raise UsageError("give either --from and --to, or --matrix")
+    if not args.matrix and not (args.source and args.destination):
+        raise UsageError("--from and --to go together")
+    if args.expect and args.matrix:
+        raise UsageError("--expect answers --from/--to questions, not --matrix")
+    columns = [reach.address_column(text) for text in args.address]
+    network, errors = reach.load(
+        args.paths, ScanOptions(helm_values=tuple(args.values), helm_set=tuple(args.set))
+    )
+    for error in errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    code = 2 if errors else 0
+    if args.matrix:
+        found = reach.namespace_matrix(network, columns)
+        json_out = args.format == "json"
+        _write(
+            reach_report.matrix_json(found, errors) if json_out else reach_report.matrix_text(found),
+            args.output,
+        )
+        return code
+    source = reach.endpoint(network, args.source)
+    destination = reach.endpoint(network, args.destination)
+    answers = reach.ask(network, source, destination)
+    if args.format == "json":
+        output = reach_report.answers_json(args.source, args.destination, answers, errors)
+    else:
+        output = reach_report.answers_text(args.source, args.destination, answers)
+    _write(output, args.output)
+    if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
+        code = 1
+    return code
 
 
 def _color(choice: str, output: str | None) -> bool:

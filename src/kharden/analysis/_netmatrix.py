@@ -132,8 +132,8 @@ class _Computation:
         net = self.net
         free_out, free_in = self.not_isolated[EGRESS], self.not_isolated[INGRESS]
         self.add(free_out, free_in)  # (a)
-        ingress_rules = [r for r in net.rules(INGRESS)]
-        egress_rules = [r for r in net.rules(EGRESS)]
+        ingress_rules = list(net.rules(INGRESS))
+        egress_rules = list(net.rules(EGRESS))
         for rule in ingress_rules:  # (b)
             self.with_ports(rule.classes & free_out, rule.policy.selected, (rule,))
         for rule in egress_rules:  # (c)
@@ -165,7 +165,9 @@ class _Computation:
             namespaces=tuple(names[i] for i in populated),
             externals=externals,
             cells=cells,
-            unlabelled=tuple(ns.name for ns in net.namespaces.values() if not ns.known and self.masks[ns.index]),
+            unlabelled=tuple(
+                ns.name for ns in net.namespaces.values() if not ns.known and self.masks[ns.index]
+            ),
             empty=tuple(ns.name for ns in net.namespaces.values() if not self.masks[ns.index]),
         )
 
@@ -189,13 +191,18 @@ class _Computation:
             for a in self.ns_list(admit_in[b]):
                 if self.masks[a] & ~admit_in[b] == 0:
                     admitted[a] |= 1 << b
+        every_namespace = 0
+        for b in populated:
+            every_namespace |= 1 << b
         full = [0] * self.ns_count
         for a in populated:
             reach = reach_out[a]
-            if reach == everything:
-                targets = sum(1 << b for b in populated)
-            else:
-                targets = sum(1 << b for b in self.ns_list(reach) if self.masks[b] & ~reach == 0)
+            targets = every_namespace
+            if reach != everything:
+                targets = 0
+                for b in self.ns_list(reach):
+                    if self.masks[b] & ~reach == 0:
+                        targets |= 1 << b
             full[a] = targets & (open_in | admitted[a])
         return full
 

@@ -172,14 +172,13 @@ def read_policy(obj: Obj) -> Policy:
     written = read.scalars(spec, "/spec", "policyTypes")
     for index, value in enumerate(written):
         if value not in (INGRESS, EGRESS):
-            raise read.wrong(f"/spec/policyTypes/{index}", "Ingress or Egress", value)
-    if written:
-        types = frozenset(written)
-    else:
-        # "If no policyTypes are specified on a NetworkPolicy then by default Ingress will always be
-        # set and Egress will be set if the NetworkPolicy has any egress rules" (an empty `egress: []`
-        # has none): https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource
-        types = frozenset({INGRESS, EGRESS} if egress else {INGRESS})
+            raise _invalid(
+                read, f"/spec/policyTypes/{index}", f"policyTypes {value!r} is not Ingress or Egress"
+            )
+    # "If no policyTypes are specified on a NetworkPolicy then by default Ingress will always be set
+    # and Egress will be set if the NetworkPolicy has any egress rules" (an empty `egress: []` has
+    # none): https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource
+    types = frozenset(written) if written else frozenset({INGRESS, EGRESS} if egress else {INGRESS})
     policy = Policy(obj=obj, pod_selector=pod_selector, types=types)
     policy.ingress = tuple(_rule(read, policy, INGRESS, i, at, raw) for i, (at, raw) in enumerate(ingress))
     policy.egress = tuple(_rule(read, policy, EGRESS, i, at, raw) for i, (at, raw) in enumerate(egress))

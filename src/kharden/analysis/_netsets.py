@@ -203,18 +203,29 @@ class AddressSet:
     def __str__(self) -> str:
         if not self:
             return "no address"
-        parts = [_range_text(lo, hi, 4) for lo, hi in self.v4] + [_range_text(lo, hi, 6) for lo, hi in self.v6]
+        parts = [_range_text(lo, hi, 4) for lo, hi in self.v4] + [
+            _range_text(lo, hi, 6) for lo, hi in self.v6
+        ]
         return ", ".join(parts)
 
 
 def _range_text(lo: int, hi: int, version: int) -> str:
-    """A range as CIDRs when it is one, else ``first-last``."""
-    make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-    first, last = make(lo), make(hi)
-    networks = list(ipaddress.summarize_address_range(first, last))
-    if len(networks) <= 2:
-        return ", ".join(str(n) if n.num_addresses > 1 else str(n.network_address) for n in networks)
-    return f"{first}-{last}"
+    """A range as one or two CIDRs (an address alone for a /32 or /128) when it is, else ``first-last``."""
+    if version == 4:
+        first, last = ipaddress.IPv4Address(lo), ipaddress.IPv4Address(hi)
+        parts = [_cidr_text(n) for n in ipaddress.summarize_address_range(first, last)]
+    else:
+        first6, last6 = ipaddress.IPv6Address(lo), ipaddress.IPv6Address(hi)
+        parts = [_cidr_text(n) for n in ipaddress.summarize_address_range(first6, last6)]
+    if len(parts) <= 2:
+        return ", ".join(parts)
+    return (
+        f"{parts[0].split('/')[0]}-{ipaddress.ip_address(hi) if version == 4 else ipaddress.IPv6Address(hi)}"
+    )
+
+
+def _cidr_text(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    return str(network) if network.num_addresses > 1 else str(network.network_address)
 
 
 ALL_ADDRESSES = AddressSet(((0, _V4_TOP),), ((0, _V6_TOP),))
@@ -240,9 +251,9 @@ _NOT_PUBLIC = AddressSet.union(
     )
 )
 # IPv6: the global unicast space minus documentation; ULA (fc00::/7), link-local and the rest lie outside it.
-PUBLIC_ADDRESSES = (
-    AddressSet(v4=((0, _V4_TOP),)) - _NOT_PUBLIC
-) | (AddressSet.parse("2000::/3") - AddressSet.parse("2001:db8::/32"))
+PUBLIC_ADDRESSES = (AddressSet(v4=((0, _V4_TOP),)) - _NOT_PUBLIC) | (
+    AddressSet.parse("2000::/3") - AddressSet.parse("2001:db8::/32")
+)
 
 # The instance metadata service of AWS, GCP, Azure, OpenStack and others; AWS's IPv6 endpoint.
 METADATA_API = AddressSet.parse("169.254.169.254/32") | AddressSet.parse("fd00:ec2::254/128")

@@ -37,6 +37,6 @@ class ScanContext:
     def network(self) -> Network:
         """NetworkPolicy reachability over the scan's pods; policies the API server would refuse go to
         ``errors``."""
-        network, errors = build_network(self.inventory.objects, self.pods)
+        network, errors = build_network(self.inventory, self.pods)
         self.errors.extend(errors)
         return network

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
+from ..inventory import Inventory
 from ..model import Obj
 from ._netparse import EGRESS, INGRESS, NamedPorts, Peer, Policy, PortSpec, Rule, read_policy
 from ._netsets import (
@@ -60,15 +61,20 @@ from ._netsets import (
     AddressSet,
     PortSet,
 )
-from .podspec import EffectivePod
-from .selectors import EVERYTHING, LabelSelector, Requirement
+from .podspec import EffectivePod, _Reader
+from .selectors import EVERYTHING, LabelSelector, Requirement, parse_set_selector
 
 __all__ = [
+    "ANYWHERE",
     "EGRESS",
     "INGRESS",
     "INTERNET",
     "METADATA",
+    "METADATA_API",
     "NAME_LABEL",
+    "PUBLIC_ADDRESSES",
+    "AddressSet",
+    "Answer",
     "Connection",
     "Endpoint",
     "External",
@@ -81,8 +87,11 @@ __all__ = [
     "PortSet",
     "PortSpec",
     "Rule",
+    "Service",
+    "ServicePort",
     "Side",
     "build_network",
+    "target_port",
 ]
 
 NAME_LABEL = "kubernetes.io/metadata.name"
@@ -169,6 +178,8 @@ class External:
 
 INTERNET = External("the Internet", PUBLIC_ADDRESSES)
 METADATA = External("the metadata API", METADATA_API)
+ANYWHERE = External("any address", ALL_ADDRESSES)
+_ALL_IPV4 = AddressSet.parse("0.0.0.0/0")
 
 Endpoint = PodClass | External
 
@@ -233,13 +244,69 @@ class Connection:
         return self.ports.contains(protocol, port)
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A connection and the destination port asked about (``asked``: as written, maybe a port name)."""
+
+    connection: Connection
+    port: int | None
+    """``asked`` as a number (a name resolved on the destination pod; ``None`` when it has no such port)."""
+    protocol: str
+    asked: int | str | None
+
+    @property
+    def ports(self) -> PortSet:
+        return self.connection.ports
+
+    @property
+    def allowed(self) -> bool:
+        if self.asked is None:
+            return bool(self.ports)
+        return self.port is not None and self.connection.allows(self.protocol, self.port)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    path: str
+    port: int | None
+    target: int | str | None
+    """``targetPort``: a number, a container port name, or (unset) the same as ``port``."""
+    node_port: int | None
+    protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A Service of type NodePort: the pods it sends to, and through which ports."""
+
+    obj: Obj
+    selector: LabelSelector
+    ports: tuple[ServicePort, ...]
+    type_path: str = "/spec/type"
+
+    @property
+    def namespace(self) -> str:
+        return self.obj.ref.namespace or "default"
+
+
 class Network:
     """The pods, namespaces and policies of a scan, and the questions about them.
 
     Built once per scan (:func:`build_network`, or ``ScanContext.network``).
     """
 
-    def __init__(self, namespaces: Sequence[Namespace], classes: Sequence[PodClass], policies: Sequence[Policy]):
+    def __init__(
+        self,
+        namespaces: Sequence[Namespace],
+        classes: Sequence[PodClass],
+        policies: Sequence[Policy],
+        node_ports: Sequence[Service] = (),
+        inventory: Inventory | None = None,
+    ) -> None:
+        self.node_ports: list[Service] = list(node_ports)
+        """Services of type NodePort."""
+        self.inventory = inventory
+        """The scan's objects, when the network was built from a scan (to find running Pods by name)."""
         self.namespaces: dict[str, Namespace] = {ns.name: ns for ns in namespaces}
         self.classes: list[PodClass] = list(classes)
         self.outside = self.classes[-1]
@@ -345,11 +412,17 @@ class Network:
             return Side(direction, (), _OPEN, f"{subject} is not a pod: no NetworkPolicy applies to it")
         if subject.outside:
             return Side(
-                direction, (), _OPEN, "the policies of namespaces not in the scan are unknown: assumed to allow"
+                direction,
+                (),
+                _OPEN,
+                "the policies of namespaces not in the scan are unknown: assumed to allow",
             )
         if subject.host_network:
             return Side(
-                direction, (), _OPEN, "hostNetwork pods are not selected by NetworkPolicies: nothing restricts them"
+                direction,
+                (),
+                _OPEN,
+                "hostNetwork pods are not selected by NetworkPolicies: nothing restricts them",
             )
         policies = subject.policies(direction)
         if not policies:
@@ -379,7 +452,11 @@ class Network:
         bit = 1 << other.index
         if not rule.classes & bit:
             return
-        matching = [(p, bool(assumed & bit)) for p, (bits, assumed) in zip(rule.peers, rule.peer_bits) if bits & bit]
+        matching = [
+            (p, bool(assumed & bit))
+            for p, (bits, assumed) in zip(rule.peers, rule.peer_bits, strict=True)
+            if bits & bit
+        ]
         yield from sorted(matching, key=lambda m: m[1])  # a sure match first
 
     def connection(self, source: Endpoint, destination: Endpoint) -> Connection:
@@ -418,10 +495,26 @@ class Network:
             return False
         return all(selector.matches(ns.labels) for ns in self.namespaces.values())
 
-    def selects(self, selector: LabelSelector, namespace: str) -> list[PodClass]:
-        """Classes of ``namespace`` (hostNetwork ones included) whose labels ``selector`` matches:
-        a Service's pods."""
-        return [c for c in self.classes_of(namespace) if selector.matches(c.labels)]
+    def backends(self, service: Service) -> list[PodClass]:
+        """The pods a Service sends to: its selector over the pods of its namespace."""
+        return [c for c in self.classes_of(service.namespace) if service.selector.matches(c.labels)]
+
+    def open_ingress(self, cls: PodClass, protocol: str, port: int) -> Grant | None:
+        """What lets any source, inside or outside the cluster, reach ``cls`` on ``port``: no
+        isolation, a rule without ``from``, or an ipBlock that covers every IPv4 address."""
+        for grant in self.side(INGRESS, cls, ANYWHERE).grants_for(protocol, port):
+            peer = grant.peer
+            if peer is None or (peer.addresses is not None and peer.addresses.covers(_ALL_IPV4)):
+                return grant
+        return None
+
+
+def target_port(port: ServicePort, cls: PodClass) -> int | None:
+    """The container port a Service port sends to on the pods of ``cls`` (``None``: no such name)."""
+    target = port.target if port.target is not None else port.port
+    if isinstance(target, str):
+        return (cls.named_ports or {}).get((target, port.protocol))
+    return target
 
 
 def _named(destination: Endpoint) -> tuple[NamedPorts | None, int]:
@@ -524,14 +617,15 @@ def _satisfiable(selector: LabelSelector, known_names: frozenset[str] | None) ->
 # -- building from a scan ----------------------------------------------------------------------
 
 
-def build_network(objects: Iterable[Obj], pods: Iterable[EffectivePod]) -> tuple[Network, list[InputError]]:
-    """The network of a scan: its Namespaces and NetworkPolicies (from ``objects``) and its pods
-    (effective pods of workload templates or running Pods). Policies the API server would refuse
-    are left out and returned as errors."""
+def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[Network, list[InputError]]:
+    """The network of a scan: its Namespaces, NetworkPolicies and NodePort Services, and its pods
+    (effective pods of workload templates or running Pods, once per workload). Policies the API
+    server would refuse are left out and returned as errors."""
     errors: list[InputError] = []
     declared: dict[str, Obj] = {}
     policies: list[Policy] = []
-    for obj in objects:
+    node_ports: list[Service] = []
+    for obj in inventory.objects:
         if obj.ref.kind == "Namespace" and obj.ref.api_version == "v1":
             declared.setdefault(obj.ref.name, obj)
         elif obj.ref.kind == "NetworkPolicy" and obj.ref.group == "networking.k8s.io":
@@ -539,6 +633,14 @@ def build_network(objects: Iterable[Obj], pods: Iterable[EffectivePod]) -> tuple
                 policies.append(read_policy(obj))
             except InputError as e:
                 errors.append(e)
+        elif obj.ref.kind == "Service" and obj.ref.api_version == "v1":
+            try:
+                service = _node_port_service(obj)
+            except InputError as e:
+                errors.append(e)
+            else:
+                if service is not None:
+                    node_ports.append(service)
 
     groups: dict[tuple[Any, ...], list[EffectivePod]] = {}
     features: dict[tuple[Any, ...], tuple[str, dict[str, str], bool, dict[tuple[str, str], int]]] = {}
@@ -556,11 +658,11 @@ def build_network(objects: Iterable[Obj], pods: Iterable[EffectivePod]) -> tuple
     names = set(declared) | {f[0] for f in features.values()} | {p.namespace for p in policies}
     namespaces = []
     for index, name in enumerate(sorted(names)):
-        obj = declared.get(name)
+        namespace_obj = declared.get(name)
         # "The Kubernetes control plane sets an immutable label kubernetes.io/metadata.name on all
         # namespaces": https://kubernetes.io/docs/concepts/services-networking/network-policies/#targeting-a-namespace-by-its-name
-        labels = {**(obj.labels if obj is not None else {}), NAME_LABEL: name}
-        namespaces.append(Namespace(index, name, labels, obj))
+        labels = {**(namespace_obj.labels if namespace_obj is not None else {}), NAME_LABEL: name}
+        namespaces.append(Namespace(index, name, labels, namespace_obj))
     ns_index = {ns.name: ns.index for ns in namespaces}
 
     port_keys: dict[frozenset[tuple[tuple[str, str], int]], int] = {frozenset(): _NO_NAMES}
@@ -570,7 +672,35 @@ def build_network(objects: Iterable[Obj], pods: Iterable[EffectivePod]) -> tuple
         ports_key = port_keys.setdefault(key[3], len(port_keys) + 1)
         classes.append(PodClass(len(classes), namespace, labels, host_network, named, ports_key, groups[key]))
     classes.append(PodClass(len(classes), OUTSIDE, {}, False, None, _UNKNOWN_NAMES))
-    return Network(namespaces, classes, policies), errors
+    return Network(namespaces, classes, policies, node_ports, inventory), errors
+
+
+def _node_port_service(obj: Obj) -> Service | None:
+    read = _Reader(obj)
+    spec = read.mapping(obj.raw, "", "spec")
+    if read.string(spec, "/spec", "type", "service").value != "NodePort":
+        return None
+    raw_selector = read.mapping(spec, "/spec", "selector")
+    try:
+        selector = parse_set_selector(raw_selector or None)
+    except ValueError as e:
+        location = obj.locate("/spec/selector")
+        raise InputError(f"{obj.ref}: {e} (/spec/selector)", file=location.file, line=location.line) from None
+    ports = []
+    for at, raw in read.mappings(spec, "/spec", "ports"):
+        target = raw.get("targetPort")
+        if target is not None and not isinstance(target, str):
+            target = read.integer(raw, at, "targetPort", "service").value
+        ports.append(
+            ServicePort(
+                path=at,
+                port=read.integer(raw, at, "port", "service").value,
+                target=target,
+                node_port=read.integer(raw, at, "nodePort", "service").value,
+                protocol=read.string(raw, at, "protocol", "service").value or "TCP",
+            )
+        )
+    return Service(obj, selector, tuple(ports))
 
 
 def _template_labels(pod: EffectivePod) -> dict[str, str]:
@@ -589,6 +719,3 @@ def _named_ports(pod: EffectivePod) -> dict[tuple[str, str], int]:
             if port.name and port.container_port:
                 named.setdefault((port.name, port.protocol), port.container_port)
     return named
-
-
-__all__ += ["METADATA_API", "PUBLIC_ADDRESSES", "AddressSet"]
