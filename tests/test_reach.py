@@ -181,7 +181,7 @@ def test_matrix_json(capsys: pytest.CaptureFixture[str], cluster: str) -> None:
     ("argv", "message"),
     [
         (["--from", "shop/nope", "--to", "1.2.3.4"], "'shop/nope': no workload or pod 'nope' in namespace 'shop' (workloads there: db, web)"),
-        (["--from", "web", "--to", "1.2.3.4"], "'web': expected NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/* or an address"),
+        (["--from", "web", "--to", "1.2.3.4"], "'web': expected NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/*, */* or an address"),
         (["--from", "shop/web", "--to", "1.2.3.4:99999"], "'1.2.3.4:99999': port 99999 is outside 1-65535"),
         (["--from", "shop/web", "--to", "1.2.3.4:80/ICMP"], "'1.2.3.4:80/ICMP': the port must read PORT or PORT/PROTOCOL (TCP, UDP or SCTP), like 80/TCP"),
         (["--from", "1.2.3.4", "--to", "5.6.7.8"], "one side must be pods of the scan: NetworkPolicy says nothing between addresses"),

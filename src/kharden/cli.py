@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Read the same inputs as 'scan' and answer by NetworkPolicy semantics whether traffic is allowed"
             " (--from/--to), or print the namespace-to-namespace matrix (--matrix). Endpoints: NAMESPACE/NAME"
-            " (a workload or running Pod), NAMESPACE/KIND/NAME, NAMESPACE/*, or an address or CIDR; the"
+            " (a workload or running Pod), NAMESPACE/KIND/NAME, NAMESPACE/*, */*, or an address or CIDR; the"
             " destination may end in :PORT[/PROTOCOL] (80/TCP, 53/UDP, http)."
         ),
     )

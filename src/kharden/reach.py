@@ -10,7 +10,7 @@ Endpoints are written as
 
 - ``NAMESPACE/NAME``: the workload (Deployment, StatefulSet, ..., or a bare Pod) or running Pod
   of that name; ``NAMESPACE/KIND/NAME`` when names repeat across kinds; ``NAMESPACE/*``: every
-  pod of the namespace;
+  pod of the namespace; ``*/*``: every pod of the scan;
 - an address or CIDR (``169.254.169.254``, ``10.0.0.0/8``, ``[fd00:ec2::254]``): outside the cluster;
 - either, followed by ``:PORT`` or ``:PORT/PROTOCOL`` (``:80/TCP``, ``:53/UDP``, ``:http``) on the
   destination. Without a port the answer is the set of ports allowed.
@@ -116,8 +116,10 @@ def _port(text: str, port_text: str) -> tuple[int | str, str]:
 def _pods(network: Network, text: str, ref: str) -> list[PodClass]:
     parts = ref.split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"{text!r}: expected NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/* or an address")
+        raise UsageError(f"{text!r}: expected NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/*, */* or an address")
     namespace, name, kind = parts[0], parts[-1], parts[1] if len(parts) == 3 else None
+    if namespace == "*" and name == "*" and kind is None:
+        return network.classes[:-1]
     classes = network.classes_of(namespace)
     if name == "*" and kind is None:
         found = classes

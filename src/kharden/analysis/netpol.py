@@ -130,6 +130,7 @@ class PodClass:
     pods: list[EffectivePod] = field(default_factory=list)
     ingress_policies: list[Policy] = field(default_factory=list)
     egress_policies: list[Policy] = field(default_factory=list)
+    _workloads: list[str] | None = None
 
     @property
     def outside(self) -> bool:
@@ -140,12 +141,9 @@ class PodClass:
 
     def workloads(self) -> list[str]:
         """``Deployment 'web'`` for each workload of the class, in scan order, without repeats."""
-        names = []
-        for pod in self.pods:
-            name = _workload(pod.obj)
-            if name not in names:
-                names.append(name)
-        return names
+        if self._workloads is None:
+            self._workloads = list(dict.fromkeys(_workload(pod.obj) for pod in self.pods))
+        return self._workloads
 
     def __str__(self) -> str:
         if self.outside:
