@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -92,8 +94,8 @@ def test_denied_names_the_isolating_policies(capsys: pytest.CaptureFixture[str],
     code, out, err = run(capsys, cluster, "--from", "shop/web", "--to", "169.254.169.254:80/TCP")
     assert (code, err) == (0, "")
     assert out.splitlines()[:3] == [
-        "shop/Deployment 'web' -> 169.254.169.254:80/TCP: denied",
-        f"  egress of shop/Deployment 'web': denied: isolated by NetworkPolicy shop/default-deny ({cluster}:35:1),"
+        "Deployment shop/web -> 169.254.169.254:80/TCP: denied",
+        f"  egress of Deployment shop/web: denied: isolated by NetworkPolicy shop/default-deny ({cluster}:35:1),"
         f" NetworkPolicy shop/web ({cluster}:42:1); no rule allows 80/TCP",
         "  ingress of 169.254.169.254: 169.254.169.254 is not a pod: no NetworkPolicy applies to it",
     ]
@@ -103,25 +105,25 @@ def test_allowed_names_the_rule_and_peer(capsys: pytest.CaptureFixture[str], clu
     code, out, _ = run(capsys, cluster, "--from", "ops/toolbox", "--to", "shop/web:http")
     assert code == 0
     assert out.splitlines()[:4] == [
-        "ops/Pod 'toolbox' -> shop/Deployment 'web':8080/TCP (http): allowed",
-        "  egress of ops/Pod 'toolbox': allowed: no NetworkPolicy selects these pods for egress",
-        "  ingress of shop/Deployment 'web': allowed by",
+        "Pod ops/toolbox -> Deployment shop/web:http (8080/TCP): allowed",
+        "  egress of Pod ops/toolbox: allowed: no NetworkPolicy selects these pods for egress",
+        "  ingress of Deployment shop/web: allowed by",
         f"    ingress rule 0 of NetworkPolicy shop/web ({cluster}:49:5): every pod of namespaces team=ops, on 8080/TCP",
     ]
 
 
 def test_without_a_port_the_answer_is_the_ports(capsys: pytest.CaptureFixture[str], cluster: str) -> None:
     out = run(capsys, cluster, "--from", "shop/web", "--to", "shop/Deployment/db")[1]
-    assert out.splitlines()[0] == "shop/Deployment 'web' -> shop/Deployment 'db': allowed on 5432/TCP"
+    assert out.splitlines()[0] == "Deployment shop/web -> Deployment shop/db: allowed on 5432/TCP"
     out = run(capsys, cluster, "--from", "shop/db", "--to", "shop/web")[1]
-    assert out.splitlines()[0] == "shop/Deployment 'db' -> shop/Deployment 'web': denied on every port"
+    assert out.splitlines()[0] == "Deployment shop/db -> Deployment shop/web: denied on every port"
 
 
 def test_namespace_wildcard_and_ipv6(capsys: pytest.CaptureFixture[str], cluster: str) -> None:
     out = run(capsys, cluster, "--from", "shop/*", "--to", "[fd00:ec2::254]:80/tcp")[1]
     assert [line for line in out.splitlines() if "->" in line] == [
-        "shop/Deployment 'web' -> fd00:ec2::254:80/TCP: denied",  # 0.0.0.0/0 holds no IPv6 address
-        "shop/Deployment 'db' -> fd00:ec2::254:80/TCP: denied",
+        "Deployment shop/web -> fd00:ec2::254:80/TCP: denied",  # 0.0.0.0/0 holds no IPv6 address
+        "Deployment shop/db -> fd00:ec2::254:80/TCP: denied",
         "shop/* -> [fd00:ec2::254]:80/tcp: 0 of 2 allowed",
     ]
 
@@ -207,3 +209,64 @@ def test_input_errors_are_reported_and_answered(capsys: pytest.CaptureFixture[st
         " (/spec/egress/1/to/0/ipBlock/except/0)\n"
     )
     assert out.splitlines()[0].endswith(": denied")  # the refused policy is not in force; default-deny is
+
+
+def test_readme_reach_example(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"```console\n\$ (?P<command>kharden reach [^\n]*)\n(?P<output>.*?)```", readme, re.DOTALL
+    )
+    assert block is not None
+    monkeypatch.chdir(root)
+    assert main(shlex.split(block["command"])[1:]) == 0
+    assert capsys.readouterr().out == block["output"]
+
+
+RUNNING = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: x}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-5d9
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, controller: true}]
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-5d9-x2x4q
+  namespace: shop
+  labels: {app: web}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9, controller: true}]
+spec: {containers: [{name: web, image: x}]}
+"""
+
+
+def test_running_pod_names_find_their_workload(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "running.yaml"
+    path.write_text(RUNNING)
+    for source in ("shop/web-5d9-x2x4q", "shop/Pod/web-5d9-x2x4q", "shop/web"):
+        out = run(capsys, str(path), "--from", source, "--to", "10.0.0.1:443")[1]
+        assert out.splitlines()[0] == "Deployment shop/web -> 10.0.0.1:443/TCP: allowed", source
+
+
+def test_a_port_name_the_destination_lacks(capsys: pytest.CaptureFixture[str], cluster: str) -> None:
+    out = run(capsys, cluster, "--from", "ops/toolbox", "--to", "shop/db:http")[1]
+    assert (
+        out.splitlines()[0]
+        == "Pod ops/toolbox -> Deployment shop/db:http/TCP: denied: the destination has no TCP port named 'http'"
+    )

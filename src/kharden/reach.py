@@ -116,7 +116,9 @@ def _port(text: str, port_text: str) -> tuple[int | str, str]:
 def _pods(network: Network, text: str, ref: str) -> list[PodClass]:
     parts = ref.split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"{text!r}: expected NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/*, */* or an address")
+        raise UsageError(
+            f"{text!r}: expected NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/*, */* or an address"
+        )
     namespace, name, kind = parts[0], parts[-1], parts[1] if len(parts) == 3 else None
     if namespace == "*" and name == "*" and kind is None:
         return network.classes[:-1]

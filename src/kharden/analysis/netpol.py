@@ -130,7 +130,7 @@ class PodClass:
     pods: list[EffectivePod] = field(default_factory=list)
     ingress_policies: list[Policy] = field(default_factory=list)
     egress_policies: list[Policy] = field(default_factory=list)
-    _workloads: list[str] | None = None
+    _refs: list[tuple[str, str]] | None = None
 
     @property
     def outside(self) -> bool:
@@ -141,17 +141,21 @@ class PodClass:
 
     def workloads(self) -> list[str]:
         """``Deployment 'web'`` for each workload of the class, in scan order, without repeats."""
-        if self._workloads is None:
-            self._workloads = list(dict.fromkeys(_workload(pod.obj) for pod in self.pods))
-        return self._workloads
+        return [f"{kind} {name!r}" for kind, name in self.refs()]
+
+    def refs(self) -> list[tuple[str, str]]:
+        """``(kind, name)`` of each workload of the class, in scan order, without repeats."""
+        if self._refs is None:
+            self._refs = list(dict.fromkeys(_workload(pod.obj) for pod in self.pods))
+        return self._refs
 
     def __str__(self) -> str:
         if self.outside:
             return "pods of namespaces not in the scan"
-        return f"{self.namespace}/{', '.join(self.workloads())}"
+        return ", ".join(f"{kind} {self.namespace}/{name}" for kind, name in self.refs())
 
 
-def _workload(obj: Obj) -> str:
+def _workload(obj: Obj) -> tuple[str, str]:
     """A Pod whose controller is outside the scan is named by that controller (``ReplicaSet 'web-5d9'``)."""
     if obj.ref.kind == "Pod":
         owners = obj.metadata.get("ownerReferences")
@@ -159,8 +163,8 @@ def _workload(obj: Obj) -> str:
             if isinstance(owner, Mapping) and owner.get("controller") is True:
                 kind, name = owner.get("kind"), owner.get("name")
                 if isinstance(kind, str) and isinstance(name, str):
-                    return f"{kind} {name!r}"
-    return f"{obj.ref.kind} {obj.ref.name!r}"
+                    return kind, name
+    return obj.ref.kind, obj.ref.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +173,16 @@ class External:
 
     name: str
     addresses: AddressSet
+    description: str = ""
+    """What the addresses are, when listing them would not say it (the Internet)."""
 
     def __str__(self) -> str:
         return self.name
 
 
-INTERNET = External("the Internet", PUBLIC_ADDRESSES)
+INTERNET = External(
+    "the Internet", PUBLIC_ADDRESSES, "public addresses: outside the special-purpose ranges of RFC 6890"
+)
 METADATA = External("the metadata API", METADATA_API)
 ANYWHERE = External("any address", ALL_ADDRESSES)
 _ALL_IPV4 = AddressSet.parse("0.0.0.0/0")
@@ -314,15 +322,11 @@ class Network:
         self.outside_bit = 1 << self.outside.index
         self.ns_masks: list[int] = [0] * len(namespaces)
         self.class_ns: list[int] = [0] * count
-        selectable = 0
         for cls in self.classes[:-1]:
             ns = self.namespaces[cls.namespace].index
             self.ns_masks[ns] |= 1 << cls.index
             self.class_ns[cls.index] = ns
-            if not cls.host_network:
-                selectable |= 1 << cls.index
         self.class_ns[-1] = len(namespaces)
-        self.selectable = selectable
         self._index = _LabelIndex([c for c in self.classes[:-1] if not c.host_network])
         self._namespace_cache: dict[LabelSelector, tuple[int, int, bool]] = {}
         self._known_names = frozenset(self.namespaces)
@@ -335,11 +339,12 @@ class Network:
     def _compile(self, policy: Policy) -> None:
         ns = self.namespaces[policy.namespace]
         policy.selected = self._index.bits(policy.pod_selector) & self.ns_masks[ns.index]
+        if not policy.selected:
+            return  # it isolates nothing: no question ever reaches its rules
         for direction in (INGRESS, EGRESS):
-            rules = policy.rules(direction)
-            for rule in rules:
+            for rule in policy.rules(direction):
                 self._compile_rule(rule, ns)
-            if direction not in policy.types or not policy.selected:
+            if direction not in policy.types:
                 continue
             self.isolated_bits[direction] |= policy.selected
             for index in _bits(policy.selected):

@@ -13,14 +13,6 @@ from ..analysis.netpol import EGRESS, Answer, Endpoint, External, Grant, Policy,
 __all__ = ["answers_json", "answers_text", "matrix_json", "matrix_text"]
 
 
-def endpoint_text(endpoint: Endpoint) -> str:
-    if isinstance(endpoint, External):
-        return endpoint.name
-    if endpoint.outside:
-        return "pods of namespaces not in the scan"
-    return f"{endpoint.namespace}/{', '.join(endpoint.workloads())}"
-
-
 def _where(policy: Policy, path: str = "") -> str:
     return str(policy.locate(path))
 
@@ -56,25 +48,33 @@ def _side_lines(side: Side, subject: str, answer: Answer) -> list[str]:
 
 
 def _asked(answer: Answer) -> str:
+    return "any port" if answer.port is None else f"{answer.port}/{answer.protocol}"
+
+
+def _port_text(answer: Answer) -> str:
+    """``:80/TCP``, ``:http (8080/TCP)``, or ``""`` when no port was asked."""
     if answer.asked is None:
-        return "any port"
-    if answer.port is None:
-        return f"port {answer.asked!r}, which the destination does not name"
-    named = f" ({answer.asked})" if isinstance(answer.asked, str) else ""
-    return f"{answer.port}/{answer.protocol}{named}"
+        return ""
+    if isinstance(answer.asked, int) or answer.port is None:
+        return f":{answer.asked}/{answer.protocol}"
+    return f":{answer.asked} ({answer.port}/{answer.protocol})"
 
 
 def answers_text(source: str, destination: str, answers: Sequence[Answer]) -> str:
     lines = []
     for answer in answers:
         connection = answer.connection
-        src, dst = endpoint_text(connection.source), endpoint_text(connection.destination)
+        src, dst = str(connection.source), str(connection.destination)
+        head = f"{src} -> {dst}{_port_text(answer)}: "
         if answer.asked is None:
-            verdict = f"allowed on {answer.ports}" if answer.allowed else "denied on every port"
+            lines.append(head + (f"allowed on {answer.ports}" if answer.allowed else "denied on every port"))
+        elif answer.port is None:
+            lines.append(
+                head + f"denied: the destination has no {answer.protocol} port named {answer.asked!r}"
+            )
+            continue
         else:
-            verdict = "allowed" if answer.allowed else "denied"
-        port = "" if answer.asked is None else f":{_asked(answer)}"
-        lines.append(f"{src} -> {dst}{port}: {verdict}")
+            lines.append(head + ("allowed" if answer.allowed else "denied"))
         lines += _side_lines(connection.egress, src, answer)
         lines += _side_lines(connection.ingress, dst, answer)
     allowed = sum(a.allowed for a in answers)
@@ -187,7 +187,7 @@ def matrix_text(m: Matrix) -> str:
         )
         lines.append(f"  {key.rjust(width)}  {shown}")
     for external in m.externals:
-        lines.append(f"  {'':>{width}}  {external.name}: {external.addresses}")
+        lines.append(f"  {'':>{width}}  {external.name}: {external.description or external.addresses}")
     if m.unlabelled:
         lines += [
             "",
@@ -205,7 +205,7 @@ def matrix_json(m: Matrix, errors: Sequence[Any]) -> str:
         "tool": {"name": "kharden", "version": __version__},
         "namespaces": list(m.namespaces),
         "columns": [*m.namespaces, *(e.name for e in m.externals)],
-        "addresses": {e.name: str(e.addresses) for e in m.externals},
+        "addresses": {e.name: e.description or str(e.addresses) for e in m.externals},
         "matrix": m.cells,
         "unlabelled_namespaces": list(m.unlabelled),
         "namespaces_without_pods": list(m.empty),
