@@ -2,6 +2,10 @@
 
 Past ``sources/`` and ``inventory.py`` nothing handles raw YAML positions or guesses
 namespaces: an :class:`Obj` knows its reference and can point at any of its fields.
+
+Records made once per finding (:class:`Hit`, :class:`Location`, :class:`Finding`) are
+named tuples: as immutable as frozen dataclasses, a third of their construction cost,
+which shows on scans with tens of thousands of findings.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import enum
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._yaml import Positions
 from .errors import UsageError
@@ -89,8 +93,7 @@ class Origin:
     renderer: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """The file, line and column of a field, and its JSON pointer within its object."""
 
     file: str | None
@@ -148,8 +151,7 @@ def _string_map(value: Any) -> Mapping[str, str]:
     return {k: v for k, v in value.items() if isinstance(v, str)}
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """What a rule found: the field (JSON pointer into ``obj``) and a message naming the value.
 
     ``obj`` is needed only from whole-inventory rules; per-object rules hit their own object.
@@ -169,8 +171,7 @@ class Suppression:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     rule: str
     severity: Severity
     section: str
