@@ -197,7 +197,9 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise self.error("'ignore' must be a list of entries (rule, kind, namespace, name, reason)", "/ignore")
+            raise self.error(
+                "'ignore' must be a list of entries (rule, kind, namespace, name, reason)", "/ignore"
+            )
         found = []
         for index, raw in enumerate(value):
             at = f"/ignore/{index}"

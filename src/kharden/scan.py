@@ -149,7 +149,9 @@ def evaluate(collected: Collected, rules: Sequence[Rule], policy: Policy | None 
     if pod_rules:
         for pod in context.pods:
             for rule in pod_rules:
-                findings.extend(_finding(rule, pod.obj, hit, pod.annotations, policy) for hit in rule.check(pod))
+                findings.extend(
+                    _finding(rule, pod.obj, hit, pod.annotations, policy) for hit in rule.check(pod)
+                )
 
     object_rules: dict[str, list[Rule]] = {}
     for rule in runnable:

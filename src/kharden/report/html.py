@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from html import escape
 
 from .. import __version__
+from .. import score as score_module
 from ..model import Finding, Report, SectionScore, Severity
 from ..rules import Rule
 from ..rules import get as get_rule
@@ -119,20 +120,31 @@ def _scorecard(report: Report) -> list[str]:
     ]
     by_section = report.counts_by_section()
     order = list(SECTION_TITLES)
-    for item in sorted(report.scores.sections, key=lambda s: order.index(s.section) if s.section in order else 99):
+    for item in sorted(
+        report.scores.sections, key=lambda s: order.index(s.section) if s.section in order else 99
+    ):
         out.append(_card(item, by_section.get(item.section, {})))
     out += [
         "</div>",
-        "<details class=\"formula\"><summary>How the score is computed</summary><p>Each rule that ran counts "
-        "in its section with a weight from its severity (critical 10, high 5, medium 3, low 1). A rule scores "
-        "the share of what it examined (workloads, objects of its kinds, or the inventory as one check) that "
-        "has no unsuppressed finding. The section score is the weighted mean of its rules, from 0 to 100. An "
-        "unsuppressed critical finding caps the section at 49, a high one at 79, so 80 and above means none of "
-        "either. The overall score is the mean of the section scores, capped the same way by the worst "
-        "finding anywhere.</p></details>",
+        f'<details class="formula"><summary>How the score is computed</summary>{_formula()}</details>',
         "</section>",
     ]
     return out
+
+
+def _formula() -> str:
+    """The formula as :mod:`kharden.score` documents it, in HTML (written once, there)."""
+    doc = (score_module.__doc__ or "").split("\n\n", 1)[1]
+    out = []
+    for block in doc.strip().split("\n\n"):
+        items = re.split(r"^\d+\. ", block, flags=re.MULTILINE)
+        if len(items) > 1:
+            out.append(
+                "<ol>" + "".join(f"<li>{_inline(' '.join(i.split()))}</li>" for i in items[1:]) + "</ol>"
+            )
+        else:
+            out.append(f"<p>{_inline(' '.join(block.split()))}</p>")
+    return "".join(out)
 
 
 def _card(item: SectionScore, counts: dict[str, int]) -> str:
@@ -167,18 +179,18 @@ def _chart(report: Report) -> list[str]:
         f'<svg class="chart" viewBox="0 0 {label_width + bar_width + 60} {height}" role="img" '
         f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
     ]
-    x = label_width
-    for severity in _SEVERITIES:
+    for i, severity in enumerate(_SEVERITIES):
+        left = label_width + 86 * i
         svg.append(
-            f'<rect class="sev-{severity.label}" x="{x}" y="6" width="12" height="12" rx="2"/>'
-            f'<text x="{x + 16}" y="16" class="legend">{severity.label}</text>'
+            f'<rect class="sev-{severity.label}" x="{left}" y="6" width="12" height="12" rx="2"/>'
+            f'<text x="{left + 16}" y="16" class="legend">{severity.label}</text>'
         )
-        x += 86
     for index, (section, counts) in enumerate(by_section.items()):
         y = top + index * row
         total = sum(counts.values())
         svg.append(
-            f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end" class="label">{escape(section)}</text>'
+            f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end" class="label">'
+            f"{escape(section)}</text>"
         )
         x = float(label_width)
         for severity in _SEVERITIES:
@@ -213,7 +225,8 @@ def _findings(report: Report) -> list[str]:
         for s in _SEVERITIES
     )
     sections = "".join(
-        f'<option value="{escape(name)}">{escape(name)}</option>' for name in sorted({f.section for f in findings})
+        f'<option value="{escape(name)}">{escape(name)}</option>'
+        for name in sorted({f.section for f in findings})
     )
     controls = (
         '<form class="filters" role="search" onsubmit="return false">'
@@ -223,7 +236,8 @@ def _findings(report: Report) -> list[str]:
         f'<label>Section <select id="section"><option value="">all</option>{sections}</select></label>'
         f'<label><input type="checkbox" id="suppressed"> show {suppressed} suppressed</label>'
         '<label><input type="checkbox" id="expand"> expand all</label>'
-        f'<output id="shown" aria-live="polite">{len(findings) - suppressed} of {len(findings)} findings</output>'
+        f'<output id="shown" aria-live="polite">{len(findings) - suppressed} of {len(findings)} findings'
+        "</output>"
         "</form>"
     )
     head = "".join(
@@ -248,7 +262,7 @@ def _order(finding: Finding) -> tuple[int, str, int, int, str]:
 
 def _row(finding: Finding) -> str:
     location = finding.location
-    where = str(location) if location.file is not None else "–"
+    where = str(location) if location.file is not None else "-"
     suppressed = finding.suppressed
     searchable = " ".join(
         [finding.rule, str(finding.object), where, finding.message, finding.container or "", location.path]
@@ -283,7 +297,10 @@ def _row(finding: Finding) -> str:
 
 
 def _rules(rules: Iterable[Rule]) -> list[str]:
-    out = ['<section id="rules" aria-labelledby="rules-title">', '<h2 id="rules-title">Rules with findings</h2>']
+    out = [
+        '<section id="rules" aria-labelledby="rules-title">',
+        '<h2 id="rules-title">Rules with findings</h2>',
+    ]
     for rule in rules:
         references = "".join(
             f'<li><a href="{escape(ref)}" rel="noreferrer">{escape(ref)}</a></li>' for ref in rule.references
@@ -295,7 +312,7 @@ def _rules(rules: Iterable[Rule]) -> list[str]:
             f'<div class="doc"><p>{_inline(rule.summary.rstrip("."))}.</p>'
             f"{rationale}<p><strong>Reads:</strong> {_inline(rule.reads)}</p>"
             f"<p><strong>Fix:</strong> {_inline(sentence(rule.remediation))}</p>"
-            + (f"<ul class=\"refs\">{references}</ul>" if references else "")
+            + (f'<ul class="refs">{references}</ul>' if references else "")
             + "</div></article>"
         )
     out.append("</section>")
@@ -322,44 +339,46 @@ def _errors(report: Report) -> list[str]:
 
 
 _STYLE = """
-:root{--bg:#fff;--fg:#1f2328;--muted:#656d76;--line:#d0d7de;--card:#f6f8fa;--good:#1a7f37;--fair:#9a6700;
---poor:#cf222e;--critical:#a40e26;--high:#d1242f;--medium:#bf8700;--low:#0969da;--info:#6e7781}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;--line:#30363d;
---card:#161b22;--good:#3fb950;--fair:#d29922;--poor:#f85149;--critical:#ff6a69;--high:#f85149;
---medium:#d29922;--low:#58a6ff;--info:#8d96a0}}
-*{box-sizing:border-box}body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;
-background:var(--bg);color:var(--fg)}header,main{max-width:1280px;margin:0 auto;padding:0 24px}
-header{padding-top:24px}h1{margin:0 0 4px;font-size:24px}h2{font-size:18px;margin:32px 0 12px}
-.facts{color:var(--muted);margin:0}code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
-a{color:var(--low)}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px;border-top:4px solid
-var(--info)}.card.good{border-top-color:var(--good)}.card.fair{border-top-color:var(--fair)}
-.card.poor{border-top-color:var(--poor)}.card .name{font-weight:600}.card .score{font-size:32px;font-weight:700}
-.card .score small{font-size:14px;color:var(--muted);font-weight:400}.card.good .score{color:var(--good)}
-.card.fair .score{color:var(--fair)}.card.poor .score{color:var(--poor)}.card .note{color:var(--muted);font-size:12px}
-.meter{height:6px;background:var(--line);border-radius:3px;overflow:hidden;margin:4px 0}
-.meter span{display:block;height:100%;background:currentColor}.card.good .meter{color:var(--good)}
-.card.fair .meter{color:var(--fair)}.card.poor .meter{color:var(--poor)}
-.pills{display:flex;gap:4px;margin:4px 0}.pill{border-radius:9px;padding:0 7px;font-size:12px;color:#fff}
-.pill.sev-critical,.badge.sev-critical{background:var(--critical)}.pill.sev-high,.badge.sev-high{background:var(--high)}
-.pill.sev-medium,.badge.sev-medium{background:var(--medium)}.pill.sev-low,.badge.sev-low{background:var(--low)}
-.pill.sev-info,.badge.sev-info{background:var(--info)}.badge{color:#fff;border-radius:4px;padding:1px 6px;
-font-size:12px;font-weight:600}.formula{margin-top:8px;color:var(--muted)}
-svg.chart{width:100%;max-width:760px;height:auto}svg .label,svg .legend,svg .total{fill:var(--fg);font-size:12px}
-svg .sev-critical{fill:var(--critical)}svg .sev-high{fill:var(--high)}svg .sev-medium{fill:var(--medium)}
-svg .sev-low{fill:var(--low)}svg .sev-info{fill:var(--info)}
-.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:12px}
-.filters input[type=search]{flex:1 1 280px;padding:6px 8px;border:1px solid var(--line);border-radius:6px;
-background:var(--bg);color:var(--fg)}.severities{border:0;padding:0;margin:0;display:flex;gap:8px}
-.severities legend{display:none}.sev span{color:var(--muted)}#shown{color:var(--muted);margin-left:auto}
-select{background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:6px;padding:4px}
-table{width:100%;border-collapse:collapse}th,td{text-align:left;vertical-align:top;padding:6px 8px;
-border-bottom:1px solid var(--line)}th button{all:unset;cursor:pointer;font-weight:600}
-th button::after{content:" \\2195";color:var(--muted)}td.where{white-space:nowrap;font:12px ui-monospace,monospace}
+:root{--bg:#fff;--fg:#1f2328;--muted:#656d76;--line:#d0d7de;--card:#f6f8fa;--good:#1a7f37;
+--fair:#9a6700;--poor:#cf222e;--critical:#a40e26;--high:#d1242f;--medium:#bf8700;--low:#0969da;
+--info:#6e7781}@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;
+--line:#30363d;--card:#161b22;--good:#3fb950;--fair:#d29922;--poor:#f85149;--critical:#ff6a69;
+--high:#f85149;--medium:#d29922;--low:#58a6ff;--info:#8d96a0}}*{box-sizing:border-box}body{margin:0;
+font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--fg)}
+header,main{max-width:1280px;margin:0 auto;padding:0 24px}header{padding-top:24px}h1{margin:0 0 4px;
+font-size:24px}h2{font-size:18px;margin:32px 0 12px}.facts{color:var(--muted);margin:0}code{
+font:12px ui-monospace,SFMono-Regular,Menlo,monospace}a{color:var(--low)}.cards{display:grid;
+grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px}.card{background:var(--card);
+border:1px solid var(--line);border-radius:8px;padding:12px;border-top:4px solidvar(--info)}.card.good{
+border-top-color:var(--good)}.card.fair{border-top-color:var(--fair)}.card.poor{
+border-top-color:var(--poor)}.card .name{font-weight:600}.card .score{font-size:32px;font-weight:700}
+.card .score small{font-size:14px;color:var(--muted);font-weight:400}.card.good .score{
+color:var(--good)}.card.fair .score{color:var(--fair)}.card.poor .score{color:var(--poor)}.card .note{
+color:var(--muted);font-size:12px}.meter{height:6px;background:var(--line);border-radius:3px;
+overflow:hidden;margin:4px 0}.meter span{display:block;height:100%;background:currentColor}
+.card.good .meter{color:var(--good)}.card.fair .meter{color:var(--fair)}.card.poor .meter{
+color:var(--poor)}.pills{display:flex;gap:4px;margin:4px 0}.pill{border-radius:9px;padding:0 7px;
+font-size:12px;color:#fff}.pill.sev-critical,.badge.sev-critical{background:var(--critical)}
+.pill.sev-high,.badge.sev-high{background:var(--high)}.pill.sev-medium,.badge.sev-medium{
+background:var(--medium)}.pill.sev-low,.badge.sev-low{background:var(--low)}
+.pill.sev-info,.badge.sev-info{background:var(--info)}.badge{color:#fff;border-radius:4px;
+padding:1px 6px;font-size:12px;font-weight:600}.formula{margin-top:8px;color:var(--muted)}svg.chart{
+width:100%;max-width:760px;height:auto}svg .label,svg .legend,svg .total{fill:var(--fg);font-size:12px}
+svg .sev-critical{fill:var(--critical)}svg .sev-high{fill:var(--high)}svg .sev-medium{
+fill:var(--medium)}svg .sev-low{fill:var(--low)}svg .sev-info{fill:var(--info)}.filters{display:flex;
+flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:12px}.filters input[type=search]{
+flex:1 1 280px;padding:6px 8px;border:1px solid var(--line);border-radius:6px;background:var(--bg);
+color:var(--fg)}.severities{border:0;padding:0;margin:0;display:flex;gap:8px}.severities legend{
+display:none}.sev span{color:var(--muted)}#shown{color:var(--muted);margin-left:auto}select{
+background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:6px;padding:4px}table{
+width:100%;border-collapse:collapse}th,td{text-align:left;vertical-align:top;padding:6px 8px;
+border-bottom:1px solid var(--line)}th button{all:unset;cursor:pointer;font-weight:600}th button::after{
+content:" \\2195";color:var(--muted)}td.where{white-space:nowrap;font:12px ui-monospace,monospace}
 tr.suppressed{opacity:.6}summary{cursor:pointer}dl{display:grid;grid-template-columns:max-content 1fr;
-gap:2px 12px;margin:8px 0}dt{color:var(--muted)}dd{margin:0}.why{margin:4px 0 8px}
-.why .doc{border-left:3px solid var(--line);padding-left:10px}article{border-top:1px solid var(--line);
-padding:8px 0}article h3{font-size:15px;margin:8px 0}.refs{margin:0;padding-left:18px}.empty{color:var(--muted)}
+gap:2px 12px;margin:8px 0}dt{color:var(--muted)}dd{margin:0}.why{margin:4px 0 8px}.why .doc{
+border-left:3px solid var(--line);padding-left:10px}article{border-top:1px solid var(--line);
+padding:8px 0}article h3{font-size:15px;margin:8px 0}.refs{margin:0;padding-left:18px}.empty{
+color:var(--muted)}
 """
 
 _SCRIPT = r"""
@@ -426,7 +445,9 @@ _SCRIPT = r"""
   expand.addEventListener("input", function () {
     if (!expand.checked) rows.forEach(function (row) { row.querySelector("details").open = false; });
   });
-  [q, section, suppressed, expand].concat(boxes).forEach(function (el) { el.addEventListener("input", changed); });
+  [q, section, suppressed, expand].concat(boxes).forEach(function (el) {
+    el.addEventListener("input", changed);
+  });
   window.addEventListener("hashchange", function () { readHash(); apply(); });
   Array.prototype.forEach.call(table.tHead.querySelectorAll("button[data-sort]"), function (button) {
     button.addEventListener("click", function () {

@@ -64,7 +64,9 @@ def render(report: Report) -> str:
             if error.line is not None:
                 attributes["line"] = str(error.line)
             case = ET.SubElement(suite, "testcase", attributes)
-            ET.SubElement(case, "error", message=_text(error.message), type="InputError").text = _text(str(error))
+            ET.SubElement(case, "error", message=_text(error.message), type="InputError").text = _text(
+                str(error)
+            )
     _count(root)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -78,7 +78,10 @@ def render(report: Report) -> str:
         out += ["", _details(f"{len(rows)} rules not evaluated", rows)]
     if report.errors:
         rows = [f"- {cell(str(e))}" for e in report.errors]
-        out += ["", _details(f"⚠️ {len(rows)} input errors (those inputs were not scanned past the error)", rows)]
+        out += [
+            "",
+            _details(f"⚠️ {len(rows)} input errors (those inputs were not scanned past the error)", rows),
+        ]
     return "\n".join(out).rstrip()[:MAX_CHARS] + "\n"
 
 
@@ -105,19 +108,19 @@ def _sections(report: Report) -> list[str]:
         counts = by_section.get(section, {})
         cells = [str(counts[label]) if counts.get(label) else "·" for label in _LABELS]
         score = scores.get(section)
-        lines.append(f"| {section} | " + " | ".join(cells) + f" | {'–' if score is None else score} |")
+        lines.append(f"| {section} | " + " | ".join(cells) + f" | {'n/a' if score is None else score} |")
     return lines
 
 
 def _row(finding: Finding) -> str:
     location = finding.location
-    where = "–"
+    where = "n/a"
     if location.file is not None:
         where = location.file + (f":{location.line}" if location.line is not None else "")
-        where = '`' + where.replace('`', "'").replace('|', '\\|') + '`'
+        where = "`" + where.replace("`", "'").replace("|", "\\|") + "`"
+    severity = f"{ICONS[finding.severity]} {finding.severity.label}"
     return (
-        f"| {ICONS[finding.severity]} {finding.severity.label} | `{finding.rule}` | {cell(str(finding.object))} "
-        f"| {where} | {cell(finding.message)} |"
+        f"| {severity} | `{finding.rule}` | {cell(str(finding.object))} | {where} | {cell(finding.message)} |"
     )
 
 

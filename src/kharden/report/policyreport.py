@@ -45,7 +45,9 @@ def render(report: Report) -> str:
         documents.append(_report("ClusterPolicyReport", None, cluster, seconds))
     if not documents:
         return "# kharden: no findings, no policy reports\n"
-    return yaml.dump_all(documents, Dumper=yaml.CSafeDumper, sort_keys=False, explicit_start=True, width=10_000)
+    return yaml.dump_all(
+        documents, Dumper=yaml.CSafeDumper, sort_keys=False, explicit_start=True, width=10_000
+    )
 
 
 def _report(kind: str, namespace: str | None, findings: list[Finding], seconds: int | None) -> dict[str, Any]:

@@ -55,7 +55,9 @@ SECURITY_SEVERITY = {
     Severity.LOW: "3.0",
 }
 _SUPPRESSION_KINDS = {"annotation": "inSource"}
-_ONE_PER_LINE = frozenset({"rules", "results", "toolExecutionNotifications", "toolConfigurationNotifications"})
+_ONE_PER_LINE = frozenset(
+    {"rules", "results", "toolExecutionNotifications", "toolConfigurationNotifications"}
+)
 
 
 def render(report: Report, *, root: str | None = None) -> str:
@@ -179,7 +181,11 @@ def _invocation(report: Report, base: str) -> dict[str, Any]:
         "executionSuccessful": not report.errors,
         "toolExecutionNotifications": errors,
         "toolConfigurationNotifications": [
-            {"level": "note", "message": {"text": f"not evaluated: {n.reason}"}, "associatedRule": {"id": n.rule}}
+            {
+                "level": "note",
+                "message": {"text": f"not evaluated: {n.reason}"},
+                "associatedRule": {"id": n.rule},
+            }
             for n in report.not_evaluated
         ],
     }

@@ -115,9 +115,9 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
         yield "  no findings" + hidden
     if report.baseline is not None:
         base = report.baseline
-        yield (
-            f"  baseline {base.file}: {base.matched} of {_count(base.entries, 'entry', 'entries')} still found"
-            + (f", {base.fixed} fixed or no longer scanned" if base.fixed else "")
+        entries = _count(base.entries, "entry", "entries")
+        yield f"  baseline {base.file}: {base.matched} of {entries} still found" + (
+            f", {base.fixed} fixed or no longer scanned" if base.fixed else ""
         )
     scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
     if report.scores is not None and report.scores.overall is not None:
@@ -133,11 +133,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             section_counts = by_section.get(section, {})
             cells = "".join(
                 "  "
-                + (
-                    paint(f"{section_counts[label]:>8}", label)
-                    if section_counts.get(label)
-                    else f"{'.':>8}"
-                )
+                + (paint(f"{section_counts[label]:>8}", label) if section_counts.get(label) else f"{'.':>8}")
                 for label in labels
             )
             score = scores.get(section)

@@ -211,8 +211,8 @@ TOP_VULNERABILITIES = 5
     evidence="M",
     requires=("image-report",),
     title="Image with known vulnerabilities",
-    remediation="update the image (or rebuild it on an updated base) to versions that fix the vulnerabilities,"
-    " then scan it again",
+    remediation="update the image (or rebuild it on an updated base) to versions that fix the"
+    " vulnerabilities, then scan it again",
     references=(IMAGES_DOC + "#updating-images", "https://kubernetes.io/docs/concepts/security/overview/"),
 )
 def vulnerable(context: ScanContext) -> Iterator[Hit]:
@@ -246,11 +246,13 @@ def _vulnerable_message(image: str, containers: list[EffectiveContainer], found:
     by_severity = ", ".join(f"{n} {label}" for label, n in counts(found).items())
     fixable = sum(1 for v in found if v.fixed)
     named = ", ".join(
-        f"{v.id} ({v.severity.label}{', ' + v.package if v.package else ''})" for v in found[:TOP_VULNERABILITIES]
+        f"{v.id} ({v.severity.label}{', ' + v.package if v.package else ''})"
+        for v in found[:TOP_VULNERABILITIES]
     )
     more = f" and {total - TOP_VULNERABILITIES} more" if total > TOP_VULNERABILITIES else ""
     runs = "runs" if len(containers) == 1 else "run"
+    noun = "vulnerability" if total == 1 else "vulnerabilities"
     return (
-        f"{who(containers)} {runs} image {image!r} with {total} known vulnerabilit{'y' if total == 1 else 'ies'}"
+        f"{who(containers)} {runs} image {image!r} with {total} known {noun}"
         f" ({by_severity}; {fixable} with a fix): {named}{more}"
     )

@@ -161,14 +161,28 @@ def _grype(read: _Reader, report: Mapping[str, Any]) -> ImageScan:
         fixed = read.strings(fix, "versions", f"{at}vulnerability.fix.")
         vulnerabilities.append(
             Vulnerability(
-                id=read.string(vuln, "id", f"{at}vulnerability.", required=True),
+                id=_cve(read, match, read.string(vuln, "id", f"{at}vulnerability.", required=True), at),
                 severity=_severity(read.string(vuln, "severity", f"{at}vulnerability.")),
                 package=read.string(artifact, "name", f"{at}artifact."),
                 installed=read.string(artifact, "version", f"{at}artifact."),
-                fixed=", ".join(fixed) if read.string(fix, "state", f"{at}vulnerability.fix.") == "fixed" else "",
+                fixed=", ".join(fixed)
+                if read.string(fix, "state", f"{at}vulnerability.fix.") == "fixed"
+                else "",
             )
         )
     return ImageScan(read.file, "grype", _unique(names), (digest,) if digest else (), tuple(vulnerabilities))
+
+
+def _cve(read: _Reader, match: Mapping[str, Any], vuln_id: str, at: str) -> str:
+    """The CVE of a GHSA (or other) match when Grype relates exactly one, as ``grype --by-cve`` does."""
+    if vuln_id.startswith("CVE-"):
+        return vuln_id
+    related = {
+        read.string(item, "id", vat)
+        for vat, item in read.items(match, "relatedVulnerabilities", at)
+        if read.string(item, "id", vat).startswith("CVE-")
+    }
+    return related.pop() if len(related) == 1 else vuln_id
 
 
 def _unique(names: list[str]) -> tuple[str, ...]:
