@@ -106,8 +106,13 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
     yield read
     hidden = ""
     if suppressed:
-        kinds = ", ".join(f"{n} by {kind}" for kind, n in report.suppressed_counts().items())
-        hidden = f" ({suppressed} suppressed: {kinds})"
+        kinds = report.suppressed_counts()
+        by = ", ".join(f"{n} by {kind}" for kind, n in kinds.items())
+        hidden = (
+            f" ({suppressed} suppressed by {next(iter(kinds))})"
+            if len(kinds) == 1
+            else f" ({suppressed} suppressed: {by})"
+        )
     if total:
         detail = ", ".join(paint(f"{n} {label}", label) for label, n in counts.items() if n)
         yield f"  {total} finding{'s' * (total != 1)}: {detail}{hidden}"
