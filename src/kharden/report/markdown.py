@@ -11,6 +11,7 @@ into the comment. The comment stays under GitHub's 65,536-character limit: past
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 from ..model import Finding, Report, Severity
@@ -27,11 +28,12 @@ ICONS = {
     Severity.INFO: "⚪",
 }
 _LABELS = [s.label for s in sorted(Severity, reverse=True)]
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def cell(text: str) -> str:
     """Text for a table cell: HTML-escaped, pipes and Markdown punctuation neutralised, one line."""
-    text = html.escape(" ".join(text.split()), quote=False)
+    text = html.escape(" ".join(_CONTROL.sub(" ", text).split()), quote=False)
     for char in "\\`*_[]|#~":
         text = text.replace(char, "\\" + char)
     return text
