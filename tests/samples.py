@@ -8,6 +8,7 @@ that was not evaluated.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from kharden.model import (
@@ -50,7 +51,7 @@ def finding(
         location=location,
         message=message or f"{rule} fired on {ref}",
         remediation=entry.remediation,
-        fingerprint=f"{abs(hash((rule, str(ref), location.path))):032x}"[:32],
+        fingerprint=hashlib.sha256(f"{rule} {ref} {location.path}".encode()).hexdigest()[:32],
         suppressed=suppressed,
     )
 

@@ -16,15 +16,18 @@ reports problems, not passes, like Trivy Operator.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
-
-import yaml
 
 from ..model import Finding, Report
 from .catalog import SECTION_TITLES
 
 __all__ = ["API_VERSION", "render"]
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
 NAME = "kharden"
@@ -45,9 +48,26 @@ def render(report: Report) -> str:
         documents.append(_report("ClusterPolicyReport", None, cluster, seconds))
     if not documents:
         return "# kharden: no findings, no policy reports\n"
-    return yaml.dump_all(
-        documents, Dumper=yaml.CSafeDumper, sort_keys=False, explicit_start=True, width=10_000
-    )
+    return "".join(_yaml(document) for document in documents)
+
+
+def _yaml(document: dict[str, Any]) -> str:
+    """One YAML document: the report in block style, each result one JSON (flow) mapping on its line.
+
+    JSON is YAML, so every scalar is written by the C JSON encoder: quoting is always right, and
+    a report of tens of thousands of results is written in a blink (PyYAML's emitter takes seconds).
+    """
+    lines = ["---"]
+    for key, value in document.items():
+        if key == "results":
+            lines.append("results:")
+            lines += [f"  - {_json(result)}" for result in value]
+        elif isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines += [f"  {k}: {_json(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"{key}: {_json(value)}")
+    return "\n".join(lines) + "\n"
 
 
 def _report(kind: str, namespace: str | None, findings: list[Finding], seconds: int | None) -> dict[str, Any]:
