@@ -120,3 +120,12 @@ def require_shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared (the team's shared corpus and catalog) is not beside this checkout")
     return SHARED
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``kharden ARGV...`` in this process: exit code, stdout, stderr."""
+    from kharden.cli import main  # noqa: PLC0415 - the CLI imports every renderer; only CLI tests need it
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

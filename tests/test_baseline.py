@@ -9,21 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES, MINIMAL_POD, mutate, scan_objects
+from conftest import EXAMPLES, MINIMAL_POD, mutate, run_cli, scan_objects
 from kharden.baseline import Baseline, baseline_json, load_baseline
-from kharden.cli import main
 from kharden.errors import ConfigError
 from kharden.model import Severity
 from kharden.rules import select
 from kharden.scan import ScanOptions, evaluate, scan
 from kharden.sources.documents import Collected
 from kharden.suppress import Policy
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def copy_app(directory: Path) -> None:
@@ -68,14 +61,14 @@ def edit_web(app: Path, *, new_problem: bool) -> None:
 
 def test_only_the_new_problem_fails(capsys: pytest.CaptureFixture[str], app: Path, tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"
-    code, out, err = run(capsys, "baseline", "write", str(baseline), str(app))
+    code, out, err = run_cli(capsys, "baseline", "write", str(baseline), str(app))
     recorded = json.loads(baseline.read_text())["findings"]
     assert (code, out) == (0, "")
     assert err == f"kharden: wrote {len(recorded)} findings to the baseline {baseline}\n"
     assert len(recorded) > 20
 
     # Today: everything is in the baseline, nothing fails.
-    code, out, _ = run(capsys, "scan", str(app), "--baseline", str(baseline), "-f", "json")
+    code, out, _ = run_cli(capsys, "scan", str(app), "--baseline", str(baseline), "-f", "json")
     data = json.loads(out)
     assert code == 0
     assert {f["suppressed"]["kind"] for f in data["findings"]} == {"baseline"}
@@ -88,14 +81,14 @@ def test_only_the_new_problem_fails(capsys: pytest.CaptureFixture[str], app: Pat
 
     # Lines moved, documents and containers reordered: still nothing new.
     edit_web(app, new_problem=False)
-    code, out, _ = run(capsys, "scan", str(app), "--baseline", str(baseline), "-f", "json")
+    code, out, _ = run_cli(capsys, "scan", str(app), "--baseline", str(baseline), "-f", "json")
     assert code == 0
     assert [f for f in json.loads(out)["findings"] if f["suppressed"] is None] == []
 
     # One new problem: it alone is active, and it fails the run.
     copy_app(app)
     edit_web(app, new_problem=True)
-    code, out, _ = run(capsys, "scan", str(app), "--baseline", str(baseline), "-f", "json")
+    code, out, _ = run_cli(capsys, "scan", str(app), "--baseline", str(baseline), "-f", "json")
     active = [f for f in json.loads(out)["findings"] if f["suppressed"] is None]
     assert [(f["rule"], f["object"]["name"], f["location"]["path"]) for f in active] == [
         ("pod.host-namespaces", "web", "/spec/template/spec/hostPID")
@@ -109,10 +102,10 @@ def test_text_report_says_what_the_baseline_did(
     capsys: pytest.CaptureFixture[str], app: Path, tmp_path: Path
 ) -> None:
     baseline = tmp_path / "baseline.json"
-    run(capsys, "baseline", "write", str(baseline), str(app), "--rule", "pod.*")
+    run_cli(capsys, "baseline", "write", str(baseline), str(app), "--rule", "pod.*")
     (app / "api.yaml").unlink()
     web = len(scan([str(app)], ScanOptions(rules=("pod.*",))).findings)
-    code, out, _ = run(capsys, "scan", str(app), "--baseline", str(baseline), "--rule", "pod.*")
+    code, out, _ = run_cli(capsys, "scan", str(app), "--baseline", str(baseline), "--rule", "pod.*")
     assert code == 0
     entries = len(json.loads(baseline.read_text())["findings"])
     assert f"  no findings ({web} suppressed by baseline)\n" in out
@@ -212,7 +205,7 @@ def test_malformed_baselines(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_baseline_is_a_usage_error(capsys: pytest.CaptureFixture[str], app: Path) -> None:
-    code, out, err = run(capsys, "scan", str(app), "--baseline", "nope.json")
+    code, out, err = run_cli(capsys, "scan", str(app), "--baseline", "nope.json")
     assert (code, out) == (2, "")
     assert err == "kharden: error: nope.json: cannot read baseline: No such file or directory\n"
 
@@ -222,7 +215,7 @@ def test_baseline_write_refuses_an_incomplete_scan(
 ) -> None:
     (app / "broken.yaml").write_text("a: [\n")
     baseline = tmp_path / "b.json"
-    code, _, err = run(capsys, "baseline", "write", str(baseline), str(app))
+    code, _, err = run_cli(capsys, "baseline", "write", str(baseline), str(app))
     assert code == 2
     assert err.splitlines()[-1] == (
         "kharden: error: not writing the baseline: 1 input(s) could not be read, and their findings would be"
@@ -233,14 +226,14 @@ def test_baseline_write_refuses_an_incomplete_scan(
 
 def test_config_names_the_baseline(capsys: pytest.CaptureFixture[str], app: Path, tmp_path: Path) -> None:
     baseline = tmp_path / "kharden-baseline.json"
-    run(capsys, "baseline", "write", str(baseline), str(app))
+    run_cli(capsys, "baseline", "write", str(baseline), str(app))
     config = tmp_path / ".kharden.yaml"
     config.write_text("baseline: kharden-baseline.json\n")
-    code, out, _ = run(capsys, "scan", str(app), "--config", str(config), "-f", "json")
+    code, out, _ = run_cli(capsys, "scan", str(app), "--config", str(config), "-f", "json")
     assert code == 0
     assert json.loads(out)["summary"]["suppressed_by"] == {"baseline": len(scan([str(app)]).findings)}
     # `baseline write` ignores the config's baseline: it records every finding again.
-    code, _, err = run(capsys, "baseline", "write", str(baseline), str(app), "--config", str(config))
+    code, _, err = run_cli(capsys, "baseline", "write", str(baseline), str(app), "--config", str(config))
     assert code == 0
     assert err.startswith("kharden: wrote ")
     assert ScanOptions().baseline is None

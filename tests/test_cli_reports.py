@@ -9,27 +9,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import IMAGE_REPORTS
-from kharden.cli import main
+from conftest import IMAGE_REPORTS, MINIMAL_POD, mutate, run_cli
 from kharden.errors import UsageError
 from kharden.report import plan_outputs
 
-MANIFEST = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: shop
-spec:
-  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
-  containers:
-    - name: app
-      image: nginx:1.25.4
-      securityContext:
-        privileged: true
-        readOnlyRootFilesystem: true
-        capabilities: {drop: [ALL]}
-"""
+MANIFEST = yaml.safe_dump(
+    mutate(
+        MINIMAL_POD,
+        ("/metadata/name", "web"),
+        ("/metadata/namespace", "shop"),
+        ("/spec/containers/0/image", "nginx:1.25.4"),
+        ("/spec/containers/0/securityContext/privileged", True),
+    ),
+    sort_keys=False,
+)
 
 
 @pytest.fixture
@@ -38,12 +31,6 @@ def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "web.yaml"
     path.write_text(MANIFEST)
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(
@@ -84,7 +71,7 @@ def test_plan_outputs_errors() -> None:
 
 
 def test_several_formats_write_several_files(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "scan", str(manifest), "-f", "text", "-f", "sarif", "-f", "junit", "-f", "html",
         "-f", "policyreport", "-f", "markdown", "-f", "json", "-o", "reports/",
     )  # fmt: skip
@@ -106,7 +93,7 @@ def test_several_formats_write_several_files(capsys: pytest.CaptureFixture[str],
 
 
 def test_text_to_stdout_and_files_beside(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
-    code, out, _ = run(capsys, "scan", str(manifest), "-f", "text", "-f", "sarif=k.sarif")
+    code, out, _ = run_cli(capsys, "scan", str(manifest), "-f", "text", "-f", "sarif=k.sarif")
     assert code == 1
     assert out.startswith(f"{manifest}\n  Pod shop/web\n")
     uris = {
@@ -121,8 +108,8 @@ def test_sarif_root(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
     sub.mkdir()
     moved = sub / "web.yaml"
     manifest.rename(moved)
-    run(capsys, "scan", str(moved), "-f", "sarif=a.sarif")
-    run(capsys, "scan", str(moved), "-f", "sarif=b.sarif", "--sarif-root", str(sub))
+    run_cli(capsys, "scan", str(moved), "-f", "sarif=a.sarif")
+    run_cli(capsys, "scan", str(moved), "-f", "sarif=b.sarif", "--sarif-root", str(sub))
     [a], [b] = (
         {
             r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -134,12 +121,12 @@ def test_sarif_root(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
 
 
 def test_format_errors_are_one_line(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
-    code, _, err = run(capsys, "scan", str(manifest), "-f", "sarif=")
+    code, _, err = run_cli(capsys, "scan", str(manifest), "-f", "sarif=")
     assert code == 2
     assert err == (
         "kharden: error: argument -f/--format: sarif= needs a file name (or '-' for stdout) (see 'kharden scan --help')\n"
     )
-    code, _, err = run(capsys, "scan", str(manifest), "-f", "sarif", "-f", "html")
+    code, _, err = run_cli(capsys, "scan", str(manifest), "-f", "sarif", "-f", "html")
     assert (code, err) == (
         2,
         "kharden: error: several --format need --output BASE (writes BASE.sarif, BASE.html, ...) or FORMAT=FILE\n",
@@ -148,36 +135,36 @@ def test_format_errors_are_one_line(capsys: pytest.CaptureFixture[str], manifest
 
 def test_config_is_found_and_sets_fail_on(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
     (manifest.parent / ".kharden.yaml").write_text("fail-on: never\nrules: {include: [pod.privileged]}\n")
-    code, out, _ = run(capsys, "scan", str(manifest), "-f", "json")
+    code, out, _ = run_cli(capsys, "scan", str(manifest), "-f", "json")
     assert code == 0
     assert {f["rule"] for f in json.loads(out)["findings"]} == {"pod.privileged"}
     # The command line wins over the config; --no-config ignores it.
-    assert run(capsys, "scan", str(manifest), "--fail-on", "high")[0] == 1
-    code, out, _ = run(capsys, "scan", str(manifest), "-f", "json", "--no-config", "--fail-on", "never")
+    assert run_cli(capsys, "scan", str(manifest), "--fail-on", "high")[0] == 1
+    code, out, _ = run_cli(capsys, "scan", str(manifest), "-f", "json", "--no-config", "--fail-on", "never")
     assert len({f["rule"] for f in json.loads(out)["findings"]}) > 1
 
 
 def test_config_errors(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
     config = manifest.parent / "k.yaml"
     config.write_text("ignore:\n  - rule: pod.privileged\n")
-    code, out, err = run(capsys, "scan", str(manifest), "--config", str(config))
+    code, out, err = run_cli(capsys, "scan", str(manifest), "--config", str(config))
     assert (code, out) == (2, "")
     assert (
         err == f"kharden: error: {config}:2: an ignore entry needs a 'reason' (why the finding is accepted)\n"
     )
-    code, _, err = run(capsys, "scan", str(manifest), "--config", str(config), "--no-config")
+    code, _, err = run_cli(capsys, "scan", str(manifest), "--config", str(config), "--no-config")
     assert (code, err) == (2, "kharden: error: --config and --no-config contradict each other\n")
 
 
 def test_image_reports(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
     report = str(IMAGE_REPORTS / "trivy-nginx-1.25.4.json")
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "scan", str(manifest), "--image-report", report, "--rule", "image.*", "-f", "json"
     )
     [vulnerable] = [f for f in json.loads(out)["findings"] if f["rule"] == "image.vulnerable"]
     assert (vulnerable["severity"], vulnerable["container"]) == ("critical", "app")
     assert code == 1
-    code, _, err = run(capsys, "scan", str(manifest), "--image-report", "missing.json")
+    code, _, err = run_cli(capsys, "scan", str(manifest), "--image-report", "missing.json")
     assert code == 2
     assert err.startswith(
         "kharden: error: missing.json: cannot read image report: No such file or directory\n"
@@ -185,16 +172,16 @@ def test_image_reports(capsys: pytest.CaptureFixture[str], manifest: Path) -> No
 
 
 def test_baseline_write_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "baseline", "write")
+    code, _, err = run_cli(capsys, "baseline", "write")
     assert code == 2
     assert err.startswith("kharden: error: the following arguments are required: FILE")
-    code, _, err = run(capsys, "baseline")
+    code, _, err = run_cli(capsys, "baseline")
     assert code == 2
     assert "ACTION" in err
 
 
 def test_baseline_write_takes_no_baseline(capsys: pytest.CaptureFixture[str], manifest: Path) -> None:
-    code, _, err = run(capsys, "baseline", "write", "b.json", str(manifest), "--baseline", "old.json")
+    code, _, err = run_cli(capsys, "baseline", "write", "b.json", str(manifest), "--baseline", "old.json")
     assert (code, err) == (
         2,
         "kharden: error: baseline write records every unsuppressed finding: it takes no --baseline\n",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import __version__
-from ._yaml import iter_documents
-from .errors import ConfigError, InputError
+from ._files import read_config_documents
+from .errors import ConfigError
 from .model import Finding, Severity
 
 __all__ = ["BASELINE_VERSION", "Baseline", "baseline_json", "load_baseline"]
@@ -72,17 +72,7 @@ def baseline_json(findings: list[Finding]) -> str:
 
 def load_baseline(path: str) -> Baseline:
     """Read a baseline file; a malformed one is a :class:`ConfigError` with file and line."""
-    try:
-        with open(path, "rb") as stream:
-            text = stream.read(_MAX_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"cannot read baseline: {e.strerror}", file=path) from e
-    if len(text) > _MAX_BYTES:
-        raise ConfigError("baseline larger than 256 MiB", file=path)
-    try:
-        documents = list(iter_documents(text, path))
-    except InputError as e:
-        raise ConfigError(e.message, file=path, line=e.line) from e
+    documents = read_config_documents(path, _MAX_BYTES, "baseline")
     if len(documents) != 1 or not isinstance(documents[0].data, Mapping):
         raise ConfigError("not a kharden baseline (expected one JSON object)", file=path)
     document = documents[0]

@@ -32,9 +32,10 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from . import _pointer
-from ._yaml import Document, iter_documents
+from ._files import read_config_documents
+from ._yaml import Document
 from .baseline import Baseline
-from .errors import ConfigError, InputError, UsageError
+from .errors import ConfigError, UsageError
 from .model import Severity
 from .rules import REGISTRY, Rule
 from .rules import get as get_rule
@@ -91,17 +92,7 @@ def find_config(start: str) -> str | None:
 
 def load_config(path: str) -> Config:
     """Read and check a config file; every problem is a :class:`ConfigError` with file and line."""
-    try:
-        with open(path, "rb") as stream:
-            text = stream.read(_MAX_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"cannot read config: {e.strerror}", file=path) from e
-    if len(text) > _MAX_BYTES:
-        raise ConfigError("config file larger than 4 MiB", file=path)
-    try:
-        documents = [d for d in iter_documents(text, path) if d.data is not None]
-    except InputError as e:
-        raise ConfigError(e.message, file=path, line=e.line) from e
+    documents = read_config_documents(path, _MAX_BYTES, "config")
     if not documents:
         return Config(file=path)
     if len(documents) > 1:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .._files import read_limited
 from ..errors import InputError
 from ..model import ImageScan, Severity, Vulnerability
 from .documents import Collected
@@ -32,16 +33,7 @@ _SEVERITIES = {
 def read_image_report(path: str, collected: Collected, max_bytes: int) -> None:
     """Add the image scan report at ``path`` to ``collected``; a bad report is recorded as an error."""
     try:
-        with open(path, "rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except OSError as e:
-        collected.error(InputError(f"cannot read image report: {e.strerror}", file=path))
-        return
-    if len(data) > max_bytes:
-        collected.error(InputError(f"image report larger than {max_bytes // 1048576} MiB", file=path))
-        return
-    try:
-        collected.image_scans.append(parse_image_report(data, path))
+        collected.image_scans.append(parse_image_report(read_limited(path, max_bytes, "image report"), path))
     except InputError as e:
         collected.error(e)
 
