@@ -287,7 +287,7 @@ def _row(finding: Finding) -> str:
         f"{finding.severity.label}</span></td>"
         f"<td><code>{escape(finding.rule)}</code></td>"
         f"<td>{escape(str(finding.object))}</td>"
-        f'<td class="where">{escape(where)}</td>'
+        f'<td class="where">{escape(where).replace("/", "/<wbr>")}</td>'
         f"<td><details><summary>{escape(finding.message)}"
         f"{' <em>(suppressed)</em>' if suppressed else ''}</summary>"
         f'<dl>{items}</dl><div class="why" data-rule="{escape(finding.rule)}">'
@@ -373,9 +373,10 @@ display:none}.sev span{color:var(--muted)}#shown{color:var(--muted);margin-left:
 background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:6px;padding:4px}table{
 width:100%;border-collapse:collapse}th,td{text-align:left;vertical-align:top;padding:6px 8px;
 border-bottom:1px solid var(--line)}th button{all:unset;cursor:pointer;font-weight:600}th button::after{
-content:" \\2195";color:var(--muted)}td.where{white-space:nowrap;font:12px ui-monospace,monospace}
-tr.suppressed{opacity:.6}summary{cursor:pointer}dl{display:grid;grid-template-columns:max-content 1fr;
-gap:2px 12px;margin:8px 0}dt{color:var(--muted)}dd{margin:0}.why{margin:4px 0 8px}.why .doc{
+content:" \\2195";color:var(--muted)}td.where{overflow-wrap:anywhere;min-width:12em;
+font:12px ui-monospace,monospace}tr.suppressed{opacity:.6}summary{cursor:pointer}dl{display:grid;
+grid-template-columns:max-content 1fr;gap:2px 12px;margin:8px 0}dt{color:var(--muted)}dd{margin:0;
+overflow-wrap:anywhere}.why .doc+a{display:none}.why{margin:4px 0 8px}.why .doc{
 border-left:3px solid var(--line);padding-left:10px}article{border-top:1px solid var(--line);
 padding:8px 0}article h3{font-size:15px;margin:8px 0}.refs{margin:0;padding-left:18px}.empty{
 color:var(--muted)}
