@@ -226,7 +226,7 @@ def vulnerable(context: ScanContext) -> Iterator[Hit]:
 
     Reads: image of every container, initContainer and ephemeralContainer; the names (repository, tag,
     digest) and vulnerabilities of each image scan report. An image pinned by digest matches a report of
-    that digest only.
+    that digest, or by tag a report that knows no digest.
     """
     index = context.image_vulnerabilities
     for pod in context.pods:
