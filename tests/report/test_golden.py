@@ -75,3 +75,21 @@ def test_golden_scan_covers_what_the_formats_show(report: Report) -> None:
     )
     assert vulnerable == ["Deployment shop/web critical", "StatefulSet shop/redis critical"]
     assert report.errors == []
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_a_clean_scan_renders(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    report = scan(["examples/hardened/"])
+    assert report.findings == []
+    text = render(name, report, sarif_root=str(ROOT))
+    expected = {
+        "text": "  no findings\n  score 100/100\n",
+        "json": '"findings": []',
+        "sarif": '"results": []',
+        "junit": 'failures="0"',
+        "html": '<p class="empty">No findings.</p>',
+        "policyreport": "# kharden: no findings, no policy reports\n",
+        "markdown": "### kharden: ✅ no findings\n",
+    }
+    assert expected[name] in text

@@ -72,7 +72,6 @@ def render(report: Report, *, root: str | None = None) -> str:
                 "name": "kharden",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": "https://kubernetes.io/docs/concepts/security/",
                 "rules": [_descriptor(get_rule(i), severities.get(i)) for i in ids],
             }
         },
