@@ -181,7 +181,7 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise self.error("must be a list of rule IDs or globs", pointer)
+            raise self.error(f"'{pointer[1:].replace('/', '.')}' must be a list of rule IDs or globs", pointer)
         return tuple(self.rule_glob(v, f"{pointer}/{i}", "a rule ID") for i, v in enumerate(value))
 
     def ignores(self, value: Any) -> tuple[Ignore, ...]:
@@ -206,7 +206,6 @@ class _Reader:
                     kind=self.string(entry.get("kind", "*"), f"{at}/kind", "'kind'"),
                     namespace=self.string(entry.get("namespace", "*"), f"{at}/namespace", "'namespace'"),
                     name=self.string(entry.get("name", "*"), f"{at}/name", "'name'"),
-                    where=f"{self.file}:{self.line(at)}",
                 )
             )
         return tuple(found)

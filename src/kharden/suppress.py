@@ -69,8 +69,6 @@ class Ignore:
     kind: str = "*"
     namespace: str = "*"
     name: str = "*"
-    where: str = ""
-    """``file:line`` of the entry, for messages."""
 
     def matches(self, rule_id: str, ref: ObjRef) -> bool:
         return (
