@@ -181,7 +181,9 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise self.error(f"'{pointer[1:].replace('/', '.')}' must be a list of rule IDs or globs", pointer)
+            raise self.error(
+                f"'{pointer[1:].replace('/', '.')}' must be a list of rule IDs or globs", pointer
+            )
         return tuple(self.rule_glob(v, f"{pointer}/{i}", "a rule ID") for i, v in enumerate(value))
 
     def ignores(self, value: Any) -> tuple[Ignore, ...]:

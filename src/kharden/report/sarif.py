@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -127,7 +128,12 @@ def _result(finding: Finding, rule_index: int, base: str) -> dict[str, Any]:
             "severity": finding.severity.label,
             "security-severity": SECURITY_SEVERITY.get(finding.severity, "0.0"),
             "section": finding.section,
-            "object": json_report.finding_dict(finding)["object"],
+            "object": {
+                "apiVersion": ref.api_version,
+                "kind": ref.kind,
+                "namespace": ref.namespace,
+                "name": ref.name,
+            },
             "container": finding.container,
             "path": finding.location.path,
             "remediation": finding.remediation,
@@ -157,8 +163,12 @@ def _physical(location: Location, base: str) -> dict[str, Any] | None:
     return physical
 
 
+@lru_cache(maxsize=4096)
 def _artifact(path: str, base: str) -> dict[str, Any]:
-    """A URI relative to ``%SRCROOT%``, or an absolute ``file:`` URI for a file outside it."""
+    """A URI relative to ``%SRCROOT%``, or an absolute ``file:`` URI for a file outside it.
+
+    Cached: a file has many findings. The callers never change the mapping they get.
+    """
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute, base)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
