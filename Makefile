@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KHARDEN := $(BIN)/kharden
 
-.PHONY: demo test lint unit docs bench clean
+.PHONY: demo test lint unit docs golden bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ unit: $(VENV)/.installed
 ## docs: regenerate docs/rules.md from the rule registry
 docs: $(VENV)/.installed
 	$(KHARDEN) rules --format md > docs/rules.md
+
+## golden: regenerate the golden reports of tests/report/golden/ (then review `git diff`)
+golden: $(VENV)/.installed
+	KHARDEN_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/report/test_golden.py
 
 ## bench: compare kharden with checkov (installs checkov in its own venv; slow)
 bench: $(VENV)/.installed

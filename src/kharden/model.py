@@ -14,24 +14,31 @@ import enum
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from ._yaml import Positions
 from .errors import UsageError
 
 __all__ = [
+    "BaselineStats",
     "ErrorRecord",
     "Finding",
     "Hit",
+    "ImageScan",
     "Location",
     "NotEvaluated",
     "Obj",
     "ObjRef",
     "Origin",
     "Report",
+    "RuleRun",
     "ScanStats",
+    "Scorecard",
+    "SectionScore",
     "Severity",
     "Suppression",
+    "Vulnerability",
 ]
 
 
@@ -216,6 +223,82 @@ class ScanStats:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    """One known vulnerability of an image, as an image scanner reported it."""
+
+    id: str
+    """``CVE-2024-2961``, or the scanner's own ID (``GHSA-...``) when it has no CVE."""
+    severity: Severity
+    package: str = ""
+    installed: str = ""
+    fixed: str = ""
+    """The version that fixes it, ``""`` when no fix is known."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageScan:
+    """What an image scanner (Trivy, Grype) found in one image.
+
+    ``names`` are the references the report knows the image by, as written there
+    (``nginx:1.25.4``, ``nginx@sha256:...``); ``digests`` its manifest digests.
+    """
+
+    file: str
+    scanner: str
+    names: tuple[str, ...]
+    digests: tuple[str, ...]
+    vulnerabilities: tuple[Vulnerability, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRun:
+    """A rule that ran: its effective default severity and how many checks it made.
+
+    ``examined`` counts what a per-object rule looked at (workloads for pod rules,
+    objects of its kinds for object rules); a whole-inventory rule makes one check.
+    """
+
+    rule: str
+    section: str
+    severity: Severity
+    examined: int
+
+
+@dataclass(frozen=True, slots=True)
+class SectionScore:
+    """``score`` is 0 to 100, ``None`` when no rule of the section examined anything."""
+
+    section: str
+    score: int | None
+    rules: int
+    """Rules of the section that examined something."""
+    failing: int
+    """Of those, rules with an unsuppressed finding."""
+    capped_by: Severity | None = None
+    """The severity whose findings capped the score (critical: at most 49, high: at most 79)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    overall: int | None
+    sections: tuple[SectionScore, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineStats:
+    """How a baseline file was used: its entries, and how many of them this scan still found."""
+
+    file: str
+    entries: int
+    matched: int
+
+    @property
+    def fixed(self) -> int:
+        """Entries no finding matched: fixed since the baseline was written (or no longer scanned)."""
+        return self.entries - self.matched
+
+
 @dataclass(slots=True)
 class Report:
     findings: list[Finding]
@@ -223,6 +306,12 @@ class Report:
     not_evaluated: list[NotEvaluated]
     stats: ScanStats
     rules_run: int = 0
+    rules: list[RuleRun] = field(default_factory=list)
+    """The rules that ran, in registry order."""
+    scores: Scorecard | None = None
+    baseline: BaselineStats | None = None
+    generated_at: datetime | None = None
+    """When the scan ran (UTC); ``scan()`` sets it, honouring ``SOURCE_DATE_EPOCH``."""
 
     @property
     def active(self) -> list[Finding]:
@@ -233,6 +322,11 @@ class Report:
         """Unsuppressed findings per severity, every severity present, highest first."""
         counts = Counter(f.severity for f in self.active)
         return {s.label: counts[s] for s in sorted(Severity, reverse=True)}
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Suppressed findings by kind of suppression (annotation, config, baseline), most first."""
+        counts = Counter(f.suppressed.kind for f in self.findings if f.suppressed is not None)
+        return dict(counts.most_common())
 
     def counts_by_section(self) -> dict[str, dict[str, int]]:
         sections: dict[str, Counter[Severity]] = {}

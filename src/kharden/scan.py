@@ -1,27 +1,36 @@
 """``scan(paths, options) -> Report``: the library entry point.
 
 Sources fill an inventory; every selected rule whose evidence is present runs on it;
-hits become findings with locations and fingerprints; suppressions are applied last.
-An input error in one file is recorded in the report and never hides other findings.
+hits become findings with locations and fingerprints; the team's policy (severity
+overrides, then suppressions by annotation, config and baseline) is applied to each
+finding in one place, :func:`_finding`. An input error in one file is recorded in the
+report and never hides other findings.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from .analysis.context import ScanContext
 from .analysis.podspec import pod_template_path
+from .baseline import Baseline, load_baseline
+from .config import Config
+from .errors import UsageError
 from .fingerprint import fingerprint
 from .inventory import Inventory
-from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report
-from .rules import Rule, select
+from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun
+from .rules import INPUTS, Rule, select
+from .score import scorecard
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
-from .suppress import annotation_suppression
+from .sources.imagescan import read_image_report
+from .suppress import Policy
 
 __all__ = ["ScanOptions", "evaluate", "scan"]
 
@@ -35,16 +44,27 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    image_reports: tuple[str, ...] = ()
+    """Trivy or Grype JSON reports of the images the workloads run."""
+    config: Config | None = None
+    """A team's ``.kharden.yaml`` (:func:`~kharden.config.load_config`): rules, severities, ignores."""
+    baseline: Baseline | None = None
+    """Findings accepted earlier (:func:`~kharden.baseline.load_baseline`); default: the config's."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     """Scan files, directories (kustomizations and charts are rendered) and ``-`` (stdin).
 
-    Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing;
-    input problems are reported in ``Report.errors``.
+    Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing and
+    :class:`~kharden.errors.ConfigError` for a baseline that cannot be read; input
+    problems are reported in ``Report.errors``.
     """
     options = options or ScanOptions()
-    rules = select(list(options.rules), list(options.skip_rules))
+    config = options.config or Config()
+    rules = select(list(options.rules or config.include), [*config.exclude, *options.skip_rules])
+    baseline = options.baseline
+    if baseline is None and config.baseline is not None:
+        baseline = load_baseline(config.baseline)
     with acyclic_work():
         collected = Collected()
         read_paths(
@@ -57,7 +77,22 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
                 stdin=options.stdin,
             ),
         )
-        return evaluate(collected, rules)
+        for path in options.image_reports:
+            read_image_report(path, collected, options.max_file_bytes)
+        report = evaluate(collected, rules, config.policy(rules, baseline))
+    report.generated_at = scan_time()
+    return report
+
+
+def scan_time() -> datetime:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible reports)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError) as e:
+            raise UsageError(f"SOURCE_DATE_EPOCH must be a number of seconds, got {epoch!r}") from e
+    return datetime.now(tz=UTC).replace(microsecond=0)
 
 
 @contextmanager
@@ -91,25 +126,32 @@ def _available(evidence: set[str]) -> frozenset[str]:
     return frozenset(evidence | ({"G"} if evidence & {"M", "C"} else set()))
 
 
-def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
-    """Run ``rules`` over what the sources collected."""
+def evaluate(collected: Collected, rules: Sequence[Rule], policy: Policy | None = None) -> Report:
+    """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings."""
+    policy = policy or Policy()
     available = _available(collected.evidence)
-    runnable = [r for r in rules if r.evidence & available]
+    inputs = {"image-report"} if collected.image_scans else set()
+    runnable = [r for r in rules if r.evidence & available and r.requires <= inputs]
+    skipped = {r.id for r in rules} - {r.id for r in runnable}
     not_evaluated = [
         NotEvaluated(
             r.id, "no evidence in this scan: needs " + " or ".join(_NEEDS[e] for e in sorted(r.evidence))
         )
-        for r in rules
         if not r.evidence & available
+        else NotEvaluated(r.id, "needs " + " and ".join(INPUTS[i] for i in sorted(r.requires - inputs)))
+        for r in rules
+        if r.id in skipped
     ]
-    context = ScanContext(Inventory(collected.objects), available)
+    context = ScanContext(Inventory(collected.objects), available, image_scans=collected.image_scans)
     findings: list[Finding] = []
 
     pod_rules = [r for r in runnable if r.target == "pod"]
     if pod_rules:
         for pod in context.pods:
             for rule in pod_rules:
-                findings.extend(_finding(rule, pod.obj, hit, pod.annotations) for hit in rule.check(pod))
+                findings.extend(
+                    _finding(rule, pod.obj, hit, pod.annotations, policy) for hit in rule.check(pod)
+                )
 
     object_rules: dict[str, list[Rule]] = {}
     for rule in runnable:
@@ -120,7 +162,7 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
         for obj in context.inventory.objects:
             for rule in object_rules.get(obj.ref.kind, ()):
                 findings.extend(
-                    _finding(rule, obj, hit, _template_annotations(obj)) for hit in rule.check(obj)
+                    _finding(rule, obj, hit, _template_annotations(obj), policy) for hit in rule.check(obj)
                 )
 
     for rule in runnable:
@@ -128,23 +170,48 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
             for hit in rule.check(context):
                 if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-                findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj)))
+                findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy))
 
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
+    runs = [
+        RuleRun(rule.id, rule.section, policy.severity.get(rule.id, rule.severity), _examined(rule, context))
+        for rule in runnable
+    ]
+    baseline = None
+    if policy.baseline is not None:
+        matched = policy.baseline.entries.keys() & {f.fingerprint for f in findings}
+        baseline = BaselineStats(policy.baseline.file, len(policy.baseline.entries), len(matched))
     return Report(
         findings=findings,
         errors=errors,
         not_evaluated=not_evaluated,
         stats=collected.stats,
         rules_run=len(runnable),
+        rules=runs,
+        scores=scorecard(runs, findings),
+        baseline=baseline,
     )
 
 
-def _finding(rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str]) -> Finding:
+def _examined(rule: Rule, context: ScanContext) -> int:
+    """What a rule checks: every workload, every object of its kinds, or the inventory as one."""
+    if rule.target == "pod":
+        return len(context.pods)
+    if rule.target == "object":
+        return len(context.inventory.of_kind(*rule.kinds))
+    return 1
+
+
+def _finding(
+    rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str], policy: Policy
+) -> Finding:
+    """A hit as a finding: the one place where severity overrides and suppressions are applied."""
+    severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
+    print_ = fingerprint(rule.id, obj.ref, hit.container, obj.raw, hit.path)
     return Finding(
         rule=rule.id,
-        severity=hit.severity if hit.severity is not None else rule.severity,
+        severity=severity,
         section=rule.section,
         title=rule.title,
         object=obj.ref,
@@ -152,8 +219,8 @@ def _finding(rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, 
         location=obj.locate(hit.path),
         message=hit.message,
         remediation=rule.remediation,
-        fingerprint=fingerprint(rule.id, obj.ref, hit.container, obj.raw, hit.path),
-        suppressed=annotation_suppression(rule.id, obj, template_annotations),
+        fingerprint=print_,
+        suppressed=policy.suppression(rule.id, obj, template_annotations, print_, severity),
     )
 
 

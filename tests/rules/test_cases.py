@@ -6,6 +6,10 @@ An expect line reads::
 
     # expect: <pointer> [container=<name>] [object=<Kind>/<name>]
 
+A case may give the scan image scan reports, relative to its directory (for image.vulnerable)::
+
+    # image-report: ../../../../examples/image-reports/trivy-nginx-1.25.4.json
+
 Every rule of the registry has at least one case of each kind (checked below).
 """
 
@@ -21,6 +25,7 @@ from kharden.rules import REGISTRY, Rule
 
 CASES = Path(__file__).parent
 _EXPECT = re.compile(r"^# expect: (?P<pointer>/\S*)(?P<rest>.*)$", re.MULTILINE)
+_IMAGE_REPORT = re.compile(r"^# image-report: (\S+)$", re.MULTILINE)
 
 
 def _rule_dir(rule: Rule) -> Path:
@@ -47,7 +52,8 @@ def _expected(text: str) -> list[tuple[str, str | None, str | None]]:
 @pytest.mark.parametrize(("rule", "path"), _case_files(), ids=[f"{r.id}/{p.name}" for r, p in _case_files()])
 def test_case_file(rule: Rule, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    report = scan_text(text, rules=[rule.id], file=str(path))
+    reports = tuple(str(path.parent / name) for name in _IMAGE_REPORT.findall(text))
+    report = scan_text(text, rules=[rule.id], file=str(path), image_reports=reports)
     assert report.errors == []
     got = sorted(
         (

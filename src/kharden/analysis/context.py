@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 
 from ..errors import InputError
 from ..inventory import Inventory
+from ..model import ImageScan
 from .podspec import EffectivePod, effective_pod
+from .vulns import ImageVulnerabilities
 
 __all__ = ["ScanContext"]
 
@@ -14,10 +17,14 @@ __all__ = ["ScanContext"]
 class ScanContext:
     """The inventory of one scan plus lazily computed analyses (engines are added here)."""
 
-    def __init__(self, inventory: Inventory, evidence: frozenset[str]) -> None:
+    def __init__(
+        self, inventory: Inventory, evidence: frozenset[str], *, image_scans: Sequence[ImageScan] = ()
+    ) -> None:
         self.inventory = inventory
         self.evidence = evidence
         """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+        self.image_scans = tuple(image_scans)
+        """Image scan reports (Trivy, Grype) given to the scan."""
         self.errors: list[InputError] = []
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
 
@@ -31,3 +38,8 @@ class ScanContext:
             except InputError as e:
                 self.errors.append(e)
         return pods
+
+    @cached_property
+    def image_vulnerabilities(self) -> ImageVulnerabilities:
+        """The image scan reports, indexed by the images they describe."""
+        return ImageVulnerabilities(self.image_scans)

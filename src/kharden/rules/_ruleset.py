@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from ..model import Hit, Severity
 
-__all__ = ["EVIDENCE", "Rule", "RuleSet"]
+__all__ = ["EVIDENCE", "INPUTS", "Rule", "RuleSet"]
 
 EVIDENCE = {
     "M": "manifests",
@@ -33,6 +33,10 @@ EVIDENCE = {
     "N": "node and control-plane files",
     "G": "a whole-inventory analysis",
 }
+INPUTS = {
+    "image-report": "an image scan report (--image-report FILE: Trivy or Grype JSON)",
+}
+"""Inputs beyond the evidence that some rules need, all of them, to be evaluated at all."""
 _RULE_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 F = TypeVar("F", bound=Callable[..., Iterable[Hit]])
@@ -53,6 +57,8 @@ class Rule:
     target: str  # "pod" | "object" | "inventory"
     kinds: frozenset[str]
     check: Callable[..., Iterable[Hit]]
+    requires: frozenset[str] = frozenset()
+    """Keys of :data:`INPUTS` the rule needs besides its evidence."""
 
     @property
     def evidence_text(self) -> str:
@@ -90,9 +96,12 @@ class RuleSet:
         remediation: str,
         evidence: str = "M",
         references: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
+        if not set(requires) <= INPUTS.keys():
+            raise ValueError(f"{rule_id}: requires must be keys of {sorted(INPUTS)}, got {requires!r}")
         letters = frozenset(e.strip() for e in evidence.split(","))
         if not letters or not letters <= EVIDENCE.keys():
             raise ValueError(f"{rule_id}: evidence must be letters of {sorted(EVIDENCE)}, got {evidence!r}")
@@ -114,6 +123,7 @@ class RuleSet:
                     target=target,
                     kinds=kinds,
                     check=check,
+                    requires=frozenset(requires),
                 )
             )
             return check

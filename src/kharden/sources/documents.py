@@ -14,7 +14,7 @@ from typing import Any
 from .. import _pointer
 from .._yaml import Document, iter_documents
 from ..errors import InputError
-from ..model import ErrorRecord, Obj, ObjRef, Origin, ScanStats
+from ..model import ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
 
 __all__ = ["Collected", "object_ref"]
@@ -58,6 +58,8 @@ class Collected:
     stats: ScanStats = field(default_factory=ScanStats)
     evidence: set[str] = field(default_factory=set)
     """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+    image_scans: list[ImageScan] = field(default_factory=list)
+    """Image scan reports (Trivy, Grype) given to the scan."""
 
     def error(self, error: InputError) -> None:
         self.errors.append(ErrorRecord(error.file, error.line, error.message))
