@@ -28,6 +28,7 @@ __all__ = [
     "ScanStats",
     "Severity",
     "Suppression",
+    "Unevaluated",
 ]
 
 
@@ -87,6 +88,8 @@ class Origin:
     positions: Positions | None = None
     template: str | None = None
     renderer: str | None = None
+    node: str | None = None
+    """The node root directory the file was read under (``--node-root``); ``None`` for manifests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,14 @@ class Hit:
     container: str | None = None
     severity: Severity | None = None
     obj: Obj | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unevaluated:
+    """What a whole-inventory rule could not decide for one object (a file its flags point to is
+    missing, a value only the node knows): the runner reports it as not evaluated, never as a pass."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,19 +8,22 @@ An input error in one file is recorded in the report and never hides other findi
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .analysis.context import ScanContext
+from .analysis.controlplane import parse_version
+from .errors import UsageError
 from .analysis.podspec import pod_template_path
 from .fingerprint import fingerprint
 from .inventory import Inventory
-from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report
+from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, Unevaluated
 from .rules import Rule, select
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
+from .sources.node import read_node
 from .suppress import annotation_suppression
 
 __all__ = ["ScanOptions", "evaluate", "scan"]
@@ -35,6 +38,10 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    node_roots: tuple[str, ...] = ()
+    """Node root directories to read node and control-plane files under (``/`` for this node)."""
+    kube_version: str | None = None
+    """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -57,7 +64,18 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
                 stdin=options.stdin,
             ),
         )
-        return evaluate(collected, rules)
+        for root in options.node_roots:
+            read_node(root, collected)
+        return evaluate(collected, rules, kube_version=_version(options.kube_version))
+
+
+def _version(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    version = parse_version(text)
+    if version is None:
+        raise UsageError(f"--kube-version {text!r} is not a Kubernetes version (expected e.g. 1.29)")
+    return version
 
 
 @contextmanager
@@ -91,7 +109,9 @@ def _available(evidence: set[str]) -> frozenset[str]:
     return frozenset(evidence | ({"G"} if evidence & {"M", "C"} else set()))
 
 
-def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
+def evaluate(
+    collected: Collected, rules: Sequence[Rule], *, kube_version: tuple[int, int] | None = None
+) -> Report:
     """Run ``rules`` over what the sources collected."""
     available = _available(collected.evidence)
     runnable = [r for r in rules if r.evidence & available]
@@ -102,14 +122,14 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
         for r in rules
         if not r.evidence & available
     ]
-    context = ScanContext(Inventory(collected.objects), available)
+    context = ScanContext(Inventory(collected.objects), available, kube_version)
     findings: list[Finding] = []
 
     pod_rules = [r for r in runnable if r.target == "pod"]
     if pod_rules:
         for pod in context.pods:
             for rule in pod_rules:
-                findings.extend(_finding(rule, pod.obj, hit, pod.annotations) for hit in rule.check(pod))
+                _record(rule, pod.obj, rule.check(pod), pod.annotations, findings, not_evaluated)
 
     object_rules: dict[str, list[Rule]] = {}
     for rule in runnable:
@@ -119,13 +139,14 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
     if object_rules:
         for obj in context.inventory.objects:
             for rule in object_rules.get(obj.ref.kind, ()):
-                findings.extend(
-                    _finding(rule, obj, hit, _template_annotations(obj)) for hit in rule.check(obj)
-                )
+                _record(rule, obj, rule.check(obj), None, findings, not_evaluated)
 
     for rule in runnable:
         if rule.target == "inventory":
             for hit in rule.check(context):
+                if isinstance(hit, Unevaluated):
+                    not_evaluated.append(NotEvaluated(rule.id, hit.reason))
+                    continue
                 if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
                 findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj)))
@@ -139,6 +160,24 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
         stats=collected.stats,
         rules_run=len(runnable),
     )
+
+
+def _record(
+    rule: Rule,
+    obj: Obj,
+    results: Iterable[Hit | Unevaluated],
+    annotations: Mapping[str, str] | None,
+    findings: list[Finding],
+    not_evaluated: list[NotEvaluated],
+) -> None:
+    """Findings for the hits of a per-workload or per-object rule; what it could not decide is noted."""
+    for hit in results:
+        if isinstance(hit, Unevaluated):
+            not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
+        else:
+            findings.append(
+                _finding(rule, obj, hit, _template_annotations(obj) if annotations is None else annotations)
+            )
 
 
 def _finding(rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str]) -> Finding:

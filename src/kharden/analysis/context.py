@@ -6,6 +6,8 @@ from functools import cached_property
 
 from ..errors import InputError
 from ..inventory import Inventory
+from . import admission, cni
+from .controlplane import ControlPlane
 from .podspec import EffectivePod, effective_pod
 
 __all__ = ["ScanContext"]
@@ -14,9 +16,13 @@ __all__ = ["ScanContext"]
 class ScanContext:
     """The inventory of one scan plus lazily computed analyses (engines are added here)."""
 
-    def __init__(self, inventory: Inventory, evidence: frozenset[str]) -> None:
+    def __init__(
+        self, inventory: Inventory, evidence: frozenset[str], kube_version: tuple[int, int] | None = None
+    ) -> None:
         self.inventory = inventory
         self.evidence = evidence
+        self.kube_version = kube_version
+        """The Kubernetes version the user stated (``--kube-version``), if any."""
         """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
         self.errors: list[InputError] = []
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
@@ -31,3 +37,20 @@ class ScanContext:
             except InputError as e:
                 self.errors.append(e)
         return pods
+
+    @cached_property
+    def control_plane(self) -> ControlPlane:
+        """Control-plane components and kubelets with their effective flags, and the node files."""
+        return ControlPlane(self.inventory, self.kube_version)
+
+    @cached_property
+    def cni_plugins(self) -> list[cni.Plugin]:
+        return cni.plugins(self.inventory)
+
+    @cached_property
+    def meshes(self) -> list[cni.Mesh]:
+        return cni.meshes(self.inventory)
+
+    @cached_property
+    def pod_security_engines(self) -> list[admission.Engine]:
+        return admission.engines_for(self.inventory)

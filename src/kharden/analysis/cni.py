@@ -1,0 +1,265 @@
+"""Which CNI plugins a cluster runs, whether each enforces NetworkPolicy and encrypts pod traffic.
+
+Evidence, in order of strength: CNI configurations read from a node (``etc/cni/net.d``), the
+kube-system DaemonSets of a manifest or cluster scan, and k3s/RKE2 configurations (k3s runs flannel
+with its own network policy controller unless ``disable-network-policy``; RKE2 runs canal unless
+``cni`` says otherwise). Encryption settings: Cilium ``enable-wireguard``/``enable-ipsec`` in the
+``cilium-config`` ConfigMap, Calico ``wireguardEnabled`` in a FelixConfiguration, flannel's
+``wireguard``/``ipsec`` backends (``kube-flannel-cfg``, k3s ``flannel-backend``), Weave's
+``WEAVE_PASSWORD``, Antrea's ``trafficEncryptionMode``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..inventory import Inventory
+from ..model import Obj
+
+__all__ = ["ENFORCES", "Mesh", "Plugin", "meshes", "plugins"]
+
+NODE_API = "node.kharden.io/v1alpha1"
+
+# Plugin -> whether it enforces NetworkPolicy on its own.
+ENFORCES = {
+    "calico": True,
+    "cilium": True,
+    "canal": True,
+    "weave": True,
+    "antrea": True,
+    "kube-router": True,
+    "flannel": False,
+    "kubenet": False,
+    "aws-vpc-cni": False,
+    "azure-cni": False,
+    "bridge": False,
+    "ovn-kubernetes": True,
+    "k3s-flannel": True,
+}
+# CNI config "type" -> plugin (chained helpers such as portmap, bandwidth, tuning are not plugins).
+_CNI_TYPES = {
+    "calico": "calico",
+    "cilium-cni": "cilium",
+    "flannel": "flannel",
+    "weave-net": "weave",
+    "weave-plugin-2.8.1": "weave",
+    "antrea": "antrea",
+    "aws-cni": "aws-vpc-cni",
+    "azure-vnet": "azure-cni",
+    "ovn-k8s-cni-overlay": "ovn-kubernetes",
+    "bridge": "bridge",
+}
+# kube-system DaemonSet name -> plugin.
+_DAEMONSETS = {
+    "calico-node": "calico",
+    "cilium": "cilium",
+    "canal": "canal",
+    "kube-flannel-ds": "flannel",
+    "kube-flannel": "flannel",
+    "weave-net": "weave",
+    "antrea-agent": "antrea",
+    "kube-router": "kube-router",
+    "aws-node": "aws-vpc-cni",
+    "azure-cni": "azure-cni",
+    "ovnkube-node": "ovn-kubernetes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    name: str
+    enforces: bool
+    encrypts: bool
+    obj: Obj
+    path: str
+    why: str
+    """What decided enforcement, for messages (``its network policy agent is enabled``)."""
+    encryption: str = ""
+    """What decided encryption (``enable-wireguard: "true"``)."""
+
+
+def plugins(inventory: Inventory) -> list[Plugin]:
+    """The CNI plugins the scan shows, one entry per plugin name (the strongest evidence first)."""
+    found: dict[str, Plugin] = {}
+    for plugin in [*_from_cni_configs(inventory), *_from_daemonsets(inventory), *_from_distributions(inventory)]:
+        found.setdefault(plugin.name, plugin)
+    if "canal" in found:  # canal is calico's policy engine over flannel: one plugin
+        found.pop("flannel", None)
+        found.pop("calico", None)
+    return list(found.values())
+
+
+def _plugin(name: str, obj: Obj, path: str, inventory: Inventory, why: str = "") -> Plugin:
+    encrypts, how = _encryption(name, obj, inventory)
+    return Plugin(name, ENFORCES.get(name, False), encrypts, obj, path, why, how)
+
+
+def _from_cni_configs(inventory: Inventory) -> Iterator[Plugin]:
+    for obj in inventory.of_kind("CNIConfig"):
+        if obj.ref.api_version != NODE_API:
+            continue
+        config = obj.raw.get("config")
+        if not isinstance(config, Mapping):
+            continue
+        entries = config.get("plugins")
+        items = [(f"/config/plugins/{i}", p) for i, p in enumerate(entries)] if isinstance(entries, list) else [
+            ("/config", config)
+        ]
+        names = [_CNI_TYPES.get(str(p.get("type")), "") for _, p in items if isinstance(p, Mapping)]
+        file = str(obj.raw.get("file") or obj.ref.name)
+        for (path, _), name in zip(items, names, strict=False):
+            if not name:
+                continue
+            if name == "calico" and ("canal" in file or "flannel" in json.dumps(config)):
+                name = "canal"
+            yield _plugin(name, obj, f"{path}/type", inventory)
+            break
+
+
+def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
+    for ds in inventory.of_kind("DaemonSet"):
+        name = _DAEMONSETS.get(ds.ref.name)
+        if name is None or ds.ref.namespace != "kube-system" and name not in {"calico", "cilium", "antrea"}:
+            continue
+        if name == "aws-vpc-cni":
+            agent = _aws_policy_agent(ds)
+            plugin = _plugin(name, ds, "/spec/template/spec/containers", inventory)
+            yield Plugin(
+                name, agent, plugin.encrypts, ds, "/spec/template/spec/containers",
+                "its network policy agent is enabled" if agent else
+                "no aws-network-policy-agent container with --enable-network-policy=true",
+            )
+            continue
+        if name == "kube-router" and any("--run-firewall=false" in a for a in _args(ds)):
+            yield Plugin(name, False, False, ds, "/spec/template/spec/containers", "--run-firewall=false")
+            continue
+        yield _plugin(name, ds, "/metadata/name", inventory)
+
+
+def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
+    for obj in inventory.of_kind("DistributionConfig"):
+        if obj.ref.api_version != NODE_API:
+            continue
+        config = obj.raw.get("config")
+        config = config if isinstance(config, Mapping) else {}
+        if obj.raw.get("distribution") == "k3s":
+            backend = config.get("flannel-backend", "vxlan")
+            if backend == "none":
+                continue
+            policy = config.get("disable-network-policy") is not True
+            path = "/config/disable-network-policy" if not policy else "/config"
+            encrypts = backend in {"wireguard-native", "wireguard", "ipsec"}
+            yield Plugin(
+                "k3s-flannel" if policy else "flannel",
+                policy,
+                encrypts,
+                obj,
+                path,
+                "k3s' network policy controller" if policy else "disable-network-policy: true",
+                f"flannel-backend: {backend}" if encrypts else "",
+            )
+        elif obj.raw.get("distribution") == "rke2":
+            cni = config.get("cni", "canal")
+            first = cni[0] if isinstance(cni, list) and cni else cni
+            if isinstance(first, str) and first not in {"none", "multus"}:
+                yield _plugin(first, obj, "/config/cni" if "cni" in config else "/config", inventory)
+
+
+def _args(ds: Obj) -> list[str]:
+    found = []
+    spec = ds.raw.get("spec", {}).get("template", {}).get("spec", {}) if isinstance(ds.raw.get("spec"), Mapping) else {}
+    for container in spec.get("containers", []) if isinstance(spec, Mapping) else []:
+        if isinstance(container, Mapping):
+            found += [str(a) for a in (container.get("args") or []) + (container.get("command") or [])]
+    return found
+
+
+def _aws_policy_agent(ds: Obj) -> bool:
+    spec: Any = ds.raw.get("spec", {})
+    containers = spec.get("template", {}).get("spec", {}).get("containers", []) if isinstance(spec, Mapping) else []
+    for container in containers if isinstance(containers, list) else []:
+        if isinstance(container, Mapping) and container.get("name") == "aws-network-policy-agent":
+            args = [str(a) for a in container.get("args") or []]
+            return "--enable-network-policy=true" in args
+    return False
+
+
+def _configmap(inventory: Inventory, name: str) -> Mapping[str, Any]:
+    obj = inventory.get("ConfigMap", "kube-system", name)
+    data = obj.raw.get("data") if obj is not None else None
+    return data if isinstance(data, Mapping) else {}
+
+
+def _encryption(name: str, obj: Obj, inventory: Inventory) -> tuple[bool, str]:
+    if name == "cilium":
+        data = _configmap(inventory, "cilium-config")
+        for key in ("enable-wireguard", "enable-ipsec"):
+            if str(data.get(key)).lower() == "true":
+                return True, f'{key}: "true" in ConfigMap kube-system/cilium-config'
+    if name in {"calico", "canal"}:
+        for felix in inventory.of_kind("FelixConfiguration"):
+            spec = felix.raw.get("spec")
+            if isinstance(spec, Mapping) and (spec.get("wireguardEnabled") is True or spec.get("wireguardEnabledV6") is True):
+                return True, f"wireguardEnabled: true in FelixConfiguration {felix.ref.name}"
+    if name in {"flannel", "canal"}:
+        for cm in ("kube-flannel-cfg", "canal-config"):
+            text = _configmap(inventory, cm).get("net-conf.json")
+            if isinstance(text, str) and re.search(r'"Type"\s*:\s*"(wireguard|ipsec)"', text, re.IGNORECASE):
+                return True, f"a wireguard/ipsec backend in ConfigMap kube-system/{cm}"
+    if name == "weave" and obj.ref.kind == "DaemonSet" and "WEAVE_PASSWORD" in json.dumps(obj.raw.get("spec")):
+        return True, "WEAVE_PASSWORD is set on weave-net"
+    if name == "antrea":
+        text = _configmap(inventory, "antrea-config").get("antrea-agent.conf")
+        if isinstance(text, str) and re.search(r"trafficEncryptionMode:\s*['\"]?(wireGuard|ipsec)", text, re.I):
+            return True, "trafficEncryptionMode in ConfigMap kube-system/antrea-config"
+    return False, ""
+
+
+# --- service meshes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mesh:
+    name: str
+    """``istio`` or ``linkerd``."""
+    obj: Obj
+    strict: bool
+    """Mutual TLS is required mesh-wide (Linkerd always; Istio with a mesh-wide STRICT PeerAuthentication)."""
+
+
+_SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+def meshes(inventory: Inventory) -> list[Mesh]:
+    found: list[Mesh] = []
+    istiod = [d for d in inventory.of_kind("Deployment") if d.ref.name.startswith("istiod")]
+    peer = [p for p in inventory.of_kind("PeerAuthentication") if p.ref.group.endswith("istio.io")]
+    if istiod or peer:
+        root = [p for p in peer if p.ref.namespace == "istio-system" and not _selector(p)]
+        strict = any(_mtls_mode(p) == "STRICT" for p in root)
+        found.append(Mesh("istio", (istiod or peer)[0], strict))
+    linkerd = [d for d in inventory.of_kind("Deployment") if d.ref.name in {"linkerd-destination", "linkerd-identity"}]
+    if linkerd:
+        found.append(Mesh("linkerd", linkerd[0], True))
+    return found
+
+
+def _selector(obj: Obj) -> bool:
+    spec = obj.raw.get("spec")
+    selector = spec.get("selector") if isinstance(spec, Mapping) else None
+    return isinstance(selector, Mapping) and bool(selector.get("matchLabels") or selector.get("matchExpressions"))
+
+
+def _mtls_mode(obj: Obj) -> str | None:
+    spec = obj.raw.get("spec")
+    mtls = spec.get("mtls") if isinstance(spec, Mapping) else None
+    mode = mtls.get("mode") if isinstance(mtls, Mapping) else None
+    return mode if isinstance(mode, str) else None
+
+
+def system_namespace(name: str, mesh_namespaces: Iterable[str] = ()) -> bool:
+    return name in _SYSTEM_NAMESPACES or name in set(mesh_namespaces)
