@@ -52,6 +52,7 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     """
     options = options or ScanOptions()
     rules = select(list(options.rules), list(options.skip_rules))
+    kube_version = _version(options.kube_version)
     with acyclic_work():
         collected = Collected()
         read_paths(
@@ -66,7 +67,7 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
         )
         for root in options.node_roots:
             read_node(root, collected)
-        return evaluate(collected, rules, kube_version=_version(options.kube_version))
+        return evaluate(collected, rules, kube_version=kube_version)
 
 
 def _version(text: str | None) -> tuple[int, int] | None:

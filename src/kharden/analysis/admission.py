@@ -215,11 +215,16 @@ def _gatekeeper(constraints: dict[str, list[Obj]]) -> Iterable[Engine]:
     if not (_BASELINE_CONSTRAINTS <= kinds and kinds & _HOST_PATH_CONSTRAINTS):
         return
     level = "restricted" if _RESTRICTED_CONSTRAINTS <= kinds else "baseline"
-    needed = [k for k in kinds if k in _BASELINE_CONSTRAINTS | _HOST_PATH_CONSTRAINTS | _RESTRICTED_CONSTRAINTS]
+    needed = [
+        k for k in kinds if k in _BASELINE_CONSTRAINTS | _HOST_PATH_CONSTRAINTS | _RESTRICTED_CONSTRAINTS
+    ]
 
     def applies(namespace: Obj) -> bool:
-        return all(any(_gatekeeper_applies(c, namespace) for c in constraints[k]) for k in needed
-                   if k in _BASELINE_CONSTRAINTS)
+        return all(
+            any(_gatekeeper_applies(c, namespace) for c in constraints[k])
+            for k in needed
+            if k in _BASELINE_CONSTRAINTS
+        )
 
     first = constraints[sorted(needed)[0]][0]
     yield Engine(first, level, "Gatekeeper", applies)
@@ -232,7 +237,11 @@ def _gatekeeper_applies(constraint: Obj, namespace: Obj) -> bool:
         return True
     name = namespace.ref.name
     names = match.get("namespaces")
-    if isinstance(names, list) and names and not any(fnmatchcase(name, n) for n in names if isinstance(n, str)):
+    if (
+        isinstance(names, list)
+        and names
+        and not any(fnmatchcase(name, n) for n in names if isinstance(n, str))
+    ):
         return False
     excluded = match.get("excludedNamespaces")
     if isinstance(excluded, list) and any(fnmatchcase(name, n) for n in excluded if isinstance(n, str)):
@@ -265,8 +274,9 @@ def _vaps(inventory: Inventory) -> Iterable[Engine]:
         resources = spec.get("matchResources")
         selector = resources.get("namespaceSelector") if isinstance(resources, Mapping) else None
         parsed = _selector(selector) if isinstance(selector, Mapping) else None
-        yield Engine(policy, level, "ValidatingAdmissionPolicy",
-                     lambda ns, s=parsed: s is None or s.matches(ns.labels))
+        yield Engine(
+            policy, level, "ValidatingAdmissionPolicy", lambda ns, s=parsed: s is None or s.matches(ns.labels)
+        )
 
 
 def _vap_for_pods(policy: Obj) -> bool:

@@ -88,12 +88,18 @@ def _matches(rule: Mapping[str, Any], request: Request) -> bool:
         return False
     if "userGroups" in rule and not set(_strings(rule.get("userGroups"))) & set(request.groups):
         return False
-    if "verbs" in rule and request.verb not in _strings(rule.get("verbs")) and "*" not in _strings(rule.get("verbs")):
+    if (
+        "verbs" in rule
+        and request.verb not in _strings(rule.get("verbs"))
+        and "*" not in _strings(rule.get("verbs"))
+    ):
         return False
     if rule.get("nonResourceURLs"):
         return False
-    if "namespaces" in rule and _strings(rule.get("namespaces")) and request.namespace not in _strings(
-        rule.get("namespaces")
+    if (
+        "namespaces" in rule
+        and _strings(rule.get("namespaces"))
+        and request.namespace not in _strings(rule.get("namespaces"))
     ):
         return False
     return _matches_resource(rule, request)

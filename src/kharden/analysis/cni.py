@@ -85,7 +85,11 @@ class Plugin:
 def plugins(inventory: Inventory) -> list[Plugin]:
     """The CNI plugins the scan shows, one entry per plugin name (the strongest evidence first)."""
     found: dict[str, Plugin] = {}
-    for plugin in [*_from_cni_configs(inventory), *_from_daemonsets(inventory), *_from_distributions(inventory)]:
+    for plugin in [
+        *_from_cni_configs(inventory),
+        *_from_daemonsets(inventory),
+        *_from_distributions(inventory),
+    ]:
         found.setdefault(plugin.name, plugin)
     if "canal" in found:  # canal is calico's policy engine over flannel: one plugin
         found.pop("flannel", None)
@@ -106,9 +110,11 @@ def _from_cni_configs(inventory: Inventory) -> Iterator[Plugin]:
         if not isinstance(config, Mapping):
             continue
         entries = config.get("plugins")
-        items = [(f"/config/plugins/{i}", p) for i, p in enumerate(entries)] if isinstance(entries, list) else [
-            ("/config", config)
-        ]
+        items = (
+            [(f"/config/plugins/{i}", p) for i, p in enumerate(entries)]
+            if isinstance(entries, list)
+            else [("/config", config)]
+        )
         names = [_CNI_TYPES.get(str(p.get("type")), "") for _, p in items if isinstance(p, Mapping)]
         file = str(obj.raw.get("file") or obj.ref.name)
         for (path, _), name in zip(items, names, strict=False):
@@ -129,9 +135,14 @@ def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
             agent = _aws_policy_agent(ds)
             plugin = _plugin(name, ds, "/spec/template/spec/containers", inventory)
             yield Plugin(
-                name, agent, plugin.encrypts, ds, "/spec/template/spec/containers",
-                "its network policy agent is enabled" if agent else
-                "no aws-network-policy-agent container with --enable-network-policy=true",
+                name,
+                agent,
+                plugin.encrypts,
+                ds,
+                "/spec/template/spec/containers",
+                "its network policy agent is enabled"
+                if agent
+                else "no aws-network-policy-agent container with --enable-network-policy=true",
             )
             continue
         if name == "kube-router" and any("--run-firewall=false" in a for a in _args(ds)):
@@ -171,7 +182,11 @@ def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
 
 def _args(ds: Obj) -> list[str]:
     found = []
-    spec = ds.raw.get("spec", {}).get("template", {}).get("spec", {}) if isinstance(ds.raw.get("spec"), Mapping) else {}
+    spec = (
+        ds.raw.get("spec", {}).get("template", {}).get("spec", {})
+        if isinstance(ds.raw.get("spec"), Mapping)
+        else {}
+    )
     for container in spec.get("containers", []) if isinstance(spec, Mapping) else []:
         if isinstance(container, Mapping):
             found += [str(a) for a in (container.get("args") or []) + (container.get("command") or [])]
@@ -180,7 +195,9 @@ def _args(ds: Obj) -> list[str]:
 
 def _aws_policy_agent(ds: Obj) -> bool:
     spec: Any = ds.raw.get("spec", {})
-    containers = spec.get("template", {}).get("spec", {}).get("containers", []) if isinstance(spec, Mapping) else []
+    containers = (
+        spec.get("template", {}).get("spec", {}).get("containers", []) if isinstance(spec, Mapping) else []
+    )
     for container in containers if isinstance(containers, list) else []:
         if isinstance(container, Mapping) and container.get("name") == "aws-network-policy-agent":
             args = [str(a) for a in container.get("args") or []]
@@ -203,18 +220,26 @@ def _encryption(name: str, obj: Obj, inventory: Inventory) -> tuple[bool, str]:
     if name in {"calico", "canal"}:
         for felix in inventory.of_kind("FelixConfiguration"):
             spec = felix.raw.get("spec")
-            if isinstance(spec, Mapping) and (spec.get("wireguardEnabled") is True or spec.get("wireguardEnabledV6") is True):
+            if isinstance(spec, Mapping) and (
+                spec.get("wireguardEnabled") is True or spec.get("wireguardEnabledV6") is True
+            ):
                 return True, f"wireguardEnabled: true in FelixConfiguration {felix.ref.name}"
     if name in {"flannel", "canal"}:
         for cm in ("kube-flannel-cfg", "canal-config"):
             text = _configmap(inventory, cm).get("net-conf.json")
             if isinstance(text, str) and re.search(r'"Type"\s*:\s*"(wireguard|ipsec)"', text, re.IGNORECASE):
                 return True, f"a wireguard/ipsec backend in ConfigMap kube-system/{cm}"
-    if name == "weave" and obj.ref.kind == "DaemonSet" and "WEAVE_PASSWORD" in json.dumps(obj.raw.get("spec")):
+    if (
+        name == "weave"
+        and obj.ref.kind == "DaemonSet"
+        and "WEAVE_PASSWORD" in json.dumps(obj.raw.get("spec"))
+    ):
         return True, "WEAVE_PASSWORD is set on weave-net"
     if name == "antrea":
         text = _configmap(inventory, "antrea-config").get("antrea-agent.conf")
-        if isinstance(text, str) and re.search(r"trafficEncryptionMode:\s*['\"]?(wireGuard|ipsec)", text, re.I):
+        if isinstance(text, str) and re.search(
+            r"trafficEncryptionMode:\s*['\"]?(wireGuard|ipsec)", text, re.I
+        ):
             return True, "trafficEncryptionMode in ConfigMap kube-system/antrea-config"
     return False, ""
 
@@ -242,7 +267,11 @@ def meshes(inventory: Inventory) -> list[Mesh]:
         root = [p for p in peer if p.ref.namespace == "istio-system" and not _selector(p)]
         strict = any(_mtls_mode(p) == "STRICT" for p in root)
         found.append(Mesh("istio", (istiod or peer)[0], strict))
-    linkerd = [d for d in inventory.of_kind("Deployment") if d.ref.name in {"linkerd-destination", "linkerd-identity"}]
+    linkerd = [
+        d
+        for d in inventory.of_kind("Deployment")
+        if d.ref.name in {"linkerd-destination", "linkerd-identity"}
+    ]
     if linkerd:
         found.append(Mesh("linkerd", linkerd[0], True))
     return found
@@ -251,7 +280,9 @@ def meshes(inventory: Inventory) -> list[Mesh]:
 def _selector(obj: Obj) -> bool:
     spec = obj.raw.get("spec")
     selector = spec.get("selector") if isinstance(spec, Mapping) else None
-    return isinstance(selector, Mapping) and bool(selector.get("matchLabels") or selector.get("matchExpressions"))
+    return isinstance(selector, Mapping) and bool(
+        selector.get("matchLabels") or selector.get("matchExpressions")
+    )
 
 
 def _mtls_mode(obj: Obj) -> str | None:

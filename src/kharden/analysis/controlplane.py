@@ -340,7 +340,9 @@ class ControlPlane:
             return FileState(path, None, (), f"{path} is not on the node: {resolved.reason}")
         root = component.node
         if root is None or root not in self.node_files:
-            return FileState(path, resolved.host, (), f"{resolved.host} is a node file (scan it with --node-root)")
+            return FileState(
+                path, resolved.host, (), f"{resolved.host} is a node file (scan it with --node-root)"
+            )
         real = _join(root, resolved.host)
         objects = tuple(self._by_file.get((root, real), ()))
         if objects:
@@ -382,9 +384,9 @@ def _pod_components(pod: Obj) -> Iterator[Component]:
             anchor=f"{base}/command" if command else f"{base}/args",
             container=container.get("name") if isinstance(container.get("name"), str) else None,
             node=node,
-            distribution="rke2" if pod.origin.file and "/rancher/rke2/" in pod.origin.file else (
-                "kubeadm" if pod.origin.node is not None else "manifest"
-            ),
+            distribution="rke2"
+            if pod.origin.file and "/rancher/rke2/" in pod.origin.file
+            else ("kubeadm" if pod.origin.node is not None else "manifest"),
             pod_spec=spec,
             container_raw=container,
         )
@@ -459,9 +461,11 @@ def _distribution_components(inventory: Inventory) -> Iterator[Component]:
         ]
         role = "agent" if any("agent" in _words(o.raw.get("args"))[:1] for o in cli) else "server"
         anchor_obj = configs[-1] if configs else cli[0]
-        names = [KUBELET] if role == "agent" or distribution == "rke2" else [
-            APISERVER, SCHEDULER, CONTROLLER_MANAGER, KUBELET
-        ]
+        names = (
+            [KUBELET]
+            if role == "agent" or distribution == "rke2"
+            else [APISERVER, SCHEDULER, CONTROLLER_MANAGER, KUBELET]
+        )
         embedded_etcd = bool(merged.get("cluster-init")) or (
             bool(merged.get("server")) and not merged.get("datastore-endpoint")
         )

@@ -516,12 +516,10 @@ def _env_pieces(node: _Node, path: str) -> list[_Piece]:
         name, _, value = stripped.partition("=")
         name = name.removeprefix("export ").strip()
         start = line.index("=") + 2
-        if value[:1] in {'"', "'"}:
-            start += 1
-        words = _flags.split_words(value)
-        text = " ".join(words)
-        offsets = _offsets(text, words)
-        pieces.append(_Piece(path, name, words, [(number, start + o) for o in offsets]))
+        # systemd unquotes the value; ``$NAME`` then splits it at white space.
+        words = " ".join(_flags.split_words(value)).split()
+        offsets = _offsets(value, words)
+        pieces.append(_Piece(path, name, words, [(number, start - 1 + o) for o in offsets]))
     return pieces
 
 
