@@ -6,6 +6,9 @@ An expect line reads::
 
     # expect: <pointer> [container=<name>] [object=<Kind>/<name>]
 
+A case may scan a node tree too (``# node-root: <directory relative to the case>``, for the
+rules whose evidence is node files) and state the cluster's version (``# kube-version: 1.24``).
+
 Every rule of the registry has at least one case of each kind (checked below).
 """
 
@@ -17,10 +20,15 @@ from pathlib import Path
 import pytest
 
 from conftest import scan_text
-from kharden.rules import REGISTRY, Rule
+from kharden.analysis.controlplane import parse_version
+from kharden.rules import REGISTRY, Rule, select
+from kharden.scan import evaluate
+from kharden.sources.documents import Collected
+from kharden.sources.node import read_node
 
 CASES = Path(__file__).parent
-_EXPECT = re.compile(r"^# expect: (?P<pointer>/\S*)(?P<rest>.*)$", re.MULTILINE)
+_EXPECT = re.compile(r"^# expect: (?P<pointer>/\S*|'')(?P<rest>.*)$", re.MULTILINE)
+_DIRECTIVE = re.compile(r"^# (?P<key>node-root|kube-version): (?P<value>\S+)$", re.MULTILINE)
 
 
 def _rule_dir(rule: Rule) -> Path:
@@ -40,14 +48,24 @@ def _expected(text: str) -> list[tuple[str, str | None, str | None]]:
     expected = []
     for match in _EXPECT.finditer(text):
         options = dict(part.split("=", 1) for part in match["rest"].split())
-        expected.append((match["pointer"], options.get("container"), options.get("object")))
+        pointer = "" if match["pointer"] == "''" else match["pointer"]
+        expected.append((pointer, options.get("container"), options.get("object")))
     return sorted(expected, key=str)
 
 
 @pytest.mark.parametrize(("rule", "path"), _case_files(), ids=[f"{r.id}/{p.name}" for r, p in _case_files()])
 def test_case_file(rule: Rule, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    report = scan_text(text, rules=[rule.id], file=str(path))
+    directives = {m["key"]: m["value"] for m in _DIRECTIVE.finditer(text)}
+    if directives:
+        collected = Collected()
+        collected.add_stream(text.encode("utf-8"), str(path))
+        if "node-root" in directives:
+            read_node(str((path.parent / directives["node-root"]).resolve()), collected)
+        version = parse_version(directives["kube-version"]) if "kube-version" in directives else None
+        report = evaluate(collected, select([rule.id]), kube_version=version)
+    else:
+        report = scan_text(text, rules=[rule.id], file=str(path))
     assert report.errors == []
     got = sorted(
         (

@@ -38,7 +38,6 @@ ENFORCES = {
     "azure-cni": False,
     "bridge": False,
     "ovn-kubernetes": True,
-    "k3s-flannel": True,
 }
 # CNI config "type" -> plugin (chained helpers such as portmap, bandwidth, tuning are not plugins).
 _CNI_TYPES = {
@@ -85,11 +84,8 @@ class Plugin:
 def plugins(inventory: Inventory) -> list[Plugin]:
     """The CNI plugins the scan shows, one entry per plugin name (the strongest evidence first)."""
     found: dict[str, Plugin] = {}
-    for plugin in [
-        *_from_cni_configs(inventory),
-        *_from_daemonsets(inventory),
-        *_from_distributions(inventory),
-    ]:
+    # k3s/RKE2 settings first: they know what the bare CNI configuration does not (k3s' policy controller).
+    for plugin in [*_from_distributions(inventory), *_from_cni_configs(inventory), *_from_daemonsets(inventory)]:
         found.setdefault(plugin.name, plugin)
     if "canal" in found:  # canal is calico's policy engine over flannel: one plugin
         found.pop("flannel", None)
@@ -152,32 +148,37 @@ def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
 
 
 def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
+    by_node: dict[tuple[str | None, str], list[Obj]] = {}
     for obj in inventory.of_kind("DistributionConfig"):
-        if obj.ref.api_version != NODE_API:
-            continue
-        config = obj.raw.get("config")
-        config = config if isinstance(config, Mapping) else {}
-        if obj.raw.get("distribution") == "k3s":
-            backend = config.get("flannel-backend", "vxlan")
+        if obj.ref.api_version == NODE_API:
+            by_node.setdefault((obj.origin.node, str(obj.raw.get("distribution"))), []).append(obj)
+    for (_, distribution), configs in by_node.items():
+        merged: dict[str, tuple[Any, Obj]] = {}
+        for obj in configs:
+            config = obj.raw.get("config")
+            for key, value in (config.items() if isinstance(config, Mapping) else []):
+                merged[key] = (value, obj)
+        if distribution == "k3s":
+            backend, where = merged.get("flannel-backend", ("vxlan", configs[0]))
             if backend == "none":
                 continue
-            policy = config.get("disable-network-policy") is not True
-            path = "/config/disable-network-policy" if not policy else "/config"
+            disabled, disabled_in = merged.get("disable-network-policy", (False, configs[0]))
+            policy = disabled is not True
             encrypts = backend in {"wireguard-native", "wireguard", "ipsec"}
             yield Plugin(
-                "k3s-flannel" if policy else "flannel",
+                "flannel",
                 policy,
                 encrypts,
-                obj,
-                path,
-                "k3s' network policy controller" if policy else "disable-network-policy: true",
+                where if policy else disabled_in,
+                "/config" if policy else "/config/disable-network-policy",
+                "k3s runs its network policy controller" if policy else "k3s' disable-network-policy: true",
                 f"flannel-backend: {backend}" if encrypts else "",
             )
-        elif obj.raw.get("distribution") == "rke2":
-            cni = config.get("cni", "canal")
+        elif distribution == "rke2":
+            cni, where = merged.get("cni", ("canal", configs[0]))
             first = cni[0] if isinstance(cni, list) and cni else cni
             if isinstance(first, str) and first not in {"none", "multus"}:
-                yield _plugin(first, obj, "/config/cni" if "cni" in config else "/config", inventory)
+                yield _plugin(first, where, "/config/cni" if "cni" in merged else "/config", inventory)
 
 
 def _args(ds: Obj) -> list[str]:

@@ -389,21 +389,21 @@ def kubelet_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """
     plane = context.control_plane
     for component in plane.of(KUBELET):
-        if component.kubelet_config_path and component.kubelet_config is None:
-            state = plane.file_at(component, component.kubelet_config_path)
-            if not state.objects:
-                yield Unevaluated(f"kubelet --config: {state.missing_reason}")
+        config_missing = bool(component.kubelet_config_path) and component.kubelet_config is None
+        if config_missing:
+            state = plane.file_at(component, component.kubelet_config_path or "")
+            yield Unevaluated(f"kubelet --config: {state.missing_reason}")
+        settings = [component.setting(n) for n in ("read-only-port", "anonymous-auth", "authorization-mode")]
+        if config_missing:  # only what the flags themselves say can be judged
+            settings = [s for s in settings if s.source in {"flag", "distribution"}]
+        for setting in settings:
+            if setting.name == "read-only-port" and setting.value not in {None, "0"}:
+                message = f"the kubelet serves its unauthenticated read-only port {setting.value}"
+            elif setting.name == "anonymous-auth" and setting.value == "true":
+                message = "the kubelet accepts anonymous requests"
+            elif setting.name == "authorization-mode" and setting.value == "AlwaysAllow":
+                message = "the kubelet authorizes every request"
+            else:
                 continue
-        port = component.setting("read-only-port")
-        if port.value not in {None, "0"}:
-            yield at(
-                port,
-                f"the kubelet serves its unauthenticated read-only port {port.value} ({port.describe()})",
-            )
-        anonymous = component.setting("anonymous-auth")
-        if anonymous.value == "true":
-            yield at(anonymous, f"the kubelet accepts anonymous requests ({anonymous.describe()})")
-        mode = component.setting("authorization-mode")
-        if mode.value == "AlwaysAllow":
-            yield at(mode, f"the kubelet authorizes every request ({mode.describe()})")
+            yield at(setting, f"{message} ({setting.describe()})")
     yield from missing_kubelets(context)

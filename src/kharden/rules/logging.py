@@ -226,7 +226,8 @@ def audit_not_shipped(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """
     apiservers = [
         c for c in context.control_plane.of(APISERVER)
-        if c.setting("audit-log-path").is_set and not c.has("audit-webhook-config-file")
+        if c.setting("audit-log-path").value not in {None, "-"} and c.has("audit-log-path")
+        and not c.has("audit-webhook-config-file")
     ]  # fmt: skip
     if not apiservers:
         return
