@@ -77,6 +77,8 @@ def test_case_file(rule: Rule, path: Path) -> None:
     )
     if path.name.startswith("passes."):
         assert got == []
+        # A pass is a judgement, not a rule that could not look (a missing file, no evidence).
+        assert [n.reason for n in report.not_evaluated if n.rule == rule.id] == []
         return
     assert path.name.startswith("fires."), f"{path.name}: case files are named fires.* or passes.*"
     expected = _expected(text)

@@ -381,7 +381,7 @@ def _pod_components(pod: Obj) -> Iterator[Component]:
         component = Component(
             name=name,
             obj=pod,
-            anchor=f"{base}/command" if command else f"{base}/args",
+            anchor=f"{base}/args" if args or not command else f"{base}/command",
             container=container.get("name") if isinstance(container.get("name"), str) else None,
             node=node,
             distribution="rke2"
