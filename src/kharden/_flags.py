@@ -33,15 +33,18 @@ BOOLEAN_FLAGS = frozenset(
         "enable-logs-handler", "permit-port-sharing", "permit-address-sharing",
         # kube-apiserver
         "anonymous-auth", "allow-privileged", "enable-bootstrap-token-auth", "enable-aggregator-routing",
-        "enable-priority-and-fairness", "encryption-provider-config-automatic-reload", "enable-garbage-collector",
-        "service-account-lookup", "audit-log-compress", "kubelet-https", "watch-cache", "insecure-skip-tls-verify",
+        "enable-priority-and-fairness", "encryption-provider-config-automatic-reload",
+        "enable-garbage-collector",
+        "service-account-lookup", "audit-log-compress", "kubelet-https", "watch-cache",
+        "insecure-skip-tls-verify",
         "enable-swagger-ui", "storage-media-type-any", "authentication-token-webhook",
         "service-account-extend-token-expiration",
         "aggregator-reject-forwarding-redirect", "audit-log-truncate-enabled",
         "audit-webhook-truncate-enabled",
         # etcd
         "client-cert-auth", "peer-client-cert-auth", "auto-tls", "peer-auto-tls", "enable-pprof", "debug",
-        "strict-reconfig-check", "force-new-cluster", "enable-v2", "enable-grpc-gateway", "log-rotation", "experimental-initial-corrupt-check", "experimental-enable-distributed-tracing",
+        "strict-reconfig-check", "force-new-cluster", "enable-v2", "enable-grpc-gateway", "log-rotation",
+        "experimental-initial-corrupt-check", "experimental-enable-distributed-tracing",
         "unsafe-no-fsync", "socket-reuse-port", "socket-reuse-address", "pre-vote",
         # kube-scheduler, kube-controller-manager
         "use-service-account-credentials", "allocate-node-cidrs", "configure-cloud-routes",
@@ -51,7 +54,9 @@ BOOLEAN_FLAGS = frozenset(
         "fail-swap-on", "protect-kernel-defaults", "rotate-certificates", "rotate-server-certificates",
         "serialize-image-pulls", "make-iptables-util-chains", "register-node", "register-schedulable",
         "enable-server", "enable-debugging-handlers", "cgroups-per-qos", "kernel-memcg-notification",
-        "exit-on-lock-contention", "enable-controller-attach-detach", "keep-terminated-pod-volumes", "cpu-cfs-quota", "enable-load-reader", "experimental-check-node-capabilities-before-mount", "runonce", "seccomp-default", "local-storage-capacity-isolation",
+        "exit-on-lock-contention", "enable-controller-attach-detach", "keep-terminated-pod-volumes",
+        "cpu-cfs-quota", "enable-load-reader", "experimental-check-node-capabilities-before-mount",
+        "runonce", "seccomp-default", "local-storage-capacity-isolation",
     }
 )  # fmt: skip
 
@@ -79,13 +84,13 @@ def parse_args(args: Sequence[str], booleans: frozenset[str] = BOOLEAN_FLAGS) ->
     parsed: list[Arg] = []
     index = 0
     while index < len(args):
-        token = args[index]
-        if token == "--":
+        word = args[index]
+        if word == "--":
             break
-        if not token.startswith("-") or token == "-":
+        if not word.startswith("-") or word == "-":
             index += 1
             continue
-        body = token[2:] if token.startswith("--") else token[1:]
+        body = word[2:] if word.startswith("--") else word[1:]
         name, equals, value = body.partition("=")
         if equals:
             parsed.append(Arg(name, value, index))

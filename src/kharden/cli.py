@@ -107,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="read node and control-plane files (static pods, kubelet, k3s/RKE2, CNI) under DIR (repeatable)",
     )
-    scan_cmd.add_argument("--node", action="store_true", help="read this machine's node files (--node-root /)")
+    scan_cmd.add_argument(
+        "--node", action="store_true", help="read this machine's node files (--node-root /)"
+    )
     scan_cmd.add_argument(
         "--kube-version",
         metavar="VERSION",

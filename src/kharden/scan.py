@@ -15,8 +15,8 @@ from typing import BinaryIO
 
 from .analysis.context import ScanContext
 from .analysis.controlplane import parse_version
-from .errors import UsageError
 from .analysis.podspec import pod_template_path
+from .errors import UsageError
 from .fingerprint import fingerprint
 from .inventory import Inventory
 from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, Unevaluated

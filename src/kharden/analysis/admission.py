@@ -170,7 +170,7 @@ def _kyverno(policy: Obj) -> Iterable[Engine]:
 
 def _kyverno_scope(policy: Obj, rule: Mapping[str, Any]) -> Any:
     def covered(block: Any) -> list[tuple[list[str], LabelSelector | None]]:
-        found = []
+        found: list[tuple[list[str], LabelSelector | None]] = []
         if not isinstance(block, Mapping):
             return found
         clauses = [block]
@@ -212,9 +212,9 @@ def _kyverno_scope(policy: Obj, rule: Mapping[str, Any]) -> Any:
 
 def _gatekeeper(constraints: dict[str, list[Obj]]) -> Iterable[Engine]:
     kinds = set(constraints)
-    if not (_BASELINE_CONSTRAINTS <= kinds and kinds & _HOST_PATH_CONSTRAINTS):
+    if not (kinds >= _BASELINE_CONSTRAINTS and kinds & _HOST_PATH_CONSTRAINTS):
         return
-    level = "restricted" if _RESTRICTED_CONSTRAINTS <= kinds else "baseline"
+    level = "restricted" if kinds >= _RESTRICTED_CONSTRAINTS else "baseline"
     needed = [
         k for k in kinds if k in _BASELINE_CONSTRAINTS | _HOST_PATH_CONSTRAINTS | _RESTRICTED_CONSTRAINTS
     ]

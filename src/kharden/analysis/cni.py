@@ -85,7 +85,11 @@ def plugins(inventory: Inventory) -> list[Plugin]:
     """The CNI plugins the scan shows, one entry per plugin name (the strongest evidence first)."""
     found: dict[str, Plugin] = {}
     # k3s/RKE2 settings first: they know what the bare CNI configuration does not (k3s' policy controller).
-    for plugin in [*_from_distributions(inventory), *_from_cni_configs(inventory), *_from_daemonsets(inventory)]:
+    for plugin in [
+        *_from_distributions(inventory),
+        *_from_cni_configs(inventory),
+        *_from_daemonsets(inventory),
+    ]:
         found.setdefault(plugin.name, plugin)
     if "canal" in found:  # canal is calico's policy engine over flannel: one plugin
         found.pop("flannel", None)
@@ -116,16 +120,15 @@ def _from_cni_configs(inventory: Inventory) -> Iterator[Plugin]:
         for (path, _), name in zip(items, names, strict=False):
             if not name:
                 continue
-            if name == "calico" and ("canal" in file or "flannel" in json.dumps(config)):
-                name = "canal"
-            yield _plugin(name, obj, f"{path}/type", inventory)
+            canal = name == "calico" and ("canal" in file or "flannel" in json.dumps(config))
+            yield _plugin("canal" if canal else name, obj, f"{path}/type", inventory)
             break
 
 
 def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
     for ds in inventory.of_kind("DaemonSet"):
         name = _DAEMONSETS.get(ds.ref.name)
-        if name is None or ds.ref.namespace != "kube-system" and name not in {"calico", "cilium", "antrea"}:
+        if name is None or (ds.ref.namespace != "kube-system" and name not in {"calico", "cilium", "antrea"}):
             continue
         if name == "aws-vpc-cni":
             agent = _aws_policy_agent(ds)
@@ -156,7 +159,7 @@ def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
         merged: dict[str, tuple[Any, Obj]] = {}
         for obj in configs:
             config = obj.raw.get("config")
-            for key, value in (config.items() if isinstance(config, Mapping) else []):
+            for key, value in config.items() if isinstance(config, Mapping) else []:
                 merged[key] = (value, obj)
         if distribution == "k3s":
             backend, where = merged.get("flannel-backend", ("vxlan", configs[0]))

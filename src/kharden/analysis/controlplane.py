@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _flags, _hostpath, _pointer
-from ..model import Obj
 from ..inventory import Inventory
+from ..model import Obj
 
 __all__ = [
     "APISERVER",
@@ -63,8 +63,8 @@ apiserver image tag says which one runs."""
 # Component defaults when a flag is absent (Kubernetes 1.33, etcd 3.5).
 DEFAULTS: dict[str, dict[str, str]] = {
     APISERVER: {"anonymous-auth": "true", "profiling": "true", "insecure-port": "0"},
-    SCHEDULER: {"bind-address": "0.0.0.0", "profiling": "true"},
-    CONTROLLER_MANAGER: {"bind-address": "0.0.0.0", "profiling": "true"},
+    SCHEDULER: {"bind-address": "0.0.0.0", "profiling": "true"},  # noqa: S104 - the default being judged
+    CONTROLLER_MANAGER: {"bind-address": "0.0.0.0", "profiling": "true"},  # noqa: S104
     ETCD: {
         "client-cert-auth": "false",
         "peer-client-cert-auth": "false",
@@ -364,10 +364,7 @@ def _pod_components(pod: Obj) -> Iterator[Component]:
     if not isinstance(spec, Mapping):
         return
     containers = spec.get("containers")
-    node = pod.origin.node
-    if node is None:
-        node_name = spec.get("nodeName")
-        node = None if not isinstance(node_name, str) else None
+    node = pod.origin.node  # a mirror pod's spec.nodeName names a node, not a root kharden read
     for index, container in enumerate(containers if isinstance(containers, list) else []):
         if not isinstance(container, Mapping):
             continue
@@ -447,7 +444,7 @@ def _distribution_components(inventory: Inventory) -> Iterator[Component]:
         if distribution in {"k3s", "rke2"}:
             by_node.setdefault((obj.origin.node, str(distribution)), []).append(obj)
     for (node, distribution), objs in by_node.items():
-        objs.sort(key=lambda o: o.raw.get("position") if isinstance(o.raw.get("position"), int) else 0)
+        objs.sort(key=_position)
         configs = [o for o in objs if o.ref.kind == "DistributionConfig"]
         cli = [o for o in objs if o.ref.kind == "ComponentArgs"]
         merged: dict[str, Any] = {}
@@ -501,6 +498,12 @@ def _distribution_components(inventory: Inventory) -> Iterator[Component]:
             yield component
 
 
+def _position(obj: Obj) -> int:
+    """Where a piece of a command line or a config drop-in comes in its node's order."""
+    position = obj.raw.get("position")
+    return position if isinstance(position, int) else 0
+
+
 def _kubelets(inventory: Inventory, plane: ControlPlane) -> Iterator[Component]:
     """The kubelet of each node whose kubeadm-style files (unit, flag files, config) are in the scan."""
     pieces: dict[str | None, list[Obj]] = {}
@@ -517,7 +520,7 @@ def _kubelets(inventory: Inventory, plane: ControlPlane) -> Iterator[Component]:
     for node in sorted(set(pieces) | set(configs), key=str):
         if node in distribution_nodes and node not in configs:
             continue  # the k3s/RKE2 kubelet, from its config
-        objs = sorted(pieces.get(node, []), key=lambda o: o.raw.get("position") or 0)
+        objs = sorted(pieces.get(node, []), key=_position)
         anchor = objs[-1] if objs else configs[node][0]
         component = Component(
             name=KUBELET,

@@ -14,6 +14,7 @@ from ._ruleset import RuleSet
 rules = RuleSet("admission")
 
 PSA_DOC = "https://kubernetes.io/docs/concepts/security/pod-security-admission/"
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 PLUGINS_DOC = "https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/"
 _ADMISSION_KINDS = ("AdmissionConfiguration", "PodSecurityConfiguration")
 
@@ -65,14 +66,16 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         for policy in policies:
             yield Hit(
                 "",
-                f"PodSecurityPolicy was removed in Kubernetes 1.25 (the cluster is {version[0]}.{version[1]}{how})",
+                f"PodSecurityPolicy was removed in Kubernetes 1.25"
+                f" (the cluster is {version[0]}.{version[1]}{how})",
                 obj=policy,
             )
         return
     apiservers = plane.of(APISERVER)
     if not apiservers:
         yield Unevaluated(
-            f"Kubernetes {version[0]}.{version[1]}: no kube-apiserver in the scan to tell whether the PodSecurityPolicy plugin is enabled"
+            f"Kubernetes {version[0]}.{version[1]}: no kube-apiserver in the scan tells whether the"
+            " PodSecurityPolicy admission plugin is enabled"
         )
         return
     for component in apiservers:
@@ -81,8 +84,8 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             setting = component.setting("enable-admission-plugins")
             yield at(
                 setting,
-                f"{len(policies)} PodSecurityPolicies exist but the PodSecurityPolicy admission plugin is not enabled"
-                f" ({setting.describe() if setting.is_set else '--enable-admission-plugins does not list it'})",
+                f"{len(policies)} PodSecurityPolicies exist but the PodSecurityPolicy admission plugin is"
+                f" not enabled ({setting.describe()})",
             )
 
 
@@ -133,8 +136,8 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         level = namespace_level(namespace, config)
         obj, path, how = level.obj, level.path, level.how
         if disabled_by is not None:
-            found = disabled_by.setting("disable-admission-plugins")
-            obj, path, how = found.obj, found.path, "disabled"
+            setting = disabled_by.setting("disable-admission-plugins")
+            obj, path, how = setting.obj, setting.path, "disabled"
             enforced = "privileged"
         else:
             enforced = level.level
@@ -164,7 +167,7 @@ def _message(namespace: Obj, level: str, how: str, by_engine: bool) -> str:
     if how == "exempt":
         return f"namespace {name!r} is exempt from Pod Security Admission"
     if how == "label":
-        return f"namespace {name!r} enforces only the {level} level (pod-security.kubernetes.io/enforce: {level})"
+        return f"namespace {name!r} enforces only the {level} level ({ENFORCE_LABEL}: {level})"
     if level == "privileged":
         return (
             f"namespace {name!r} enforces no Pod Security level (no pod-security.kubernetes.io/enforce label)"

@@ -427,7 +427,8 @@ def mesh_gap(context: ScanContext) -> Iterator[Hit]:
     title="Pod traffic not encrypted",
     remediation=(
         "turn on the CNI's encryption (Cilium enable-wireguard, Calico wireguardEnabled, k3s"
-        " flannel-backend: wireguard-native, Weave WEAVE_PASSWORD) or run a mesh with strict mTLS (Linkerd, Istio STRICT)"
+        " flannel-backend: wireguard-native, Weave WEAVE_PASSWORD) or run a mesh with strict mTLS"
+        " (Linkerd, Istio STRICT)"
     ),
     references=(
         "https://docs.cilium.io/en/stable/security/network/encryption-wireguard/",

@@ -53,7 +53,15 @@ ETCD_DOC = (
 KUBELET_DOC = "https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/"
 # Kubeconfigs whose server is the cluster's API endpoint (kubeadm, k3s, RKE2); not audit or webhook ones.
 KUBECONFIGS = frozenset(
-    {"admin.conf", "super-admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf", "k3s.yaml", "rke2.yaml"}
+    {
+        "admin.conf",
+        "super-admin.conf",
+        "kubelet.conf",
+        "controller-manager.conf",
+        "scheduler.conf",
+        "k3s.yaml",
+        "rke2.yaml",
+    }
 )
 
 
@@ -92,14 +100,17 @@ def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                     yield found
                     continue
                 anonymous = found.raw.get("anonymous")
-                if isinstance(anonymous, Mapping) and anonymous.get("enabled") is True:
-                    if not anonymous.get("conditions"):
-                        yield Hit(
-                            "/anonymous/enabled",
-                            "kube-apiserver accepts anonymous requests on every path"
-                            " (anonymous.enabled: true without conditions)",
-                            obj=found,
-                        )
+                if (
+                    isinstance(anonymous, Mapping)
+                    and anonymous.get("enabled") is True
+                    and not anonymous.get("conditions")
+                ):
+                    yield Hit(
+                        "/anonymous/enabled",
+                        "kube-apiserver accepts anonymous requests on every path"
+                        " (anonymous.enabled: true without conditions)",
+                        obj=found,
+                    )
             continue
         setting = component.setting("anonymous-auth")
         if setting.value != "false":
@@ -147,7 +158,10 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 obj=config,
             )
     for kubeconfig in context.inventory.of_kind("Config"):
-        if kubeconfig.origin.node is None or posixpath.basename(kubeconfig.origin.file or "") not in KUBECONFIGS:
+        if (
+            kubeconfig.origin.node is None
+            or posixpath.basename(kubeconfig.origin.file or "") not in KUBECONFIGS
+        ):
             continue
         clusters = kubeconfig.raw.get("clusters")
         for index, entry in enumerate(clusters if isinstance(clusters, list) else []):
@@ -164,7 +178,8 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 )
             elif public is None and not is_loopback(server):
                 yield Unevaluated(
-                    f"{kubeconfig.origin.file}: server {server} is a host name (kharden does not resolve names)"
+                    f"{kubeconfig.origin.file}: server {server} is a host name"
+                    " (kharden does not resolve names)"
                 )
     labels = [c.obj.labels for c in plane.of(APISERVER) if c.obj.ref.kind == "Pod"]
     for service in context.inventory.of_kind("Service"):
@@ -275,7 +290,10 @@ def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Severity.HIGH,
     evidence="N, C",
     title="etcd peers not authenticated",
-    remediation="run etcd with --peer-client-cert-auth=true and peer certificates from a CA; drop --peer-auto-tls and --auto-tls",
+    remediation=(
+        "run etcd with --peer-client-cert-auth=true and peer certificates from a CA; drop --peer-auto-tls"
+        " and --auto-tls"
+    ),
     references=(ETCD_DOC,),
 )
 def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
@@ -305,7 +323,10 @@ def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Severity.MEDIUM,
     evidence="N, C",
     title="etcd trusts the cluster CA",
-    remediation="give etcd its own CA (kubeadm: /etc/kubernetes/pki/etcd/ca.crt) and a client certificate for the apiserver from it",
+    remediation=(
+        "give etcd its own CA (kubeadm: /etc/kubernetes/pki/etcd/ca.crt) and the apiserver a client"
+        " certificate from it"
+    ),
     references=(ETCD_DOC, "https://kubernetes.io/docs/setup/best-practices/certificates/"),
 )
 def etcd_shared_ca(context: ScanContext) -> Iterator[Hit]:
@@ -342,7 +363,9 @@ def etcd_shared_ca(context: ScanContext) -> Iterator[Hit]:
     Severity.MEDIUM,
     evidence="N, C",
     title="Scheduler or controller manager exposed",
-    remediation="set --bind-address=127.0.0.1 and --profiling=false on kube-scheduler and kube-controller-manager",
+    remediation=(
+        "set --bind-address=127.0.0.1 and --profiling=false on kube-scheduler and kube-controller-manager"
+    ),
     references=(K8S + "kube-scheduler/", K8S + "kube-controller-manager/"),
 )
 def control_plane_bind(context: ScanContext) -> Iterator[Hit]:

@@ -71,7 +71,8 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
     if not plugins:
         yield Hit(
             "/spec",
-            f"{count} but no CNI plugin that enforces NetworkPolicy was found (no CNI configuration or known DaemonSet)",
+            f"{count} but no CNI plugin that enforces NetworkPolicy was found"
+            " (no CNI configuration or known DaemonSet)",
             obj=policies[0],
         )
         return

@@ -15,8 +15,10 @@ rules = RuleSet("logging")
 
 AUDIT_DOC = "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/"
 # DaemonSet name or image words of log collectors that can ship the audit log off the node.
-COLLECTORS = ("fluent-bit", "fluentbit", "fluentd", "vector", "promtail", "filebeat", "alloy", "grafana-agent",
-              "datadog", "splunk", "otel", "opentelemetry-collector", "logstash", "elastic-agent")  # fmt: skip
+COLLECTORS = (
+    "fluent-bit", "fluentbit", "fluentd", "vector", "promtail", "filebeat", "alloy", "grafana-agent",
+    "datadog", "splunk", "otel", "opentelemetry-collector", "logstash", "elastic-agent",
+)  # fmt: skip
 
 
 @rules.inventory(
@@ -24,7 +26,9 @@ COLLECTORS = ("fluent-bit", "fluentbit", "fluentd", "vector", "promtail", "fileb
     Severity.HIGH,
     evidence="N, C",
     title="API audit logging off",
-    remediation="pass kube-apiserver --audit-policy-file and --audit-log-path (or --audit-webhook-config-file)",
+    remediation=(
+        "pass kube-apiserver --audit-policy-file and --audit-log-path (or --audit-webhook-config-file)"
+    ),
     references=(AUDIT_DOC,),
 )
 def audit_disabled(context: ScanContext) -> Iterator[Hit]:
@@ -46,7 +50,8 @@ def audit_disabled(context: ScanContext) -> Iterator[Hit]:
         if not component.has("audit-log-path") and not component.has("audit-webhook-config-file"):
             yield at(
                 component.setting("audit-log-path"),
-                "kube-apiserver writes audit events nowhere (neither --audit-log-path nor --audit-webhook-config-file is set)",
+                "kube-apiserver writes audit events nowhere"
+                " (neither --audit-log-path nor --audit-webhook-config-file is set)",
             )
 
 

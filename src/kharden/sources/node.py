@@ -38,8 +38,8 @@ from ..model import Obj, ObjRef, Origin
 from .documents import Collected
 
 __all__ = [
-    "API_VERSION",
     "APISERVER_FILE_FLAGS",
+    "API_VERSION",
     "K3S_ENCRYPTION_CONFIG",
     "KUBELET_UNIT",
     "read_node",
@@ -219,7 +219,7 @@ class _Node:
             found = _flags.component_args(_words(container.get("command")), _words(container.get("args")))
             if found is None or found[0] != "kube-apiserver":
                 continue
-            assert isinstance(spec, Mapping)  # noqa: S101 - containers came from it
+            assert isinstance(spec, Mapping)
             for arg in _flags.parse_args(found[1]):
                 if arg.name in APISERVER_FILE_FLAGS and arg.value:
                     resolved = _hostpath.resolve(spec, container, arg.value)
@@ -304,7 +304,7 @@ class _Node:
             *self.listing(f"/etc/rancher/{name}/config.yaml.d", (".yaml", ".yml")),
         ]
         found = False
-        file_args: list[str] = []
+        file_args: list[tuple[str, str]] = []
         for path in configs:
             data = self.data(path)
             if data is None:
@@ -466,13 +466,20 @@ def _systemd(node: _Node, unit: str) -> list[_Piece] | None:
                         at = column + max(value.find(text), 0)
                         marks = [(number, at + o) for o in _offsets(text, words)]
                         environment[name] = _Piece(path, name, words, marks)
-            else:
-                for piece in _env_pieces(node, value.lstrip("-")):
+            else:  # %N is the unit's name without its suffix
+                env_file = value.lstrip("-").replace("%N", unit.removesuffix(".service"))
+                for piece in _env_pieces(node, env_file):
                     from_files[piece.source] = piece
     if exec_start is None:
         return []
     environment.update(from_files)
-    command, file, line_number, column = exec_start
+    return _expand(*exec_start, environment)
+
+
+def _expand(
+    command: str, file: str, line_number: int, column: int, environment: dict[str, _Piece]
+) -> list[_Piece]:
+    """The words of an ExecStart command after its program, with ``$VAR`` and ``${VAR}`` expanded."""
     pieces: list[_Piece] = []
     literal = _Piece(file, "ExecStart", [], [])
     words = _flags.split_words(command.lstrip("@-:+!"))
