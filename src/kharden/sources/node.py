@@ -143,11 +143,8 @@ class _Node:
             names = sorted(os.listdir(path))
         except OSError:
             return []
-        return [
-            posixpath.join(node_dir, n)
-            for n in names
-            if n.endswith(suffixes) and not n.startswith(".") and os.path.isfile(os.path.join(path, n))
-        ]
+        found = [posixpath.join(node_dir, n) for n in names if n.endswith(suffixes) and not n.startswith(".")]
+        return [p for p in found if os.path.isfile(self.real(p))]
 
     def load(self, node_path: str, *, required_by: str | None = None) -> bool:
         """Read a YAML/JSON file of Kubernetes-style objects; a missing required file is recorded."""
