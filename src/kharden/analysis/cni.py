@@ -52,7 +52,7 @@ _CNI_TYPES = {
     "ovn-k8s-cni-overlay": "ovn-kubernetes",
     "bridge": "bridge",
 }
-# kube-system DaemonSet name -> plugin.
+# DaemonSet name -> plugin (kube-system, or the plugin's own namespace).
 _DAEMONSETS = {
     "calico-node": "calico",
     "cilium": "cilium",
@@ -128,7 +128,7 @@ def _from_cni_configs(inventory: Inventory) -> Iterator[Plugin]:
 def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
     for ds in inventory.of_kind("DaemonSet"):
         name = _DAEMONSETS.get(ds.ref.name)
-        if name is None or (ds.ref.namespace != "kube-system" and name not in {"calico", "cilium", "antrea"}):
+        if name is None:  # in any namespace: calico-system, kube-flannel, cilium's own are common
             continue
         if name == "aws-vpc-cni":
             agent = _aws_policy_agent(ds)
