@@ -307,8 +307,8 @@ def configmap(name: str, data: dict[str, str]) -> Obj:
         ),
         pytest.param(
             [daemonset("kube-flannel-ds", [{"name": "f"}], namespace="kube-flannel")],
-            [],
-            id="flannel-outside-kube-system",
+            [("flannel", False, False)],
+            id="flannel-in-its-own-namespace",
         ),
         pytest.param(
             [daemonset("kube-flannel-ds", [{"name": "f"}])], [("flannel", False, False)], id="flannel"
