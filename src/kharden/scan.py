@@ -127,9 +127,12 @@ def evaluate(
     findings: list[Finding] = []
 
     pod_rules = [r for r in runnable if r.target == "pod"]
+    # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
+    # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
+    node_pod_rules = [r for r in pod_rules if "N" in r.evidence]
     if pod_rules:
         for pod in context.pods:
-            for rule in pod_rules:
+            for rule in pod_rules if pod.obj.origin.node is None else node_pod_rules:
                 _record(rule, pod.obj, rule.check(pod), pod.annotations, findings, not_evaluated)
 
     object_rules: dict[str, list[Rule]] = {}
@@ -140,6 +143,8 @@ def evaluate(
     if object_rules:
         for obj in context.inventory.objects:
             for rule in object_rules.get(obj.ref.kind, ()):
+                if obj.origin.node is not None and "N" not in rule.evidence:
+                    continue
                 _record(rule, obj, rule.check(obj), None, findings, not_evaluated)
 
     for rule in runnable:
