@@ -69,3 +69,20 @@ def test_library_rejects_a_bad_version_before_reading() -> None:
 def test_missing_node_root_is_an_input_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["scan", "--node-root", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err == f"kharden: error: {tmp_path / 'nope'}: node root is not a directory\n"
+
+
+def test_unreadable_admission_config_leaves_unlabelled_namespaces_unjudged(tmp_path: Path) -> None:
+    manifest = tmp_path / "ns.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ci\n"
+        "  labels: {pod-security.kubernetes.io/enforce: baseline}\n"
+    )
+    options = ScanOptions(rules=("admission.pod-security",), node_roots=(str(NODES / "kubeadm-missing"),))
+    report = scan([str(manifest)], options)
+    # 'ci' says baseline itself; 'shop' depends on the defaults of a file that is not on the node
+    assert [(f.object.name, f.severity.label) for f in report.findings] == [("ci", "medium")]
+    assert [n.reason for n in report.not_evaluated] == [
+        "kube-apiserver --admission-control-config-file: /etc/kubernetes/admission.yaml is not on the node:"
+        " no volume of the pod is mounted there (the file would be in the image)"
+    ]

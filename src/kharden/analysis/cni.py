@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,9 +260,6 @@ class Mesh:
     """Mutual TLS is required mesh-wide (Linkerd always; Istio with a mesh-wide STRICT PeerAuthentication)."""
 
 
-_SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
-
-
 def meshes(inventory: Inventory) -> list[Mesh]:
     found: list[Mesh] = []
     istiod = [d for d in inventory.of_kind("Deployment") if d.ref.name.startswith("istiod")]
@@ -294,7 +291,3 @@ def _mtls_mode(obj: Obj) -> str | None:
     mtls = spec.get("mtls") if isinstance(spec, Mapping) else None
     mode = mtls.get("mode") if isinstance(mtls, Mapping) else None
     return mode if isinstance(mode, str) else None
-
-
-def system_namespace(name: str, mesh_namespaces: Iterable[str] = ()) -> bool:
-    return name in _SYSTEM_NAMESPACES or name in set(mesh_namespaces)

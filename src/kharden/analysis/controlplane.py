@@ -26,8 +26,9 @@ Defaults assumed (Kubernetes 1.33, etcd 3.5): kube-apiserver ``--anonymous-auth=
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,11 +211,6 @@ class Component:
     kubelet_config: Obj | None = None
     kubelet_config_path: str | None = None
 
-    @property
-    def label(self) -> str:
-        """How findings name it: ``kube-apiserver`` or ``kube-apiserver (container 'x')``."""
-        return self.name
-
     def all(self, name: str) -> list[_Written]:
         return [w for w in self.written if w.arg.name == name]
 
@@ -233,7 +229,7 @@ class Component:
             value = _at(self.kubelet_config.raw, pointer)
             if value is not None:
                 text = _flag_text(value)
-                key = pointer.rsplit("/", 1)[-1]
+                key = ".".join(_pointer.split(pointer))
                 return Setting(name, text, self.kubelet_config, pointer, "config", f"{key}: {text}")
             return Setting(
                 name, file_default, self.kubelet_config, pointer, "default", f"{pointer} is not set"
@@ -354,8 +350,7 @@ class ControlPlane:
 
 
 def _join(root: str, node_path: str) -> str:
-    import os  # noqa: PLC0415 - the one place a node path becomes a real path
-
+    """The path under the node root that the node source gave a node file (symlinks aside)."""
     return os.path.join(root, *[p for p in node_path.split("/") if p])
 
 
@@ -543,7 +538,3 @@ def _kubelets(inventory: Inventory, plane: ControlPlane) -> Iterator[Component]:
         elif configs.get(node):
             component.kubelet_config = configs[node][0]
         yield component
-
-
-def flags_text(settings: Iterable[Setting]) -> str:
-    return ", ".join(s.describe() for s in settings)

@@ -12,36 +12,18 @@ from ..model import Hit, Obj, Severity, Unevaluated
 __all__ = [
     "K8S",
     "at",
-    "component_hit",
     "file_objects",
     "is_loopback",
     "is_public",
     "missing_kubelets",
-    "who",
 ]
 
 K8S = "https://kubernetes.io/docs/reference/command-line-tools-reference/"
 
 
-def who(component: Component) -> str:
-    """``kube-apiserver`` (and where, for a pod): how messages name a component."""
-    return component.name
-
-
 def at(setting: Setting, message: str, severity: Severity | None = None) -> Hit:
     """A hit on where ``setting`` was written (or where it should be)."""
     return Hit(path=setting.path, message=message, obj=setting.obj, severity=severity)
-
-
-def component_hit(component: Component, message: str, severity: Severity | None = None) -> Hit:
-    """A hit on the component's command line, where a missing flag would be added."""
-    return Hit(
-        path=component.anchor,
-        message=message,
-        obj=component.obj,
-        container=component.container,
-        severity=severity,
-    )
 
 
 def file_objects(

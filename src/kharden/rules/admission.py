@@ -117,12 +117,14 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     enforcementAction deny; ValidatingAdmissionPolicies bound with validationActions Deny.
     """
     config: PodSecurityConfig | None = None
+    config_unknown = False
     disabled_by: Component | None = None
     for component in context.control_plane.of(APISERVER):
         if "PodSecurity" in _enabled_plugins(component)[1]:
             disabled_by = component
         for found in file_objects(context, component, "admission-control-config-file", _ADMISSION_KINDS):
             if isinstance(found, Unevaluated):
+                config_unknown = True  # its defaults decide the unlabelled namespaces
                 yield found
             elif config is None:
                 config = pod_security_config(found)
@@ -134,6 +136,8 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         if namespace.ref.name == "kube-system":
             continue
         level = namespace_level(namespace, config)
+        if config_unknown and config is None and level.how == "default" and disabled_by is None:
+            continue
         obj, path, how = level.obj, level.path, level.how
         if disabled_by is not None:
             setting = disabled_by.setting("disable-admission-plugins")

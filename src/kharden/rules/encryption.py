@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 
 from .. import _pointer
 from ..analysis.context import ScanContext
-from ..analysis.controlplane import APISERVER, ETCD, Component
+from ..analysis.controlplane import APISERVER, ETCD
 from ..analysis.encryption import KINDS as ENCRYPTION_KINDS
 from ..analysis.encryption import RAW_KEY_PROVIDERS, ResourceEncryption, encryption_for, providers
 from ..analysis.podspec import EffectivePod
@@ -114,9 +114,7 @@ KMS_DOC = "https://kubernetes.io/docs/tasks/administer-cluster/kms-provider/"
 ETCD_DOC_TLS = "https://etcd.io/docs/v3.5/op-guide/security/"
 
 
-def _secrets_encryption(
-    context: ScanContext,
-) -> Iterator[tuple[Component, ResourceEncryption | Obj] | Unevaluated]:
+def _secrets_encryption(context: ScanContext) -> Iterator[ResourceEncryption | Obj | Unevaluated]:
     """Per apiserver with an encryption config: the entry deciding Secrets (or the config without one)."""
     for component in context.control_plane.of(APISERVER):
         for found in file_objects(context, component, "encryption-provider-config", ENCRYPTION_KINDS):
@@ -124,7 +122,7 @@ def _secrets_encryption(
                 yield found
                 continue
             decided = encryption_for(found, "secrets")
-            yield component, decided if decided is not None else found
+            yield decided if decided is not None else found
 
 
 @rules.inventory(
@@ -155,11 +153,10 @@ def secrets_at_rest(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             yield at(
                 setting, "kube-apiserver writes Secrets unencrypted (--encryption-provider-config is not set)"
             )
-    for item in _secrets_encryption(context):
-        if isinstance(item, Unevaluated):
-            yield item
+    for decided in _secrets_encryption(context):
+        if isinstance(decided, Unevaluated):
+            yield decided
             continue
-        _, decided = item
         if isinstance(decided, Obj):
             yield Hit(
                 "/resources", "no resources entry matches secrets: they are written unencrypted", obj=decided
@@ -190,11 +187,10 @@ def raw_key(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: the EncryptionConfiguration of kube-apiserver --encryption-provider-config: the first
     provider of the entry matching secrets.
     """
-    for item in _secrets_encryption(context):
-        if isinstance(item, Unevaluated):
-            yield item
+    for decided in _secrets_encryption(context):
+        if isinstance(decided, Unevaluated):
+            yield decided
             continue
-        _, decided = item
         if (
             isinstance(decided, ResourceEncryption)
             and decided.first
