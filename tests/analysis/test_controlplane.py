@@ -117,3 +117,39 @@ def test_mirror_pods_of_a_cluster_snapshot_are_judged() -> None:
     ]
     # node-only rules say what they miss
     assert {n.rule for n in report.not_evaluated} == {"encryption.raw-key", "logging.audit-policy"}
+
+
+def test_etcd_config_file_replaces_its_flags(tmp_path: Any) -> None:
+    manifests = tmp_path / "etc/kubernetes/manifests"
+    manifests.mkdir(parents=True)
+    (manifests / "etcd.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\nspec:\n  containers:\n"
+        "  - name: etcd\n    command: [etcd, --config-file=/etc/etcd/etcd.yaml, --client-cert-auth=true]\n"
+        "    volumeMounts: [{name: conf, mountPath: /etc/etcd}]\n"
+        "  volumes: [{name: conf, hostPath: {path: /srv/etcd}}]\n"
+    )
+    (tmp_path / "srv/etcd").mkdir(parents=True)
+    (tmp_path / "srv/etcd/etcd.yaml").write_text(
+        "listen-client-urls: http://0.0.0.0:2379\nclient-transport-security:\n  client-cert-auth: false\n"
+    )
+    collected = Collected()
+    read_node(str(tmp_path), collected)
+    report = evaluate(collected, select(["exposure.etcd-client-auth"]))
+    assert [(f.location.path, f.message) for f in report.findings] == [
+        (
+            "/config/listen-client-urls",
+            "etcd serves clients over plain http on a non-loopback address (http://0.0.0.0:2379)",
+        ),
+        (
+            "/config/client-transport-security/client-cert-auth",
+            "etcd accepts clients without a certificate (client-transport-security.client-cert-auth: false)",
+        ),
+    ]
+    (tmp_path / "srv/etcd/etcd.yaml").unlink()
+    collected = Collected()
+    read_node(str(tmp_path), collected)
+    report = evaluate(collected, select(["exposure.etcd-client-auth"]))
+    assert report.findings == []
+    assert [n.reason for n in report.not_evaluated] == [
+        f"etcd --config-file: /srv/etcd/etcd.yaml not found under {tmp_path}"
+    ]

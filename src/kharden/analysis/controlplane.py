@@ -176,6 +176,12 @@ class _Written:
     arg: _flags.Arg
     obj: Obj
     path: str
+    shown: str = ""
+    """How it is written when not as a flag (``client-transport-security.client-cert-auth: true``)."""
+
+    @property
+    def text(self) -> str:
+        return self.shown or self.arg.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +216,8 @@ class Component:
     kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION
     kubelet_config: Obj | None = None
     kubelet_config_path: str | None = None
+    unreadable: str | None = None
+    """Why the component's configuration cannot be judged (etcd's --config-file is not on the node)."""
 
     def all(self, name: str) -> list[_Written]:
         return [w for w in self.written if w.arg.name == name]
@@ -223,7 +231,7 @@ class Component:
         written = self.last(name)
         if written is not None:
             value = "true" if written.arg.value is None else written.arg.value
-            return Setting(name, value, written.obj, written.path, "flag", written.arg.text)
+            return Setting(name, value, written.obj, written.path, "flag", written.text)
         if self.name == KUBELET and name in KUBELET_CONFIG and self.kubelet_config is not None:
             pointer, file_default = KUBELET_CONFIG[name]
             value = _at(self.kubelet_config.raw, pointer)
@@ -254,7 +262,7 @@ class Component:
         occurrences = self.all(name)
         if occurrences:
             return [
-                (item.strip(), Setting(name, w.arg.value, w.obj, w.path, "flag", w.arg.text))
+                (item.strip(), Setting(name, w.arg.value, w.obj, w.path, "flag", w.text))
                 for w in occurrences
                 for item in (w.arg.value or "").split(",")
                 if item.strip()
@@ -301,11 +309,25 @@ class ControlPlane:
             self.components.extend(_pod_components(pod))
         self.components.extend(_distribution_components(inventory))
         self.components.extend(_kubelets(inventory, self))
+        for etcd in self.of(ETCD):
+            self._etcd_config_file(etcd)
         detected = self._image_version()
         self.kube_version = kube_version or detected or DEFAULT_KUBE_VERSION
         self.version_stated = kube_version is not None or detected is not None
         for component in self.components:
             component.kube_version = self.kube_version
+
+    def _etcd_config_file(self, etcd: Component) -> None:
+        """etcd with --config-file ignores its other flags and ETCD_* variables: read the file instead."""
+        flag = etcd.last("config-file")
+        if flag is None or not flag.arg.value:
+            return
+        state = self.file_at(etcd, flag.arg.value)
+        config = next((o for o in state.objects if o.ref.kind == "EtcdConfig"), None)
+        if config is None:
+            etcd.unreadable = f"etcd --config-file: {state.missing_reason or 'no etcd configuration'}"
+            return
+        etcd.written = list(_etcd_settings(config))
 
     def _image_version(self) -> tuple[int, int] | None:
         for component in self.of(APISERVER):
@@ -410,6 +432,30 @@ def _etcd_environment(component: Component, container: Mapping[str, Any], base: 
             if component.last(flag) is None:
                 arg = _flags.Arg(flag, value, -1)
                 component.written.insert(0, _Written(arg, component.obj, f"{base}/env/{index}/value"))
+
+
+# etcd's configuration file nests the TLS settings: client-transport-security.cert-file is --cert-file,
+# peer-transport-security.cert-file is --peer-cert-file (etcd embed.Config).
+_ETCD_TLS_SECTIONS = {"client-transport-security": "", "peer-transport-security": "peer-"}
+
+
+def _etcd_settings(config: Obj) -> Iterator[_Written]:
+    raw = config.raw.get("config")
+    for key, value in raw.items() if isinstance(raw, Mapping) else []:
+        if key in _ETCD_TLS_SECTIONS and isinstance(value, Mapping):
+            for name, item in value.items():
+                path = f"/config/{_pointer.escape(key)}/{_pointer.escape(name)}"
+                arg = _flags.Arg(_ETCD_TLS_SECTIONS[key] + name, _setting_text(item), -1)
+                yield _Written(arg, config, path, f"{key}.{name}: {_setting_text(item)}")
+        elif not isinstance(value, Mapping):
+            arg = _flags.Arg(key, _setting_text(value), -1)
+            yield _Written(arg, config, f"/config/{_pointer.escape(key)}", f"{key}: {arg.value}")
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_flag_text(v) for v in value)
+    return _flag_text(value)
 
 
 def _words(value: Any) -> list[str]:

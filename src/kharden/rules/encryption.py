@@ -270,7 +270,7 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit]:
                 yield at(component.setting(name), f"kube-apiserver runs without --{name}{_WHY[name]}")
     for component in plane.of(ETCD):
         for name in ("cert-file", "peer-cert-file"):
-            if not component.has(name) and not component.has("config-file"):
+            if not component.has(name) and not component.unreadable:
                 yield at(component.setting(name), f"etcd runs without --{name}{_WHY[name]}")
 
 

@@ -269,12 +269,12 @@ def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     etcd holds every object of the cluster, Secrets included; a client it does not authenticate can
     read and rewrite them all, bypassing the API server's authorization and audit.
 
-    Reads: etcd --client-cert-auth and --listen-client-urls (and ETCD_* variables); --config-file is
-    noted as not evaluated.
+    Reads: etcd --client-cert-auth and --listen-client-urls (and ETCD_* variables), or
+    client-transport-security.client-cert-auth and listen-client-urls of its --config-file (RKE2).
     """
     for component in context.control_plane.of(ETCD):
-        if component.has("config-file"):
-            yield Unevaluated("etcd reads --config-file and ignores its flags; kharden does not read it")
+        if component.unreadable:
+            yield Unevaluated(component.unreadable)
             continue
         auth = component.setting("client-cert-auth")
         if auth.value != "true":
@@ -303,11 +303,12 @@ def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     A host that can reach the peer port can join the etcd cluster, or pose as a member, and receive
     a copy of all data; self-signed certificates authenticate nobody.
 
-    Reads: etcd --peer-client-cert-auth, --peer-auto-tls, --auto-tls (and ETCD_* variables).
+    Reads: etcd --peer-client-cert-auth, --peer-auto-tls, --auto-tls (and ETCD_* variables), or the
+    peer-transport-security and client-transport-security sections of its --config-file.
     """
     for component in context.control_plane.of(ETCD):
-        if component.has("config-file"):
-            yield Unevaluated("etcd reads --config-file and ignores its flags; kharden does not read it")
+        if component.unreadable:
+            yield Unevaluated(component.unreadable)
             continue
         auth = component.setting("peer-client-cert-auth")
         if auth.value != "true":

@@ -17,7 +17,8 @@ Every file becomes objects with file and line positions, as node evidence (``N``
 
 What is not a Kubernetes object becomes a small synthetic one of ``node.kharden.io/v1alpha1``:
 ``ComponentArgs`` (a run of command-line words from one file), ``DistributionConfig`` (a k3s or RKE2
-config.yaml), ``CNIConfig`` (a CNI network configuration) and one ``NodeFiles`` per root naming the
+config.yaml), ``EtcdConfig`` (the file of etcd ``--config-file``, RKE2's way), ``CNIConfig`` (a CNI
+network configuration) and one ``NodeFiles`` per root naming the
 files the flags point to that are missing, so that rules report them as not evaluated.
 """
 
@@ -214,10 +215,17 @@ class _Node:
             if not isinstance(container, Mapping):
                 continue
             found = _flags.component_args(_words(container.get("command")), _words(container.get("args")))
-            if found is None or found[0] != "kube-apiserver":
+            if found is None or found[0] not in {"kube-apiserver", "etcd"}:
                 continue
             assert isinstance(spec, Mapping)
             for arg in _flags.parse_args(found[1]):
+                if found[0] == "etcd":
+                    if arg.name == "config-file" and arg.value:
+                        host = _hostpath.resolve(spec, container, arg.value).host
+                        if host is not None:
+                            name, flag = f"etcd:{host}", "etcd --config-file"
+                            self.wrapped(host, "EtcdConfig", name, {}, required_by=flag)
+                    continue
                 if arg.name in APISERVER_FILE_FLAGS and arg.value:
                     resolved = _hostpath.resolve(spec, container, arg.value)
                     if resolved.host is not None:
@@ -303,28 +311,13 @@ class _Node:
         found = False
         file_args: list[tuple[str, str]] = []
         for path in configs:
-            data = self.data(path)
-            if data is None:
+            if self.data(path) is None:
                 continue
             found = True
-            self.read_files.add(path)
-            try:
-                documents = list(iter_documents(data, self.real(path)))
-            except InputError as e:
-                self.collected.error(e)
-                continue
-            self.collected.stats.files += 1
-            for document in documents[:1]:
-                config = document.data if isinstance(document.data, dict) else {}
-                self.position += 1
-                self.add(
-                    "DistributionConfig",
-                    f"{name}:{path}",
-                    path,
-                    {"distribution": name, "position": self.position, "file": path, "config": config},
-                    document.positions,
-                )
-                file_args.extend(_config_file_args(config))
+            self.position += 1
+            body = {"distribution": name, "position": self.position}
+            config = self.wrapped(path, "DistributionConfig", f"{name}:{path}", body)
+            file_args.extend(_config_file_args(config or {}))
         pieces = _systemd(self, DISTRIBUTIONS[name]) or []
         for piece in pieces:
             found = True
@@ -338,22 +331,31 @@ class _Node:
         if name == "k3s":
             self.load(K3S_ENCRYPTION_CONFIG.format(name))
 
-    def cni(self, node_path: str) -> None:
+    def wrapped(
+        self, node_path: str, kind: str, name: str, body: dict[str, Any], *, required_by: str | None = None
+    ) -> Mapping[str, Any] | None:
+        """Read a YAML/JSON file that is no Kubernetes object as a synthetic ``kind`` holding it in
+        ``config`` (positions kept); its mapping, or ``None`` when it is missing or unreadable."""
         data = self.data(node_path)
         if data is None:
-            return
+            if required_by is not None and node_path not in self.missing:
+                self.missing.append(node_path)
+            return None
         file = self.real(node_path)
+        self.read_files.add(node_path)
+        self.collected.stats.files += 1
         try:
-            documents = list(iter_documents(data, file))
+            document = next(iter_documents(data, file), None)
         except InputError as e:
             self.collected.error(e)
-            return
-        self.collected.stats.files += 1
-        self.read_files.add(node_path)
-        for document in documents[:1]:
-            if isinstance(document.data, dict):
-                body = {"file": node_path, "config": document.data}
-                self.add("CNIConfig", f"{posixpath.basename(node_path)}", node_path, body, document.positions)
+            return None
+        config = document.data if document is not None and isinstance(document.data, dict) else {}
+        positions = document.positions if document is not None else None
+        self.add(kind, name, node_path, {**body, "file": node_path, "config": config}, positions)
+        return config
+
+    def cni(self, node_path: str) -> None:
+        self.wrapped(node_path, "CNIConfig", posixpath.basename(node_path), {})
 
 
 def _in_pod(spec: Mapping[str, Any], container: Mapping[str, Any], path: str) -> str | None:
