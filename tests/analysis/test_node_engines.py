@@ -324,11 +324,26 @@ def configmap(name: str, data: dict[str, str]) -> Obj:
         pytest.param(
             [
                 daemonset(
-                    "weave-net", [{"name": "weave", "env": [{"name": "WEAVE_PASSWORD", "valueFrom": {}}]}]
+                    "weave-net",
+                    [
+                        {"name": "weave", "env": [{"name": "WEAVE_PASSWORD", "valueFrom": {}}]},
+                        {"name": "weave-npc"},
+                    ],
                 )
             ],
             [("weave", True, True)],
             id="weave-encrypted",
+        ),
+        pytest.param(
+            [daemonset("weave-net", [{"name": "weave"}])], [("weave", False, False)], id="weave-without-npc"
+        ),
+        pytest.param(
+            [
+                daemonset("cilium", [{"name": "agent"}]),
+                configmap("cilium-config", {"enable-policy": "never"}),
+            ],
+            [("cilium", False, False)],
+            id="cilium-policy-never",
         ),
         pytest.param(
             [

@@ -147,7 +147,12 @@ def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
         if name == "kube-router" and any("--run-firewall=false" in a for a in _args(ds)):
             yield Plugin(name, False, False, ds, "/spec/template/spec/containers", "--run-firewall=false")
             continue
-        yield _plugin(name, ds, "/metadata/name", inventory)
+        plugin = _plugin(name, ds, "/metadata/name", inventory)
+        if name == "weave" and "weave-npc" not in _container_names(ds):
+            plugin = _without_policy(plugin, "no weave-npc container (Weave's network policy controller)")
+        if name == "cilium" and _configmap(inventory, "cilium-config").get("enable-policy") == "never":
+            plugin = _without_policy(plugin, 'enable-policy: "never" in ConfigMap kube-system/cilium-config')
+        yield plugin
 
 
 def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
@@ -182,6 +187,22 @@ def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
             first = cni[0] if isinstance(cni, list) and cni else cni
             if isinstance(first, str) and first not in {"none", "multus"}:
                 yield _plugin(first, where, "/config/cni" if "cni" in merged else "/config", inventory)
+
+
+def _without_policy(plugin: Plugin, why: str) -> Plugin:
+    return Plugin(plugin.name, False, plugin.encrypts, plugin.obj, plugin.path, why, plugin.encryption)
+
+
+def _container_names(ds: Obj) -> list[str]:
+    spec: Any = ds.raw.get("spec", {})
+    containers = (
+        spec.get("template", {}).get("spec", {}).get("containers", []) if isinstance(spec, Mapping) else []
+    )
+    return (
+        [str(c.get("name")) for c in containers if isinstance(c, Mapping)]
+        if isinstance(containers, list)
+        else []
+    )
 
 
 def _args(ds: Obj) -> list[str]:
