@@ -153,3 +153,20 @@ def test_a_root_that_is_not_a_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize("tree", sorted(p.name for p in NODES.iterdir()))
 def test_fixture_trees_read_without_errors(tree: str) -> None:
     assert read(NODES / tree).errors == []
+
+
+def test_a_command_of_the_wrong_type_is_an_input_error(tmp_path: Path) -> None:
+    from kharden.rules import select  # noqa: PLC0415
+    from kharden.scan import evaluate  # noqa: PLC0415
+
+    manifests = tmp_path / "etc/kubernetes/manifests"
+    manifests.mkdir(parents=True)
+    (manifests / "kube-apiserver.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: kube-apiserver, namespace: kube-system}\nspec:\n"
+        "  containers:\n  - name: kube-apiserver\n    command: kube-apiserver --anonymous-auth=true\n"
+    )
+    report = evaluate(read(tmp_path), select(["exposure.apiserver-anonymous"]))
+    assert [str(e) for e in report.errors] == [
+        f"{manifests / 'kube-apiserver.yaml'}:7: Pod kube-system/kube-apiserver: command must be a list of strings"
+        " (/spec/containers/0/command)"
+    ]

@@ -17,8 +17,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _pointer
 from ..inventory import Inventory
 from ..model import Obj
+from .podspec import EffectivePod
 
 __all__ = ["ENFORCES", "Mesh", "Plugin", "meshes", "plugins"]
 
@@ -172,7 +174,7 @@ def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
                 continue
             disabled, disabled_in = merged.get("disable-network-policy", (False, configs[0]))
             policy = disabled is not True
-            encrypts = backend in {"wireguard-native", "wireguard", "ipsec"}
+            encrypts = backend in ("wireguard-native", "wireguard", "ipsec")
             yield Plugin(
                 "flannel",
                 policy,
@@ -193,40 +195,30 @@ def _without_policy(plugin: Plugin, why: str) -> Plugin:
     return Plugin(plugin.name, False, plugin.encrypts, plugin.obj, plugin.path, why, plugin.encryption)
 
 
+def _containers(ds: Obj) -> list[Mapping[str, Any]]:
+    """The containers of a DaemonSet's pod template (wrong types read as none)."""
+    node: Any = ds.raw
+    for key in ("spec", "template", "spec", "containers"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return [c for c in node if isinstance(c, Mapping)] if isinstance(node, list) else []
+
+
 def _container_names(ds: Obj) -> list[str]:
-    spec: Any = ds.raw.get("spec", {})
-    containers = (
-        spec.get("template", {}).get("spec", {}).get("containers", []) if isinstance(spec, Mapping) else []
-    )
-    return (
-        [str(c.get("name")) for c in containers if isinstance(c, Mapping)]
-        if isinstance(containers, list)
-        else []
-    )
+    return [str(c.get("name")) for c in _containers(ds)]
+
+
+def _words(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _args(ds: Obj) -> list[str]:
-    found = []
-    spec = (
-        ds.raw.get("spec", {}).get("template", {}).get("spec", {})
-        if isinstance(ds.raw.get("spec"), Mapping)
-        else {}
-    )
-    for container in spec.get("containers", []) if isinstance(spec, Mapping) else []:
-        if isinstance(container, Mapping):
-            found += [str(a) for a in (container.get("args") or []) + (container.get("command") or [])]
-    return found
+    return [a for c in _containers(ds) for a in _words(c.get("args")) + _words(c.get("command"))]
 
 
 def _aws_policy_agent(ds: Obj) -> bool:
-    spec: Any = ds.raw.get("spec", {})
-    containers = (
-        spec.get("template", {}).get("spec", {}).get("containers", []) if isinstance(spec, Mapping) else []
-    )
-    for container in containers if isinstance(containers, list) else []:
-        if isinstance(container, Mapping) and container.get("name") == "aws-network-policy-agent":
-            args = [str(a) for a in container.get("args") or []]
-            return "--enable-network-policy=true" in args
+    for container in _containers(ds):
+        if container.get("name") == "aws-network-policy-agent":
+            return "--enable-network-policy=true" in _words(container.get("args"))
     return False
 
 
@@ -312,3 +304,40 @@ def _mtls_mode(obj: Obj) -> str | None:
     mtls = spec.get("mtls") if isinstance(spec, Mapping) else None
     mode = mtls.get("mode") if isinstance(mtls, Mapping) else None
     return mode if isinstance(mode, str) else None
+
+
+def plaintext_peers(inventory: Inventory) -> list[tuple[Obj, str, str, str]]:
+    """``(PeerAuthentication, pointer, mode, port)`` of every PERMISSIVE or DISABLE mTLS mode (port ``""``
+    for the whole workload)."""
+    found: list[tuple[Obj, str, str, str]] = []
+    for peer in inventory.of_kind("PeerAuthentication"):
+        spec = peer.raw.get("spec")
+        spec = spec if isinstance(spec, Mapping) else {}
+        mode = _mtls_mode(peer)
+        if mode in ("PERMISSIVE", "DISABLE"):
+            found.append((peer, "/spec/mtls/mode", mode, ""))
+        ports = spec.get("portLevelMtls")
+        for port, setting in ports.items() if isinstance(ports, Mapping) else []:
+            port_mode = setting.get("mode") if isinstance(setting, Mapping) else None
+            if port_mode in ("PERMISSIVE", "DISABLE"):
+                path = _pointer.join("/spec/portLevelMtls", port, "mode")
+                found.append((peer, path, str(port_mode), str(port)))
+    return found
+
+
+def mesh_enrolled(namespace: Obj, names: set[str]) -> bool:
+    """Whether a mesh of ``names`` injects (or, Istio ambient, captures) the namespace's pods."""
+    labels, annotations = namespace.labels, namespace.annotations
+    istio = (
+        labels.get("istio-injection") == "enabled"
+        or "istio.io/rev" in labels
+        or labels.get("istio.io/dataplane-mode") == "ambient"
+    )
+    linkerd = annotations.get("linkerd.io/inject") == "enabled"
+    return ("istio" in names and istio) or ("linkerd" in names and linkerd)
+
+
+def mesh_opt_outs(pod: EffectivePod) -> list[tuple[str, str]]:
+    """The pod template's ``sidecar.istio.io/inject: "false"`` or ``linkerd.io/inject: disabled``."""
+    opts = (("sidecar.istio.io/inject", "false"), ("linkerd.io/inject", "disabled"))
+    return [(key, value) for key, value in opts if pod.annotations.get(key) == value]

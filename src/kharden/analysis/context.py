@@ -41,7 +41,9 @@ class ScanContext:
     @cached_property
     def control_plane(self) -> ControlPlane:
         """Control-plane components and kubelets with their effective flags, and the node files."""
-        return ControlPlane(self.inventory, self.kube_version)
+        plane = ControlPlane(self.inventory, self.kube_version)
+        self.errors.extend(plane.errors)
+        return plane
 
     @cached_property
     def cni_plugins(self) -> list[cni.Plugin]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _flags, _hostpath, _pointer
+from ..errors import InputError
 from ..inventory import Inventory
 from ..model import Obj
 
@@ -305,8 +306,10 @@ class ControlPlane:
         for obj in inventory.objects:
             if obj.origin.node is not None and obj.origin.file is not None:
                 self._by_file.setdefault((obj.origin.node, obj.origin.file), []).append(obj)
+        self.errors: list[InputError] = []
+        """Pods whose command or args are not lists of strings (the kubelet would refuse them)."""
         for pod in inventory.of_kind("Pod"):
-            self.components.extend(_pod_components(pod))
+            self.components.extend(_pod_components(pod, self.errors))
         self.components.extend(_distribution_components(inventory))
         self.components.extend(_kubelets(inventory, self))
         for etcd in self.of(ETCD):
@@ -371,12 +374,23 @@ class ControlPlane:
         return FileState(path, resolved.host, (), f"{resolved.host} holds no object kharden could read")
 
 
+def anonymous_everywhere(authentication: Obj) -> bool:
+    """Whether an AuthenticationConfiguration lets anonymous requests reach every path (enabled, and
+    no conditions limiting it to paths such as /livez)."""
+    anonymous = authentication.raw.get("anonymous")
+    return (
+        isinstance(anonymous, Mapping)
+        and anonymous.get("enabled") is True
+        and not anonymous.get("conditions")
+    )
+
+
 def _join(root: str, node_path: str) -> str:
     """The path under the node root that the node source gave a node file (symlinks aside)."""
     return os.path.join(root, *[p for p in node_path.split("/") if p])
 
 
-def _pod_components(pod: Obj) -> Iterator[Component]:
+def _pod_components(pod: Obj, errors: list[InputError]) -> Iterator[Component]:
     spec = pod.raw.get("spec")
     if not isinstance(spec, Mapping):
         return
@@ -385,13 +399,19 @@ def _pod_components(pod: Obj) -> Iterator[Component]:
     for index, container in enumerate(containers if isinstance(containers, list) else []):
         if not isinstance(container, Mapping):
             continue
+        base = f"/spec/containers/{index}"
+        for key in ("command", "args"):
+            value = container.get(key)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                location = pod.locate(f"{base}/{key}")
+                message = f"{pod.ref}: {key} must be a list of strings ({base}/{key})"
+                errors.append(InputError(message, file=location.file, line=location.line))
         command = _words(container.get("command"))
         args = _words(container.get("args"))
         found = _flags.component_args(command, args)
         if found is None or found[0] == KUBELET:
             continue
         name, argv, offset = found
-        base = f"/spec/containers/{index}"
         component = Component(
             name=name,
             obj=pod,
@@ -482,7 +502,7 @@ def _distribution_components(inventory: Inventory) -> Iterator[Component]:
         if obj.ref.api_version != NODE_API:
             continue
         distribution = obj.raw.get("distribution") or obj.raw.get("component")
-        if distribution in {"k3s", "rke2"}:
+        if distribution in ("k3s", "rke2"):
             by_node.setdefault((obj.origin.node, str(distribution)), []).append(obj)
     for (node, distribution), objs in by_node.items():
         objs.sort(key=_position)

@@ -15,7 +15,15 @@ from typing import Any
 
 from ..model import Obj
 
-__all__ = ["KINDS", "RAW_KEY_PROVIDERS", "Provider", "ResourceEncryption", "encryption_for", "providers"]
+__all__ = [
+    "KINDS",
+    "RAW_KEY_PROVIDERS",
+    "Provider",
+    "ResourceEncryption",
+    "all_providers",
+    "encryption_for",
+    "providers",
+]
 
 KINDS = ("EncryptionConfiguration", "EncryptionConfig")
 RAW_KEY_PROVIDERS = frozenset({"aescbc", "aesgcm", "secretbox"})
@@ -84,3 +92,14 @@ def providers(entry: Mapping[str, Any], index: int) -> tuple[Provider, ...]:
             version = written if isinstance(written, str) else "v1"
         found.append(Provider(str(name), path, version))
     return tuple(found)
+
+
+def all_providers(config: Obj) -> list[Provider]:
+    """Every provider of every ``resources`` entry, in order."""
+    entries = config.raw.get("resources")
+    return [
+        provider
+        for index, entry in enumerate(entries if isinstance(entries, list) else [])
+        if isinstance(entry, Mapping)
+        for provider in providers(entry, index)
+    ]

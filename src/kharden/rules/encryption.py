@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from .. import _pointer
+from ..analysis.cni import mesh_enrolled, mesh_opt_outs, plaintext_peers
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import APISERVER, ETCD
 from ..analysis.encryption import KINDS as ENCRYPTION_KINDS
-from ..analysis.encryption import RAW_KEY_PROVIDERS, ResourceEncryption, encryption_for, providers
+from ..analysis.encryption import RAW_KEY_PROVIDERS, ResourceEncryption, all_providers, encryption_for
+from ..analysis.ingress import ingress_tls as ingress_tls_of
 from ..analysis.podspec import EffectivePod
 from ..model import Hit, Obj, Severity, Unevaluated
 from ._controlplane import at, file_objects
@@ -225,13 +227,9 @@ def kms_v1(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             if isinstance(found, Unevaluated):
                 yield found
                 continue
-            entries = found.raw.get("resources")
-            for index, entry in enumerate(entries if isinstance(entries, list) else []):
-                if not isinstance(entry, Mapping):
-                    continue
-                for provider in providers(entry, index):
-                    if provider.name == "kms" and provider.kms_api_version == "v1":
-                        yield Hit(provider.path, "a kms provider uses the deprecated KMS v1 API", obj=found)
+            for provider in all_providers(found):
+                if provider.name == "kms" and provider.kms_api_version == "v1":
+                    yield Hit(provider.path, "a kms provider uses the deprecated KMS v1 API", obj=found)
 
 
 @rules.inventory(
@@ -302,38 +300,12 @@ def ingress_tls(obj: Obj) -> Iterator[Hit]:
 
     Reads: spec.tls[*].hosts and spec.rules[*].host of Ingresses.
     """
-    spec = obj.raw.get("spec")
-    if not isinstance(spec, Mapping):
-        return
-    rules_ = spec.get("rules")
-    hosts = [
-        (i, r.get("host"))
-        for i, r in enumerate(rules_ if isinstance(rules_, list) else [])
-        if isinstance(r, Mapping)
-    ]
-    tls = spec.get("tls")
-    if not isinstance(tls, list) or not tls:
-        names = ", ".join(repr(h) for _, h in hosts if isinstance(h, str)) or "every host"
+    found = ingress_tls_of(obj)
+    if not found.has_tls:
+        names = ", ".join(repr(h) for h in found.hosts) or "every host"
         yield Hit("/spec", f"the Ingress serves {names} over plain HTTP (no spec.tls)")
-        return
-    covered: list[str] = []
-    for entry in tls:
-        listed = entry.get("hosts") if isinstance(entry, Mapping) else None
-        if not isinstance(listed, list) or not listed:
-            return  # a tls entry without hosts applies to every host
-        covered += [h for h in listed if isinstance(h, str)]
-    for index, host in hosts:
-        if isinstance(host, str) and not any(_covers(c, host) for c in covered):
-            yield Hit(f"/spec/rules/{index}/host", f"host {host!r} has no certificate in spec.tls")
-
-
-def _covers(pattern: str, host: str) -> bool:
-    if pattern == host:
-        return True
-    if pattern.startswith("*."):
-        head, _, rest = host.partition(".")
-        return bool(head) and rest == pattern[2:]
-    return False
+    for path, host in found.uncovered:
+        yield Hit(path, f"host {host!r} has no certificate in spec.tls")
 
 
 _MESH_SYSTEM = frozenset(
@@ -371,34 +343,13 @@ def mesh_gap(context: ScanContext) -> Iterator[Hit]:
     if not found:
         return
     names = {m.name for m in found}
-    for peer in context.inventory.of_kind("PeerAuthentication"):
-        spec = peer.raw.get("spec")
-        mtls = spec.get("mtls") if isinstance(spec, Mapping) else None
-        mode = mtls.get("mode") if isinstance(mtls, Mapping) else None
-        if mode in {"PERMISSIVE", "DISABLE"}:
-            yield Hit(
-                "/spec/mtls/mode", f"the PeerAuthentication accepts plain text (mtls.mode: {mode})", obj=peer
-            )
-        ports = spec.get("portLevelMtls") if isinstance(spec, Mapping) else None
-        for port, setting in ports.items() if isinstance(ports, Mapping) else []:
-            port_mode = setting.get("mode") if isinstance(setting, Mapping) else None
-            if port_mode in {"PERMISSIVE", "DISABLE"}:
-                yield Hit(
-                    f"/spec/portLevelMtls/{port}/mode",
-                    f"port {port} accepts plain text (mode: {port_mode})",
-                    obj=peer,
-                )
+    for peer, path, mode, port in plaintext_peers(context.inventory):
+        where = f"port {port}" if port else "the PeerAuthentication"
+        yield Hit(path, f"{where} accepts plain text (mode: {mode})", obj=peer)
     enrolled: set[str] = set()
     for namespace in context.inventory.of_kind("Namespace"):
         name = namespace.ref.name
-        labels, annotations = namespace.labels, namespace.annotations
-        istio = (
-            labels.get("istio-injection") == "enabled"
-            or "istio.io/rev" in labels
-            or labels.get("istio.io/dataplane-mode") == "ambient"
-        )
-        linkerd = annotations.get("linkerd.io/inject") == "enabled"
-        if ("istio" in names and istio) or ("linkerd" in names and linkerd):
+        if mesh_enrolled(namespace, names):
             enrolled.add(name)
         elif name not in _MESH_SYSTEM:
             yield Hit(
@@ -407,11 +358,8 @@ def mesh_gap(context: ScanContext) -> Iterator[Hit]:
                 obj=namespace,
             )
     for pod in context.pods:
-        if pod.obj.ref.namespace not in enrolled:
-            continue
-        for key in ("sidecar.istio.io/inject", "linkerd.io/inject"):
-            value = pod.annotations.get(key) or pod.obj.labels.get(key)
-            if value in {"false", "disabled"}:
+        if pod.obj.ref.namespace in enrolled:
+            for key, value in mesh_opt_outs(pod):
                 path = _pointer.join(pod.template_path, "metadata", "annotations", key)
                 yield Hit(path, f"the workload opts out of the mesh ({key}: {value!r})", obj=pod.obj)
 

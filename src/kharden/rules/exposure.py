@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from ..analysis.context import ScanContext
-from ..analysis.controlplane import APISERVER, CONTROLLER_MANAGER, ETCD, KUBELET, SCHEDULER
+from ..analysis.controlplane import (
+    APISERVER,
+    CONTROLLER_MANAGER,
+    ETCD,
+    KUBELET,
+    SCHEDULER,
+    anonymous_everywhere,
+)
+from ..analysis.endpoints import api_endpoints
 from ..analysis.podspec import EffectivePod
-from ..model import Hit, Obj, Severity, Unevaluated
+from ..model import Hit, Severity, Unevaluated
 from ._controlplane import K8S, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._podcheck import who
 from ._ruleset import RuleSet
@@ -51,18 +58,6 @@ ETCD_DOC = (
     "https://kubernetes.io/docs/tasks/administer-cluster/configure-upgrade-etcd/#securing-etcd-clusters"
 )
 KUBELET_DOC = "https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/"
-# Kubeconfigs whose server is the cluster's API endpoint (kubeadm, k3s, RKE2); not audit or webhook ones.
-KUBECONFIGS = frozenset(
-    {
-        "admin.conf",
-        "super-admin.conf",
-        "kubelet.conf",
-        "controller-manager.conf",
-        "scheduler.conf",
-        "k3s.yaml",
-        "rke2.yaml",
-    }
-)
 
 
 @rules.inventory(
@@ -99,12 +94,7 @@ def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 if isinstance(found, Unevaluated):
                     yield found
                     continue
-                anonymous = found.raw.get("anonymous")
-                if (
-                    isinstance(anonymous, Mapping)
-                    and anonymous.get("enabled") is True
-                    and not anonymous.get("conditions")
-                ):
+                if anonymous_everywhere(found):
                     yield Hit(
                         "/anonymous/enabled",
                         "kube-apiserver accepts anonymous requests on every path"
@@ -142,83 +132,19 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     matches the apiserver pods (status.loadBalancer.ingress, spec.loadBalancerIP). Host names are not
     resolved (reported as not evaluated).
     """
-    plane = context.control_plane
-    for component in plane.of(APISERVER):
-        setting = component.setting("advertise-address")
-        if setting.is_set and setting.value and is_public(setting.value):
-            yield at(
-                setting, f"kube-apiserver advertises the public address {setting.value} ({setting.written})"
-            )
-    for config in context.inventory.of_kind("DistributionConfig"):
-        address = _at_config(config, "advertise-address")
-        if address and is_public(address):
+    what = {"advertise-address": "kube-apiserver advertises", "kubeconfig": "a kubeconfig names",
+            "load balancer": "a LoadBalancer in front of kube-apiserver has"}  # fmt: skip
+    for endpoint in api_endpoints(context.inventory, context.control_plane):
+        public = is_public(endpoint.address)
+        if public:
             yield Hit(
-                "/config/advertise-address",
-                f"the API server advertises the public address {address}",
-                obj=config,
+                endpoint.path,
+                f"{what[endpoint.source]} the public address {endpoint.address} ({endpoint.written})",
+                obj=endpoint.obj,
             )
-    for kubeconfig in context.inventory.of_kind("Config"):
-        if (
-            kubeconfig.origin.node is None
-            or posixpath.basename(kubeconfig.origin.file or "") not in KUBECONFIGS
-        ):
-            continue
-        clusters = kubeconfig.raw.get("clusters")
-        for index, entry in enumerate(clusters if isinstance(clusters, list) else []):
-            cluster = entry.get("cluster") if isinstance(entry, Mapping) else None
-            server = cluster.get("server") if isinstance(cluster, Mapping) else None
-            if not isinstance(server, str):
-                continue
-            public = is_public(server)
-            if public:
-                yield Hit(
-                    f"/clusters/{index}/cluster/server",
-                    f"the kubeconfig's API server {server} is a public address",
-                    obj=kubeconfig,
-                )
-            elif public is None and not is_loopback(server):
-                yield Unevaluated(
-                    f"{kubeconfig.origin.file}: server {server} is a host name"
-                    " (kharden does not resolve names)"
-                )
-    labels = [c.obj.labels for c in plane.of(APISERVER) if c.obj.ref.kind == "Pod"]
-    for service in context.inventory.of_kind("Service"):
-        spec = service.raw.get("spec")
-        if not isinstance(spec, Mapping) or spec.get("type") != "LoadBalancer":
-            continue
-        selector = spec.get("selector")
-        if not isinstance(selector, Mapping) or not selector:
-            continue
-        fronts = any(all(pod.get(k) == v for k, v in selector.items()) for pod in labels) or (
-            selector.get("component") == "kube-apiserver"
-        )
-        if not fronts:
-            continue
-        for path, address in _service_addresses(service):
-            if is_public(address):
-                yield Hit(
-                    path,
-                    f"a LoadBalancer in front of kube-apiserver has the public address {address}",
-                    obj=service,
-                )
-
-
-def _at_config(config: Obj, key: str) -> str | None:
-    raw = config.raw.get("config")
-    value = raw.get(key) if isinstance(raw, Mapping) else None
-    return value if isinstance(value, str) else None
-
-
-def _service_addresses(service: Obj) -> Iterator[tuple[str, str]]:
-    spec = service.raw.get("spec")
-    if isinstance(spec, Mapping) and isinstance(spec.get("loadBalancerIP"), str):
-        yield "/spec/loadBalancerIP", spec["loadBalancerIP"]
-    status = service.raw.get("status")
-    balancer = status.get("loadBalancer") if isinstance(status, Mapping) else None
-    ingress = balancer.get("ingress") if isinstance(balancer, Mapping) else None
-    for index, item in enumerate(ingress if isinstance(ingress, list) else []):
-        if isinstance(item, Mapping) and isinstance(item.get("ip"), str):
-            yield f"/status/loadBalancer/ingress/{index}/ip", item["ip"]
+        elif public is None and not is_loopback(endpoint.address):
+            where = endpoint.obj.origin.file or str(endpoint.obj.ref)
+            yield Unevaluated(f"{where}: {endpoint.written} is a host name (kharden does not resolve names)")
 
 
 @rules.inventory(

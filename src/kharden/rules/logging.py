@@ -239,18 +239,11 @@ def audit_not_shipped(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     if not context.evidence & {"M", "C"}:
         yield Unevaluated("no manifests or cluster in this scan to find a log collector DaemonSet in")
         return
-    for daemonset in context.inventory.of_kind("DaemonSet"):
-        text = daemonset.ref.name + " " + " ".join(_images(daemonset))
-        if any(word in text for word in COLLECTORS):
-            return
+    for pod in context.pods:
+        if pod.obj.ref.kind == "DaemonSet":
+            text = " ".join([pod.obj.ref.name, *(c.image.value or "" for c in pod.containers)])
+            if any(word in text for word in COLLECTORS):
+                return
     for component in apiservers:
         setting = component.setting("audit-log-path")
         yield at(setting, f"audit events stay on the node ({setting.written}) and no log collector runs")
-
-
-def _images(daemonset: Obj) -> list[str]:
-    spec = daemonset.raw.get("spec")
-    template = spec.get("template") if isinstance(spec, dict) else None
-    pod = template.get("spec") if isinstance(template, dict) else None
-    containers = pod.get("containers") if isinstance(pod, dict) else None
-    return [c["image"] for c in containers or [] if isinstance(c, dict) and isinstance(c.get("image"), str)]
