@@ -12,6 +12,7 @@ from ..model import Hit, Obj, Severity, Unevaluated
 __all__ = [
     "K8S",
     "at",
+    "components",
     "file_objects",
     "is_loopback",
     "is_public",
@@ -84,6 +85,19 @@ def _host(address: str) -> str:
     if text.count(":") == 1:
         text = text.split(":", 1)[0]
     return text
+
+
+def components(context: ScanContext, *names: str) -> Iterator[Component | Unevaluated]:
+    """The components of ``names``, or a note when the scan shows none of one (a worker node, a k3s
+    server on SQLite without etcd, the wrong directory): judging nothing is not a pass."""
+    plane = context.control_plane
+    for name in names:
+        found = plane.of(name)
+        if not found:
+            yield Unevaluated(
+                f"no {name} in this scan (no static pod or k3s/RKE2 server configuration runs one)"
+            )
+        yield from found
 
 
 def missing_kubelets(context: ScanContext) -> Iterator[Unevaluated]:

@@ -8,7 +8,7 @@ from ..analysis.admission import PodSecurityConfig, namespace_level, pod_securit
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import APISERVER, Component
 from ..model import Hit, Obj, Severity, Unevaluated
-from ._controlplane import at, file_objects
+from ._controlplane import at, components, file_objects
 from ._ruleset import RuleSet
 
 rules = RuleSet("admission")
@@ -187,7 +187,7 @@ def _message(namespace: Obj, level: str, how: str, by_engine: bool) -> str:
     remediation="add NodeRestriction to --enable-admission-plugins and remove AlwaysAdmit",
     references=(PLUGINS_DOC + "#noderestriction", PLUGINS_DOC + "#alwaysadmit"),
 )
-def plugins(context: ScanContext) -> Iterator[Hit]:
+def plugins(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when kube-apiserver does not enable NodeRestriction (it is not on by default) or disables
     it, or enables AlwaysAdmit.
 
@@ -197,7 +197,10 @@ def plugins(context: ScanContext) -> Iterator[Hit]:
     Reads: kube-apiserver --enable-admission-plugins, --admission-control (deprecated),
     --disable-admission-plugins (k3s and RKE2 enable NodeRestriction themselves).
     """
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         enabled, disabled = _enabled_plugins(component)
         setting = component.setting("enable-admission-plugins")
         if "NodeRestriction" in disabled:

@@ -14,7 +14,7 @@ from ..analysis.encryption import RAW_KEY_PROVIDERS, ResourceEncryption, all_pro
 from ..analysis.ingress import ingress_tls as ingress_tls_of
 from ..analysis.podspec import EffectivePod
 from ..model import Hit, Obj, Severity, Unevaluated
-from ._controlplane import at, file_objects
+from ._controlplane import at, components, file_objects
 from ._podcheck import who
 from ._ruleset import RuleSet
 
@@ -118,7 +118,10 @@ ETCD_DOC_TLS = "https://etcd.io/docs/v3.5/op-guide/security/"
 
 def _secrets_encryption(context: ScanContext) -> Iterator[ResourceEncryption | Obj | Unevaluated]:
     """Per apiserver with an encryption config: the entry deciding Secrets (or the config without one)."""
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         for found in file_objects(context, component, "encryption-provider-config", ENCRYPTION_KINDS):
             if isinstance(found, Unevaluated):
                 yield found
@@ -222,7 +225,10 @@ def kms_v1(context: ScanContext) -> Iterator[Hit | Unevaluated]:
 
     Reads: resources[*].providers[*].kms.apiVersion of the EncryptionConfiguration kube-apiserver uses.
     """
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         for found in file_objects(context, component, "encryption-provider-config", ENCRYPTION_KINDS):
             if isinstance(found, Unevaluated):
                 yield found
@@ -243,7 +249,7 @@ def kms_v1(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     ),
     references=("https://kubernetes.io/docs/setup/best-practices/certificates/", ETCD_DOC_TLS),
 )
-def control_plane_tls(context: ScanContext) -> Iterator[Hit]:
+def control_plane_tls(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when control-plane connections are not authenticated by TLS: kube-apiserver without
     --etcd-certfile, --etcd-keyfile or --etcd-cafile (for an etcd reached over the network), talking to
     etcd over http, without --tls-cert-file (it then serves a self-signed certificate) or without
@@ -255,8 +261,10 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit]:
     Reads: kube-apiserver --etcd-servers, --etcd-cafile, --etcd-certfile, --etcd-keyfile,
     --tls-cert-file, --kubelet-certificate-authority; etcd --cert-file, --peer-cert-file.
     """
-    plane = context.control_plane
-    for component in plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         servers = [url for url, _ in component.items("etcd-servers")]
         for url, setting in component.items("etcd-servers"):
             if url.startswith("http://"):
@@ -266,7 +274,10 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit]:
         for name in [*needed, "tls-cert-file", "kubelet-certificate-authority"]:
             if not component.has(name):
                 yield at(component.setting(name), f"kube-apiserver runs without --{name}{_WHY[name]}")
-    for component in plane.of(ETCD):
+    for component in components(context, ETCD):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         for name in ("cert-file", "peer-cert-file"):
             if not component.has(name) and not component.unreadable:
                 yield at(component.setting(name), f"etcd runs without --{name}{_WHY[name]}")
@@ -327,7 +338,7 @@ _MESH_SYSTEM = frozenset(
         "https://linkerd.io/2/features/automatic-mtls/",
     ),
 )
-def mesh_gap(context: ScanContext) -> Iterator[Hit]:
+def mesh_gap(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when a service mesh runs (istiod, Istio PeerAuthentications, the Linkerd control plane) but a
     namespace is not enrolled in it, a workload opts out of injection, or an Istio PeerAuthentication
     allows plain text (mtls.mode PERMISSIVE or DISABLE).

@@ -16,7 +16,7 @@ from ..analysis.controlplane import (
 from ..analysis.endpoints import api_endpoints
 from ..analysis.podspec import EffectivePod
 from ..model import Hit, Severity, Unevaluated
-from ._controlplane import K8S, at, file_objects, is_loopback, is_public, missing_kubelets
+from ._controlplane import K8S, at, components, file_objects, is_loopback, is_public, missing_kubelets
 from ._podcheck import who
 from ._ruleset import RuleSet
 
@@ -86,7 +86,10 @@ def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --anonymous-auth and --authentication-config (the file's anonymous.enabled
     and anonymous.conditions).
     """
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         if component.has("authentication-config"):
             for found in file_objects(
                 context, component, "authentication-config", ("AuthenticationConfiguration",)
@@ -155,7 +158,7 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     remediation="remove --insecure-port and --insecure-bind-address (or set --insecure-port=0 before 1.20)",
     references=(APISERVER_DOC, "https://kubernetes.io/docs/concepts/security/controlling-access/"),
 )
-def insecure_port(context: ScanContext) -> Iterator[Hit]:
+def insecure_port(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when kube-apiserver serves its insecure port: --insecure-port set to a non-zero port (or
     left unset on a cluster older than 1.20, where it defaulted to 8080), or --insecure-bind-address
     set.
@@ -165,7 +168,10 @@ def insecure_port(context: ScanContext) -> Iterator[Hit]:
 
     Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version.
     """
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         port = component.setting("insecure-port")
         if port.value not in {None, "0"}:
             yield at(
@@ -198,7 +204,10 @@ def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: etcd --client-cert-auth and --listen-client-urls (and ETCD_* variables), or
     client-transport-security.client-cert-auth and listen-client-urls of its --config-file (RKE2).
     """
-    for component in context.control_plane.of(ETCD):
+    for component in components(context, ETCD):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         if component.unreadable:
             yield Unevaluated(component.unreadable)
             continue
@@ -232,7 +241,10 @@ def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: etcd --peer-client-cert-auth, --peer-auto-tls, --auto-tls (and ETCD_* variables), or the
     peer-transport-security and client-transport-security sections of its --config-file.
     """
-    for component in context.control_plane.of(ETCD):
+    for component in components(context, ETCD):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         if component.unreadable:
             yield Unevaluated(component.unreadable)
             continue
@@ -256,7 +268,7 @@ def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     ),
     references=(ETCD_DOC, "https://kubernetes.io/docs/setup/best-practices/certificates/"),
 )
-def etcd_shared_ca(context: ScanContext) -> Iterator[Hit]:
+def etcd_shared_ca(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when etcd's --trusted-ca-file is the file kube-apiserver's --client-ca-file names (the same
     path on the node, through each static pod's mounts): any client certificate of the cluster, a
     kubelet's or a user's, is then accepted by etcd.
@@ -268,7 +280,10 @@ def etcd_shared_ca(context: ScanContext) -> Iterator[Hit]:
     resolved through hostPath mounts; file contents are not compared).
     """
     plane = context.control_plane
-    for etcd in plane.of(ETCD):
+    for etcd in components(context, ETCD):
+        if isinstance(etcd, Unevaluated):
+            yield etcd
+            continue
         trusted = etcd.setting("trusted-ca-file")
         if not trusted.value or trusted.source == "default":
             continue
@@ -295,7 +310,7 @@ def etcd_shared_ca(context: ScanContext) -> Iterator[Hit]:
     ),
     references=(K8S + "kube-scheduler/", K8S + "kube-controller-manager/"),
 )
-def control_plane_bind(context: ScanContext) -> Iterator[Hit]:
+def control_plane_bind(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when kube-scheduler or kube-controller-manager listens on a non-loopback address
     (--bind-address unset defaults to 0.0.0.0) or serves profiling data (--profiling not false).
 
@@ -304,8 +319,10 @@ def control_plane_bind(context: ScanContext) -> Iterator[Hit]:
 
     Reads: kube-scheduler and kube-controller-manager --bind-address and --profiling.
     """
-    plane = context.control_plane
-    for component in [*plane.of(SCHEDULER), *plane.of(CONTROLLER_MANAGER)]:
+    for component in components(context, SCHEDULER, CONTROLLER_MANAGER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         bind = component.setting("bind-address")
         if bind.value is not None and not is_loopback(bind.value):
             yield at(bind, f"{component.name} listens on every address ({bind.describe()})")

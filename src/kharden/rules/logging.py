@@ -8,7 +8,7 @@ from ..analysis.audit import Decision, Request, decide
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import APISERVER
 from ..model import Hit, Obj, Severity, Unevaluated
-from ._controlplane import at, file_objects
+from ._controlplane import at, components, file_objects
 from ._ruleset import RuleSet
 
 rules = RuleSet("logging")
@@ -31,7 +31,7 @@ COLLECTORS = (
     ),
     references=(AUDIT_DOC,),
 )
-def audit_disabled(context: ScanContext) -> Iterator[Hit]:
+def audit_disabled(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when kube-apiserver has no --audit-policy-file, or neither --audit-log-path nor
     --audit-webhook-config-file: no audit event is written anywhere.
 
@@ -41,7 +41,10 @@ def audit_disabled(context: ScanContext) -> Iterator[Hit]:
     Reads: kube-apiserver --audit-policy-file, --audit-log-path, --audit-webhook-config-file (RKE2 and
     k3s: their kube-apiserver-arg and audit-policy-file settings).
     """
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         if not component.has("audit-policy-file"):
             yield at(
                 component.setting("audit-policy-file"),
@@ -109,7 +112,10 @@ def audit_policy(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     (level, users, userGroups, verbs, resources, namespaces, nonResourceURLs, omitStages), evaluated
     for ordinary users' requests.
     """
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         for policy in file_objects(context, component, "audit-policy-file", ("Policy",)):
             if isinstance(policy, Unevaluated):
                 yield policy
@@ -177,7 +183,7 @@ def _why_none(decision: Decision, request: Request) -> str:
     remediation="set --audit-log-maxage=30 (or more), --audit-log-maxbackup=10 and --audit-log-maxsize=100",
     references=(AUDIT_DOC + "#log-backend",),
 )
-def audit_retention(context: ScanContext) -> Iterator[Hit]:
+def audit_retention(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when kube-apiserver logs audit events to a file but keeps them briefly:
     --audit-log-maxage below 30 days, --audit-log-maxbackup below 10 files or --audit-log-maxsize below
     100 MB (unset, the first two keep everything; maxsize unset rotates never, so only values written
@@ -188,7 +194,10 @@ def audit_retention(context: ScanContext) -> Iterator[Hit]:
     Reads: kube-apiserver --audit-log-path, --audit-log-maxage, --audit-log-maxbackup, --audit-log-maxsize.
     """
     minimums = {"audit-log-maxage": 30, "audit-log-maxbackup": 10, "audit-log-maxsize": 100}
-    for component in context.control_plane.of(APISERVER):
+    for component in components(context, APISERVER):
+        if isinstance(component, Unevaluated):
+            yield component
+            continue
         path = component.setting("audit-log-path")
         if not path.value or path.value == "-" or path.source == "default":
             continue
