@@ -153,3 +153,17 @@ def test_etcd_config_file_replaces_its_flags(tmp_path: Any) -> None:
     assert [n.reason for n in report.not_evaluated] == [
         f"etcd --config-file: /srv/etcd/etcd.yaml not found under {tmp_path}"
     ]
+
+
+def test_a_k3s_agent_runs_only_a_kubelet(tmp_path: Any) -> None:
+    (tmp_path / "etc/rancher/k3s").mkdir(parents=True)
+    (tmp_path / "etc/rancher/k3s/config.yaml").write_text("server: https://10.0.0.10:6443\ntoken: fake\n")
+    (tmp_path / "etc/systemd/system").mkdir(parents=True)
+    (tmp_path / "etc/systemd/system/k3s-agent.service").write_text(
+        "[Service]\nExecStart=/usr/local/bin/k3s agent --kubelet-arg=anonymous-auth=true\n"
+    )
+    collected = Collected()
+    read_node(str(tmp_path), collected)
+    plane = ControlPlane(Inventory(collected.objects))
+    assert [c.name for c in plane.components] == [KUBELET]
+    assert plane.components[0].setting("anonymous-auth").written == "--anonymous-auth=true"

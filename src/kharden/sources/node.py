@@ -73,7 +73,11 @@ KUBECONFIGS = (
 CNI_DIRS = ("/etc/cni/net.d", "/var/lib/rancher/k3s/agent/etc/cni/net.d")
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 KUBELET_UNIT = "kubelet.service"
-DISTRIBUTIONS = {"k3s": "k3s.service", "rke2": "rke2-server.service"}
+# The units of a server and of an agent (the first word of the command line says which).
+DISTRIBUTIONS = {
+    "k3s": ("k3s.service", "k3s-agent.service"),
+    "rke2": ("rke2-server.service", "rke2-agent.service"),
+}
 K3S_ENCRYPTION_CONFIG = "/var/lib/rancher/{}/server/cred/encryption-config.json"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", ".manifest")
@@ -318,7 +322,7 @@ class _Node:
             body = {"distribution": name, "position": self.position}
             config = self.wrapped(path, "DistributionConfig", f"{name}:{path}", body)
             file_args.extend(_config_file_args(config or {}))
-        pieces = _systemd(self, DISTRIBUTIONS[name]) or []
+        pieces = [piece for unit in DISTRIBUTIONS[name] for piece in _systemd(self, unit) or []]
         for piece in pieces:
             found = True
             self.piece(name, piece)
