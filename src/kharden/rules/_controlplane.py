@@ -11,8 +11,8 @@ from ..model import Hit, Obj, Severity, Unevaluated
 
 __all__ = [
     "K8S",
+    "absent",
     "at",
-    "components",
     "file_objects",
     "is_loopback",
     "is_public",
@@ -87,17 +87,14 @@ def _host(address: str) -> str:
     return text
 
 
-def components(context: ScanContext, *names: str) -> Iterator[Component | Unevaluated]:
-    """The components of ``names``, or a note when the scan shows none of one (a worker node, a k3s
-    server on SQLite without etcd, the wrong directory): judging nothing is not a pass."""
-    plane = context.control_plane
+def absent(context: ScanContext, *names: str) -> Iterator[Unevaluated]:
+    """A note for each of ``names`` the scan shows no instance of (a worker node, a k3s server on
+    SQLite without etcd, the wrong directory): judging nothing is not a pass."""
     for name in names:
-        found = plane.of(name)
-        if not found:
+        if not context.control_plane.of(name):
             yield Unevaluated(
                 f"no {name} in this scan (no static pod or k3s/RKE2 server configuration runs one)"
             )
-        yield from found
 
 
 def missing_kubelets(context: ScanContext) -> Iterator[Unevaluated]:

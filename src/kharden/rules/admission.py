@@ -8,7 +8,7 @@ from ..analysis.admission import PodSecurityConfig, namespace_level, pod_securit
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import APISERVER, Component
 from ..model import Hit, Obj, Severity, Unevaluated
-from ._controlplane import at, components, file_objects
+from ._controlplane import absent, at, file_objects
 from ._ruleset import RuleSet
 
 rules = RuleSet("admission")
@@ -197,10 +197,8 @@ def plugins(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --enable-admission-plugins, --admission-control (deprecated),
     --disable-admission-plugins (k3s and RKE2 enable NodeRestriction themselves).
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         enabled, disabled = _enabled_plugins(component)
         setting = component.setting("enable-admission-plugins")
         if "NodeRestriction" in disabled:

@@ -14,7 +14,7 @@ from ..analysis.encryption import RAW_KEY_PROVIDERS, ResourceEncryption, all_pro
 from ..analysis.ingress import ingress_tls as ingress_tls_of
 from ..analysis.podspec import EffectivePod
 from ..model import Hit, Obj, Severity, Unevaluated
-from ._controlplane import at, components, file_objects
+from ._controlplane import absent, at, file_objects
 from ._podcheck import who
 from ._ruleset import RuleSet
 
@@ -118,10 +118,8 @@ ETCD_DOC_TLS = "https://etcd.io/docs/v3.5/op-guide/security/"
 
 def _secrets_encryption(context: ScanContext) -> Iterator[ResourceEncryption | Obj | Unevaluated]:
     """Per apiserver with an encryption config: the entry deciding Secrets (or the config without one)."""
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         for found in file_objects(context, component, "encryption-provider-config", ENCRYPTION_KINDS):
             if isinstance(found, Unevaluated):
                 yield found
@@ -225,10 +223,8 @@ def kms_v1(context: ScanContext) -> Iterator[Hit | Unevaluated]:
 
     Reads: resources[*].providers[*].kms.apiVersion of the EncryptionConfiguration kube-apiserver uses.
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         for found in file_objects(context, component, "encryption-provider-config", ENCRYPTION_KINDS):
             if isinstance(found, Unevaluated):
                 yield found
@@ -261,10 +257,8 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --etcd-servers, --etcd-cafile, --etcd-certfile, --etcd-keyfile,
     --tls-cert-file, --kubelet-certificate-authority; etcd --cert-file, --peer-cert-file.
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         servers = [url for url, _ in component.items("etcd-servers")]
         for url, setting in component.items("etcd-servers"):
             if url.startswith("http://"):
@@ -274,10 +268,8 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         for name in [*needed, "tls-cert-file", "kubelet-certificate-authority"]:
             if not component.has(name):
                 yield at(component.setting(name), f"kube-apiserver runs without --{name}{_WHY[name]}")
-    for component in components(context, ETCD):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, ETCD)
+    for component in context.control_plane.of(ETCD):
         for name in ("cert-file", "peer-cert-file"):
             if not component.has(name) and not component.unreadable:
                 yield at(component.setting(name), f"etcd runs without --{name}{_WHY[name]}")

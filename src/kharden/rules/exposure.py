@@ -16,7 +16,7 @@ from ..analysis.controlplane import (
 from ..analysis.endpoints import api_endpoints
 from ..analysis.podspec import EffectivePod
 from ..model import Hit, Severity, Unevaluated
-from ._controlplane import K8S, at, components, file_objects, is_loopback, is_public, missing_kubelets
+from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._podcheck import who
 from ._ruleset import RuleSet
 
@@ -86,10 +86,8 @@ def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --anonymous-auth and --authentication-config (the file's anonymous.enabled
     and anonymous.conditions).
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         if component.has("authentication-config"):
             for found in file_objects(
                 context, component, "authentication-config", ("AuthenticationConfiguration",)
@@ -168,10 +166,8 @@ def insecure_port(context: ScanContext) -> Iterator[Hit | Unevaluated]:
 
     Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version.
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         port = component.setting("insecure-port")
         if port.value not in {None, "0"}:
             yield at(
@@ -204,10 +200,8 @@ def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: etcd --client-cert-auth and --listen-client-urls (and ETCD_* variables), or
     client-transport-security.client-cert-auth and listen-client-urls of its --config-file (RKE2).
     """
-    for component in components(context, ETCD):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, ETCD)
+    for component in context.control_plane.of(ETCD):
         if component.unreadable:
             yield Unevaluated(component.unreadable)
             continue
@@ -241,10 +235,8 @@ def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: etcd --peer-client-cert-auth, --peer-auto-tls, --auto-tls (and ETCD_* variables), or the
     peer-transport-security and client-transport-security sections of its --config-file.
     """
-    for component in components(context, ETCD):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, ETCD)
+    for component in context.control_plane.of(ETCD):
         if component.unreadable:
             yield Unevaluated(component.unreadable)
             continue
@@ -280,10 +272,8 @@ def etcd_shared_ca(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     resolved through hostPath mounts; file contents are not compared).
     """
     plane = context.control_plane
-    for etcd in components(context, ETCD):
-        if isinstance(etcd, Unevaluated):
-            yield etcd
-            continue
+    yield from absent(context, ETCD)
+    for etcd in context.control_plane.of(ETCD):
         trusted = etcd.setting("trusted-ca-file")
         if not trusted.value or trusted.source == "default":
             continue
@@ -319,10 +309,8 @@ def control_plane_bind(context: ScanContext) -> Iterator[Hit | Unevaluated]:
 
     Reads: kube-scheduler and kube-controller-manager --bind-address and --profiling.
     """
-    for component in components(context, SCHEDULER, CONTROLLER_MANAGER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, SCHEDULER, CONTROLLER_MANAGER)
+    for component in [*context.control_plane.of(SCHEDULER), *context.control_plane.of(CONTROLLER_MANAGER)]:
         bind = component.setting("bind-address")
         if bind.value is not None and not is_loopback(bind.value):
             yield at(bind, f"{component.name} listens on every address ({bind.describe()})")

@@ -8,7 +8,7 @@ from ..analysis.audit import Decision, Request, decide
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import APISERVER
 from ..model import Hit, Obj, Severity, Unevaluated
-from ._controlplane import at, components, file_objects
+from ._controlplane import absent, at, file_objects
 from ._ruleset import RuleSet
 
 rules = RuleSet("logging")
@@ -41,10 +41,8 @@ def audit_disabled(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --audit-policy-file, --audit-log-path, --audit-webhook-config-file (RKE2 and
     k3s: their kube-apiserver-arg and audit-policy-file settings).
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         if not component.has("audit-policy-file"):
             yield at(
                 component.setting("audit-policy-file"),
@@ -112,10 +110,8 @@ def audit_policy(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     (level, users, userGroups, verbs, resources, namespaces, nonResourceURLs, omitStages), evaluated
     for ordinary users' requests.
     """
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         for policy in file_objects(context, component, "audit-policy-file", ("Policy",)):
             if isinstance(policy, Unevaluated):
                 yield policy
@@ -194,10 +190,8 @@ def audit_retention(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --audit-log-path, --audit-log-maxage, --audit-log-maxbackup, --audit-log-maxsize.
     """
     minimums = {"audit-log-maxage": 30, "audit-log-maxbackup": 10, "audit-log-maxsize": 100}
-    for component in components(context, APISERVER):
-        if isinstance(component, Unevaluated):
-            yield component
-            continue
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
         path = component.setting("audit-log-path")
         if not path.value or path.value == "-" or path.source == "default":
             continue
