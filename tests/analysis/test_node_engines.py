@@ -375,3 +375,18 @@ def test_istio_strict_mesh_wide() -> None:
     )
     (mesh,) = cni.meshes(Inventory([peer]))
     assert (mesh.name, mesh.strict) == ("istio", True)
+
+
+def test_audit_rule_reports_an_omitted_outcome() -> None:
+    from kharden.model import Hit  # noqa: PLC0415
+    from kharden.rules.logging import _policy_hits  # noqa: PLC0415
+
+    p = policy({"level": "Metadata", "omitStages": ["ResponseComplete"]})
+    hits = [h for h in _policy_hits(p) if isinstance(h, Hit)]
+    assert {(h.path, h.message) for h in hits} == {
+        (
+            "/rules/0/omitStages",
+            f"{theme} are recorded without their outcome (omitStages includes ResponseComplete)",
+        )
+        for theme in ("Secrets", "token reviews", "RBAC changes", "exec into pods")
+    }

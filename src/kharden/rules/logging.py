@@ -134,7 +134,7 @@ def _policy_hits(policy: Obj) -> Iterator[Hit]:
                         obj=policy,
                     )
                 break
-            if "ResponseComplete" in decision.omit_stages and "Panic" not in decision.path:
+            if "ResponseComplete" in decision.omit_stages:
                 key = (decision.path, theme + " outcome")
                 if key not in reported:
                     reported.add(key)
