@@ -14,10 +14,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,helm]'
 	@touch $@
 
-## demo: install kharden and scan the bundled insecure example app
+## demo: install kharden and scan the bundled insecure example app and control-plane node
 demo: $(VENV)/.installed
-	@echo "\$$ kharden scan examples/insecure/"
-	@$(KHARDEN) scan examples/insecure/ || [ $$? -eq 1 ]
+	@echo "\$$ kharden scan examples/insecure/ --node-root examples/insecure-node/"
+	@$(KHARDEN) scan examples/insecure/ --node-root examples/insecure-node/ || [ $$? -eq 1 ]
 	@echo
 	@echo "\$$ kharden scan examples/hardened/   # the same app, hardened"
 	@$(KHARDEN) scan examples/hardened/

@@ -16,6 +16,7 @@ from kharden.scan import evaluate
 from kharden.sources.documents import Collected
 from kharden.sources.files import DEFAULT_MAX_FILE_BYTES
 from kharden.sources.imagescan import read_image_report
+from kharden.sources.node import read_node
 
 TESTS = Path(__file__).parent
 SHARED = TESTS.parent.parent / "shared"
@@ -90,14 +91,21 @@ def mutate(obj: dict[str, Any], *changes: tuple[str, Any]) -> dict[str, Any]:
 
 
 def scan_text(
-    text: str, rules: list[str] | None = None, file: str = "test.yaml", image_reports: tuple[str, ...] = ()
+    text: str,
+    rules: list[str] | None = None,
+    file: str = "test.yaml",
+    image_reports: tuple[str, ...] = (),
+    node_roots: tuple[str, ...] = (),
+    kube_version: tuple[int, int] | None = None,
 ) -> Report:
-    """Scan YAML text (and image scan reports) through the real loader and runner."""
+    """Scan YAML text (with image scan reports, node trees) through the real loaders and runner."""
     collected = Collected()
     collected.add_stream(text.encode("utf-8"), file)
     for report in image_reports:
         read_image_report(report, collected, DEFAULT_MAX_FILE_BYTES)
-    return evaluate(collected, select(rules or []))
+    for root in node_roots:
+        read_node(root, collected)
+    return evaluate(collected, select(rules or []), kube_version=kube_version)
 
 
 def scan_objects(*objects: dict[str, Any], rules: list[str] | None = None) -> Report:

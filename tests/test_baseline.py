@@ -35,7 +35,7 @@ def app(tmp_path: Path) -> Path:
 def edit_web(app: Path, *, new_problem: bool) -> None:
     """Move lines (a comment block, the Service first, keys reordered) and maybe add one new problem."""
     text = (app / "web.yaml").read_text()
-    deployment, service = text.split("\n---\n")
+    deployment, service, *rest = text.split("\n---\n")
     deployment = deployment.replace(
         "          ports:\n            - {name: http, containerPort: 80}\n"
         "          resources:\n            requests: {cpu: 50m, memory: 64Mi}\n            limits: {memory: 128Mi}",
@@ -49,7 +49,8 @@ def edit_web(app: Path, *, new_problem: bool) -> None:
         )
         assert "hostPID: true" in deployment
     header = "# Reviewed in the platform meeting.\n# Owner: web team.\n# Ticket: WEB-1234.\n"
-    (app / "web.yaml").write_text(header + service.strip() + "\n---\n" + deployment + "\n")
+    documents = [service.strip(), deployment, *(document.strip() for document in rest)]
+    (app / "web.yaml").write_text(header + "\n---\n".join(documents) + "\n")
     # The API's containers swap places too.
     api = (app / "api.yaml").read_text()
     first = api.index("        - name: api\n")

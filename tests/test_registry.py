@@ -27,14 +27,6 @@ PENDING = {
     # issue 5: network isolation engine
     "exposure.metadata-api", "netpol.ingress-open", "netpol.egress-open", "netpol.internet-egress",
     "netpol.selects-nothing",
-    # issue 6: control plane and nodes
-    "exposure.apiserver-anonymous", "exposure.apiserver-public", "exposure.insecure-port",
-    "exposure.etcd-client-auth", "exposure.etcd-peer-auth", "exposure.etcd-shared-ca",
-    "exposure.control-plane-bind", "exposure.kubelet-auth", "encryption.secrets-at-rest",
-    "encryption.raw-key", "encryption.kms-v1", "encryption.pod-traffic", "encryption.mesh-gap",
-    "encryption.ingress-tls", "encryption.control-plane-tls", "logging.audit-disabled",
-    "logging.audit-policy", "logging.audit-retention", "logging.audit-not-shipped",
-    "admission.psp-unenforced", "admission.pod-security", "admission.plugins", "netpol.cni-unsupported",
     # issue 7: live cluster
     "exposure.control-plane-schedulable", "exposure.node-public-ip",
 }  # fmt: skip

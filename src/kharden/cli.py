@@ -134,6 +134,22 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument(
         "--show-suppressed", action="store_true", help="list suppressed findings in the text report"
     )
+    scan_cmd.add_argument(
+        "--node-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="read node and control-plane files (static pods, kubelet, k3s/RKE2, CNI) under DIR (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--node", action="store_true", help="read this machine's node files (--node-root /)"
+    )
+    scan_cmd.add_argument(
+        "--kube-version",
+        metavar="VERSION",
+        help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
+        " default: the kube-apiserver image tag, else 1.33",
+    )
 
     rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
     rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
@@ -246,8 +262,9 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
-    if not args.paths:
-        raise UsageError("nothing to scan: give files, directories, or '-' for stdin")
+    node_roots = tuple(args.node_root) + (("/",) if args.node else ())
+    if not args.paths and not node_roots:
+        raise UsageError("nothing to scan: give files, directories, '-' for stdin, or --node-root DIR")
     if args.max_file_size <= 0:
         raise UsageError("--max-file-size must be positive")
     return ScanOptions(
@@ -259,6 +276,8 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         image_reports=tuple(args.image_report),
         config=config,
         baseline=baseline,
+        node_roots=node_roots,
+        kube_version=args.kube_version,
     )
 
 

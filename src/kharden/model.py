@@ -38,6 +38,7 @@ __all__ = [
     "SectionScore",
     "Severity",
     "Suppression",
+    "Unevaluated",
     "Vulnerability",
 ]
 
@@ -98,6 +99,8 @@ class Origin:
     positions: Positions | None = None
     template: str | None = None
     renderer: str | None = None
+    node: str | None = None
+    """The node root directory the file was read under (``--node-root``); ``None`` for manifests."""
 
 
 class Location(NamedTuple):
@@ -170,6 +173,14 @@ class Hit(NamedTuple):
     container: str | None = None
     severity: Severity | None = None
     obj: Obj | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unevaluated:
+    """What a whole-inventory rule could not decide for one object (a file its flags point to is
+    missing, a value only the node knows): the runner reports it as not evaluated, never as a pass."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

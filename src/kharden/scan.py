@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from .analysis.context import ScanContext
+from .analysis.controlplane import parse_version
 from .analysis.podspec import pod_template_path
 from .baseline import Baseline, load_baseline
 from .config import Config
 from .errors import UsageError
 from .fingerprint import fingerprint
 from .inventory import Inventory
-from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun
+from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
 from .rules import INPUTS, Rule, select
 from .score import scorecard
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .sources.imagescan import read_image_report
+from .sources.node import read_node
 from .suppress import Policy
 
 __all__ = ["ScanOptions", "evaluate", "scan"]
@@ -50,6 +52,10 @@ class ScanOptions:
     """A team's ``.kharden.yaml`` (:func:`~kharden.config.load_config`): rules, severities, ignores."""
     baseline: Baseline | None = None
     """Findings accepted earlier (:func:`~kharden.baseline.load_baseline`); default: the config's."""
+    node_roots: tuple[str, ...] = ()
+    """Node root directories to read node and control-plane files under (``/`` for this node)."""
+    kube_version: str | None = None
+    """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -65,6 +71,7 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     baseline = options.baseline
     if baseline is None and config.baseline is not None:
         baseline = load_baseline(config.baseline)
+    kube_version = _version(options.kube_version)
     with acyclic_work():
         collected = Collected()
         read_paths(
@@ -79,9 +86,20 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
         )
         for path in options.image_reports:
             read_image_report(path, collected, options.max_file_bytes)
-        report = evaluate(collected, rules, config.policy(rules, baseline))
+        for root in options.node_roots:
+            read_node(root, collected)
+        report = evaluate(collected, rules, config.policy(rules, baseline), kube_version=kube_version)
     report.generated_at = scan_time()
     return report
+
+
+def _version(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    version = parse_version(text)
+    if version is None:
+        raise UsageError(f"--kube-version {text!r} is not a Kubernetes version (expected e.g. 1.29)")
+    return version
 
 
 def scan_time() -> datetime:
@@ -126,7 +144,13 @@ def _available(evidence: set[str]) -> frozenset[str]:
     return frozenset(evidence | ({"G"} if evidence & {"M", "C"} else set()))
 
 
-def evaluate(collected: Collected, rules: Sequence[Rule], policy: Policy | None = None) -> Report:
+def evaluate(
+    collected: Collected,
+    rules: Sequence[Rule],
+    policy: Policy | None = None,
+    *,
+    kube_version: tuple[int, int] | None = None,
+) -> Report:
     """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings."""
     policy = policy or Policy()
     available = _available(collected.evidence)
@@ -142,16 +166,19 @@ def evaluate(collected: Collected, rules: Sequence[Rule], policy: Policy | None 
         for r in rules
         if r.id in skipped
     ]
-    context = ScanContext(Inventory(collected.objects), available, image_scans=collected.image_scans)
+    context = ScanContext(
+        Inventory(collected.objects), available, kube_version=kube_version, image_scans=collected.image_scans
+    )
     findings: list[Finding] = []
 
     pod_rules = [r for r in runnable if r.target == "pod"]
+    # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
+    # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
+    node_pod_rules = [r for r in pod_rules if "N" in r.evidence]
     if pod_rules:
         for pod in context.pods:
-            for rule in pod_rules:
-                findings.extend(
-                    _finding(rule, pod.obj, hit, pod.annotations, policy) for hit in rule.check(pod)
-                )
+            for rule in pod_rules if pod.obj.origin.node is None else node_pod_rules:
+                _record(rule, pod.obj, rule.check(pod), pod.annotations, policy, findings, not_evaluated)
 
     object_rules: dict[str, list[Rule]] = {}
     for rule in runnable:
@@ -161,13 +188,16 @@ def evaluate(collected: Collected, rules: Sequence[Rule], policy: Policy | None 
     if object_rules:
         for obj in context.inventory.objects:
             for rule in object_rules.get(obj.ref.kind, ()):
-                findings.extend(
-                    _finding(rule, obj, hit, _template_annotations(obj), policy) for hit in rule.check(obj)
-                )
+                if obj.origin.node is not None and "N" not in rule.evidence:
+                    continue
+                _record(rule, obj, rule.check(obj), None, policy, findings, not_evaluated)
 
     for rule in runnable:
         if rule.target == "inventory":
             for hit in rule.check(context):
+                if isinstance(hit, Unevaluated):
+                    not_evaluated.append(NotEvaluated(rule.id, hit.reason))
+                    continue
                 if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
                 findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy))
@@ -201,6 +231,24 @@ def _examined(rule: Rule, context: ScanContext) -> int:
     if rule.target == "object":
         return len(context.inventory.of_kind(*rule.kinds))
     return 1
+
+
+def _record(
+    rule: Rule,
+    obj: Obj,
+    results: Iterable[Hit | Unevaluated],
+    annotations: Mapping[str, str] | None,
+    policy: Policy,
+    findings: list[Finding],
+    not_evaluated: list[NotEvaluated],
+) -> None:
+    """Findings for the hits of a per-workload or per-object rule; what it could not decide is noted."""
+    for hit in results:
+        if isinstance(hit, Unevaluated):
+            not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
+        else:
+            template_annotations = _template_annotations(obj) if annotations is None else annotations
+            findings.append(_finding(rule, obj, hit, template_annotations, policy))
 
 
 def _finding(

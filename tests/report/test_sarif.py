@@ -54,6 +54,7 @@ def test_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
             "backup-cronjob.yaml",
             "debug-pod.yaml",
             "log-agent-daemonset.yaml",
+            "namespace.yaml",
             "redis.yaml",
             "web.yaml",
         )

@@ -8,6 +8,8 @@ from functools import cached_property
 from ..errors import InputError
 from ..inventory import Inventory
 from ..model import ImageScan
+from . import admission, cni
+from .controlplane import ControlPlane
 from .podspec import EffectivePod, effective_pod
 from .vulns import ImageVulnerabilities
 
@@ -18,11 +20,18 @@ class ScanContext:
     """The inventory of one scan plus lazily computed analyses (engines are added here)."""
 
     def __init__(
-        self, inventory: Inventory, evidence: frozenset[str], *, image_scans: Sequence[ImageScan] = ()
+        self,
+        inventory: Inventory,
+        evidence: frozenset[str],
+        *,
+        kube_version: tuple[int, int] | None = None,
+        image_scans: Sequence[ImageScan] = (),
     ) -> None:
         self.inventory = inventory
         self.evidence = evidence
         """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+        self.kube_version = kube_version
+        """The Kubernetes version the user stated (``--kube-version``), if any."""
         self.image_scans = tuple(image_scans)
         """Image scan reports (Trivy, Grype) given to the scan."""
         self.errors: list[InputError] = []
@@ -43,3 +52,22 @@ class ScanContext:
     def image_vulnerabilities(self) -> ImageVulnerabilities:
         """The image scan reports, indexed by the images they describe."""
         return ImageVulnerabilities(self.image_scans)
+
+    @cached_property
+    def control_plane(self) -> ControlPlane:
+        """Control-plane components and kubelets with their effective flags, and the node files."""
+        plane = ControlPlane(self.inventory, self.kube_version)
+        self.errors.extend(plane.errors)
+        return plane
+
+    @cached_property
+    def cni_plugins(self) -> list[cni.Plugin]:
+        return cni.plugins(self.inventory)
+
+    @cached_property
+    def meshes(self) -> list[cni.Mesh]:
+        return cni.meshes(self.inventory)
+
+    @cached_property
+    def pod_security_engines(self) -> list[admission.Engine]:
+        return admission.engines_for(self.inventory)

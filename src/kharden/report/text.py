@@ -145,7 +145,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             yield "  " + section.ljust(name_width) + cells + f"  {'-' if score is None else score:>6}"
     if report.not_evaluated:
         yield ""
-        yield f"  {_count(len(report.not_evaluated), 'rule')} not evaluated:"
+        yield f"  not evaluated ({_count(len({e.rule for e in report.not_evaluated}), 'rule')}):"
         for reason, group in groupby(
             sorted(report.not_evaluated, key=lambda e: e.reason), key=lambda e: e.reason
         ):

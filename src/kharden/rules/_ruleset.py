@@ -13,6 +13,9 @@ written twice. Three shapes of rule exist, by what they are given:
 - ``@rules.pod``: an :class:`~kharden.analysis.podspec.EffectivePod`, once per workload;
 - ``@rules.object``: one :class:`~kharden.model.Obj` of the given kinds;
 - ``@rules.inventory``: the :class:`~kharden.analysis.context.ScanContext`; hits must name their object.
+
+A rule may also yield :class:`~kharden.model.Unevaluated` for what it cannot decide (a file the flags
+point to is missing): the runner reports it as not evaluated, never as a pass.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..model import Hit, Severity
+from ..model import Hit, Severity, Unevaluated
 
 __all__ = ["EVIDENCE", "INPUTS", "Rule", "RuleSet"]
 
@@ -39,7 +42,7 @@ INPUTS = {
 """Inputs beyond the evidence that some rules need, all of them, to be evaluated at all."""
 _RULE_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-F = TypeVar("F", bound=Callable[..., Iterable[Hit]])
+F = TypeVar("F", bound=Callable[..., Iterable[Hit | Unevaluated]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class Rule:
     references: tuple[str, ...]
     target: str  # "pod" | "object" | "inventory"
     kinds: frozenset[str]
-    check: Callable[..., Iterable[Hit]]
+    check: Callable[..., Iterable[Hit | Unevaluated]]
     requires: frozenset[str] = frozenset()
     """Keys of :data:`INPUTS` the rule needs besides its evidence."""
 

@@ -73,22 +73,26 @@ class Collected:
         template: str | None = None,
         template_path: Callable[[str], str] | None = None,
         object_template: Callable[[dict[str, Any]], str | None] | None = None,
+        node: str | None = None,
     ) -> None:
         """Parse a YAML/JSON stream and add its objects; a parse error is recorded, not raised.
 
         Objects of the documents before a broken one are kept. ``template_path`` maps a
         Helm ``# Source:`` comment to the template file it names; ``object_template``
-        finds (and may remove) what an object itself says about its source file.
+        finds (and may remove) what an object itself says about its source file. ``node``
+        is the node root a node file was read under: its objects are node evidence (``N``).
         """
         self.stats.files += 1
-        self.evidence.add("M")
+        self.evidence.add("M" if node is None else "N")
         try:
             for document in iter_documents(text, file):
                 source = document.source_comment
                 if source is not None and template_path is not None:
                     source = template_path(source)
                 origin_template = template if template is not None else source
-                self._add_value(document.data, "", document, file, origin_template, renderer, object_template)
+                self._add_value(
+                    document.data, "", document, file, origin_template, renderer, object_template, node
+                )
         except InputError as e:
             self.error(e)
 
@@ -101,6 +105,7 @@ class Collected:
         template: str | None,
         renderer: str | None,
         object_template: Callable[[dict[str, Any]], str | None] | None,
+        node: str | None = None,
     ) -> None:
         if data is None and not pointer:
             return  # an empty document (a trailing '---', a file of comments)
@@ -125,7 +130,7 @@ class Collected:
                     item.setdefault("apiVersion", api_version)
                     item["kind"] = kind.removesuffix("List")
                 item_pointer = _pointer.join(pointer, "items", index)
-                self._add_value(item, item_pointer, document, file, template, renderer, object_template)
+                self._add_value(item, item_pointer, document, file, template, renderer, object_template, node)
             return
         try:
             ref = object_ref(data, file=file, line=line)
@@ -134,7 +139,11 @@ class Collected:
             return
         if object_template is not None:
             template = object_template(data) or template
-        origin = Origin(file, line, column, document.positions, template, renderer)
-        self.objects.append(Obj(raw=data, ref=ref, origin=origin))
+        origin = Origin(file, line, column, document.positions, template, renderer, node)
+        self.add_object(Obj(raw=data, ref=ref, origin=origin))
+
+    def add_object(self, obj: Obj) -> None:
+        """Add one object a source built itself (node sources build a few synthetic ones)."""
+        self.objects.append(obj)
         self.stats.objects += 1
-        self.stats.kinds[kind] += 1
+        self.stats.kinds[obj.ref.kind] += 1
