@@ -21,10 +21,12 @@ from .report import FORMATS
 from .report import catalog as catalog_report
 from .report import json as json_report
 from .report import text as text_report
+from .report import whocan as whocan_report
 from .rules import REGISTRY
 from .rules import get as get_rule
 from .scan import ScanOptions, scan
 from .sources.files import DEFAULT_MAX_FILE_BYTES
+from .whocan import who_can
 
 __all__ = ["main"]
 
@@ -106,6 +108,30 @@ def _parser() -> argparse.ArgumentParser:
 
     explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
     explain_cmd.add_argument("rule", metavar="RULE-ID")
+
+    who_cmd = commands.add_parser(
+        "who-can",
+        help="list the subjects RBAC allows to do something",
+        description=(
+            "List the users, groups and ServiceAccounts that the RBAC objects of the inputs allow to do"
+            " VERB on RESOURCE, each with its chain binding -> role -> rule. RESOURCE is a plural resource"
+            " name, with its API group and subresource when needed (secrets, pods/exec, deployments.apps,"
+            " deployments.apps/scale), or a non-resource URL (/metrics)."
+        ),
+    )
+    who_cmd.add_argument("verb", metavar="VERB", help="get, list, create, update, delete, escalate, ...")
+    who_cmd.add_argument("resource", metavar="RESOURCE")
+    who_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    who_cmd.add_argument(
+        "-n", "--namespace", metavar="NS", help="in this namespace (default: anywhere, cluster-wide included)"
+    )
+    who_cmd.add_argument(
+        "--name", metavar="NAME", help="about this one object (rules with resourceNames count)"
+    )
+    who_cmd.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    who_cmd.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of stdout")
+    who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
     return parser
 
 
@@ -142,6 +168,8 @@ def _run(argv: list[str]) -> int:
     if args.command == "explain":
         sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
         return 0
+    if args.command == "who-can":
+        return _who_can(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -173,6 +201,24 @@ def _scan(args: argparse.Namespace) -> int:
     if fail_on is None:
         return 2 if report.errors else 0
     return report.exit_code(fail_on)
+
+
+def _who_can(args: argparse.Namespace) -> int:
+    if not args.paths:
+        raise UsageError("nothing to read: give files, directories, or '-' for stdin")
+    answer = who_can(
+        args.paths,
+        args.verb,
+        args.resource,
+        namespace=args.namespace,
+        name=args.name,
+        options=ScanOptions(helm_values=tuple(args.values), helm_set=tuple(args.set)),
+    )
+    for error in answer.errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    render = whocan_report.render_json if args.format == "json" else whocan_report.render_text
+    _write(render(answer), args.output)
+    return 2 if answer.errors else 0
 
 
 def _color(choice: str, output: str | None) -> bool:

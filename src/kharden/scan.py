@@ -23,7 +23,7 @@ from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .suppress import annotation_suppression
 
-__all__ = ["ScanOptions", "evaluate", "scan"]
+__all__ = ["ScanOptions", "collect", "evaluate", "scan"]
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,23 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     options = options or ScanOptions()
     rules = select(list(options.rules), list(options.skip_rules))
     with acyclic_work():
-        collected = Collected()
-        read_paths(
-            list(paths),
-            collected,
-            FileOptions(
-                max_file_bytes=options.max_file_bytes,
-                helm_values=options.helm_values,
-                helm_set=options.helm_set,
-                stdin=options.stdin,
-            ),
-        )
-        return evaluate(collected, rules)
+        return evaluate(collect(paths, options), rules)
+
+
+def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
+    """Read ``paths`` as ``scan`` does: what every command that reads manifests starts from."""
+    collected = Collected()
+    read_paths(
+        list(paths),
+        collected,
+        FileOptions(
+            max_file_bytes=options.max_file_bytes,
+            helm_values=options.helm_values,
+            helm_set=options.helm_set,
+            stdin=options.stdin,
+        ),
+    )
+    return collected
 
 
 @contextmanager
