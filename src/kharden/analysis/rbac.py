@@ -688,7 +688,7 @@ def _is_stock(binding: Binding) -> bool:
     role = binding.role
     if role is None or role.obj is None or definition is None:
         return True
-    stock_rules = [ref.rule for ref in _builtin_role(role.id, definition).rules]
+    stock_rules = [ref.rule for ref in _builtin_role(role.id, definition).written]
     return all(_covered(ref.rule, stock_rules) for ref in role.rules)
 
 
