@@ -154,7 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse leaves paths given after options unparsed ('who-can get secrets -n shop k8s/'): take them.
+        if not hasattr(args, "paths") or any(e.startswith("-") and e != "-" for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.paths += extra
     if args.command == "scan":
         return _scan(args)
     if args.command == "rules":

@@ -305,7 +305,7 @@ class RoleId:
         return f"{self.kind} {name!r}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RuleRef:
     """A rule where it is written: in a role of the scan (``obj``) or of every cluster (``obj`` is None)."""
 
@@ -403,15 +403,16 @@ class Grant:
         return describe_rules(self.binding, [self.rule])
 
 
-def describe_rules(binding: Binding, rules: Sequence[RuleRef]) -> str:
+def describe_rules(binding: Binding, rules: Sequence[RuleRef], most: int = 3) -> str:
     """``ClusterRoleBinding 'b' -> ClusterRole 'r' rules 0 (rbac.yaml:12), 3 (rbac.yaml:30)``.
 
-    Rules an aggregated ClusterRole takes from others are named with the role they are written in.
+    Rules an aggregated ClusterRole takes from others are named with the role they are written in; past
+    ``most`` rules, the rest are counted (``and 12 more rules``).
     """
     role = binding.role
     text = f"{binding.label} -> {role.label if role is not None else binding.role_ref}"
     groups: dict[RoleId, list[RuleRef]] = {}
-    for ref in rules:
+    for ref in rules[:most]:
         groups.setdefault(ref.role, []).append(ref)
     parts = []
     for role_id, refs in groups.items():
@@ -420,15 +421,31 @@ def describe_rules(binding: Binding, rules: Sequence[RuleRef]) -> str:
         if role is None or role_id != role.id:
             prefix = f"aggregated {role_id}{' (built in)' if refs[0].obj is None else ''} "
         parts.append(f"{prefix}rule{'s' if len(refs) > 1 else ''} {where}")
+    if len(rules) > most:
+        parts[-1] += f" and {len(rules) - most} more rule{'s' if len(rules) - most > 1 else ''}"
     return f"{text} {'; '.join(parts)}" if parts else text
 
 
 @dataclass(frozen=True, slots=True)
 class PermissionSet:
-    """Everything one subject holds, directly or through the groups it is in."""
+    """Everything one subject holds, directly or through the groups it is in.
+
+    ``bindings`` are the bindings that name the subject (or a group of it), each with the subject as it
+    names it and its pointer; their roles' rules, aggregation resolved, are what it holds.
+    """
 
     subject: Subject
-    grants: tuple[Grant, ...]
+    bindings: tuple[tuple[Binding, Subject, str], ...]
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        """One grant per rule of each binding's role."""
+        return tuple(
+            Grant(named, path, binding, ref)
+            for binding, named, path in self.bindings
+            if binding.role is not None
+            for ref in binding.role.rules
+        )
 
     def allows(self, request: Request, namespace: str | None = None) -> list[Grant]:
         """The grants that allow ``request`` in ``namespace`` (``None``: anywhere, cluster-wide included)."""
@@ -447,10 +464,11 @@ class Rbac:
         """Roles by kind, namespace and name; several when the scan holds copies (variants of an install)."""
         self.bindings: list[Binding] = []
         rbac_objects = [obj for obj in objects if obj.ref.group == RBAC_GROUP]
+        reader = _RuleReader()
         for obj in rbac_objects:
             if obj.ref.kind in ROLE_KINDS:
                 try:
-                    role = _read_role(obj)
+                    role = _read_role(obj, reader)
                 except InputError as e:
                     self.errors.append(e)
                     continue
@@ -513,21 +531,21 @@ class Rbac:
         for role in cluster_roles:
             if role.aggregation is None:
                 continue
-            seen: set[int] = {id(role)}
+            seen = {role}
             queue = [role]
-            rules: dict[tuple[RoleId, int], RuleRef] = {}
+            rules: dict[RuleRef, None] = {}  # in order, each once
             while queue:
                 current = queue.pop()
                 for selector in current.aggregation or ():
                     for source in matching(selector):
-                        if id(source) in seen:
+                        if source in seen:
                             continue
-                        seen.add(id(source))
+                        seen.add(source)
                         if source.aggregation is not None:
                             queue.append(source)
                         else:
-                            rules.update(((ref.role, ref.index), ref) for ref in source.written)
-            role.rules = tuple(rules.values())
+                            rules.update(dict.fromkeys(source.written))
+            role.rules = tuple(rules)
         for found in self.roles.values():
             for copy in found[1:]:
                 if copy.aggregation is not None:
@@ -543,13 +561,7 @@ class Rbac:
 
     def permissions(self, subject: Subject) -> PermissionSet:
         """Everything ``subject`` holds (stock bindings included: see ``Binding.stock``)."""
-        grants = [
-            Grant(named, path, binding, ref)
-            for binding, named, path in self.bindings_of(subject)
-            if binding.role is not None
-            for ref in binding.role.rules
-        ]
-        return PermissionSet(subject, tuple(grants))
+        return PermissionSet(subject, tuple(self.bindings_of(subject)))
 
     def who_can(
         self, request: Request, namespace: str | None = None, *, some_object: bool = False
@@ -559,10 +571,16 @@ class Rbac:
         ``some_object``: count rules that resourceNames limit to some objects (see ``PolicyRule.allows``).
         """
         grants = []
+        allowing: dict[Role, list[RuleRef]] = {}  # roles are shared by many bindings: match each once
         for binding in self.bindings:
-            if binding.role is None or not binding.applies(request, namespace):
+            role = binding.role
+            if role is None or not binding.applies(request, namespace):
                 continue
-            refs = [ref for ref in binding.role.rules if ref.rule.allows(request, some_object=some_object)]
+            refs = allowing.get(role)
+            if refs is None:
+                refs = allowing[role] = [
+                    r for r in role.rules if r.rule.allows(request, some_object=some_object)
+                ]
             grants += [Grant(s, path, binding, ref) for s, path in binding.subjects for ref in refs]
         return grants
 
@@ -572,24 +590,46 @@ class Rbac:
         return [b for b in self.bindings if b.role is None]
 
 
-def _read_rule(read: FieldReader, path: str, raw: Mapping[str, Any]) -> PolicyRule:
-    def strings(key: str) -> frozenset[str]:
+_NO_STRINGS: frozenset[str] = frozenset()
+_RULE_FIELDS = ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs")
+
+
+class _RuleReader:
+    """Reads policy rules, sharing equal values: RBAC repeats the same lists and rules thousands of times."""
+
+    def __init__(self) -> None:
+        self.sets: dict[tuple[Any, ...], frozenset[str]] = {}
+        self.rules: dict[tuple[frozenset[str], ...], PolicyRule] = {}
+
+    def rule(self, read: FieldReader, path: str, raw: Mapping[str, Any]) -> PolicyRule:
+        sets = self.sets
+        fields = []
+        for key in _RULE_FIELDS:
+            value = raw.get(key)
+            found = _NO_STRINGS if value is None else None
+            if type(value) is list:
+                try:
+                    # Only lists of strings are ever stored, and a string equals only a string.
+                    found = sets.get(tuple(value))
+                except TypeError:  # a mapping or list inside: refused by _strings
+                    found = None
+            fields.append(found if found is not None else self._strings(read, raw, path, key))
+        rule_key = tuple(fields)
+        rule = self.rules.get(rule_key)
+        if rule is None:
+            rule = self.rules[rule_key] = PolicyRule(*rule_key)
+        return rule
+
+    def _strings(self, read: FieldReader, raw: Mapping[str, Any], path: str, key: str) -> frozenset[str]:
         values = read.scalars(raw, path, key)
-        for index, value in enumerate(values):
-            if not isinstance(value, str):
-                raise read.wrong(f"{path}/{key}/{index}", "a string", value)
-        return frozenset(values)
-
-    return PolicyRule(
-        verbs=strings("verbs"),
-        api_groups=strings("apiGroups"),
-        resources=strings("resources"),
-        resource_names=strings("resourceNames"),
-        non_resource_urls=strings("nonResourceURLs"),
-    )
+        for index, item in enumerate(values):
+            if not isinstance(item, str):
+                raise read.wrong(f"{path}/{key}/{index}", "a string", item)
+        found = self.sets[tuple(values)] = frozenset(values)
+        return found
 
 
-def _read_role(obj: Obj) -> Role:
+def _read_role(obj: Obj, rules: _RuleReader) -> Role:
     read = FieldReader(obj)
     role_id = RoleId(obj.ref.kind, obj.ref.namespace, obj.ref.name)
     aggregation = None
@@ -600,7 +640,7 @@ def _read_role(obj: Obj) -> Role:
             for index, raw in enumerate(read.scalars(rule, "/aggregationRule", "clusterRoleSelectors"))
         )
     written = tuple(
-        RuleRef(role_id, obj, index, _read_rule(read, path, raw))
+        RuleRef(role_id, obj, index, rules.rule(read, path, raw))
         for index, (path, raw) in enumerate(read.mappings(obj.raw, "", "rules"))
     )
     return Role(role_id, obj, obj.labels, aggregation, written)
@@ -642,15 +682,14 @@ def _read_binding(obj: Obj) -> Binding:
     read = FieldReader(obj)
     namespace = obj.ref.namespace if obj.ref.kind == "RoleBinding" else None
     ref = read.mapping(obj.raw, "", "roleRef")
-    role_kind = read.string(ref, "/roleRef", "kind", "binding").value or ""
-    role_name = read.string(ref, "/roleRef", "name", "binding").value or ""
+    role_kind = _text(read, ref, "/roleRef", "kind")
+    role_name = _text(read, ref, "/roleRef", "name")
     role_ref = RoleId(role_kind, namespace if role_kind == "Role" else None, role_name)
     subjects = []
     for path, raw in read.mappings(obj.raw, "", "subjects"):
-        kind = read.string(raw, path, "kind", "binding").value or ""
-        name = read.string(raw, path, "name", "binding").value or ""
-        subject_namespace = read.string(raw, path, "namespace", "binding").value or namespace
-        if kind not in {"User", "Group", SERVICE_ACCOUNT} or not name:
+        kind, name = _text(read, raw, path, "kind"), _text(read, raw, path, "name")
+        subject_namespace = _text(read, raw, path, "namespace") or namespace
+        if kind not in _SUBJECT_KINDS or not name:
             continue  # the API server refuses such subjects
         if kind == SERVICE_ACCOUNT and not subject_namespace:
             continue  # a ClusterRoleBinding must say the ServiceAccount's namespace
@@ -658,6 +697,17 @@ def _read_binding(obj: Obj) -> Binding:
     if obj.ref.kind == "ClusterRoleBinding" and role_kind != "ClusterRole":
         role_ref = RoleId(role_kind, None, role_name)  # refused by the API server: resolves to nothing
     return Binding(obj, namespace, role_ref, tuple(subjects))
+
+
+_SUBJECT_KINDS = frozenset({"User", "Group", SERVICE_ACCOUNT})
+
+
+def _text(read: FieldReader, raw: Mapping[str, Any], path: str, key: str) -> str:
+    """A string field, ``""`` when unset (the reader's error for any other type)."""
+    value = raw.get(key)
+    if value is None or type(value) is str:
+        return value or ""
+    return read.string(raw, path, key, "binding").value or ""  # pragma: no cover - raises
 
 
 _ANONYMOUS = frozenset({"system:anonymous", "system:unauthenticated", "system:authenticated"})

@@ -200,8 +200,11 @@ def cluster_admin(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles and the ClusterRoles those aggregate.
     """
+    superusers: dict[Role, list[RuleRef]] = {}  # bindings share roles
     for binding, role in _user_bindings(context):
-        superuser = [ref for ref in role.rules if ref.rule.superuser]
+        superuser = superusers.get(role)
+        if superuser is None:
+            superuser = superusers[role] = [ref for ref in role.rules if ref.rule.superuser]
         if not superuser:
             continue
         where = "in the whole cluster" if binding.namespace is None else f"in namespace {binding.namespace!r}"
@@ -514,17 +517,31 @@ def _granting(
 ) -> Iterator[tuple[Binding, list[tuple[RuleRef, list[Request]]]]]:
     """Each user binding with the rules of its role that allow some of ``requests`` (where it can grant them).
 
-    ``some_object`` counts rules limited by resourceNames for ``requests``; never for ``also``.
+    ``some_object`` counts rules limited by resourceNames for ``requests``; never for ``also``. A role is
+    matched once per scope (bindings share roles), and rules naming none of the verbs or resources asked
+    about are skipped before any matching.
     """
+    asked = [(r, some_object) for r in requests] + [(r, False) for r in also]
+    verbs = {r.verb for r, _ in asked}
+    resources = {r.combined_resource for r, _ in asked} | {
+        f"*/{r.subresource}" for r, _ in asked if r.subresource
+    }
+    matched_by_role: dict[tuple[Role, bool], list[tuple[RuleRef, list[Request]]]] = {}
     for binding, role in _user_bindings(context):
-        matched = []
-        for ref in role.rules:
-            allowed = [
-                r for r in requests if binding.applies(r) and ref.rule.allows(r, some_object=some_object)
-            ]
-            allowed += [r for r in also if binding.applies(r) and ref.rule.allows(r)]
-            if allowed:
-                matched.append((ref, allowed))
+        namespaced = binding.namespace is not None
+        matched = matched_by_role.get((role, namespaced))
+        if matched is None:
+            matched = matched_by_role[(role, namespaced)] = []
+            here = [(r, some) for r, some in asked if not (namespaced and r.cluster_scoped)]
+            for ref in role.rules:
+                rule = ref.rule
+                if (ALL not in rule.verbs and rule.verbs.isdisjoint(verbs)) or (
+                    ALL not in rule.resources and rule.resources.isdisjoint(resources)
+                ):
+                    continue
+                allowed = [r for r, some in here if rule.allows(r, some_object=some)]
+                if allowed:
+                    matched.append((ref, allowed))
         if matched:
             yield binding, matched
 
