@@ -554,19 +554,25 @@ def _subject_hits(
     ``get, list on secrets; create on deployments, daemonsets (apps)``: resources of one group granted the
     same verbs are named together.
     """
-    verbs: dict[tuple[str, str], list[str]] = {}
-    for _, requests in matched:
-        for request in requests:
-            found = verbs.setdefault((request.group, request.combined_resource), [])
-            if request.verb not in found:
-                found.append(request.verb)
-    together: dict[tuple[tuple[str, ...], str], list[str]] = {}
-    for (group, resource), resource_verbs in verbs.items():
-        together.setdefault((tuple(resource_verbs), group), []).append(resource)
-    what = "; ".join(
-        f"{', '.join(v)} on {', '.join(resources)}" + (f" ({group})" if group else "")
-        for (v, group), resources in together.items()
-    )
+    everything = [requests for ref, requests in matched if ALL in ref.rule.resources & ref.rule.api_groups]
+    if everything:
+        # A rule on every resource of every group says it all: name its verbs, not each resource.
+        verbs_of_all = dict.fromkeys(r.verb for requests in everything for r in requests)
+        what = f"{', '.join(verbs_of_all)} on every resource of every API group ('*')"
+    else:
+        verbs: dict[tuple[str, str], list[str]] = {}
+        for _, requests in matched:
+            for request in requests:
+                found = verbs.setdefault((request.group, request.combined_resource), [])
+                if request.verb not in found:
+                    found.append(request.verb)
+        together: dict[tuple[tuple[str, ...], str], list[str]] = {}
+        for (group, resource), resource_verbs in verbs.items():
+            together.setdefault((tuple(resource_verbs), group), []).append(resource)
+        what = "; ".join(
+            f"{', '.join(v)} on {', '.join(resources)}" + (f" ({group})" if group else "")
+            for (v, group), resources in together.items()
+        )
     if all(ref.rule.resource_names for ref, _ in matched):
         names = sorted({name for ref, _ in matched for name in ref.rule.resource_names})
         what += f" (only {_join([repr(n) for n in names])})"
