@@ -65,7 +65,9 @@ def test_namespace_and_name(capsys: pytest.CaptureFixture[str], manifests: Path)
 
 
 def test_json_answer(capsys: pytest.CaptureFixture[str], manifests: Path) -> None:
-    code, out, _ = run(capsys, "who-can", "create", "pods/exec", "-n", "staging", str(manifests), "-f", "json")
+    code, out, _ = run(
+        capsys, "who-can", "create", "pods/exec", "-n", "staging", str(manifests), "-f", "json"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["query"] == {
@@ -117,9 +119,17 @@ def test_custom_resource_of_the_scan(capsys: pytest.CaptureFixture[str], tmp_pat
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"}},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+        },
     }
-    docs = [crd, cluster_role("w", rule("example.com", "widgets", "create")), binding("w", "ClusterRole", "w", user("alice"))]
+    docs = [
+        crd,
+        cluster_role("w", rule("example.com", "widgets", "create")),
+        binding("w", "ClusterRole", "w", user("alice")),
+    ]
     path = tmp_path / "crd.yaml"
     path.write_text(yaml.safe_dump_all(docs))
     code, out, _ = run(capsys, "who-can", "create", "widgets", str(path))
@@ -127,7 +137,9 @@ def test_custom_resource_of_the_scan(capsys: pytest.CaptureFixture[str], tmp_pat
     assert "User 'alice'" in out
 
 
-def test_input_errors_exit_2_and_still_answer(capsys: pytest.CaptureFixture[str], manifests: Path, tmp_path: Path) -> None:
+def test_input_errors_exit_2_and_still_answer(
+    capsys: pytest.CaptureFixture[str], manifests: Path, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("kind: [\n")
     code, out, err = run(capsys, "who-can", "get", "secrets", str(manifests), str(broken))
@@ -148,9 +160,13 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str], man
     assert err.startswith("kharden: error: unrecognized arguments: --bogus")
 
 
-def test_scan_takes_paths_after_options(capsys: pytest.CaptureFixture[str], manifests: Path, tmp_path: Path) -> None:
+def test_scan_takes_paths_after_options(
+    capsys: pytest.CaptureFixture[str], manifests: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(binding("b", "ClusterRole", "cluster-admin", user("alice"))))
-    code, out, _ = run(capsys, "scan", str(manifests), "--rule", "rbac.cluster-admin", str(other), "-f", "json")
+    code, out, _ = run(
+        capsys, "scan", str(manifests), "--rule", "rbac.cluster-admin", str(other), "-f", "json"
+    )
     assert code == 1
     assert [f["object"]["name"] for f in json.loads(out)["findings"]] == ["b"]

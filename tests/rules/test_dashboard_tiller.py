@@ -13,10 +13,18 @@ Doc = dict[str, Any]
 CONTAINER = "/spec/template/spec/containers/0"
 
 
-def deployment(name: str = "ui", image: str = "registry.example.com/ui:1", labels: dict[str, str] | None = None, **container: Any) -> Doc:
+def deployment(
+    name: str = "ui",
+    image: str = "registry.example.com/ui:1",
+    labels: dict[str, str] | None = None,
+    **container: Any,
+) -> Doc:
     doc = as_kind(MINIMAL_POD, "Deployment")
     doc["metadata"] = {"name": name, "namespace": "kubernetes-dashboard"}
-    changes = [(f"{CONTAINER}/image", image), ("/spec/template/spec/serviceAccountName", "kubernetes-dashboard")]
+    changes: list[tuple[str, Any]] = [
+        (f"{CONTAINER}/image", image),
+        ("/spec/template/spec/serviceAccountName", "kubernetes-dashboard"),
+    ]
     changes += [(f"{CONTAINER}/{key}", value) for key, value in container.items()]
     if labels:
         changes.append(("/spec/template/metadata/labels", labels))
@@ -41,7 +49,9 @@ def ingress(service_name: str, api_version: str = "networking.k8s.io/v1") -> Doc
         "apiVersion": api_version,
         "kind": "Ingress",
         "metadata": {"name": "dashboard", "namespace": "kubernetes-dashboard"},
-        "spec": {"rules": [{"host": "dash.example.com", "http": {"paths": [{"path": "/", "backend": backend}]}}]},
+        "spec": {
+            "rules": [{"host": "dash.example.com", "http": {"paths": [{"path": "/", "backend": backend}]}}]
+        },
     }
 
 
@@ -79,7 +89,11 @@ def test_dashboard_not_detected(doc: Doc) -> None:
     ("args", "path"),
     [
         pytest.param(["--enable-skip-login"], f"{CONTAINER}/args/0", id="skip-login"),
-        pytest.param(["--auto-generate-certificates", "--disable-settings-authorizer=true"], f"{CONTAINER}/args/1", id="settings-authorizer"),
+        pytest.param(
+            ["--auto-generate-certificates", "--disable-settings-authorizer=true"],
+            f"{CONTAINER}/args/1",
+            id="settings-authorizer",
+        ),
     ],
 )
 def test_dashboard_open_flags_are_critical(args: list[str], path: str) -> None:
@@ -112,7 +126,11 @@ def test_dashboard_flag_set_false_is_not_critical() -> None:
 def test_dashboard_critical_conditions(extra: list[Doc], reason: str) -> None:
     doc = deployment(image="kubernetesui/dashboard:v2.7.0")
     assert result("netpol.dashboard", doc, *extra) == [
-        (f"{CONTAINER}/image", "critical", f"the Kubernetes Dashboard is deployed (image: kubernetesui/dashboard:v2.7.0); {reason}")
+        (
+            f"{CONTAINER}/image",
+            "critical",
+            f"the Kubernetes Dashboard is deployed (image: kubernetesui/dashboard:v2.7.0); {reason}",
+        )
     ]
 
 

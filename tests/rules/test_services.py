@@ -17,7 +17,12 @@ def service(spec: Doc | None = None, annotations: dict[str, str] | None = None) 
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 443}], **(spec or {})},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "web"},
+            "ports": [{"port": 443}],
+            **(spec or {}),
+        },
     }
     if annotations:
         doc["metadata"]["annotations"] = annotations
@@ -75,7 +80,11 @@ def test_loadbalancer_open_messages() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        pytest.param({"type": "ClusterIP", "externalIPs": ["198.51.100.7", "8.8.8.8"]}, ["/spec/externalIPs"], id="cluster-ip"),
+        pytest.param(
+            {"type": "ClusterIP", "externalIPs": ["198.51.100.7", "8.8.8.8"]},
+            ["/spec/externalIPs"],
+            id="cluster-ip",
+        ),
         pytest.param({"externalIPs": ["198.51.100.7"]}, ["/spec/externalIPs"], id="load-balancer"),
         pytest.param({"externalIPs": []}, [], id="empty"),
         pytest.param({}, [], id="none"),
@@ -108,7 +117,13 @@ def daemonset(namespace: str = "monitoring", **spec: Any) -> Doc:
 
 def affinity(kind: str, *expressions: Doc) -> Doc:
     if kind == "required":
-        return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": list(expressions)}]}}}
+        return {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": list(expressions)}]
+                }
+            }
+        }
     return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {"matchExpressions": list(expressions)}}]}}  # fmt: skip
 
 

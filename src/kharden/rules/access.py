@@ -556,9 +556,12 @@ def _subject_hits(
     """
     everything = [requests for ref, requests in matched if ALL in ref.rule.resources & ref.rule.api_groups]
     if everything:
-        # A rule on every resource of every group says it all: name its verbs, not each resource.
+        # A rule on every resource of every group says it all: name its verbs and a few of the resources.
         verbs_of_all = dict.fromkeys(r.verb for requests in everything for r in requests)
-        what = f"{', '.join(verbs_of_all)} on every resource of every API group ('*')"
+        named = list(dict.fromkeys(r.combined_resource for requests in everything for r in requests))
+        if len(named) > 4:
+            named[3:] = [f"{len(named) - 3} more"]
+        what = f"{', '.join(verbs_of_all)} on {_join(named)}, as on every resource of every API group ('*')"
     else:
         verbs: dict[tuple[str, str], list[str]] = {}
         for _, requests in matched:
