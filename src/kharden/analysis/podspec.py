@@ -291,6 +291,15 @@ class _Reader:
             raise self.wrong(f"{at}/{key}", "a list", value)
         return value
 
+    def strings(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> tuple[Field[str], ...]:
+        """A list of strings (``args``, ``externalIPs``), each with its pointer."""
+        fields = []
+        for index, value in enumerate(self.scalars(parent, at, key)):
+            if not isinstance(value, str):
+                raise self.wrong(f"{at}/{key}/{index}", "a string", value)
+            fields.append(Field(value, f"{at}/{key}/{index}", level))
+        return tuple(fields)
+
     def boolean(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[bool]:
         value = parent.get(key)
         if value is not None and not isinstance(value, bool):
@@ -569,19 +578,9 @@ def _container(
         ),
         ports=tuple(_port(read, at, port) for at, port in read.mappings(raw, path, "ports")),
         env=tuple(_env(read, at, variable) for at, variable in read.mappings(raw, path, "env")),
-        command=_strings(read, raw, path, "command"),
-        args=_strings(read, raw, path, "args"),
+        command=read.strings(raw, path, "command", "container"),
+        args=read.strings(raw, path, "args", "container"),
     )
-
-
-def _strings(read: _Reader, raw: Mapping[str, Any], at: str, key: str) -> tuple[Field[str], ...]:
-    """A container's ``command`` or ``args``: a list of strings, each with its pointer."""
-    fields = []
-    for index, value in enumerate(read.scalars(raw, at, key)):
-        if not isinstance(value, str):
-            raise read.wrong(f"{at}/{key}/{index}", "a string", value)
-        fields.append(Field(value, f"{at}/{key}/{index}", "container"))
-    return tuple(fields)
 
 
 def _capability(read: _Reader, value: Any, path: str) -> Field[str]:

@@ -65,7 +65,7 @@ def read_service(obj: Obj) -> Service:
     except ValueError as e:
         location = obj.locate("/spec/selector")
         raise InputError(f"{obj.ref}: {e} (/spec/selector)", file=location.file, line=location.line) from e
-    ranges = _strings(read, spec, "/spec", "loadBalancerSourceRanges")
+    ranges = read.strings(spec, "/spec", "loadBalancerSourceRanges", "service")
     annotation = obj.annotations.get(SOURCE_RANGES_ANNOTATION)
     if not ranges and annotation is not None:
         path = _pointer.join("/metadata/annotations", SOURCE_RANGES_ANNOTATION)
@@ -77,18 +77,9 @@ def read_service(obj: Obj) -> Service:
         type=Field(kind.value or "ClusterIP", kind.path, kind.source),
         selector=selector,
         source_ranges=ranges,
-        external_ips=_strings(read, spec, "/spec", "externalIPs"),
+        external_ips=read.strings(spec, "/spec", "externalIPs", "service"),
         load_balancer_class=read.string(spec, "/spec", "loadBalancerClass", "service").value,
     )
-
-
-def _strings(read: FieldReader, parent: Mapping[str, Any], at: str, key: str) -> tuple[Field[str], ...]:
-    fields = []
-    for index, value in enumerate(read.scalars(parent, at, key)):
-        if not isinstance(value, str):
-            raise read.wrong(f"{at}/{key}/{index}", "a string", value)
-        fields.append(Field(value, f"{at}/{key}/{index}", "service"))
-    return tuple(fields)
 
 
 def _read_ingress(obj: Obj) -> Ingress:
