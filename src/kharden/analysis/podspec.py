@@ -128,7 +128,7 @@ class Toleration:
 
 @dataclass(frozen=True, slots=True)
 class NodeRequirement:
-    """A node affinity ``matchExpressions`` entry: required, or preferred with a weight."""
+    """A node affinity ``matchExpressions`` entry, of a required term or of a preferred one."""
 
     key: str
     operator: str
@@ -440,15 +440,11 @@ def _node_affinity(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> tupl
     found = []
     for term_at, term, is_required in terms:
         for path, expression in read.mappings(term, term_at, "matchExpressions"):
-            values = read.scalars(expression, path, "values")
-            for index, value in enumerate(values):
-                if not isinstance(value, str):
-                    raise read.wrong(f"{path}/values/{index}", "a string", value)
             found.append(
                 NodeRequirement(
                     key=read.string(expression, path, "key", "pod").value or "",
                     operator=read.string(expression, path, "operator", "pod").value or "",
-                    values=tuple(values),
+                    values=tuple(v.value or "" for v in read.strings(expression, path, "values", "pod")),
                     path=path,
                     required=is_required,
                 )

@@ -350,11 +350,6 @@ class Role:
         return builtin.is_stock_role_name(self.id.name)
 
     @property
-    def superuser(self) -> bool:
-        """Equivalent to ``cluster-admin``: some rule allows every verb on every resource."""
-        return any(ref.rule.superuser for ref in self.rules)
-
-    @property
     def label(self) -> str:
         return f"{self.id} (built in)" if self.obj is None else str(self.id)
 
@@ -554,10 +549,6 @@ class Rbac:
     def bindings_of(self, subject: Subject) -> list[tuple[Binding, Subject, str]]:
         """``(binding, subject as named, pointer)`` of every binding naming the subject or a group of it."""
         return [entry for identity in subject.identities() for entry in self._by_subject.get(identity, ())]
-
-    def is_bound(self, subject: Subject) -> bool:
-        """Whether a binding that is not a stock cluster's names the subject or a group of it."""
-        return any(not binding.stock for binding, _, _ in self.bindings_of(subject))
 
     def permissions(self, subject: Subject) -> PermissionSet:
         """Everything ``subject`` holds (stock bindings included: see ``Binding.stock``)."""
