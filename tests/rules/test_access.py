@@ -350,3 +350,17 @@ def test_default_sa_bound(subject: Doc, fires: bool) -> None:
     assert fired("rbac.default-sa-bound", *docs) == (
         [("RoleBinding/b", "/subjects/0", "medium")] if fires else []
     )
+
+
+def test_malformed_rbac_object_is_an_input_error_and_the_scan_goes_on() -> None:
+    from conftest import scan_objects  # noqa: PLC0415
+
+    bad = binding("b", "ClusterRole", "cluster-admin", user("alice"))
+    bad["subjects"] = "alice"
+    report = scan_objects(bad, binding("ok", "ClusterRole", "cluster-admin", user("bob")), rules=["rbac.*"])
+    assert [(e.line, e.message) for e in report.errors] == [
+        (9, "ClusterRoleBinding b: subjects must be a list, not a string (/subjects)")
+    ]
+    assert [(f.rule, f.object.name) for f in report.findings if f.rule == "rbac.cluster-admin"] == [
+        ("rbac.cluster-admin", "ok")
+    ]

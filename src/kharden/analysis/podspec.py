@@ -170,8 +170,10 @@ class EffectiveContainer:
     host_process: Field[bool]
     ports: tuple[Port, ...]
     env: tuple[EnvVar, ...]
-    command: tuple[Field[str], ...]
-    args: tuple[Field[str], ...]
+    command: tuple[str, ...]
+    """``command`` as written; the pointer of item ``i`` is ``{path}/command/{i}``."""
+    args: tuple[str, ...]
+    """``args`` as written; the pointer of item ``i`` is ``{path}/args/{i}``."""
 
     @property
     def kind_label(self) -> str:
@@ -417,7 +419,19 @@ def _toleration(read: _Reader, path: str, raw: Mapping[str, Any]) -> Toleration:
     )
 
 
+def _string_list(read: _Reader, raw: Mapping[str, Any], at: str, key: str) -> tuple[str, ...]:
+    """A list of strings, as is: the common case checked in one pass, the reader's error otherwise."""
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if type(value) is list and all(type(item) is str for item in value):
+        return tuple(value)
+    return tuple(field.value or "" for field in read.strings(raw, at, key, "container"))
+
+
 def _node_selector(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> Mapping[str, Field[str]]:
+    if "nodeSelector" not in spec:
+        return {}
     at = f"{spec_at}/nodeSelector"
     fields = {}
     for key, value in read.mapping(spec, spec_at, "nodeSelector").items():
@@ -429,6 +443,8 @@ def _node_selector(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> Mapp
 
 
 def _node_affinity(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> tuple[NodeRequirement, ...]:
+    if "affinity" not in spec:
+        return ()
     at = f"{spec_at}/affinity/nodeAffinity"
     affinity = read.mapping(read.mapping(spec, spec_at, "affinity"), f"{spec_at}/affinity", "nodeAffinity")
     terms: list[tuple[str, Mapping[str, Any], bool]] = []
@@ -574,8 +590,8 @@ def _container(
         ),
         ports=tuple(_port(read, at, port) for at, port in read.mappings(raw, path, "ports")),
         env=tuple(_env(read, at, variable) for at, variable in read.mappings(raw, path, "env")),
-        command=read.strings(raw, path, "command", "container"),
-        args=read.strings(raw, path, "args", "container"),
+        command=_string_list(read, raw, path, "command"),
+        args=_string_list(read, raw, path, "args"),
     )
 
 

@@ -89,15 +89,16 @@ def dashboard(context: ScanContext) -> Iterator[Hit]:
             continue
         path, what = found
         flags = [
-            arg
+            (f"{container.path}/{key}/{index}", arg)
             for container in pod.containers
-            for arg in (*container.command, *container.args)
-            if (arg.value or "").partition("=")[0] in _DASHBOARD_OPEN_FLAGS
-            and (arg.value or "").partition("=")[2].lower() in {"", "true"}
+            for key, written in (("command", container.command), ("args", container.args))
+            for index, arg in enumerate(written)
+            if arg.partition("=")[0] in _DASHBOARD_OPEN_FLAGS
+            and arg.partition("=")[2].lower() in {"", "true"}
         ]
-        critical = [f"it runs with {arg.value}" for arg in flags]
+        critical = [f"it runs with {arg}" for _, arg in flags]
         if flags:
-            path = flags[0].path  # the finding points at what to remove first
+            path = flags[0][0]  # the finding points at what to remove first
         account = _account_of(context, pod)
         if account is not None:
             admin = [
