@@ -364,3 +364,37 @@ def test_malformed_rbac_object_is_an_input_error_and_the_scan_goes_on() -> None:
     assert [(f.rule, f.object.name) for f in report.findings if f.rule == "rbac.cluster-admin"] == [
         ("rbac.cluster-admin", "ok")
     ]
+
+
+STOCK_CLUSTER = [
+    # What `kubectl get clusterroles,clusterrolebindings,roles,rolebindings -A -o yaml` shows of a stock cluster.
+    cluster_role("cluster-admin", rule("*", "*", "*"), {"nonResourceURLs": ["*"], "verbs": ["*"]}),
+    binding("cluster-admin", "ClusterRole", "cluster-admin", group("system:masters")),
+    cluster_role("system:kube-controller-manager", rule("*", "*", "list watch"), rule("", "secrets serviceaccounts", "create get update")),
+    binding("system:kube-controller-manager", "ClusterRole", "system:kube-controller-manager", user("system:kube-controller-manager")),
+    cluster_role("system:controller:generic-garbage-collector", rule("*", "*", "delete get list patch update watch")),
+    binding("system:controller:generic-garbage-collector", "ClusterRole", "system:controller:generic-garbage-collector", sa("kube-system", "generic-garbage-collector")),
+    binding("system:discovery", "ClusterRole", "system:discovery", group("system:authenticated")),
+    binding("system:public-info-viewer", "ClusterRole", "system:public-info-viewer", group("system:authenticated"), group("system:unauthenticated")),
+    binding("system:node-proxier", "ClusterRole", "system:node-proxier", user("system:kube-proxy")),
+    binding("system:controller:bootstrap-signer", "Role", "system:controller:bootstrap-signer", sa("kube-system", "bootstrap-signer"), namespace="kube-public"),
+    role("kube-public", "system:controller:bootstrap-signer", rule("", "configmaps", "get list watch update", "cluster-info")),
+]  # fmt: skip
+
+
+def test_a_stock_cluster_is_quiet() -> None:
+    from conftest import scan_objects  # noqa: PLC0415
+
+    report = scan_objects(*STOCK_CLUSTER, rules=["rbac.*"])
+    assert report.errors == []
+    assert [(f.rule, f.object.name) for f in report.findings] == []
+
+
+def test_a_user_binding_to_a_stock_role_is_reported() -> None:
+    extra = binding(
+        "ci-is-a-controller", "ClusterRole", "system:kube-controller-manager", sa("ci", "deployer")
+    )
+    assert fired("rbac.secrets-read", *STOCK_CLUSTER, extra) == [
+        ("ClusterRoleBinding/ci-is-a-controller", "/subjects/0", "critical")
+    ]
+    assert fired("rbac.wildcard", *STOCK_CLUSTER, extra) == []  # the role is still the cluster's own
