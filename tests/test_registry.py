@@ -18,14 +18,8 @@ _ROW = re.compile(
 
 # Catalog rules that later issues implement; remove an ID here when its rule lands.
 PENDING = {
-    # issue 4: access and exposure
-    "exposure.nodeport", "exposure.loadbalancer-open", "exposure.external-ips",
-    "exposure.workload-on-control-plane", "sa.default", "sa.shared", "sa.automount", "rbac.wildcard",
-    "rbac.cluster-admin", "rbac.secrets-read", "rbac.escalate", "rbac.pod-exec", "rbac.workload-create",
-    "rbac.token-create", "rbac.admission-write", "rbac.anonymous", "rbac.default-sa-bound",
-    "netpol.dashboard", "netpol.tiller",
     # issue 5: network isolation engine
-    "exposure.metadata-api", "netpol.ingress-open", "netpol.egress-open", "netpol.internet-egress",
+    "exposure.nodeport", "exposure.metadata-api", "netpol.ingress-open", "netpol.egress-open", "netpol.internet-egress",
     "netpol.selects-nothing",
     # issue 7: live cluster
     "exposure.control-plane-schedulable", "exposure.node-public-ip",

@@ -22,10 +22,12 @@ from .errors import KhardenError, UsageError
 from .model import Severity
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
+from .report import whocan as whocan_report
 from .rules import REGISTRY
 from .rules import get as get_rule
 from .scan import ScanOptions, scan
 from .sources.files import DEFAULT_MAX_FILE_BYTES
+from .whocan import who_can
 
 __all__ = ["main"]
 
@@ -178,6 +180,29 @@ def _parser() -> argparse.ArgumentParser:
     write_cmd.add_argument(
         "scan_args", nargs=argparse.REMAINDER, metavar="PATH|OPTION", help="what 'kharden scan' takes"
     )
+    who_cmd = commands.add_parser(
+        "who-can",
+        help="list the subjects RBAC allows to do something",
+        description=(
+            "List the users, groups and ServiceAccounts that the RBAC objects of the inputs allow to do"
+            " VERB on RESOURCE, each with its chain binding -> role -> rule. RESOURCE is a plural resource"
+            " name, with its API group and subresource when needed (secrets, pods/exec, deployments.apps,"
+            " deployments.apps/scale), or a non-resource URL (/metrics)."
+        ),
+    )
+    who_cmd.add_argument("verb", metavar="VERB", help="get, list, create, update, delete, escalate, ...")
+    who_cmd.add_argument("resource", metavar="RESOURCE")
+    who_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    who_cmd.add_argument(
+        "-n", "--namespace", metavar="NS", help="in this namespace (default: anywhere, cluster-wide included)"
+    )
+    who_cmd.add_argument(
+        "--name", metavar="NAME", help="about this one object (rules with resourceNames count)"
+    )
+    who_cmd.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    who_cmd.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of stdout")
+    who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
     return parser
 
 
@@ -209,7 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse leaves paths given after options unparsed ('who-can get secrets -n shop k8s/'): take them.
+        if not hasattr(args, "paths") or any(e.startswith("-") and e != "-" for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.paths += extra
     if args.command == "scan":
         return _scan(args)
     if args.command == "rules":
@@ -225,6 +255,8 @@ def _run(argv: list[str]) -> int:
         return 0
     if args.command == "baseline":
         return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
+    if args.command == "who-can":
+        return _who_can(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -297,6 +329,24 @@ def _baseline_write(file: str, args: argparse.Namespace) -> int:
     recorded = len({f.fingerprint for f in report.active})
     print(f"{PROG}: wrote {recorded} finding{'s' * (recorded != 1)} to the baseline {file}", file=sys.stderr)
     return 0
+
+
+def _who_can(args: argparse.Namespace) -> int:
+    if not args.paths:
+        raise UsageError("nothing to read: give files, directories, or '-' for stdin")
+    answer = who_can(
+        args.paths,
+        args.verb,
+        args.resource,
+        namespace=args.namespace,
+        name=args.name,
+        options=ScanOptions(helm_values=tuple(args.values), helm_set=tuple(args.set)),
+    )
+    for error in answer.errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    render = whocan_report.render_json if args.format == "json" else whocan_report.render_text
+    _write(render(answer), args.output)
+    return 2 if answer.errors else 0
 
 
 def _color(choice: str, output: str | None) -> bool:

@@ -34,7 +34,7 @@ from .sources.imagescan import read_image_report
 from .sources.node import read_node
 from .suppress import Policy
 
-__all__ = ["ScanOptions", "evaluate", "scan"]
+__all__ = ["ScanOptions", "collect", "evaluate", "scan"]
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,30 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
         baseline = load_baseline(config.baseline)
     kube_version = _version(options.kube_version)
     with acyclic_work():
-        collected = Collected()
-        read_paths(
-            list(paths),
-            collected,
-            FileOptions(
-                max_file_bytes=options.max_file_bytes,
-                helm_values=options.helm_values,
-                helm_set=options.helm_set,
-                stdin=options.stdin,
-            ),
-        )
-        for path in options.image_reports:
-            read_image_report(path, collected, options.max_file_bytes)
-        for root in options.node_roots:
-            read_node(root, collected)
+        collected = collect(paths, options)
         report = evaluate(collected, rules, config.policy(rules, baseline), kube_version=kube_version)
     report.generated_at = scan_time()
     return report
+
+
+def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
+    """Read every input as ``scan`` does: what every command that reads manifests starts from."""
+    collected = Collected()
+    read_paths(
+        list(paths),
+        collected,
+        FileOptions(
+            max_file_bytes=options.max_file_bytes,
+            helm_values=options.helm_values,
+            helm_set=options.helm_set,
+            stdin=options.stdin,
+        ),
+    )
+    for path in options.image_reports:
+        read_image_report(path, collected, options.max_file_bytes)
+    for root in options.node_roots:
+        read_node(root, collected)
+    return collected
 
 
 def _version(text: str | None) -> tuple[int, int] | None:

@@ -11,6 +11,9 @@ from ..model import ImageScan
 from . import admission, cni
 from .controlplane import ControlPlane
 from .podspec import EffectivePod, effective_pod
+from .rbac import BINDING_KINDS, ROLE_KINDS, Rbac
+from .serviceaccounts import ServiceAccounts
+from .services import Services
 from .vulns import ImageVulnerabilities
 
 __all__ = ["ScanContext"]
@@ -71,3 +74,24 @@ class ScanContext:
     @cached_property
     def pod_security_engines(self) -> list[admission.Engine]:
         return admission.engines_for(self.inventory)
+
+    @cached_property
+    def rbac(self) -> Rbac:
+        """Roles and bindings resolved: effective permissions, aggregation, who can do what."""
+        engine = Rbac(self.inventory.of_kind(*ROLE_KINDS, *BINDING_KINDS))
+        self.errors.extend(engine.errors)
+        return engine
+
+    @cached_property
+    def service_accounts(self) -> ServiceAccounts:
+        """The ServiceAccount of every workload, and whether its token is mounted."""
+        accounts = ServiceAccounts(self.inventory.of_kind("ServiceAccount"), self.pods)
+        self.errors.extend(accounts.errors)
+        return accounts
+
+    @cached_property
+    def services(self) -> Services:
+        """Services and Ingresses: which pods they expose, and how."""
+        services = Services(self.inventory.of_kind("Service", "Ingress"))
+        self.errors.extend(services.errors)
+        return services
