@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ._yaml import Positions
+from . import _pointer
+from ._yaml import Positions, unpack
 from .errors import UsageError
 
 __all__ = [
@@ -145,13 +146,15 @@ class Obj:
 
     def locate(self, path: str) -> Location:
         """The location of the field at ``path``, or of its nearest parent that exists."""
+        return self.trace(path)[0]
+
+    def trace(self, path: str) -> tuple[Location, str]:
+        """The location of ``path`` and its stable form (list items by name), in one walk."""
         origin = self.origin
-        line, column = origin.line, origin.column
-        if origin.positions is not None:
-            found = origin.positions.locate(self.raw, path)
-            if found is not None:
-                line, column = found
-        return Location(origin.file, line, column, path, origin.template, origin.renderer)
+        packed, stable = _pointer.trace(self.raw, path, origin.positions.table if origin.positions else None)
+        found = unpack(packed)
+        line, column = found if found is not None else (origin.line, origin.column)
+        return Location(origin.file, line, column, path, origin.template, origin.renderer), stable
 
 
 def _string_map(value: Any) -> Mapping[str, str]:

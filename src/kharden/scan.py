@@ -23,7 +23,7 @@ from .analysis.podspec import pod_template_path
 from .baseline import Baseline, load_baseline
 from .config import Config
 from .errors import UsageError
-from .fingerprint import fingerprint
+from .fingerprint import fingerprint_of
 from .inventory import Inventory
 from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
 from .rules import INPUTS, Rule, select
@@ -262,7 +262,8 @@ def _finding(
 ) -> Finding:
     """A hit as a finding: the one place where severity overrides and suppressions are applied."""
     severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
-    print_ = fingerprint(rule.id, obj.ref, hit.container, obj.raw, hit.path)
+    location, stable = obj.trace(hit.path)
+    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable)
     return Finding(
         rule=rule.id,
         severity=severity,
@@ -270,7 +271,7 @@ def _finding(
         title=rule.title,
         object=obj.ref,
         container=hit.container,
-        location=obj.locate(hit.path),
+        location=location,
         message=hit.message,
         remediation=rule.remediation,
         fingerprint=print_,
