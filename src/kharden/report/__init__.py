@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from ..errors import UsageError
 from ..model import Report
-from . import html, json, junit, markdown, policyreport, sarif, text
 
 __all__ = [
     "EXTENSIONS",
@@ -46,19 +46,19 @@ def render(
     show_suppressed: bool = False,
     sarif_root: str | None = None,
 ) -> str:
-    """``report`` in the format ``name`` (one of :data:`FORMATS`)."""
+    """``report`` in the format ``name`` (one of :data:`FORMATS`).
+
+    Each renderer module is imported when its format is asked for: a scan that prints text
+    does not pay for the HTML and SARIF machinery at startup.
+    """
+    if name not in FORMATS:
+        raise UsageError(f"unknown format {name!r} (expected one of: {', '.join(FORMATS)})")
+    module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
-        return text.render(report, color=color, show_suppressed=show_suppressed)
+        return str(module.render(report, color=color, show_suppressed=show_suppressed))
     if name == "sarif":
-        return sarif.render(report, root=sarif_root)
-    renderers = {
-        "json": json.render,
-        "junit": junit.render,
-        "html": html.render,
-        "policyreport": policyreport.render,
-        "markdown": markdown.render,
-    }
-    return renderers[name](report)
+        return str(module.render(report, root=sarif_root))
+    return str(module.render(report))
 
 
 def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, str | None]]:
