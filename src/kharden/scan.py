@@ -8,19 +8,22 @@ An input error in one file is recorded in the report and never hides other findi
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .analysis.context import ScanContext
-from .analysis.podspec import pod_template_path
+from .analysis.podspec import TEMPLATE_KINDS, pod_template_path
+from .errors import InputError, UsageError
 from .fingerprint import fingerprint
 from .inventory import Inventory
 from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report
 from .rules import Rule, select
+from .sources.cluster import ClusterOptions, read_cluster
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
+from .sources.snapshot import read_snapshot
 from .suppress import annotation_suppression
 
 __all__ = ["ScanOptions", "evaluate", "scan"]
@@ -35,16 +38,23 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    cluster: ClusterOptions | None = None
+    """Read this live cluster too (``--cluster``)."""
+    snapshot: str | None = None
+    """Read this cluster snapshot too (``--snapshot FILE``)."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     """Scan files, directories (kustomizations and charts are rendered) and ``-`` (stdin).
 
-    Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing;
+    Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing and
+    :class:`~kharden.errors.ClusterError` when ``options.cluster`` cannot be read;
     input problems are reported in ``Report.errors``.
     """
     options = options or ScanOptions()
     rules = select(list(options.rules), list(options.skip_rules))
+    if options.cluster is not None and options.snapshot is not None:
+        raise UsageError("--cluster and --snapshot: scan one cluster at a time")
     with acyclic_work():
         collected = Collected()
         read_paths(
@@ -57,6 +67,13 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
                 stdin=options.stdin,
             ),
         )
+        if options.snapshot is not None:
+            try:
+                read_snapshot(options.snapshot, collected)
+            except InputError as e:
+                collected.error(e)
+        if options.cluster is not None:
+            read_cluster(options.cluster, collected)
         return evaluate(collected, rules)
 
 
@@ -102,7 +119,16 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
         for r in rules
         if not r.evidence & available
     ]
-    context = ScanContext(Inventory(collected.objects), available)
+    blocked = set()
+    unread = collected.cluster.unread if collected.cluster is not None else {}
+    for rule in runnable if unread else ():
+        reasons = unread_reasons(rule, unread)
+        if reasons:
+            not_evaluated.append(NotEvaluated(rule.id, "; ".join(reasons)))
+            if rule.target == "inventory":  # a whole-inventory answer on part of the cluster would be wrong
+                blocked.add(rule.id)
+    runnable = [r for r in runnable if r.id not in blocked]
+    context = ScanContext(Inventory(collected.objects), available, cluster=collected.cluster)
     findings: list[Finding] = []
 
     pod_rules = [r for r in runnable if r.target == "pod"]
@@ -139,6 +165,23 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
         stats=collected.stats,
         rules_run=len(runnable),
     )
+
+
+def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
+    """Why ``rule`` cannot see every object it reads: the reasons of the unread kinds it reads.
+
+    Per-object rules still run on the objects that were read; whole-inventory rules read
+    the kinds they declare (``needs``), or every kind but Secrets.
+    """
+    if rule.target == "pod":
+        kinds: Iterable[str] = TEMPLATE_KINDS & unread.keys()
+    elif rule.target == "object":
+        kinds = rule.kinds & unread.keys()
+    elif rule.needs is not None:
+        kinds = rule.needs & unread.keys()
+    else:
+        kinds = unread.keys() - {"Secret"}
+    return [unread[kind] for kind in sorted(kinds)]
 
 
 def _finding(rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str]) -> Finding:

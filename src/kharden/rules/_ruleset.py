@@ -13,6 +13,10 @@ written twice. Three shapes of rule exist, by what they are given:
 - ``@rules.pod``: an :class:`~kharden.analysis.podspec.EffectivePod`, once per workload;
 - ``@rules.object``: one :class:`~kharden.model.Obj` of the given kinds;
 - ``@rules.inventory``: the :class:`~kharden.analysis.context.ScanContext`; hits must name their object.
+
+A whole-inventory rule may say which kinds it reads (``needs=("Node", "Pod")``): when a
+cluster scan could not read one of them (forbidden to list it), the rule does not run and is
+reported as not evaluated. A rule that does not say is taken to read every kind but Secrets.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class Rule:
     target: str  # "pod" | "object" | "inventory"
     kinds: frozenset[str]
     check: Callable[..., Iterable[Hit]]
+    needs: frozenset[str] | None = None
+    """Kinds a whole-inventory rule reads; ``None``: every kind but Secrets."""
 
     @property
     def evidence_text(self) -> str:
@@ -75,9 +81,12 @@ class RuleSet:
     ) -> Callable[[F], F]:
         return self._register(rule_id, severity, "object", frozenset(kinds), **entry)
 
-    def inventory(self, rule_id: str, severity: Severity, **entry: Any) -> Callable[[F], F]:
+    def inventory(
+        self, rule_id: str, severity: Severity, *, needs: Iterable[str] | None = None, **entry: Any
+    ) -> Callable[[F], F]:
         entry.setdefault("evidence", "G")
-        return self._register(rule_id, severity, "inventory", frozenset(), **entry)
+        needed = frozenset(needs) if needs is not None else None
+        return self._register(rule_id, severity, "inventory", frozenset(), needs=needed, **entry)
 
     def _register(
         self,
@@ -90,6 +99,7 @@ class RuleSet:
         remediation: str,
         evidence: str = "M",
         references: tuple[str, ...] = (),
+        needs: frozenset[str] | None = None,
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
@@ -114,6 +124,7 @@ class RuleSet:
                     target=target,
                     kinds=kinds,
                     check=check,
+                    needs=needs,
                 )
             )
             return check

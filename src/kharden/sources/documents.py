@@ -14,7 +14,7 @@ from typing import Any
 from .. import _pointer
 from .._yaml import Document, iter_documents
 from ..errors import InputError
-from ..model import ErrorRecord, Obj, ObjRef, Origin, ScanStats
+from ..model import ClusterInfo, ErrorRecord, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
 
 __all__ = ["Collected", "object_ref"]
@@ -58,6 +58,23 @@ class Collected:
     stats: ScanStats = field(default_factory=ScanStats)
     evidence: set[str] = field(default_factory=set)
     """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+    cluster: ClusterInfo | None = None
+    """The cluster read by ``--cluster`` or ``--snapshot``, if any."""
+
+    def add_object(self, data: dict[str, Any], origin: Origin) -> None:
+        """Add one object already parsed (a cluster's or a snapshot's); a bad reference is an error."""
+        api_version, kind = data.get("apiVersion"), data.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            self.stats.skipped_documents += 1
+            return
+        try:
+            ref = object_ref(data, file=origin.file, line=origin.line)
+        except InputError as e:
+            self.error(e)
+            return
+        self.objects.append(Obj(raw=data, ref=ref, origin=origin))
+        self.stats.objects += 1
+        self.stats.kinds[kind] += 1
 
     def error(self, error: InputError) -> None:
         self.errors.append(ErrorRecord(error.file, error.line, error.message))

@@ -1,0 +1,241 @@
+"""Cluster snapshots: ``kharden snapshot`` writes one, ``kharden scan --snapshot FILE`` reads it back.
+
+A snapshot is a ``v1`` ``List`` of everything ``--cluster`` reads (Secrets as metadata only),
+one object per line, plus a ``kharden`` key saying which cluster it came from and what could
+not be read. ``--snapshot`` also reads what ``kubectl get ... -o json`` prints (a ``List``,
+a typed list such as ``PodList`` whose items lack apiVersion/kind, or one object), and YAML.
+
+Large snapshots are read in two passes over the raw bytes of each item, never as one
+Python tree: the first decodes only the kind and name of every item (to know which Pods'
+controllers are present), the second decodes one item at a time and keeps of each Pod
+whose controller is present only its runtime record (see :mod:`._trim`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from .. import __version__
+from ..errors import ClusterError, InputError
+from ..model import ClusterInfo, Origin
+from . import _trim
+from .cluster import ClusterOptions, ClusterReader, Resource
+from .documents import Collected
+
+__all__ = ["SNAPSHOT_KEY", "read_snapshot", "write_snapshot"]
+
+SNAPSHOT_KEY = "kharden"
+"""The top-level key of a kharden snapshot that describes the read."""
+
+# Kinds every cluster has objects of: a foreign List without any was not asked for them.
+ALWAYS_PRESENT = {
+    "Namespace": "namespaces",
+    "Node": "nodes",
+    "ServiceAccount": "serviceaccounts",
+    "Service": "services",
+    "Pod": "pods",
+    "ClusterRole": "clusterroles.rbac.authorization.k8s.io",
+    "ClusterRoleBinding": "clusterrolebindings.rbac.authorization.k8s.io",
+}
+
+
+class _Meta(msgspec.Struct):
+    name: Any = None
+    namespace: Any = None
+
+
+class _Head(msgspec.Struct):
+    kind: Any = None
+    metadata: _Meta | None = None
+
+
+class _Envelope(msgspec.Struct):
+    api_version: Any = msgspec.field(name="apiVersion", default=None)
+    kind: Any = None
+    items: list[msgspec.Raw] | None = None
+    kharden: Any = None
+
+
+_BYTE = re.compile(r"byte (\d+)")
+_JSON_OBJECT = re.compile(rb"\s*\{")
+
+
+def read_snapshot(path: str, collected: Collected) -> None:
+    """Read a snapshot into ``collected``; an unreadable file is an :class:`InputError`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from e
+    collected.stats.files += 1
+    collected.evidence |= {"C", "M"}
+    if not _JSON_OBJECT.match(data):
+        before = len(collected.objects)
+        collected.add_stream(data, path)  # YAML (`kubectl get -o yaml`)
+        collected.stats.files -= 1  # add_stream counted the file too
+        collected.cluster = _foreign_info(collected.objects[before:])
+        return
+    try:
+        envelope = msgspec.json.decode(data, type=_Envelope)
+    except msgspec.ValidationError:
+        envelope = None  # not a list: one object, or not Kubernetes at all
+    except msgspec.DecodeError as e:
+        raise InputError(f"not valid JSON ({_plain(e)})", file=path, line=_line(data, e)) from e
+    origin = Origin(path)
+    before = len(collected.objects)
+    if envelope is None or envelope.items is None:
+        single = msgspec.json.decode(data)
+        if not isinstance(single, dict) or "kind" not in single:
+            raise InputError("not a Kubernetes object or List", file=path)
+        collected.add_object(_trim.Keeper()(single), origin)
+    else:
+        list_kind = envelope.kind if isinstance(envelope.kind, str) else "List"
+        list_version = envelope.api_version if isinstance(envelope.api_version, str) else "v1"
+        item_kind = list_kind.removesuffix("List") if list_kind != "List" else None
+        keep = _trim.Keeper(_controllers(envelope.items, item_kind))
+        decoder = msgspec.json.Decoder()
+        for raw in envelope.items:
+            item = decoder.decode(raw)
+            if not isinstance(item, dict):
+                collected.stats.skipped_documents += 1
+                continue
+            if item_kind is not None and "kind" not in item:
+                item["kind"] = item_kind
+                item.setdefault("apiVersion", list_version)
+            collected.add_object(keep(item), origin)
+    header = envelope.kharden if envelope is not None else None
+    if isinstance(header, dict):
+        collected.cluster = _info(header)
+    else:
+        collected.cluster = _foreign_info(collected.objects[before:])
+
+
+def _controllers(items: list[msgspec.Raw], item_kind: str | None) -> set[_trim.Key]:
+    """Pass one: ``(kind, namespace, name)`` of every pod-creating controller in the list."""
+    found: set[_trim.Key] = set()
+    decoder = msgspec.json.Decoder(_Head)
+    for raw in items:
+        try:
+            head = decoder.decode(raw)
+        except msgspec.ValidationError:
+            continue  # not an object, or metadata not a mapping: pass two deals with it
+        kind = head.kind if head.kind is not None else item_kind
+        meta = head.metadata
+        if kind not in _trim.CONTROLLER_KINDS or meta is None:
+            continue
+        if isinstance(meta.name, str) and isinstance(meta.namespace, str | None):
+            found.add((kind, meta.namespace or "", meta.name))
+    return found
+
+
+def _info(header: dict[str, Any]) -> ClusterInfo:
+    def text(key: str) -> str | None:
+        value = header.get(key)
+        return value if isinstance(value, str) else None
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = header.get(key)
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+    unread = header.get("unread")
+    return ClusterInfo(
+        context=text("context"),
+        server=text("server"),
+        version=text("serverVersion"),
+        namespaces=texts("namespaces"),
+        unread={k: v for k, v in unread.items() if isinstance(v, str)} if isinstance(unread, dict) else {},
+        api_groups=texts("apiGroups"),
+    )
+
+
+def _foreign_info(objects: list[Any]) -> ClusterInfo:
+    """What a List that kharden did not write says about the cluster: kinds it was not asked for."""
+    kinds = {obj.ref.kind for obj in objects}
+    unread = {
+        kind: f"not in the snapshot (it holds no {resource}; add them to the kubectl get command)"
+        for kind, resource in ALWAYS_PRESENT.items()
+        if kind not in kinds
+    }
+    return ClusterInfo(unread=unread)
+
+
+def _plain(error: msgspec.DecodeError) -> str:
+    return str(error).split(" - ", 1)[0].rstrip(".")
+
+
+def _line(data: bytes, error: msgspec.DecodeError) -> int | None:
+    match = _BYTE.search(str(error))
+    return data.count(b"\n", 0, int(match[1])) + 1 if match else None
+
+
+def write_snapshot(
+    options: ClusterOptions,
+    output: str | None,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ClusterInfo:
+    """Read the cluster of ``options`` and write it as a snapshot to ``output`` (stdout when ``None``).
+
+    The file is written whole or not at all: to a temporary file beside it, renamed at the end.
+    """
+    reader = ClusterReader(options)
+    if output is None:
+        return _write(reader, sys.stdout.buffer, now)
+    directory = os.path.dirname(os.path.abspath(output))
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
+            "wb", dir=directory, prefix=".kharden-snapshot-", suffix=".tmp", delete=False
+        )
+    except OSError as e:
+        raise ClusterError(f"cannot write {output}: {e.strerror}") from e
+    try:
+        with handle:
+            info = _write(reader, handle, now)
+        os.replace(handle.name, output)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return info
+
+
+def _write(reader: ClusterReader, out: IO[bytes], now: Callable[[], datetime]) -> ClusterInfo:
+    encode = msgspec.json.Encoder().encode
+    taken = now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    resources: list[str] = []
+    first = True
+    out.write(b'{"apiVersion": "v1", "kind": "List", "items": [')
+
+    def write(resource: Resource, items: list[dict[str, Any]]) -> None:
+        nonlocal first
+        if resource.label not in resources:
+            resources.append(resource.label)
+        for item in items:
+            out.write(b"\n" if first else b",\n")
+            out.write(encode(item))
+            first = False
+
+    info = reader.read(write)
+    header = {
+        "version": 1,
+        "tool": f"kharden {__version__}",
+        "taken": taken,
+        "context": info.context,
+        "server": info.server,
+        "serverVersion": info.version,
+        "namespaces": list(info.namespaces),
+        "resources": resources,
+        "unread": dict(info.unread),
+        "apiGroups": list(info.api_groups),
+    }
+    out.write(b"\n], " + b'"metadata": {"resourceVersion": ""}, "' + SNAPSHOT_KEY.encode() + b'": ')
+    out.write(encode(header) + b"}\n")
+    out.flush()
+    return info
