@@ -397,13 +397,14 @@ class ClusterReader:
             return
         params = {"limit": str(self.options.page_size)}
         restarts = 0
+        delivered: set[tuple[str, str]] = set()
         while True:
             try:
                 body = api.get(path, params, accept)
             except _RefusedError as e:
                 if e.status == 410 and "continue" in params and restarts < 2:
                     # The continue token expired (the list took longer than etcd's compaction window):
-                    # start the list again, as client-go's pager does.
+                    # list again from the start, as client-go's pager does, skipping what was delivered.
                     restarts += 1
                     params.pop("continue")
                     continue
@@ -412,6 +413,9 @@ class ClusterReader:
                 return
             items = body.get("items") if isinstance(body, dict) else None
             page = [self._item(resource, item) for item in items or () if isinstance(item, dict)]
+            if restarts:
+                page = [item for item in page if _identity(item) not in delivered]
+            delivered.update(_identity(item) for item in page)
             with self._lock:
                 self.progress.objects += len(page)
                 self.progress.current = resource.label
@@ -456,6 +460,11 @@ class ClusterReader:
             with self._lock:
                 snapshot = dataclasses.replace(self.progress)
             self.options.progress(snapshot)
+
+
+def _identity(item: dict[str, Any]) -> tuple[str, str]:
+    metadata = item.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
 
 def discover(api: _Api) -> tuple[dict[tuple[str, str], Resource], tuple[str, ...]]:
