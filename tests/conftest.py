@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,13 @@ def mutate(obj: dict[str, Any], *changes: tuple[str, Any]) -> dict[str, Any]:
     return result
 
 
-def scan_text(text: str, rules: list[str] | None = None, file: str = "test.yaml") -> Report:
-    """Scan YAML text through the real loader and runner."""
+def scan_text(
+    text: str, rules: list[str] | None = None, file: str = "test.yaml", evidence: Iterable[str] = ()
+) -> Report:
+    """Scan YAML text through the real loader and runner (as if from a cluster too when ``evidence`` says C)."""
     collected = Collected()
     collected.add_stream(text.encode("utf-8"), file)
+    collected.evidence |= set(evidence)
     return evaluate(collected, select(rules or []))
 
 

@@ -35,8 +35,6 @@ PENDING = {
     "encryption.ingress-tls", "encryption.control-plane-tls", "logging.audit-disabled",
     "logging.audit-policy", "logging.audit-retention", "logging.audit-not-shipped",
     "admission.psp-unenforced", "admission.pod-security", "admission.plugins", "netpol.cni-unsupported",
-    # issue 7: live cluster
-    "exposure.control-plane-schedulable", "exposure.node-public-ip",
     # issue 3: image scan reports
     "image.vulnerable",
 }  # fmt: skip

@@ -24,7 +24,6 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,7 +46,16 @@ class ApiResource:
     name: str
     kind: str
     namespaced: bool
-    verbs: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+    verbs: tuple[str, ...] = (
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    )
     builtin: bool = True
 
     @property
@@ -85,8 +93,20 @@ RESOURCES: tuple[ApiResource, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
     _r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    _r("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False),
-    _r("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        False,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        False,
+    ),
     _r(
         "admissionregistration.k8s.io",
         "v1",
@@ -94,7 +114,13 @@ RESOURCES: tuple[ApiResource, ...] = (
         "ValidatingAdmissionPolicyBinding",
         False,
     ),
-    _r("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        False,
+    ),
     _r("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
     _r("metrics.k8s.io", "v1beta1", "pods", "PodMetrics"),
 )
@@ -104,8 +130,12 @@ KYVERNO = (
     ApiResource("kyverno.io", "v1", "policies", "Policy", True, builtin=False),
 )
 GATEKEEPER = (
-    ApiResource("templates.gatekeeper.sh", "v1", "constrainttemplates", "ConstraintTemplate", False, builtin=False),
-    ApiResource("constraints.gatekeeper.sh", "v1beta1", "k8srequiredlabels", "K8sRequiredLabels", False, builtin=False),
+    ApiResource(
+        "templates.gatekeeper.sh", "v1", "constrainttemplates", "ConstraintTemplate", False, builtin=False
+    ),
+    ApiResource(
+        "constraints.gatekeeper.sh", "v1beta1", "k8srequiredlabels", "K8sRequiredLabels", False, builtin=False
+    ),
 )
 SUBRESOURCES = ("pods/exec", "pods/log", "pods/status", "deployments/scale", "nodes/proxy")
 
@@ -142,7 +172,9 @@ class Behaviour:
 
 
 class FakeApiServer:
-    def __init__(self, objects: list[dict[str, Any]], certs: Certs, behaviour: Behaviour | None = None) -> None:
+    def __init__(
+        self, objects: list[dict[str, Any]], certs: Certs, behaviour: Behaviour | None = None
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.resources = (*RESOURCES, *self.behaviour.extra)
         self.by_kind = {(r.group, r.kind): r for r in self.resources}
@@ -228,7 +260,12 @@ class FakeApiServer:
                     ],
                 }
             )
-        return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+        return {
+            "kind": "APIGroupDiscoveryList",
+            "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {},
+            "items": items,
+        }
 
     def _api_versions(self) -> dict[str, Any]:
         return {
@@ -265,9 +302,20 @@ class FakeApiServer:
         for sub in SUBRESOURCES:
             parent = sub.split("/")[0]
             if any(r.name == parent for r in served):
-                resources.append({"name": sub, "singularName": "", "namespaced": True, "kind": "Sub", "verbs": ["get"]})
+                resources.append(
+                    {"name": sub, "singularName": "", "namespaced": True, "kind": "Sub", "verbs": ["get"]}
+                )
         group_version = f"{group}/{version}" if group else version
-        return 200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}, ""
+        return (
+            200,
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": group_version,
+                "resources": resources,
+            },
+            "",
+        )
 
     def _objects(
         self, parts: list[str], query: dict[str, list[str]], accept: str, path: str
@@ -298,10 +346,16 @@ class FakeApiServer:
                 f' resource "{resource.name}" in API group "{group}" {scope}',
                 {"kind": resource.name},
             )
-        items = [o for o in self.objects[resource] if namespace is None or o["metadata"].get("namespace") == namespace]
+        items = [
+            o
+            for o in self.objects[resource]
+            if namespace is None or o["metadata"].get("namespace") == namespace
+        ]
         metadata_only = "as=PartialObjectMetadata" in accept
         if metadata_only and not self.behaviour.metadata_only:
-            return _status(406, "NotAcceptable", "only the following media types are accepted: application/json")
+            return _status(
+                406, "NotAcceptable", "only the following media types are accepted: application/json"
+            )
         if len(rest) == 2:
             found = [o for o in items if o["metadata"]["name"] == rest[1]]
             if not found:
@@ -334,28 +388,68 @@ class FakeApiServer:
         meta: dict[str, Any] = {"resourceVersion": "48213"}
         rest = len(items) - offset - len(page)
         if limit and rest > 0:
-            meta["continue"] = base64.urlsafe_b64encode(json.dumps({"rv": 48213, "start": offset + len(page)}).encode()).decode()
+            meta["continue"] = base64.urlsafe_b64encode(
+                json.dumps({"rv": 48213, "start": offset + len(page)}).encode()
+            ).decode()
             meta["remainingItemCount"] = rest
         if "as=Table" in accept:
-            rows = [{"cells": [o["metadata"]["name"]], "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}} for o in page]
-            table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": [{"name": "Name", "type": "string"}], "rows": rows}
+            rows = [
+                {
+                    "cells": [o["metadata"]["name"]],
+                    "object": {
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": o["metadata"],
+                    },
+                }
+                for o in page
+            ]
+            table = {
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "columnDefinitions": [{"name": "Name", "type": "string"}],
+                "rows": rows,
+            }
             return 200, table, "application/json;as=Table;v=v1;g=meta.k8s.io"
         if metadata_only:
-            partial = [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]} for o in page]
+            partial = [
+                {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                for o in page
+            ]
             return (
                 200,
-                {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": partial},
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": partial,
+                },
                 "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
             )
         # The API server leaves apiVersion/kind off the items of a built-in list.
-        served = [{k: v for k, v in o.items() if k not in {"apiVersion", "kind"}} if resource.builtin else o for o in page]
-        return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": meta, "items": served}, ""
+        served = [
+            {k: v for k, v in o.items() if k not in {"apiVersion", "kind"}} if resource.builtin else o
+            for o in page
+        ]
+        return (
+            200,
+            {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.api_version,
+                "metadata": meta,
+                "items": served,
+            },
+            "",
+        )
 
 
 _AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 
-def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], str]:
+def _status(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any], str]:
     body: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -381,7 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
     api: FakeApiServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _record(self) -> tuple[str, dict[str, list[str]]]:
@@ -399,7 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return url.path, query
 
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+    def do_GET(self) -> None:
         path, query = self._record()
         behaviour = self.api.behaviour
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -412,7 +506,9 @@ class _Handler(BaseHTTPRequestHandler):
             if failures:
                 behaviour.unavailable[path] = failures - 1
         if failures:
-            self._send(*_status(503, "ServiceUnavailable", "the server is currently unable to handle the request"))
+            self._send(
+                *_status(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+            )
             return
         self._send(*self.api.answer(path, query, self.headers.get("Accept", "")))
 
@@ -460,7 +556,9 @@ def make_certs(directory: Path) -> Certs:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -474,7 +572,9 @@ def make_certs(directory: Path) -> Certs:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -495,7 +595,9 @@ def make_certs(directory: Path) -> Certs:
     return certs
 
 
-def write_kubeconfig(path: Path, server: str, certs: Certs, *, token: str = TOKEN, context: str = "kind-test") -> Path:
+def write_kubeconfig(
+    path: Path, server: str, certs: Certs, *, token: str = TOKEN, context: str = "kind-test"
+) -> Path:
     path.write_text(
         json.dumps(
             {
@@ -503,7 +605,10 @@ def write_kubeconfig(path: Path, server: str, certs: Certs, *, token: str = TOKE
                 "kind": "Config",
                 "current-context": context,
                 "clusters": [
-                    {"name": context, "cluster": {"server": server, "certificate-authority-data": certs.ca_data}}
+                    {
+                        "name": context,
+                        "cluster": {"server": server, "certificate-authority-data": certs.ca_data},
+                    }
                 ],
                 "users": [{"name": f"{context}-admin", "user": {"token": token}}],
                 "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin"}}],
@@ -519,10 +624,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 
 
 @pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests talk to 127.0.0.1 only: never through a proxy from the environment."""
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("KUBECONFIG", raising=False)
-    yield

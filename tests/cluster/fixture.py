@@ -31,7 +31,14 @@ def _meta(name: str, namespace: str | None = None, **extra: Any) -> dict[str, An
         "uid": _uid(f"{namespace}/{name}"),
         "resourceVersion": "4711",
         "creationTimestamp": "2026-03-01T10:00:00Z",
-        "managedFields": [{"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}],
+        "managedFields": [
+            {
+                "manager": "kubectl",
+                "operation": "Update",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {}},
+            }
+        ],
     }
     if namespace is not None:
         meta["namespace"] = namespace
@@ -75,11 +82,15 @@ HARDENED = {
 }
 
 
-def _node(name: str, *, labels: dict[str, str], taints: list[dict[str, Any]], addresses: list[tuple[str, str]]) -> dict[str, Any]:
+def _node(
+    name: str, *, labels: dict[str, str], taints: list[dict[str, Any]], addresses: list[tuple[str, str]]
+) -> dict[str, Any]:
     node: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": _meta(name, labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels}),
+        "metadata": _meta(
+            name, labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels}
+        ),
         "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
         "status": {
             "addresses": [{"type": t, "address": a} for t, a in addresses],
@@ -107,11 +118,24 @@ def _pod(
     spec.setdefault("serviceAccountName", "default")
     spec.setdefault("tolerations", [])
     spec["tolerations"] += [
-        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+        {
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
+        {
+            "key": "node.kubernetes.io/unreachable",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        },
     ]
     spec.setdefault("volumes", []).append(
-        {"name": f"kube-api-access-{name[-5:]}", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
+        {
+            "name": f"kube-api-access-{name[-5:]}",
+            "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]},
+        }
     )
     meta = _meta(name, namespace, labels=labels or {})
     if owner:
@@ -167,7 +191,9 @@ def _static(component: str, command: list[str], image: str) -> dict[str, Any]:
         "priorityClassName": "system-node-critical",
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_container(component, image, command=command)],
-        "volumes": [{"name": "k8s-certs", "hostPath": {"path": "/etc/kubernetes/pki", "type": "DirectoryOrCreate"}}],
+        "volumes": [
+            {"name": "k8s-certs", "hostPath": {"path": "/etc/kubernetes/pki", "type": "DirectoryOrCreate"}}
+        ],
         "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
     }
     pod = _pod(
@@ -175,7 +201,9 @@ def _static(component: str, command: list[str], image: str) -> dict[str, Any]:
         "kube-system",
         "cp-1",
         spec,
-        owner=[{"apiVersion": "v1", "kind": "Node", "name": "cp-1", "uid": _uid("None/cp-1"), "controller": True}],
+        owner=[
+            {"apiVersion": "v1", "kind": "Node", "name": "cp-1", "uid": _uid("None/cp-1"), "controller": True}
+        ],
         labels={"component": component, "tier": "control-plane"},
         annotations={
             "kubernetes.io/config.hash": "6f1e0b2a",
@@ -207,7 +235,10 @@ def cluster() -> list[dict[str, Any]]:
                 "status": {"phase": "Active"},
             }
         )
-    control_plane = {"node-role.kubernetes.io/control-plane": "", "node.kubernetes.io/exclude-from-external-load-balancers": ""}
+    control_plane = {
+        "node-role.kubernetes.io/control-plane": "",
+        "node.kubernetes.io/exclude-from-external-load-balancers": "",
+    }
     objects += [
         _node(
             "cp-1",
@@ -264,7 +295,11 @@ def cluster() -> list[dict[str, Any]]:
             ],
             "registry.k8s.io/etcd:3.5.15-0",
         ),
-        _static("kube-scheduler", ["kube-scheduler", "--bind-address=127.0.0.1"], "registry.k8s.io/kube-scheduler:v1.31.2"),
+        _static(
+            "kube-scheduler",
+            ["kube-scheduler", "--bind-address=127.0.0.1"],
+            "registry.k8s.io/kube-scheduler:v1.31.2",
+        ),
         _static(
             "kube-controller-manager",
             ["kube-controller-manager", "--bind-address=127.0.0.1", "--use-service-account-credentials=true"],
@@ -291,12 +326,25 @@ def cluster() -> list[dict[str, Any]]:
         "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
     }
     dns_labels = {"k8s-app": "kube-dns", "pod-template-hash": "7c65d6cfc9"}
-    objects.append(_workload("Deployment", "coredns", "kube-system", _template(dns_spec, {"k8s-app": "kube-dns"}), replicas=2))
-    dns_rs = _workload("ReplicaSet", "coredns-7c65d6cfc9", "kube-system", _template(dns_spec, dns_labels), replicas=2)
+    objects.append(
+        _workload(
+            "Deployment", "coredns", "kube-system", _template(dns_spec, {"k8s-app": "kube-dns"}), replicas=2
+        )
+    )
+    dns_rs = _workload(
+        "ReplicaSet", "coredns-7c65d6cfc9", "kube-system", _template(dns_spec, dns_labels), replicas=2
+    )
     dns_rs["metadata"]["ownerReferences"] = _owner("Deployment", "coredns", "kube-system")
     objects.append(dns_rs)
     objects += [
-        _pod(f"coredns-7c65d6cfc9-{s}", "kube-system", "cp-1", dns_spec, owner=_owner("ReplicaSet", "coredns-7c65d6cfc9", "kube-system"), labels=dns_labels)
+        _pod(
+            f"coredns-7c65d6cfc9-{s}",
+            "kube-system",
+            "cp-1",
+            dns_spec,
+            owner=_owner("ReplicaSet", "coredns-7c65d6cfc9", "kube-system"),
+            labels=dns_labels,
+        )
         for s in ("x2k9p", "q7w4n")
     ]
     proxy_spec = {
@@ -314,25 +362,57 @@ def cluster() -> list[dict[str, Any]]:
         "volumes": [{"name": "lib-modules", "hostPath": {"path": "/lib/modules", "type": ""}}],
         "tolerations": [{"operator": "Exists"}],
     }
-    objects.append(_workload("DaemonSet", "kube-proxy", "kube-system", _template(proxy_spec, {"k8s-app": "kube-proxy"})))
+    objects.append(
+        _workload("DaemonSet", "kube-proxy", "kube-system", _template(proxy_spec, {"k8s-app": "kube-proxy"}))
+    )
     objects += [
-        _pod(f"kube-proxy-{node[-4:]}", "kube-system", node, proxy_spec, owner=_owner("DaemonSet", "kube-proxy", "kube-system"), labels={"k8s-app": "kube-proxy"})
+        _pod(
+            f"kube-proxy-{node[-4:]}",
+            "kube-system",
+            node,
+            proxy_spec,
+            owner=_owner("DaemonSet", "kube-proxy", "kube-system"),
+            labels={"k8s-app": "kube-proxy"},
+        )
         for node in ("cp-1", "cp-2", "worker-1", "worker-2")
     ]
     objects += [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("kube-proxy", "kube-system"), "data": {"config.conf": "mode: iptables\n"}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta("kube-proxy", "kube-system"),
+            "data": {"config.conf": "mode: iptables\n"},
+        },
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": _meta("kubeadm-config", "kube-system"),
-            "data": {"ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.31.2\n"},
+            "data": {
+                "ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.31.2\n"
+            },
         },
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("calico-config", "kube-system"), "data": {"calico_backend": "bird", "veth_mtu": "0"}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("app-settings", "shop"), "data": {"LOG_LEVEL": "info"}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta("calico-config", "kube-system"),
+            "data": {"calico_backend": "bird", "veth_mtu": "0"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta("app-settings", "shop"),
+            "data": {"LOG_LEVEL": "info"},
+        },
     ]
     objects += [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, ns)}
-        for ns, name in (("kube-system", "coredns"), ("kube-system", "kube-proxy"), ("shop", "default"), ("shop", "web"), ("default", "default"))
+        for ns, name in (
+            ("kube-system", "coredns"),
+            ("kube-system", "kube-proxy"),
+            ("shop", "default"),
+            ("shop", "web"),
+            ("default", "default"),
+        )
     ]
 
     # shop: a web Deployment (one pod on the untainted control-plane node cp-2), a database, a report job.
@@ -355,7 +435,14 @@ def cluster() -> list[dict[str, Any]]:
         rs["metadata"]["ownerReferences"] = _owner("Deployment", "web", "shop")
         objects.append(rs)
     objects += [
-        _pod(f"web-5d8f7b9c4-{suffix}", "shop", node, web_spec, owner=_owner("ReplicaSet", "web-5d8f7b9c4", "shop"), labels=web_labels)
+        _pod(
+            f"web-5d8f7b9c4-{suffix}",
+            "shop",
+            node,
+            web_spec,
+            owner=_owner("ReplicaSet", "web-5d8f7b9c4", "shop"),
+            labels=web_labels,
+        )
         for suffix, node in (("lx8qz", "worker-1"), ("m2p7d", "cp-2"))
     ]
     db_spec = {
@@ -365,33 +452,74 @@ def cluster() -> list[dict[str, Any]]:
                 "postgres",
                 "postgres:16",
                 ports=[{"name": "postgres", "containerPort": 5432}],
-                env=[{"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}],
+                env=[
+                    {
+                        "name": "POSTGRES_PASSWORD",
+                        "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+                    }
+                ],
             )
         ],
     }
-    objects.append(_workload("StatefulSet", "db", "shop", _template(db_spec, {"app": "db"}), serviceName="db", replicas=1))
-    objects.append(_pod("db-0", "shop", "worker-2", db_spec, owner=_owner("StatefulSet", "db", "shop"), labels={"app": "db"}))
-    job_spec = {"restartPolicy": "OnFailure", "containers": [_container("report", "ghcr.io/example/report:2.0.1", securityContext=HARDENED)]}
+    objects.append(
+        _workload(
+            "StatefulSet", "db", "shop", _template(db_spec, {"app": "db"}), serviceName="db", replicas=1
+        )
+    )
+    objects.append(
+        _pod(
+            "db-0",
+            "shop",
+            "worker-2",
+            db_spec,
+            owner=_owner("StatefulSet", "db", "shop"),
+            labels={"app": "db"},
+        )
+    )
+    job_spec = {
+        "restartPolicy": "OnFailure",
+        "containers": [_container("report", "ghcr.io/example/report:2.0.1", securityContext=HARDENED)],
+    }
     cron = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": _meta("report", "shop"),
-        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": _template(job_spec, {"app": "report"})}}},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"template": _template(job_spec, {"app": "report"})}},
+        },
     }
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _meta("report-29011", "shop", ownerReferences=_owner("CronJob", "report", "shop", "batch/v1")),
-        "spec": {"template": _template(job_spec, {"app": "report", "batch.kubernetes.io/job-name": "report-29011"})},
+        "metadata": _meta(
+            "report-29011", "shop", ownerReferences=_owner("CronJob", "report", "shop", "batch/v1")
+        ),
+        "spec": {
+            "template": _template(job_spec, {"app": "report", "batch.kubernetes.io/job-name": "report-29011"})
+        },
     }
     objects += [cron, job]
-    objects.append(_pod("report-29011-k8d2s", "shop", "worker-1", job_spec, owner=_owner("Job", "report-29011", "shop", "batch/v1"), labels={"app": "report"}))
+    objects.append(
+        _pod(
+            "report-29011-k8d2s",
+            "shop",
+            "worker-1",
+            job_spec,
+            owner=_owner("Job", "report-29011", "shop", "batch/v1"),
+            labels={"app": "report"},
+        )
+    )
     objects.append(
         _pod(
             "debug",
             "shop",
             "worker-2",
-            {"containers": [_container("shell", "nicolaka/netshoot:v0.13", securityContext={"privileged": True})]},
+            {
+                "containers": [
+                    _container("shell", "nicolaka/netshoot:v0.13", securityContext={"privileged": True})
+                ]
+            },
             labels={"run": "debug"},
             annotations={"kubectl.kubernetes.io/last-applied-configuration": '{"kind":"Pod","spec":{}}'},
         )
@@ -401,19 +529,44 @@ def cluster() -> list[dict[str, Any]]:
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": _meta("web", "shop"),
-            "spec": {"type": "ClusterIP", "clusterIP": "10.96.12.7", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http", "protocol": "TCP"}]},
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": "10.96.12.7",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
         },
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": _meta("web-public", "shop"),
-            "spec": {"type": "NodePort", "clusterIP": "10.96.40.2", "selector": {"app": "web"}, "ports": [{"port": 80, "nodePort": 30080, "targetPort": 8080}]},
+            "spec": {
+                "type": "NodePort",
+                "clusterIP": "10.96.40.2",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80, "nodePort": 30080, "targetPort": 8080}],
+            },
         },
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",
             "metadata": _meta("web", "shop"),
-            "spec": {"rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
+            "spec": {
+                "rules": [
+                    {
+                        "host": "shop.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
         },
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -428,7 +581,9 @@ def cluster() -> list[dict[str, Any]]:
             "metadata": _meta(
                 "db",
                 "shop",
-                annotations={"kubectl.kubernetes.io/last-applied-configuration": '{"data":{"password":"czNjcjN0"}}'},
+                annotations={
+                    "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"password":"czNjcjN0"}}'
+                },
             ),
             "data": {"password": "czNjcjN0LXBhc3N3b3Jk"},
         },
@@ -449,20 +604,33 @@ def cluster() -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta("cluster-admin", labels={"kubernetes.io/bootstrapping": "rbac-defaults"}),
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}],
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
             "metadata": _meta("cluster-admin"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
             "metadata": _meta("web-admin"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
             "subjects": [{"kind": "ServiceAccount", "name": "web", "namespace": "shop"}],
         },
     ]
@@ -474,7 +642,10 @@ def kyverno_policy() -> dict[str, Any]:
         "apiVersion": "kyverno.io/v1",
         "kind": "ClusterPolicy",
         "metadata": _meta("require-run-as-non-root"),
-        "spec": {"validationFailureAction": "Enforce", "rules": [{"name": "run-as-non-root", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}]},
+        "spec": {
+            "validationFailureAction": "Enforce",
+            "rules": [{"name": "run-as-non-root", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}],
+        },
     }
 
 

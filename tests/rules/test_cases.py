@@ -47,7 +47,7 @@ def _expected(text: str) -> list[tuple[str, str | None, str | None]]:
 @pytest.mark.parametrize(("rule", "path"), _case_files(), ids=[f"{r.id}/{p.name}" for r, p in _case_files()])
 def test_case_file(rule: Rule, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    report = scan_text(text, rules=[rule.id], file=str(path))
+    report = scan_text(text, rules=[rule.id], file=str(path), evidence=rule.evidence)
     assert report.errors == []
     got = sorted(
         (

@@ -125,7 +125,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             yield "  " + section.ljust(name_width) + cells
     if report.not_evaluated:
         yield ""
-        yield f"  {_count(len(report.not_evaluated), 'rule')} not evaluated (no evidence in this scan):"
+        yield f"  {_count(len(report.not_evaluated), 'rule')} not evaluated:"
         for reason, group in groupby(
             sorted(report.not_evaluated, key=lambda e: e.reason), key=lambda e: e.reason
         ):

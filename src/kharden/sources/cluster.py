@@ -431,8 +431,8 @@ class ClusterReader:
         if item.get("kind") == "PartialObjectMetadata" or (resource.group, resource.name) in METADATA_ONLY:
             item = {"metadata": item.get("metadata") or {}}
         # Items of a built-in list come without apiVersion and kind: the list says what they are.
-        item["apiVersion"] = item.get("apiVersion") or resource.api_version
-        item["kind"] = item.get("kind") or resource.kind
+        if "apiVersion" not in item or "kind" not in item:
+            item = {"apiVersion": resource.api_version, "kind": resource.kind, **item}
         return _trim.trim(item)
 
     def _unread(self, request: _Request, error: _RefusedError) -> None:

@@ -58,10 +58,11 @@ def resolve(
     kubeconfig: str | None = None,
     context: str | None = None,
     *,
-    service_account_dir: str = SERVICE_ACCOUNT_DIR,
+    service_account_dir: str | None = None,
 ) -> Target:
     """The cluster and credentials to use; :class:`ClusterError` names what is missing or wrong."""
     env = os.environ
+    service_account_dir = service_account_dir or SERVICE_ACCOUNT_DIR
     if kubeconfig is not None:
         if not os.path.isfile(kubeconfig):
             raise ClusterError(f"kubeconfig {kubeconfig}: no such file")

@@ -66,6 +66,7 @@ class _Envelope(msgspec.Struct):
 
 
 _BYTE = re.compile(r"byte (\d+)")
+_BYTE_SUFFIX = re.compile(r" \(byte \d+\)$")
 _JSON_OBJECT = re.compile(rb"\s*\{")
 
 
@@ -168,7 +169,8 @@ def _foreign_info(objects: list[Any]) -> ClusterInfo:
 
 
 def _plain(error: msgspec.DecodeError) -> str:
-    return str(error).split(" - ", 1)[0].rstrip(".")
+    """msgspec's message without its byte offset (the line says where)."""
+    return _BYTE_SUFFIX.sub("", str(error))
 
 
 def _line(data: bytes, error: msgspec.DecodeError) -> int | None:
