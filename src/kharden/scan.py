@@ -20,7 +20,7 @@ from .fingerprint import fingerprint
 from .inventory import Inventory
 from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report
 from .rules import Rule, select
-from .sources.cluster import ClusterOptions, read_cluster
+from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .sources.snapshot import read_snapshot
@@ -171,7 +171,8 @@ def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
     """Why ``rule`` cannot see every object it reads: the reasons of the unread kinds it reads.
 
     Per-object rules still run on the objects that were read; whole-inventory rules read
-    the kinds they declare (``needs``), or every kind but Secrets.
+    the kinds they declare (``needs``), or else every built-in kind but Secrets (the policy
+    objects of add-ons count only for the rules that declare them).
     """
     if rule.target == "pod":
         kinds: Iterable[str] = TEMPLATE_KINDS & unread.keys()
@@ -180,7 +181,7 @@ def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
     elif rule.needs is not None:
         kinds = rule.needs & unread.keys()
     else:
-        kinds = unread.keys() - {"Secret"}
+        kinds = unread.keys() & (BUILTIN_KINDS - {"Secret"})
     return [unread[kind] for kind in sorted(kinds)]
 
 

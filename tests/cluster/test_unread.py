@@ -40,6 +40,7 @@ UNREAD = {
     "Secret": "forbidden to list secrets",
     "Node": "forbidden to list nodes",
     "Deployment": "forbidden to list deployments.apps",
+    "ClusterPolicy": "forbidden to list clusterpolicies.kyverno.io",
 }
 
 

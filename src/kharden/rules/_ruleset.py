@@ -16,7 +16,8 @@ written twice. Three shapes of rule exist, by what they are given:
 
 A whole-inventory rule may say which kinds it reads (``needs=("Node", "Pod")``): when a
 cluster scan could not read one of them (forbidden to list it), the rule does not run and is
-reported as not evaluated. A rule that does not say is taken to read every kind but Secrets.
+reported as not evaluated. A rule that does not say is taken to read every built-in kind but
+Secrets (add-ons' kinds, such as Kyverno policies, count only for the rules that name them).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Rule:
     kinds: frozenset[str]
     check: Callable[..., Iterable[Hit]]
     needs: frozenset[str] | None = None
-    """Kinds a whole-inventory rule reads; ``None``: every kind but Secrets."""
+    """Kinds a whole-inventory rule reads; ``None``: every built-in kind but Secrets."""
 
     @property
     def evidence_text(self) -> str:

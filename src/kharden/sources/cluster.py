@@ -41,6 +41,7 @@ from .kubeconfig import Target, resolve
 
 __all__ = [
     "BUILTIN",
+    "BUILTIN_KINDS",
     "EXTENSIONS",
     "PAGE_SIZE",
     "ClusterOptions",
@@ -93,6 +94,18 @@ BUILTIN: tuple[tuple[str, str], ...] = (
     ("", "pods"),  # last: pods are kept as runtime records of the controllers read before them
 )
 """``(API group, resource)`` of the built-in kinds read, in reading order."""
+
+BUILTIN_KINDS = frozenset(
+    {
+        "Namespace", "Node", "ServiceAccount", "Service", "ConfigMap", "Secret", "ReplicationController",
+        "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "CronJob", "Job", "NetworkPolicy", "Ingress",
+        "IngressClass", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "PodSecurityPolicy",
+        "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
+        "Pod",
+    }
+)  # fmt: skip
+"""The kinds of :data:`BUILTIN`."""
 
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "security.istio.io": ("peerauthentications", "authorizationpolicies", "requestauthentications"),
