@@ -38,9 +38,14 @@ def test_snapshot_holds_what_the_cluster_scan_reads(tmp_path: Path, certs: Certs
         path = _snapshot(server, tmp_path, certs)
         live = scan([], ScanOptions(cluster=ClusterOptions(kubeconfig=str(tmp_path / "config"))))
     offline = scan([], ScanOptions(snapshot=str(path)))
-    assert [(f.rule, f.object, f.location.path, f.fingerprint) for f in offline.findings] == [
+    assert sorted((f.rule, f.object, f.location.path, f.fingerprint) for f in offline.findings) == sorted(
         (f.rule, f.object, f.location.path, f.fingerprint) for f in live.findings
-    ]
+    )
+    # In the file, each object is on a line of its own: findings say which.
+    lines = path.read_text().splitlines()
+    for finding in offline.findings:
+        assert finding.location.line is not None
+        assert f'"name":"{finding.object.name}"' in lines[finding.location.line - 1]
     assert offline.not_evaluated == live.not_evaluated
     assert offline.stats.kinds == live.stats.kinds
     assert {f.location.file for f in offline.findings} == {str(path)}
@@ -115,9 +120,11 @@ def _kubectl_list(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects}
 
 
-def test_kubectl_list(tmp_path: Path) -> None:
+@pytest.mark.parametrize("indent", [4, 2, None], ids=["kubectl", "indent-2", "one-line"])
+def test_kubectl_list(tmp_path: Path, indent: int | None) -> None:
     path = tmp_path / "kubectl.json"
-    path.write_text(json.dumps(_kubectl_list(cluster()), indent=4, sort_keys=True))
+    text = json.dumps(_kubectl_list(cluster()), indent=indent, sort_keys=True)
+    path.write_text(text)
     report = scan([], ScanOptions(snapshot=str(path), rules=("pod.privileged", "exposure.node-public-ip")))
     assert sorted((f.rule, f.object.kind, f.object.name) for f in report.findings) == [
         ("exposure.node-public-ip", "Node", "worker-1"),
@@ -126,6 +133,32 @@ def test_kubectl_list(tmp_path: Path) -> None:
     ]
     assert report.not_evaluated == []
     assert report.errors == []
+    assert report.stats.objects == 52
+    if indent is not None:  # streamed: each finding names the line where its object starts
+        lines = text.splitlines()
+        assert {lines[f.location.line - 1] for f in report.findings if f.location.line} == {
+            " " * 2 * indent + "{"
+        }
+        assert all(f.location.line for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            '{"items": [\n{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a"}},\n{"oops"},\n{}\n]}',
+            id="broken-item",
+        ),
+        pytest.param(
+            '{"items": [\n{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a"}},\n', id="truncated"
+        ),
+    ],
+)
+def test_streamed_list_that_is_not_valid_json(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"bad.json(:\d+)?: not valid JSON"):
+        read_snapshot(str(path), Collected())
 
 
 def test_kubectl_get_all_lacks_kinds(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ _STATUS_CONTAINER_FIELDS = ("name", "image", "imageID")
 _STATUS_CONTAINER_LISTS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
 
 Key = tuple[str, str, str]
+_SHAREABLE = (dict, list)
 
 
 def trim(item: dict[str, Any]) -> dict[str, Any]:
@@ -119,10 +120,12 @@ def runtime_pod(pod: dict[str, Any], share: Callable[[Any], Any] = lambda value:
     record: dict[str, Any] = {k: pod[k] for k in ("apiVersion", "kind", "metadata") if k in pod}
     metadata = record.get("metadata")
     if isinstance(metadata, dict):
-        record["metadata"] = {k: share(v) for k, v in metadata.items()}
+        record["metadata"] = {k: share(v) if type(v) in _SHAREABLE else v for k, v in metadata.items()}
     spec = pod.get("spec")
     if isinstance(spec, dict):
-        slim = {k: share(v) for k, v in spec.items() if k not in _SPEC_DROPPED}
+        slim = {
+            k: share(v) if type(v) in _SHAREABLE else v for k, v in spec.items() if k not in _SPEC_DROPPED
+        }
         for key in ("containers", "initContainers"):
             containers = spec.get(key)
             if isinstance(containers, list):

@@ -5,10 +5,13 @@ one object per line, plus a ``kharden`` key saying which cluster it came from an
 not be read. ``--snapshot`` also reads what ``kubectl get ... -o json`` prints (a ``List``,
 a typed list such as ``PodList`` whose items lack apiVersion/kind, or one object), and YAML.
 
-Large snapshots are read in two passes over the raw bytes of each item, never as one
-Python tree: the first decodes only the kind and name of every item (to know which Pods'
-controllers are present), the second decodes one item at a time and keeps of each Pod
-whose controller is present only its runtime record (see :mod:`._trim`).
+Large snapshots are never one Python tree. When each item of the List starts on a line of
+its own (kharden's layout, one object per line; kubectl's, indented), the file is streamed
+in blocks and cut into items by their lines, twice: the first pass decodes only the kind and
+name of every item (to know which Pods' controllers are present), the second decodes one
+item at a time and keeps of each Pod whose controller is present only its runtime record
+(see :mod:`._trim`). Memory then holds the objects kept and one block, not the file; each
+object knows its line. Other layouts are decoded whole, then item by item.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -73,6 +76,12 @@ _JSON_OBJECT = re.compile(rb"\s*\{")
 def read_snapshot(path: str, collected: Collected) -> None:
     """Read a snapshot into ``collected``; an unreadable file is an :class:`InputError`."""
     try:
+        streamed = _read_streamed(path, collected)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from e
+    if streamed:
+        return
+    try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=path) from e
@@ -119,21 +128,116 @@ def read_snapshot(path: str, collected: Collected) -> None:
         collected.cluster = _foreign_info(collected.objects[before:])
 
 
+_BLOCK = 8 << 20
+_ITEMS = re.compile(rb'^\s*\{.*?"items"\s*:\s*\[[ \t]*(\r?\n)([ \t]*)\{', re.DOTALL)
+
+
+def _read_streamed(path: str, collected: Collected) -> bool:
+    """Stream a List whose items each start on a line of their own; ``False`` for any other layout.
+
+    The items of such a List are separated by ``},`` at the end of a line and ``{`` at the
+    item indentation on the next; nothing inside an item starts a line there (JSON strings
+    hold no raw newline, and nested values are indented deeper). An item that does not decode
+    means the guess was wrong: the file is then read whole, and its error located there.
+    """
+    with Path(path).open("rb") as handle:
+        head = handle.read(1 << 16)
+    found = _ITEMS.match(head)
+    if found is None:
+        return False
+    indent = found[2]
+    separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
+    closing = re.compile(
+        rb"\}[ \t]*\r?\n" + (rb"[ \t]{0,%d}" % (len(indent) - 1) if indent else b"") + rb"\]"
+    )
+    first = found.end() - 1
+    prefix = head[:first].rstrip()  # '{"apiVersion": "v1", "items": ['
+    try:
+        trailer = _trailer(path, closing, first)
+        skeleton = msgspec.json.decode(prefix + b"]" + trailer, type=_Envelope)
+        heads = msgspec.json.Decoder(_Head)
+        controllers: set[_trim.Key] = set()
+        for _, raw in _stream(path, separator, closing, first):
+            _add_controller(controllers, heads.decode(raw), None)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False  # not the layout it looked like: decode it whole
+    collected.stats.files += 1
+    collected.evidence |= {"C", "M"}
+    keep = _trim.Keeper(controllers)
+    decoder = msgspec.json.Decoder()
+    before = len(collected.objects)
+    for line, raw in _stream(path, separator, closing, first):
+        item = decoder.decode(raw)
+        if isinstance(item, dict):
+            collected.add_object(keep(item), Origin(path, line))
+        else:
+            collected.stats.skipped_documents += 1
+    header = skeleton.kharden
+    collected.cluster = (
+        _info(header) if isinstance(header, dict) else _foreign_info(collected.objects[before:])
+    )
+    return True
+
+
+def _stream(
+    path: str, separator: re.Pattern[bytes], closing: re.Pattern[bytes], first: int
+) -> Iterator[tuple[int, bytes]]:
+    """``(line, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes."""
+    with Path(path).open("rb") as handle:
+        buffer = handle.read(first)
+        line = buffer.count(b"\n") + 1
+        buffer = b""
+        while True:
+            block = handle.read(_BLOCK)
+            buffer += block
+            start = 0
+            for match in separator.finditer(buffer):
+                item = buffer[start : match.start() + 1]
+                yield line, item
+                line += item.count(b"\n") + buffer.count(b"\n", match.start(), match.end() - 1)
+                start = match.end() - 1
+            buffer = buffer[start:]
+            if not block:
+                break
+    end = closing.search(buffer)
+    if end is None:
+        raise msgspec.DecodeError("the items do not end")
+    yield line, buffer[: end.start() + 1]
+
+
+def _trailer(path: str, closing: re.Pattern[bytes], first: int) -> bytes:
+    """What follows the items (``, "kind": "List", "metadata": {...}}``): read from the end of the file."""
+    with Path(path).open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(first, size - (1 << 20)))
+        tail = handle.read()
+    ends = list(closing.finditer(tail))
+    if not ends:
+        raise msgspec.DecodeError("the items do not end")
+    return tail[ends[-1].end() :]
+
+
+def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -> None:
+    kind = head.kind if head.kind is not None else item_kind
+    meta = head.metadata
+    if (
+        kind in _trim.CONTROLLER_KINDS
+        and meta is not None
+        and isinstance(meta.name, str)
+        and isinstance(meta.namespace, str | None)
+    ):
+        found.add((kind, meta.namespace or "", meta.name))
+
+
 def _controllers(items: list[msgspec.Raw], item_kind: str | None) -> set[_trim.Key]:
     """Pass one: ``(kind, namespace, name)`` of every pod-creating controller in the list."""
     found: set[_trim.Key] = set()
     decoder = msgspec.json.Decoder(_Head)
     for raw in items:
         try:
-            head = decoder.decode(raw)
+            _add_controller(found, decoder.decode(raw), item_kind)
         except msgspec.ValidationError:
             continue  # not an object, or metadata not a mapping: pass two deals with it
-        kind = head.kind if head.kind is not None else item_kind
-        meta = head.metadata
-        if kind not in _trim.CONTROLLER_KINDS or meta is None:
-            continue
-        if isinstance(meta.name, str) and isinstance(meta.namespace, str | None):
-            found.add((kind, meta.namespace or "", meta.name))
     return found
 
 
