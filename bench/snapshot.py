@@ -49,7 +49,9 @@ def _measure(command: list[str], runs: int) -> dict[str, Any]:
     walls, rss = [], 0
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([GNU_TIME, "-f", "%M %U %S", *command], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [GNU_TIME, "-f", "%M %U %S", *command], capture_output=True, text=True, check=False
+        )
         walls.append(time.perf_counter() - start)
         if done.returncode not in {0, 1}:
             raise SystemExit(f"{' '.join(command)}: exit {done.returncode}\n{done.stderr[-2000:]}")
@@ -58,7 +60,9 @@ def _measure(command: list[str], runs: int) -> dict[str, Any]:
 
 
 def _scan(snapshot: Path, runs: int, out: Path) -> dict[str, Any]:
-    figures = _measure([str(KHARDEN), "scan", "--snapshot", str(snapshot), "-f", "json", "-o", str(out)], runs)
+    figures = _measure(
+        [str(KHARDEN), "scan", "--snapshot", str(snapshot), "-f", "json", "-o", str(out)], runs
+    )
     summary = json.loads(out.read_text())["summary"]
     figures.update(objects=summary["objects"], findings=sum(summary["findings"].values()))
     return figures
@@ -74,7 +78,17 @@ def _cluster(snapshot: Path, runs: int, out: Path) -> dict[str, Any]:
         with FakeApiServer(items, certs) as server:
             kubeconfig = write_kubeconfig(Path(tmp) / "config", server.url, certs)
             del items
-            command = [str(KHARDEN), "scan", "--cluster", "--kubeconfig", str(kubeconfig), "-f", "json", "-o", str(out)]
+            command = [
+                str(KHARDEN),
+                "scan",
+                "--cluster",
+                "--kubeconfig",
+                str(kubeconfig),
+                "-f",
+                "json",
+                "-o",
+                str(out),
+            ]
             figures = _measure(command, runs)
     summary = json.loads(out.read_text())["summary"]
     figures.update(objects=summary["objects"], findings=sum(summary["findings"].values()))
@@ -82,10 +96,16 @@ def _cluster(snapshot: Path, runs: int, out: Path) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--kubectl-layout", action="store_true", help="also time the --indent 4 (kubectl) layout")
-    parser.add_argument("--cluster", action="store_true", help="also time --cluster against the test API server")
+    parser.add_argument(
+        "--kubectl-layout", action="store_true", help="also time the --indent 4 (kubectl) layout"
+    )
+    parser.add_argument(
+        "--cluster", action="store_true", help="also time --cluster against the test API server"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     args = parser.parse_args()
 
@@ -96,7 +116,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         print("kharden scan --snapshot ...", file=sys.stderr)
-        subprocess.run([str(KHARDEN), "scan", "--snapshot", str(standard), "-o", "/dev/null"], check=False)  # warm-up
+        subprocess.run(
+            [str(KHARDEN), "scan", "--snapshot", str(standard), "-o", "/dev/null"], check=False
+        )  # warm-up
         results["scan --snapshot (one item per line, 278 MB)"] = _scan(standard, args.runs, out)
         print("json.load ...", file=sys.stderr)
         results["json.load of the same file"] = _measure(
@@ -113,9 +135,8 @@ def main() -> int:
     width = max(len(k) for k in results)
     print(f"{'what':<{width}}  {'wall s':>7}  {'peak RSS MB':>11}  {'objects':>8}  {'findings':>8}")
     for name, r in results.items():
-        print(
-            f"{name:<{width}}  {r['wall_s']:>7}  {r['peak_rss_mb']:>11}  {r.get('objects', ''):>8}  {r.get('findings', ''):>8}"
-        )
+        counts = f"{r.get('objects', ''):>8}  {r.get('findings', ''):>8}"
+        print(f"{name:<{width}}  {r['wall_s']:>7}  {r['peak_rss_mb']:>11}  {counts}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
