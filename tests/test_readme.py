@@ -15,7 +15,7 @@ ROOT = Path(__file__).parent.parent
 
 def test_readme_console_example(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```console\n\$ (?P<command>.*)\n(?P<output>.*?)```", readme, re.DOTALL)
+    block = re.search(r"```console\n\$ (?P<command>[^\n]*)\n(?P<output>.*?)```", readme, re.DOTALL)
     assert block is not None
     argv = shlex.split(block["command"])
     assert argv[0] == "kharden"

@@ -126,6 +126,12 @@ class Positions:
     def __init__(self, table: dict[int, array[int]]) -> None:
         self._table = table
 
+    @classmethod
+    def of_list(cls, items: list[Any], marks: list[tuple[int, int]]) -> Positions:
+        """Positions of a list built by hand (words of a text file): 1-based ``(line, column)`` each."""
+        packed = array("Q", [((line - 1) << _LINE_SHIFT) | (column - 1) for line, column in marks])
+        return cls({id(items): packed})
+
     def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
         found: _Packed | None = None

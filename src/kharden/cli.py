@@ -12,16 +12,17 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from . import __version__
+from .baseline import Baseline, baseline_json, load_baseline
+from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
-from .model import Severity
-from .report import FORMATS
+from .model import Report, Severity
+from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
-from .report import json as json_report
-from .report import text as text_report
 from .rules import REGISTRY
 from .rules import get as get_rule
 from .scan import ScanOptions, scan
@@ -57,15 +58,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
     scan_cmd.add_argument(
-        "-f", "--format", choices=FORMATS, default="text", help="report format (default: text)"
+        "-f",
+        "--format",
+        action="append",
+        type=_format,
+        metavar="FORMAT[=FILE]",
+        help=f"report format: {', '.join(FORMATS)} (default: text); repeatable, FORMAT=FILE writes to FILE",
     )
-    scan_cmd.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan_cmd.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE instead of stdout; with several --format, the base name of their files"
+        " (BASE.sarif, BASE.html, ...)",
+    )
     scan_cmd.add_argument(
         "--fail-on",
-        default="high",
         metavar="SEVERITY",
         help="exit 1 when an unsuppressed finding is at or above SEVERITY: critical, high, medium, low, info,"
-        " or 'never' (default: high)",
+        " or 'never' (default: the config's fail-on, else high)",
+    )
+    scan_cmd.add_argument(
+        "--image-report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Trivy or Grype JSON report of an image the workloads run (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help=".kharden.yaml to use (default: found upward from the working directory)",
+    )
+    scan_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
+    scan_cmd.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="findings in this baseline (kharden baseline write) are suppressed and do not fail the run",
+    )
+    scan_cmd.add_argument(
+        "--sarif-root",
+        metavar="DIR",
+        help="SARIF file locations are relative to DIR (default: the working directory)",
     )
     scan_cmd.add_argument(
         "--rule", action="append", default=[], metavar="GLOB", help="run only matching rules (repeatable)"
@@ -103,6 +137,22 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument(
         "--show-suppressed", action="store_true", help="list suppressed findings in the text report"
     )
+    scan_cmd.add_argument(
+        "--node-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="read node and control-plane files (static pods, kubelet, k3s/RKE2, CNI) under DIR (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--node", action="store_true", help="read this machine's node files (--node-root /)"
+    )
+    scan_cmd.add_argument(
+        "--kube-version",
+        metavar="VERSION",
+        help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
+        " default: the kube-apiserver image tag, else 1.33",
+    )
     cluster_group = scan_cmd.add_argument_group("cluster")
     cluster_group.add_argument(
         "--cluster", action="store_true", help="read the live cluster of the kubeconfig context (read-only)"
@@ -130,6 +180,28 @@ def _parser() -> argparse.ArgumentParser:
 
     explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
     explain_cmd.add_argument("rule", metavar="RULE-ID")
+
+    baseline_cmd = commands.add_parser(
+        "baseline",
+        help="record today's findings so that only new ones fail",
+        description="Baselines: findings recorded once are reported as suppressed and do not fail the run.",
+    )
+    actions = baseline_cmd.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    write_cmd = actions.add_parser(
+        "write",
+        help="scan and write the baseline FILE",
+        description=(
+            "Scan like 'kharden scan' (same paths and options, after FILE) and write the fingerprint of every"
+            " unsuppressed finding to FILE. Use it with 'kharden scan --baseline FILE' or the config's"
+            " 'baseline:'."
+        ),
+    )
+    write_cmd.add_argument("file", metavar="FILE")
+    write_cmd.add_argument(
+        "scan_args", nargs=argparse.REMAINDER, metavar="PATH|OPTION", help="what 'kharden scan' takes"
+    )
     return parser
 
 
@@ -159,6 +231,15 @@ def _cluster_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         metavar="SECONDS",
         help="give up on an API server that does not answer a request within SECONDS (default: 30)",
     )
+
+
+def _format(value: str) -> str:
+    name, _, file = value.partition("=")
+    if name not in FORMATS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {', '.join(FORMATS)})")
+    if "=" in value and not file:
+        raise argparse.ArgumentTypeError(f"{name}= needs a file name (or '-' for stdout)")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,8 +277,76 @@ def _run(argv: list[str]) -> int:
     if args.command == "explain":
         sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
         return 0
+    if args.command == "baseline":
+        return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
     parser.print_help(sys.stderr)
     return 2
+
+
+def _scan(args: argparse.Namespace) -> int:
+    config = _config(args)
+    fail_text = args.fail_on or config.fail_on or "high"
+    fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
+    outputs = plan_outputs(args.format or ["text"], args.output)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    report = _run_scan(args.paths, _scan_options(args, config, baseline))
+    for error in report.errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    for name, file in outputs:
+        output = render(
+            name,
+            report,
+            color=name == "text" and _color(args.color, file),
+            show_suppressed=args.show_suppressed,
+            sarif_root=args.sarif_root,
+        )
+        _write(output, file)
+    if fail_on is None:
+        return 2 if report.errors else 0
+    return report.exit_code(fail_on)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    if args.no_config:
+        if args.config:
+            raise UsageError("--config and --no-config contradict each other")
+        return Config()
+    path = args.config or find_config(os.getcwd())
+    return load_config(path) if path else Config()
+
+
+def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
+    node_roots = tuple(args.node_root) + (("/",) if args.node else ())
+    if not args.paths and not node_roots and not args.cluster and args.snapshot is None:
+        raise UsageError(
+            "nothing to scan: give files, directories, '-' for stdin, --node-root DIR, --cluster"
+            " or --snapshot FILE"
+        )
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    if args.max_file_size <= 0:
+        raise UsageError("--max-file-size must be positive")
+    return ScanOptions(
+        rules=tuple(args.rule),
+        skip_rules=tuple(args.skip_rule),
+        max_file_bytes=int(args.max_file_size * 1048576),
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        image_reports=tuple(args.image_report),
+        config=config,
+        baseline=baseline,
+        node_roots=node_roots,
+        kube_version=args.kube_version,
+        cluster=_cluster_options(args) if args.cluster else None,
+        snapshot=args.snapshot,
+    )
+
+
+def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
+    try:
+        return scan(paths, options)
+    finally:
+        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
 
 
 def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
@@ -255,42 +404,22 @@ class _ProgressLine:
             display.stream.flush()
 
 
-def _scan(args: argparse.Namespace) -> int:
-    if not args.paths and not args.cluster and args.snapshot is None:
-        raise UsageError(
-            "nothing to scan: give files, directories, '-' for stdin, --cluster or --snapshot FILE"
-        )
-    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
-        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
-    fail_on = None if args.fail_on.strip().lower() == "never" else Severity.parse(args.fail_on)
-    if args.max_file_size <= 0:
-        raise UsageError("--max-file-size must be positive")
-    options = ScanOptions(
-        rules=tuple(args.rule),
-        skip_rules=tuple(args.skip_rule),
-        max_file_bytes=int(args.max_file_size * 1048576),
-        helm_values=tuple(args.values),
-        helm_set=tuple(args.set),
-        cluster=_cluster_options(args) if args.cluster else None,
-        snapshot=args.snapshot,
-    )
-    try:
-        report = scan(args.paths, options)
-    finally:
-        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
+def _baseline_write(file: str, args: argparse.Namespace) -> int:
+    if args.baseline:
+        raise UsageError("baseline write records every unsuppressed finding: it takes no --baseline")
+    config = replace(_config(args), baseline=None)
+    report = _run_scan(args.paths, _scan_options(args, config, None))
     for error in report.errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-
-    if args.format == "json":
-        output = json_report.render(report)
-    else:
-        output = text_report.render(
-            report, color=_color(args.color, args.output), show_suppressed=args.show_suppressed
+    if report.errors:
+        raise UsageError(
+            f"not writing the baseline: {len(report.errors)} input(s) could not be read, and their findings"
+            " would be missing from it"
         )
-    _write(output, args.output)
-    if fail_on is None:
-        return 2 if report.errors else 0
-    return report.exit_code(fail_on)
+    _write(baseline_json(report.findings), file)
+    recorded = len({f.fingerprint for f in report.active})
+    print(f"{PROG}: wrote {recorded} finding{'s' * (recorded != 1)} to the baseline {file}", file=sys.stderr)
+    return 0
 
 
 def _color(choice: str, output: str | None) -> bool:
@@ -316,6 +445,7 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.flush()
         return
     try:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror}") from e

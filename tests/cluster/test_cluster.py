@@ -59,7 +59,8 @@ def test_reads_every_kind_the_rules_need(tmp_path: Path, certs: Certs) -> None:
         "ClusterRoleBinding": 2,
     }
     assert report.errors == []
-    assert report.not_evaluated == []
+    # Nothing left out for want of permission: what is not evaluated lacks other evidence (node files).
+    assert not [n for n in report.not_evaluated if "list" in n.reason or "snapshot" in n.reason]
     assert {f.location.file for f in report.findings} == {"cluster kind-test"}
 
 

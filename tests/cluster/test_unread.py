@@ -87,7 +87,7 @@ def test_whole_inventory_rules_do_not_run_on_part_of_a_cluster() -> None:
     ]
     assert report.rules_run == 0
     text = text_report.render(report)
-    assert "1 rule not evaluated:" in text
+    assert "not evaluated (1 rule):" in text
     assert "    forbidden to list nodes: exposure.fake-ran" in text
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 
 from ..errors import InputError
 from ..inventory import Inventory
-from ..model import ClusterInfo
+from ..model import ClusterInfo, ImageScan
+from . import admission, cni
+from .controlplane import ControlPlane
 from .podspec import EffectivePod, effective_pod
 from .runtime import Runtime
+from .vulns import ImageVulnerabilities
 
 __all__ = ["ScanContext"]
 
@@ -17,11 +21,21 @@ class ScanContext:
     """The inventory of one scan plus lazily computed analyses (engines are added here)."""
 
     def __init__(
-        self, inventory: Inventory, evidence: frozenset[str], *, cluster: ClusterInfo | None = None
+        self,
+        inventory: Inventory,
+        evidence: frozenset[str],
+        *,
+        kube_version: tuple[int, int] | None = None,
+        image_scans: Sequence[ImageScan] = (),
+        cluster: ClusterInfo | None = None,
     ) -> None:
         self.inventory = inventory
         self.evidence = evidence
         """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+        self.kube_version = kube_version
+        """The Kubernetes version the user stated (``--kube-version``), if any."""
+        self.image_scans = tuple(image_scans)
+        """Image scan reports (Trivy, Grype) given to the scan."""
         self.cluster = cluster
         """The cluster read (``--cluster`` or ``--snapshot``): context, server URL, version; else ``None``."""
         self.errors: list[InputError] = []
@@ -42,3 +56,27 @@ class ScanContext:
     def runtime(self) -> Runtime:
         """Nodes, running Pods and their owners (empty unless the scan read a cluster or a snapshot)."""
         return Runtime(self.inventory)
+
+    @cached_property
+    def image_vulnerabilities(self) -> ImageVulnerabilities:
+        """The image scan reports, indexed by the images they describe."""
+        return ImageVulnerabilities(self.image_scans)
+
+    @cached_property
+    def control_plane(self) -> ControlPlane:
+        """Control-plane components and kubelets with their effective flags, and the node files."""
+        plane = ControlPlane(self.inventory, self.kube_version)
+        self.errors.extend(plane.errors)
+        return plane
+
+    @cached_property
+    def cni_plugins(self) -> list[cni.Plugin]:
+        return cni.plugins(self.inventory)
+
+    @cached_property
+    def meshes(self) -> list[cni.Mesh]:
+        return cni.meshes(self.inventory)
+
+    @cached_property
+    def pod_security_engines(self) -> list[admission.Engine]:
+        return admission.engines_for(self.inventory)

@@ -14,6 +14,8 @@ written twice. Three shapes of rule exist, by what they are given:
 - ``@rules.object``: one :class:`~kharden.model.Obj` of the given kinds;
 - ``@rules.inventory``: the :class:`~kharden.analysis.context.ScanContext`; hits must name their object.
 
+A rule may also yield :class:`~kharden.model.Unevaluated` for what it cannot decide (a file the flags
+point to is missing): the runner reports it as not evaluated, never as a pass.
 A whole-inventory rule may say which kinds it reads (``needs=("Node", "Pod")``): when a
 cluster scan could not read one of them (forbidden to list it), the rule does not run and is
 reported as not evaluated. A rule that does not say is taken to read every built-in kind but
@@ -28,9 +30,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..model import Hit, Severity
+from ..model import Hit, Severity, Unevaluated
 
-__all__ = ["EVIDENCE", "Rule", "RuleSet"]
+__all__ = ["EVIDENCE", "INPUTS", "Rule", "RuleSet"]
 
 EVIDENCE = {
     "M": "manifests",
@@ -38,9 +40,13 @@ EVIDENCE = {
     "N": "node and control-plane files",
     "G": "a whole-inventory analysis",
 }
+INPUTS = {
+    "image-report": "an image scan report (--image-report FILE: Trivy or Grype JSON)",
+}
+"""Inputs beyond the evidence that some rules need, all of them, to be evaluated at all."""
 _RULE_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-F = TypeVar("F", bound=Callable[..., Iterable[Hit]])
+F = TypeVar("F", bound=Callable[..., Iterable[Hit | Unevaluated]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,9 @@ class Rule:
     references: tuple[str, ...]
     target: str  # "pod" | "object" | "inventory"
     kinds: frozenset[str]
-    check: Callable[..., Iterable[Hit]]
+    check: Callable[..., Iterable[Hit | Unevaluated]]
+    requires: frozenset[str] = frozenset()
+    """Keys of :data:`INPUTS` the rule needs besides its evidence."""
     needs: frozenset[str] | None = None
     """Kinds a whole-inventory rule reads; ``None``: every built-in kind but Secrets."""
 
@@ -100,10 +108,13 @@ class RuleSet:
         remediation: str,
         evidence: str = "M",
         references: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
         needs: frozenset[str] | None = None,
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
+        if not set(requires) <= INPUTS.keys():
+            raise ValueError(f"{rule_id}: requires must be keys of {sorted(INPUTS)}, got {requires!r}")
         letters = frozenset(e.strip() for e in evidence.split(","))
         if not letters or not letters <= EVIDENCE.keys():
             raise ValueError(f"{rule_id}: evidence must be letters of {sorted(EVIDENCE)}, got {evidence!r}")
@@ -125,6 +136,7 @@ class RuleSet:
                     target=target,
                     kinds=kinds,
                     check=check,
+                    requires=frozenset(requires),
                     needs=needs,
                 )
             )

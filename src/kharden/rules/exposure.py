@@ -5,9 +5,20 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from ..analysis.context import ScanContext
+from ..analysis.controlplane import (
+    APISERVER,
+    CONTROLLER_MANAGER,
+    ETCD,
+    KUBELET,
+    SCHEDULER,
+    anonymous_everywhere,
+)
+from ..analysis.endpoints import api_endpoints
 from ..analysis.podspec import EffectivePod
 from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
-from ..model import Hit, Obj, Severity
+from ..model import Hit, Obj, Severity, Unevaluated
+from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._podcheck import who
 from ._ruleset import RuleSet
 
@@ -117,3 +128,316 @@ def node_public_ip(obj: Obj) -> Iterator[Hit]:
                 address.path,
                 f"node {obj.ref.name!r} has a public address (ExternalIP: {address.address})",
             )
+
+
+# --- control plane and nodes (issue 6): flags of static pods, k3s/RKE2 configs, kubelet files ---
+
+APISERVER_DOC = K8S + "kube-apiserver/"
+ETCD_DOC = (
+    "https://kubernetes.io/docs/tasks/administer-cluster/configure-upgrade-etcd/#securing-etcd-clusters"
+)
+KUBELET_DOC = "https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/"
+
+
+@rules.inventory(
+    "exposure.apiserver-anonymous",
+    Severity.HIGH,
+    evidence="N, C",
+    title="API server accepts anonymous requests",
+    remediation=(
+        "set --anonymous-auth=false on kube-apiserver (or, in an AuthenticationConfiguration, limit"
+        " anonymous access to /livez, /readyz and /healthz)"
+    ),
+    references=(
+        APISERVER_DOC,
+        "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests",
+    ),
+)
+def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when kube-apiserver treats unauthenticated requests as system:anonymous: --anonymous-auth
+    is not false (it defaults to true), or an AuthenticationConfiguration enables anonymous access
+    without restricting it to health paths.
+
+    Anonymous requests reach every endpoint some RBAC binding opens to system:anonymous or
+    system:unauthenticated; one careless binding then exposes the API to the Internet, and discovery
+    and version endpoints already tell an attacker what to exploit.
+
+    Reads: kube-apiserver --anonymous-auth and --authentication-config (the file's anonymous.enabled
+    and anonymous.conditions).
+    """
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
+        if component.has("authentication-config"):
+            for found in file_objects(
+                context, component, "authentication-config", ("AuthenticationConfiguration",)
+            ):
+                if isinstance(found, Unevaluated):
+                    yield found
+                    continue
+                if anonymous_everywhere(found):
+                    yield Hit(
+                        "/anonymous/enabled",
+                        "kube-apiserver accepts anonymous requests on every path"
+                        " (anonymous.enabled: true without conditions)",
+                        obj=found,
+                    )
+            continue
+        setting = component.setting("anonymous-auth")
+        if setting.value != "false":
+            yield at(setting, f"kube-apiserver accepts anonymous requests ({setting.describe()})")
+
+
+@rules.inventory(
+    "exposure.apiserver-public",
+    Severity.HIGH,
+    evidence="N, C",
+    title="API server on a public address",
+    remediation=(
+        "serve the API on a private address and reach it through a VPN or bastion; restrict a load"
+        " balancer in front of it with loadBalancerSourceRanges or make it internal"
+    ),
+    references=("https://kubernetes.io/docs/concepts/security/controlling-access/#api-server-ports-and-ips",),
+)
+def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when the API server's endpoint is a public address (not RFC 1918, unique local, loopback,
+    link-local or shared 100.64/10): its --advertise-address, the server of a kubeconfig on a node,
+    or a LoadBalancer Service in front of the apiserver pods.
+
+    The checklist's first advice: do not expose the control plane at all. A public API server is
+    scanned within minutes of coming up, and any authentication flaw or leaked token is then
+    exploitable from anywhere.
+
+    Reads: kube-apiserver --advertise-address; clusters[*].cluster.server of kubeconfigs under
+    etc/kubernetes and etc/rancher; k3s/RKE2 advertise-address; LoadBalancer Services whose selector
+    matches the apiserver pods (status.loadBalancer.ingress, spec.loadBalancerIP). Host names are not
+    resolved (reported as not evaluated).
+    """
+    what = {"advertise-address": "kube-apiserver advertises", "kubeconfig": "a kubeconfig names",
+            "load balancer": "a LoadBalancer in front of kube-apiserver has"}  # fmt: skip
+    for endpoint in api_endpoints(context.inventory, context.control_plane):
+        public = is_public(endpoint.address)
+        if public:
+            yield Hit(
+                endpoint.path,
+                f"{what[endpoint.source]} the public address {endpoint.address} ({endpoint.written})",
+                obj=endpoint.obj,
+            )
+        elif public is None and not is_loopback(endpoint.address):
+            where = endpoint.obj.origin.file or str(endpoint.obj.ref)
+            yield Unevaluated(f"{where}: {endpoint.written} is a host name (kharden does not resolve names)")
+
+
+@rules.inventory(
+    "exposure.insecure-port",
+    Severity.CRITICAL,
+    evidence="N, C",
+    title="API server insecure port",
+    remediation="remove --insecure-port and --insecure-bind-address (or set --insecure-port=0 before 1.20)",
+    references=(APISERVER_DOC, "https://kubernetes.io/docs/concepts/security/controlling-access/"),
+)
+def insecure_port(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when kube-apiserver serves its insecure port: --insecure-port set to a non-zero port (or
+    left unset on a cluster older than 1.20, where it defaulted to 8080), or --insecure-bind-address
+    set.
+
+    The insecure port bypasses authentication and authorization entirely: whoever reaches it is
+    cluster-admin.
+
+    Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version.
+    """
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
+        port = component.setting("insecure-port")
+        if port.value not in {None, "0"}:
+            yield at(
+                port,
+                f"kube-apiserver serves unauthenticated requests on port {port.value} ({port.describe()})",
+            )
+        bind = component.setting("insecure-bind-address")
+        if bind.is_set:
+            yield at(bind, f"kube-apiserver binds its insecure port ({bind.written})")
+
+
+@rules.inventory(
+    "exposure.etcd-client-auth",
+    Severity.CRITICAL,
+    evidence="N, C",
+    title="etcd clients not authenticated",
+    remediation=(
+        "run etcd with --client-cert-auth=true, --trusted-ca-file and https:// --listen-client-urls"
+        " (loopback and the control-plane address only)"
+    ),
+    references=(ETCD_DOC, "https://etcd.io/docs/v3.5/op-guide/security/"),
+)
+def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when etcd accepts clients without a certificate (--client-cert-auth not true) or serves
+    them over plain http (--listen-client-urls with an http:// URL, loopback or not).
+
+    etcd holds every object of the cluster, Secrets included; a client it does not authenticate can
+    read and rewrite them all, bypassing the API server's authorization and audit.
+
+    Reads: etcd --client-cert-auth and --listen-client-urls (and ETCD_* variables), or
+    client-transport-security.client-cert-auth and listen-client-urls of its --config-file (RKE2).
+    """
+    yield from absent(context, ETCD)
+    for component in context.control_plane.of(ETCD):
+        if component.unreadable:
+            yield Unevaluated(component.unreadable)
+            continue
+        auth = component.setting("client-cert-auth")
+        if auth.value != "true":
+            yield at(auth, f"etcd accepts clients without a certificate ({auth.describe()})")
+        for url, setting in component.items("listen-client-urls"):
+            if url.startswith("http://"):
+                where = "" if is_loopback(url) else " on a non-loopback address"
+                yield at(setting, f"etcd serves clients over plain http{where} ({url})")
+
+
+@rules.inventory(
+    "exposure.etcd-peer-auth",
+    Severity.HIGH,
+    evidence="N, C",
+    title="etcd peers not authenticated",
+    remediation=(
+        "run etcd with --peer-client-cert-auth=true and peer certificates from a CA; drop --peer-auto-tls"
+        " and --auto-tls"
+    ),
+    references=(ETCD_DOC,),
+)
+def etcd_peer_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when etcd does not authenticate its peers (--peer-client-cert-auth not true) or uses
+    self-signed certificates (--peer-auto-tls=true or --auto-tls=true).
+
+    A host that can reach the peer port can join the etcd cluster, or pose as a member, and receive
+    a copy of all data; self-signed certificates authenticate nobody.
+
+    Reads: etcd --peer-client-cert-auth, --peer-auto-tls, --auto-tls (and ETCD_* variables), or the
+    peer-transport-security and client-transport-security sections of its --config-file.
+    """
+    yield from absent(context, ETCD)
+    for component in context.control_plane.of(ETCD):
+        if component.unreadable:
+            yield Unevaluated(component.unreadable)
+            continue
+        auth = component.setting("peer-client-cert-auth")
+        if auth.value != "true":
+            yield at(auth, f"etcd accepts peers without a certificate ({auth.describe()})")
+        for name in ("peer-auto-tls", "auto-tls"):
+            setting = component.setting(name)
+            if setting.value == "true":
+                yield at(setting, f"etcd uses self-signed certificates ({setting.describe()})")
+
+
+@rules.inventory(
+    "exposure.etcd-shared-ca",
+    Severity.MEDIUM,
+    evidence="N, C",
+    title="etcd trusts the cluster CA",
+    remediation=(
+        "give etcd its own CA (kubeadm: /etc/kubernetes/pki/etcd/ca.crt) and the apiserver a client"
+        " certificate from it"
+    ),
+    references=(ETCD_DOC, "https://kubernetes.io/docs/setup/best-practices/certificates/"),
+)
+def etcd_shared_ca(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when etcd's --trusted-ca-file is the file kube-apiserver's --client-ca-file names (the same
+    path on the node, through each static pod's mounts): any client certificate of the cluster, a
+    kubelet's or a user's, is then accepted by etcd.
+
+    Only the API server should talk to etcd; sharing the CA makes every credential the cluster CA
+    signs an etcd credential too.
+
+    Reads: etcd --trusted-ca-file and kube-apiserver --client-ca-file on the same node (file paths
+    resolved through hostPath mounts; file contents are not compared).
+    """
+    plane = context.control_plane
+    yield from absent(context, ETCD)
+    for etcd in context.control_plane.of(ETCD):
+        trusted = etcd.setting("trusted-ca-file")
+        if not trusted.value or trusted.source == "default":
+            continue
+        etcd_host = etcd.host_path(trusted.value).host
+        for apiserver in plane.of(APISERVER):
+            client_ca = apiserver.setting("client-ca-file")
+            if apiserver.node != etcd.node or not client_ca.value or client_ca.source == "default":
+                continue
+            if etcd_host is not None and etcd_host == apiserver.host_path(client_ca.value).host:
+                yield at(
+                    trusted,
+                    f"etcd trusts the cluster CA that kube-apiserver uses for clients ({trusted.describe()},"
+                    f" the same file as {client_ca.describe()})",
+                )
+
+
+@rules.inventory(
+    "exposure.control-plane-bind",
+    Severity.MEDIUM,
+    evidence="N, C",
+    title="Scheduler or controller manager exposed",
+    remediation=(
+        "set --bind-address=127.0.0.1 and --profiling=false on kube-scheduler and kube-controller-manager"
+    ),
+    references=(K8S + "kube-scheduler/", K8S + "kube-controller-manager/"),
+)
+def control_plane_bind(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when kube-scheduler or kube-controller-manager listens on a non-loopback address
+    (--bind-address unset defaults to 0.0.0.0) or serves profiling data (--profiling not false).
+
+    Their secure ports answer health and metrics requests, and pprof handlers leak memory contents and
+    cost CPU; nothing outside the node needs them.
+
+    Reads: kube-scheduler and kube-controller-manager --bind-address and --profiling.
+    """
+    yield from absent(context, SCHEDULER, CONTROLLER_MANAGER)
+    for component in [*context.control_plane.of(SCHEDULER), *context.control_plane.of(CONTROLLER_MANAGER)]:
+        bind = component.setting("bind-address")
+        if bind.value is not None and not is_loopback(bind.value):
+            yield at(bind, f"{component.name} listens on every address ({bind.describe()})")
+        profiling = component.setting("profiling")
+        if profiling.value != "false":
+            yield at(profiling, f"{component.name} serves profiling data ({profiling.describe()})")
+
+
+@rules.inventory(
+    "exposure.kubelet-auth",
+    Severity.HIGH,
+    evidence="N",
+    title="Kubelet API open",
+    remediation=(
+        "in the KubeletConfiguration set readOnlyPort: 0, authentication.anonymous.enabled: false and"
+        " authorization.mode: Webhook (and drop the matching flags)"
+    ),
+    references=(KUBELET_DOC,),
+)
+def kubelet_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when a kubelet serves its read-only port (readOnlyPort / --read-only-port not 0), accepts
+    anonymous requests, or authorizes every request (authorization mode AlwaysAllow).
+
+    The kubelet API runs commands in any container of the node and reads their logs and
+    environment; the read-only port lists every pod with its spec. Flags override the config file;
+    without a config file the flag defaults are the open ones (10255, anonymous, AlwaysAllow).
+
+    Reads: kubelet --read-only-port, --anonymous-auth, --authorization-mode (systemd unit, drop-ins,
+    kubeadm-flags.env, /etc/default/kubelet, k3s/RKE2 kubelet-arg) and the KubeletConfiguration its
+    --config names (readOnlyPort, authentication.anonymous.enabled, authorization.mode).
+    """
+    plane = context.control_plane
+    for component in plane.of(KUBELET):
+        config_missing = bool(component.kubelet_config_path) and component.kubelet_config is None
+        if config_missing:
+            state = plane.file_at(component, component.kubelet_config_path or "")
+            yield Unevaluated(f"kubelet --config: {state.missing_reason}")
+        settings = [component.setting(n) for n in ("read-only-port", "anonymous-auth", "authorization-mode")]
+        if config_missing:  # only what the flags themselves say can be judged
+            settings = [s for s in settings if s.source in {"flag", "distribution"}]
+        for setting in settings:
+            if setting.name == "read-only-port" and setting.value not in {None, "0"}:
+                message = f"the kubelet serves its unauthenticated read-only port {setting.value}"
+            elif setting.name == "anonymous-auth" and setting.value == "true":
+                message = "the kubelet accepts anonymous requests"
+            elif setting.name == "authorization-mode" and setting.value == "AlwaysAllow":
+                message = "the kubelet authorizes every request"
+            else:
+                continue
+            yield at(setting, f"{message} ({setting.describe()})")
+    yield from missing_kubelets(context)

@@ -567,7 +567,7 @@ def read_cluster(options: ClusterOptions, collected: Collected) -> None:
 
     def add(resource: Resource, items: list[dict[str, Any]]) -> None:
         for item in items:
-            collected.add_object(keep(item), origin)
+            collected.add_raw(keep(item), origin)
 
     collected.cluster = reader.read(add)
     collected.evidence |= {"C", "M"}

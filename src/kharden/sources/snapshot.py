@@ -105,7 +105,7 @@ def read_snapshot(path: str, collected: Collected) -> None:
         single = msgspec.json.decode(data)
         if not isinstance(single, dict) or "kind" not in single:
             raise InputError("not a Kubernetes object or List", file=path)
-        collected.add_object(_trim.Keeper()(single), origin)
+        collected.add_raw(_trim.Keeper()(single), origin)
     else:
         list_kind = envelope.kind if isinstance(envelope.kind, str) else "List"
         list_version = envelope.api_version if isinstance(envelope.api_version, str) else "v1"
@@ -120,7 +120,7 @@ def read_snapshot(path: str, collected: Collected) -> None:
             if item_kind is not None and "kind" not in item:
                 item["kind"] = item_kind
                 item.setdefault("apiVersion", list_version)
-            collected.add_object(keep(item), origin)
+            collected.add_raw(keep(item), origin)
     header = envelope.kharden if envelope is not None else None
     if isinstance(header, dict):
         collected.cluster = _info(header)
@@ -169,7 +169,7 @@ def _read_streamed(path: str, collected: Collected) -> bool:
     for line, raw in _stream(path, separator, closing, first):
         item = decoder.decode(raw)
         if isinstance(item, dict):
-            collected.add_object(keep(item), Origin(path, line))
+            collected.add_raw(keep(item), Origin(path, line))
         else:
             collected.stats.skipped_documents += 1
     header = skeleton.kharden
