@@ -178,17 +178,22 @@ def test_kubectl_get_all_lacks_kinds(tmp_path: Path) -> None:
     assert {f.object.name for f in report.findings} == {"kube-proxy", "debug"}
 
 
-def test_typed_list_items_take_their_kind_from_the_list(tmp_path: Path) -> None:
+@pytest.mark.parametrize("indent", [None, 2], ids=["one-line", "streamed"])
+def test_typed_list_items_take_their_kind_from_the_list(tmp_path: Path, indent: int | None) -> None:
+    """``curl .../api/v1/pods``: a PodList whose items say neither apiVersion nor kind."""
     pods = [
         {k: v for k, v in o.items() if k not in {"apiVersion", "kind"}}
         for o in cluster()
         if o["kind"] == "Pod"
     ]
     path = tmp_path / "pods.json"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}))
+    document = {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}
+    path.write_text(json.dumps(document, indent=indent))
     collected = Collected()
     read_snapshot(str(path), collected)
     assert collected.stats.kinds == {"Pod": 15}
+    assert {o.ref.api_version for o in collected.objects} == {"v1"}
+    assert all(o.origin.line for o in collected.objects) == (indent is not None)
     assert collected.evidence == {"C", "M"}
 
 

@@ -107,20 +107,11 @@ def read_snapshot(path: str, collected: Collected) -> None:
             raise InputError("not a Kubernetes object or List", file=path)
         collected.add_raw(_trim.Keeper()(single), origin)
     else:
-        list_kind = envelope.kind if isinstance(envelope.kind, str) else "List"
-        list_version = envelope.api_version if isinstance(envelope.api_version, str) else "v1"
-        item_kind = list_kind.removesuffix("List") if list_kind != "List" else None
+        item_kind, version = _item_kind(envelope)
         keep = _trim.Keeper(_controllers(envelope.items, item_kind))
         decoder = msgspec.json.Decoder()
         for raw in envelope.items:
-            item = decoder.decode(raw)
-            if not isinstance(item, dict):
-                collected.stats.skipped_documents += 1
-                continue
-            if item_kind is not None and "kind" not in item:
-                item["kind"] = item_kind
-                item.setdefault("apiVersion", list_version)
-            collected.add_raw(keep(item), origin)
+            _add_item(collected, decoder.decode(raw), item_kind, version, keep, origin)
     header = envelope.kharden if envelope is not None else None
     if isinstance(header, dict):
         collected.cluster = _info(header)
@@ -155,10 +146,11 @@ def _read_streamed(path: str, collected: Collected) -> bool:
     try:
         trailer = _trailer(path, closing, first)
         skeleton = msgspec.json.decode(prefix + b"]" + trailer, type=_Envelope)
+        item_kind, version = _item_kind(skeleton)
         heads = msgspec.json.Decoder(_Head)
         controllers: set[_trim.Key] = set()
         for _, raw in _stream(path, separator, closing, first):
-            _add_controller(controllers, heads.decode(raw), None)
+            _add_controller(controllers, heads.decode(raw), item_kind)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False  # not the layout it looked like: decode it whole
     collected.stats.files += 1
@@ -167,11 +159,7 @@ def _read_streamed(path: str, collected: Collected) -> bool:
     decoder = msgspec.json.Decoder()
     before = len(collected.objects)
     for line, raw in _stream(path, separator, closing, first):
-        item = decoder.decode(raw)
-        if isinstance(item, dict):
-            collected.add_raw(keep(item), Origin(path, line))
-        else:
-            collected.stats.skipped_documents += 1
+        _add_item(collected, decoder.decode(raw), item_kind, version, keep, Origin(path, line))
     header = skeleton.kharden
     collected.cluster = (
         _info(header) if isinstance(header, dict) else _foreign_info(collected.objects[before:])
@@ -215,6 +203,32 @@ def _trailer(path: str, closing: re.Pattern[bytes], first: int) -> bytes:
     if not ends:
         raise msgspec.DecodeError("the items do not end")
     return tail[ends[-1].end() :]
+
+
+def _item_kind(envelope: _Envelope) -> tuple[str | None, str]:
+    """A typed list's item kind (``PodList``: ``Pod``; ``None`` for a ``List``) and apiVersion."""
+    list_kind = envelope.kind if isinstance(envelope.kind, str) else "List"
+    version = envelope.api_version if isinstance(envelope.api_version, str) else "v1"
+    item_kind = list_kind.removesuffix("List") if list_kind.endswith("List") else None
+    return item_kind or None, version
+
+
+def _add_item(
+    collected: Collected,
+    item: Any,
+    item_kind: str | None,
+    version: str,
+    keep: _trim.Keeper,
+    origin: Origin,
+) -> None:
+    if not isinstance(item, dict):
+        collected.stats.skipped_documents += 1
+        return
+    if item_kind is not None and "kind" not in item:
+        # The API server leaves apiVersion/kind off the items of a typed list: the list says what they are.
+        item["kind"] = item_kind
+        item.setdefault("apiVersion", version)
+    collected.add_raw(keep(item), origin)
 
 
 def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -> None:
