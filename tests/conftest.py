@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,15 @@ def scan_text(
     image_reports: tuple[str, ...] = (),
     node_roots: tuple[str, ...] = (),
     kube_version: tuple[int, int] | None = None,
+    evidence: Iterable[str] = (),
 ) -> Report:
-    """Scan YAML text (with image scan reports, node trees) through the real loaders and runner."""
+    """Scan YAML text (with image scan reports, node trees) through the real loaders and runner.
+
+    ``evidence`` adds kinds of evidence (``C``: as if the objects came from a cluster).
+    """
     collected = Collected()
     collected.add_stream(text.encode("utf-8"), file)
+    collected.evidence |= set(evidence)
     for report in image_reports:
         read_image_report(report, collected, DEFAULT_MAX_FILE_BYTES)
     for root in node_roots:

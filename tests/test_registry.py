@@ -21,8 +21,6 @@ PENDING = {
     # issue 5: network isolation engine
     "exposure.nodeport", "exposure.metadata-api", "netpol.ingress-open", "netpol.egress-open", "netpol.internet-egress",
     "netpol.selects-nothing",
-    # issue 7: live cluster
-    "exposure.control-plane-schedulable", "exposure.node-public-ip",
 }  # fmt: skip
 
 # Rules whose catalog severity is not one value: (what RULES.md says, the default registered for it).

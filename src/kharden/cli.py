@@ -10,7 +10,8 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -19,14 +20,16 @@ from . import __version__
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
-from .model import Severity
+from .model import Report, Severity
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
 from .report import whocan as whocan_report
 from .rules import REGISTRY
 from .rules import get as get_rule
 from .scan import ScanOptions, scan
+from .sources.cluster import ClusterOptions, Progress
 from .sources.files import DEFAULT_MAX_FILE_BYTES
+from .sources.snapshot import write_snapshot
 from .whocan import who_can
 
 __all__ = ["main"]
@@ -152,6 +155,27 @@ def _parser() -> argparse.ArgumentParser:
         help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
         " default: the kube-apiserver image tag, else 1.33",
     )
+    cluster_group = scan_cmd.add_argument_group("cluster")
+    cluster_group.add_argument(
+        "--cluster", action="store_true", help="read the live cluster of the kubeconfig context (read-only)"
+    )
+    _cluster_arguments(cluster_group)
+    cluster_group.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="read a cluster snapshot: 'kharden snapshot' or 'kubectl get -o json'",
+    )
+
+    snapshot_cmd = commands.add_parser(
+        "snapshot",
+        help="save what a cluster scan reads to a file",
+        description=(
+            "Read the cluster as 'kharden scan --cluster' does (Secrets as metadata only) and write it as a"
+            " JSON List, one object per line, for 'kharden scan --snapshot FILE'."
+        ),
+    )
+    snapshot_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    _cluster_arguments(snapshot_cmd)
 
     rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
     rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
@@ -206,6 +230,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cluster_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        dest="namespaces",
+        help="read namespaced objects of NS only (repeatable; default: all namespaces)",
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=4, metavar="N", help="requests to the API server at once (default: 4)"
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on an API server that does not answer a request within SECONDS (default: 30)",
+    )
+
+
 def _format(value: str) -> str:
     name, _, file = value.partition("=")
     if name not in FORMATS:
@@ -242,6 +294,8 @@ def _run(argv: list[str]) -> int:
         args.paths += extra
     if args.command == "scan":
         return _scan(args)
+    if args.command == "snapshot":
+        return _snapshot(args)
     if args.command == "rules":
         render = {
             "table": catalog_report.rules_table,
@@ -267,7 +321,7 @@ def _scan(args: argparse.Namespace) -> int:
     fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
     outputs = plan_outputs(args.format or ["text"], args.output)
     baseline = load_baseline(args.baseline) if args.baseline else None
-    report = scan(args.paths, _scan_options(args, config, baseline))
+    report = _run_scan(args.paths, _scan_options(args, config, baseline))
     for error in report.errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     for name, file in outputs:
@@ -295,8 +349,13 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
     node_roots = tuple(args.node_root) + (("/",) if args.node else ())
-    if not args.paths and not node_roots:
-        raise UsageError("nothing to scan: give files, directories, '-' for stdin, or --node-root DIR")
+    if not args.paths and not node_roots and not args.cluster and args.snapshot is None:
+        raise UsageError(
+            "nothing to scan: give files, directories, '-' for stdin, --node-root DIR, --cluster"
+            " or --snapshot FILE"
+        )
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
     if args.max_file_size <= 0:
         raise UsageError("--max-file-size must be positive")
     return ScanOptions(
@@ -310,14 +369,78 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         baseline=baseline,
         node_roots=node_roots,
         kube_version=args.kube_version,
+        cluster=_cluster_options(args) if args.cluster else None,
+        snapshot=args.snapshot,
     )
+
+
+def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
+    try:
+        return scan(paths, options)
+    finally:
+        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    if args.parallel < 1:
+        raise UsageError("--parallel must be at least 1")
+    if args.request_timeout <= 0:
+        raise UsageError("--request-timeout must be positive")
+    return ClusterOptions(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespaces=tuple(dict.fromkeys(args.namespaces)),
+        parallel=args.parallel,
+        timeout=args.request_timeout,
+        progress=_ProgressLine.on(sys.stderr),
+    )
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    options = _cluster_options(args)
+    try:
+        info = write_snapshot(options, args.output)
+    finally:
+        _ProgressLine.clear(options.progress)
+    for kind, reason in info.unread.items():
+        print(f"{PROG}: warning: {kind}: {reason}", file=sys.stderr)
+    return 0
+
+
+class _ProgressLine:
+    """One line on a terminal's stderr, rewritten as a cluster read goes on; nothing when not a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = 0.0
+
+    @classmethod
+    def on(cls, stream: TextIO) -> Callable[[Progress], None] | None:
+        return cls(stream) if _isatty(stream) and os.environ.get("TERM") != "dumb" else None
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and progress.done < progress.requests:
+            return
+        self.last = now
+        self.stream.write(
+            f"\r\033[Kkharden: {progress.done}/{progress.requests} resources listed,"
+            f" {progress.objects:,} objects read ({progress.current})"
+        )
+        self.stream.flush()
+
+    @staticmethod
+    def clear(display: object) -> None:
+        if isinstance(display, _ProgressLine):
+            display.stream.write("\r\033[K")
+            display.stream.flush()
 
 
 def _baseline_write(file: str, args: argparse.Namespace) -> int:
     if args.baseline:
         raise UsageError("baseline write records every unsuppressed finding: it takes no --baseline")
     config = replace(_config(args), baseline=None)
-    report = scan(args.paths, _scan_options(args, config, None))
+    report = _run_scan(args.paths, _scan_options(args, config, None))
     for error in report.errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     if report.errors:

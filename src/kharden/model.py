@@ -23,6 +23,7 @@ from .errors import UsageError
 
 __all__ = [
     "BaselineStats",
+    "ClusterInfo",
     "ErrorRecord",
     "Finding",
     "Hit",
@@ -225,6 +226,26 @@ class ErrorRecord:
 class NotEvaluated:
     rule: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """The cluster a scan read, live (``--cluster``) or from a snapshot.
+
+    ``unread`` maps a kind the scan could not read to why (``"forbidden to list secrets"``);
+    rules that need that kind are reported as not evaluated. ``namespaces`` is empty when
+    every namespace was read. No credential is ever kept here.
+    """
+
+    context: str | None = None
+    server: str | None = None
+    """The API server URL the kubeconfig (or the pod's environment) names."""
+    version: str | None = None
+    """The server's ``gitVersion`` (``v1.31.2``), when it said."""
+    namespaces: tuple[str, ...] = ()
+    unread: Mapping[str, str] = field(default_factory=dict)
+    api_groups: tuple[str, ...] = ()
+    """Every API group the server serves (``""`` is the core group), from discovery."""
 
 
 @dataclass(slots=True)

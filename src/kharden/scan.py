@@ -19,19 +19,21 @@ from typing import BinaryIO
 
 from .analysis.context import ScanContext
 from .analysis.controlplane import parse_version
-from .analysis.podspec import pod_template_path
+from .analysis.podspec import TEMPLATE_KINDS, pod_template_path
 from .baseline import Baseline, load_baseline
 from .config import Config
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .fingerprint import fingerprint_of
 from .inventory import Inventory
 from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
 from .rules import INPUTS, Rule, select
 from .score import scorecard
+from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .sources.imagescan import read_image_report
 from .sources.node import read_node
+from .sources.snapshot import read_snapshot
 from .suppress import Policy
 
 __all__ = ["ScanOptions", "collect", "evaluate", "scan"]
@@ -46,6 +48,10 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    cluster: ClusterOptions | None = None
+    """Read this live cluster too (``--cluster``)."""
+    snapshot: str | None = None
+    """Read this cluster snapshot too (``--snapshot FILE``)."""
     image_reports: tuple[str, ...] = ()
     """Trivy or Grype JSON reports of the images the workloads run."""
     config: Config | None = None
@@ -62,12 +68,15 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     """Scan files, directories (kustomizations and charts are rendered) and ``-`` (stdin).
 
     Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing and
-    :class:`~kharden.errors.ConfigError` for a baseline that cannot be read; input
+    :class:`~kharden.errors.ConfigError` for a baseline that cannot be read and
+    :class:`~kharden.errors.ClusterError` when ``options.cluster`` cannot be read; input
     problems are reported in ``Report.errors``.
     """
     options = options or ScanOptions()
     config = options.config or Config()
     rules = select(list(options.rules or config.include), [*config.exclude, *options.skip_rules])
+    if options.cluster is not None and options.snapshot is not None:
+        raise UsageError("--cluster and --snapshot: scan one cluster at a time")
     baseline = options.baseline
     if baseline is None and config.baseline is not None:
         baseline = load_baseline(config.baseline)
@@ -96,6 +105,13 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
         read_image_report(path, collected, options.max_file_bytes)
     for root in options.node_roots:
         read_node(root, collected)
+    if options.snapshot is not None:
+        try:
+            read_snapshot(options.snapshot, collected)
+        except InputError as e:
+            collected.error(e)
+    if options.cluster is not None:
+        read_cluster(options.cluster, collected)
     return collected
 
 
@@ -172,8 +188,21 @@ def evaluate(
         for r in rules
         if r.id in skipped
     ]
+    blocked = set()
+    unread = collected.cluster.unread if collected.cluster is not None else {}
+    for rule in runnable if unread else ():
+        reasons = unread_reasons(rule, unread)
+        if reasons:
+            not_evaluated.append(NotEvaluated(rule.id, "; ".join(reasons)))
+            if rule.target == "inventory":  # a whole-inventory answer on part of the cluster would be wrong
+                blocked.add(rule.id)
+    runnable = [r for r in runnable if r.id not in blocked]
     context = ScanContext(
-        Inventory(collected.objects), available, kube_version=kube_version, image_scans=collected.image_scans
+        Inventory(collected.objects),
+        available,
+        kube_version=kube_version,
+        image_scans=collected.image_scans,
+        cluster=collected.cluster,
     )
     findings: list[Finding] = []
 
@@ -228,6 +257,24 @@ def evaluate(
         scores=scorecard(runs, findings),
         baseline=baseline,
     )
+
+
+def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
+    """Why ``rule`` cannot see every object it reads: the reasons of the unread kinds it reads.
+
+    Per-object rules still run on the objects that were read; whole-inventory rules read
+    the kinds they declare (``needs``), or else every built-in kind but Secrets (the policy
+    objects of add-ons count only for the rules that declare them).
+    """
+    if rule.target == "pod":
+        kinds: Iterable[str] = TEMPLATE_KINDS & unread.keys()
+    elif rule.target == "object":
+        kinds = rule.kinds & unread.keys()
+    elif rule.needs is not None:
+        kinds = rule.needs & unread.keys()
+    else:
+        kinds = unread.keys() & (BUILTIN_KINDS - {"Secret"})
+    return [unread[kind] for kind in sorted(kinds)]
 
 
 def _examined(rule: Rule, context: ScanContext) -> int:

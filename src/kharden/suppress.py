@@ -18,6 +18,7 @@ A suppressed finding is still reported, marked as suppressed, and never fails th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -31,14 +32,28 @@ IGNORE_ANNOTATION = "kharden.io/ignore"
 _NO_REASON = "suppressed by annotation"
 
 
+# A rule ID or glob: 'pod.run-as-root', 'image.*', '*'. A comma followed by anything else
+# continues the previous entry's reason ("...=reads /var/log, read-only").
+_ENTRY = re.compile(r"^\s*(?P<pattern>\*|[a-z0-9*?\[\]!-]+\.[a-z0-9*?\[\]!-]+)\s*(?:=(?P<reason>.*))?$", re.S)
+
+
 def parse_ignore(value: str) -> list[tuple[str, str]]:
-    """``(rule glob, reason)`` pairs of one ``kharden.io/ignore`` value."""
-    entries = []
+    """``(rule glob, reason)`` pairs of one ``kharden.io/ignore`` value.
+
+    Entries are separated by commas or new lines; each is a rule ID or glob, optionally
+    followed by ``=reason``. A reason may contain commas: a piece that does not start with a
+    rule ID or glob continues the reason before it.
+    """
+    entries: list[tuple[str, str]] = []
     for part in value.replace("\n", ",").split(","):
-        pattern, _, reason = part.partition("=")
-        pattern = pattern.strip()
-        if pattern:
-            entries.append((pattern, reason.strip() or _NO_REASON))
+        match = _ENTRY.match(part)
+        if match is None and entries and entries[-1][1] != _NO_REASON:
+            pattern, reason = entries[-1]
+            entries[-1] = (pattern, f"{reason}, {part.strip()}")
+        elif match is not None:
+            entries.append((match["pattern"], (match["reason"] or "").strip() or _NO_REASON))
+        elif part.strip():
+            entries.append((part.strip(), _NO_REASON))  # matches no rule; kept so the user sees it
     return entries
 
 

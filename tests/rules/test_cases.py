@@ -11,7 +11,8 @@ A case may give the scan image scan reports, relative to its directory (for imag
     # image-report: ../../../../examples/image-reports/trivy-nginx-1.25.4.json
 
 scan a node tree too (``# node-root: <directory relative to the case>``, for the rules whose
-evidence is node files) and state the cluster's version (``# kube-version: 1.24``).
+evidence is node files) and state the cluster's version (``# kube-version: 1.24``). A case read
+as if from a cluster or a snapshot says ``# evidence: C``.
 
 Every rule of the registry has at least one case of each kind (checked below).
 """
@@ -29,7 +30,9 @@ from kharden.rules import REGISTRY, Rule
 
 CASES = Path(__file__).parent
 _EXPECT = re.compile(r"^# expect: (?P<pointer>/\S*|'')(?P<rest>.*)$", re.MULTILINE)
-_DIRECTIVE = re.compile(r"^# (?P<key>image-report|node-root|kube-version): (?P<value>\S+)$", re.MULTILINE)
+_DIRECTIVE = re.compile(
+    r"^# (?P<key>image-report|node-root|kube-version|evidence): (?P<value>\S+)$", re.MULTILINE
+)
 
 
 def _rule_dir(rule: Rule) -> Path:
@@ -66,6 +69,7 @@ def test_case_file(rule: Rule, path: Path) -> None:
         image_reports=tuple(str(path.parent / v) for k, v in directives if k == "image-report"),
         node_roots=tuple(str((path.parent / v).resolve()) for k, v in directives if k == "node-root"),
         kube_version=version[0] if version else None,
+        evidence=[v for k, v in directives if k == "evidence"],
     )
     assert report.errors == []
     got = sorted(

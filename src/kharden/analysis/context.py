@@ -7,11 +7,12 @@ from functools import cached_property
 
 from ..errors import InputError
 from ..inventory import Inventory
-from ..model import ImageScan
+from ..model import ClusterInfo, ImageScan
 from . import admission, cni
 from .controlplane import ControlPlane
 from .podspec import EffectivePod, effective_pod
 from .rbac import BINDING_KINDS, ROLE_KINDS, Rbac
+from .runtime import Runtime
 from .serviceaccounts import ServiceAccounts
 from .services import Services
 from .vulns import ImageVulnerabilities
@@ -29,6 +30,7 @@ class ScanContext:
         *,
         kube_version: tuple[int, int] | None = None,
         image_scans: Sequence[ImageScan] = (),
+        cluster: ClusterInfo | None = None,
     ) -> None:
         self.inventory = inventory
         self.evidence = evidence
@@ -37,6 +39,8 @@ class ScanContext:
         """The Kubernetes version the user stated (``--kube-version``), if any."""
         self.image_scans = tuple(image_scans)
         """Image scan reports (Trivy, Grype) given to the scan."""
+        self.cluster = cluster
+        """The cluster read (``--cluster`` or ``--snapshot``): context, server URL, version; else ``None``."""
         self.errors: list[InputError] = []
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
 
@@ -50,6 +54,11 @@ class ScanContext:
             except InputError as e:
                 self.errors.append(e)
         return pods
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        """Nodes, running Pods and their owners (empty unless the scan read a cluster or a snapshot)."""
+        return Runtime(self.inventory)
 
     @cached_property
     def image_vulnerabilities(self) -> ImageVulnerabilities:

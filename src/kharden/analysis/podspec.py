@@ -28,6 +28,7 @@ from ..model import Hit, Obj, Severity
 
 __all__ = [
     "CONTAINER_LISTS",
+    "TEMPLATE_KINDS",
     "EffectiveContainer",
     "EffectivePod",
     "EnvVar",
@@ -59,6 +60,9 @@ _TEMPLATE_PATHS: dict[tuple[str, str], str] = {
     ("batch", "Job"): "/spec/template",
     ("batch", "CronJob"): "/spec/jobTemplate/spec/template",
 }
+
+TEMPLATE_KINDS = frozenset(kind for _, kind in _TEMPLATE_PATHS)
+"""Kinds that carry a pod template (a Pod is its own)."""
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"

@@ -59,6 +59,7 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 ALL = "*"
 ROLE_KINDS = ("Role", "ClusterRole")
 BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
+RBAC_KINDS = ROLE_KINDS + BINDING_KINDS
 SERVICE_ACCOUNT = "ServiceAccount"
 _SA_USER_PREFIX = "system:serviceaccount:"
 

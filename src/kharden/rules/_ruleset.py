@@ -16,6 +16,10 @@ written twice. Three shapes of rule exist, by what they are given:
 
 A rule may also yield :class:`~kharden.model.Unevaluated` for what it cannot decide (a file the flags
 point to is missing): the runner reports it as not evaluated, never as a pass.
+A whole-inventory rule may say which kinds it reads (``needs=("Node", "Pod")``): when a
+cluster scan could not read one of them (forbidden to list it), the rule does not run and is
+reported as not evaluated. A rule that does not say is taken to read every built-in kind but
+Secrets (add-ons' kinds, such as Kyverno policies, count only for the rules that name them).
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class Rule:
     check: Callable[..., Iterable[Hit | Unevaluated]]
     requires: frozenset[str] = frozenset()
     """Keys of :data:`INPUTS` the rule needs besides its evidence."""
+    needs: frozenset[str] | None = None
+    """Kinds a whole-inventory rule reads; ``None``: every built-in kind but Secrets."""
 
     @property
     def evidence_text(self) -> str:
@@ -84,9 +90,12 @@ class RuleSet:
     ) -> Callable[[F], F]:
         return self._register(rule_id, severity, "object", frozenset(kinds), **entry)
 
-    def inventory(self, rule_id: str, severity: Severity, **entry: Any) -> Callable[[F], F]:
+    def inventory(
+        self, rule_id: str, severity: Severity, *, needs: Iterable[str] | None = None, **entry: Any
+    ) -> Callable[[F], F]:
         entry.setdefault("evidence", "G")
-        return self._register(rule_id, severity, "inventory", frozenset(), **entry)
+        needed = frozenset(needs) if needs is not None else None
+        return self._register(rule_id, severity, "inventory", frozenset(), needs=needed, **entry)
 
     def _register(
         self,
@@ -100,6 +109,7 @@ class RuleSet:
         evidence: str = "M",
         references: tuple[str, ...] = (),
         requires: tuple[str, ...] = (),
+        needs: frozenset[str] | None = None,
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
@@ -127,6 +137,7 @@ class RuleSet:
                     kinds=kinds,
                     check=check,
                     requires=frozenset(requires),
+                    needs=needs,
                 )
             )
             return check

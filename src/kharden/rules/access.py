@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..analysis.context import ScanContext
-from ..analysis.rbac import ALL, Binding, Request, Role, RuleRef, Subject, describe_rules
+from ..analysis.podspec import TEMPLATE_KINDS
+from ..analysis.rbac import ALL, RBAC_KINDS, Binding, Request, Role, RuleRef, Subject, describe_rules
 from ..model import Hit, Severity
 from ._ruleset import RuleSet
 
@@ -27,6 +28,7 @@ SA_TASK = "https://kubernetes.io/docs/tasks/configure-pod-container/configure-se
 @rules.inventory(
     "sa.default",
     Severity.MEDIUM,
+    needs=(*TEMPLATE_KINDS, "ServiceAccount"),
     evidence="M",
     title="Workload runs as the default ServiceAccount",
     remediation=(
@@ -69,6 +71,7 @@ def default(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "sa.shared",
     Severity.MEDIUM,
+    needs=TEMPLATE_KINDS,
     title="ServiceAccount shared by several workloads",
     remediation="give each workload its own ServiceAccount, bound to the permissions that workload needs",
     references=(SERVICE_ACCOUNTS, RBAC_PRACTICES),
@@ -100,6 +103,7 @@ def shared(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "sa.automount",
     Severity.LOW,
+    needs=(*TEMPLATE_KINDS, "ServiceAccount", *RBAC_KINDS),
     title="Unneeded ServiceAccount token mounted",
     remediation=(
         "set automountServiceAccountToken: false on the pod template (or on its ServiceAccount) when the"
@@ -147,6 +151,7 @@ def automount(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "rbac.wildcard",
     Severity.HIGH,
+    needs=RBAC_KINDS,
     evidence="M",
     title="Wildcard in an RBAC rule",
     remediation="list the verbs, resources and API groups the subject needs instead of '*'",
@@ -185,6 +190,7 @@ def wildcard(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "rbac.cluster-admin",
     Severity.CRITICAL,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="cluster-admin granted",
     remediation="bind a role with the permissions the subject needs instead of cluster-admin",
@@ -226,6 +232,7 @@ _SECRETS_READ = [Request.of(verb, "secrets") for verb in ("get", "list", "watch"
 @rules.inventory(
     "rbac.secrets-read",
     Severity.HIGH,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="Secrets readable",
     remediation=(
@@ -269,6 +276,7 @@ _RBAC_WRITE = [
 @rules.inventory(
     "rbac.escalate",
     Severity.CRITICAL,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="RBAC escalation",
     remediation="remove escalate, bind and impersonate, and write access to roles and bindings",
@@ -297,6 +305,7 @@ _POD_EXEC = [Request.of("create", f"pods/{sub}") for sub in ("exec", "attach", "
 @rules.inventory(
     "rbac.pod-exec",
     Severity.HIGH,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="Exec into pods",
     remediation="remove create on pods/exec, pods/attach, pods/portforward and nodes/proxy",
@@ -315,7 +324,7 @@ def pod_exec(context: ScanContext) -> Iterator[Hit]:
         yield from _subject_hits(binding, matched)
 
 
-_WORKLOAD_KINDS = [
+_TEMPLATE_KINDS = [
     ("", "pods"),
     ("", "replicationcontrollers"),
     *(("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets")),
@@ -326,13 +335,14 @@ _WORKLOAD_KINDS = [
 _WORKLOAD_WRITE = [
     Request.of(verb, resource, group)
     for verb in ("create", "update", "patch")
-    for group, resource in _WORKLOAD_KINDS
+    for group, resource in _TEMPLATE_KINDS
 ] + [Request.of(verb, "pods/ephemeralcontainers") for verb in ("update", "patch")]
 
 
 @rules.inventory(
     "rbac.workload-create",
     Severity.HIGH,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="Creates workloads",
     remediation=(
@@ -364,6 +374,7 @@ _TOKEN_CREATE = [Request.of("create", "serviceaccounts/token")] + [
 @rules.inventory(
     "rbac.token-create",
     Severity.HIGH,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="Mints credentials",
     remediation=(
@@ -401,6 +412,7 @@ _ADMISSION_WRITE = [
 @rules.inventory(
     "rbac.admission-write",
     Severity.HIGH,
+    needs=RBAC_KINDS,
     evidence="M, G",
     title="Changes admission control",
     remediation=(
@@ -436,6 +448,7 @@ _ANONYMOUS = {
 @rules.inventory(
     "rbac.anonymous",
     Severity.CRITICAL,
+    needs=RBAC_KINDS,
     evidence="M",
     title="Binding to anonymous or all users",
     remediation="bind the role to the users, groups or ServiceAccounts that need it",
@@ -470,6 +483,7 @@ def anonymous(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "rbac.default-sa-bound",
     Severity.MEDIUM,
+    needs=RBAC_KINDS,
     evidence="M",
     title="Default ServiceAccount bound",
     remediation="bind the role to a ServiceAccount created for the workload that needs it",

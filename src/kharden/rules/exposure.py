@@ -16,10 +16,11 @@ from ..analysis.controlplane import (
     anonymous_everywhere,
 )
 from ..analysis.endpoints import api_endpoints
-from ..analysis.podspec import EffectivePod
+from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
+from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
 from ..analysis.scheduling import Placement, control_plane_placements
 from ..analysis.services import Service
-from ..model import Hit, Severity, Unevaluated
+from ..model import Hit, Obj, Severity, Unevaluated
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._podcheck import who
 from ._ruleset import RuleSet
@@ -53,6 +54,83 @@ def host_port(pod: EffectivePod) -> Iterator[Hit]:
                     f"{who([container])} binds port {port.host_port.value}/{port.protocol} on the node"
                     f" (hostPort: {port.host_port.value})",
                 )
+
+
+@rules.object(
+    "exposure.control-plane-schedulable",
+    Severity.HIGH,
+    kinds=("Node",),
+    evidence="C",
+    title="Schedulable control-plane node",
+    remediation=(
+        "taint control-plane nodes with node-role.kubernetes.io/control-plane:NoSchedule"
+        " (kubeadm's default) so that only the pods that tolerate it run there"
+    ),
+    references=(
+        "https://kubernetes.io/docs/reference/labels-annotations-taints/#node-role-kubernetes-io-control-plane-taint",
+        "https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/",
+    ),
+)
+def control_plane_schedulable(obj: Obj) -> Iterator[Hit]:
+    """Fires for a control-plane node that carries no NoSchedule or NoExecute taint.
+
+    Without such a taint any workload can be scheduled beside kube-apiserver, etcd and their keys: a
+    container that escapes to the node owns the cluster. PreferNoSchedule only discourages the scheduler,
+    and the taints the node lifecycle controller sets for a passing condition (not-ready, disk-pressure,
+    unschedulable, ...) go away by themselves, so neither counts.
+
+    Reads: the node-role.kubernetes.io/control-plane, node-role.kubernetes.io/master and kubernetes.io/role
+    labels, and spec.taints of Nodes.
+    """
+    node = node_facts(obj)
+    if not node.is_control_plane or node.repels():
+        return
+    roles = "/".join(sorted(node.roles & CONTROL_PLANE_ROLES))
+    if node.taints:
+        written = ", ".join(f"{t.key}:{t.effect}" for t in node.taints)
+        detail = f"its taints ({written}) do not keep pods away"
+        path = "/spec/taints"
+    else:
+        detail = "it has no taints"
+        path = "/spec"
+    yield Hit(path, f"{roles} node {node.name!r} is schedulable for any pod: {detail}")
+
+
+@rules.object(
+    "exposure.node-public-ip",
+    Severity.MEDIUM,
+    kinds=("Node",),
+    evidence="C",
+    title="Node with a public IP address",
+    remediation=(
+        "run nodes in private subnets without public addresses; reach them through a bastion or the"
+        " provider's session manager, and send egress through a NAT gateway"
+    ),
+    references=(
+        "https://kubernetes.io/docs/reference/node/node-status/#addresses",
+        "https://kubernetes.io/docs/concepts/security/security-checklist/#network-security",
+    ),
+)
+def node_public_ip(obj: Obj) -> Iterator[Hit]:
+    """Fires for each ExternalIP of a Node that is a public (globally routable) address.
+
+    A node with a public address can be reached from the Internet (kubelet, NodePorts, SSH, anything a
+    hostNetwork pod listens on) and can reach it without a NAT gateway that logs and filters. An
+    ExternalIP in a private, shared or link-local range is not reachable from the Internet and does not
+    fire.
+
+    Reads: status.addresses of Nodes (type ExternalIP).
+    """
+    for address in node_facts(obj).external_ips:
+        try:
+            public = ipaddress.ip_address(address.address).is_global
+        except ValueError:
+            continue  # not an address (a misconfigured provider); nothing to judge
+        if public:
+            yield Hit(
+                address.path,
+                f"node {obj.ref.name!r} has a public address (ExternalIP: {address.address})",
+            )
 
 
 # --- control plane and nodes (issue 6): flags of static pods, k3s/RKE2 configs, kubelet files ---
@@ -394,6 +472,7 @@ _ALIBABA_ACL = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-acl-status
 @rules.inventory(
     "exposure.loadbalancer-open",
     Severity.HIGH,
+    needs=("Service",),
     evidence="M",
     title="Load balancer open to any address",
     remediation=(
@@ -474,6 +553,7 @@ def _any_address(value: str) -> bool:
 @rules.inventory(
     "exposure.external-ips",
     Severity.HIGH,
+    needs=("Service",),
     evidence="M",
     title="Service with externalIPs",
     remediation=(
@@ -508,6 +588,7 @@ def external_ips(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "exposure.workload-on-control-plane",
     Severity.HIGH,
+    needs=TEMPLATE_KINDS,
     evidence="M, C",
     title="Workload may run on control-plane nodes",
     remediation=(

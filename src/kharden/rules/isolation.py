@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from .. import _pointer
 from ..analysis.context import ScanContext
 from ..analysis.imageref import parse_image
-from ..analysis.podspec import EffectivePod
-from ..analysis.rbac import Subject
+from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
+from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity
 from ._ruleset import RuleSet
 
@@ -106,6 +106,7 @@ _DASHBOARD_OPEN_FLAGS = ("--enable-skip-login", "--disable-settings-authorizer")
 @rules.inventory(
     "netpol.dashboard",
     Severity.HIGH,
+    needs=(*TEMPLATE_KINDS, "Service", "Ingress", "ServiceAccount", *RBAC_KINDS),
     evidence="M, G",
     title="Kubernetes Dashboard deployed",
     remediation=(
@@ -207,6 +208,7 @@ def _exposures(context: ScanContext, pod: EffectivePod) -> list[str]:
 @rules.inventory(
     "netpol.tiller",
     Severity.CRITICAL,
+    needs=(*TEMPLATE_KINDS, "Service"),
     evidence="M",
     title="Helm v2 Tiller deployed",
     remediation="migrate to Helm 3 (no in-cluster component) and delete Tiller, its Service and its bindings",

@@ -14,7 +14,7 @@ from typing import Any
 from .. import _pointer
 from .._yaml import Document, iter_documents
 from ..errors import InputError
-from ..model import ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
+from ..model import ClusterInfo, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
 
 __all__ = ["Collected", "object_ref"]
@@ -60,6 +60,21 @@ class Collected:
     """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
     image_scans: list[ImageScan] = field(default_factory=list)
     """Image scan reports (Trivy, Grype) given to the scan."""
+    cluster: ClusterInfo | None = None
+    """The cluster read by ``--cluster`` or ``--snapshot``, if any."""
+
+    def add_raw(self, data: dict[str, Any], origin: Origin) -> None:
+        """Add one object already parsed (a cluster's or a snapshot's); a bad reference is an error."""
+        api_version, kind = data.get("apiVersion"), data.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            self.stats.skipped_documents += 1
+            return
+        try:
+            ref = object_ref(data, file=origin.file, line=origin.line)
+        except InputError as e:
+            self.error(e)
+            return
+        self.add_object(Obj(raw=data, ref=ref, origin=origin))
 
     def error(self, error: InputError) -> None:
         self.errors.append(ErrorRecord(error.file, error.line, error.message))
