@@ -16,7 +16,7 @@ from ..analysis.controlplane import (
     anonymous_everywhere,
 )
 from ..analysis.endpoints import api_endpoints
-from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
+from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod, pod_template_path
 from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
 from ..analysis.scheduling import Placement, control_plane_placements
 from ..analysis.services import Service
@@ -588,7 +588,7 @@ def external_ips(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "exposure.workload-on-control-plane",
     Severity.HIGH,
-    needs=TEMPLATE_KINDS,
+    needs=(*TEMPLATE_KINDS, "Node"),
     evidence="M, C",
     title="Workload may run on control-plane nodes",
     remediation=(
@@ -609,13 +609,36 @@ def workload_on_control_plane(context: ScanContext) -> Iterator[Hit]:
     serve etcd and the kubelet on their own addresses: an application compromised there is a compromised
     cluster. Tolerating the taint is what lets a pod be scheduled there; selecting the label is asking for it.
 
-    Reads: spec.tolerations, spec.nodeSelector, spec.affinity.nodeAffinity of every workload.
+    In a cluster (or a snapshot) it also fires for a workload outside kube-system whose running pods are
+    on a control-plane node, whatever let them get there.
+
+    Reads: spec.tolerations, spec.nodeSelector, spec.affinity.nodeAffinity of every workload; in a
+    cluster, each running Pod's spec.nodeName and the node-role labels of its Node.
     """
     for pod in context.pods:
         if pod.obj.ref.namespace == "kube-system":
             continue
         for placement in control_plane_placements(pod):
             yield Hit(placement.path, _placement_message(placement), obj=pod.obj)
+    yield from _running_on_control_plane(context)
+
+
+def _running_on_control_plane(context: ScanContext) -> Iterator[Hit]:
+    """One hit per workload with pods running on control-plane nodes (mirror pods are the control plane)."""
+    nodes_by_workload: dict[int, tuple[Obj, set[str], int]] = {}
+    for running in context.runtime.pods_on_control_plane():
+        workload = running.workload
+        if running.mirror or workload.ref.namespace == "kube-system" or running.node_name is None:
+            continue
+        _, nodes, count = nodes_by_workload.get(id(workload), (workload, set(), 0))
+        nodes.add(running.node_name)
+        nodes_by_workload[id(workload)] = (workload, nodes, count + 1)
+    for workload, nodes, count in nodes_by_workload.values():
+        template = pod_template_path(workload)
+        path = "/spec/nodeName" if template == "" else f"{template}/spec"
+        pods = f"{count} pod of this workload runs" if count == 1 else f"{count} pods of this workload run"
+        names = ", ".join(repr(n) for n in sorted(nodes))
+        yield Hit(path, f"{pods} on control-plane node{'s' if len(nodes) > 1 else ''} {names}", obj=workload)
 
 
 def _placement_message(placement: Placement) -> str:
