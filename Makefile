@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KHARDEN := $(BIN)/kharden
 
-.PHONY: demo test lint unit docs bench bench-netpol difftest clean
+.PHONY: demo test lint unit docs golden bench bench-netpol difftest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,helm]'
 	@touch $@
 
-## demo: install kharden and scan the bundled insecure example app
+## demo: install kharden and scan the bundled insecure example app and control-plane node
 demo: $(VENV)/.installed
-	@echo "\$$ kharden scan examples/insecure/"
-	@$(KHARDEN) scan examples/insecure/ || [ $$? -eq 1 ]
+	@echo "\$$ kharden scan examples/insecure/ --node-root examples/insecure-node/"
+	@$(KHARDEN) scan examples/insecure/ --node-root examples/insecure-node/ || [ $$? -eq 1 ]
 	@echo
 	@echo "\$$ kharden scan examples/hardened/   # the same app, hardened"
 	@$(KHARDEN) scan examples/hardened/
@@ -36,6 +36,10 @@ unit: $(VENV)/.installed
 ## docs: regenerate docs/rules.md from the rule registry
 docs: $(VENV)/.installed
 	$(KHARDEN) rules --format md > docs/rules.md
+
+## golden: regenerate the golden reports of tests/report/golden/ (then review `git diff`)
+golden: $(VENV)/.installed
+	KHARDEN_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/report/test_golden.py
 
 ## bench: compare kharden with checkov (installs checkov in its own venv; slow)
 bench: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,14 @@ from kharden.model import Finding, Report
 from kharden.rules import select
 from kharden.scan import evaluate
 from kharden.sources.documents import Collected
+from kharden.sources.files import DEFAULT_MAX_FILE_BYTES
+from kharden.sources.imagescan import read_image_report
+from kharden.sources.node import read_node
 
 TESTS = Path(__file__).parent
 SHARED = TESTS.parent.parent / "shared"
+EXAMPLES = TESTS.parent / "examples"
+IMAGE_REPORTS = EXAMPLES / "image-reports"
 MINIMAL_POD: dict[str, Any] = yaml.safe_load((TESTS / "rules" / "minimal-pod.yaml").read_text())
 
 # Where each workload kind keeps its pod spec, and how to wrap a pod spec into it.
@@ -85,11 +91,27 @@ def mutate(obj: dict[str, Any], *changes: tuple[str, Any]) -> dict[str, Any]:
     return result
 
 
-def scan_text(text: str, rules: list[str] | None = None, file: str = "test.yaml") -> Report:
-    """Scan YAML text through the real loader and runner."""
+def scan_text(
+    text: str,
+    rules: list[str] | None = None,
+    file: str = "test.yaml",
+    image_reports: tuple[str, ...] = (),
+    node_roots: tuple[str, ...] = (),
+    kube_version: tuple[int, int] | None = None,
+    evidence: Iterable[str] = (),
+) -> Report:
+    """Scan YAML text (with image scan reports, node trees) through the real loaders and runner.
+
+    ``evidence`` adds kinds of evidence (``C``: as if the objects came from a cluster).
+    """
     collected = Collected()
     collected.add_stream(text.encode("utf-8"), file)
-    return evaluate(collected, select(rules or []))
+    collected.evidence |= set(evidence)
+    for report in image_reports:
+        read_image_report(report, collected, DEFAULT_MAX_FILE_BYTES)
+    for root in node_roots:
+        read_node(root, collected)
+    return evaluate(collected, select(rules or []), kube_version=kube_version)
 
 
 def scan_objects(*objects: dict[str, Any], rules: list[str] | None = None) -> Report:
@@ -112,3 +134,12 @@ def require_shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared (the team's shared corpus and catalog) is not beside this checkout")
     return SHARED
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``kharden ARGV...`` in this process: exit code, stdout, stderr."""
+    from kharden.cli import main  # noqa: PLC0415 - the CLI imports every renderer; only CLI tests need it
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -114,7 +114,8 @@ def test_nothing_to_scan(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "scan") == (
         2,
         "",
-        "kharden: error: nothing to scan: give files, directories, or '-' for stdin\n",
+        "kharden: error: nothing to scan: give files, directories, '-' for stdin, --node-root DIR, --cluster"
+        " or --snapshot FILE\n",
     )
 
 

@@ -24,5 +24,9 @@ def test_real_corpus() -> None:
     assert ("pod.host-namespaces", "DaemonSet", "node-exporter") in found  # hostPID
     assert ("pod.sensitive-mount", "DaemonSet", "sysdig-agent") in found  # docker.sock
     assert ("pod.privileged", "DaemonSet", "calico-node") in found
+    assert ("rbac.cluster-admin", "ClusterRoleBinding", "cluster-reconciler") in found  # flux2, built-in role
+    assert ("rbac.secrets-read", "ClusterRoleBinding", "ingress-nginx") in found
+    assert ("exposure.workload-on-control-plane", "DaemonSet", "node-exporter") in found  # operator: Exists
+    assert ("netpol.dashboard", "Deployment", "kubernetes-dashboard") in found
     # Kinds without rules are counted, not errors.
     assert report.stats.kinds["CustomResourceDefinition"] == 86

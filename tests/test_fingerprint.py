@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import MINIMAL_POD, mutate, scan_objects, scan_text
 from kharden.fingerprint import stable_path
 
@@ -43,3 +45,18 @@ def test_differs_by_object_and_rule() -> None:
     other = mutate(BAD, ("/metadata/name", "other"))
     report = scan_objects(BAD, other, rules=["pod.privileged", "pod.privilege-escalation"])
     assert len(prints(report)) == len(report.findings) == 4
+
+
+@pytest.mark.parametrize(
+    ("pointer", "stable"),
+    [
+        ("", ""),
+        ("/spec", "/spec"),
+        ("/spec/containers/0/image", "/spec/containers/[app]/image"),
+        ("/metadata/annotations/a~1b", "/metadata/annotations/a~1b"),
+        ("/spec/containers/7/image", "/spec/containers/7/image"),
+        ("/spec/missing/0/name", "/spec/missing/0/name"),
+    ],
+)
+def test_stable_path_cases(pointer: str, stable: str) -> None:
+    assert stable_path(BAD, pointer) == stable

@@ -79,3 +79,47 @@ def _set(obj: Any, pointer: str, value: Any) -> None:
         node[last] = value
     elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
         node[int(last)] = value
+
+
+NODE_TREES = ("kubeadm-insecure", "kubeadm-secure", "k3s", "rke2")
+CLUSTER_CASES = (
+    "isolation/cni-unsupported/passes.aws-node-with-agent.yaml",
+    "admission/pod-security/passes.labels-and-engines.yaml",
+    "encryption/mesh-gap/fires.istio-gaps.yaml",
+    "encryption/pod-traffic/passes.cilium-wireguard.yaml",
+)
+
+
+@pytest.mark.parametrize("tree", NODE_TREES)
+def test_node_files_with_wrong_types_never_crash(tree: str) -> None:
+    """Node files and the cluster objects the control-plane rules read, mutated, through every rule."""
+    from conftest import TESTS  # noqa: PLC0415
+    from kharden.model import Obj  # noqa: PLC0415
+    from kharden.rules import select  # noqa: PLC0415
+    from kharden.scan import evaluate  # noqa: PLC0415
+    from kharden.sources.documents import Collected  # noqa: PLC0415
+    from kharden.sources.node import read_node  # noqa: PLC0415
+
+    base = Collected()
+    read_node(str(TESTS / "data" / "nodes" / tree), base)
+    for case in CLUSTER_CASES:
+        base.add_stream((TESTS / "rules" / case).read_bytes(), case)
+    rng = random.Random(f"kharden-node-{tree}")  # noqa: S311 - a seeded, repeatable test input
+    targets = [
+        (index, p)
+        for index, obj in enumerate(base.objects)
+        for p in _pointers(obj.raw)
+        if not p.startswith(("/apiVersion", "/kind", "/metadata/name"))
+        # kharden builds its synthetic objects itself: only the file contents they hold are input
+        and (obj.ref.group != "node.kharden.io" or p.startswith(("/config/", "/args/")))
+    ]
+    rules = select()
+    for _ in range(150):
+        objects = [Obj(copy.deepcopy(o.raw), o.ref, o.origin) for o in base.objects]
+        for _ in range(rng.randint(1, 4)):
+            index, pointer = rng.choice(targets)
+            _set(objects[index].raw, pointer, copy.deepcopy(rng.choice(VALUES)))
+        collected = Collected(objects=objects, evidence={"M", "C", "N"})
+        report = evaluate(collected, rules)
+        for error in report.errors:
+            assert "\n" not in error.message

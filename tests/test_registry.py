@@ -17,26 +17,11 @@ _ROW = re.compile(
 )
 
 # Catalog rules that later issues implement; remove an ID here when its rule lands.
-PENDING = {
-    # issue 4: access and exposure
-    "exposure.loadbalancer-open", "exposure.external-ips",
-    "exposure.workload-on-control-plane", "sa.default", "sa.shared", "sa.automount", "rbac.wildcard",
-    "rbac.cluster-admin", "rbac.secrets-read", "rbac.escalate", "rbac.pod-exec", "rbac.workload-create",
-    "rbac.token-create", "rbac.admission-write", "rbac.anonymous", "rbac.default-sa-bound",
-    "netpol.dashboard", "netpol.tiller",
-    # issue 6: control plane and nodes
-    "exposure.apiserver-anonymous", "exposure.apiserver-public", "exposure.insecure-port",
-    "exposure.etcd-client-auth", "exposure.etcd-peer-auth", "exposure.etcd-shared-ca",
-    "exposure.control-plane-bind", "exposure.kubelet-auth", "encryption.secrets-at-rest",
-    "encryption.raw-key", "encryption.kms-v1", "encryption.pod-traffic", "encryption.mesh-gap",
-    "encryption.ingress-tls", "encryption.control-plane-tls", "logging.audit-disabled",
-    "logging.audit-policy", "logging.audit-retention", "logging.audit-not-shipped",
-    "admission.psp-unenforced", "admission.pod-security", "admission.plugins", "netpol.cni-unsupported",
-    # issue 7: live cluster
-    "exposure.control-plane-schedulable", "exposure.node-public-ip",
-    # issue 3: image scan reports
-    "image.vulnerable",
-}  # fmt: skip
+PENDING: set[str] = set()
+
+# Rules whose catalog severity is not one value: (what RULES.md says, the default registered for it).
+# Their findings carry their own severity; the default is what SARIF and the docs show for the rule.
+GRADED = {"image.vulnerable": ("by CVE", "high")}
 
 
 def catalog() -> dict[str, tuple[str, str]]:
@@ -55,6 +40,9 @@ def test_registry_matches_the_catalog() -> None:
     for rule_id, entry in registered.items():
         assert rule_id in rows, f"{rule_id} is not in RULES.md: IDs are a public contract"
         severity, evidence = rows[rule_id]
+        if rule_id in GRADED:
+            assert severity == GRADED[rule_id][0], rule_id
+            severity = GRADED[rule_id][1]
         assert entry == (severity, ",".join(e for e in "MCNG" if e in evidence)), rule_id
     assert set(rows) - set(registered) == PENDING
     assert not PENDING & set(registered), "a pending rule has landed: remove it from PENDING"

@@ -17,10 +17,29 @@ PRIVILEGED = mutate(MINIMAL_POD, ("/spec/containers/0/securityContext/privileged
 def test_parse_ignore() -> None:
     assert parse_ignore(" pod.privileged, image.*=vendor image, rebuilt monthly\npod.seccomp=") == [
         ("pod.privileged", "suppressed by annotation"),
-        ("image.*", "vendor image"),
-        ("rebuilt monthly", "suppressed by annotation"),
+        ("image.*", "vendor image, rebuilt monthly"),
         ("pod.seccomp", "suppressed by annotation"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "entries"),
+    [
+        ("*", [("*", "suppressed by annotation")]),
+        (
+            "pod.*=legacy, deprecated, rbac.wildcard",
+            [("pod.*", "legacy, deprecated"), ("rbac.wildcard", "suppressed by annotation")],
+        ),
+        (
+            "pod.privileged=needs /dev, for the GPU driver",
+            [("pod.privileged", "needs /dev, for the GPU driver")],
+        ),
+        ("not a rule", [("not a rule", "suppressed by annotation")]),
+        ("", []),
+    ],
+)
+def test_parse_ignore_reasons_with_commas(value: str, entries: list[tuple[str, str]]) -> None:
+    assert parse_ignore(value) == entries
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .baseline import Baseline, load_baseline
+from .config import Config, find_config, load_config
 from .errors import ClusterError, ConfigError, InputError, KhardenError, UsageError
 from .model import Finding, Location, ObjRef, Report, Severity
 from .scan import ScanOptions, scan
 
 __all__ = [
+    "Baseline",
     "ClusterError",
+    "Config",
     "ConfigError",
     "Finding",
     "InputError",
@@ -26,5 +30,8 @@ __all__ = [
     "Severity",
     "UsageError",
     "__version__",
+    "find_config",
+    "load_baseline",
+    "load_config",
     "scan",
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["escape", "join", "split"]
+__all__ = ["escape", "join", "split", "trace"]
 
 
 def escape(token: str | int) -> str:
@@ -52,3 +52,42 @@ def walk(root: Any, pointer: str) -> Iterator[tuple[Any, str | int]]:
             node = node[index]
         else:
             return
+
+
+def trace(root: Any, pointer: str, positions: Mapping[int, Sequence[int]] | None) -> tuple[int | None, str]:
+    """One walk of ``pointer`` through ``root`` for what a finding needs of it.
+
+    Returns the position (from ``positions``: per dict, one entry per key in the dict's order;
+    per list, one per item; keyed by the container's ``id``) of the deepest field present, and
+    the pointer with every list index replaced by the item's ``name`` where it has one
+    (``/spec/containers/[app]/image``), which names the field however the list is ordered.
+    """
+    found: int | None = None
+    node = root
+    escaped = "~" not in pointer
+    tokens = (pointer[1:].split("/") if escaped else split(pointer)) if pointer else []
+    stable: list[str] = []
+    present = True
+    for token in tokens:
+        if present and node.__class__ is dict and token in node:
+            if positions is not None:
+                entry = positions.get(id(node))
+                if entry is not None:
+                    index = list(node).index(token)
+                    if index < len(entry):
+                        found = entry[index]
+            node = node[token]
+            stable.append(token if escaped else escape(token))
+        elif present and node.__class__ is list and token.isdigit() and int(token) < len(node):
+            index = int(token)
+            if positions is not None:
+                entry = positions.get(id(node))
+                if entry is not None and index < len(entry):
+                    found = entry[index]
+            node = node[index]
+            name = node.get("name") if node.__class__ is dict else None
+            stable.append(f"[{name}]" if name.__class__ is str and name else token)
+        else:
+            present = False
+            stable.append(token if escaped else escape(token))
+    return found, "/" + "/".join(stable) if stable else ""

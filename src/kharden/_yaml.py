@@ -126,28 +126,26 @@ class Positions:
     def __init__(self, table: dict[int, array[int]]) -> None:
         self._table = table
 
+    @classmethod
+    def of_list(cls, items: list[Any], marks: list[tuple[int, int]]) -> Positions:
+        """Positions of a list built by hand (words of a text file): 1-based ``(line, column)`` each."""
+        packed = array("Q", [((line - 1) << _LINE_SHIFT) | (column - 1) for line, column in marks])
+        return cls({id(items): packed})
+
     def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
-        found: _Packed | None = None
-        node = root
-        table = self._table
-        for token in _pointer.split(pointer):
-            entry = table.get(id(node))
-            if isinstance(node, dict):
-                if token not in node:
-                    break
-                index = _key_index(node, token) if entry is not None else -1
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                index = int(token)
-                node = node[index]
-            else:
-                break
-            if entry is not None and 0 <= index < len(entry):
-                found = entry[index]
-        if found is None:
-            return None
-        return (found >> _LINE_SHIFT) + 1, (found & _COLUMN_MASK) + 1
+        return unpack(_pointer.trace(root, pointer, self._table)[0])
+
+    @property
+    def table(self) -> dict[int, array[int]]:
+        return self._table
+
+
+def unpack(packed: int | None) -> tuple[int, int] | None:
+    """1-based (line, column) of a packed position."""
+    if packed is None:
+        return None
+    return (packed >> _LINE_SHIFT) + 1, (packed & _COLUMN_MASK) + 1
 
 
 def _key_index(mapping: dict[str, Any], key: str) -> int:

@@ -10,22 +10,28 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from . import __version__, reach
+from .baseline import Baseline, baseline_json, load_baseline
+from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
-from .model import Severity
-from .report import FORMATS
+from .model import Report, Severity
+from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
-from .report import json as json_report
 from .report import reach as reach_report
-from .report import text as text_report
+from .report import whocan as whocan_report
 from .rules import REGISTRY
 from .rules import get as get_rule
 from .scan import ScanOptions, scan
+from .sources.cluster import ClusterOptions, Progress
 from .sources.files import DEFAULT_MAX_FILE_BYTES
+from .sources.snapshot import write_snapshot
+from .whocan import who_can
 
 __all__ = ["main"]
 
@@ -55,15 +61,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
     scan_cmd.add_argument(
-        "-f", "--format", choices=FORMATS, default="text", help="report format (default: text)"
+        "-f",
+        "--format",
+        action="append",
+        type=_format,
+        metavar="FORMAT[=FILE]",
+        help=f"report format: {', '.join(FORMATS)} (default: text); repeatable, FORMAT=FILE writes to FILE",
     )
-    scan_cmd.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan_cmd.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE instead of stdout; with several --format, the base name of their files"
+        " (BASE.sarif, BASE.html, ...)",
+    )
     scan_cmd.add_argument(
         "--fail-on",
-        default="high",
         metavar="SEVERITY",
         help="exit 1 when an unsuppressed finding is at or above SEVERITY: critical, high, medium, low, info,"
-        " or 'never' (default: high)",
+        " or 'never' (default: the config's fail-on, else high)",
+    )
+    scan_cmd.add_argument(
+        "--image-report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Trivy or Grype JSON report of an image the workloads run (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help=".kharden.yaml to use (default: found upward from the working directory)",
+    )
+    scan_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
+    scan_cmd.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="findings in this baseline (kharden baseline write) are suppressed and do not fail the run",
+    )
+    scan_cmd.add_argument(
+        "--sarif-root",
+        metavar="DIR",
+        help="SARIF file locations are relative to DIR (default: the working directory)",
     )
     scan_cmd.add_argument(
         "--rule", action="append", default=[], metavar="GLOB", help="run only matching rules (repeatable)"
@@ -101,6 +140,43 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument(
         "--show-suppressed", action="store_true", help="list suppressed findings in the text report"
     )
+    scan_cmd.add_argument(
+        "--node-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="read node and control-plane files (static pods, kubelet, k3s/RKE2, CNI) under DIR (repeatable)",
+    )
+    scan_cmd.add_argument(
+        "--node", action="store_true", help="read this machine's node files (--node-root /)"
+    )
+    scan_cmd.add_argument(
+        "--kube-version",
+        metavar="VERSION",
+        help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
+        " default: the kube-apiserver image tag, else 1.33",
+    )
+    cluster_group = scan_cmd.add_argument_group("cluster")
+    cluster_group.add_argument(
+        "--cluster", action="store_true", help="read the live cluster of the kubeconfig context (read-only)"
+    )
+    _cluster_arguments(cluster_group)
+    cluster_group.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="read a cluster snapshot: 'kharden snapshot' or 'kubectl get -o json'",
+    )
+
+    snapshot_cmd = commands.add_parser(
+        "snapshot",
+        help="save what a cluster scan reads to a file",
+        description=(
+            "Read the cluster as 'kharden scan --cluster' does (Secrets as metadata only) and write it as a"
+            " JSON List, one object per line, for 'kharden scan --snapshot FILE'."
+        ),
+    )
+    snapshot_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    _cluster_arguments(snapshot_cmd)
 
     rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
     rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
@@ -108,6 +184,56 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
     explain_cmd.add_argument("rule", metavar="RULE-ID")
 
+    baseline_cmd = commands.add_parser(
+        "baseline",
+        help="record today's findings so that only new ones fail",
+        description="Baselines: findings recorded once are reported as suppressed and do not fail the run.",
+    )
+    actions = baseline_cmd.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    write_cmd = actions.add_parser(
+        "write",
+        help="scan and write the baseline FILE",
+        description=(
+            "Scan like 'kharden scan' (same paths and options, after FILE) and write the fingerprint of every"
+            " unsuppressed finding to FILE. Use it with 'kharden scan --baseline FILE' or the config's"
+            " 'baseline:'."
+        ),
+    )
+    write_cmd.add_argument("file", metavar="FILE")
+    write_cmd.add_argument(
+        "scan_args", nargs=argparse.REMAINDER, metavar="PATH|OPTION", help="what 'kharden scan' takes"
+    )
+    who_cmd = commands.add_parser(
+        "who-can",
+        help="list the subjects RBAC allows to do something",
+        description=(
+            "List the users, groups and ServiceAccounts that the RBAC objects of the inputs allow to do"
+            " VERB on RESOURCE, each with its chain binding -> role -> rule. RESOURCE is a plural resource"
+            " name, with its API group and subresource when needed (secrets, pods/exec, deployments.apps,"
+            " deployments.apps/scale), or a non-resource URL (/metrics)."
+        ),
+    )
+    who_cmd.add_argument("verb", metavar="VERB", help="get, list, create, update, delete, escalate, ...")
+    who_cmd.add_argument("resource", metavar="RESOURCE")
+    who_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    who_cmd.add_argument(
+        "-n", "--namespace", metavar="NS", help="in this namespace (default: anywhere, cluster-wide included)"
+    )
+    who_cmd.add_argument(
+        "--name", metavar="NAME", help="about this one object (rules with resourceNames count)"
+    )
+    who_cmd.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    who_cmd.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of stdout")
+    who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+
+    _reach_parser(commands)
+    return parser
+
+
+def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     reach_cmd = commands.add_parser(
         "reach",
         help="answer network reachability questions by the NetworkPolicies in force",
@@ -142,7 +268,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     reach_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     reach_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
-    return parser
+    reach_cmd.add_argument(
+        "--snapshot", metavar="FILE", help="read this cluster snapshot ('kharden snapshot')"
+    )
+    reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
+    _cluster_arguments(reach_cmd)
+
+
+def _cluster_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        dest="namespaces",
+        help="read namespaced objects of NS only (repeatable; default: all namespaces)",
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=4, metavar="N", help="requests to the API server at once (default: 4)"
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on an API server that does not answer a request within SECONDS (default: 30)",
+    )
+
+
+def _format(value: str) -> str:
+    name, _, file = value.partition("=")
+    if name not in FORMATS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {', '.join(FORMATS)})")
+    if "=" in value and not file:
+        raise argparse.ArgumentTypeError(f"{name}= needs a file name (or '-' for stdout)")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,9 +331,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse leaves paths given after options unparsed ('who-can get secrets -n shop k8s/'): take them.
+        if not hasattr(args, "paths") or any(e.startswith("-") and e != "-" for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.paths += extra
     if args.command == "scan":
         return _scan(args)
+    if args.command == "snapshot":
+        return _snapshot(args)
     if args.command == "rules":
         render = {
             "table": catalog_report.rules_table,
@@ -178,6 +352,10 @@ def _run(argv: list[str]) -> int:
     if args.command == "explain":
         sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
         return 0
+    if args.command == "baseline":
+        return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
+    if args.command == "who-can":
+        return _who_can(args)
     if args.command == "reach":
         return _reach(args)
     parser.print_help(sys.stderr)
@@ -185,61 +363,200 @@ def _run(argv: list[str]) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    if not args.paths:
-        raise UsageError("nothing to scan: give files, directories, or '-' for stdin")
-    fail_on = None if args.fail_on.strip().lower() == "never" else Severity.parse(args.fail_on)
-    if args.max_file_size <= 0:
-        raise UsageError("--max-file-size must be positive")
-    options = ScanOptions(
-        rules=tuple(args.rule),
-        skip_rules=tuple(args.skip_rule),
-        max_file_bytes=int(args.max_file_size * 1048576),
-        helm_values=tuple(args.values),
-        helm_set=tuple(args.set),
-    )
-    report = scan(args.paths, options)
+    config = _config(args)
+    fail_text = args.fail_on or config.fail_on or "high"
+    fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
+    outputs = plan_outputs(args.format or ["text"], args.output)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    report = _run_scan(args.paths, _scan_options(args, config, baseline))
     for error in report.errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-
-    if args.format == "json":
-        output = json_report.render(report)
-    else:
-        output = text_report.render(
-            report, color=_color(args.color, args.output), show_suppressed=args.show_suppressed
+    for name, file in outputs:
+        output = render(
+            name,
+            report,
+            color=name == "text" and _color(args.color, file),
+            show_suppressed=args.show_suppressed,
+            sarif_root=args.sarif_root,
         )
-    _write(output, args.output)
+        _write(output, file)
     if fail_on is None:
         return 2 if report.errors else 0
     return report.exit_code(fail_on)
 
 
-def _reach(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace) -> Config:
+    if args.no_config:
+        if args.config:
+            raise UsageError("--config and --no-config contradict each other")
+        return Config()
+    path = args.config or find_config(os.getcwd())
+    return load_config(path) if path else Config()
+
+
+def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
+    node_roots = tuple(args.node_root) + (("/",) if args.node else ())
+    if not args.paths and not node_roots and not args.cluster and args.snapshot is None:
+        raise UsageError(
+            "nothing to scan: give files, directories, '-' for stdin, --node-root DIR, --cluster"
+            " or --snapshot FILE"
+        )
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    if args.max_file_size <= 0:
+        raise UsageError("--max-file-size must be positive")
+    return ScanOptions(
+        rules=tuple(args.rule),
+        skip_rules=tuple(args.skip_rule),
+        max_file_bytes=int(args.max_file_size * 1048576),
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        image_reports=tuple(args.image_report),
+        config=config,
+        baseline=baseline,
+        node_roots=node_roots,
+        kube_version=args.kube_version,
+        cluster=_cluster_options(args) if args.cluster else None,
+        snapshot=args.snapshot,
+    )
+
+
+def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
+    try:
+        return scan(paths, options)
+    finally:
+        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    if args.parallel < 1:
+        raise UsageError("--parallel must be at least 1")
+    if args.request_timeout <= 0:
+        raise UsageError("--request-timeout must be positive")
+    return ClusterOptions(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespaces=tuple(dict.fromkeys(args.namespaces)),
+        parallel=args.parallel,
+        timeout=args.request_timeout,
+        progress=_ProgressLine.on(sys.stderr),
+    )
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    options = _cluster_options(args)
+    try:
+        info = write_snapshot(options, args.output)
+    finally:
+        _ProgressLine.clear(options.progress)
+    for kind, reason in info.unread.items():
+        print(f"{PROG}: warning: {kind}: {reason}", file=sys.stderr)
+    return 0
+
+
+class _ProgressLine:
+    """One line on a terminal's stderr, rewritten as a cluster read goes on; nothing when not a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = 0.0
+
+    @classmethod
+    def on(cls, stream: TextIO) -> Callable[[Progress], None] | None:
+        return cls(stream) if _isatty(stream) and os.environ.get("TERM") != "dumb" else None
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and progress.done < progress.requests:
+            return
+        self.last = now
+        self.stream.write(
+            f"\r\033[Kkharden: {progress.done}/{progress.requests} resources listed,"
+            f" {progress.objects:,} objects read ({progress.current})"
+        )
+        self.stream.flush()
+
+    @staticmethod
+    def clear(display: object) -> None:
+        if isinstance(display, _ProgressLine):
+            display.stream.write("\r\033[K")
+            display.stream.flush()
+
+
+def _baseline_write(file: str, args: argparse.Namespace) -> int:
+    if args.baseline:
+        raise UsageError("baseline write records every unsuppressed finding: it takes no --baseline")
+    config = replace(_config(args), baseline=None)
+    report = _run_scan(args.paths, _scan_options(args, config, None))
+    for error in report.errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    if report.errors:
+        raise UsageError(
+            f"not writing the baseline: {len(report.errors)} input(s) could not be read, and their findings"
+            " would be missing from it"
+        )
+    _write(baseline_json(report.findings), file)
+    recorded = len({f.fingerprint for f in report.active})
+    print(f"{PROG}: wrote {recorded} finding{'s' * (recorded != 1)} to the baseline {file}", file=sys.stderr)
+    return 0
+
+
+def _who_can(args: argparse.Namespace) -> int:
     if not args.paths:
         raise UsageError("nothing to read: give files, directories, or '-' for stdin")
+    answer = who_can(
+        args.paths,
+        args.verb,
+        args.resource,
+        namespace=args.namespace,
+        name=args.name,
+        options=ScanOptions(helm_values=tuple(args.values), helm_set=tuple(args.set)),
+    )
+    for error in answer.errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    render = whocan_report.render_json if args.format == "json" else whocan_report.render_text
+    _write(render(answer), args.output)
+    return 2 if answer.errors else 0
+
+
+def _reach(args: argparse.Namespace) -> int:
+    if not args.paths and not args.cluster and args.snapshot is None:
+        raise UsageError(
+            "nothing to read: give files, directories, '-' for stdin, --cluster or --snapshot FILE"
+        )
     if args.matrix == bool(args.source or args.destination):
         raise UsageError("give either --from and --to, or --matrix")
     if not args.matrix and not (args.source and args.destination):
         raise UsageError("--from and --to go together")
     if args.expect and args.matrix:
         raise UsageError("--expect answers --from/--to questions, not --matrix")
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
     columns = [reach.address_column(text) for text in args.address]
-    network, errors = reach.load(
-        args.paths, ScanOptions(helm_values=tuple(args.values), helm_set=tuple(args.set))
+    options = ScanOptions(
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        snapshot=args.snapshot,
+        cluster=_cluster_options(args) if args.cluster else None,
     )
+    try:
+        network, errors = reach.load(args.paths, options)
+    finally:
+        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
     for error in errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     code = 2 if errors else 0
     if args.matrix:
         found = reach.namespace_matrix(network, columns)
-        json_out = args.format == "json"
+        as_json = args.format == "json"
         _write(
-            reach_report.matrix_json(found, errors) if json_out else reach_report.matrix_text(found),
+            reach_report.matrix_json(found, errors) if as_json else reach_report.matrix_text(found),
             args.output,
         )
         return code
-    source = reach.endpoint(network, args.source)
-    destination = reach.endpoint(network, args.destination)
-    answers = reach.ask(network, source, destination)
+    answers = reach.ask(
+        network, reach.endpoint(network, args.source), reach.endpoint(network, args.destination)
+    )
     if args.format == "json":
         output = reach_report.answers_json(args.source, args.destination, answers, errors)
     else:
@@ -273,6 +590,7 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.flush()
         return
     try:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror}") from e

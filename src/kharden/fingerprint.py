@@ -14,26 +14,19 @@ from typing import Any
 from . import _pointer
 from .model import ObjRef
 
-__all__ = ["fingerprint", "stable_path"]
+__all__ = ["fingerprint", "fingerprint_of", "stable_path"]
 
 
 def stable_path(raw: Mapping[str, Any], pointer: str) -> str:
     """``/spec/containers/0/image`` becomes ``/spec/containers/[app]/image``."""
-    node: Any = raw
-    parts = []
-    for token in _pointer.split(pointer):
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-            name = node.get("name") if isinstance(node, dict) else None
-            parts.append(f"[{name}]" if isinstance(name, str) and name else token)
-        else:
-            node = node.get(token) if isinstance(node, dict) else None
-            parts.append(_pointer.escape(token))
-    return "/" + "/".join(parts) if parts else ""
+    return _pointer.trace(raw, pointer, None)[1]
 
 
 def fingerprint(rule: str, ref: ObjRef, container: str | None, raw: Mapping[str, Any], pointer: str) -> str:
-    key = "\0".join(
-        (rule, ref.group, ref.kind, ref.namespace or "", ref.name, container or "", stable_path(raw, pointer))
-    )
+    return fingerprint_of(rule, ref, container, stable_path(raw, pointer))
+
+
+def fingerprint_of(rule: str, ref: ObjRef, container: str | None, stable: str) -> str:
+    """The fingerprint from a pointer already made stable (see :meth:`kharden.model.Obj.trace`)."""
+    key = "\0".join((rule, ref.group, ref.kind, ref.namespace or "", ref.name, container or "", stable))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

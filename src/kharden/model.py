@@ -2,6 +2,10 @@
 
 Past ``sources/`` and ``inventory.py`` nothing handles raw YAML positions or guesses
 namespaces: an :class:`Obj` knows its reference and can point at any of its fields.
+
+Records made once per finding (:class:`Hit`, :class:`Location`, :class:`Finding`) are
+named tuples: as immutable as frozen dataclasses, a third of their construction cost,
+which shows on scans with tens of thousands of findings.
 """
 
 from __future__ import annotations
@@ -10,24 +14,34 @@ import enum
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from ._yaml import Positions
+from . import _pointer
+from ._yaml import Positions, unpack
 from .errors import UsageError
 
 __all__ = [
+    "BaselineStats",
+    "ClusterInfo",
     "ErrorRecord",
     "Finding",
     "Hit",
+    "ImageScan",
     "Location",
     "NotEvaluated",
     "Obj",
     "ObjRef",
     "Origin",
     "Report",
+    "RuleRun",
     "ScanStats",
+    "Scorecard",
+    "SectionScore",
     "Severity",
     "Suppression",
+    "Unevaluated",
+    "Vulnerability",
 ]
 
 
@@ -87,10 +101,11 @@ class Origin:
     positions: Positions | None = None
     template: str | None = None
     renderer: str | None = None
+    node: str | None = None
+    """The node root directory the file was read under (``--node-root``); ``None`` for manifests."""
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """The file, line and column of a field, and its JSON pointer within its object."""
 
     file: str | None
@@ -132,13 +147,15 @@ class Obj:
 
     def locate(self, path: str) -> Location:
         """The location of the field at ``path``, or of its nearest parent that exists."""
+        return self.trace(path)[0]
+
+    def trace(self, path: str) -> tuple[Location, str]:
+        """The location of ``path`` and its stable form (list items by name), in one walk."""
         origin = self.origin
-        line, column = origin.line, origin.column
-        if origin.positions is not None:
-            found = origin.positions.locate(self.raw, path)
-            if found is not None:
-                line, column = found
-        return Location(origin.file, line, column, path, origin.template, origin.renderer)
+        packed, stable = _pointer.trace(self.raw, path, origin.positions.table if origin.positions else None)
+        found = unpack(packed)
+        line, column = found if found is not None else (origin.line, origin.column)
+        return Location(origin.file, line, column, path, origin.template, origin.renderer), stable
 
 
 def _string_map(value: Any) -> Mapping[str, str]:
@@ -148,8 +165,7 @@ def _string_map(value: Any) -> Mapping[str, str]:
     return {k: v for k, v in value.items() if isinstance(v, str)}
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """What a rule found: the field (JSON pointer into ``obj``) and a message naming the value.
 
     ``obj`` is needed only from whole-inventory rules; per-object rules hit their own object.
@@ -164,13 +180,20 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Unevaluated:
+    """What a whole-inventory rule could not decide for one object (a file its flags point to is
+    missing, a value only the node knows): the runner reports it as not evaluated, never as a pass."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Suppression:
     kind: str  # "annotation" | "config" | "baseline"
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     rule: str
     severity: Severity
     section: str
@@ -205,6 +228,26 @@ class NotEvaluated:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """The cluster a scan read, live (``--cluster``) or from a snapshot.
+
+    ``unread`` maps a kind the scan could not read to why (``"forbidden to list secrets"``);
+    rules that need that kind are reported as not evaluated. ``namespaces`` is empty when
+    every namespace was read. No credential is ever kept here.
+    """
+
+    context: str | None = None
+    server: str | None = None
+    """The API server URL the kubeconfig (or the pod's environment) names."""
+    version: str | None = None
+    """The server's ``gitVersion`` (``v1.31.2``), when it said."""
+    namespaces: tuple[str, ...] = ()
+    unread: Mapping[str, str] = field(default_factory=dict)
+    api_groups: tuple[str, ...] = ()
+    """Every API group the server serves (``""`` is the core group), from discovery."""
+
+
 @dataclass(slots=True)
 class ScanStats:
     """What the scan read: files, objects by kind, documents that were not objects."""
@@ -215,6 +258,82 @@ class ScanStats:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    """One known vulnerability of an image, as an image scanner reported it."""
+
+    id: str
+    """``CVE-2024-2961``, or the scanner's own ID (``GHSA-...``) when it has no CVE."""
+    severity: Severity
+    package: str = ""
+    installed: str = ""
+    fixed: str = ""
+    """The version that fixes it, ``""`` when no fix is known."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageScan:
+    """What an image scanner (Trivy, Grype) found in one image.
+
+    ``names`` are the references the report knows the image by, as written there
+    (``nginx:1.25.4``, ``nginx@sha256:...``); ``digests`` its manifest digests.
+    """
+
+    file: str
+    scanner: str
+    names: tuple[str, ...]
+    digests: tuple[str, ...]
+    vulnerabilities: tuple[Vulnerability, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRun:
+    """A rule that ran: its effective default severity and how many checks it made.
+
+    ``examined`` counts what a per-object rule looked at (workloads for pod rules,
+    objects of its kinds for object rules); a whole-inventory rule makes one check.
+    """
+
+    rule: str
+    section: str
+    severity: Severity
+    examined: int
+
+
+@dataclass(frozen=True, slots=True)
+class SectionScore:
+    """``score`` is 0 to 100, ``None`` when no rule of the section examined anything."""
+
+    section: str
+    score: int | None
+    rules: int
+    """Rules of the section that examined something."""
+    failing: int
+    """Of those, rules with an unsuppressed finding."""
+    capped_by: Severity | None = None
+    """The severity whose findings capped the score (critical: at most 49, high: at most 79)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    overall: int | None
+    sections: tuple[SectionScore, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineStats:
+    """How a baseline file was used: its entries, and how many of them this scan still found."""
+
+    file: str
+    entries: int
+    matched: int
+
+    @property
+    def fixed(self) -> int:
+        """Entries no finding matched: fixed since the baseline was written (or no longer scanned)."""
+        return self.entries - self.matched
+
+
 @dataclass(slots=True)
 class Report:
     findings: list[Finding]
@@ -222,6 +341,12 @@ class Report:
     not_evaluated: list[NotEvaluated]
     stats: ScanStats
     rules_run: int = 0
+    rules: list[RuleRun] = field(default_factory=list)
+    """The rules that ran, in registry order."""
+    scores: Scorecard | None = None
+    baseline: BaselineStats | None = None
+    generated_at: datetime | None = None
+    """When the scan ran (UTC); ``scan()`` sets it, honouring ``SOURCE_DATE_EPOCH``."""
 
     @property
     def active(self) -> list[Finding]:
@@ -232,6 +357,11 @@ class Report:
         """Unsuppressed findings per severity, every severity present, highest first."""
         counts = Counter(f.severity for f in self.active)
         return {s.label: counts[s] for s in sorted(Severity, reverse=True)}
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Suppressed findings by kind of suppression (annotation, config, baseline), most first."""
+        counts = Counter(f.suppressed.kind for f in self.findings if f.suppressed is not None)
+        return dict(counts.most_common())
 
     def counts_by_section(self) -> dict[str, dict[str, int]]:
         sections: dict[str, Counter[Severity]] = {}

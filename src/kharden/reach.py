@@ -59,8 +59,10 @@ class Target:
 def load(paths: Sequence[str], options: ScanOptions | None = None) -> tuple[Network, list[ErrorRecord]]:
     """Read ``paths`` as ``scan`` does and build the network; input errors are returned, not raised."""
     with acyclic_work():
-        collected = collect(paths, options)
-        context = ScanContext(Inventory(collected.objects), frozenset(collected.evidence))
+        collected = collect(paths, options or ScanOptions())
+        context = ScanContext(
+            Inventory(collected.objects), frozenset(collected.evidence), cluster=collected.cluster
+        )
         network = context.network
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     return network, errors

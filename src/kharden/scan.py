@@ -1,27 +1,40 @@
 """``scan(paths, options) -> Report``: the library entry point.
 
 Sources fill an inventory; every selected rule whose evidence is present runs on it;
-hits become findings with locations and fingerprints; suppressions are applied last.
-An input error in one file is recorded in the report and never hides other findings.
+hits become findings with locations and fingerprints; the team's policy (severity
+overrides, then suppressions by annotation, config and baseline) is applied to each
+finding in one place, :func:`_finding`. An input error in one file is recorded in the
+report and never hides other findings.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from .analysis.context import ScanContext
-from .analysis.podspec import pod_template_path
-from .fingerprint import fingerprint
+from .analysis.controlplane import parse_version
+from .analysis.podspec import TEMPLATE_KINDS, pod_template_path
+from .baseline import Baseline, load_baseline
+from .config import Config
+from .errors import InputError, UsageError
+from .fingerprint import fingerprint_of
 from .inventory import Inventory
-from .model import ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report
-from .rules import Rule, select
+from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
+from .rules import INPUTS, Rule, select
+from .score import scorecard
+from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
-from .suppress import annotation_suppression
+from .sources.imagescan import read_image_report
+from .sources.node import read_node
+from .sources.snapshot import read_snapshot
+from .suppress import Policy
 
 __all__ = ["ScanOptions", "collect", "evaluate", "scan"]
 
@@ -35,23 +48,48 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    cluster: ClusterOptions | None = None
+    """Read this live cluster too (``--cluster``)."""
+    snapshot: str | None = None
+    """Read this cluster snapshot too (``--snapshot FILE``)."""
+    image_reports: tuple[str, ...] = ()
+    """Trivy or Grype JSON reports of the images the workloads run."""
+    config: Config | None = None
+    """A team's ``.kharden.yaml`` (:func:`~kharden.config.load_config`): rules, severities, ignores."""
+    baseline: Baseline | None = None
+    """Findings accepted earlier (:func:`~kharden.baseline.load_baseline`); default: the config's."""
+    node_roots: tuple[str, ...] = ()
+    """Node root directories to read node and control-plane files under (``/`` for this node)."""
+    kube_version: str | None = None
+    """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     """Scan files, directories (kustomizations and charts are rendered) and ``-`` (stdin).
 
-    Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing;
-    input problems are reported in ``Report.errors``.
+    Raises :class:`~kharden.errors.UsageError` for a rule glob that matches nothing and
+    :class:`~kharden.errors.ConfigError` for a baseline that cannot be read and
+    :class:`~kharden.errors.ClusterError` when ``options.cluster`` cannot be read; input
+    problems are reported in ``Report.errors``.
     """
     options = options or ScanOptions()
-    rules = select(list(options.rules), list(options.skip_rules))
+    config = options.config or Config()
+    rules = select(list(options.rules or config.include), [*config.exclude, *options.skip_rules])
+    if options.cluster is not None and options.snapshot is not None:
+        raise UsageError("--cluster and --snapshot: scan one cluster at a time")
+    baseline = options.baseline
+    if baseline is None and config.baseline is not None:
+        baseline = load_baseline(config.baseline)
+    kube_version = _version(options.kube_version)
     with acyclic_work():
-        return evaluate(collect(paths, options), rules)
+        collected = collect(paths, options)
+        report = evaluate(collected, rules, config.policy(rules, baseline), kube_version=kube_version)
+    report.generated_at = scan_time()
+    return report
 
 
-def collect(paths: Sequence[str], options: ScanOptions | None = None) -> Collected:
-    """Read what ``scan`` reads (files, directories, charts, kustomizations, stdin), without rules."""
-    options = options or ScanOptions()
+def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
+    """Read every input as ``scan`` does: what every command that reads manifests starts from."""
     collected = Collected()
     read_paths(
         list(paths),
@@ -63,7 +101,38 @@ def collect(paths: Sequence[str], options: ScanOptions | None = None) -> Collect
             stdin=options.stdin,
         ),
     )
+    for path in options.image_reports:
+        read_image_report(path, collected, options.max_file_bytes)
+    for root in options.node_roots:
+        read_node(root, collected)
+    if options.snapshot is not None:
+        try:
+            read_snapshot(options.snapshot, collected)
+        except InputError as e:
+            collected.error(e)
+    if options.cluster is not None:
+        read_cluster(options.cluster, collected)
     return collected
+
+
+def _version(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    version = parse_version(text)
+    if version is None:
+        raise UsageError(f"--kube-version {text!r} is not a Kubernetes version (expected e.g. 1.29)")
+    return version
+
+
+def scan_time() -> datetime:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible reports)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError) as e:
+            raise UsageError(f"SOURCE_DATE_EPOCH must be a number of seconds, got {epoch!r}") from e
+    return datetime.now(tz=UTC).replace(microsecond=0)
 
 
 @contextmanager
@@ -97,25 +166,54 @@ def _available(evidence: set[str]) -> frozenset[str]:
     return frozenset(evidence | ({"G"} if evidence & {"M", "C"} else set()))
 
 
-def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
-    """Run ``rules`` over what the sources collected."""
+def evaluate(
+    collected: Collected,
+    rules: Sequence[Rule],
+    policy: Policy | None = None,
+    *,
+    kube_version: tuple[int, int] | None = None,
+) -> Report:
+    """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings."""
+    policy = policy or Policy()
     available = _available(collected.evidence)
-    runnable = [r for r in rules if r.evidence & available]
+    inputs = {"image-report"} if collected.image_scans else set()
+    runnable = [r for r in rules if r.evidence & available and r.requires <= inputs]
+    skipped = {r.id for r in rules} - {r.id for r in runnable}
     not_evaluated = [
         NotEvaluated(
             r.id, "no evidence in this scan: needs " + " or ".join(_NEEDS[e] for e in sorted(r.evidence))
         )
-        for r in rules
         if not r.evidence & available
+        else NotEvaluated(r.id, "needs " + " and ".join(INPUTS[i] for i in sorted(r.requires - inputs)))
+        for r in rules
+        if r.id in skipped
     ]
-    context = ScanContext(Inventory(collected.objects), available)
+    blocked = set()
+    unread = collected.cluster.unread if collected.cluster is not None else {}
+    for rule in runnable if unread else ():
+        reasons = unread_reasons(rule, unread)
+        if reasons:
+            not_evaluated.append(NotEvaluated(rule.id, "; ".join(reasons)))
+            if rule.target == "inventory":  # a whole-inventory answer on part of the cluster would be wrong
+                blocked.add(rule.id)
+    runnable = [r for r in runnable if r.id not in blocked]
+    context = ScanContext(
+        Inventory(collected.objects),
+        available,
+        kube_version=kube_version,
+        image_scans=collected.image_scans,
+        cluster=collected.cluster,
+    )
     findings: list[Finding] = []
 
     pod_rules = [r for r in runnable if r.target == "pod"]
+    # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
+    # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
+    node_pod_rules = [r for r in pod_rules if "N" in r.evidence]
     if pod_rules:
         for pod in context.pods:
-            for rule in pod_rules:
-                findings.extend(_finding(rule, pod.obj, hit, pod.annotations) for hit in rule.check(pod))
+            for rule in pod_rules if pod.obj.origin.node is None else node_pod_rules:
+                _record(rule, pod.obj, rule.check(pod), pod.annotations, policy, findings, not_evaluated)
 
     object_rules: dict[str, list[Rule]] = {}
     for rule in runnable:
@@ -125,41 +223,106 @@ def evaluate(collected: Collected, rules: Sequence[Rule]) -> Report:
     if object_rules:
         for obj in context.inventory.objects:
             for rule in object_rules.get(obj.ref.kind, ()):
-                findings.extend(
-                    _finding(rule, obj, hit, _template_annotations(obj)) for hit in rule.check(obj)
-                )
+                if obj.origin.node is not None and "N" not in rule.evidence:
+                    continue
+                _record(rule, obj, rule.check(obj), None, policy, findings, not_evaluated)
 
     for rule in runnable:
         if rule.target == "inventory":
             for hit in rule.check(context):
+                if isinstance(hit, Unevaluated):
+                    not_evaluated.append(NotEvaluated(rule.id, hit.reason))
+                    continue
                 if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-                findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj)))
+                findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy))
 
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
+    runs = [
+        RuleRun(rule.id, rule.section, policy.severity.get(rule.id, rule.severity), _examined(rule, context))
+        for rule in runnable
+    ]
+    baseline = None
+    if policy.baseline is not None:
+        matched = policy.baseline.entries.keys() & {f.fingerprint for f in findings}
+        baseline = BaselineStats(policy.baseline.file, len(policy.baseline.entries), len(matched))
     return Report(
         findings=findings,
         errors=errors,
         not_evaluated=not_evaluated,
         stats=collected.stats,
         rules_run=len(runnable),
+        rules=runs,
+        scores=scorecard(runs, findings),
+        baseline=baseline,
     )
 
 
-def _finding(rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str]) -> Finding:
+def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
+    """Why ``rule`` cannot see every object it reads: the reasons of the unread kinds it reads.
+
+    Per-object rules still run on the objects that were read; whole-inventory rules read
+    the kinds they declare (``needs``), or else every built-in kind but Secrets (the policy
+    objects of add-ons count only for the rules that declare them).
+    """
+    if rule.target == "pod":
+        kinds: Iterable[str] = TEMPLATE_KINDS & unread.keys()
+    elif rule.target == "object":
+        kinds = rule.kinds & unread.keys()
+    elif rule.needs is not None:
+        kinds = rule.needs & unread.keys()
+    else:
+        kinds = unread.keys() & (BUILTIN_KINDS - {"Secret"})
+    return [unread[kind] for kind in sorted(kinds)]
+
+
+def _examined(rule: Rule, context: ScanContext) -> int:
+    """What a rule checks: every workload, every object of its kinds, or the inventory as one."""
+    if rule.target == "pod":
+        return len(context.pods)
+    if rule.target == "object":
+        return len(context.inventory.of_kind(*rule.kinds))
+    return 1
+
+
+def _record(
+    rule: Rule,
+    obj: Obj,
+    results: Iterable[Hit | Unevaluated],
+    annotations: Mapping[str, str] | None,
+    policy: Policy,
+    findings: list[Finding],
+    not_evaluated: list[NotEvaluated],
+) -> None:
+    """Findings for the hits of a per-workload or per-object rule; what it could not decide is noted."""
+    for hit in results:
+        if isinstance(hit, Unevaluated):
+            not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
+        else:
+            template_annotations = _template_annotations(obj) if annotations is None else annotations
+            findings.append(_finding(rule, obj, hit, template_annotations, policy))
+
+
+def _finding(
+    rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str], policy: Policy
+) -> Finding:
+    """A hit as a finding: the one place where severity overrides and suppressions are applied."""
+    severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
+    location, stable = obj.trace(hit.path)
+    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable)
     return Finding(
         rule=rule.id,
-        severity=hit.severity if hit.severity is not None else rule.severity,
+        severity=severity,
         section=rule.section,
         title=rule.title,
         object=obj.ref,
         container=hit.container,
-        location=obj.locate(hit.path),
+        location=location,
         message=hit.message,
         remediation=rule.remediation,
-        fingerprint=fingerprint(rule.id, obj.ref, hit.container, obj.raw, hit.path),
-        suppressed=annotation_suppression(rule.id, obj, template_annotations),
+        fingerprint=print_,
+        suppressed=policy.suppression(rule.id, obj, template_annotations, print_, severity),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import InputError
 from ..model import Location, Obj
 from ._netsets import ALL_PORTS, NO_PORTS, PROTOCOLS, AddressSet, PortSet
-from .podspec import _Reader
+from .podspec import FieldReader
 from .selectors import EVERYTHING, LabelSelector, parse_label_selector
 
 __all__ = ["EGRESS", "INGRESS", "NamedPorts", "Peer", "Policy", "PortSpec", "Rule", "read_policy"]
@@ -162,7 +162,7 @@ class Policy:
 
 def read_policy(obj: Obj) -> Policy:
     """Read a NetworkPolicy; :class:`InputError` when the API server would refuse it."""
-    read = _Reader(obj)
+    read = FieldReader(obj)
     spec = read.mapping(obj.raw, "", "spec")
     # An absent podSelector is the empty selector: every pod of the namespace.
     pod_selector = _label_selector(read, spec, "/spec", "podSelector", EVERYTHING)
@@ -185,7 +185,9 @@ def read_policy(obj: Obj) -> Policy:
     return policy
 
 
-def _rule(read: _Reader, policy: Policy, direction: str, index: int, at: str, raw: Mapping[str, Any]) -> Rule:
+def _rule(
+    read: FieldReader, policy: Policy, direction: str, index: int, at: str, raw: Mapping[str, Any]
+) -> Rule:
     # "If this field is empty or missing, this rule matches all sources/destinations [ports]":
     # NetworkPolicyIngressRule.from / NetworkPolicyEgressRule.to / .ports in the API reference.
     key = "from" if direction == INGRESS else "to"
@@ -209,7 +211,7 @@ def _rule(read: _Reader, policy: Policy, direction: str, index: int, at: str, ra
     )
 
 
-def _peer(read: _Reader, index: int, at: str, raw: Mapping[str, Any]) -> Peer:
+def _peer(read: FieldReader, index: int, at: str, raw: Mapping[str, Any]) -> Peer:
     pods = _label_selector(read, raw, at, "podSelector", None)
     namespaces = _label_selector(read, raw, at, "namespaceSelector", None)
     block = raw.get("ipBlock")
@@ -240,14 +242,14 @@ def _peer(read: _Reader, index: int, at: str, raw: Mapping[str, Any]) -> Peer:
     return Peer(index, at, addresses=addresses, ip_block=text)
 
 
-def _cidr(read: _Reader, path: str, value: str) -> AddressSet:
+def _cidr(read: FieldReader, path: str, value: str) -> AddressSet:
     try:
         return AddressSet.parse(value)
     except ValueError:
         raise _invalid(read, path, f"{value!r} is not a CIDR") from None
 
 
-def _port(read: _Reader, at: str, raw: Mapping[str, Any]) -> PortSpec:
+def _port(read: FieldReader, at: str, raw: Mapping[str, Any]) -> PortSpec:
     protocol = read.string(raw, at, "protocol", "policy").value or "TCP"
     if protocol not in PROTOCOLS:
         raise _invalid(read, f"{at}/protocol", f"protocol {protocol!r} is not TCP, UDP or SCTP")
@@ -274,7 +276,7 @@ def _port(read: _Reader, at: str, raw: Mapping[str, Any]) -> PortSpec:
 
 
 def _label_selector(
-    read: _Reader, parent: Mapping[str, Any], at: str, key: str, absent: LabelSelector | None
+    read: FieldReader, parent: Mapping[str, Any], at: str, key: str, absent: LabelSelector | None
 ) -> LabelSelector | None:
     raw = parent.get(key)
     if raw is None:
@@ -285,6 +287,6 @@ def _label_selector(
         raise _invalid(read, f"{at}/{key}", str(e)) from None
 
 
-def _invalid(read: _Reader, path: str, reason: str) -> InputError:
+def _invalid(read: FieldReader, path: str, reason: str) -> InputError:
     location = read.obj.locate(path)
     return InputError(f"{read.obj.ref}: {reason} ({path})", file=location.file, line=location.line)

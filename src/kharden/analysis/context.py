@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 
 from ..errors import InputError
 from ..inventory import Inventory
+from ..model import ClusterInfo, ImageScan
+from . import admission, cni
+from .controlplane import ControlPlane
 from .netpol import Network, build_network
 from .podspec import EffectivePod, effective_pod
+from .rbac import BINDING_KINDS, ROLE_KINDS, Rbac
+from .runtime import Runtime
+from .serviceaccounts import ServiceAccounts
+from .services import Services
+from .vulns import ImageVulnerabilities
 
 __all__ = ["ScanContext"]
 
@@ -15,10 +24,24 @@ __all__ = ["ScanContext"]
 class ScanContext:
     """The inventory of one scan plus lazily computed analyses (engines are added here)."""
 
-    def __init__(self, inventory: Inventory, evidence: frozenset[str]) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        evidence: frozenset[str],
+        *,
+        kube_version: tuple[int, int] | None = None,
+        image_scans: Sequence[ImageScan] = (),
+        cluster: ClusterInfo | None = None,
+    ) -> None:
         self.inventory = inventory
         self.evidence = evidence
         """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+        self.kube_version = kube_version
+        """The Kubernetes version the user stated (``--kube-version``), if any."""
+        self.image_scans = tuple(image_scans)
+        """Image scan reports (Trivy, Grype) given to the scan."""
+        self.cluster = cluster
+        """The cluster read (``--cluster`` or ``--snapshot``): context, server URL, version; else ``None``."""
         self.errors: list[InputError] = []
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
 
@@ -32,6 +55,56 @@ class ScanContext:
             except InputError as e:
                 self.errors.append(e)
         return pods
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        """Nodes, running Pods and their owners (empty unless the scan read a cluster or a snapshot)."""
+        return Runtime(self.inventory)
+
+    @cached_property
+    def image_vulnerabilities(self) -> ImageVulnerabilities:
+        """The image scan reports, indexed by the images they describe."""
+        return ImageVulnerabilities(self.image_scans)
+
+    @cached_property
+    def control_plane(self) -> ControlPlane:
+        """Control-plane components and kubelets with their effective flags, and the node files."""
+        plane = ControlPlane(self.inventory, self.kube_version)
+        self.errors.extend(plane.errors)
+        return plane
+
+    @cached_property
+    def cni_plugins(self) -> list[cni.Plugin]:
+        return cni.plugins(self.inventory)
+
+    @cached_property
+    def meshes(self) -> list[cni.Mesh]:
+        return cni.meshes(self.inventory)
+
+    @cached_property
+    def pod_security_engines(self) -> list[admission.Engine]:
+        return admission.engines_for(self.inventory)
+
+    @cached_property
+    def rbac(self) -> Rbac:
+        """Roles and bindings resolved: effective permissions, aggregation, who can do what."""
+        engine = Rbac(self.inventory.of_kind(*ROLE_KINDS, *BINDING_KINDS))
+        self.errors.extend(engine.errors)
+        return engine
+
+    @cached_property
+    def service_accounts(self) -> ServiceAccounts:
+        """The ServiceAccount of every workload, and whether its token is mounted."""
+        accounts = ServiceAccounts(self.inventory.of_kind("ServiceAccount"), self.pods)
+        self.errors.extend(accounts.errors)
+        return accounts
+
+    @cached_property
+    def services(self) -> Services:
+        """Services and Ingresses: which pods they expose, and how."""
+        services = Services(self.inventory.of_kind("Service", "Ingress"))
+        self.errors.extend(services.errors)
+        return services
 
     @cached_property
     def network(self) -> Network:

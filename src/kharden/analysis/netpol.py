@@ -61,8 +61,9 @@ from ._netsets import (
     AddressSet,
     PortSet,
 )
-from .podspec import EffectivePod, _Reader
-from .selectors import EVERYTHING, LabelSelector, Requirement, parse_set_selector
+from .podspec import EffectivePod
+from .selectors import EVERYTHING, LabelSelector, Requirement
+from .services import Service, ServicePort
 
 __all__ = [
     "ANYWHERE",
@@ -87,8 +88,6 @@ __all__ = [
     "PortSet",
     "PortSpec",
     "Rule",
-    "Service",
-    "ServicePort",
     "Side",
     "build_network",
     "target_port",
@@ -271,30 +270,6 @@ class Answer:
         return self.port is not None and self.connection.allows(self.protocol, self.port)
 
 
-@dataclass(frozen=True, slots=True)
-class ServicePort:
-    path: str
-    port: int | None
-    target: int | str | None
-    """``targetPort``: a number, a container port name, or (unset) the same as ``port``."""
-    node_port: int | None
-    protocol: str
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """A Service of type NodePort: the pods it sends to, and through which ports."""
-
-    obj: Obj
-    selector: LabelSelector
-    ports: tuple[ServicePort, ...]
-    type_path: str = "/spec/type"
-
-    @property
-    def namespace(self) -> str:
-        return self.obj.ref.namespace or "default"
-
-
 class Network:
     """The pods, namespaces and policies of a scan, and the questions about them.
 
@@ -306,11 +281,8 @@ class Network:
         namespaces: Sequence[Namespace],
         classes: Sequence[PodClass],
         policies: Sequence[Policy],
-        node_ports: Sequence[Service] = (),
         inventory: Inventory | None = None,
     ) -> None:
-        self.node_ports: list[Service] = list(node_ports)
-        """Services of type NodePort."""
         self.inventory = inventory
         """The scan's objects, when the network was built from a scan (to find running Pods by name)."""
         self.namespaces: dict[str, Namespace] = {ns.name: ns for ns in namespaces}
@@ -500,7 +472,8 @@ class Network:
 
     def backends(self, service: Service) -> list[PodClass]:
         """The pods a Service sends to: its selector over the pods of its namespace."""
-        return [c for c in self.classes_of(service.namespace) if service.selector.matches(c.labels)]
+        namespace = service.obj.ref.namespace or "default"
+        return [c for c in self.classes_of(namespace) if service.selector.matches(c.labels)]
 
     def open_ingress(self, cls: PodClass, protocol: str, port: int) -> Grant | None:
         """What lets any source, inside or outside the cluster, reach ``cls`` on ``port``: no
@@ -621,13 +594,12 @@ def _satisfiable(selector: LabelSelector, known_names: frozenset[str] | None) ->
 
 
 def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[Network, list[InputError]]:
-    """The network of a scan: its Namespaces, NetworkPolicies and NodePort Services, and its pods
+    """The network of a scan: its Namespaces and NetworkPolicies, and its pods
     (effective pods of workload templates or running Pods, once per workload). Policies the API
     server would refuse are left out and returned as errors."""
     errors: list[InputError] = []
     declared: dict[str, Obj] = {}
     policies: list[Policy] = []
-    node_ports: list[Service] = []
     for obj in inventory.objects:
         if obj.ref.kind == "Namespace" and obj.ref.api_version == "v1":
             declared.setdefault(obj.ref.name, obj)
@@ -636,20 +608,12 @@ def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[N
                 policies.append(read_policy(obj))
             except InputError as e:
                 errors.append(e)
-        elif obj.ref.kind == "Service" and obj.ref.api_version == "v1":
-            try:
-                service = _node_port_service(obj)
-            except InputError as e:
-                errors.append(e)
-            else:
-                if service is not None:
-                    node_ports.append(service)
 
     groups: dict[tuple[Any, ...], list[EffectivePod]] = {}
     features: dict[tuple[Any, ...], tuple[str, dict[str, str], bool, dict[tuple[str, str], int]]] = {}
     for pod in pods:
         namespace = pod.obj.ref.namespace or "default"
-        labels = _template_labels(pod)
+        labels = dict(pod.labels)
         host_network = pod.host_network.value is True
         named = _named_ports(pod)
         key = (namespace, frozenset(labels.items()), host_network, frozenset(named.items()))
@@ -675,43 +639,7 @@ def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[N
         ports_key = port_keys.setdefault(key[3], len(port_keys) + 1)
         classes.append(PodClass(len(classes), namespace, labels, host_network, named, ports_key, groups[key]))
     classes.append(PodClass(len(classes), OUTSIDE, {}, False, None, _UNKNOWN_NAMES))
-    return Network(namespaces, classes, policies, node_ports, inventory), errors
-
-
-def _node_port_service(obj: Obj) -> Service | None:
-    read = _Reader(obj)
-    spec = read.mapping(obj.raw, "", "spec")
-    if read.string(spec, "/spec", "type", "service").value != "NodePort":
-        return None
-    raw_selector = read.mapping(spec, "/spec", "selector")
-    try:
-        selector = parse_set_selector(raw_selector or None)
-    except ValueError as e:
-        location = obj.locate("/spec/selector")
-        raise InputError(f"{obj.ref}: {e} (/spec/selector)", file=location.file, line=location.line) from None
-    ports = []
-    for at, raw in read.mappings(spec, "/spec", "ports"):
-        target = raw.get("targetPort")
-        if target is not None and not isinstance(target, str):
-            target = read.integer(raw, at, "targetPort", "service").value
-        ports.append(
-            ServicePort(
-                path=at,
-                port=read.integer(raw, at, "port", "service").value,
-                target=target,
-                node_port=read.integer(raw, at, "nodePort", "service").value,
-                protocol=read.string(raw, at, "protocol", "service").value or "TCP",
-            )
-        )
-    return Service(obj, selector, tuple(ports))
-
-
-def _template_labels(pod: EffectivePod) -> dict[str, str]:
-    node: Any = pod.obj.raw
-    for token in (*pod.template_path.strip("/").split("/"), "metadata", "labels"):
-        if token:
-            node = node.get(token) if isinstance(node, dict) else None
-    return {k: v for k, v in node.items() if isinstance(v, str)} if isinstance(node, dict) else {}
+    return Network(namespaces, classes, policies, inventory), errors
 
 
 def _named_ports(pod: EffectivePod) -> dict[tuple[str, str], int]:

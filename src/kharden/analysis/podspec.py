@@ -28,11 +28,15 @@ from ..model import Hit, Obj, Severity
 
 __all__ = [
     "CONTAINER_LISTS",
+    "TEMPLATE_KINDS",
     "EffectiveContainer",
     "EffectivePod",
     "EnvVar",
     "Field",
+    "FieldReader",
+    "NodeRequirement",
     "Port",
+    "Toleration",
     "Volume",
     "effective_pod",
     "pod_template_path",
@@ -56,6 +60,9 @@ _TEMPLATE_PATHS: dict[tuple[str, str], str] = {
     ("batch", "Job"): "/spec/template",
     ("batch", "CronJob"): "/spec/jobTemplate/spec/template",
 }
+
+TEMPLATE_KINDS = frozenset(kind for _, kind in _TEMPLATE_PATHS)
+"""Kinds that carry a pod template (a Pod is its own)."""
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
@@ -102,6 +109,41 @@ class EnvVar:
 
 
 @dataclass(frozen=True, slots=True)
+class Toleration:
+    """A ``spec.tolerations`` entry: ``operator`` defaults to ``Equal``, an empty ``effect`` means all."""
+
+    key: str
+    operator: str
+    value: str
+    effect: str
+    path: str
+
+    def tolerates(self, key: str, value: str, effect: str) -> bool:
+        """Whether it tolerates the taint ``key=value:effect`` (as ``v1.Toleration.ToleratesTaint`` decides).
+
+        An empty key with ``operator: Exists`` tolerates every taint (of its effect, or of all effects).
+        """
+        if self.effect and self.effect != effect:
+            return False
+        if self.key and self.key != key:
+            return False
+        if self.operator == "Exists":
+            return True
+        return self.operator == "Equal" and self.value == value
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRequirement:
+    """A node affinity ``matchExpressions`` entry, of a required term or of a preferred one."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...]
+    path: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Volume:
     name: str
     type: str | None
@@ -134,6 +176,10 @@ class EffectiveContainer:
     host_process: Field[bool]
     ports: tuple[Port, ...]
     env: tuple[EnvVar, ...]
+    command: tuple[str, ...]
+    """``command`` as written; the pointer of item ``i`` is ``{path}/command/{i}``."""
+    args: tuple[str, ...]
+    """``args`` as written; the pointer of item ``i`` is ``{path}/args/{i}``."""
 
     @property
     def kind_label(self) -> str:
@@ -184,6 +230,16 @@ class EffectivePod:
     is_windows: bool
     host_users: Field[bool]
     """``hostUsers: false`` runs the pod in a user namespace: its root is not the node's root."""
+    labels: Mapping[str, str]
+    """The pod template's labels (what Service and NetworkPolicy selectors see)."""
+    service_account: Field[str]
+    """``serviceAccountName``, else the deprecated ``serviceAccount``; unset means ``default``."""
+    automount_token: Field[bool]
+    """The pod's ``automountServiceAccountToken``; unset means the ServiceAccount's setting decides."""
+    tolerations: tuple[Toleration, ...]
+    node_selector: Mapping[str, Field[str]]
+    node_affinity: tuple[NodeRequirement, ...]
+    """Node affinity ``matchExpressions``, required and preferred (``matchFields`` name nodes, not roles)."""
 
     def hit(self, at: Field[Any] | str, message: str, severity: Severity | None = None) -> Hit:
         path = at if isinstance(at, str) else at.path
@@ -243,6 +299,15 @@ class _Reader:
             raise self.wrong(f"{at}/{key}", "a list", value)
         return value
 
+    def strings(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> tuple[Field[str], ...]:
+        """A list of strings (``args``, ``externalIPs``), each with its pointer."""
+        fields = []
+        for index, value in enumerate(self.scalars(parent, at, key)):
+            if not isinstance(value, str):
+                raise self.wrong(f"{at}/{key}/{index}", "a string", value)
+            fields.append(Field(value, f"{at}/{key}/{index}", level))
+        return tuple(fields)
+
     def boolean(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[bool]:
         value = parent.get(key)
         if value is not None and not isinstance(value, bool):
@@ -261,6 +326,9 @@ class _Reader:
             raise self.wrong(f"{at}/{key}", "a string", value)
         return Field(value, f"{at}/{key}", level if value is not None else None)
 
+
+FieldReader = _Reader
+"""The typed reader, shared by the other analysis readers (RBAC, Services, ServiceAccounts)."""
 
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
 
@@ -327,7 +395,83 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         volumes=tuple(_volume(read, path, raw) for path, raw in read.mappings(spec, spec_at, "volumes")),
         is_windows=os_name.value == "windows" or pod.host_process.value is True,
         host_users=read.boolean(spec, spec_at, "hostUsers", "pod"),
+        labels={
+            k: v for k, v in read.mapping(metadata, f"{at}/metadata", "labels").items() if isinstance(v, str)
+        },
+        service_account=_service_account(read, spec, spec_at),
+        automount_token=read.boolean(spec, spec_at, "automountServiceAccountToken", "pod"),
+        tolerations=tuple(
+            _toleration(read, path, raw) for path, raw in read.mappings(spec, spec_at, "tolerations")
+        ),
+        node_selector=_node_selector(read, spec, spec_at),
+        node_affinity=_node_affinity(read, spec, spec_at),
     )
+
+
+def _service_account(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> Field[str]:
+    """``serviceAccountName``, else the deprecated ``serviceAccount`` (empty strings count as unset)."""
+    name = read.string(spec, spec_at, "serviceAccountName", "pod")
+    legacy = read.string(spec, spec_at, "serviceAccount", "pod")
+    return legacy if legacy.value and not name.value else name
+
+
+def _toleration(read: _Reader, path: str, raw: Mapping[str, Any]) -> Toleration:
+    return Toleration(
+        key=read.string(raw, path, "key", "pod").value or "",
+        operator=read.string(raw, path, "operator", "pod").value or "Equal",
+        value=read.string(raw, path, "value", "pod").value or "",
+        effect=read.string(raw, path, "effect", "pod").value or "",
+        path=path,
+    )
+
+
+def _string_list(read: _Reader, raw: Mapping[str, Any], at: str, key: str) -> tuple[str, ...]:
+    """A list of strings, as is: the common case checked in one pass, the reader's error otherwise."""
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if type(value) is list and all(type(item) is str for item in value):
+        return tuple(value)
+    return tuple(field.value or "" for field in read.strings(raw, at, key, "container"))
+
+
+def _node_selector(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> Mapping[str, Field[str]]:
+    if "nodeSelector" not in spec:
+        return {}
+    at = f"{spec_at}/nodeSelector"
+    fields = {}
+    for key, value in read.mapping(spec, spec_at, "nodeSelector").items():
+        path = _pointer.join(at, key)  # label keys hold '/': node-role.kubernetes.io~1control-plane
+        if not isinstance(value, str):
+            raise read.wrong(path, "a string", value)
+        fields[str(key)] = Field(value, path, "pod")
+    return fields
+
+
+def _node_affinity(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> tuple[NodeRequirement, ...]:
+    if "affinity" not in spec:
+        return ()
+    at = f"{spec_at}/affinity/nodeAffinity"
+    affinity = read.mapping(read.mapping(spec, spec_at, "affinity"), f"{spec_at}/affinity", "nodeAffinity")
+    terms: list[tuple[str, Mapping[str, Any], bool]] = []
+    required_at = f"{at}/requiredDuringSchedulingIgnoredDuringExecution"
+    required = read.mapping(affinity, at, "requiredDuringSchedulingIgnoredDuringExecution")
+    terms += [(path, term, True) for path, term in read.mappings(required, required_at, "nodeSelectorTerms")]
+    for path, preferred in read.mappings(affinity, at, "preferredDuringSchedulingIgnoredDuringExecution"):
+        terms.append((f"{path}/preference", read.mapping(preferred, path, "preference"), False))
+    found = []
+    for term_at, term, is_required in terms:
+        for path, expression in read.mappings(term, term_at, "matchExpressions"):
+            found.append(
+                NodeRequirement(
+                    key=read.string(expression, path, "key", "pod").value or "",
+                    operator=read.string(expression, path, "operator", "pod").value or "",
+                    values=tuple(v.value or "" for v in read.strings(expression, path, "values", "pod")),
+                    path=path,
+                    required=is_required,
+                )
+            )
+    return tuple(found)
 
 
 def _volume(read: _Reader, path: str, raw: Mapping[str, Any]) -> Volume:
@@ -452,6 +596,8 @@ def _container(
         ),
         ports=tuple(_port(read, at, port) for at, port in read.mappings(raw, path, "ports")),
         env=tuple(_env(read, at, variable) for at, variable in read.mappings(raw, path, "env")),
+        command=_string_list(read, raw, path, "command"),
+        args=_string_list(read, raw, path, "args"),
     )
 
 

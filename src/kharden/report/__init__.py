@@ -1,9 +1,102 @@
-"""Renderers: each turns a Report into text and decides nothing."""
+"""Renderers: each turns a Report into text and decides nothing.
+
+``--format`` takes several formats at once; :func:`plan_outputs` says where each goes.
+"""
 
 from __future__ import annotations
 
-from . import json, text
+import importlib
+import os
 
-__all__ = ["FORMATS", "json", "text"]
+from ..errors import UsageError
+from ..model import Report
 
-FORMATS = ("text", "json")
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "html",
+    "json",
+    "junit",
+    "markdown",
+    "plan_outputs",
+    "policyreport",
+    "render",
+    "sarif",
+    "text",
+]
+
+FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown")
+EXTENSIONS = {
+    "text": ".txt",
+    "json": ".json",
+    "sarif": ".sarif",
+    "junit": ".xml",
+    "html": ".html",
+    "policyreport": ".yaml",
+    "markdown": ".md",
+}
+STDOUT = "-"
+
+
+def render(
+    name: str,
+    report: Report,
+    *,
+    color: bool = False,
+    show_suppressed: bool = False,
+    sarif_root: str | None = None,
+) -> str:
+    """``report`` in the format ``name`` (one of :data:`FORMATS`).
+
+    Each renderer module is imported when its format is asked for: a scan that prints text
+    does not pay for the HTML and SARIF machinery at startup.
+    """
+    if name not in FORMATS:
+        raise UsageError(f"unknown format {name!r} (expected one of: {', '.join(FORMATS)})")
+    module = importlib.import_module(f"{__name__}.{name}")
+    if name == "text":
+        return str(module.render(report, color=color, show_suppressed=show_suppressed))
+    if name == "sarif":
+        return str(module.render(report, root=sarif_root))
+    return str(module.render(report))
+
+
+def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, str | None]]:
+    """``(format, file)`` for each ``--format`` (``None`` is stdout).
+
+    - ``FORMAT=FILE`` writes to FILE (``-`` for stdout);
+    - one plain ``FORMAT`` writes to ``--output``, or stdout;
+    - several plain formats write ``BASE.EXT`` each, where BASE is ``--output`` less a known
+      extension (``-o out/report.json`` gives ``out/report.json``, ``out/report.sarif``...),
+      or ``DIR/kharden.EXT`` when ``--output`` is a directory or ends with ``/``.
+
+    Two formats may not share a file, and at most one goes to stdout.
+    """
+    pairs = [(f.partition("=")[0], f.partition("=")[2] if "=" in f else None) for f in formats]
+    plain = [name for name, file in pairs if file is None]
+    planned: list[tuple[str, str | None]] = []
+    base = None
+    if len(plain) > 1:
+        if output is None:
+            raise UsageError(
+                "several --format need --output BASE (writes BASE.sarif, BASE.html, ...) or FORMAT=FILE"
+            )
+        base = output
+        if output.endswith(("/", os.sep)) or os.path.isdir(output):
+            base = os.path.join(output, "kharden")
+        else:
+            root, extension = os.path.splitext(output)
+            if extension in EXTENSIONS.values():
+                base = root
+    for name, file in pairs:
+        target = file if file is not None else base + EXTENSIONS[name] if base is not None else output
+        planned.append((name, None if target in (None, STDOUT) else target))
+    targets = [file for _, file in planned]
+    if targets.count(None) > 1:
+        raise UsageError(
+            "only one --format can go to stdout: give the others a file (FORMAT=FILE or --output)"
+        )
+    files = [file for file in targets if file is not None]
+    if len(set(files)) != len(files):
+        raise UsageError("two --format would write the same file")
+    return planned

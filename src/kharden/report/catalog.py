@@ -9,7 +9,16 @@ from typing import Any
 
 from ..rules import EVIDENCE, Rule
 
-__all__ = ["explain", "rule_dict", "rules_json", "rules_markdown", "rules_table"]
+__all__ = [
+    "SECTION_TITLES",
+    "explain",
+    "help_markdown",
+    "rule_dict",
+    "rules_json",
+    "rules_markdown",
+    "rules_table",
+    "sentence",
+]
 
 SECTION_TITLES = {
     "exposure": "Exposure of the control plane and nodes",
@@ -77,19 +86,20 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
         ]
         out.append("")
         for rule in members:
-            out += [
-                f"### {rule.id}",
-                "",
-                f"**{rule.title}** ({rule.severity.label}; from {rule.evidence_text})",
-                "",
-            ]
-            out += [f"Fires when: {_sentence(rule.summary)}", ""]
-            if rule.rationale:
-                out += [rule.rationale, ""]
-            out += [f"Reads: {rule.reads}", "", f"Fix: {_sentence(rule.remediation)}", ""]
-            if rule.references:
-                out += ["References: " + ", ".join(f"<{ref}>" for ref in rule.references), ""]
+            out += [f"### {rule.id}", "", help_markdown(rule), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def help_markdown(rule: Rule) -> str:
+    """A rule's documentation in Markdown: title, when it fires, why, what it reads, the fix, references."""
+    out = [f"**{rule.title}** ({rule.severity.label}; from {rule.evidence_text})", ""]
+    out += [f"Fires when: {sentence(rule.summary)}", ""]
+    if rule.rationale:
+        out += [rule.rationale, ""]
+    out += [f"Reads: {rule.reads}", "", f"Fix: {sentence(rule.remediation)}", ""]
+    if rule.references:
+        out += ["References: " + ", ".join(f"<{ref}>" for ref in rule.references), ""]
+    return "\n".join(out).rstrip()
 
 
 def explain(rule: Rule) -> str:
@@ -98,11 +108,11 @@ def explain(rule: Rule) -> str:
         f"severity {rule.severity.label}, section {rule.section}, evidence {rule.evidence_text} "
         f"({'; '.join(EVIDENCE[e] for e in EVIDENCE if e in rule.evidence)})",
         "",
-        "Fires when: " + _sentence(rule.summary),
+        "Fires when: " + sentence(rule.summary),
     ]
     if rule.rationale:
         lines += ["", "Why: " + rule.rationale]
-    lines += ["", "Reads: " + rule.reads, "", "Fix: " + _sentence(rule.remediation)]
+    lines += ["", "Reads: " + rule.reads, "", "Fix: " + sentence(rule.remediation)]
     if rule.references:
         lines += ["", "References:", *(f"  {ref}" for ref in rule.references)]
     lines += [
@@ -112,7 +122,7 @@ def explain(rule: Rule) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
     text = text.strip()
     if text.lower().startswith("fires when "):
         text = text[len("fires when ") :]

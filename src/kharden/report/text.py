@@ -104,28 +104,48 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
     if stats.skipped_documents:
         read += f"; {_count(stats.skipped_documents, 'document')} without apiVersion/kind skipped"
     yield read
+    hidden = ""
+    if suppressed:
+        kinds = report.suppressed_counts()
+        by = ", ".join(f"{n} by {kind}" for kind, n in kinds.items())
+        hidden = (
+            f" ({suppressed} suppressed by {next(iter(kinds))})"
+            if len(kinds) == 1
+            else f" ({suppressed} suppressed: {by})"
+        )
     if total:
         detail = ", ".join(paint(f"{n} {label}", label) for label, n in counts.items() if n)
-        yield f"  {total} finding{'s' * (total != 1)}: {detail}" + (
-            f" ({suppressed} suppressed)" if suppressed else ""
-        )
+        yield f"  {total} finding{'s' * (total != 1)}: {detail}{hidden}"
     else:
-        yield "  no findings" + (f" ({suppressed} suppressed)" if suppressed else "")
+        yield "  no findings" + hidden
+    if report.baseline is not None:
+        base = report.baseline
+        entries = _count(base.entries, "entry", "entries")
+        yield f"  baseline {base.file}: {base.matched} of {entries} still found" + (
+            f", {base.fixed} fixed or no longer scanned" if base.fixed else ""
+        )
+    scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
+    if report.scores is not None and report.scores.overall is not None:
+        yield f"  score {report.scores.overall}/100"
     by_section = report.counts_by_section()
-    if by_section:
+    rows = sorted(set(by_section) | {name for name, score in scores.items() if score is not None})
+    if rows:
         labels = [s.label for s in sorted(Severity, reverse=True)]
-        name_width = max(len("section"), *(len(s) for s in by_section))
+        name_width = max(len("section"), *(len(s) for s in rows))
         yield ""
-        yield "  " + "section".ljust(name_width) + "".join(f"  {label:>8}" for label in labels)
-        for section, section_counts in by_section.items():
+        yield "  " + "section".ljust(name_width) + "".join(f"  {label:>8}" for label in labels) + "   score"
+        for section in rows:
+            section_counts = by_section.get(section, {})
             cells = "".join(
-                "  " + (paint(f"{section_counts[label]:>8}", label) if section_counts[label] else f"{'.':>8}")
+                "  "
+                + (paint(f"{section_counts[label]:>8}", label) if section_counts.get(label) else f"{'.':>8}")
                 for label in labels
             )
-            yield "  " + section.ljust(name_width) + cells
+            score = scores.get(section)
+            yield "  " + section.ljust(name_width) + cells + f"  {'-' if score is None else score:>6}"
     if report.not_evaluated:
         yield ""
-        yield f"  {_count(len(report.not_evaluated), 'rule')} not evaluated (no evidence in this scan):"
+        yield f"  not evaluated ({_count(len({e.rule for e in report.not_evaluated}), 'rule')}):"
         for reason, group in groupby(
             sorted(report.not_evaluated, key=lambda e: e.reason), key=lambda e: e.reason
         ):
@@ -145,5 +165,5 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             yield f"    {error}"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -6,9 +6,9 @@ from fnmatch import fnmatchcase
 
 from ..errors import UsageError
 from . import access, admission, encryption, exposure, images, isolation, logging, pods
-from ._ruleset import EVIDENCE, Rule, RuleSet
+from ._ruleset import EVIDENCE, INPUTS, Rule, RuleSet
 
-__all__ = ["EVIDENCE", "REGISTRY", "SECTIONS", "Rule", "RuleSet", "get", "select"]
+__all__ = ["EVIDENCE", "INPUTS", "REGISTRY", "SECTIONS", "Rule", "RuleSet", "get", "select"]
 
 SECTIONS: tuple[RuleSet, ...] = (
     exposure.rules,

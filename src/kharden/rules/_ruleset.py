@@ -13,6 +13,13 @@ written twice. Three shapes of rule exist, by what they are given:
 - ``@rules.pod``: an :class:`~kharden.analysis.podspec.EffectivePod`, once per workload;
 - ``@rules.object``: one :class:`~kharden.model.Obj` of the given kinds;
 - ``@rules.inventory``: the :class:`~kharden.analysis.context.ScanContext`; hits must name their object.
+
+A rule may also yield :class:`~kharden.model.Unevaluated` for what it cannot decide (a file the flags
+point to is missing): the runner reports it as not evaluated, never as a pass.
+A whole-inventory rule may say which kinds it reads (``needs=("Node", "Pod")``): when a
+cluster scan could not read one of them (forbidden to list it), the rule does not run and is
+reported as not evaluated. A rule that does not say is taken to read every built-in kind but
+Secrets (add-ons' kinds, such as Kyverno policies, count only for the rules that name them).
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..model import Hit, Severity
+from ..model import Hit, Severity, Unevaluated
 
-__all__ = ["EVIDENCE", "Rule", "RuleSet"]
+__all__ = ["EVIDENCE", "INPUTS", "Rule", "RuleSet"]
 
 EVIDENCE = {
     "M": "manifests",
@@ -33,9 +40,13 @@ EVIDENCE = {
     "N": "node and control-plane files",
     "G": "a whole-inventory analysis",
 }
+INPUTS = {
+    "image-report": "an image scan report (--image-report FILE: Trivy or Grype JSON)",
+}
+"""Inputs beyond the evidence that some rules need, all of them, to be evaluated at all."""
 _RULE_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-F = TypeVar("F", bound=Callable[..., Iterable[Hit]])
+F = TypeVar("F", bound=Callable[..., Iterable[Hit | Unevaluated]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +63,11 @@ class Rule:
     references: tuple[str, ...]
     target: str  # "pod" | "object" | "inventory"
     kinds: frozenset[str]
-    check: Callable[..., Iterable[Hit]]
+    check: Callable[..., Iterable[Hit | Unevaluated]]
+    requires: frozenset[str] = frozenset()
+    """Keys of :data:`INPUTS` the rule needs besides its evidence."""
+    needs: frozenset[str] | None = None
+    """Kinds a whole-inventory rule reads; ``None``: every built-in kind but Secrets."""
 
     @property
     def evidence_text(self) -> str:
@@ -75,9 +90,12 @@ class RuleSet:
     ) -> Callable[[F], F]:
         return self._register(rule_id, severity, "object", frozenset(kinds), **entry)
 
-    def inventory(self, rule_id: str, severity: Severity, **entry: Any) -> Callable[[F], F]:
+    def inventory(
+        self, rule_id: str, severity: Severity, *, needs: Iterable[str] | None = None, **entry: Any
+    ) -> Callable[[F], F]:
         entry.setdefault("evidence", "G")
-        return self._register(rule_id, severity, "inventory", frozenset(), **entry)
+        needed = frozenset(needs) if needs is not None else None
+        return self._register(rule_id, severity, "inventory", frozenset(), needs=needed, **entry)
 
     def _register(
         self,
@@ -90,9 +108,13 @@ class RuleSet:
         remediation: str,
         evidence: str = "M",
         references: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
+        needs: frozenset[str] | None = None,
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
+        if not set(requires) <= INPUTS.keys():
+            raise ValueError(f"{rule_id}: requires must be keys of {sorted(INPUTS)}, got {requires!r}")
         letters = frozenset(e.strip() for e in evidence.split(","))
         if not letters or not letters <= EVIDENCE.keys():
             raise ValueError(f"{rule_id}: evidence must be letters of {sorted(EVIDENCE)}, got {evidence!r}")
@@ -114,6 +136,8 @@ class RuleSet:
                     target=target,
                     kinds=kinds,
                     check=check,
+                    requires=frozenset(requires),
+                    needs=needs,
                 )
             )
             return check

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..analysis.context import ScanContext
 from ..analysis.imageref import DOCKER_HUB, ImageRef, parse_image
 from ..analysis.podspec import EffectiveContainer, EffectivePod
-from ..model import Hit, Severity
-from ._podcheck import who
+from ..analysis.vulns import counts
+from ..model import Hit, Severity, Vulnerability
+from ._podcheck import hit_for, who
 from ._ruleset import RuleSet
 
 rules = RuleSet("images")
@@ -196,3 +198,60 @@ def not_minimal(pod: EffectivePod) -> Iterator[Hit]:
                 container.image,
                 f"{who([container])} uses {container.image.value!r}, a full-distribution image",
             )
+
+
+TOP_VULNERABILITIES = 5
+"""How many vulnerability IDs a finding names; it counts the others."""
+
+
+@rules.inventory(
+    "image.vulnerable",
+    Severity.HIGH,
+    evidence="M",
+    requires=("image-report",),
+    title="Image with known vulnerabilities",
+    remediation="update the image (or rebuild it on an updated base) to versions that fix the"
+    " vulnerabilities, then scan it again",
+    references=(IMAGES_DOC + "#updating-images", "https://kubernetes.io/docs/concepts/security/overview/"),
+)
+def vulnerable(context: ScanContext) -> Iterator[Hit]:
+    """Fires when an image scan report given to the scan (Trivy or Grype JSON, ``--image-report``) lists
+    known vulnerabilities in an image that a workload runs: one finding per workload and image, with the
+    severity of its most severe vulnerability (so its severity is the CVEs', not the rule's), naming the
+    most severe IDs and counting each severity.
+
+    A known vulnerability in a running image is the easiest way in: exploits for it are public, and
+    scanners that attackers use find it as fast as yours do. Most have a fix in a newer package version.
+
+    Reads: image of every container, initContainer and ephemeralContainer; the names (repository, tag,
+    digest) and vulnerabilities of each image scan report. An image pinned by digest matches a report of
+    that digest, or by tag a report that knows no digest.
+    """
+    index = context.image_vulnerabilities
+    for pod in context.pods:
+        by_image: dict[str, list[EffectiveContainer]] = {}
+        for container in pod.containers:
+            if container.image.value:
+                by_image.setdefault(container.image.value, []).append(container)
+        for image, containers in by_image.items():
+            found = index.vulnerabilities(image)
+            if found:
+                hit = hit_for(containers[0].image, containers, _vulnerable_message(image, containers, found))
+                yield hit._replace(severity=found[0].severity, obj=pod.obj)
+
+
+def _vulnerable_message(image: str, containers: list[EffectiveContainer], found: list[Vulnerability]) -> str:
+    total = len(found)
+    by_severity = ", ".join(f"{n} {label}" for label, n in counts(found).items())
+    fixable = sum(1 for v in found if v.fixed)
+    named = ", ".join(
+        f"{v.id} ({v.severity.label}{', ' + v.package if v.package else ''})"
+        for v in found[:TOP_VULNERABILITIES]
+    )
+    more = f" and {total - TOP_VULNERABILITIES} more" if total > TOP_VULNERABILITIES else ""
+    runs = "runs" if len(containers) == 1 else "run"
+    noun = "vulnerability" if total == 1 else "vulnerabilities"
+    return (
+        f"{who(containers)} {runs} image {image!r} with {total} known {noun}"
+        f" ({by_severity}; {fixable} with a fix): {named}{more}"
+    )

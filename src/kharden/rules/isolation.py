@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from .. import _pointer
 from ..analysis.context import ScanContext
+from ..analysis.imageref import parse_image
 from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
-from ..analysis.podspec import EffectivePod
+from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
+from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity
 from ._netcheck import by_namespace, pods_of, reach_hits, selector_text, uncovered_hit
 from ._ruleset import RuleSet
@@ -14,36 +18,15 @@ from ._ruleset import RuleSet
 rules = RuleSet("isolation")
 
 
-@rules.pod(
-    "netpol.host-network",
-    Severity.HIGH,
-    title="Host network",
-    remediation="remove hostNetwork (or set it to false); expose the pod through a Service instead",
-    references=(
-        "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
-        "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
-    ),
-)
-def host_network(pod: EffectivePod) -> Iterator[Hit]:
-    """Fires when a pod uses the node's network namespace (hostNetwork: true).
-
-    NetworkPolicies do not select host-network pods, so nothing restricts their traffic; they can bind any
-    port of the node, sniff its traffic, and reach services that listen only on the node's loopback
-    (the kubelet, etcd on a control-plane node).
-
-    Reads: spec.hostNetwork of the pod.
-    """
-    if pod.host_network.value is True:
-        yield pod.hit(pod.host_network, "the pod uses the node's network namespace (hostNetwork: true)")
-
-
 _NETPOL_DOCS = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
+_NETWORK_KINDS = (*TEMPLATE_KINDS, "Namespace", "NetworkPolicy")
 _DEFAULT_POLICIES = _NETPOL_DOCS + "#default-policies"
 
 
 @rules.inventory(
     "netpol.ingress-open",
     Severity.HIGH,
+    needs=_NETWORK_KINDS,
     title="Ingress open to other namespaces",
     remediation=(
         "add a default-deny ingress NetworkPolicy to the namespace (podSelector: {}, policyTypes: [Ingress])"
@@ -70,6 +53,7 @@ def ingress_open(context: ScanContext) -> Iterator[Hit]:
 @rules.inventory(
     "netpol.egress-open",
     Severity.MEDIUM,
+    needs=_NETWORK_KINDS,
     title="Egress open to other namespaces",
     remediation=(
         "add a default-deny egress NetworkPolicy to the namespace (podSelector: {}, policyTypes: [Egress])"
@@ -120,6 +104,7 @@ def _open(network: Network, direction: str) -> Iterator[Hit]:
 @rules.inventory(
     "netpol.internet-egress",
     Severity.MEDIUM,
+    needs=_NETWORK_KINDS,
     title="Egress to the Internet",
     remediation=(
         "isolate the pods for egress and allow only the addresses they need; an ipBlock of 0.0.0.0/0 is"
@@ -143,9 +128,81 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
     yield from reach_hits(network, INTERNET, None, "may reach the Internet", "reach the Internet")
 
 
+@rules.pod(
+    "netpol.host-network",
+    Severity.HIGH,
+    title="Host network",
+    remediation="remove hostNetwork (or set it to false); expose the pod through a Service instead",
+    references=(
+        "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
+        "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
+    ),
+)
+def host_network(pod: EffectivePod) -> Iterator[Hit]:
+    """Fires when a pod uses the node's network namespace (hostNetwork: true).
+
+    NetworkPolicies do not select host-network pods, so nothing restricts their traffic; they can bind any
+    port of the node, sniff its traffic, and reach services that listen only on the node's loopback
+    (the kubelet, etcd on a control-plane node).
+
+    Reads: spec.hostNetwork of the pod.
+    """
+    if pod.host_network.value is True:
+        yield pod.hit(pod.host_network, "the pod uses the node's network namespace (hostNetwork: true)")
+
+
+@rules.inventory(
+    "netpol.cni-unsupported",
+    Severity.CRITICAL,
+    evidence="C, N",
+    title="NetworkPolicies not enforced",
+    remediation=(
+        "run a CNI plugin that enforces NetworkPolicy (Calico, Cilium, Canal, Antrea, ...), enable the"
+        " aws-network-policy-agent of the VPC CNI, or keep k3s' network policy controller"
+    ),
+    references=(
+        "https://kubernetes.io/docs/concepts/services-networking/network-policies/#prerequisites",
+        "https://kubernetes.io/docs/concepts/extend-kubernetes/compute-storage-net/network-plugins/",
+    ),
+)
+def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
+    """Fires when NetworkPolicies exist but no CNI plugin of the cluster enforces them: flannel alone,
+    kubenet, the AWS VPC CNI without its network policy agent, kube-router with --run-firewall=false,
+    k3s with disable-network-policy, or no plugin identified at all.
+
+    The API server accepts NetworkPolicies whatever the network does with them; without an enforcing
+    plugin every policy is silently ignored and all pods reach all pods, as the checklist warns.
+
+    Reads: NetworkPolicy objects; CNI configurations of the nodes, kube-system DaemonSets
+    (calico-node, cilium, canal, kube-flannel-ds, weave-net, antrea-agent, kube-router, aws-node and its
+    aws-network-policy-agent container), k3s/RKE2 config (cni, flannel-backend, disable-network-policy).
+    """
+    policies = [p for p in context.inventory.of_kind("NetworkPolicy") if p.ref.group == "networking.k8s.io"]
+    if not policies:
+        return
+    plugins = context.cni_plugins
+    if any(p.enforces for p in plugins):
+        return
+    count = f"{len(policies)} NetworkPolicies exist" if len(policies) > 1 else "a NetworkPolicy exists"
+    if not plugins:
+        yield Hit(
+            "/spec",
+            f"{count} but no CNI plugin that enforces NetworkPolicy was found"
+            " (no CNI configuration or known DaemonSet)",
+            obj=policies[0],
+        )
+        return
+    for plugin in plugins:
+        why = f": {plugin.why}" if plugin.why else ""
+        yield Hit(
+            plugin.path, f"{count} but the {plugin.name} CNI does not enforce them{why}", obj=plugin.obj
+        )
+
+
 @rules.inventory(
     "netpol.selects-nothing",
     Severity.LOW,
+    needs=_NETWORK_KINDS,
     title="NetworkPolicy selects no pod",
     remediation="fix the policy's podSelector to match the pods' labels, or delete the policy",
     references=(_NETPOL_DOCS + "#networkpolicy-resource",),
@@ -179,3 +236,163 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
         else:
             message = f"podSelector {selector} matches no pod of namespace {policy.namespace!r}"
         yield Hit(path="/spec/podSelector", message=message, obj=policy.obj)
+
+
+# The Dashboard's images: kubernetesui/dashboard (v2), its v3 parts, and the v1 per-architecture images.
+_DASHBOARD_IMAGES = frozenset({"dashboard", "dashboard-web", "dashboard-api", "dashboard-auth"})
+_DASHBOARD_V1_IMAGE = re.compile(r"^kubernetes-dashboard(?:-(?:amd64|arm64|arm|ppc64le|s390x))?$")
+_DASHBOARD_NAMES = frozenset(
+    {
+        "kubernetes-dashboard",
+        "kubernetes-dashboard-web",
+        "kubernetes-dashboard-api",
+        "kubernetes-dashboard-auth",
+    }
+)
+_NAME_LABELS = ("k8s-app", "app.kubernetes.io/name", "app")
+# Dashboard flags that let anyone in: the login page's "skip" button, and no check on who edits settings.
+_DASHBOARD_OPEN_FLAGS = ("--enable-skip-login", "--disable-settings-authorizer")
+
+
+@rules.inventory(
+    "netpol.dashboard",
+    Severity.HIGH,
+    needs=(*TEMPLATE_KINDS, "Service", "Ingress", "ServiceAccount", *RBAC_KINDS),
+    evidence="M, G",
+    title="Kubernetes Dashboard deployed",
+    remediation=(
+        "remove the Dashboard, or keep it unexposed (reach it through kubectl proxy or port-forward), bound"
+        " to a minimal ServiceAccount, without --enable-skip-login and --disable-settings-authorizer"
+    ),
+    references=(
+        "https://kubernetes.io/docs/tasks/access-application-cluster/web-ui-dashboard/",
+        "https://github.com/kubernetes/dashboard/blob/master/docs/user/access-control/README.md",
+    ),
+)
+def dashboard(context: ScanContext) -> Iterator[Hit]:
+    """Fires for a Kubernetes Dashboard workload, found by its image (kubernetesui/dashboard and its v3
+    parts, kubernetes-dashboard-<arch>) or by its well-known name and labels (kubernetes-dashboard). It is
+    critical when the Dashboard's ServiceAccount is bound to cluster-admin (or a role equivalent to it)
+    cluster-wide, when it runs with --enable-skip-login or --disable-settings-authorizer, or when a
+    NodePort or LoadBalancer Service, or an Ingress, exposes it.
+
+    The Dashboard is a web front end to the API server: other pods can reach it, and it has been the way
+    into famous breaches, most often through a skip-login button in front of a ServiceAccount with
+    cluster-admin.
+
+    Reads: images, args, command and labels of every workload; its ServiceAccount's bindings; Services
+    selecting its pods and Ingresses routing to them.
+    """
+    for pod in context.pods:
+        found = _dashboard_evidence(pod)
+        if found is None:
+            continue
+        path, what = found
+        flags = [
+            (f"{container.path}/{key}/{index}", arg)
+            for container in pod.containers
+            for key, written in (("command", container.command), ("args", container.args))
+            for index, arg in enumerate(written)
+            if arg.partition("=")[0] in _DASHBOARD_OPEN_FLAGS
+            and arg.partition("=")[2].lower() in {"", "true"}
+        ]
+        critical = [f"it runs with {arg}" for _, arg in flags]
+        if flags:
+            path = flags[0][0]  # the finding points at what to remove first
+        account = _account_of(context, pod)
+        if account is not None:
+            admin = [
+                g
+                for g in context.rbac.permissions(account).grants
+                if g.scope is None and not g.binding.stock and g.rule.rule.superuser
+            ]
+            if admin:
+                critical.append(f"its {account} is cluster-admin ({admin[0].chain()})")
+        critical += _exposures(context, pod)
+        message = f"the Kubernetes Dashboard is deployed ({what})"
+        if critical:
+            message += "; " + "; ".join(critical)
+        yield Hit(path, message, severity=Severity.CRITICAL if critical else None, obj=pod.obj)
+
+
+def _dashboard_evidence(pod: EffectivePod) -> tuple[str, str] | None:
+    """``(pointer, what)`` of what shows ``pod`` is the Dashboard, or ``None``."""
+    for container in pod.containers:
+        image = parse_image(container.image.value or "")
+        if image is None:
+            continue
+        owner = image.repository.rsplit("/", 2)[-2] if "/" in image.repository else ""
+        if (owner == "kubernetesui" and image.name in _DASHBOARD_IMAGES) or _DASHBOARD_V1_IMAGE.match(
+            image.name
+        ):
+            return container.image.path, f"image: {container.image.value}"
+    if pod.obj.ref.name in _DASHBOARD_NAMES:
+        return "/metadata/name", f"name: {pod.obj.ref.name}"
+    for key in _NAME_LABELS:
+        if pod.labels.get(key) in _DASHBOARD_NAMES:
+            return _pointer.join(pod.template_path, "metadata", "labels", key), f"{key}: {pod.labels[key]}"
+    return None
+
+
+def _account_of(context: ScanContext, pod: EffectivePod) -> Subject | None:
+    for workload in context.service_accounts.workloads:
+        if workload.pod is pod:
+            return workload.account
+    return None
+
+
+def _exposures(context: ScanContext, pod: EffectivePod) -> list[str]:
+    """How ``pod`` is reachable from outside the cluster: NodePort and LoadBalancer Services, Ingresses.
+
+    Each way is named once, however many copies of the Service or Ingress the scan holds.
+    """
+    found: list[str] = []
+    services = context.services
+    for service in services.selecting(pod):
+        if service.type.value in {"NodePort", "LoadBalancer"}:
+            found.append(f"{service.type.value} Service {service.name!r} exposes it")
+        for ingress, _ in services.ingresses_to(service):
+            found.append(f"Ingress {ingress.obj.ref.name!r} exposes it (through Service {service.name!r})")
+    return list(dict.fromkeys(found))
+
+
+@rules.inventory(
+    "netpol.tiller",
+    Severity.CRITICAL,
+    needs=(*TEMPLATE_KINDS, "Service"),
+    evidence="M",
+    title="Helm v2 Tiller deployed",
+    remediation="migrate to Helm 3 (no in-cluster component) and delete Tiller, its Service and its bindings",
+    references=(
+        "https://helm.sh/docs/topics/v2_v3_migration/",
+        "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
+    ),
+)
+def tiller(context: ScanContext) -> Iterator[Hit]:
+    """Fires for a Helm v2 Tiller workload, found by its image (kubernetes-helm/tiller, helm/tiller, or any
+    image named tiller) or by its well-known name (tiller-deploy) and labels (app: helm, name: tiller).
+
+    Tiller serves an unauthenticated gRPC API on port 44134 to every pod that can reach it, and is usually
+    bound to cluster-admin: any pod can install a chart that runs anything, anywhere. Helm v2 has been
+    unsupported since 2020.
+
+    Reads: images, names and labels of every workload.
+    """
+    for pod in context.pods:
+        found = None
+        for container in pod.containers:
+            image = parse_image(container.image.value or "")
+            if image is not None and image.name == "tiller":
+                found = (container.image.path, f"image: {container.image.value}")
+                break
+        if found is None and pod.obj.ref.name == "tiller-deploy":
+            found = ("/metadata/name", "name: tiller-deploy")
+        if found is None and pod.labels.get("app") == "helm" and pod.labels.get("name") == "tiller":
+            found = (_pointer.join(pod.template_path, "metadata", "labels"), "labels app: helm, name: tiller")
+        if found is not None:
+            yield Hit(
+                found[0],
+                f"the Helm v2 Tiller server is deployed ({found[1]}): its gRPC API on port 44134 takes"
+                " unauthenticated requests from any pod",
+                obj=pod.obj,
+            )

@@ -14,7 +14,7 @@ from typing import Any
 from .. import _pointer
 from .._yaml import Document, iter_documents
 from ..errors import InputError
-from ..model import ErrorRecord, Obj, ObjRef, Origin, ScanStats
+from ..model import ClusterInfo, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
 
 __all__ = ["Collected", "object_ref"]
@@ -58,6 +58,23 @@ class Collected:
     stats: ScanStats = field(default_factory=ScanStats)
     evidence: set[str] = field(default_factory=set)
     """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
+    image_scans: list[ImageScan] = field(default_factory=list)
+    """Image scan reports (Trivy, Grype) given to the scan."""
+    cluster: ClusterInfo | None = None
+    """The cluster read by ``--cluster`` or ``--snapshot``, if any."""
+
+    def add_raw(self, data: dict[str, Any], origin: Origin) -> None:
+        """Add one object already parsed (a cluster's or a snapshot's); a bad reference is an error."""
+        api_version, kind = data.get("apiVersion"), data.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            self.stats.skipped_documents += 1
+            return
+        try:
+            ref = object_ref(data, file=origin.file, line=origin.line)
+        except InputError as e:
+            self.error(e)
+            return
+        self.add_object(Obj(raw=data, ref=ref, origin=origin))
 
     def error(self, error: InputError) -> None:
         self.errors.append(ErrorRecord(error.file, error.line, error.message))
@@ -71,22 +88,26 @@ class Collected:
         template: str | None = None,
         template_path: Callable[[str], str] | None = None,
         object_template: Callable[[dict[str, Any]], str | None] | None = None,
+        node: str | None = None,
     ) -> None:
         """Parse a YAML/JSON stream and add its objects; a parse error is recorded, not raised.
 
         Objects of the documents before a broken one are kept. ``template_path`` maps a
         Helm ``# Source:`` comment to the template file it names; ``object_template``
-        finds (and may remove) what an object itself says about its source file.
+        finds (and may remove) what an object itself says about its source file. ``node``
+        is the node root a node file was read under: its objects are node evidence (``N``).
         """
         self.stats.files += 1
-        self.evidence.add("M")
+        self.evidence.add("M" if node is None else "N")
         try:
             for document in iter_documents(text, file):
                 source = document.source_comment
                 if source is not None and template_path is not None:
                     source = template_path(source)
                 origin_template = template if template is not None else source
-                self._add_value(document.data, "", document, file, origin_template, renderer, object_template)
+                self._add_value(
+                    document.data, "", document, file, origin_template, renderer, object_template, node
+                )
         except InputError as e:
             self.error(e)
 
@@ -99,6 +120,7 @@ class Collected:
         template: str | None,
         renderer: str | None,
         object_template: Callable[[dict[str, Any]], str | None] | None,
+        node: str | None = None,
     ) -> None:
         if data is None and not pointer:
             return  # an empty document (a trailing '---', a file of comments)
@@ -123,7 +145,7 @@ class Collected:
                     item.setdefault("apiVersion", api_version)
                     item["kind"] = kind.removesuffix("List")
                 item_pointer = _pointer.join(pointer, "items", index)
-                self._add_value(item, item_pointer, document, file, template, renderer, object_template)
+                self._add_value(item, item_pointer, document, file, template, renderer, object_template, node)
             return
         try:
             ref = object_ref(data, file=file, line=line)
@@ -132,7 +154,11 @@ class Collected:
             return
         if object_template is not None:
             template = object_template(data) or template
-        origin = Origin(file, line, column, document.positions, template, renderer)
-        self.objects.append(Obj(raw=data, ref=ref, origin=origin))
+        origin = Origin(file, line, column, document.positions, template, renderer, node)
+        self.add_object(Obj(raw=data, ref=ref, origin=origin))
+
+    def add_object(self, obj: Obj) -> None:
+        """Add one object a source built itself (node sources build a few synthetic ones)."""
+        self.objects.append(obj)
         self.stats.objects += 1
-        self.stats.kinds[kind] += 1
+        self.stats.kinds[obj.ref.kind] += 1

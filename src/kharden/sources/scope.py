@@ -11,6 +11,7 @@ CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
         ("", "Node"),
         ("", "PersistentVolume"),
         ("", "ComponentStatus"),
+        ("", "Config"),  # a kubeconfig file: no API object, and no namespace
         ("rbac.authorization.k8s.io", "ClusterRole"),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
         ("apiextensions.k8s.io", "CustomResourceDefinition"),
@@ -76,4 +77,4 @@ def is_cluster_scoped(group: str, kind: str) -> bool | None:
 
 
 _BUILTIN_GROUPS = frozenset({"apps", "batch", "autoscaling", "policy", "extensions"})
-_CONFIG_GROUPS = frozenset({"audit.k8s.io", "apiserver.k8s.io", "kubeadm.k8s.io"})
+_CONFIG_GROUPS = frozenset({"audit.k8s.io", "apiserver.k8s.io", "kubeadm.k8s.io", "node.kharden.io"})

@@ -1,0 +1,361 @@
+"""Cluster snapshots: ``kharden snapshot`` writes one, ``kharden scan --snapshot FILE`` reads it back.
+
+A snapshot is a ``v1`` ``List`` of everything ``--cluster`` reads (Secrets as metadata only),
+one object per line, plus a ``kharden`` key saying which cluster it came from and what could
+not be read. ``--snapshot`` also reads what ``kubectl get ... -o json`` prints (a ``List``,
+a typed list such as ``PodList`` whose items lack apiVersion/kind, or one object), and YAML.
+
+Large snapshots are never one Python tree. When each item of the List starts on a line of
+its own (kharden's layout, one object per line; kubectl's, indented), the file is streamed
+in blocks and cut into items by their lines, twice: the first pass decodes only the kind and
+name of every item (to know which Pods' controllers are present), the second decodes one
+item at a time and keeps of each Pod whose controller is present only its runtime record
+(see :mod:`._trim`). Memory then holds the objects kept and one block, not the file; each
+object knows its line. Other layouts are decoded whole, then item by item.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from .. import __version__
+from ..errors import ClusterError, InputError
+from ..model import ClusterInfo, Origin
+from . import _trim
+from .cluster import ClusterOptions, ClusterReader, Resource
+from .documents import Collected
+
+__all__ = ["SNAPSHOT_KEY", "read_snapshot", "write_snapshot"]
+
+SNAPSHOT_KEY = "kharden"
+"""The top-level key of a kharden snapshot that describes the read."""
+
+# Kinds every cluster has objects of: a foreign List without any was not asked for them.
+ALWAYS_PRESENT = {
+    "Namespace": "namespaces",
+    "Node": "nodes",
+    "ServiceAccount": "serviceaccounts",
+    "Service": "services",
+    "Pod": "pods",
+    "ClusterRole": "clusterroles.rbac.authorization.k8s.io",
+    "ClusterRoleBinding": "clusterrolebindings.rbac.authorization.k8s.io",
+}
+
+
+class _Meta(msgspec.Struct):
+    name: Any = None
+    namespace: Any = None
+
+
+class _Head(msgspec.Struct):
+    kind: Any = None
+    metadata: _Meta | None = None
+
+
+class _Envelope(msgspec.Struct):
+    api_version: Any = msgspec.field(name="apiVersion", default=None)
+    kind: Any = None
+    items: list[msgspec.Raw] | None = None
+    kharden: Any = None
+
+
+_BYTE = re.compile(r"byte (\d+)")
+_BYTE_SUFFIX = re.compile(r" \(byte \d+\)$")
+_JSON_OBJECT = re.compile(rb"\s*\{")
+
+
+def read_snapshot(path: str, collected: Collected) -> None:
+    """Read a snapshot into ``collected``; an unreadable file is an :class:`InputError`."""
+    try:
+        streamed = _read_streamed(path, collected)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from e
+    if streamed:
+        return
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from e
+    collected.stats.files += 1
+    collected.evidence |= {"C", "M"}
+    if not _JSON_OBJECT.match(data):
+        before = len(collected.objects)
+        collected.add_stream(data, path)  # YAML (`kubectl get -o yaml`)
+        collected.stats.files -= 1  # add_stream counted the file too
+        collected.cluster = _foreign_info(collected.objects[before:])
+        return
+    try:
+        envelope = msgspec.json.decode(data, type=_Envelope)
+    except msgspec.ValidationError:
+        envelope = None  # not a list: one object, or not Kubernetes at all
+    except msgspec.DecodeError as e:
+        raise InputError(f"not valid JSON ({_plain(e)})", file=path, line=_line(data, e)) from e
+    origin = Origin(path)
+    before = len(collected.objects)
+    if envelope is None or envelope.items is None:
+        single = msgspec.json.decode(data)
+        if not isinstance(single, dict) or "kind" not in single:
+            raise InputError("not a Kubernetes object or List", file=path)
+        collected.add_raw(_trim.Keeper()(single), origin)
+    else:
+        item_kind, version = _item_kind(envelope)
+        keep = _trim.Keeper(_controllers(envelope.items, item_kind))
+        decoder = msgspec.json.Decoder()
+        for raw in envelope.items:
+            _add_item(collected, decoder.decode(raw), item_kind, version, keep, origin)
+    header = envelope.kharden if envelope is not None else None
+    if isinstance(header, dict):
+        collected.cluster = _info(header)
+    else:
+        collected.cluster = _foreign_info(collected.objects[before:])
+
+
+_BLOCK = 8 << 20
+_ITEMS = re.compile(rb'^\s*\{.*?"items"\s*:\s*\[[ \t]*(\r?\n)([ \t]*)\{', re.DOTALL)
+
+
+def _read_streamed(path: str, collected: Collected) -> bool:
+    """Stream a List whose items each start on a line of their own; ``False`` for any other layout.
+
+    The items of such a List are separated by ``},`` at the end of a line and ``{`` at the
+    item indentation on the next; nothing inside an item starts a line there (JSON strings
+    hold no raw newline, and nested values are indented deeper). An item that does not decode
+    means the guess was wrong: the file is then read whole, and its error located there.
+    """
+    with Path(path).open("rb") as handle:
+        head = handle.read(1 << 16)
+    found = _ITEMS.match(head)
+    if found is None:
+        return False
+    indent = found[2]
+    separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
+    closing = re.compile(
+        rb"\}[ \t]*\r?\n" + (rb"[ \t]{0,%d}" % (len(indent) - 1) if indent else b"") + rb"\]"
+    )
+    first = found.end() - 1
+    prefix = head[:first].rstrip()  # '{"apiVersion": "v1", "items": ['
+    try:
+        trailer = _trailer(path, closing, first)
+        skeleton = msgspec.json.decode(prefix + b"]" + trailer, type=_Envelope)
+        item_kind, version = _item_kind(skeleton)
+        heads = msgspec.json.Decoder(_Head)
+        controllers: set[_trim.Key] = set()
+        for _, raw in _stream(path, separator, closing, first):
+            _add_controller(controllers, heads.decode(raw), item_kind)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False  # not the layout it looked like: decode it whole
+    collected.stats.files += 1
+    collected.evidence |= {"C", "M"}
+    keep = _trim.Keeper(controllers)
+    decoder = msgspec.json.Decoder()
+    before = len(collected.objects)
+    for line, raw in _stream(path, separator, closing, first):
+        _add_item(collected, decoder.decode(raw), item_kind, version, keep, Origin(path, line))
+    header = skeleton.kharden
+    collected.cluster = (
+        _info(header) if isinstance(header, dict) else _foreign_info(collected.objects[before:])
+    )
+    return True
+
+
+def _stream(
+    path: str, separator: re.Pattern[bytes], closing: re.Pattern[bytes], first: int
+) -> Iterator[tuple[int, bytes]]:
+    """``(line, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes."""
+    with Path(path).open("rb") as handle:
+        buffer = handle.read(first)
+        line = buffer.count(b"\n") + 1
+        buffer = b""
+        while True:
+            block = handle.read(_BLOCK)
+            buffer += block
+            start = 0
+            for match in separator.finditer(buffer):
+                item = buffer[start : match.start() + 1]
+                yield line, item
+                line += item.count(b"\n") + buffer.count(b"\n", match.start(), match.end() - 1)
+                start = match.end() - 1
+            buffer = buffer[start:]
+            if not block:
+                break
+    end = closing.search(buffer)
+    if end is None:
+        raise msgspec.DecodeError("the items do not end")
+    yield line, buffer[: end.start() + 1]
+
+
+def _trailer(path: str, closing: re.Pattern[bytes], first: int) -> bytes:
+    """What follows the items (``, "kind": "List", "metadata": {...}}``): read from the end of the file."""
+    with Path(path).open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(first, size - (1 << 20)))
+        tail = handle.read()
+    ends = list(closing.finditer(tail))
+    if not ends:
+        raise msgspec.DecodeError("the items do not end")
+    return tail[ends[-1].end() :]
+
+
+def _item_kind(envelope: _Envelope) -> tuple[str | None, str]:
+    """A typed list's item kind (``PodList``: ``Pod``; ``None`` for a ``List``) and apiVersion."""
+    list_kind = envelope.kind if isinstance(envelope.kind, str) else "List"
+    version = envelope.api_version if isinstance(envelope.api_version, str) else "v1"
+    item_kind = list_kind.removesuffix("List") if list_kind.endswith("List") else None
+    return item_kind or None, version
+
+
+def _add_item(
+    collected: Collected,
+    item: Any,
+    item_kind: str | None,
+    version: str,
+    keep: _trim.Keeper,
+    origin: Origin,
+) -> None:
+    if not isinstance(item, dict):
+        collected.stats.skipped_documents += 1
+        return
+    if item_kind is not None and "kind" not in item:
+        # The API server leaves apiVersion/kind off the items of a typed list: the list says what they are.
+        item["kind"] = item_kind
+        item.setdefault("apiVersion", version)
+    collected.add_raw(keep(item), origin)
+
+
+def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -> None:
+    kind = head.kind if head.kind is not None else item_kind
+    meta = head.metadata
+    if (
+        kind in _trim.CONTROLLER_KINDS
+        and meta is not None
+        and isinstance(meta.name, str)
+        and isinstance(meta.namespace, str | None)
+    ):
+        found.add((kind, meta.namespace or "", meta.name))
+
+
+def _controllers(items: list[msgspec.Raw], item_kind: str | None) -> set[_trim.Key]:
+    """Pass one: ``(kind, namespace, name)`` of every pod-creating controller in the list."""
+    found: set[_trim.Key] = set()
+    decoder = msgspec.json.Decoder(_Head)
+    for raw in items:
+        try:
+            _add_controller(found, decoder.decode(raw), item_kind)
+        except msgspec.ValidationError:
+            continue  # not an object, or metadata not a mapping: pass two deals with it
+    return found
+
+
+def _info(header: dict[str, Any]) -> ClusterInfo:
+    def text(key: str) -> str | None:
+        value = header.get(key)
+        return value if isinstance(value, str) else None
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = header.get(key)
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+    unread = header.get("unread")
+    return ClusterInfo(
+        context=text("context"),
+        server=text("server"),
+        version=text("serverVersion"),
+        namespaces=texts("namespaces"),
+        unread={k: v for k, v in unread.items() if isinstance(v, str)} if isinstance(unread, dict) else {},
+        api_groups=texts("apiGroups"),
+    )
+
+
+def _foreign_info(objects: list[Any]) -> ClusterInfo:
+    """What a List that kharden did not write says about the cluster: kinds it was not asked for."""
+    kinds = {obj.ref.kind for obj in objects}
+    unread = {
+        kind: f"not in the snapshot (it holds no {resource}; add them to the kubectl get command)"
+        for kind, resource in ALWAYS_PRESENT.items()
+        if kind not in kinds
+    }
+    return ClusterInfo(unread=unread)
+
+
+def _plain(error: msgspec.DecodeError) -> str:
+    """msgspec's message without its byte offset (the line says where)."""
+    return _BYTE_SUFFIX.sub("", str(error))
+
+
+def _line(data: bytes, error: msgspec.DecodeError) -> int | None:
+    match = _BYTE.search(str(error))
+    return data.count(b"\n", 0, int(match[1])) + 1 if match else None
+
+
+def write_snapshot(
+    options: ClusterOptions,
+    output: str | None,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ClusterInfo:
+    """Read the cluster of ``options`` and write it as a snapshot to ``output`` (stdout when ``None``).
+
+    The file is written whole or not at all: to a temporary file beside it, renamed at the end.
+    """
+    reader = ClusterReader(options)
+    if output is None:
+        return _write(reader, sys.stdout.buffer, now)
+    directory = os.path.dirname(os.path.abspath(output))
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
+            "wb", dir=directory, prefix=".kharden-snapshot-", suffix=".tmp", delete=False
+        )
+    except OSError as e:
+        raise ClusterError(f"cannot write {output}: {e.strerror}") from e
+    try:
+        with handle:
+            info = _write(reader, handle, now)
+        os.replace(handle.name, output)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return info
+
+
+def _write(reader: ClusterReader, out: IO[bytes], now: Callable[[], datetime]) -> ClusterInfo:
+    encode = msgspec.json.Encoder().encode
+    taken = now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    resources: list[str] = []
+    first = True
+    out.write(b'{"apiVersion": "v1", "kind": "List", "items": [')
+
+    def write(resource: Resource, items: list[dict[str, Any]]) -> None:
+        nonlocal first
+        if resource.label not in resources:
+            resources.append(resource.label)
+        for item in items:
+            out.write(b"\n" if first else b",\n")
+            out.write(encode(item))
+            first = False
+
+    info = reader.read(write)
+    header = {
+        "version": 1,
+        "tool": f"kharden {__version__}",
+        "taken": taken,
+        "context": info.context,
+        "server": info.server,
+        "serverVersion": info.version,
+        "namespaces": list(info.namespaces),
+        "resources": resources,
+        "unread": dict(info.unread),
+        "apiGroups": list(info.api_groups),
+    }
+    out.write(b"\n], " + b'"metadata": {"resourceVersion": ""}, "' + SNAPSHOT_KEY.encode() + b'": ')
+    out.write(encode(header) + b"}\n")
+    out.flush()
+    return info

@@ -1,0 +1,632 @@
+"""A Kubernetes API server for the tests: HTTPS on 127.0.0.1, answers shaped like the real one's.
+
+It serves, from a list of objects:
+
+- ``/version``; discovery, aggregated (``APIGroupDiscoveryList``, when the client asks for it in
+  ``Accept``) or legacy (``APIVersions``, ``APIGroupList``, ``APIResourceList`` per group version);
+- lists (``/api/v1/pods``, ``/apis/apps/v1/namespaces/shop/deployments``) as typed ``*List``
+  documents whose built-in items carry no apiVersion/kind (custom resources keep theirs),
+  ``metadata.resourceVersion``, pages by ``limit`` with an opaque ``continue`` token (410 Gone
+  once it has expired), ``remainingItemCount``;
+- single objects by name; ``PartialObjectMetadataList`` and ``Table`` when ``Accept`` asks;
+- bearer-token authentication (401 ``Status`` otherwise), 403 ``Status`` for forbidden
+  resources, 404 for unknown paths, 405 for any method but GET, scripted 503s and delays.
+
+Every request is recorded (method, path, query, Accept) for the tests to assert on.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+TOKEN = "kharden-test-token"
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    group: str
+    version: str
+    name: str
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...] = (
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    )
+    builtin: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+def _r(group: str, version: str, name: str, kind: str, namespaced: bool = True) -> ApiResource:
+    return ApiResource(group, version, name, kind, namespaced)
+
+
+# What a 1.31 API server serves (the part the tests need), in discovery order.
+RESOURCES: tuple[ApiResource, ...] = (
+    _r("", "v1", "configmaps", "ConfigMap"),
+    _r("", "v1", "endpoints", "Endpoints"),
+    _r("", "v1", "events", "Event"),
+    _r("", "v1", "namespaces", "Namespace", namespaced=False),
+    _r("", "v1", "nodes", "Node", namespaced=False),
+    _r("", "v1", "pods", "Pod"),
+    _r("", "v1", "replicationcontrollers", "ReplicationController"),
+    _r("", "v1", "secrets", "Secret"),
+    _r("", "v1", "serviceaccounts", "ServiceAccount"),
+    _r("", "v1", "services", "Service"),
+    _r("apps", "v1", "daemonsets", "DaemonSet"),
+    _r("apps", "v1", "deployments", "Deployment"),
+    _r("apps", "v1", "replicasets", "ReplicaSet"),
+    _r("apps", "v1", "statefulsets", "StatefulSet"),
+    _r("batch", "v1", "cronjobs", "CronJob"),
+    _r("batch", "v1", "jobs", "Job"),
+    _r("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+    _r("networking.k8s.io", "v1", "ingresses", "Ingress"),
+    _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+    _r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
+    _r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    _r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        False,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        False,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        False,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        False,
+    ),
+    _r("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
+    _r("metrics.k8s.io", "v1beta1", "pods", "PodMetrics"),
+)
+PSP = _r("policy", "v1beta1", "podsecuritypolicies", "PodSecurityPolicy", namespaced=False)
+KYVERNO = (
+    ApiResource("kyverno.io", "v1", "clusterpolicies", "ClusterPolicy", False, builtin=False),
+    ApiResource("kyverno.io", "v1", "policies", "Policy", True, builtin=False),
+)
+GATEKEEPER = (
+    ApiResource(
+        "templates.gatekeeper.sh", "v1", "constrainttemplates", "ConstraintTemplate", False, builtin=False
+    ),
+    ApiResource(
+        "constraints.gatekeeper.sh", "v1beta1", "k8srequiredlabels", "K8sRequiredLabels", False, builtin=False
+    ),
+)
+SUBRESOURCES = ("pods/exec", "pods/log", "pods/status", "deployments/scale", "nodes/proxy")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    accept: str
+    authorization: str
+
+
+@dataclass
+class Behaviour:
+    """What the server does besides answering: refusals, failures, delays."""
+
+    forbidden: set[tuple[str, str]] = field(default_factory=set)
+    """``(group, resource)`` whose lists and gets answer 403."""
+    forbidden_namespaces: set[str] = field(default_factory=set)
+    """Namespaces in which every namespaced list answers 403."""
+    aggregated: bool = True
+    """Serve aggregated discovery when the client asks for it."""
+    metadata_only: bool = True
+    """Serve PartialObjectMetadataList (else 406 when that is all the client accepts)."""
+    unavailable: dict[str, int] = field(default_factory=dict)
+    """path -> how many times to answer 503 before answering."""
+    expire_continue: set[str] = field(default_factory=set)
+    """Paths whose first continue token has expired (410)."""
+    delay: float = 0.0
+    """Seconds to wait before answering anything but /version."""
+    extra: tuple[ApiResource, ...] = ()
+    """Resources served besides RESOURCES (PSP, CRDs)."""
+
+
+class FakeApiServer:
+    def __init__(
+        self, objects: list[dict[str, Any]], certs: Certs, behaviour: Behaviour | None = None
+    ) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.resources = (*RESOURCES, *self.behaviour.extra)
+        self.by_kind = {(r.group, r.kind): r for r in self.resources}
+        self.objects: dict[ApiResource, list[dict[str, Any]]] = {r: [] for r in self.resources}
+        for obj in objects:
+            group = obj["apiVersion"].rpartition("/")[0]
+            self.objects[self.by_kind[(group, obj["kind"])]].append(obj)
+        for items in self.objects.values():
+            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        self.requests: list[Recorded] = []
+        self.lock = threading.Lock()
+        self.expired: set[str] = set()
+        handler = type("Handler", (_Handler,), {"api": self})
+        self.httpd = _Server(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs.server_cert, certs.server_key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> FakeApiServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+    # --- answers -------------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, list[str]], accept: str) -> tuple[int, dict[str, Any], str]:
+        if path == "/version":
+            return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2", "platform": "linux/amd64"}, ""
+        wants_aggregated = self.behaviour.aggregated and "as=APIGroupDiscoveryList" in accept
+        if path in {"/api", "/apis"}:
+            if wants_aggregated:
+                return 200, self._aggregated(core=path == "/api"), _AGGREGATED_TYPE
+            return 200, self._api_versions() if path == "/api" else self._group_list(), ""
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            return self._resource_list("", parts[1])
+        if parts[0] == "apis" and len(parts) == 3:
+            return self._resource_list(parts[1], parts[2])
+        return self._objects(parts, query, accept, path)
+
+    def _served_groups(self) -> list[tuple[str, list[str]]]:
+        groups: dict[str, list[str]] = {}
+        for r in self.resources:
+            versions = groups.setdefault(r.group, [])
+            if r.version not in versions:
+                versions.append(r.version)
+        return list(groups.items())
+
+    def _aggregated(self, *, core: bool) -> dict[str, Any]:
+        items = []
+        for group, versions in self._served_groups():
+            if (group == "") != core:
+                continue
+            items.append(
+                {
+                    "metadata": {"name": group, "creationTimestamp": None},
+                    "versions": [
+                        {
+                            "version": version,
+                            "resources": [
+                                {
+                                    "resource": r.name,
+                                    "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                                    "scope": "Namespaced" if r.namespaced else "Cluster",
+                                    "singularResource": r.kind.lower(),
+                                    "verbs": list(r.verbs),
+                                }
+                                for r in self.resources
+                                if r.group == group and r.version == version
+                            ],
+                            "freshness": "Current",
+                        }
+                        for version in versions
+                    ],
+                }
+            )
+        return {
+            "kind": "APIGroupDiscoveryList",
+            "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {},
+            "items": items,
+        }
+
+    def _api_versions(self) -> dict[str, Any]:
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.10:6443"}],
+        }
+
+    def _group_list(self) -> dict[str, Any]:
+        groups = []
+        for group, versions in self._served_groups():
+            if not group:
+                continue
+            entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+            groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+    def _resource_list(self, group: str, version: str) -> tuple[int, dict[str, Any], str]:
+        served = [r for r in self.resources if r.group == group and r.version == version]
+        if not served:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        if group == "metrics.k8s.io":
+            return _status(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        resources: list[dict[str, Any]] = [
+            {
+                "name": r.name,
+                "singularName": r.kind.lower(),
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": list(r.verbs),
+            }
+            for r in served
+        ]
+        for sub in SUBRESOURCES:
+            parent = sub.split("/")[0]
+            if any(r.name == parent for r in served):
+                resources.append(
+                    {"name": sub, "singularName": "", "namespaced": True, "kind": "Sub", "verbs": ["get"]}
+                )
+        group_version = f"{group}/{version}" if group else version
+        return (
+            200,
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": group_version,
+                "resources": resources,
+            },
+            "",
+        )
+
+    def _objects(
+        self, parts: list[str], query: dict[str, list[str]], accept: str, path: str
+    ) -> tuple[int, dict[str, Any], str]:
+        if parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 2:
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        resource = next(
+            (r for r in self.resources if (r.group, r.version, r.name) == (group, version, rest[0])), None
+        )
+        if resource is None or (namespace is not None and not resource.namespaced):
+            return _status(404, "NotFound", "the server could not find the requested resource")
+        if (group, resource.name) in self.behaviour.forbidden or (
+            namespace in self.behaviour.forbidden_namespaces
+        ):
+            scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+            verb = "get" if len(rest) == 2 else "list"
+            return _status(
+                403,
+                "Forbidden",
+                f'{resource.name} is forbidden: User "system:serviceaccount:kharden:scanner" cannot {verb}'
+                f' resource "{resource.name}" in API group "{group}" {scope}',
+                {"kind": resource.name},
+            )
+        items = [
+            o
+            for o in self.objects[resource]
+            if namespace is None or o["metadata"].get("namespace") == namespace
+        ]
+        metadata_only = "as=PartialObjectMetadata" in accept
+        if metadata_only and not self.behaviour.metadata_only:
+            return _status(
+                406, "NotAcceptable", "only the following media types are accepted: application/json"
+            )
+        if len(rest) == 2:
+            found = [o for o in items if o["metadata"]["name"] == rest[1]]
+            if not found:
+                return _status(404, "NotFound", f'{resource.name} "{rest[1]}" not found', {"name": rest[1]})
+            return 200, found[0], ""
+        return self._list(resource, items, query, accept, path, metadata_only)
+
+    def _list(
+        self,
+        resource: ApiResource,
+        items: list[dict[str, Any]],
+        query: dict[str, list[str]],
+        accept: str,
+        path: str,
+        metadata_only: bool,
+    ) -> tuple[int, dict[str, Any], str]:
+        offset = 0
+        token = query.get("continue", [None])[0]
+        if token:
+            if path in self.behaviour.expire_continue and path not in self.expired:
+                self.expired.add(path)
+                return _status(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list result.",
+                )
+            offset = json.loads(base64.urlsafe_b64decode(token))["start"]
+        limit = int(query.get("limit", ["0"])[0] or 0)
+        page = items[offset : offset + limit] if limit else items[offset:]
+        meta: dict[str, Any] = {"resourceVersion": "48213"}
+        rest = len(items) - offset - len(page)
+        if limit and rest > 0:
+            meta["continue"] = base64.urlsafe_b64encode(
+                json.dumps({"rv": 48213, "start": offset + len(page)}).encode()
+            ).decode()
+            meta["remainingItemCount"] = rest
+        if "as=Table" in accept:
+            rows = [
+                {
+                    "cells": [o["metadata"]["name"]],
+                    "object": {
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": o["metadata"],
+                    },
+                }
+                for o in page
+            ]
+            table = {
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "columnDefinitions": [{"name": "Name", "type": "string"}],
+                "rows": rows,
+            }
+            return 200, table, "application/json;as=Table;v=v1;g=meta.k8s.io"
+        if metadata_only:
+            partial = [
+                {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                for o in page
+            ]
+            return (
+                200,
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": partial,
+                },
+                "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
+            )
+        # The API server leaves apiVersion/kind off the items of a built-in list.
+        served = [
+            {k: v for k, v in o.items() if k not in {"apiVersion", "kind"}} if resource.builtin else o
+            for o in page
+        ]
+        return (
+            200,
+            {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.api_version,
+                "metadata": meta,
+                "items": served,
+            },
+            "",
+        )
+
+
+_AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def _status(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any], str]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return code, body, ""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (the timeout tests) is no error of the server's."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: FakeApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _record(self) -> tuple[str, dict[str, list[str]]]:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        with self.api.lock:
+            self.api.requests.append(
+                Recorded(
+                    self.command,
+                    url.path,
+                    query,
+                    self.headers.get("Accept", ""),
+                    self.headers.get("Authorization", ""),
+                )
+            )
+        return url.path, query
+
+    def do_GET(self) -> None:
+        path, query = self._record()
+        behaviour = self.api.behaviour
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self._send(*_status(401, "Unauthorized", "Unauthorized"))
+            return
+        if behaviour.delay and path != "/version":
+            time.sleep(behaviour.delay)
+        with self.api.lock:
+            failures = behaviour.unavailable.get(path, 0)
+            if failures:
+                behaviour.unavailable[path] = failures - 1
+        if failures:
+            self._send(
+                *_status(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+            )
+            return
+        self._send(*self.api.answer(path, query, self.headers.get("Accept", "")))
+
+    def _refuse(self) -> None:
+        self._record()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._send(*_status(405, "MethodNotAllowed", f"{self.command} is not served by this test server"))
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
+
+    def _send(self, code: int, body: dict[str, Any], content_type: str) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type or "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Audit-Id", "3a7f0c1e-5f43-4b0e-9c36-7f1d2c1c8f00")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@dataclass(frozen=True)
+class Certs:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+    @property
+    def ca_data(self) -> str:
+        return base64.b64encode(self.ca_cert.read_bytes()).decode()
+
+
+def make_certs(directory: Path) -> Certs:
+    """A CA and a server certificate for 127.0.0.1, made for this test run."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    certs = Certs(directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key")
+    certs.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    certs.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    certs.server_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return certs
+
+
+def write_kubeconfig(
+    path: Path, server: str, certs: Certs, *, token: str = TOKEN, context: str = "kind-test"
+) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": context,
+                "clusters": [
+                    {
+                        "name": context,
+                        "cluster": {"server": server, "certificate-authority-data": certs.ca_data},
+                    }
+                ],
+                "users": [{"name": f"{context}-admin", "user": {"token": token}}],
+                "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin"}}],
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return make_certs(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests talk to 127.0.0.1 only: never through a proxy from the environment."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("KUBECONFIG", raising=False)

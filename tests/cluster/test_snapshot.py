@@ -1,0 +1,234 @@
+"""``kharden snapshot`` and ``kharden scan --snapshot``: what --cluster reads, offline; kubectl's output too."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fakeapi import Behaviour, Certs, FakeApiServer, certs, write_kubeconfig
+from fixture import cluster
+
+from kharden.cli import main
+from kharden.errors import InputError
+from kharden.scan import ScanOptions, scan
+from kharden.sources.cluster import ClusterOptions
+from kharden.sources.documents import Collected
+from kharden.sources.snapshot import read_snapshot, write_snapshot
+
+__all__ = ["certs"]
+
+
+def _snapshot(server: FakeApiServer, tmp_path: Path, certs: Certs) -> Path:
+    kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
+    output = tmp_path / "cluster.json"
+    write_snapshot(
+        ClusterOptions(kubeconfig=str(kubeconfig)),
+        str(output),
+        now=lambda: datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
+    )
+    return output
+
+
+def test_snapshot_holds_what_the_cluster_scan_reads(tmp_path: Path, certs: Certs) -> None:
+    with FakeApiServer(cluster(), certs, Behaviour(forbidden={("batch", "cronjobs")})) as server:
+        path = _snapshot(server, tmp_path, certs)
+        live = scan([], ScanOptions(cluster=ClusterOptions(kubeconfig=str(tmp_path / "config"))))
+    offline = scan([], ScanOptions(snapshot=str(path)))
+    assert sorted((f.rule, f.object, f.location.path, f.fingerprint) for f in offline.findings) == sorted(
+        (f.rule, f.object, f.location.path, f.fingerprint) for f in live.findings
+    )
+    # In the file, each object is on a line of its own: findings say which.
+    lines = path.read_text().splitlines()
+    for finding in offline.findings:
+        assert finding.location.line is not None
+        assert f'"name":"{finding.object.name}"' in lines[finding.location.line - 1]
+    assert offline.not_evaluated == live.not_evaluated
+    assert offline.stats.kinds == live.stats.kinds
+    assert {f.location.file for f in offline.findings} == {str(path)}
+
+
+def test_snapshot_file_layout(tmp_path: Path, certs: Certs) -> None:
+    with FakeApiServer(cluster(), certs, Behaviour(forbidden={("batch", "cronjobs")})) as server:
+        path = _snapshot(server, tmp_path, certs)
+    text = path.read_text()
+    lines = text.splitlines()
+    assert lines[0] == '{"apiVersion": "v1", "kind": "List", "items": ['
+    assert len(lines) == 1 + 50 + 1  # one object per line (51 objects, the CronJob forbidden)
+    document = json.loads(text)
+    assert document["kharden"] == {
+        "version": 1,
+        "tool": "kharden 0.1.0",
+        "taken": "2026-11-01T12:00:00Z",
+        "context": "kind-test",
+        "server": server.url,
+        "serverVersion": "v1.31.2",
+        "namespaces": [],
+        "resources": document["kharden"]["resources"],
+        "unread": {"CronJob": "forbidden to list cronjobs.batch"},
+        "apiGroups": document["kharden"]["apiGroups"],
+    }
+    assert document["kharden"]["resources"][:3] == ["namespaces", "nodes", "serviceaccounts"]
+    assert document["kharden"]["resources"][-1] == "pods"
+    items = document["items"]
+    assert all("apiVersion" in i and "kind" in i for i in items)
+    assert [i["kind"] for i in items][-15:] == ["Pod"] * 15
+    # Secrets as metadata only, pods whole (trimmed of managedFields only), nothing secret anywhere.
+    secret = next(i for i in items if i["kind"] == "Secret")
+    assert set(secret) == {"apiVersion", "kind", "metadata"}
+    assert "czNjcjN0" not in text
+    assert "managedFields" not in text
+    web = next(i for i in items if i["metadata"]["name"] == "web-5d8f7b9c4-lx8qz")
+    assert web["spec"]["volumes"]
+    assert web["status"]["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_snapshot_command(tmp_path: Path, certs: Certs, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeApiServer(cluster(), certs, Behaviour(forbidden={("", "secrets")})) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
+        code = main(["snapshot", "--kubeconfig", str(kubeconfig), "-o", str(tmp_path / "s.json")])
+    assert code == 0
+    assert capsys.readouterr().err == "kharden: warning: Secret: forbidden to list secrets\n"
+    assert json.loads((tmp_path / "s.json").read_text())["kharden"]["unread"] == {
+        "Secret": "forbidden to list secrets"
+    }
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".kharden")] == []
+
+    code = main(
+        ["scan", "--snapshot", str(tmp_path / "s.json"), "--rule", "exposure.node-public-ip", "-f", "json"]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0  # medium, below the default --fail-on
+    assert [(f["object"]["name"], f["location"]["file"]) for f in report["findings"]] == [
+        ("worker-1", str(tmp_path / "s.json"))
+    ]
+
+
+def test_a_failed_snapshot_leaves_no_file(tmp_path: Path, certs: Certs) -> None:
+    with FakeApiServer(cluster(), certs) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs, token="wrong")
+        code = main(["snapshot", "--kubeconfig", str(kubeconfig), "-o", str(tmp_path / "s.json")])
+    assert code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]
+
+
+def _kubectl_list(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``kubectl get pods,deploy,... -A -o json`` prints: items with apiVersion and kind."""
+    return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects}
+
+
+@pytest.mark.parametrize("indent", [4, 2, None], ids=["kubectl", "indent-2", "one-line"])
+def test_kubectl_list(tmp_path: Path, indent: int | None) -> None:
+    path = tmp_path / "kubectl.json"
+    text = json.dumps(_kubectl_list(cluster()), indent=indent, sort_keys=True)
+    path.write_text(text)
+    report = scan([], ScanOptions(snapshot=str(path), rules=("pod.privileged", "exposure.node-public-ip")))
+    assert sorted((f.rule, f.object.kind, f.object.name) for f in report.findings) == [
+        ("exposure.node-public-ip", "Node", "worker-1"),
+        ("pod.privileged", "DaemonSet", "kube-proxy"),
+        ("pod.privileged", "Pod", "debug"),
+    ]
+    assert report.not_evaluated == []
+    assert report.errors == []
+    assert report.stats.objects == 52
+    if indent is not None:  # streamed: each finding names the line where its object starts
+        lines = text.splitlines()
+        assert {lines[f.location.line - 1] for f in report.findings if f.location.line} == {
+            " " * 2 * indent + "{"
+        }
+        assert all(f.location.line for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            '{"items": [\n{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a"}},\n{"oops"},\n{}\n]}',
+            id="broken-item",
+        ),
+        pytest.param(
+            '{"items": [\n{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a"}},\n', id="truncated"
+        ),
+    ],
+)
+def test_streamed_list_that_is_not_valid_json(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"bad.json(:\d+)?: not valid JSON"):
+        read_snapshot(str(path), Collected())
+
+
+def test_kubectl_get_all_lacks_kinds(tmp_path: Path) -> None:
+    """``kubectl get all`` holds no Nodes: the node rules say so rather than pass."""
+    path = tmp_path / "all.json"
+    workloads = [
+        o
+        for o in cluster()
+        if o["kind"]
+        in {"Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob"}
+    ]
+    path.write_text(json.dumps(_kubectl_list(workloads)))
+    report = scan([], ScanOptions(snapshot=str(path), rules=("exposure.node-public-ip", "pod.privileged")))
+    assert {n.rule: n.reason for n in report.not_evaluated} == {
+        "exposure.node-public-ip": "not in the snapshot (it holds no nodes; add them to the kubectl get command)"
+    }
+    assert {f.object.name for f in report.findings} == {"kube-proxy", "debug"}
+
+
+@pytest.mark.parametrize("indent", [None, 2], ids=["one-line", "streamed"])
+def test_typed_list_items_take_their_kind_from_the_list(tmp_path: Path, indent: int | None) -> None:
+    """``curl .../api/v1/pods``: a PodList whose items say neither apiVersion nor kind."""
+    pods = [
+        {k: v for k, v in o.items() if k not in {"apiVersion", "kind"}}
+        for o in cluster()
+        if o["kind"] == "Pod"
+    ]
+    path = tmp_path / "pods.json"
+    document = {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}
+    path.write_text(json.dumps(document, indent=indent))
+    collected = Collected()
+    read_snapshot(str(path), collected)
+    assert collected.stats.kinds == {"Pod": 15}
+    assert {o.ref.api_version for o in collected.objects} == {"v1"}
+    assert all(o.origin.line for o in collected.objects) == (indent is not None)
+    assert collected.evidence == {"C", "M"}
+
+
+def test_one_object_and_yaml(tmp_path: Path) -> None:
+    node = next(o for o in cluster() if o["metadata"]["name"] == "worker-1")
+    (tmp_path / "node.json").write_text(json.dumps(node))
+    (tmp_path / "nodes.yaml").write_text(yaml.safe_dump(_kubectl_list([node])))
+    for name in ("node.json", "nodes.yaml"):
+        report = scan([], ScanOptions(snapshot=str(tmp_path / name), rules=("exposure.node-public-ip",)))
+        assert [(f.object.name, f.location.file) for f in report.findings] == [
+            ("worker-1", str(tmp_path / name))
+        ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            '{"kind": "List", "items": [\n{"a": 1},\n{"b": ]}',
+            "1.json:3: not valid JSON (JSON is malformed: invalid character)",
+            id="broken",
+        ),
+        pytest.param('{"hello": "world"}', "1.json: not a Kubernetes object or List", id="not-kubernetes"),
+    ],
+)
+def test_bad_snapshot(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "1.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        read_snapshot(str(path), Collected())
+    assert str(error.value) == f"{tmp_path}/{message}"
+    report = scan([], ScanOptions(snapshot=str(path)))
+    assert [str(e) for e in report.errors] == [f"{tmp_path}/{message}"]
+
+
+def test_cluster_and_snapshot_together_is_a_usage_error(tmp_path: Path) -> None:
+    code = main(["scan", "--cluster", "--snapshot", str(tmp_path / "x.json")])
+    assert code == 2
