@@ -156,7 +156,7 @@ def one(path: str) -> int:
     scan_module.ScanContext = Kept
     gc.disable()
     started = time.perf_counter()
-    collected = scan_module.collect([path])
+    collected = scan_module.collect([path], scan_module.ScanOptions())
     report = scan_module.evaluate(
         collected, select(["netpol.*", "exposure.metadata-api", "exposure.nodeport"])
     )

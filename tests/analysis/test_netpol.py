@@ -502,3 +502,22 @@ def test_policies_the_api_server_refuses_are_input_errors(spec: Doc, message: st
     assert errors[0].endswith(f"NetworkPolicy shop/bad: {message}")
     assert net.policies == []  # not in force: the pods it would select stay open
     assert ports(net, "other/client", "shop/web") == "every port"
+
+
+def test_mirror_pods_are_named_by_themselves() -> None:
+    mirror = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "kube-apiserver-cp-1",
+            "namespace": "kube-system",
+            "labels": {"component": "kube-apiserver"},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "cp-1", "controller": True}],
+        },
+        "spec": {"hostNetwork": True, "containers": [{"name": "kube-apiserver", "image": "x"}]},
+    }
+    (cls,) = network(mirror).classes_of("kube-system")
+    assert (cls.workloads(), str(cls)) == (
+        ["Pod 'kube-apiserver-cp-1'"],
+        "Pod kube-system/kube-apiserver-cp-1",
+    )

@@ -61,7 +61,7 @@ from ._netsets import (
     AddressSet,
     PortSet,
 )
-from .podspec import EffectivePod
+from .podspec import TEMPLATE_KINDS, EffectivePod
 from .selectors import EVERYTHING, LabelSelector, Requirement
 from .services import Service, ServicePort
 
@@ -155,13 +155,13 @@ class PodClass:
 
 
 def _workload(obj: Obj) -> tuple[str, str]:
-    """A Pod whose controller is outside the scan is named by that controller (``ReplicaSet 'web-5d9'``)."""
+    """A Pod whose controller is outside the scan is named by that controller (``ReplicaSet web-5d9``)."""
     if obj.ref.kind == "Pod":
         owners = obj.metadata.get("ownerReferences")
         for owner in owners if isinstance(owners, list) else ():
             if isinstance(owner, Mapping) and owner.get("controller") is True:
                 kind, name = owner.get("kind"), owner.get("name")
-                if isinstance(kind, str) and isinstance(name, str):
+                if kind in TEMPLATE_KINDS and isinstance(name, str):  # not a mirror pod's Node
                     return kind, name
     return obj.ref.kind, obj.ref.name
 
