@@ -6,11 +6,12 @@ import random
 from typing import Any
 
 import pytest
-from test_netpol import build, deployment, namespace, policy
+from test_netpol import build
 
 from kharden.analysis._netmatrix import ALL, SOME, matrix
 from kharden.analysis._netsets import ALL_PORTS
 from kharden.analysis.netpol import EGRESS, INTERNET, METADATA, External, Network
+from netdocs import deployment, namespace, policy
 
 NAMESPACES = ["a", "b", "c"]
 LABELS = {"app": ["web", "db", "job"], "tier": ["front", "back"]}

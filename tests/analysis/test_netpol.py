@@ -6,8 +6,6 @@ Case ids name the section of https://kubernetes.io/docs/concepts/services-networ
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import yaml
 
@@ -24,49 +22,7 @@ from kharden.analysis.netpol import (
 from kharden.analysis.netpol import AddressSet as Addresses
 from kharden.inventory import Inventory
 from kharden.sources.documents import Collected
-
-Doc = dict[str, Any]
-
-
-def namespace(name: str, **labels: str) -> Doc:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-
-
-def deployment(
-    ns: str,
-    name: str,
-    labels: dict[str, str] | None = None,
-    ports: list[tuple[str, int, str]] | None = None,
-    host_network: bool = False,
-) -> Doc:
-    labels = labels if labels is not None else {"app": name}
-    container: Doc = {"name": "app", "image": "registry.example.com/app:1"}
-    if ports is None:
-        ports = [("http", 8080, "TCP")]
-    if ports:
-        container["ports"] = [{"name": n, "containerPort": p, "protocol": proto} for n, p, proto in ports]
-    spec: Doc = {"containers": [container]}
-    if host_network:
-        spec["hostNetwork"] = True
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-        },
-    }
-
-
-def policy(ns: str, name: str, **spec: Any) -> Doc:
-    spec.setdefault("podSelector", {})
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
+from netdocs import Doc, deployment, namespace, policy
 
 
 def expressions(*requirements: tuple[str, str, list[str] | None]) -> Doc:

@@ -12,44 +12,11 @@ from kharden.model import Finding, Severity
 from kharden.rules import select
 from kharden.scan import evaluate
 from kharden.sources.documents import Collected
-
-Doc = dict[str, Any]
-
-
-def namespace(name: str = "shop") -> Doc:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
-def deployment(name: str = "web", ns: str = "shop", host_network: bool = False, **labels: str) -> Doc:
-    labels = labels or {"app": name}
-    spec: Doc = {
-        "containers": [{"name": "app", "image": "x", "ports": [{"name": "http", "containerPort": 8080}]}]
-    }
-    if host_network:
-        spec["hostNetwork"] = True
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-        },
-    }
-
-
-def policy(name: str = "p", ns: str = "shop", **spec: Any) -> Doc:
-    spec.setdefault("podSelector", {})
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
+from netdocs import Doc, deployment, namespace, policy
 
 
 def egress(*rules: Doc) -> Doc:
-    return policy("egress", policyTypes=["Egress"], egress=list(rules))
+    return policy(name="egress", policyTypes=["Egress"], egress=list(rules))
 
 
 def to_block(cidr: str, *excepts: str, ports: list[Doc] | None = None) -> Doc:
@@ -76,13 +43,13 @@ def where(found: list[Finding]) -> list[tuple[str, str, str]]:
     return [(f"{f.object.kind}/{f.object.name}", f.location.path, f.severity.label) for f in found]
 
 
-DENY_ALL = policy("deny-all", policyTypes=["Ingress", "Egress"])
-DENY_INGRESS = policy("deny-ingress", policyTypes=["Ingress"])
+DENY_ALL = policy(name="deny-all", policyTypes=["Ingress", "Egress"])
+DENY_INGRESS = policy(name="deny-ingress", policyTypes=["Ingress"])
 
 OPEN_CASES = [
     # ingress-open
     pytest.param("netpol.ingress-open", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "high")], id="ingress-no-policy-on-namespace"),
-    pytest.param("netpol.ingress-open", [deployment(), deployment("api")], [("Deployment/web", "/spec/template/metadata/labels", "high")], id="ingress-no-policy-on-first-workload"),
+    pytest.param("netpol.ingress-open", [deployment(), deployment(name="api")], [("Deployment/web", "/spec/template/metadata/labels", "high")], id="ingress-no-policy-on-first-workload"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS], [], id="ingress-default-deny"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(ingress=[{"from": [{"namespaceSelector": {}}]}])],
                  [("NetworkPolicy/p", "/spec/ingress/0/from/0/namespaceSelector", "high")], id="ingress-every-namespace"),
@@ -97,7 +64,7 @@ OPEN_CASES = [
                  [], id="ingress-some-namespaces"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(podSelector={"matchLabels": {"app": "gone"}}, ingress=[{}])],
                  [], id="ingress-rule-of-a-policy-selecting-nothing"),
-    pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, deployment("agent", host_network=True)],
+    pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, deployment(name="agent", host_network=True)],
                  [("Deployment/agent", "/spec/template/metadata/labels", "high")], id="ingress-host-network-is-uncovered"),
     # egress-open
     pytest.param("netpol.egress-open", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "medium")], id="egress-no-policy"),
@@ -136,7 +103,7 @@ SELECTS_NOTHING_CASES = [
     pytest.param([deployment(), policy(podSelector={"matchLabels": {"app": "gone"}})], [("NetworkPolicy/p", "/spec/podSelector", "low")], id="renamed-app"),
     pytest.param([deployment(), policy(podSelector={"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]})],
                  [("NetworkPolicy/p", "/spec/podSelector", "low")], id="not-in-the-only-app"),
-    pytest.param([deployment("agent", host_network=True), policy(podSelector={"matchLabels": {"app": "agent"}})],
+    pytest.param([deployment(name="agent", host_network=True), policy(podSelector={"matchLabels": {"app": "agent"}})],
                  [("NetworkPolicy/p", "/spec/podSelector", "low")], id="host-network-pods-only"),
     pytest.param([deployment(), policy(podSelector={"matchLabels": {"app": "web"}})], [], id="selects-web"),
     pytest.param([deployment(), policy(ns="payments", podSelector={"matchLabels": {"app": "ledger"}})], [], id="namespace-without-pods-in-the-manifests"),
@@ -199,7 +166,7 @@ def test_messages_name_pods_policy_and_ports() -> None:
     (found,) = findings(
         "exposure.metadata-api",
         deployment(),
-        deployment("api"),
+        deployment(name="api"),
         egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 80}, {"port": 443}])),
     )
     assert found.message == (
@@ -207,7 +174,7 @@ def test_messages_name_pods_policy_and_ports() -> None:
         " metadata API on 80/TCP (ipBlock 0.0.0.0/0 except 10.0.0.0/8 covers 169.254.169.254)"
     )
     (uncovered,) = findings(
-        "netpol.ingress-open", namespace(), deployment(), deployment("agent", host_network=True)
+        "netpol.ingress-open", namespace(), deployment(), deployment(name="agent", host_network=True)
     )
     assert uncovered.message == (
         "pods of Deployment 'web' in namespace 'shop' accept ingress from every namespace: no NetworkPolicy"
@@ -223,7 +190,7 @@ def test_messages_name_pods_policy_and_ports() -> None:
 
 
 def test_many_workloads_are_counted_not_listed() -> None:
-    (found,) = findings("netpol.egress-open", namespace(), *(deployment(f"w{i}") for i in range(7)))
+    (found,) = findings("netpol.egress-open", namespace(), *(deployment(name=f"w{i}") for i in range(7)))
     assert found.message.startswith(
         "pods of Deployment 'w0', Deployment 'w1', Deployment 'w2', Deployment 'w3' and 3 more in namespace 'shop'"
     )
