@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .. import __version__
-from ..model import Finding, Location, Report, Scorecard
+from ..model import Finding, Location, ObjRef, Report, Scorecard
 
 __all__ = ["as_dict", "finding_dict", "layout", "render", "scores_dict"]
 
@@ -27,19 +27,18 @@ def location_dict(location: Location) -> dict[str, Any]:
     return data
 
 
+def object_dict(ref: ObjRef) -> dict[str, Any]:
+    """An object reference as the JSON contract writes it."""
+    return {"apiVersion": ref.api_version, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    ref = finding.object
     return {
         "rule": finding.rule,
         "severity": finding.severity.label,
         "section": finding.section,
         "title": finding.title,
-        "object": {
-            "apiVersion": ref.api_version,
-            "kind": ref.kind,
-            "namespace": ref.namespace,
-            "name": ref.name,
-        },
+        "object": object_dict(finding.object),
         "container": finding.container,
         "location": location_dict(finding.location),
         "message": finding.message,

@@ -128,12 +128,7 @@ def _result(finding: Finding, rule_index: int, base: str) -> dict[str, Any]:
             "severity": finding.severity.label,
             "security-severity": SECURITY_SEVERITY.get(finding.severity, "0.0"),
             "section": finding.section,
-            "object": {
-                "apiVersion": ref.api_version,
-                "kind": ref.kind,
-                "namespace": ref.namespace,
-                "name": ref.name,
-            },
+            "object": json_report.object_dict(ref),
             "container": finding.container,
             "path": finding.location.path,
             "remediation": finding.remediation,
