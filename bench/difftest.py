@@ -330,6 +330,10 @@ class Disagreement:
     kharden: str
 
 
+CHECKS = {"pairs": 0, "addresses": 0}
+"""How many answers were compared: pairs of Deployments, Deployments with an address each way."""
+
+
 def compare(index: int, docs: list[dict[str, Any]], path: Path, answer: NcaAnswer) -> list[Disagreement]:
     if answer.failed:
         return [Disagreement(index, "nca refused the cluster", "; ".join(answer.warnings), "")]
@@ -342,6 +346,7 @@ def compare(index: int, docs: list[dict[str, Any]], path: Path, answer: NcaAnswe
         for dst in deployments:
             if src == dst:
                 continue
+            CHECKS["pairs"] += 1
             ours = network.connection(by_deployment[src], by_deployment[dst]).ports
             theirs = answer.pairs.get((src, dst), PortSet())
             if ours != theirs:
@@ -355,6 +360,7 @@ def compare(index: int, docs: list[dict[str, Any]], path: Path, answer: NcaAnswe
             for value in sorted(values):
                 external = _address(version, value)
                 for egress in (True, False):
+                    CHECKS["addresses"] += 1
                     if egress:
                         ours = network.connection(cls, external).ports
                     else:
@@ -503,14 +509,16 @@ def main(argv: list[str] | None = None) -> int:
         cases.append((index, docs, path))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         answers = list(pool.map(lambda case: run_nca(nca, case[2]), cases))
-    found: list[Disagreement] = []
+    first = [
+        compare(index, docs, path, answer) for (index, docs, path), answer in zip(cases, answers, strict=True)
+    ]
+    checked = dict(CHECKS)  # the comparisons of the clusters as written (rewrites below compare again)
+    found = [d for differences in first for d in differences]
     unexplained: list[Disagreement] = []
     settled: dict[str, list[int]] = {k.name: [] for k in KNOWN}
-    for (index, docs, path), answer in zip(cases, answers, strict=True):
-        differences = compare(index, docs, path, answer)
+    for (index, docs, path), answer, differences in zip(cases, answers, first, strict=True):
         if not differences:
             continue
-        found += differences
         rewritten = copy.deepcopy(docs)
         applied = [k for k in KNOWN if k.rewrite(rewritten)]
         remaining = differences
@@ -525,8 +533,9 @@ def main(argv: list[str] | None = None) -> int:
             for known in applied:
                 settled[known.name].append(index)
     clusters_with = sorted({d.cluster for d in found})
-    print(f"{args.clusters} clusters, {len(found)} disagreements in {len(clusters_with)} clusters, "
-          f"{len(unexplained)} not explained ({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    compared = f"{checked['pairs']} pairs of Deployments, {checked['addresses']} Deployment-address checks"
+    print(f"{args.clusters} clusters ({compared}), {len(found)} disagreements in {len(clusters_with)} clusters,"
+          f" {len(unexplained)} not explained ({time.perf_counter() - started:.0f} s)")  # fmt: skip
     for known in KNOWN:
         print(f"  settled, {len(settled[known.name])} clusters: {known.name}\n      {known.decides}")
     for d in unexplained[: args.show]:
@@ -534,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report = {
             "clusters": args.clusters,
+            "checked": checked,
             "disagreements": [d.__dict__ for d in found],
             "settled": {k.name: {"decides": k.decides, "clusters": settled[k.name]} for k in KNOWN},
             "unexplained": [d.__dict__ for d in unexplained],

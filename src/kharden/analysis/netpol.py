@@ -7,8 +7,9 @@ The semantics, from https://kubernetes.io/docs/concepts/services-networking/netw
   and has that direction in ``policyTypes`` (#the-two-sorts-of-pod-isolation); ``policyTypes``
   defaults to Ingress, plus Egress when the policy has egress rules (:mod:`._netparse`).
 - What an isolated pod may do in a direction is the union of the rules of every policy that
-  isolates it (#networkpolicy-resource: "policies are additive"). No rule denies all; an empty
-  ``from``/``to`` or ``ports`` allows all sources/destinations or ports.
+  isolates it (#networkpolicy-resource: "policies are additive"). A policy without rules of a
+  direction (``ingress: []``) only isolates, so it allows nothing; a rule without ``from``/``to``
+  (``{}``) allows every peer, and one without ``ports`` every port.
 - A connection needs both: the egress side of the source and the ingress side of the
   destination (#the-two-sorts-of-pod-isolation).
 - A peer's ``podSelector`` alone selects pods of the policy's namespace; ``namespaceSelector``
