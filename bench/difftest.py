@@ -534,8 +534,9 @@ def main(argv: list[str] | None = None) -> int:
                 settled[known.name].append(index)
     clusters_with = sorted({d.cluster for d in found})
     compared = f"{checked['pairs']} pairs of Deployments, {checked['addresses']} Deployment-address checks"
-    print(f"{args.clusters} clusters ({compared}), {len(found)} disagreements in {len(clusters_with)} clusters,"
-          f" {len(unexplained)} not explained ({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    elapsed = time.perf_counter() - started
+    print(f"{args.clusters} clusters ({compared}), {len(found)} disagreements in {len(clusters_with)}"
+          f" clusters, {len(unexplained)} not explained ({elapsed:.0f} s)")  # fmt: skip
     for known in KNOWN:
         print(f"  settled, {len(settled[known.name])} clusters: {known.name}\n      {known.decides}")
     for d in unexplained[: args.show]:
