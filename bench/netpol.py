@@ -9,7 +9,8 @@ the standard sizes of ../shared/bench/README.md: 3,000 pods / 300 namespaces / 9
 
 What runs (each a subprocess under GNU time, which gives max RSS and CPU):
 
-- `scan`: `kharden scan FILE` with the network rules (netpol.*, exposure.metadata-api,
+- `scan`: `kharden scan FILE` with the six network rules of the engine (netpol.ingress-open,
+  netpol.egress-open, netpol.internet-egress, netpol.selects-nothing, exposure.metadata-api,
   exposure.nodeport), JSON report;
 - `matrix`: `kharden reach FILE --matrix -f json`;
 - `rules+matrix`: one process that reads FILE once, runs the network rules and the matrix
@@ -46,7 +47,15 @@ KHARDEN = ROOT / ".venv" / "bin" / "kharden"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 NCA_VENV = ROOT / "bench" / ".venv-nca"
 GNU_TIME = Path("/usr/bin/time")
-RULES = ["--rule", "netpol.*", "--rule", "exposure.metadata-api", "--rule", "exposure.nodeport"]
+NETWORK_RULES = [
+    "netpol.ingress-open",
+    "netpol.egress-open",
+    "netpol.internet-egress",
+    "netpol.selects-nothing",
+    "exposure.metadata-api",
+    "exposure.nodeport",
+]
+RULES = [arg for rule in NETWORK_RULES for arg in ("--rule", rule)]
 
 SIZES = {  # name: (pods, namespaces, policies, extra generator arguments)
     "cluster-3k-pods": (
@@ -157,9 +166,7 @@ def one(path: str) -> int:
     gc.disable()
     started = time.perf_counter()
     collected = scan_module.collect([path], scan_module.ScanOptions())
-    report = scan_module.evaluate(
-        collected, select(["netpol.*", "exposure.metadata-api", "exposure.nodeport"])
-    )
+    report = scan_module.evaluate(collected, select(NETWORK_RULES))
     json_report.render(report)
     matrix = namespace_matrix(contexts[0].network)
     reach_report.matrix_json(matrix, [])
