@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kharden.cli import main
 
@@ -270,3 +271,15 @@ def test_a_port_name_the_destination_lacks(capsys: pytest.CaptureFixture[str], c
         out.splitlines()[0]
         == "Pod ops/toolbox -> Deployment shop/db:http/TCP: denied: the destination has no TCP port named 'http'"
     )
+
+
+def test_reach_reads_a_snapshot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": list(yaml.safe_load_all(RUNNING))})
+    )
+    code, out, err = run(
+        capsys, "--snapshot", str(snapshot), "--from", "shop/web-5d9-x2x4q", "--to", "10.0.0.1:443"
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "Deployment shop/web -> 10.0.0.1:443/TCP: allowed"
