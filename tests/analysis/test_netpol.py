@@ -93,6 +93,10 @@ CASES = [
         "shop/db", "other/client", "every port", id="networkpolicy-resource:policyTypes-default-empty-egress-list-is-no-rules",
     ),
     pytest.param(
+        [policy("shop", "p", podSelector={"matchLabels": {"app": "db"}}, policyTypes=[], egress=[{"ports": [{"port": 443}]}])],
+        "shop/db", "other/client", "443/TCP", id="networkpolicy-resource:policyTypes-empty-list-is-defaulted",
+    ),
+    pytest.param(
         [policy("shop", "p", podSelector={"matchLabels": {"app": "db"}}, egress=[])],
         "other/client", "shop/db", "no port", id="networkpolicy-resource:policyTypes-default-always-ingress",
     ),

@@ -194,3 +194,10 @@ def test_many_workloads_are_counted_not_listed() -> None:
     assert found.message.startswith(
         "pods of Deployment 'w0', Deployment 'w1', Deployment 'w2', Deployment 'w3' and 3 more in namespace 'shop'"
     )
+
+
+def test_nodeport_without_a_fixed_node_port() -> None:
+    svc = service()
+    del svc["spec"]["ports"][0]["nodePort"]
+    (found,) = findings("exposure.nodeport", deployment(), svc, DENY_INGRESS)
+    assert found.message == "the Service opens a node port for 80/TCP on every node (type: NodePort)"

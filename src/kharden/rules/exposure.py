@@ -480,7 +480,10 @@ def nodeport(context: ScanContext) -> Iterator[Hit]:
         if service.type.value != "NodePort":
             continue
         opened = (
-            ", ".join(f"{p.node_port if p.node_port else 'a node port'}/{p.protocol}" for p in service.ports)
+            ", ".join(
+                f"{p.node_port}/{p.protocol}" if p.node_port else f"a node port for {p.port}/{p.protocol}"
+                for p in service.ports
+            )
             or "node ports"
         )
         backends = network.backends(service)

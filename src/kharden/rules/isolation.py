@@ -211,20 +211,25 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
     """Fires for a NetworkPolicy whose podSelector matches no pod of the scan: it protects nothing.
 
     Such a policy usually outlived a renamed app or carries a typo in a label, and the pods it was written
-    for run unprotected while the policy suggests otherwise. On manifests alone, a policy of a namespace whose
-    pods the scan does not hold is not judged (they may be deployed from elsewhere); with a cluster, it is.
-    Pods that use hostNetwork do not count: NetworkPolicies never select them.
+    for run unprotected while the policy suggests otherwise. On manifests alone, a policy is not judged when
+    the scan holds no pod of its namespace (they may be deployed from elsewhere) or holds custom resources
+    there (an operator may create the pods: Prometheus and Alertmanager objects of kube-prometheus); with a
+    cluster, every pod is in the scan and every policy is judged. Pods that use hostNetwork do not count:
+    NetworkPolicies never select them.
 
     Reads: the podSelector and namespace of NetworkPolicies, the labels and hostNetwork of every pod
-    template and running Pod.
+    template and running Pod, the API group of the objects of each namespace.
     """
     network = context.network
     cluster = "C" in context.evidence
+    operated = (
+        set() if cluster else {o.ref.namespace for o in context.inventory.objects if _custom(o.ref.group)}
+    )
     for policy in network.policies:
         if policy.selected:
             continue
         present = network.classes_of(policy.namespace)
-        if not present and not cluster:
+        if not cluster and (not present or policy.namespace in operated):
             continue
         selector = selector_text(policy.pod_selector)
         host = [c for c in present if c.host_network and policy.pod_selector.matches(c.labels)]
@@ -236,6 +241,11 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
         else:
             message = f"podSelector {selector} matches no pod of namespace {policy.namespace!r}"
         yield Hit(path="/spec/podSelector", message=message, obj=policy.obj)
+
+
+def _custom(group: str) -> bool:
+    """Whether an API group is a custom resource's: dotted, and not one of Kubernetes' own (``*.k8s.io``)."""
+    return "." in group and not group.endswith(".k8s.io")
 
 
 # The Dashboard's images: kubernetesui/dashboard (v2), its v3 parts, and the v1 per-architecture images.
