@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KHARDEN := $(BIN)/kharden
 
-.PHONY: demo test lint unit docs golden bench clean
+.PHONY: demo test lint unit docs golden bench bench-netpol difftest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ golden: $(VENV)/.installed
 ## bench: compare kharden with checkov (installs checkov in its own venv; slow)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
+
+## bench-netpol: time the NetworkPolicy engine against network-config-analyzer (installs it; slow: ~15 min)
+bench-netpol: $(VENV)/.installed
+	$(BIN)/python bench/netpol.py
+
+## difftest: compare the NetworkPolicy engine with network-config-analyzer on 200 random clusters (slow)
+difftest: $(VENV)/.installed
+	$(BIN)/python bench/difftest.py --clusters 200
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build src/*.egg-info

@@ -16,13 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
+from . import __version__, reach
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
 from .model import Report, Severity
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
+from .report import reach as reach_report
 from .report import whocan as whocan_report
 from .rules import REGISTRY
 from .rules import get as get_rule
@@ -227,7 +228,51 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of stdout")
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+
+    _reach_parser(commands)
     return parser
+
+
+def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    reach_cmd = commands.add_parser(
+        "reach",
+        help="answer network reachability questions by the NetworkPolicies in force",
+        description=(
+            "Read the same inputs as 'scan' and answer by NetworkPolicy semantics whether traffic is allowed"
+            " (--from/--to), or print the namespace-to-namespace matrix (--matrix). Endpoints: NAMESPACE/NAME"
+            " (a workload or running Pod), NAMESPACE/KIND/NAME, NAMESPACE/*, */*, or an address or CIDR; the"
+            " destination may end in :PORT[/PROTOCOL] (80/TCP, 53/UDP, http)."
+        ),
+    )
+    reach_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    reach_cmd.add_argument("--from", dest="source", metavar="ENDPOINT", help="where the traffic starts")
+    reach_cmd.add_argument(
+        "--to", dest="destination", metavar="ENDPOINT[:PORT[/PROTO]]", help="where it goes"
+    )
+    reach_cmd.add_argument("--matrix", action="store_true", help="print the namespace-to-namespace matrix")
+    reach_cmd.add_argument(
+        "--address",
+        action="append",
+        default=[],
+        metavar="NAME=CIDR[,CIDR]",
+        help="a matrix column for these addresses (kube-apiserver, etcd, ...; repeatable)",
+    )
+    reach_cmd.add_argument(
+        "--expect",
+        choices=("allowed", "denied"),
+        help="exit 1 unless every answer is this (for CI: --expect denied on the metadata API)",
+    )
+    reach_cmd.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    reach_cmd.add_argument(
+        "-o", "--output", metavar="FILE", help="write the answer to FILE instead of stdout"
+    )
+    reach_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    reach_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+    reach_cmd.add_argument(
+        "--snapshot", metavar="FILE", help="read this cluster snapshot ('kharden snapshot')"
+    )
+    reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
+    _cluster_arguments(reach_cmd)
 
 
 def _cluster_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -311,6 +356,8 @@ def _run(argv: list[str]) -> int:
         return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
     if args.command == "who-can":
         return _who_can(args)
+    if args.command == "reach":
+        return _reach(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -470,6 +517,54 @@ def _who_can(args: argparse.Namespace) -> int:
     render = whocan_report.render_json if args.format == "json" else whocan_report.render_text
     _write(render(answer), args.output)
     return 2 if answer.errors else 0
+
+
+def _reach(args: argparse.Namespace) -> int:
+    if not args.paths and not args.cluster and args.snapshot is None:
+        raise UsageError(
+            "nothing to read: give files, directories, '-' for stdin, --cluster or --snapshot FILE"
+        )
+    if args.matrix == bool(args.source or args.destination):
+        raise UsageError("give either --from and --to, or --matrix")
+    if not args.matrix and not (args.source and args.destination):
+        raise UsageError("--from and --to go together")
+    if args.expect and args.matrix:
+        raise UsageError("--expect answers --from/--to questions, not --matrix")
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    columns = [reach.address_column(text) for text in args.address]
+    options = ScanOptions(
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        snapshot=args.snapshot,
+        cluster=_cluster_options(args) if args.cluster else None,
+    )
+    try:
+        network, errors = reach.load(args.paths, options)
+    finally:
+        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
+    for error in errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    code = 2 if errors else 0
+    if args.matrix:
+        found = reach.namespace_matrix(network, columns)
+        as_json = args.format == "json"
+        _write(
+            reach_report.matrix_json(found, errors) if as_json else reach_report.matrix_text(found),
+            args.output,
+        )
+        return code
+    answers = reach.ask(
+        network, reach.endpoint(network, args.source), reach.endpoint(network, args.destination)
+    )
+    if args.format == "json":
+        output = reach_report.answers_json(args.source, args.destination, answers, errors)
+    else:
+        output = reach_report.answers_text(args.source, args.destination, answers)
+    _write(output, args.output)
+    if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
+        code = 1
+    return code
 
 
 def _color(choice: str, output: str | None) -> bool:

@@ -10,6 +10,7 @@ from ..inventory import Inventory
 from ..model import ClusterInfo, ImageScan
 from . import admission, cni
 from .controlplane import ControlPlane
+from .netpol import Network, build_network
 from .podspec import EffectivePod, effective_pod
 from .rbac import BINDING_KINDS, ROLE_KINDS, Rbac
 from .runtime import Runtime
@@ -104,3 +105,11 @@ class ScanContext:
         services = Services(self.inventory.of_kind("Service", "Ingress"))
         self.errors.extend(services.errors)
         return services
+
+    @cached_property
+    def network(self) -> Network:
+        """NetworkPolicy reachability over the scan's pods; policies the API server would refuse go to
+        ``errors``."""
+        network, errors = build_network(self.inventory, self.pods)
+        self.errors.extend(errors)
+        return network

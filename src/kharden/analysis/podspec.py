@@ -96,6 +96,8 @@ class Port:
     container_port: int | None
     host_port: Field[int]
     protocol: str
+    name: str | None = None
+    """The port's name, which NetworkPolicy and Service ``targetPort`` may refer to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,6 +612,7 @@ def _port(read: _Reader, at: str, raw: Mapping[str, Any]) -> Port:
         container_port=read.integer(raw, at, "containerPort", "container").value,
         host_port=read.integer(raw, at, "hostPort", "container"),
         protocol=read.string(raw, at, "protocol", "container").value or "TCP",
+        name=read.string(raw, at, "name", "container").value,
     )
 
 

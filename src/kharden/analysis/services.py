@@ -23,9 +23,19 @@ from ..model import Obj
 from .podspec import EffectivePod, Field, FieldReader
 from .selectors import LabelSelector, parse_set_selector
 
-__all__ = ["SOURCE_RANGES_ANNOTATION", "Ingress", "Service", "Services", "read_service"]
+__all__ = ["SOURCE_RANGES_ANNOTATION", "Ingress", "Service", "ServicePort", "Services", "read_service"]
 
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    path: str
+    port: int | None
+    target: int | str | None
+    """``targetPort``: a number, a container port name, or (unset) the same as ``port``."""
+    node_port: int | None
+    protocol: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +49,7 @@ class Service:
     external_ips: tuple[Field[str], ...]
     load_balancer_class: str | None
     """``spec.loadBalancerClass``: which controller implements the load balancer (the cloud's when unset)."""
+    ports: tuple[ServicePort, ...] = ()
 
     @property
     def name(self) -> str:
@@ -79,6 +90,20 @@ def read_service(obj: Obj) -> Service:
         source_ranges=ranges,
         external_ips=read.strings(spec, "/spec", "externalIPs", "service"),
         load_balancer_class=read.string(spec, "/spec", "loadBalancerClass", "service").value,
+        ports=tuple(_port(read, at, raw) for at, raw in read.mappings(spec, "/spec", "ports")),
+    )
+
+
+def _port(read: FieldReader, at: str, raw: Mapping[str, Any]) -> ServicePort:
+    target = raw.get("targetPort")
+    if not isinstance(target, str):
+        target = read.integer(raw, at, "targetPort", "service").value
+    return ServicePort(
+        path=at,
+        port=read.integer(raw, at, "port", "service").value,
+        target=target,
+        node_port=read.integer(raw, at, "nodePort", "service").value,
+        protocol=read.string(raw, at, "protocol", "service").value or "TCP",
     )
 
 

@@ -1,0 +1,219 @@
+"""``kharden reach`` output: answers (allowed or denied, and the policies that decide) and the matrix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .. import __version__
+from ..analysis._netmatrix import ALL, SOME, Matrix
+from ..analysis.netpol import EGRESS, Answer, Endpoint, External, Grant, Policy, Side
+
+__all__ = ["answers_json", "answers_text", "matrix_json", "matrix_text"]
+
+
+def _where(policy: Policy, path: str = "") -> str:
+    return str(policy.locate(path))
+
+
+def _grant_text(grant: Grant, side: Side) -> str:
+    if grant.rule is None:
+        return f"no NetworkPolicy selects these pods for {side.direction.lower()}"
+    rule = grant.rule
+    peer = "every " + ("destination" if side.direction == EGRESS else "source")
+    if grant.peer is not None:
+        peer = str(grant.peer)
+    text = f"{rule} ({_where(rule.policy, rule.path)}): {peer}, on {grant.ports}"
+    if grant.assumed:
+        text += " (assuming labels of a namespace the scan does not hold)"
+    return text
+
+
+def _side_lines(side: Side, subject: str, answer: Answer) -> list[str]:
+    head = f"  {side.direction.lower()} of {subject}: "
+    if side.note:
+        return [head + side.note]
+    grants = list(side.grants)
+    if answer.asked is not None:
+        grants = [
+            g for g in grants if answer.port is not None and g.ports.contains(answer.protocol, answer.port)
+        ]
+    if grants:
+        if grants[0].rule is None:
+            return [head + "allowed: " + _grant_text(grants[0], side)]
+        return [head + "allowed by", *(f"    {_grant_text(g, side)}" for g in grants)]
+    policies = ", ".join(f"{p} ({_where(p)})" for p in side.policies)
+    return [head + f"denied: isolated by {policies}; no rule allows {_asked(answer)}"]
+
+
+def _asked(answer: Answer) -> str:
+    return "any port" if answer.port is None else f"{answer.port}/{answer.protocol}"
+
+
+def _port_text(answer: Answer) -> str:
+    """``:80/TCP``, ``:http (8080/TCP)``, or ``""`` when no port was asked."""
+    if answer.asked is None:
+        return ""
+    if isinstance(answer.asked, int) or answer.port is None:
+        return f":{answer.asked}/{answer.protocol}"
+    return f":{answer.asked} ({answer.port}/{answer.protocol})"
+
+
+def answers_text(source: str, destination: str, answers: Sequence[Answer]) -> str:
+    lines = []
+    for answer in answers:
+        connection = answer.connection
+        src, dst = str(connection.source), str(connection.destination)
+        head = f"{src} -> {dst}{_port_text(answer)}: "
+        if answer.asked is None:
+            lines.append(head + (f"allowed on {answer.ports}" if answer.allowed else "denied on every port"))
+        elif answer.port is None:
+            lines.append(
+                head + f"denied: the destination has no {answer.protocol} port named {answer.asked!r}"
+            )
+            continue
+        else:
+            lines.append(head + ("allowed" if answer.allowed else "denied"))
+        lines += _side_lines(connection.egress, src, answer)
+        lines += _side_lines(connection.ingress, dst, answer)
+    allowed = sum(a.allowed for a in answers)
+    lines.append("")
+    lines.append(f"{source} -> {destination}: {allowed} of {len(answers)} allowed")
+    return "\n".join(lines) + "\n"
+
+
+def _side_dict(side: Side, answer: Answer) -> dict[str, Any]:
+    grants = side.grants
+    if answer.asked is not None:
+        grants = tuple(
+            g for g in grants if answer.port is not None and g.ports.contains(answer.protocol, answer.port)
+        )
+    return {
+        "direction": side.direction.lower(),
+        "isolated": side.isolated,
+        "note": side.note or None,
+        "policies": [_policy_dict(p) for p in side.policies],
+        "allowed_by": [
+            {
+                "policy": None if g.rule is None else _policy_dict(g.rule.policy, g.rule.path),
+                "rule": None if g.rule is None else g.rule.index,
+                "peer": None if g.peer is None else {"path": g.peer.path, "text": str(g.peer)},
+                "ports": g.ports.as_list(),
+                "assumed": g.assumed,
+            }
+            for g in grants
+        ],
+    }
+
+
+def _policy_dict(policy: Policy, path: str = "") -> dict[str, Any]:
+    location = policy.locate(path)
+    return {
+        "namespace": policy.namespace,
+        "name": policy.name,
+        "file": location.file,
+        "line": location.line,
+        "path": path,
+    }
+
+
+def _endpoint_dict(endpoint: Endpoint) -> dict[str, Any]:
+    if isinstance(endpoint, External):
+        return {"address": endpoint.name, "ranges": str(endpoint.addresses)}
+    if endpoint.outside:
+        return {"namespace": None, "outside_scan": True}
+    return {
+        "namespace": endpoint.namespace,
+        "workloads": [
+            {"kind": p.obj.ref.kind, "name": p.obj.ref.name, "file": p.obj.origin.file} for p in endpoint.pods
+        ],
+        "labels": dict(endpoint.labels),
+        "hostNetwork": endpoint.host_network,
+    }
+
+
+def answers_json(source: str, destination: str, answers: Sequence[Answer], errors: Sequence[Any]) -> str:
+    data = {
+        "version": 1,
+        "tool": {"name": "kharden", "version": __version__},
+        "from": source,
+        "to": destination,
+        "allowed": any(a.allowed for a in answers),
+        "answers": [
+            {
+                "source": _endpoint_dict(a.connection.source),
+                "destination": _endpoint_dict(a.connection.destination),
+                "port": a.asked,
+                "protocol": a.protocol,
+                "allowed": a.allowed,
+                "ports": a.ports.as_list(),
+                "egress": _side_dict(a.connection.egress, a),
+                "ingress": _side_dict(a.connection.ingress, a),
+            }
+            for a in answers
+        ],
+        "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in errors],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+_MARK = {ALL: "#", SOME: "+", None: "."}
+
+
+def matrix_text(m: Matrix) -> str:
+    """Rows are sources, columns destinations; columns are numbered, the legend names them."""
+    columns = [*m.namespaces, *(e.name for e in m.externals)]
+    keys = [str(i + 1) for i in range(len(m.namespaces))]
+    keys[-1] = "*"  # namespaces not in the scan
+    keys += [chr(ord("A") + i) if i < 26 else f"X{i}" for i in range(len(m.externals))]
+    width = max(len(k) for k in keys)
+    label = max(len(n) for n in m.namespaces)
+    lines = [
+        "NetworkPolicy reachability, from rows to columns: "
+        "# every pod on every port, + some pods or ports, . nothing",
+        "",
+        " " * (label + 2) + " ".join(k.rjust(width) for k in keys),
+    ]
+    for key, source in zip(keys, m.namespaces, strict=False):
+        row = " ".join(_MARK[m.level(source, column)].rjust(width) for column in columns)
+        lines.append(f"{source.ljust(label)}  {row}   {key}")
+    lines += ["", "columns:"]
+    for key, name in zip(keys, columns, strict=True):
+        shown = (
+            "pods of namespaces not in the scan (whatever selectors might match them)"
+            if name == "*"
+            else name
+        )
+        lines.append(f"  {key.rjust(width)}  {shown}")
+    for external in m.externals:
+        lines.append(f"  {'':>{width}}  {external.name}: {external.description or external.addresses}")
+    if m.unlabelled:
+        lines += [
+            "",
+            "namespaces without a Namespace object in the scan (only kubernetes.io/metadata.name is known;"
+            " selectors on other labels are assumed to match them): " + ", ".join(m.unlabelled),
+        ]
+    if m.empty:
+        lines += ["", "namespaces without pods in the scan: " + ", ".join(m.empty)]
+    return "\n".join(lines) + "\n"
+
+
+def matrix_json(m: Matrix, errors: Sequence[Any]) -> str:
+    data = {
+        "version": 1,
+        "tool": {"name": "kharden", "version": __version__},
+        "namespaces": list(m.namespaces),
+        "columns": [*m.namespaces, *(e.name for e in m.externals)],
+        "addresses": {e.name: e.description or str(e.addresses) for e in m.externals},
+        "matrix": m.cells,
+        "unlabelled_namespaces": list(m.unlabelled),
+        "namespaces_without_pods": list(m.empty),
+        "legend": {
+            ALL: "every pod of the row reaches every pod (address) of the column on every port",
+            SOME: "some pods or some ports",
+            "*": "pods of namespaces not in the scan",
+        },
+        "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in errors],
+    }
+    return json.dumps(data, separators=(",", ":")) + "\n"

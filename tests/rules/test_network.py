@@ -1,0 +1,203 @@
+"""Network rules (netpol.*, exposure.metadata-api, exposure.nodeport): which object, field and severity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import findings
+from kharden.model import Finding, Severity
+from kharden.rules import select
+from kharden.scan import evaluate
+from kharden.sources.documents import Collected
+from netdocs import Doc, deployment, namespace, policy
+
+
+def egress(*rules: Doc) -> Doc:
+    return policy(name="egress", policyTypes=["Egress"], egress=list(rules))
+
+
+def to_block(cidr: str, *excepts: str, ports: list[Doc] | None = None) -> Doc:
+    block: Doc = {"cidr": cidr}
+    if excepts:
+        block["except"] = list(excepts)
+    rule: Doc = {"to": [{"ipBlock": block}]}
+    if ports is not None:
+        rule["ports"] = ports
+    return rule
+
+
+def service(selector: Doc | None = None, target: Any = 8080, kind: str = "NodePort") -> Doc:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"type": kind, "selector": selector if selector is not None else {"app": "web"},
+                 "ports": [{"port": 80, "targetPort": target, "nodePort": 30080}]},
+    }  # fmt: skip
+
+
+def where(found: list[Finding]) -> list[tuple[str, str, str]]:
+    return [(f"{f.object.kind}/{f.object.name}", f.location.path, f.severity.label) for f in found]
+
+
+DENY_ALL = policy(name="deny-all", policyTypes=["Ingress", "Egress"])
+DENY_INGRESS = policy(name="deny-ingress", policyTypes=["Ingress"])
+
+OPEN_CASES = [
+    # ingress-open
+    pytest.param("netpol.ingress-open", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "high")], id="ingress-no-policy-on-namespace"),
+    pytest.param("netpol.ingress-open", [deployment(), deployment(name="api")], [("Deployment/web", "/spec/template/metadata/labels", "high")], id="ingress-no-policy-on-first-workload"),
+    pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS], [], id="ingress-default-deny"),
+    pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(ingress=[{"from": [{"namespaceSelector": {}}]}])],
+                 [("NetworkPolicy/p", "/spec/ingress/0/from/0/namespaceSelector", "high")], id="ingress-every-namespace"),
+    pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "Exists"}]}}]}])],
+                 [("NetworkPolicy/p", "/spec/ingress/0/from/0/namespaceSelector", "high")], id="ingress-name-label-exists-is-every-namespace"),
+    pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"ports": [{"port": 8080}]}])],
+                 [("NetworkPolicy/p", "/spec/ingress/0", "high")], id="ingress-rule-without-from"),
+    pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}}]}])],
+                 [], id="ingress-every-namespace-but-some-pods"),
+    pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"team": "shop"}}}]}])],
+                 [], id="ingress-some-namespaces"),
+    pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(podSelector={"matchLabels": {"app": "gone"}}, ingress=[{}])],
+                 [], id="ingress-rule-of-a-policy-selecting-nothing"),
+    pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, deployment(name="agent", host_network=True)],
+                 [("Deployment/agent", "/spec/template/metadata/labels", "high")], id="ingress-host-network-is-uncovered"),
+    # egress-open
+    pytest.param("netpol.egress-open", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "medium")], id="egress-no-policy"),
+    pytest.param("netpol.egress-open", [deployment(), DENY_INGRESS], [("Deployment/web", "/spec/template/metadata/labels", "medium")], id="egress-ingress-policy-only"),
+    pytest.param("netpol.egress-open", [deployment(), egress({})], [("NetworkPolicy/egress", "/spec/egress/0", "medium")], id="egress-rule-without-to"),
+    pytest.param("netpol.egress-open", [deployment(), egress({"to": [{"namespaceSelector": {}}], "ports": [{"port": 9090}]})],
+                 [("NetworkPolicy/egress", "/spec/egress/0/to/0/namespaceSelector", "medium")], id="egress-every-namespace"),
+    pytest.param("netpol.egress-open", [deployment(), egress({"to": [{"podSelector": {}}]}, to_block("0.0.0.0/0"))], [], id="egress-own-namespace-and-addresses"),
+]  # fmt: skip
+
+EXTERNAL_CASES = [
+    # internet-egress
+    pytest.param("netpol.internet-egress", [deployment()], [("Deployment/web", "/spec/template/metadata/labels", "medium")], id="internet-no-policy"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 443}]))],
+                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "medium")], id="internet-https"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("::/0"))], [("NetworkPolicy/egress", "/spec/egress/0/to/0", "medium")], id="internet-ipv6"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("10.0.0.0/8"), to_block("fd00::/8"), to_block("100.64.0.0/10"))], [], id="internet-private-ranges"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": "http"}]))], [], id="internet-named-port-matches-no-address"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1"))], [], id="internet-everything-excepted"),
+    pytest.param("netpol.internet-egress", [deployment(), egress({"to": [{"namespaceSelector": {}}]})], [], id="internet-pods-only"),
+    # metadata-api
+    pytest.param("exposure.metadata-api", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "high")], id="metadata-no-policy"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.169.254/32"))], [], id="metadata-excepted"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.0.0/16"))], [], id="metadata-excepted-by-a-wider-range"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("169.254.0.0/16", ports=[{"port": 53, "protocol": "UDP"}]))], [], id="metadata-range-on-another-port"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": 1, "endPort": 1024}]))],
+                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "high")], id="metadata-port-range"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("169.254.169.254/32", ports=[{"port": 80}]))],
+                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "high")], id="metadata-address-itself"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("fd00::/8"))], [("NetworkPolicy/egress", "/spec/egress/0/to/0", "high")], id="metadata-ipv6"),
+    pytest.param("exposure.metadata-api", [deployment(), egress({"ports": [{"port": 80}]})], [("NetworkPolicy/egress", "/spec/egress/0", "high")], id="metadata-rule-without-to"),
+    pytest.param("exposure.metadata-api", [deployment(), egress({"to": [{"namespaceSelector": {}}]})], [], id="metadata-pods-only"),
+]  # fmt: skip
+
+SELECTS_NOTHING_CASES = [
+    pytest.param([deployment(), policy(podSelector={"matchLabels": {"app": "gone"}})], [("NetworkPolicy/p", "/spec/podSelector", "low")], id="renamed-app"),
+    pytest.param([deployment(), policy(podSelector={"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]})],
+                 [("NetworkPolicy/p", "/spec/podSelector", "low")], id="not-in-the-only-app"),
+    pytest.param([deployment(name="agent", host_network=True), policy(podSelector={"matchLabels": {"app": "agent"}})],
+                 [("NetworkPolicy/p", "/spec/podSelector", "low")], id="host-network-pods-only"),
+    pytest.param([deployment(), policy(podSelector={"matchLabels": {"app": "web"}})], [], id="selects-web"),
+    pytest.param([deployment(), policy(ns="payments", podSelector={"matchLabels": {"app": "ledger"}})], [], id="namespace-without-pods-in-the-manifests"),
+]  # fmt: skip
+
+NODEPORT_CASES = [
+    pytest.param([deployment(), service()], "high", "no NetworkPolicy selects Deployment 'web' for ingress", id="no-policy"),
+    pytest.param([deployment(), service(), DENY_INGRESS], "medium", None, id="default-deny"),
+    pytest.param([deployment(), service(), policy(ingress=[{"from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]}])], "medium", None, id="sources-restricted"),
+    pytest.param([deployment(), service(), policy(ingress=[{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}])], "high",
+                 "ingress rule 0 of NetworkPolicy shop/p admits ipBlock 0.0.0.0/0 to Deployment 'web' on 8080/TCP", id="every-ipv4-address"),
+    pytest.param([deployment(), service(target="http"), policy(ingress=[{"ports": [{"port": "http"}]}])], "high",
+                 "ingress rule 0 of NetworkPolicy shop/p admits every source to Deployment 'web' on 8080/TCP", id="named-target-port"),
+    pytest.param([deployment(), service(), policy(ingress=[{"ports": [{"port": 9090}]}])], "medium", None, id="open-on-another-port"),
+    pytest.param([deployment(), service(selector={"app": "gone"})], "medium", None, id="selects-no-pod"),
+    pytest.param([deployment(host_network=True), service(), DENY_INGRESS], "high", "Deployment 'web' uses hostNetwork, which NetworkPolicies never select", id="host-network-backend"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "docs", "expected"), OPEN_CASES + EXTERNAL_CASES)
+def test_network_rules(rule: str, docs: list[Doc], expected: list[tuple[str, str, str]]) -> None:
+    assert where(findings(rule, *docs)) == expected
+
+
+@pytest.mark.parametrize(("docs", "expected"), SELECTS_NOTHING_CASES)
+def test_selects_nothing(docs: list[Doc], expected: list[tuple[str, str, str]]) -> None:
+    assert where(findings("netpol.selects-nothing", *docs)) == expected
+
+
+def test_selects_nothing_judges_every_namespace_of_a_cluster() -> None:
+    collected = Collected()
+    collected.add_stream(yaml.safe_dump_all([policy(ns="payments", podSelector={})]).encode(), "cluster.yaml")
+    collected.evidence.add("C")
+    report = evaluate(collected, select(["netpol.selects-nothing"]))
+    assert [(f.object.name, f.message) for f in report.findings] == [
+        ("p", "podSelector {} matches no pod of namespace 'payments'")
+    ]
+
+
+@pytest.mark.parametrize(("docs", "severity", "reason"), NODEPORT_CASES)
+def test_nodeport(docs: list[Doc], severity: str, reason: str | None) -> None:
+    (found,) = findings("exposure.nodeport", *docs)
+    assert (found.object.kind, found.object.name, found.location.path) == ("Service", "web", "/spec/type")
+    assert found.severity == Severity.parse(severity)
+    opened = "the Service opens 30080/TCP on every node (type: NodePort)"
+    if reason is None:
+        assert found.message == opened
+    else:
+        assert found.message == f"{opened} and nothing restricts who reaches its pods: {reason}"
+
+
+def test_other_service_types_are_not_nodeports() -> None:
+    assert (
+        findings("exposure.nodeport", deployment(), service(kind="LoadBalancer"), service(kind="ClusterIP"))
+        == []
+    )
+
+
+def test_messages_name_pods_policy_and_ports() -> None:
+    (found,) = findings(
+        "exposure.metadata-api",
+        deployment(),
+        deployment(name="api"),
+        egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 80}, {"port": 443}])),
+    )
+    assert found.message == (
+        "egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web', Deployment 'api' reach the"
+        " metadata API on 80/TCP (ipBlock 0.0.0.0/0 except 10.0.0.0/8 covers 169.254.169.254)"
+    )
+    (uncovered,) = findings(
+        "netpol.ingress-open", namespace(), deployment(), deployment(name="agent", host_network=True)
+    )
+    assert uncovered.message == (
+        "pods of Deployment 'web' in namespace 'shop' accept ingress from every namespace: no NetworkPolicy"
+        " selects them for ingress; so do Deployment 'agent', on hostNetwork, which NetworkPolicies never select"
+    )
+    (wide,) = findings(
+        "netpol.internet-egress", deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": 443}]))
+    )
+    assert wide.message == (
+        "egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web' reach the Internet on 443/TCP"
+        " (ipBlock 0.0.0.0/0)"
+    )
+
+
+def test_many_workloads_are_counted_not_listed() -> None:
+    (found,) = findings("netpol.egress-open", namespace(), *(deployment(name=f"w{i}") for i in range(7)))
+    assert found.message.startswith(
+        "pods of Deployment 'w0', Deployment 'w1', Deployment 'w2', Deployment 'w3' and 3 more in namespace 'shop'"
+    )
+
+
+def test_nodeport_without_a_fixed_node_port() -> None:
+    svc = service()
+    del svc["spec"]["ports"][0]["nodePort"]
+    (found,) = findings("exposure.nodeport", deployment(), svc, DENY_INGRESS)
+    assert found.message == "the Service opens a node port for 80/TCP on every node (type: NodePort)"
