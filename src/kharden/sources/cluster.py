@@ -26,18 +26,19 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2 as httpx
 import msgspec
-from lightkube.config import client_adapter
-from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from ..errors import ClusterError
 from ..model import ClusterInfo, Origin
 from . import _trim
 from .documents import Collected
-from .kubeconfig import Target, resolve
+
+if TYPE_CHECKING:
+    import httpx2 as httpx
+
+    from .kubeconfig import Target
 
 __all__ = [
     "BUILTIN",
@@ -211,6 +212,12 @@ class _Api:
     """GET requests through lightkube's authenticated HTTP client; every error says where in one line."""
 
     def __init__(self, target: Target, timeout: float) -> None:
+        # lightkube and its HTTP stack cost a third of the start-up time of every other command:
+        # imported only when a cluster is read.
+        import httpx2 as httpx  # noqa: PLC0415
+        from lightkube.config import client_adapter  # noqa: PLC0415
+        from lightkube.core.exceptions import ConfigError as LightkubeConfigError  # noqa: PLC0415
+
         self.target = target
         self.timeout = timeout
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), proxy=target.proxy)
@@ -248,6 +255,9 @@ class _Api:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, path: str, params: dict[str, str] | None, accept: str) -> httpx.Response:
+        import httpx2 as httpx  # noqa: PLC0415
+        from lightkube.core.exceptions import ConfigError as LightkubeConfigError  # noqa: PLC0415
+
         try:
             return self.http.get(path, params=params, headers={"Accept": accept})
         except httpx.TimeoutException as e:
@@ -299,6 +309,8 @@ class ClusterReader:
     """
 
     def __init__(self, options: ClusterOptions, target: Target | None = None) -> None:
+        from .kubeconfig import resolve  # noqa: PLC0415 - lightkube, only when a cluster is read
+
         self.options = options
         self.target = target if target is not None else resolve(options.kubeconfig, options.context)
         self.progress = Progress()
