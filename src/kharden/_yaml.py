@@ -47,7 +47,8 @@ _LINE_SHIFT = 32
 _COLUMN_MASK = (1 << _LINE_SHIFT) - 1
 # An anchor is '&' then a name, after a space, a flow indicator or a line start; shell '&&' and
 # URLs' 'a=1&b=2' are not anchors. No anchor, no alias: such text needs no alias bookkeeping.
-_ANCHOR = re.compile(rb"(?<![\w&])&[^\s\[\]{},&]")
+# The literal first: a pattern that starts with a lookbehind is tried at every byte (40x slower).
+_ANCHOR = re.compile(rb"&(?<![\w&]&)[^\s\[\]{},&]")
 _SOURCE_COMMENT = re.compile(rb"^# Source: *(\S[^\r\n]*?) *\r?$", re.MULTILINE)
 
 # Positions pack (line, column), both 0-based, into one int to keep the table small.
@@ -164,6 +165,61 @@ class Document:
     positions: Positions
     source_comment: str | None = None
     """The ``# Source: chart/templates/x.yaml`` comment Helm writes before the document."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Positions are keyed by the id() of each dict and list, which means nothing in another
+        # process: send the containers in a list, which one pickle keeps the same objects as those
+        # in ``data``, and their positions as one block of bytes (an array apiece pickles 4x slower).
+        table = self.positions.table
+        containers = [c for c in _containers(self.data) if id(c) in table]
+        positions = [table[id(c)] for c in containers]
+        packed = b"".join([p.tobytes() for p in positions])
+        sizes = array("L", [len(p) for p in positions]).tobytes()
+        return _document, (
+            self.data,
+            self.index,
+            self.line,
+            self.column,
+            containers,
+            packed,
+            sizes,
+            self.source_comment,
+        )
+
+
+def _document(
+    data: Any,
+    index: int,
+    line: int,
+    column: int,
+    containers: list[Any],
+    packed: bytes,
+    sizes: bytes,
+    source: str | None,
+) -> Document:
+    flat: array[int] = array("Q")
+    flat.frombytes(packed)
+    counts: array[int] = array("L")
+    counts.frombytes(sizes)
+    table: dict[int, array[int]] = {}
+    start = 0
+    for container, count in zip(containers, counts, strict=True):
+        table[id(container)] = flat[start : start + count]
+        start += count
+    return Document(data, index, line, column, Positions(table), source)
+
+
+def _containers(data: Any) -> Iterator[Any]:
+    """Every dict and list in ``data`` (depth first, without recursion: YAML nests 1,000 deep)."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if node.__class__ is dict:
+            yield node
+            stack.extend(v for v in node.values() if v.__class__ is dict or v.__class__ is list)
+        elif node.__class__ is list:
+            yield node
+            stack.extend(v for v in node if v.__class__ is dict or v.__class__ is list)
 
 
 class _Builder:

@@ -110,27 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument(
         "--skip-rule", action="append", default=[], metavar="GLOB", help="skip matching rules (repeatable)"
     )
-    scan_cmd.add_argument(
-        "--values",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="Helm values file for charts (repeatable)",
-    )
-    scan_cmd.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Helm --set value for charts (repeatable)",
-    )
-    scan_cmd.add_argument(
-        "--max-file-size",
-        type=float,
-        default=DEFAULT_MAX_FILE_BYTES / 1048576,
-        metavar="MIB",
-        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
-    )
+    _file_arguments(scan_cmd)
     scan_cmd.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -275,6 +255,37 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _cluster_arguments(reach_cmd)
 
 
+def _file_arguments(parser: argparse.ArgumentParser) -> None:
+    """How files and charts are read."""
+    parser.add_argument(
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Helm values file for charts (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Helm --set value for charts (repeatable)",
+    )
+    parser.add_argument(
+        "--max-file-size",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 1048576,
+        metavar="MIB",
+        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more)",
+    )
+
+
 def _cluster_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     parser.add_argument(
@@ -405,10 +416,13 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         raise UsageError("--context, --kubeconfig and --namespace need --cluster")
     if args.max_file_size <= 0:
         raise UsageError("--max-file-size must be positive")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     return ScanOptions(
         rules=tuple(args.rule),
         skip_rules=tuple(args.skip_rule),
         max_file_bytes=int(args.max_file_size * 1048576),
+        jobs=args.jobs,
         helm_values=tuple(args.values),
         helm_set=tuple(args.set),
         image_reports=tuple(args.image_report),

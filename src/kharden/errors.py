@@ -15,6 +15,8 @@ Messages never echo the offending text, which may hold a secret: file and line a
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["ClusterError", "ConfigError", "InputError", "KhardenError", "UsageError"]
 
 
@@ -39,6 +41,15 @@ class InputError(KhardenError):
         if self.file and self.line is not None:
             where = f"{self.file}:{self.line}"
         return f"{where}: {self.message}" if where else self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: the default (``cls(*args)``) would lose file and line on the way
+        # back from a worker process.
+        return _input_error, (type(self), self.message, self.file, self.line)
+
+
+def _input_error(cls: type[InputError], message: str, file: str | None, line: int | None) -> InputError:
+    return cls(message, file=file, line=line)
 
 
 class ConfigError(InputError):

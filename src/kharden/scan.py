@@ -45,6 +45,8 @@ class ScanOptions:
     """Rule ID globs to run (all when empty)."""
     skip_rules: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    jobs: int | None = None
+    """Processes that parse files; default: one per CPU when the files are large enough to gain."""
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
@@ -96,6 +98,7 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
         collected,
         FileOptions(
             max_file_bytes=options.max_file_bytes,
+            jobs=options.jobs,
             helm_values=options.helm_values,
             helm_set=options.helm_set,
             stdin=options.stdin,

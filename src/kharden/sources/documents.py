@@ -7,7 +7,7 @@ not objects (no apiVersion/kind, a bare list or scalar) are counted, never error
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,10 +97,33 @@ class Collected:
         finds (and may remove) what an object itself says about its source file. ``node``
         is the node root a node file was read under: its objects are node evidence (``N``).
         """
+        self.add_documents(
+            iter_documents(text, file),
+            file,
+            renderer=renderer,
+            template=template,
+            template_path=template_path,
+            object_template=object_template,
+            node=node,
+        )
+
+    def add_documents(
+        self,
+        documents: Iterable[Document],
+        file: str,
+        *,
+        renderer: str | None = None,
+        template: str | None = None,
+        template_path: Callable[[str], str] | None = None,
+        object_template: Callable[[dict[str, Any]], str | None] | None = None,
+        node: str | None = None,
+    ) -> None:
+        """Add the objects of one file's documents (parsed here, or by a worker process); an
+        :class:`InputError` the documents raise is recorded after the objects before it."""
         self.stats.files += 1
         self.evidence.add("M" if node is None else "N")
         try:
-            for document in iter_documents(text, file):
+            for document in documents:
                 source = document.source_comment
                 if source is not None and template_path is not None:
                     source = template_path(source)
