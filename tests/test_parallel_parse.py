@@ -64,7 +64,11 @@ def _summary(report: Report) -> tuple[object, ...]:
     )
 
 
-def test_workers_give_the_same_report_in_the_same_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_workers_give_the_same_report_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    monkeypatch.setattr(files, "_START_METHOD", start)
     _tree(tmp_path)
     serial = scan([str(tmp_path)], ScanOptions(jobs=1))
     parallel = scan([str(tmp_path)], ScanOptions(jobs=3))

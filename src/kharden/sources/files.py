@@ -154,6 +154,9 @@ def _parse_file(path: str, max_bytes: int) -> tuple[list[Document] | None, Input
 # quarter of the parse time).
 _PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 _MAX_JOBS = 8
+# fork starts a worker in milliseconds with kharden already imported; elsewhere (macOS, Windows)
+# fork is unsafe or missing, and spawn is used when --jobs asks for workers.
+_START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def _jobs(requested: int | None, files: list[str]) -> int:
@@ -163,8 +166,8 @@ def _jobs(requested: int | None, files: list[str]) -> int:
         return 1
     if requested is not None:
         return max(1, requested)
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # spawning a fresh interpreter per worker costs more than it gains
+    if _START_METHOD != "fork":
+        return 1  # starting a fresh interpreter per worker costs more than it gains
     total = 0
     for path in files:
         with contextlib.suppress(OSError):
@@ -180,7 +183,7 @@ def _parse_files(
     """:func:`_parse_file` of each file, in order, by ``jobs`` processes (this one when 1)."""
     done = 0
     if jobs > 1:
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(_START_METHOD))
         try:
             for result in pool.map(_parse_file, files, itertools.repeat(max_bytes), chunksize=4):
                 yield result
