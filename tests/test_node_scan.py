@@ -40,7 +40,9 @@ def test_static_pods_from_a_node_are_not_judged_as_workloads() -> None:
     report = scan([str(EXAMPLES / "insecure")], ScanOptions(node_roots=(str(EXAMPLES / "insecure-node"),)))
     node_pods = [f for f in report.findings if f.object.kind == "Pod" and f.object.namespace == "kube-system"]
     assert node_pods
-    assert not [f.rule for f in node_pods if f.rule.startswith(("pod.", "image.", "netpol.host-network"))]
+    assert not [
+        f.rule for f in node_pods if f.rule.startswith(("pod.", "image.", "netpol.host-network", "sa."))
+    ]
 
 
 def test_hardened_examples_stay_clean() -> None:

@@ -99,6 +99,39 @@ def test_shared_passes(docs: list[Doc]) -> None:
     assert fired("sa.shared", *docs) == []
 
 
+def mirror_pod(name: str = "kube-apiserver-cp1") -> Doc:
+    """The mirror pod the kubelet posts for a static pod, as a cluster snapshot holds it."""
+    pod = mutate(
+        as_kind(MINIMAL_POD, "Pod"),
+        ("/spec/serviceAccountName", DELETE),
+        ("/spec/automountServiceAccountToken", DELETE),
+    )
+    pod["metadata"] = {
+        "name": name,
+        "namespace": "kube-system",
+        "annotations": {"kubernetes.io/config.mirror": "0f3c"},
+    }
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "plain_pod"),
+    [
+        ("sa.default", [("Pod/c", "/spec/serviceAccountName", "medium")]),
+        ("sa.automount", [("Pod/c", "/spec/automountServiceAccountToken", "low")]),
+        ("sa.shared", []),
+    ],
+)
+def test_mirror_pods_run_without_a_service_account(
+    rule_id: str, plain_pod: list[tuple[str, str, str]]
+) -> None:
+    # A static pod's spec may not name a ServiceAccount and gets no token: nothing to report.
+    assert fired(rule_id, mirror_pod("a"), mirror_pod("b")) == []
+    plain = mirror_pod("c")
+    del plain["metadata"]["annotations"]
+    assert fired(rule_id, plain, mirror_pod("d")) == plain_pod
+
+
 # --- sa.automount -------------------------------------------------------------------------------------
 
 MOUNTED = {"serviceAccountName": "app", "automountServiceAccountToken": DELETE}

@@ -44,7 +44,8 @@ def default(context: ScanContext) -> Iterator[Hit]:
 
     Every pod that names no ServiceAccount shares the default one: a permission granted to one of them is
     granted to all, and no binding can tell the components apart. Without a mounted token the identity is
-    out of the pod's reach, so the risk is small.
+    out of the pod's reach, so the risk is small. Static pods (from a node's files) and their mirror pods
+    are left out: their spec may not name a ServiceAccount and the kubelet mounts no token for them.
 
     Reads: spec.serviceAccountName, spec.serviceAccount and spec.automountServiceAccountToken of every
     workload; automountServiceAccountToken of its ServiceAccount.
@@ -121,7 +122,7 @@ def automount(context: ScanContext) -> Iterator[Hit]:
     authenticates to the API server, and every permission later granted to the ServiceAccount, or to all
     ServiceAccounts, comes with it. Grants to every ServiceAccount of the cluster (system:serviceaccounts,
     system:authenticated) do not count: they are no reason for this workload to hold a token, and neither
-    are the stock bindings every cluster has.
+    are the stock bindings every cluster has. Static and mirror pods get no token and are left out.
 
     Reads: spec.automountServiceAccountToken, spec.serviceAccountName of every workload;
     automountServiceAccountToken of ServiceAccounts; RoleBindings and ClusterRoleBindings.
