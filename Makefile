@@ -37,9 +37,9 @@ unit: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(KHARDEN) rules --format md > docs/rules.md
 
-## golden: regenerate the golden reports of tests/report/golden/ (then review `git diff`)
+## golden: regenerate the golden reports (tests/report/golden/, tests/data/same-findings.txt; review `git diff`)
 golden: $(VENV)/.installed
-	KHARDEN_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/report/test_golden.py
+	KHARDEN_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/report/test_golden.py tests/test_same_findings.py
 
 ## bench: compare kharden with checkov (installs checkov in its own venv; slow)
 bench: $(VENV)/.installed
