@@ -2,6 +2,9 @@
 
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or input
 errors (an input error in one file does not hide the other files' findings).
+
+Each command imports what it needs when it runs (``kharden --version`` and ``kharden rules`` start
+in a few tens of milliseconds); only the argument parser and light modules load at start-up.
 """
 
 from __future__ import annotations
@@ -11,27 +14,21 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import TextIO
 
-from . import __version__, reach
-from .baseline import Baseline, baseline_json, load_baseline
-from .config import Config, find_config, load_config
+from . import TYPE_CHECKING, __version__
 from .errors import KhardenError, UsageError
-from .model import Report, Severity
-from .report import FORMATS, plan_outputs, render
-from .report import catalog as catalog_report
-from .report import reach as reach_report
-from .report import whocan as whocan_report
-from .rules import REGISTRY
-from .rules import get as get_rule
-from .scan import ScanOptions, scan
-from .sources.cluster import ClusterOptions, Progress
-from .sources.files import DEFAULT_MAX_FILE_BYTES
-from .sources.snapshot import write_snapshot
-from .whocan import who_can
+from .report import FORMATS
+from .sources.limits import DEFAULT_MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TextIO
+
+    from .baseline import Baseline
+    from .config import Config
+    from .model import Report
+    from .scan import ScanOptions
+    from .sources.cluster import ClusterOptions, Progress
 
 __all__ = ["main"]
 
@@ -353,6 +350,9 @@ def _run(argv: list[str]) -> int:
     if args.command == "snapshot":
         return _snapshot(args)
     if args.command == "rules":
+        from .report import catalog as catalog_report  # noqa: PLC0415 - see the module docstring
+        from .rules import REGISTRY  # noqa: PLC0415
+
         render = {
             "table": catalog_report.rules_table,
             "md": catalog_report.rules_markdown,
@@ -361,6 +361,9 @@ def _run(argv: list[str]) -> int:
         sys.stdout.write(render[args.format](REGISTRY))
         return 0
     if args.command == "explain":
+        from .report import catalog as catalog_report  # noqa: PLC0415
+        from .rules import get as get_rule  # noqa: PLC0415
+
         sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
         return 0
     if args.command == "baseline":
@@ -374,6 +377,10 @@ def _run(argv: list[str]) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from .baseline import load_baseline  # noqa: PLC0415
+    from .model import Severity  # noqa: PLC0415
+    from .report import plan_outputs, render  # noqa: PLC0415
+
     config = _config(args)
     fail_text = args.fail_on or config.fail_on or "high"
     fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
@@ -397,6 +404,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    from .config import Config, find_config, load_config  # noqa: PLC0415
+
     if args.no_config:
         if args.config:
             raise UsageError("--config and --no-config contradict each other")
@@ -406,6 +415,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
+    from .scan import ScanOptions  # noqa: PLC0415
+
     node_roots = tuple(args.node_root) + (("/",) if args.node else ())
     if not args.paths and not node_roots and not args.cluster and args.snapshot is None:
         raise UsageError(
@@ -436,6 +447,8 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
 
 
 def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
+    from .scan import scan  # noqa: PLC0415
+
     try:
         return scan(paths, options)
     finally:
@@ -443,6 +456,8 @@ def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
 
 
 def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    from .sources.cluster import ClusterOptions  # noqa: PLC0415
+
     if args.parallel < 1:
         raise UsageError("--parallel must be at least 1")
     if args.request_timeout <= 0:
@@ -458,6 +473,8 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
+    from .sources.snapshot import write_snapshot  # noqa: PLC0415
+
     options = _cluster_options(args)
     try:
         info = write_snapshot(options, args.output)
@@ -498,6 +515,10 @@ class _ProgressLine:
 
 
 def _baseline_write(file: str, args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from .baseline import baseline_json  # noqa: PLC0415
+
     if args.baseline:
         raise UsageError("baseline write records every unsuppressed finding: it takes no --baseline")
     config = replace(_config(args), baseline=None)
@@ -516,6 +537,10 @@ def _baseline_write(file: str, args: argparse.Namespace) -> int:
 
 
 def _who_can(args: argparse.Namespace) -> int:
+    from .report import whocan as whocan_report  # noqa: PLC0415
+    from .scan import ScanOptions  # noqa: PLC0415
+    from .whocan import who_can  # noqa: PLC0415
+
     if not args.paths:
         raise UsageError("nothing to read: give files, directories, or '-' for stdin")
     answer = who_can(
@@ -534,6 +559,10 @@ def _who_can(args: argparse.Namespace) -> int:
 
 
 def _reach(args: argparse.Namespace) -> int:
+    from . import reach  # noqa: PLC0415
+    from .report import reach as reach_report  # noqa: PLC0415
+    from .scan import ScanOptions  # noqa: PLC0415
+
     if not args.paths and not args.cluster and args.snapshot is None:
         raise UsageError(
             "nothing to read: give files, directories, '-' for stdin, --cluster or --snapshot FILE"
@@ -603,6 +632,8 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    from pathlib import Path  # noqa: PLC0415
+
     try:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")

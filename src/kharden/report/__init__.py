@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..model import Report
+
+if TYPE_CHECKING:
+    from ..model import Report
 
 __all__ = [
     "EXTENSIONS",

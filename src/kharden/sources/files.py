@@ -25,10 +25,10 @@ from .._yaml import Document, iter_documents
 from ..errors import InputError
 from . import helm, kustomize
 from .documents import Collected
+from .limits import DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "read_paths"]
 
-DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
