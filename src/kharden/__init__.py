@@ -11,6 +11,8 @@ they need (start-up is most of a small scan's time).
 from __future__ import annotations
 
 import importlib
+import sys
+from types import ModuleType
 
 __version__ = "0.1.0"
 
@@ -79,3 +81,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(ModuleType):
+    """The package: ``kharden.scan`` stays the function once the submodule of that name is imported (the
+    import system sets the package's attribute to the submodule; ``sys.modules`` keeps the submodule)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _PUBLIC and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
