@@ -36,6 +36,7 @@ from .. import _flags, _hostpath, _pointer
 from ..errors import InputError
 from ..inventory import Inventory
 from ..model import Obj
+from .distribution import component_args, distributions
 
 __all__ = [
     "APISERVER",
@@ -216,6 +217,10 @@ class Component:
     container_raw: Mapping[str, Any] | None = None
     kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION
     kubelet_config: Obj | None = None
+    fix_at: dict[str, tuple[Obj, str]] = field(default_factory=dict)
+    """Where an unset flag is decided when not by the flag itself (k3s' ``secrets-encryption``)."""
+    kubelet_dropins: list[Obj] = field(default_factory=list)
+    """The KubeletConfiguration drop-ins of ``--config-dir``, in the order the kubelet merges them."""
     kubelet_config_path: str | None = None
     unreadable: str | None = None
     """Why the component's configuration cannot be judged (etcd's --config-file is not on the node)."""
@@ -233,13 +238,21 @@ class Component:
         if written is not None:
             value = "true" if written.arg.value is None else written.arg.value
             return Setting(name, value, written.obj, written.path, "flag", written.text)
-        if self.name == KUBELET and name in KUBELET_CONFIG and self.kubelet_config is not None:
+        files = [*reversed(self.kubelet_dropins), *([self.kubelet_config] if self.kubelet_config else [])]
+        if self.name == KUBELET and name in KUBELET_CONFIG and files:
+            # --config-dir drop-ins are merged over the --config file in name order (a JSON merge
+            # patch each: the last file that sets a field wins), flags over both: kubelet
+            # cmd/kubelet/app/server.go, mergeKubeletConfigurations and kubeletConfigFlagPrecedence.
             pointer, file_default = KUBELET_CONFIG[name]
-            value = _at(self.kubelet_config.raw, pointer)
-            if value is not None:
-                text = _flag_text(value)
-                key = ".".join(_pointer.split(pointer))
-                return Setting(name, text, self.kubelet_config, pointer, "config", f"{key}: {text}")
+            for source in files:
+                value = _at(source.raw, pointer)
+                if value is not None:
+                    text = _flag_text(value)
+                    key = ".".join(_pointer.split(pointer))
+                    return Setting(name, text, source, pointer, "config", f"{key}: {text}")
+            if self.kubelet_config is None:  # drop-ins over the flags' own defaults
+                default_value = self.default(name)
+                return Setting(name, default_value, files[0], pointer, "default", f"{pointer} is not set")
             return Setting(
                 name, file_default, self.kubelet_config, pointer, "default", f"{pointer} is not set"
             )
@@ -248,7 +261,8 @@ class Component:
             return Setting(name, self.implicit[name], obj, "", "distribution", "")
         if default is None:
             default = self.default(name)
-        return Setting(name, default, self.obj, self.anchor, "default", "")
+        obj, path = self.fix_at.get(name, (self.obj, self.anchor))
+        return Setting(name, default, obj, path, "default", "")
 
     def default(self, name: str) -> str | None:
         if self.name == APISERVER and name == "insecure-port" and self.kube_version < (1, 20):
@@ -482,80 +496,62 @@ def _words(value: Any) -> list[str]:
     return [v if isinstance(v, str) else str(v) for v in value] if isinstance(value, list) else []
 
 
-def _config_args(config: Obj, key: str) -> Iterator[_Written]:
-    """``kube-apiserver-arg: [key=value, ...]`` of a k3s/RKE2 config, as flags."""
-    values = _at(config.raw, f"/config/{key}")
-    items = values if isinstance(values, list) else [values] if isinstance(values, str) else []
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            continue
-        name, equals, value = item.lstrip("-").partition("=")
-        name = name.removesuffix("+")  # 'key+=value' appends in k3s; the value still counts
-        path = f"/config/{_pointer.escape(key)}" + (f"/{index}" if isinstance(values, list) else "")
-        yield _Written(_flags.Arg(name, value if equals else None, index), config, path)
-
-
 def _distribution_components(inventory: Inventory) -> Iterator[Component]:
-    """k3s runs every component in its own process; RKE2 runs the kubelet so (its others are static pods)."""
-    by_node: dict[tuple[str | None, str], list[Obj]] = {}
-    for obj in inventory.of_kind("DistributionConfig", "ComponentArgs"):
-        if obj.ref.api_version != NODE_API:
-            continue
-        distribution = obj.raw.get("distribution") or obj.raw.get("component")
-        if distribution in ("k3s", "rke2"):
-            by_node.setdefault((obj.origin.node, str(distribution)), []).append(obj)
-    for (node, distribution), objs in by_node.items():
-        objs.sort(key=_position)
-        configs = [o for o in objs if o.ref.kind == "DistributionConfig"]
-        cli = [o for o in objs if o.ref.kind == "ComponentArgs"]
-        merged: dict[str, Any] = {}
-        for config in configs:
-            raw = config.raw.get("config")
-            merged.update(raw if isinstance(raw, Mapping) else {})
-        cli_args = [
-            _Written(arg, o, f"/args/{arg.index}")
-            for o in cli
-            for arg in _flags.parse_args(_words(o.raw.get("args")))
-        ]
-        role = "agent" if any("agent" in _words(o.raw.get("args"))[:1] for o in cli) else "server"
-        anchor_obj = configs[-1] if configs else cli[0]
+    """k3s runs every component in its own process; RKE2 runs the kubelet so (its others are static pods).
+
+    The settings are k3s' merge of config.yaml, its drop-ins and the unit's command line
+    (:mod:`.distribution`); a component's flags are what k3s passes it, then its ``*-arg`` entries.
+    """
+    for dist in distributions(inventory):
         names = (
             [KUBELET]
-            if role == "agent" or distribution == "rke2"
+            if dist.role == "agent" or dist.name == "rke2"
             else [APISERVER, SCHEDULER, CONTROLLER_MANAGER, KUBELET]
         )
-        embedded_etcd = bool(merged.get("cluster-init")) or (
-            bool(merged.get("server")) and not merged.get("datastore-endpoint")
+        embedded_etcd = dist.enabled("cluster-init") is not None or (
+            bool(dist.string("server")) and not dist.string("datastore-endpoint")
         )
-        if role == "server" and distribution == "k3s" and embedded_etcd:
+        if dist.role == "server" and dist.name == "k3s" and embedded_etcd:
             names.append(ETCD)
+        anchor_obj = dist.anchor
+        fix_at: dict[str, tuple[Obj, str]] = {}
         for name in names:
-            implicit = {k: v.format(d=distribution) for k, v in _K3S_FLAGS[name].items()}
+            implicit = {k: v.format(d=dist.name) for k, v in _K3S_FLAGS[name].items()}
             if name == APISERVER:
                 if embedded_etcd:
-                    implicit.update({k: v.format(d=distribution) for k, v in _K3S_ETCD_APISERVER.items()})
-                if merged.get("secrets-encryption") is True:
-                    implicit["encryption-provider-config"] = (
-                        f"/var/lib/rancher/{distribution}/server/cred/encryption-config.json"
-                    )
+                    implicit.update({k: v.format(d=dist.name) for k, v in _K3S_ETCD_APISERVER.items()})
+                if dist.enabled("secrets-encryption") is not None:
+                    implicit["encryption-provider-config"] = _flags.K3S_ENCRYPTION_CONFIG.format(dist.name)
+                else:
+                    written = dist.last("secrets-encryption")
+                    decided = (written.obj, written.path) if written else (anchor_obj, dist.path_of(""))
+                    fix_at = {"encryption-provider-config": decided}
             key = _ARG_KEYS[name]
             component = Component(
                 name=name,
                 obj=anchor_obj,
                 anchor=f"/config/{key}" if anchor_obj.ref.kind == "DistributionConfig" else "/args",
                 container=None,
-                node=node,
-                distribution=distribution,
+                node=dist.node,
+                distribution=dist.name,
                 implicit=implicit,
                 implicit_obj=anchor_obj,
+                fix_at=fix_at if name == APISERVER else {},
             )
-            for config in configs:
-                component.written.extend(_config_args(config, key))
-            for written in cli_args:
-                if written.arg.name == key and written.arg.value:
-                    flag, equals, value = written.arg.value.partition("=")
-                    arg = _flags.Arg(flag.removesuffix("+"), value if equals else None, written.arg.index)
-                    component.written.append(_Written(arg, written.obj, written.path))
+            for flag, value, where, mode in component_args(dist, key):
+                arg = _flags.Arg(flag, value, -1)
+                own = _Written(arg, where.obj, where.path)
+                if mode and flag in implicit:
+                    # k3s keeps its own value beside a 'flag+=' ('flag-=') entry, after (before) it.
+                    kept = _Written(
+                        _flags.Arg(flag, implicit[flag], -1),
+                        anchor_obj,
+                        component.anchor,
+                        f"--{flag}={implicit[flag]} (set by {dist.name})",
+                    )
+                    component.written.extend([kept, own] if mode == "+" else [own, kept])
+                else:
+                    component.written.append(own)
             yield component
 
 
@@ -594,13 +590,22 @@ def _kubelets(inventory: Inventory, plane: ControlPlane) -> Iterator[Component]:
         for obj in objs:
             for arg in _flags.parse_args(_words(obj.raw.get("args"))):
                 component.written.append(_Written(arg, obj, f"/args/{arg.index}"))
+        here = configs.get(node, [])
+        config_dir = component.last("config-dir")
+        if config_dir is not None and config_dir.arg.value and node is not None:
+            directory = _join(node, config_dir.arg.value)
+            component.kubelet_dropins = sorted(
+                (o for o in here if os.path.dirname(o.origin.file or "") == directory),
+                key=lambda o: o.origin.file or "",
+            )
+            here = [o for o in here if o not in component.kubelet_dropins]
         config_flag = component.last("config")
         if config_flag is not None and config_flag.arg.value:
             component.kubelet_config_path = config_flag.arg.value
             if node is not None and node in plane.node_files:
                 real = _join(node, config_flag.arg.value)
-                found = [o for o in configs.get(node, []) if o.origin.file == real]
+                found = [o for o in here if o.origin.file == real]
                 component.kubelet_config = found[0] if found else None
-        elif configs.get(node):
-            component.kubelet_config = configs[node][0]
+        elif here:
+            component.kubelet_config = here[0]
         yield component

@@ -388,7 +388,10 @@ def pod_traffic(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     with a mesh-wide STRICT PeerAuthentication) encrypts pod-to-pod traffic.
 
     Pod traffic crosses node networks, often shared or across the Internet; without encryption it can
-    be read and changed by ARP or DHCP spoofing, a compromised switch or the cloud's network.
+    be read and changed by ARP or DHCP spoofing, a compromised switch or the cloud's network. Node files
+    alone show neither a mesh nor the CNI's cluster-wide settings: on them the rule passes when the
+    node's configuration turns encryption on (k3s flannel-backend: wireguard-native) and is otherwise
+    not evaluated.
 
     Reads: CNI configurations of the nodes, kube-system DaemonSets (cilium, calico-node, canal,
     kube-flannel-ds, weave-net, antrea-agent, aws-node, ...), ConfigMaps cilium-config,
@@ -400,6 +403,14 @@ def pod_traffic(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         yield Unevaluated("no CNI plugin identified (no CNI configuration or known kube-system DaemonSet)")
         return
     if any(p.encrypts for p in plugins) or any(m.strict for m in context.meshes):
+        return
+    if not context.evidence & {"M", "C"}:
+        # A node shows neither the mesh nor the CNI's own encryption settings (cilium-config,
+        # FelixConfiguration): only what the node's configuration turns on can be judged.
+        yield Unevaluated(
+            "node files show no CNI encryption and cannot show a mesh or the CNI's cluster settings"
+            " (cilium-config, FelixConfiguration): scan the cluster or its manifests too"
+        )
         return
     for plugin in plugins:
         yield Hit(

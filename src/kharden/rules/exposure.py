@@ -419,12 +419,15 @@ def kubelet_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     anonymous requests, or authorizes every request (authorization mode AlwaysAllow).
 
     The kubelet API runs commands in any container of the node and reads their logs and
-    environment; the read-only port lists every pod with its spec. Flags override the config file;
-    without a config file the flag defaults are the open ones (10255, anonymous, AlwaysAllow).
+    environment; the read-only port lists every pod with its spec. Flags override the config file and
+    its drop-ins (Kubernetes 1.30+: each *.conf file of --config-dir, in name order, overrides the
+    fields it sets); without a config file the flag defaults are the open ones (10255, anonymous,
+    AlwaysAllow).
 
     Reads: kubelet --read-only-port, --anonymous-auth, --authorization-mode (systemd unit, drop-ins,
-    kubeadm-flags.env, /etc/default/kubelet, k3s/RKE2 kubelet-arg) and the KubeletConfiguration its
-    --config names (readOnlyPort, authentication.anonymous.enabled, authorization.mode).
+    kubeadm-flags.env, /etc/default/kubelet, k3s/RKE2 kubelet-arg), the KubeletConfiguration its
+    --config names and the *.conf drop-ins of its --config-dir, merged over it in name order
+    (readOnlyPort, authentication.anonymous.enabled, authorization.mode).
     """
     plane = context.control_plane
     for component in plane.of(KUBELET):
@@ -433,8 +436,8 @@ def kubelet_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             state = plane.file_at(component, component.kubelet_config_path or "")
             yield Unevaluated(f"kubelet --config: {state.missing_reason}")
         settings = [component.setting(n) for n in ("read-only-port", "anonymous-auth", "authorization-mode")]
-        if config_missing:  # only what the flags themselves say can be judged
-            settings = [s for s in settings if s.source in {"flag", "distribution"}]
+        if config_missing:  # only what the flags and drop-ins themselves say can be judged
+            settings = [s for s in settings if s.source in {"flag", "distribution", "config"}]
         for setting in settings:
             if setting.name == "read-only-port" and setting.value not in {None, "0"}:
                 message = f"the kubelet serves its unauthenticated read-only port {setting.value}"

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from .. import _pointer
+from ..analysis.cni import POLICY_ADDONS
 from ..analysis.context import ScanContext
 from ..analysis.imageref import parse_image
 from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
@@ -166,9 +167,12 @@ def host_network(pod: EffectivePod) -> Iterator[Hit]:
     ),
 )
 def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
-    """Fires when NetworkPolicies exist but no CNI plugin of the cluster enforces them: flannel alone,
+    """Fires when NetworkPolicies exist but a node's CNI plugin does not enforce them (flannel alone,
     kubenet, the AWS VPC CNI without its network policy agent, kube-router with --run-firewall=false,
-    k3s with disable-network-policy, or no plugin identified at all.
+    k3s with disable-network-policy), or no plugin is identified at all. Each node root is judged by
+    its active CNI configuration: the first file, in name order, of the directory the container runtime
+    reads, as containerd and CRI-O choose it (a leftover 10-flannel.conflist before 99-calico.conflist
+    means flannel). The cluster's DaemonSets count as one: some plugin among them must enforce.
 
     The API server accepts NetworkPolicies whatever the network does with them; without an enforcing
     plugin every policy is silently ignored and all pods reach all pods, as the checklist warns.
@@ -181,8 +185,6 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
     if not policies:
         return
     plugins = context.cni_plugins
-    if any(p.enforces for p in plugins):
-        return
     count = f"{len(policies)} NetworkPolicies exist" if len(policies) > 1 else "a NetworkPolicy exists"
     if not plugins:
         yield Hit(
@@ -192,11 +194,24 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
             obj=policies[0],
         )
         return
+    cluster = [p for p in plugins if p.node is None]
+    addon = next((p for p in cluster if p.enforces and p.name in POLICY_ADDONS), None)
+    # Each node is judged by the CNI it uses: one node that ignores the policies lets its pods through.
     for plugin in plugins:
-        why = f": {plugin.why}" if plugin.why else ""
-        yield Hit(
-            plugin.path, f"{count} but the {plugin.name} CNI does not enforce them{why}", obj=plugin.obj
-        )
+        if plugin.node is not None and not plugin.enforces and addon is None:
+            why = f": {plugin.why}" if plugin.why else ""
+            yield Hit(
+                plugin.path,
+                f"{count} but node {plugin.node} runs the {plugin.name} CNI,"
+                f" which does not enforce them{why}",
+                obj=plugin.obj,
+            )
+    if cluster and not any(p.enforces for p in cluster):
+        for plugin in cluster:
+            why = f": {plugin.why}" if plugin.why else ""
+            yield Hit(
+                plugin.path, f"{count} but the {plugin.name} CNI does not enforce them{why}", obj=plugin.obj
+            )
 
 
 @rules.inventory(
