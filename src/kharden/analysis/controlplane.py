@@ -11,16 +11,18 @@ kubelet, found
 
 :meth:`Component.setting` answers "what is the value of ``--flag``" exactly as the component would:
 the last occurrence written, else what the distribution passes, else the component's default for the
-Kubernetes version of the scan (:data:`DEFAULT_KUBE_VERSION` unless the user or the apiserver's image
-says otherwise). Every answer names where it was decided, to point a finding at.
+Kubernetes version of the scan (:data:`DEFAULT_KUBE_VERSION` unless ``--kube-version``, the cluster or
+a node root's kube-apiserver says otherwise; a default that depends on an assumed version is recorded
+in :attr:`ControlPlane.assumptions`). Every answer names where it was decided, to point a finding at.
 
 Defaults assumed (Kubernetes 1.33, etcd 3.5): kube-apiserver ``--anonymous-auth=true``,
-``--profiling=true``, no ``--insecure-port`` (removed in 1.24; before 1.20 it defaulted to 8080 on
-127.0.0.1); kube-scheduler and kube-controller-manager ``--bind-address=0.0.0.0``,
-``--profiling=true``; etcd ``--client-cert-auth=false``, ``--peer-client-cert-auth=false``,
-``--listen-client-urls=http://localhost:2379``; kubelet flags ``--read-only-port=10255``,
-``--anonymous-auth=true``, ``--authorization-mode=AlwaysAllow``, but in a KubeletConfiguration file
-(v1beta1) ``readOnlyPort: 0``, ``authentication.anonymous.enabled: false``,
+``--profiling=true``, ``--authorization-mode=AlwaysAllow``, ``--audit-log-maxage``,
+``--audit-log-maxbackup`` and ``--audit-log-maxsize`` 0, no ``--insecure-port`` (removed in 1.24;
+before 1.20 it defaulted to 8080 on 127.0.0.1); kube-scheduler and kube-controller-manager
+``--bind-address=0.0.0.0``, ``--profiling=true``; etcd ``--client-cert-auth=false``,
+``--peer-client-cert-auth=false``, ``--listen-client-urls=http://localhost:2379``; kubelet flags
+``--read-only-port=10255``, ``--anonymous-auth=true``, ``--authorization-mode=AlwaysAllow``, but in a
+KubeletConfiguration file (v1beta1) ``readOnlyPort: 0``, ``authentication.anonymous.enabled: false``,
 ``authorization.mode: Webhook``.
 """
 
@@ -37,6 +39,7 @@ from ..errors import InputError
 from ..inventory import Inventory
 from ..model import Obj
 from .distribution import component_args, distributions
+from .staticpods import MIRROR_ANNOTATION
 
 __all__ = [
     "APISERVER",
@@ -48,6 +51,7 @@ __all__ = [
     "Component",
     "ControlPlane",
     "FileState",
+    "KubeVersion",
     "Setting",
     "parse_version",
 ]
@@ -60,12 +64,21 @@ KUBELET = "kubelet"
 NODE_API = "node.kharden.io/v1alpha1"
 
 DEFAULT_KUBE_VERSION = (1, 33)
-"""The Kubernetes version whose defaults kharden assumes when neither ``--kube-version`` nor an
-apiserver image tag says which one runs."""
+"""The Kubernetes version whose defaults kharden assumes when neither ``--kube-version``, the cluster,
+nor a node root's kube-apiserver says which one runs."""
 
 # Component defaults when a flag is absent (Kubernetes 1.33, etcd 3.5).
 DEFAULTS: dict[str, dict[str, str]] = {
-    APISERVER: {"anonymous-auth": "true", "profiling": "true", "insecure-port": "0"},
+    APISERVER: {
+        "anonymous-auth": "true",
+        "profiling": "true",
+        "insecure-port": "0",
+        # "Defaults to AlwaysAllow if --authorization-config is not used" (kube-apiserver --help)
+        "authorization-mode": "AlwaysAllow",
+        "audit-log-maxage": "0",
+        "audit-log-maxbackup": "0",
+        "audit-log-maxsize": "0",
+    },
     SCHEDULER: {"bind-address": "0.0.0.0", "profiling": "true"},  # noqa: S104 - the default being judged
     CONTROLLER_MANAGER: {"bind-address": "0.0.0.0", "profiling": "true"},  # noqa: S104
     ETCD: {
@@ -139,6 +152,50 @@ def parse_version(text: str) -> tuple[int, int] | None:
     """``(1, 29)`` from ``1.29``, ``v1.29.3``, ``v1.29.3+k3s1``; ``None`` when it is no version."""
     match = re.match(r"^v?(\d+)\.(\d+)", text.strip())
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class KubeVersion:
+    """The Kubernetes version whose defaults apply, and what said so (``None``: assumed)."""
+
+    version: tuple[int, int]
+    source: str | None
+
+    @property
+    def stated(self) -> bool:
+        return self.source is not None
+
+    @property
+    def text(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+
+def _kube_version(
+    stated: tuple[int, int] | None, cluster: str | None, apiservers: list[Component]
+) -> KubeVersion:
+    """``--kube-version``, else the cluster's (its ``/version``, else a kube-apiserver mirror pod's image),
+    else a node root's kube-apiserver static pod image, else :data:`DEFAULT_KUBE_VERSION` (assumed).
+
+    A kube-apiserver manifest among plain manifest files says nothing of the cluster they are applied to
+    (one old example in a repository would change every version-dependent verdict): it is not used.
+    """
+    if stated is not None:
+        return KubeVersion(stated, "--kube-version")
+    version = parse_version(cluster) if cluster else None
+    if version is not None:
+        return KubeVersion(version, f"the cluster ({cluster})")
+    for where, wanted in (("a mirror pod of the cluster", True), ("a node root", False)):
+        for component in apiservers:
+            obj = component.obj
+            mirror = MIRROR_ANNOTATION in obj.annotations
+            if mirror != wanted or (not mirror and obj.origin.node is None):
+                continue
+            image = component.container_raw.get("image") if component.container_raw else None
+            if isinstance(image, str) and ":" in image.rsplit("/", 1)[-1]:
+                version = parse_version(image.rsplit(":", 1)[-1])
+                if version is not None:
+                    return KubeVersion(version, f"the kube-apiserver image of {where} ({image})")
+    return KubeVersion(DEFAULT_KUBE_VERSION, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +367,12 @@ def _flag_text(value: Any) -> str:
 class ControlPlane:
     """The components of a scan and the node files their flags point to. Built once per scan."""
 
-    def __init__(self, inventory: Inventory, kube_version: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        kube_version: tuple[int, int] | None = None,
+        cluster_version: str | None = None,
+    ) -> None:
         self.inventory = inventory
         self.node_files = {
             obj.origin.node: obj for obj in inventory.of_kind("NodeFiles") if obj.ref.api_version == NODE_API
@@ -328,11 +390,23 @@ class ControlPlane:
         self.components.extend(_kubelets(inventory, self))
         for etcd in self.of(ETCD):
             self._etcd_config_file(etcd)
-        detected = self._image_version()
-        self.kube_version = kube_version or detected or DEFAULT_KUBE_VERSION
-        self.version_stated = kube_version is not None or detected is not None
+        self.version = _kube_version(kube_version, cluster_version, self.of(APISERVER))
+        self.kube_version = self.version.version
+        self.version_stated = self.version.stated
+        self.assumptions: list[str] = []
+        """What the scan decided on an assumed Kubernetes version (printed with the report)."""
         for component in self.components:
             component.kube_version = self.kube_version
+
+    def assume(self, what: str) -> None:
+        """Record that ``what`` was decided on the assumed version (nothing when the version is known)."""
+        if not self.version.stated:
+            note = (
+                f"Kubernetes {self.version.text} for {what} (no --kube-version, cluster or node root says"
+                " which version runs)"
+            )
+            if note not in self.assumptions:
+                self.assumptions.append(note)
 
     def _etcd_config_file(self, etcd: Component) -> None:
         """etcd with --config-file ignores its other flags and ETCD_* variables: read the file instead."""
@@ -345,15 +419,6 @@ class ControlPlane:
             etcd.unreadable = f"etcd --config-file: {state.missing_reason or 'no etcd configuration'}"
             return
         etcd.written = list(_etcd_settings(config))
-
-    def _image_version(self) -> tuple[int, int] | None:
-        for component in self.of(APISERVER):
-            image = component.container_raw.get("image") if component.container_raw else None
-            if isinstance(image, str) and ":" in image.rsplit("/", 1)[-1]:
-                version = parse_version(image.rsplit(":", 1)[-1])
-                if version is not None:
-                    return version
-        return None
 
     def of(self, name: str) -> list[Component]:
         return [c for c in self.components if c.name == name]

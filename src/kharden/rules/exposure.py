@@ -21,6 +21,7 @@ from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod, pod_template_path
 from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
 from ..analysis.scheduling import Placement, control_plane_placements
 from ..analysis.services import Service
+from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, Severity, Unevaluated
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._netcheck import pods_of, reach_hits
@@ -192,6 +193,87 @@ def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             yield at(setting, f"kube-apiserver accepts anonymous requests ({setting.describe()})")
 
 
+# Authorizer types of an AuthorizationConfiguration (apiserver.config.k8s.io) and modes of
+# --authorization-mode that allow every request they are asked about.
+_ALLOW_ALL = "AlwaysAllow"
+AUTHZ_DOC = "https://kubernetes.io/docs/reference/access-authn-authz/authorization/"
+
+
+@rules.inventory(
+    "exposure.apiserver-authorization",
+    Severity.CRITICAL,
+    evidence="N, C",
+    title="API server authorizes every request",
+    remediation=(
+        "set --authorization-mode=Node,RBAC on kube-apiserver (or, in an AuthorizationConfiguration, list"
+        " Node and RBAC authorizers and no AlwaysAllow)"
+    ),
+    references=(
+        AUTHZ_DOC + "#authorization-modules",
+        AUTHZ_DOC + "#using-configuration-file-for-authorization",
+        APISERVER_DOC,
+    ),
+)
+def apiserver_authorization(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when kube-apiserver's --authorization-mode includes AlwaysAllow or does not include RBAC
+    (unset, it defaults to AlwaysAllow), or when the AuthorizationConfiguration of its
+    --authorization-config has an AlwaysAllow authorizer or no RBAC authorizer.
+
+    Authorizers are asked in order and the first that allows or denies decides: with AlwaysAllow in the
+    chain every authenticated request that no earlier authorizer denies is allowed, so no RBAC rule
+    matters and any credential (a ServiceAccount token from any pod) is cluster-admin. Without RBAC, the
+    cluster's Roles and bindings are not enforced at all. k3s and RKE2 pass --authorization-mode=Node,RBAC
+    themselves.
+
+    Reads: kube-apiserver --authorization-mode (k3s/RKE2: their kube-apiserver-arg) and
+    --authorization-config (the file's authorizers[*].type).
+    """
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
+        if component.has("authorization-config"):
+            for found in file_objects(
+                context, component, "authorization-config", ("AuthorizationConfiguration",)
+            ):
+                if isinstance(found, Unevaluated):
+                    yield found
+                else:
+                    yield from _authorizers(found)
+            continue
+        modes = component.items("authorization-mode")
+        setting = component.setting("authorization-mode")
+        allow = next((s for mode, s in modes if mode == _ALLOW_ALL), None)
+        if allow is not None:
+            yield at(allow, f"kube-apiserver allows every authenticated request ({allow.describe()})")
+        elif "RBAC" not in {mode for mode, _ in modes}:
+            yield at(
+                setting,
+                f"kube-apiserver does not authorize with RBAC ({setting.describe()}): no Role or binding"
+                " is enforced",
+            )
+
+
+def _authorizers(config: Obj) -> Iterator[Hit]:
+    authorizers = config.raw.get("authorizers")
+    entries = [(i, a) for i, a in enumerate(authorizers if isinstance(authorizers, list) else [])]
+    types = [(i, a.get("type")) for i, a in entries if isinstance(a, Mapping)]
+    allow = next((i for i, kind in types if kind == _ALLOW_ALL), None)
+    if allow is not None:
+        yield Hit(
+            f"/authorizers/{allow}/type",
+            "kube-apiserver allows every authenticated request (an authorizer of type AlwaysAllow in its"
+            " AuthorizationConfiguration)",
+            obj=config,
+        )
+    elif "RBAC" not in {kind for _, kind in types}:
+        written = ", ".join(str(kind) for _, kind in types) or "none"
+        yield Hit(
+            "/authorizers",
+            f"kube-apiserver does not authorize with RBAC (authorizers of its AuthorizationConfiguration:"
+            f" {written}): no Role or binding is enforced",
+            obj=config,
+        )
+
+
 @rules.inventory(
     "exposure.apiserver-public",
     Severity.HIGH,
@@ -248,11 +330,14 @@ def insecure_port(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     The insecure port bypasses authentication and authorization entirely: whoever reaches it is
     cluster-admin.
 
-    Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version.
+    Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version
+    (--kube-version, the cluster's, a node root's kube-apiserver image; else assumed, and said so).
     """
     yield from absent(context, APISERVER)
     for component in context.control_plane.of(APISERVER):
         port = component.setting("insecure-port")
+        if port.source == "default":
+            context.control_plane.assume("kube-apiserver's --insecure-port default, 8080 before 1.20")
         if port.value not in {None, "0"}:
             yield at(
                 port,
@@ -709,7 +794,7 @@ def _running_on_control_plane(context: ScanContext) -> Iterator[Hit]:
     nodes_by_workload: dict[int, tuple[Obj, set[str], int]] = {}
     for running in context.runtime.pods_on_control_plane():
         workload = running.workload
-        if running.mirror or workload.ref.namespace == "kube-system" or running.node_name is None:
+        if is_static_pod(running.obj) or workload.ref.namespace == "kube-system" or running.node_name is None:
             continue
         _, nodes, count = nodes_by_workload.get(id(workload), (workload, set(), 0))
         nodes.add(running.node_name)
