@@ -290,3 +290,35 @@ def test_pod_traffic_on_node_files_alone_is_judged_only_on_evidence(tmp_path: Pa
     )
     report = run(wireguard, rules=("encryption.pod-traffic",))
     assert (report.findings, report.not_evaluated) == ([], [])
+
+
+# --- kube-apiserver --authorization-config (apiserver.config.k8s.io AuthorizationConfiguration) ----
+
+
+def test_an_always_allow_authorizer_in_the_authorization_config(tmp_path: Path) -> None:
+    config = "etc/kubernetes/authz/authorization-config.yaml"
+    text = (NODES / "kubeadm-authz" / config).read_text(encoding="utf-8")
+    # appended after RBAC: every request RBAC does not allow falls through to it
+    root = node(tmp_path, "kubeadm-authz", {config: text + "  - type: AlwaysAllow\n    name: allow-all\n"})
+    report = run(root, rules=("exposure.apiserver-authorization",))
+    assert hits(report, root, "exposure.apiserver-authorization") == [
+        (
+            config,
+            "/authorizers/3/type",
+            "kube-apiserver allows every authenticated request (an authorizer of type AlwaysAllow in its"
+            " AuthorizationConfiguration)",
+        )
+    ]
+    # without RBAC: Roles and bindings are not enforced
+    no_rbac = node(
+        tmp_path / "b", "kubeadm-authz", {config: text.replace("  - type: RBAC\n    name: rbac\n", "")}
+    )
+    report = run(no_rbac, rules=("exposure.apiserver-authorization",))
+    assert hits(report, no_rbac, "exposure.apiserver-authorization") == [
+        (
+            config,
+            "/authorizers",
+            "kube-apiserver does not authorize with RBAC (authorizers of its AuthorizationConfiguration:"
+            " Webhook, Node): no Role or binding is enforced",
+        )
+    ]

@@ -366,10 +366,14 @@ def workload_create(context: ScanContext) -> Iterator[Hit]:
         yield from _subject_hits(binding, matched)
 
 
-_TOKEN_CREATE = [Request.of("create", "serviceaccounts/token")] + [
+_TOKEN_REQUEST = [Request.of("create", "serviceaccounts/token")]
+# Approving a CSR is an update of its approval subresource *and* the approve verb on its signer
+# (https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/#authorization).
+_CSR_APPROVAL = [
     Request.of(verb, "certificatesigningrequests/approval", "certificates.k8s.io")
-    for verb in ("create", "update", "patch")
+    for verb in ("update", "patch")
 ]
+_SIGNER_APPROVE = Request.of("approve", "signers", "certificates.k8s.io")
 
 
 @rules.inventory(
@@ -379,21 +383,40 @@ _TOKEN_CREATE = [Request.of("create", "serviceaccounts/token")] + [
     evidence="M, G",
     title="Mints credentials",
     remediation=(
-        "remove create on serviceaccounts/token and write access to certificatesigningrequests/approval"
+        "remove create on serviceaccounts/token, and update/patch on certificatesigningrequests/approval"
+        " with approve on signers"
     ),
     references=(RBAC_PRACTICES + "#certificate-signing-requests", RBAC_PRACTICES + "#token-request"),
 )
 def token_create(context: ScanContext) -> Iterator[Hit]:
     """Fires when a binding grants create on serviceaccounts/token (a rule limited to named ServiceAccounts
-    too), or write access (create, update, patch) to certificatesigningrequests/approval.
+    too), or update or patch on certificatesigningrequests/approval to a subject that also holds approve
+    on signers (certificates.k8s.io).
 
     A TokenRequest returns a token of the named ServiceAccount, with all its permissions; approving
     certificate signing requests mints client certificates, for system:masters if the signer allows it.
+    The API server lets a CSR be approved only by whoever may both update its approval subresource and
+    approve for its signer: one without the other mints nothing.
 
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved).
     """
-    for binding, matched in _granting(context, _TOKEN_CREATE, some_object=True):
+    for binding, matched in _granting(context, _TOKEN_REQUEST, some_object=True):
         yield from _subject_hits(binding, matched)
+    rbac = context.rbac
+    for binding, matched in _granting(context, _CSR_APPROVAL, some_object=True):
+        for (subject, _), hit in zip(binding.subjects, _subject_hits(binding, matched), strict=True):
+            signers = [
+                g
+                for g in rbac.permissions(subject).grants
+                if g.binding.applies(_SIGNER_APPROVE)
+                and g.rule.rule.allows(_SIGNER_APPROVE, some_object=True)
+            ]
+            if signers:
+                names = sorted(signers[0].rule.rule.resource_names)
+                which = f" ({', '.join(repr(n) for n in names)})" if names else ""
+                yield hit._replace(
+                    message=f"{hit.message}; with approve on signers{which}: {signers[0].chain()}"
+                )
 
 
 _ADMISSION_WRITE = [
