@@ -303,7 +303,7 @@ def grant(written: Doc, namespace: str | None = None) -> list[Doc]:
         ("rbac.workload-create", rule("", "pods", "get list delete"), "shop", False),
         ("rbac.token-create", rule("", "serviceaccounts/token", "create"), "shop", True),
         ("rbac.token-create", rule("", "serviceaccounts/token", "create", "builder"), "shop", True),
-        ("rbac.token-create", rule("certificates.k8s.io", "certificatesigningrequests/approval", "update"), None, True),
+        ("rbac.token-create", rule("certificates.k8s.io", "certificatesigningrequests/approval", "update"), None, False),
         ("rbac.token-create", rule("", "serviceaccounts", "create get"), "shop", False),
         ("rbac.admission-write", rule("admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch"), None, True),
         ("rbac.admission-write", rule("admissionregistration.k8s.io", "validatingadmissionpolicies", "delete"), None, True),
