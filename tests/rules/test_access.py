@@ -78,7 +78,7 @@ def test_shared_reports_once_on_the_service_account() -> None:
     ]
     assert fired("sa.shared", *docs) == [("ServiceAccount/app", "/metadata/name", "medium")]
     assert messages("sa.shared", *docs) == [
-        "2 workloads share ServiceAccount 'shop/app': Deployment 'web', Deployment 'worker'"
+        "2 components share ServiceAccount 'shop/app': Deployment 'web', Deployment 'worker'"
     ]
 
 

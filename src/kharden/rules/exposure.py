@@ -17,7 +17,7 @@ from ..analysis.controlplane import (
 )
 from ..analysis.endpoints import api_endpoints
 from ..analysis.netpol import METADATA, Network, PodClass, target_port
-from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod, pod_template_path
+from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod, Toleration, pod_template_path
 from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
 from ..analysis.scheduling import Placement, control_plane_placements
 from ..analysis.services import Service
@@ -781,16 +781,27 @@ def workload_on_control_plane(context: ScanContext) -> Iterator[Hit]:
     Reads: spec.tolerations, spec.nodeSelector, spec.affinity.nodeAffinity of every workload; in a
     cluster, each running Pod's spec.nodeName and the node-role labels of its Node.
     """
+    # One finding per workload: what lets it onto control-plane nodes, and its pods running there.
+    placed: dict[int, tuple[Obj, list[Placement]]] = {}
     for pod in context.pods:
         if pod.obj.ref.namespace == "kube-system":
             continue
-        for placement in control_plane_placements(pod):
-            yield Hit(placement.path, _placement_message(placement), obj=pod.obj)
-    yield from _running_on_control_plane(context)
+        placements = control_plane_placements(pod)
+        if placements:
+            placed[id(pod.obj)] = (pod.obj, placements)
+    running = _running_on_control_plane(context)
+    for key, (obj, placements) in placed.items():
+        message = _placements_message(placements)
+        if key in running:
+            message += f"; {running.pop(key)[2]}"
+        yield Hit(placements[0].path, message, obj=obj)
+    for workload, path, message in running.values():
+        yield Hit(path, message, obj=workload)
 
 
-def _running_on_control_plane(context: ScanContext) -> Iterator[Hit]:
-    """One hit per workload with pods running on control-plane nodes (mirror pods are the control plane)."""
+def _running_on_control_plane(context: ScanContext) -> dict[int, tuple[Obj, str, str]]:
+    """``(workload, pointer, message)`` by workload: pods running on control-plane nodes (static pods are
+    the control plane)."""
     nodes_by_workload: dict[int, tuple[Obj, set[str], int]] = {}
     for running in context.runtime.pods_on_control_plane():
         workload = running.workload
@@ -799,33 +810,53 @@ def _running_on_control_plane(context: ScanContext) -> Iterator[Hit]:
         _, nodes, count = nodes_by_workload.get(id(workload), (workload, set(), 0))
         nodes.add(running.node_name)
         nodes_by_workload[id(workload)] = (workload, nodes, count + 1)
-    for workload, nodes, count in nodes_by_workload.values():
+    found = {}
+    for key, (workload, nodes, count) in nodes_by_workload.items():
         template = pod_template_path(workload)
         path = "/spec/nodeName" if template == "" else f"{template}/spec"
         pods = f"{count} pod of this workload runs" if count == 1 else f"{count} pods of this workload run"
         names = ", ".join(repr(n) for n in sorted(nodes))
-        yield Hit(path, f"{pods} on control-plane node{'s' if len(nodes) > 1 else ''} {names}", obj=workload)
+        found[key] = (workload, path, f"{pods} on control-plane node{'s' if len(nodes) > 1 else ''} {names}")
+    return found
 
 
-def _placement_message(placement: Placement) -> str:
-    toleration = placement.toleration
-    if toleration is not None:
-        written = ", ".join(
-            f"{name}: {value}"
-            for name, value in (
-                ("key", toleration.key),
-                ("operator", "Exists" if toleration.operator == "Exists" else ""),
-                ("value", toleration.value),
-                ("effect", toleration.effect),
-            )
-            if value
+def _placements_message(placements: list[Placement]) -> str:
+    """What lets the workload onto control-plane nodes; the tolerations of both taints in one clause."""
+    parts: list[str] = []
+    keyed = [p.toleration for p in placements if p.toleration is not None and p.toleration.key]
+    every = [p.toleration for p in placements if p.toleration is not None and not p.toleration.key]
+    if every:
+        parts.append(
+            "the workload tolerates every taint, the control plane's included"
+            f" (toleration {_toleration_text(every[0])})"
         )
-        if not toleration.key:
-            return f"the workload tolerates every taint, the control plane's included (toleration {written})"
-        return f"the workload tolerates the control-plane taint (toleration {written})"
-    verb = {"nodeSelector": "is pinned to", "required": "requires", "preferred": "prefers"}[placement.how]
-    field = "nodeSelector" if placement.how == "nodeSelector" else f"{placement.how} node affinity"
-    return f"the workload {verb} control-plane nodes ({field} {placement.written})"
+    if keyed:
+        written = "; ".join(f"toleration {_toleration_text(t)}" for t in keyed)
+        parts.append(f"the workload tolerates the control-plane taint ({written})")
+    for placement in placements:
+        if placement.toleration is None:
+            verb = {"nodeSelector": "is pinned to", "required": "requires", "preferred": "prefers"}[
+                placement.how
+            ]
+            field = "nodeSelector" if placement.how == "nodeSelector" else f"{placement.how} node affinity"
+            parts.append(f"the workload {verb} control-plane nodes ({field} {placement.written})")
+    return "; ".join(parts)
+
+
+_VERBS = {"nodeSelector": "is pinned to", "required": "requires", "preferred": "prefers"}
+
+
+def _toleration_text(toleration: Toleration) -> str:
+    return ", ".join(
+        f"{name}: {value}"
+        for name, value in (
+            ("key", toleration.key),
+            ("operator", "Exists" if toleration.operator == "Exists" else ""),
+            ("value", toleration.value),
+            ("effect", toleration.effect),
+        )
+        if value
+    )
 
 
 @rules.inventory(

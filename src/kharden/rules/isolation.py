@@ -12,7 +12,7 @@ from ..analysis.imageref import parse_image
 from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
-from ..model import Hit, Severity
+from ..model import Hit, Severity, Unevaluated
 from ._netcheck import by_namespace, pods_of, reach_hits, selector_text, uncovered_hit
 from ._ruleset import RuleSet
 
@@ -65,7 +65,8 @@ def ingress_open(context: ScanContext) -> Iterator[Hit]:
 def egress_open(context: ScanContext) -> Iterator[Hit]:
     """Fires for pods that may send traffic to every namespace: no NetworkPolicy isolates them for egress,
     or an egress rule of a policy selecting them allows every namespace (``namespaceSelector: {}``) or every
-    destination (a rule without ``to``).
+    destination (a rule without ``to``). A rule limited to DNS (port 53, UDP or TCP) is not open egress and
+    does not fire (netpol.internet-egress reports DNS to any address).
 
     A compromised pod with open egress can probe and attack every service of the cluster, and reach the
     components that hand out credentials. Findings are grouped per namespace.
@@ -85,6 +86,8 @@ def _open(network: Network, direction: str) -> Iterator[Hit]:
     for namespace, classes in by_namespace(uncovered):
         yield uncovered_hit(network, namespace, classes, verb, direction)
     for rule in network.rules(direction):
+        if direction == EGRESS and rule.dns_only:
+            continue  # DNS (port 53) alone is not open egress; netpol.internet-egress weighs it
         pods = f"pods of {pods_of(network.selected(rule.policy))}"
         if rule.peers is None:
             what = everything
@@ -116,7 +119,9 @@ def _open(network: Network, direction: str) -> Iterator[Hit]:
 def internet_egress(context: ScanContext) -> Iterator[Hit]:
     """Fires for pods that may reach public Internet addresses: no NetworkPolicy isolates them for egress,
     or an egress rule of a policy selecting them has no ``to`` or an ipBlock that covers public addresses
-    (``0.0.0.0/0`` and the like, whatever private ranges its ``except`` carves out).
+    (``0.0.0.0/0`` and the like, whatever private ranges its ``except`` carves out). A rule that allows
+    only DNS (port 53) to such addresses is reported at low severity, as DNS to any address: not the
+    Internet on every port, but a path for tunnelling data out through DNS.
 
     Open egress to the Internet lets a compromised pod download tools and send data out, and turns the
     cluster into a relay. Public means outside the special-purpose ranges of RFC 6890 (private, loopback,
@@ -222,15 +227,16 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
     remediation="fix the policy's podSelector to match the pods' labels, or delete the policy",
     references=(_NETPOL_DOCS + "#networkpolicy-resource",),
 )
-def selects_nothing(context: ScanContext) -> Iterator[Hit]:
+def selects_nothing(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires for a NetworkPolicy whose podSelector matches no pod of the scan: it protects nothing.
 
     Such a policy usually outlived a renamed app or carries a typo in a label, and the pods it was written
     for run unprotected while the policy suggests otherwise. On manifests alone, a policy is not judged when
     the scan holds no pod of its namespace (they may be deployed from elsewhere) or holds custom resources
-    there (an operator may create the pods: Prometheus and Alertmanager objects of kube-prometheus); with a
-    cluster, every pod is in the scan and every policy is judged. Pods that use hostNetwork do not count:
-    NetworkPolicies never select them.
+    there (an operator may create the pods: Prometheus and Alertmanager objects of kube-prometheus; those
+    namespaces are reported as not evaluated); with a cluster, every pod is in the scan and every policy
+    is judged. Pods that use hostNetwork do not count: NetworkPolicies never select them, and neither do
+    static pods (they belong to their node).
 
     Reads: the podSelector and namespace of NetworkPolicies, the labels and hostNetwork of every pod
     template and running Pod, the API group of the objects of each namespace.
@@ -240,11 +246,15 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
     operated = (
         set() if cluster else {o.ref.namespace for o in context.inventory.objects if _custom(o.ref.group)}
     )
+    unjudged: set[str] = set()
     for policy in network.policies:
         if policy.selected:
             continue
         present = network.classes_of(policy.namespace)
-        if not cluster and (not present or policy.namespace in operated):
+        if not cluster and not present:
+            continue
+        if not cluster and policy.namespace in operated:
+            unjudged.add(policy.namespace)
             continue
         selector = selector_text(policy.pod_selector)
         host = [c for c in present if c.host_network and policy.pod_selector.matches(c.labels)]
@@ -256,6 +266,12 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
         else:
             message = f"podSelector {selector} matches no pod of namespace {policy.namespace!r}"
         yield Hit(path="/spec/podSelector", message=message, obj=policy.obj)
+    if unjudged:
+        count = f"{len(unjudged)} namespace{'s' if len(unjudged) > 1 else ''}"
+        yield Unevaluated(
+            f"not evaluated for {count} with custom resources (an operator may create the pods the"
+            f" policies select; scan the cluster to judge them): {', '.join(sorted(unjudged))}"
+        )
 
 
 def _custom(group: str) -> bool:
