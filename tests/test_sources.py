@@ -237,7 +237,13 @@ def test_kustomize_overlay_is_rendered_and_points_at_the_source_file() -> None:
     assert report.errors == []
     [finding] = [f for f in report.findings if f.rule == "pod.privileged"]
     assert (finding.object.name, finding.object.namespace) == ("prod-web", "prod")
-    assert finding.location.file == overlay
+    # Where to edit: the overlay's patch that made the container privileged, at that line.
+    assert (finding.location.file, finding.location.line) == (
+        os.path.relpath(os.path.join(overlay, "privileged.yaml")),
+        12,
+    )
+    assert finding.location.rendered is not None
+    assert finding.location.rendered.file == overlay
     assert finding.location.renderer == "kustomize"
     assert finding.location.template is not None
     assert finding.location.template.endswith(os.path.join("kustomize", "base", "deployment.yaml"))
@@ -303,11 +309,15 @@ def test_chart_is_rendered_with_values_and_set() -> None:
         ),
     )
     template = os.path.join(chart, "templates", "deployment.yaml")
+    values = os.path.join(chart, "values-insecure.yaml")
     assert sorted(
-        (f.rule, f.location.file, f.location.template, f.location.renderer) for f in report.findings
+        (f.rule, f.location.file, f.location.line, f.location.template, f.location.renderer)
+        for f in report.findings
     ) == [
-        ("netpol.host-network", template, template, "helm"),
-        ("pod.privileged", template, template, "helm"),
+        # hostNetwork: {{ .Values.hostNetwork }}, which the --values file sets on its line 1.
+        ("netpol.host-network", values, 1, template, "helm"),
+        # privileged: {{ .Values.privileged }}, set by --set: no file holds it, the template line does.
+        ("pod.privileged", template, 21, template, "helm"),
     ]
     assert {f.object.name for f in report.findings} == {"release-name-web"}
 

@@ -1,9 +1,12 @@
 """Kustomize directories, rendered with ``kubectl kustomize`` or ``kustomize build``.
 
-To tell the user which file each object came from, the directory is built through a
-throw-away overlay that asks kustomize for origin annotations
-(``buildMetadata: [originAnnotations]``); the annotation is removed again before any
-rule sees the object. If that overlay does not build, the directory is built as is.
+To tell the user which file to edit for each finding, the directory is built through a
+throw-away overlay that asks kustomize where each object came from and which
+kustomizations transformed it (``buildMetadata: [originAnnotations,
+transformerAnnotations]``); the annotations are removed again before any rule sees the
+object, and :mod:`.kustomize_edits` turns them into the place to edit each field. The
+user's files are never written. If that overlay does not build, the directory is built as
+is (findings then carry the lines of the rendered output only).
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..model import EditTracer
+from ._fields import display
 from .documents import Collected
+from .kustomize_edits import KustomizeTracing
 
 __all__ = ["KUSTOMIZATION_FILES", "find_kustomization", "read"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
 TIMEOUT_SECONDS = 300
 
 
@@ -42,18 +49,23 @@ def read(directory: str, collected: Collected) -> None:
     with tempfile.TemporaryDirectory(prefix="kharden-kustomize-") as wrapper:
         target = os.path.relpath(os.path.abspath(directory), wrapper)
         Path(wrapper, "kustomization.yaml").write_text(
-            f"resources:\n- {json.dumps(target)}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+            f"resources:\n- {json.dumps(target)}\n"
+            "buildMetadata: [originAnnotations, transformerAnnotations]\n",
+            encoding="utf-8",
         )
         try:
             output = _run([*command, wrapper], directory)
         except InputError:
             output = None
         if output is not None:
+            tracing = KustomizeTracing(wrapper)
 
-            def template(raw: dict[str, Any]) -> str | None:
-                return _pop_origin(raw, wrapper)
+            def source(raw: dict[str, Any], template: str | None) -> tuple[str | None, EditTracer | None]:
+                del template
+                origin, transformations = _pop_metadata(raw)
+                return _origin_file(origin, tracing), tracing.tracer(origin, transformations)
 
-            collected.add_stream(output, directory, renderer="kustomize", object_template=template)
+            collected.add_stream(output, directory, renderer="kustomize", object_source=source)
             return
     collected.add_stream(_run([*command, directory], directory), directory, renderer="kustomize")
 
@@ -89,34 +101,42 @@ def _first_line(stderr: bytes) -> str:
     return "no error message"
 
 
-def _pop_origin(raw: dict[str, Any], wrapper: str) -> str | None:
-    """Remove kustomize's origin annotation and return the file it names, as the user would write it."""
+def _pop_metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
+    """Remove the annotations kharden asked kustomize for; return what they say."""
     metadata = raw.get("metadata")
     if not isinstance(metadata, dict):
-        return None
+        return None, []
     annotations = metadata.get("annotations")
-    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
-        return None
-    text = annotations.pop(ORIGIN_ANNOTATION)
+    if not isinstance(annotations, dict):
+        return None, []
+    origin = _load(annotations.pop(ORIGIN_ANNOTATION, None))
+    transformations = _load(annotations.pop(TRANSFORMATIONS_ANNOTATION, None))
     if not annotations:
         del metadata["annotations"]
+    return (
+        origin if isinstance(origin, dict) else None,
+        transformations if isinstance(transformations, list) else [],
+    )
+
+
+def _load(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
     try:
-        origin = yaml.safe_load(text) if isinstance(text, str) else None
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         return None
-    if not isinstance(origin, dict) or not isinstance(origin.get("path"), str):
+
+
+def _origin_file(origin: dict[str, Any] | None, tracing: KustomizeTracing) -> str | None:
+    """The file an object came from, as the user would write it: its resource file, or the
+    kustomization whose generator made it."""
+    if origin is None:
         return None
-    path: str = origin["path"]
+    path = origin.get("path") or origin.get("configuredIn")
+    if not isinstance(path, str):
+        return None
     repo = origin.get("repo")
     if isinstance(repo, str):
         return f"{repo}//{path}"
-    absolute = os.path.normpath(os.path.join(wrapper, path))
-    return _display(absolute)
-
-
-def _display(absolute: str) -> str:
-    """Relative to the working directory when the file is below it, else absolute."""
-    cwd = os.getcwd()
-    if absolute.startswith(cwd + os.sep):
-        return os.path.relpath(absolute, cwd)
-    return absolute
+    return display(tracing.path(path))
