@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .._yaml import iter_documents
 from ..errors import InputError
 from ..model import EditTracer
 from ._fields import display
@@ -59,13 +61,18 @@ def read(directory: str, collected: Collected) -> None:
             output = None
         if output is not None:
             tracing = KustomizeTracing(wrapper)
+            build_metadata = _build_metadata(output)
 
             def source(raw: dict[str, Any], template: str | None) -> tuple[str | None, EditTracer | None]:
                 del template
-                origin, transformations = _pop_metadata(raw)
+                origin, transformations = _pop_metadata(raw)  # where the lines could not be removed
+                if origin is None:
+                    origin, transformations = build_metadata.get(_identity(raw), (None, []))
                 return _origin_file(origin, tracing), tracing.tracer(origin, transformations)
 
-            collected.add_stream(output, directory, renderer="kustomize", object_source=source)
+            # The lines of the output are those of a plain build: without the annotations.
+            plain = _without_build_metadata(output)
+            collected.add_stream(plain, directory, renderer="kustomize", object_source=source)
             return
     collected.add_stream(_run([*command, directory], directory), directory, renderer="kustomize")
 
@@ -93,12 +100,78 @@ def _run(command: list[str], directory: str) -> bytes:
     return result.stdout
 
 
+_KLOG_ERROR = re.compile(r'^E\d{4} [\d:.]+\s+\d+ \S+\] "command failed" err="(.*)"$')
+
+
 def _first_line(stderr: bytes) -> str:
+    """kustomize's error: warnings (``# Warning: 'commonLabels' is deprecated``) come first and are
+    passed over; kubectl wraps the error in a log line (``E1206 ... "command failed" err="..."``)."""
     for raw in stderr.decode("utf-8", "replace").splitlines():
         line = raw.strip()
-        if line:
-            return line.removeprefix("Error: ").removeprefix("error: ")[:300]
+        if not line or line.startswith("# Warning"):
+            continue
+        logged = _KLOG_ERROR.match(line)
+        if logged is not None:
+            line = logged.group(1).replace('\\"', '"')
+        return line.removeprefix("Error: ").removeprefix("error: ")[:300]
     return "no error message"
+
+
+_BUILD_ANNOTATIONS = (
+    f"{TRANSFORMATIONS_ANNOTATION}:".encode(),
+    f"{ORIGIN_ANNOTATION}:".encode(),
+)
+
+
+def _without_build_metadata(output: bytes) -> bytes:
+    """The output as a plain build writes it: the annotation lines kharden asked for removed, and
+    ``annotations:`` when nothing else is under it."""
+    lines = output.split(b"\n")
+    kept: list[bytes] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        stripped = line.lstrip()
+        if stripped.startswith(_BUILD_ANNOTATIONS):
+            indent = len(line) - len(stripped)
+            index += 1
+            while index < len(lines) and (
+                not lines[index].strip() or len(lines[index]) - len(lines[index].lstrip()) > indent
+            ):
+                index += 1
+            continue
+        kept.append(line)
+        index += 1
+    result: list[bytes] = []
+    for index, line in enumerate(kept):
+        if line.strip() == b"annotations:":
+            indent = len(line) - len(line.lstrip())
+            following = kept[index + 1] if index + 1 < len(kept) else b""
+            if len(following) - len(following.lstrip()) <= indent:
+                continue
+        result.append(line)
+    return b"\n".join(result)
+
+
+def _build_metadata(output: bytes) -> dict[tuple[str, ...], tuple[dict[str, Any] | None, list[Any]]]:
+    """What the annotations say of each object, by its identity (unique in a kustomize build)."""
+    found: dict[tuple[str, ...], tuple[dict[str, Any] | None, list[Any]]] = {}
+    try:
+        for document in iter_documents(output, "<kustomize output>"):
+            if isinstance(document.data, dict):
+                found[_identity(document.data)] = _pop_metadata(document.data)
+    except InputError:
+        pass  # the same error is reported when the output is read
+    return found
+
+
+def _identity(raw: dict[str, Any]) -> tuple[str, ...]:
+    metadata = raw.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return tuple(
+        str(v)
+        for v in (raw.get("apiVersion"), raw.get("kind"), metadata.get("namespace"), metadata.get("name"))
+    )
 
 
 def _pop_metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
