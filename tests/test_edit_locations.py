@@ -19,8 +19,8 @@ import pytest
 
 from kharden import ScanOptions, scan
 from kharden.model import EditSite, Obj, Report
+from kharden.report import html, markdown, text
 from kharden.report import json as json_report
-from kharden.report import markdown, text
 from kharden.scan import collect
 
 REPO = Path(__file__).parent.parent
@@ -410,3 +410,4 @@ def test_reports_carry_both_locations() -> None:
     assert "| `chart/templates/deployment.yaml` (rendered: `chart:22`) |" in markdown.render(
         untraced_report()
     )
+    assert "<dt>Rendered</dt><dd>overlays/prod:36 (kustomize output)</dd>" in html.render(edge_report())

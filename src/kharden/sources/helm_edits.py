@@ -37,9 +37,8 @@ _ACTION = re.compile(r"\{\{-?(.*?)-?\}\}", re.DOTALL)
 _KEYWORD = re.compile(r"\s*(/\*|[a-z]+)")
 _CONTROL = frozenset({"if", "else", "with", "range", "define", "block", "end"})
 _OPENS = frozenset({"if", "with", "range", "define", "block"})
-_KEY = re.compile(
-    r"""(?P<key>"(?:[^"\\]|\\.)*"|'[^']*'|\{\{.*?\}\}[^:\s]*|[^\s#'"{\[\]][^:#]*?)\s*:(?:\s+(?P<value>.*))?$"""
-)
+_COLON = re.compile(r":(?:[ \t]|$)")
+_DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _INDENT = re.compile(r"\|\s*n?indent\s+(\d+)")
 _VALUES_REF = re.compile(r"^(\$?)\.(Values(?:\.[A-Za-z0-9_]+)*|[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|)$")
 _SIMPLE_FILTERS = frozenset(
@@ -48,6 +47,7 @@ _SIMPLE_FILTERS = frozenset(
 _BLOCK_SCALAR = re.compile(r"^[|>][-+0-9]*\s*(#.*)?$")
 _INCLUDE = re.compile(r"""^(?:include|template)\s+"([^"]+)"\s*(\S*)""")
 _MAX_INCLUDE_DEPTH = 8
+_MAX_LINE = 4096
 
 _RANGE_ITEM = "\0item"
 _Dot = tuple[str, ...] | None
@@ -344,7 +344,7 @@ class _Scanner:
                 self.tree(number, at + 1, alone.group(1), tokens, items, self._dot())
                 continue
             column, rest = self._items(number, column, rest)
-            found = _KEY.match(rest) if rest else None
+            found = _key_match(rest)
             if found is not None and self._key(number, column, found):
                 block_indent = column
 
@@ -387,17 +387,16 @@ class _Scanner:
             column += 1 + len(after) - len(after.lstrip())
             rest = after.strip()
             tokens, items = self._path()
-            if rest and not _KEY.match(rest):  # a scalar item: - NET_ADMIN
+            if rest and not _key_match(rest):  # a scalar item: - NET_ADMIN
                 self.into.lines.append(_Line(tokens, self.file, number, column + 1, rest, self._dot(), items))
                 return column, ""
             # The item itself, at its first key (as kharden locates the items of any manifest).
             self.into.lines.append(_Line(tokens, self.file, number, column + 1, "", self._dot(), items))
         return column, rest
 
-    def _key(self, number: int, column: int, found: re.Match[str]) -> bool:
+    def _key(self, number: int, column: int, found: tuple[str, str]) -> bool:
         """Index a key line; whether a block scalar (its text) follows."""
-        key = _key_text(found.group("key"))
-        value = (found.group("value") or "").strip()
+        key, value = _key_text(found[0]), found[1]
         if "{{" not in value and not value.startswith(("'", '"')):
             value = re.sub(r"\s+#.*$", "", value)
         _pop(self.stack, column, item=False)
@@ -460,6 +459,30 @@ class _Scanner:
             _Line(tokens, self.file, number, column, action, dot, items, True, values_path)
         )
         return values_path
+
+
+def _key_match(text: str) -> tuple[str, str] | None:
+    """``(key, value)`` of a ``key: value`` line (the key as written, quoted or not), in one
+    pass: no pattern here backtracks on a long line."""
+    if not text or (text[0] in "#[]{}" and not text.startswith("{{")) or len(text) > _MAX_LINE:
+        return None
+    start = 0
+    if text[0] == '"':
+        quoted = _DOUBLE_QUOTED.match(text)
+        start = quoted.end() if quoted is not None else -1
+    elif text[0] == "'":
+        start = text.find("'", 1) + 1
+    elif text.startswith("{{"):
+        start = text.find("}}") + 2
+    if start <= 0 and text[0] in "\"'{":
+        return None
+    colon = _COLON.search(text, start)
+    if colon is None:
+        return None
+    key = text[: colon.start()].rstrip()
+    if not key or (text[0] not in "\"'" and (" #" in key or "\t#" in key)):
+        return None
+    return key, text[colon.end() :].strip()
 
 
 def _pop(stack: list[_Frame], column: int, *, item: bool) -> None:
