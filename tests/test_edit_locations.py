@@ -11,6 +11,7 @@ field is in the rendered output, the lines of a plain ``kubectl kustomize`` buil
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -411,3 +412,23 @@ def test_reports_carry_both_locations() -> None:
         untraced_report()
     )
     assert "<dt>Rendered</dt><dd>overlays/prod:36 (kustomize output)</dd>" in html.render(edge_report())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for the helm binary")
+def test_helm_binary_output_is_traced_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `helm template` (here a script printing what it prints), the `# Source:` comments
+    name the templates, the lines to edit are the same, the rendered lines those of its output."""
+    service = (REPO / CHART / "templates" / "service.yaml").read_text()
+    output = "---\n# Source: shop/templates/service.yaml\n" + service.replace(
+        "{{ .Release.Name }}", "release-name"
+    ).replace("{{ .Values.service.type }}", "LoadBalancer").replace(
+        '{{- include "shop.labels" . | nindent 4 }}', "app.kubernetes.io/name: shop"
+    )
+    helm = tmp_path / "helm"
+    helm.write_text(f"#!/bin/sh\ncat <<'OUTPUT'\n{output}OUTPUT\n")
+    helm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    report = scan([CHART], ScanOptions(helm_values=(INSECURE,), rules=("exposure.loadbalancer-open",)))
+    assert where(report) == [("exposure.loadbalancer-open", INSECURE, 8, 3, 8)]
+    [finding] = report.findings
+    assert finding.location.template == f"{CHART}/templates/service.yaml"

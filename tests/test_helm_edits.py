@@ -111,6 +111,24 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, int] | None]] = [
         ("v", 2),
     ),
     (
+        "a helper's labels beside values' podLabels (helm create): the labels key, not the values",
+        '{{- define "l" -}}\napp: web\n{{- end }}\nmetadata:\n  labels:\n    {{- include "l" . | nindent 4 }}\n'
+        "    {{- with .Values.podLabels }}\n    {{- toYaml . | nindent 4 }}\n    {{- end }}\n",
+        "podLabels: {}\n",
+        "metadata:\n  labels:\n    app: web\n",
+        "/metadata/labels",
+        ("t", 5),
+    ),
+    (
+        "a label from the helper: the helper's line",
+        '{{- define "l" -}}\napp: web\n{{- end }}\nmetadata:\n  labels:\n    {{- include "l" . | nindent 4 }}\n'
+        "    {{- with .Values.podLabels }}\n    {{- toYaml . | nindent 4 }}\n    {{- end }}\n",
+        "podLabels: {}\n",
+        "metadata:\n  labels:\n    app: web\n",
+        "/metadata/labels/app",
+        ("t", 2),
+    ),
+    (
         "a value the template computes: the template line",
         "spec:\n  replicas: {{ add .Values.replicas 1 }}\n",
         "replicas: 2\n",

@@ -180,9 +180,11 @@ class HelmTracing:
             line = exact[0]
             path = line.values_path
             if path is None and not scalar:
-                # key: then {{ toYaml .Values.x | nindent }} below it: the key is values' x.
-                below = [t for t in index.lines if t.writes_tree and t.tokens == shape and t.line > line.line]
-                path = below[0].values_path if len(below) == 1 else None
+                # key: then {{ toYaml .Values.x | nindent }} below it, and nothing else (a helper's
+                # labels beside values' podLabels): the key is values' x.
+                below = [t for t in index.lines if t.tokens[: len(shape)] == shape and t is not line]
+                only = len(below) == 1 and below[0].writes_tree and below[0].tokens == shape
+                path = below[0].values_path if only else None
             if path is not None and follow_values:
                 found = self._values_site(path, [], value, scalar, names)
                 if found is not None:

@@ -17,10 +17,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .._yaml import iter_documents
 from ..errors import InputError
@@ -193,12 +192,18 @@ def _pop_metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]
 
 
 def _load(text: Any) -> Any:
-    if not isinstance(text, str):
-        return None
+    return _parse(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Any:
+    """An annotation's YAML: objects of one file or one overlay share the same text, and the
+    callers never change what they get."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        documents = list(iter_documents(text.encode("utf-8"), "<annotation>"))
+    except InputError:
         return None
+    return documents[0].data if documents else None
 
 
 def _origin_file(origin: dict[str, Any] | None, tracing: KustomizeTracing) -> str | None:

@@ -237,6 +237,7 @@ class KustomizeTracing:
         self.wrapper = wrapper
         self._texts: dict[str, YamlText | None] = {}
         self._kustomizations: dict[str, _Kustomization | None] = {}
+        self._objects: dict[int, dict[tuple[str, str], list[_Candidate]]] = {}
 
     def path(self, relative: str) -> str:
         """A path kustomize wrote in an annotation (relative to the wrapper) made absolute."""
@@ -259,6 +260,13 @@ class KustomizeTracing:
         if path not in self._texts:
             self._texts[path] = _fields.load(path)
         return self._texts[path]
+
+    def objects(self, text: YamlText) -> dict[tuple[str, str], list[_Candidate]]:
+        """The objects of a resource file, indexed once for all the objects that came from it."""
+        key = id(text)
+        if key not in self._objects:
+            self._objects[key] = _objects(text)
+        return self._objects[key]
 
     def kustomization(self, path: str) -> _Kustomization | None:
         if path not in self._kustomizations:
@@ -387,7 +395,7 @@ class _ObjectTracer:
         text = self.tracing.text(self.tracing.path(path))
         if text is None:
             return None
-        found = _find_object(text, identity)
+        found = _find_object(self.tracing.objects(text), identity)
         if found is None:
             return None
         document, root, root_pointer = found
@@ -433,27 +441,37 @@ def _string_map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _find_object(text: YamlText, identity: _Identity) -> tuple[Document, Any, str] | None:
-    """The object's document in its resource file: same kind and group, and one of its names
-    (the only one of its kind when no name matches)."""
-    candidates: list[tuple[Document, Any, str, str | None]] = []
+_Candidate = tuple[Document, Any, str, str | None]
+"""A document's object: its document, the object, its pointer in the document, its name."""
+
+
+def _objects(text: YamlText) -> dict[tuple[str, str], list[_Candidate]]:
+    """The objects of a resource file by kind and group (the items of a List too)."""
+    found: dict[tuple[str, str], list[_Candidate]] = {}
     for document in text.documents:
         data = document.data
         if not isinstance(data, dict):
             continue
         items = data.get("items")
         if str(data.get("kind", "")).endswith("List") and isinstance(items, list):
-            for i, item in enumerate(items):
-                candidates.append((document, item, f"/items/{i}", _name(item)))
+            entries = [(item, f"/items/{i}") for i, item in enumerate(items)]
         else:
-            candidates.append((document, data, "", _name(data)))
-    same_kind = [
-        c
-        for c in candidates
-        if isinstance(c[1], dict)
-        and c[1].get("kind") == identity.kind
-        and str(c[1].get("apiVersion", "")).rpartition("/")[0] == identity.group
-    ]
+            entries = [(data, "")]
+        for item, pointer in entries:
+            if isinstance(item, dict):
+                group = str(item.get("apiVersion", "")).rpartition("/")[0]
+                found.setdefault((str(item.get("kind")), group), []).append(
+                    (document, item, pointer, _name(item))
+                )
+    return found
+
+
+def _find_object(
+    objects: dict[tuple[str, str], list[_Candidate]], identity: _Identity
+) -> tuple[Document, Any, str] | None:
+    """The object's document in its resource file: same kind and group, and one of its names
+    (the only one of its kind when no name matches)."""
+    same_kind = objects.get((identity.kind, identity.group), [])
     named = [c for c in same_kind if c[3] in identity.names]
     chosen = named[0] if named else same_kind[0] if len(same_kind) == 1 else None
     return (chosen[0], chosen[1], chosen[2]) if chosen is not None else None
