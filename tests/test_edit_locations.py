@@ -23,28 +23,11 @@ from kharden.model import EditSite, Obj, Report
 from kharden.report import html, markdown, text
 from kharden.report import json as json_report
 from kharden.scan import collect
+from test_sources import needs_helm, needs_kustomize
 
 REPO = Path(__file__).parent.parent
 KUSTOMIZE = "tests/data/edits/kustomize"
 CHART = "tests/data/edits/chart"
-
-needs_kustomize = pytest.mark.skipif(
-    not (shutil.which("kubectl") or shutil.which("kustomize")),
-    reason="kustomize rendering needs kubectl or kustomize on PATH",
-)
-
-
-def _sdk() -> bool:
-    try:
-        import helm_python  # noqa: F401, PLC0415
-    except ImportError:
-        return False
-    return True
-
-
-needs_helm = pytest.mark.skipif(
-    not (shutil.which("helm") or _sdk()), reason="charts render with the helm binary or kharden[helm]"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -432,3 +415,18 @@ def test_helm_binary_output_is_traced_too(tmp_path: Path, monkeypatch: pytest.Mo
     assert where(report) == [("exposure.loadbalancer-open", INSECURE, 8, 3, 8)]
     [finding] = report.findings
     assert finding.location.template == f"{CHART}/templates/service.yaml"
+
+
+@needs_kustomize
+def test_components_are_built_through_their_overlays_only() -> None:
+    """A walk passes over a `kind: Component` (it cannot be built alone, and its patches are not
+    manifests); named on the command line, it is a clear error."""
+    walked = scan([KUSTOMIZE])
+    assert walked.errors == []
+    assert walked.stats.files == 3  # base, overlays/debug, overlays/prod
+    component = f"{KUSTOMIZE}/components/debug-tools"
+    [error] = scan([component]).errors
+    assert (error.file, error.message) == (
+        component,
+        "a kustomize Component is rendered through the kustomizations that use it: scan those",
+    )

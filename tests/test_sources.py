@@ -279,6 +279,16 @@ def test_kustomize_failure_is_an_input_error(tmp_path: Path) -> None:
     assert error.message.startswith("kustomize build failed: ")
 
 
+@needs_kustomize
+def test_kustomize_failure_names_the_error_not_the_warnings(tmp_path: Path) -> None:
+    """kustomize prints deprecation warnings first, and kubectl wraps the error in a log line."""
+    (tmp_path / "kustomization.yaml").write_text("commonLabels: {tier: web}\nresources:\n  - missing.yaml\n")
+    [error] = run([str(tmp_path)]).errors
+    assert error.message.startswith("kustomize build failed: accumulating resources")
+    assert "Warning" not in error.message
+    assert "command failed" not in error.message
+
+
 def _sdk_available() -> bool:
     try:
         import helm_python  # noqa: F401, PLC0415

@@ -28,7 +28,7 @@ from ._fields import display
 from .documents import Collected
 from .kustomize_edits import KustomizeTracing
 
-__all__ = ["KUSTOMIZATION_FILES", "find_kustomization", "read"]
+__all__ = ["KUSTOMIZATION_FILES", "find_kustomization", "is_component", "read"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -42,6 +42,23 @@ def find_kustomization(directory: str) -> str | None:
         if os.path.isfile(path):
             return path
     return None
+
+
+def is_component(path: str) -> bool:
+    """Whether the kustomization file at ``path`` is a ``kind: Component``."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(1024 * 1024)
+    except OSError:
+        return False
+    if b"Component" not in text:
+        return False
+    try:
+        documents = list(iter_documents(text, path))
+    except InputError:
+        return False
+    data = documents[0].data if documents else None
+    return isinstance(data, dict) and data.get("kind") == "Component"
 
 
 def read(directory: str, collected: Collected) -> None:
