@@ -430,3 +430,89 @@ def test_components_are_built_through_their_overlays_only() -> None:
         component,
         "a kustomize Component is rendered through the kustomizations that use it: scan those",
     )
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+"""
+
+
+@needs_kustomize
+def test_a_container_a_patch_adds_is_the_patchs(tmp_path: Path) -> None:
+    """A patch names the base's container to change it (the name stays the base's), or adds one
+    (then every field of it is the patch's, its name too)."""
+    (tmp_path / "deployment.yaml").write_text(DEPLOYMENT)
+    (tmp_path / "sidecar.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+        "      containers:\n        - name: web\n          securityContext: {privileged: true}\n"
+        "        - name: shell\n          image: busybox:latest\n"
+    )
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [deployment.yaml]\npatches:\n  - path: sidecar.yaml\n"
+    )
+    web = objects(str(tmp_path))["Deployment/web"]
+    patch, base = str(tmp_path / "sidecar.yaml"), str(tmp_path / "deployment.yaml")
+
+    def line(pointer: str) -> tuple[str, int | None] | None:
+        site = web.edit_site(pointer)
+        return None if site is None else (site.file, site.line)
+
+    assert line("/spec/template/spec/containers/0/name") == (base, 14)
+    assert line("/spec/template/spec/containers/0/securityContext/privileged") == (patch, 10)
+    assert line("/spec/template/spec/containers/1") == (patch, 11)
+    assert line("/spec/template/spec/containers/1/name") == (patch, 11)
+    assert line("/spec/template/spec/containers/1/image") == (patch, 12)
+
+
+@needs_kustomize
+def test_more_transformers_and_a_secret_generator(tmp_path: Path) -> None:
+    (tmp_path / "deployment.yaml").write_text(DEPLOYMENT)
+    (tmp_path / "token.txt").write_text("not-a-real-token\n")
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: [deployment.yaml]\n"
+        "nameSuffix: -v2\n"
+        "commonAnnotations:\n"
+        "  team: shop\n"
+        "labels:\n"
+        "  - pairs: {owner: payments}\n"
+        "    includeTemplates: true\n"
+        "replicas:\n"
+        "  - name: web\n"
+        "    count: 3\n"
+        "secretGenerator:\n"
+        "  - name: api\n"
+        "    files:\n"
+        "      - token.txt\n"
+        "    literals:\n"
+        "      - USER=shop\n"
+    )
+    found = objects(str(tmp_path))
+    web = found["Deployment/web-v2"]
+    kustomization = str(tmp_path / "kustomization.yaml")
+
+    def at(obj: Obj, pointer: str) -> tuple[int | None, str | None] | None:
+        site = obj.edit_site(pointer)
+        assert site is None or site.file == kustomization
+        return None if site is None else (site.line, site.pointer)
+
+    assert at(web, "/metadata/name") == (2, "/nameSuffix")
+    assert at(web, "/metadata/annotations/team") == (4, "/commonAnnotations/team")
+    assert at(web, "/spec/template/metadata/labels/owner") == (6, "/labels/0/pairs/owner")
+    assert at(web, "/spec/replicas") == (10, "/replicas/0/count")
+    secret = next(o for key, o in found.items() if key.startswith("Secret/api-v2-"))
+    assert at(secret, "/data/token.txt") == (14, "/secretGenerator/0/files/0")
+    assert at(secret, "/data/USER") == (16, "/secretGenerator/0/literals/0")

@@ -48,6 +48,8 @@ class _Match:
     value: Any
     replaces: bool
     known_value: bool = True
+    identifier: bool = False
+    """A name a patch selects its object or a list item by: written only if nothing before holds it."""
 
 
 class _Layer:
@@ -63,10 +65,11 @@ class _Layer:
         )
 
     def match(self, rendered: Any, tokens: list[str]) -> _Match | None:
-        if self.kind == "patch" and _identifies(rendered, tokens):
-            return None  # the names a patch selects its object and list items by, not values it writes
+        if self.kind == "patch" and tokens in _OBJECT_IDENTITY:
+            return None  # what a patch selects its object by, never what it writes
         step = _fields.follow(self.text, self.document, rendered, self.root, tokens)
-        return _Match(step.depth, self._site(step), step.value, replaces=self.kind == "resource")
+        identifier = self.kind == "patch" and _names_item(rendered, tokens)
+        return _Match(step.depth, self._site(step), step.value, self.kind == "resource", True, identifier)
 
     def _site(self, step: Step) -> EditSite:
         position = step.position if step.depth else self.text.start(self.document)
@@ -82,9 +85,11 @@ class _Layer:
         )
 
 
-def _identifies(rendered: Any, tokens: list[str]) -> bool:
-    if tokens in (["apiVersion"], ["kind"], ["metadata", "name"], ["metadata", "namespace"]):
-        return True
+_OBJECT_IDENTITY = (["apiVersion"], ["kind"], ["metadata", "name"], ["metadata", "namespace"])
+
+
+def _names_item(rendered: Any, tokens: list[str]) -> bool:
+    """Whether ``tokens`` is the merge key of a list item (a container's ``name``)."""
     if len(tokens) >= 2 and tokens[-2].isdigit() and tokens[-1] in _fields.MERGE_KEYS:
         parent = _fields.value_at(rendered, tokens[:-2])
         return isinstance(parent, list)
@@ -151,21 +156,17 @@ class _Generated:
 
 
 def _generator_source(entry: Mapping[str, Any], key: str, base: str) -> str | None:
-    """The ``literals``/``files`` item that made the data key ``key``."""
+    """The ``literals``/``files`` item that made the data key ``key`` (``KEY=...``, or a file
+    whose name is the key), else the one ``envs`` file."""
     for list_key in ("literals", "files"):
         items = entry.get(list_key)
-        if not isinstance(items, list):
-            continue
-        for i, item in enumerate(items):
+        for index, item in enumerate(items if isinstance(items, list) else []):
             if not isinstance(item, str):
                 continue
-            name, sep, rest = item.partition("=")
-            if (sep and name.strip() == key) or (
-                list_key == "files" and not sep and os.path.basename(item) == key
-            ):
-                return f"{base}/{list_key}/{i}"
-            if list_key == "files" and not sep and not rest and os.path.basename(name) == key:
-                return f"{base}/{list_key}/{i}"
+            name, sep, _ = item.partition("=")
+            named = name.strip() if sep else os.path.basename(item) if list_key == "files" else None
+            if named == key:
+                return f"{base}/{list_key}/{index}"
     envs = entry.get("envs")
     if isinstance(envs, list) and len(envs) == 1:
         return f"{base}/envs/0"
@@ -184,7 +185,7 @@ class _Kustomization:
         data = self.document.data
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
 
-    def site(self, pointer: str, kind: str = "kustomization") -> EditSite:
+    def site(self, pointer: str) -> EditSite:
         node: Any = self.document.data
         position = self.text.start(self.document)
         for token in _pointer.split(pointer):
@@ -197,7 +198,7 @@ class _Kustomization:
             else:
                 break
         line, column = position if position is not None else (None, None)
-        return EditSite(self.text.file, line, column, kind, 0, pointer)
+        return EditSite(self.text.file, line, column, "kustomization", 0, pointer)
 
     def strings(self, key: str) -> str:
         value = self.data.get(key)
@@ -312,6 +313,8 @@ class _ObjectTracer:
             found = layer.match(raw, tokens)
             if found is None or found.depth < len(tokens):
                 continue
+            if found.identifier and chosen is not None:
+                continue  # the patch names the item the base wrote
             last = found
             if scalar:
                 if not found.known_value or _fields.same_value(found.value, value, reference=reference):
