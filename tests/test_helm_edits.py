@@ -240,3 +240,15 @@ def test_values_files_and_set(tmp_path: Path) -> None:
 def test_templates_kharden_cannot_read_are_not_traced(tmp_path: Path) -> None:
     tracing = HelmTracing(str(tmp_path), (), ())
     assert tracing.site(str(tmp_path / "templates" / "gone.yaml"), {"spec": {}}, "/spec") is None
+
+
+def test_a_helper_defined_twice_is_not_followed(tmp_path: Path) -> None:
+    """Helm keeps one of two same-named templates by the order it loads them: which one wrote
+    the field is not certain."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "_a.tpl").write_text('{{- define "host" -}}\nhostIPC: true\n{{- end -}}\n')
+    (tmp_path / "templates" / "_b.tpl").write_text('{{- define "host" -}}\nhostIPC: false\n{{- end -}}\n')
+    template = tmp_path / "templates" / "pod.yaml"
+    template.write_text('spec:\n  {{- include "host" . | nindent 2 }}\n')
+    tracing = HelmTracing(str(tmp_path), (), ())
+    assert tracing.site(str(template), {"spec": {"hostIPC": True}}, "/spec/hostIPC") is None

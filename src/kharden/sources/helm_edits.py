@@ -72,7 +72,6 @@ class _Line:
     line: int
     column: int
     value: str
-    dot: _Dot
     items: tuple[_Item, ...]
     writes_tree: bool = False
     values_path: tuple[str, ...] | None = None
@@ -102,7 +101,7 @@ class HelmTracing:
         self.set_paths = [_set_path(expression) for expression in set_values]
         self._values_files = [os.path.join(directory, "values.yaml"), *values]
         self._values: list[YamlText] | None = None
-        self._defines: dict[str, tuple[str, _Numbered]] | None = None
+        self._defines: dict[str, tuple[str, _Numbered] | None] | None = None
         self._indexes: dict[str, _Index | None] = {}
 
     def tracer(self, template: str | None) -> EditTracer | None:
@@ -125,8 +124,9 @@ class HelmTracing:
             self._values = [text for text in loaded if text is not None]
         return self._values
 
-    def defines(self) -> dict[str, tuple[str, _Numbered]]:
-        """Named templates of the chart and its unpacked subcharts: name -> (file, numbered lines)."""
+    def defines(self) -> dict[str, tuple[str, _Numbered] | None]:
+        """Named templates of the chart and its unpacked subcharts: name -> (file, numbered lines);
+        ``None`` for a name defined twice."""
         if self._defines is None:
             self._defines = {}
             for root, dirs, files in os.walk(self.directory):
@@ -269,7 +269,7 @@ def _read_lines(path: str) -> list[str] | None:
         return None
 
 
-def _collect_defines(path: str, into: dict[str, tuple[str, _Numbered]]) -> None:
+def _collect_defines(path: str, into: dict[str, tuple[str, _Numbered] | None]) -> None:
     """The bodies of the ``define`` blocks of a template file, line by line."""
     lines = _read_lines(path)
     if lines is None:
@@ -294,7 +294,8 @@ def _collect_defines(path: str, into: dict[str, tuple[str, _Numbered]]) -> None:
                     head = text[: action.start()]
                     if head.strip() and not opened_here:
                         body.append((number, head))
-                    into.setdefault(name, (file, body))
+                    # Helm keeps one of two same-named templates by load order: not a certain one.
+                    into[name] = None if name in into else (file, body)
                     name = None
                     opened_here = True  # this line is done
         if name is not None and not opened_here:
@@ -390,10 +391,10 @@ class _Scanner:
             rest = after.strip()
             tokens, items = self._path()
             if rest and not _key_match(rest):  # a scalar item: - NET_ADMIN
-                self.into.lines.append(_Line(tokens, self.file, number, column + 1, rest, self._dot(), items))
+                self.into.lines.append(_Line(tokens, self.file, number, column + 1, rest, items))
                 return column, ""
             # The item itself, at its first key (as kharden locates the items of any manifest).
-            self.into.lines.append(_Line(tokens, self.file, number, column + 1, "", self._dot(), items))
+            self.into.lines.append(_Line(tokens, self.file, number, column + 1, "", items))
         return column, rest
 
     def _key(self, number: int, column: int, found: tuple[str, str]) -> bool:
@@ -413,16 +414,14 @@ class _Scanner:
         ):
             # key: {{ toYaml .Values.x | nindent 8 }}: the key, and the tree below it.
             tree = self.tree(number, column + 1, action.group(1), tokens, items, dot)
-            self.into.lines.append(_Line(tokens, self.file, number, column + 1, "", dot, items, False, tree))
+            self.into.lines.append(_Line(tokens, self.file, number, column + 1, "", items, False, tree))
             self.stack.append(_Frame(column, key))
             return False
         reference = _reference(value, dot) if action is not None else None
-        self.into.lines.append(
-            _Line(tokens, self.file, number, column + 1, value, dot, items, False, reference)
-        )
+        self.into.lines.append(_Line(tokens, self.file, number, column + 1, value, items, False, reference))
         if value.startswith(("{", "[")) and not value.startswith("{{"):
             # A flow collection: its fields are all on this line.
-            self.into.lines.append(_Line(tokens, self.file, number, column + 1, value, dot, items, True))
+            self.into.lines.append(_Line(tokens, self.file, number, column + 1, value, items, True))
         elif not value:
             self.stack.append(_Frame(column, key))
         return bool(_BLOCK_SCALAR.match(value))
@@ -457,9 +456,7 @@ class _Scanner:
         else:
             return None
         values_path = _resolve(source, dot)
-        self.into.lines.append(
-            _Line(tokens, self.file, number, column, action, dot, items, True, values_path)
-        )
+        self.into.lines.append(_Line(tokens, self.file, number, column, action, items, True, values_path))
         return values_path
 
 
