@@ -252,3 +252,27 @@ def test_a_helper_defined_twice_is_not_followed(tmp_path: Path) -> None:
     template.write_text('spec:\n  {{- include "host" . | nindent 2 }}\n')
     tracing = HelmTracing(str(tmp_path), (), ())
     assert tracing.site(str(template), {"spec": {"hostIPC": True}}, "/spec/hostIPC") is None
+
+
+def test_variables_and_printed_values_leave_the_nesting_alone(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    template = tmp_path / "templates" / "x.yaml"
+    template.write_text(
+        "spec:\n"
+        "  template:\n"
+        "    spec:\n"
+        "{{- $root := . }}\n"
+        "{{ .Values.comment }}\n"
+        "      hostPID: true\n"
+        "      securityContext:\n"
+        "        {{- .Values.sc | toYaml | nindent 8 }}\n"
+    )
+    (tmp_path / "values.yaml").write_text("comment: '# hello'\nsc:\n  runAsUser: 0\n")
+    tracing = HelmTracing(str(tmp_path), (), ())
+    raw = {"spec": {"template": {"spec": {"hostPID": True, "securityContext": {"runAsUser": 0}}}}}
+    pid = tracing.site(str(template), raw, "/spec/template/spec/hostPID")
+    assert pid is not None
+    assert (pid.file, pid.line) == (str(template), 6)
+    user = tracing.site(str(template), raw, "/spec/template/spec/securityContext/runAsUser")
+    assert user is not None
+    assert (user.file, user.line) == (str(tmp_path / "values.yaml"), 3)

@@ -46,6 +46,8 @@ _SIMPLE_FILTERS = frozenset(
 )
 _BLOCK_SCALAR = re.compile(r"^[|>][-+0-9]*\s*(#.*)?$")
 _INCLUDE = re.compile(r"""^(?:include|template)\s+"([^"]+)"\s*(\S*)""")
+_ASSIGNMENT = re.compile(r"\s*\$\w*\s*:?=")
+_WRITES_TREE = frozenset({"include", "template", "toYaml"})
 _MAX_INCLUDE_DEPTH = 8
 _MAX_LINE = 4096
 
@@ -339,7 +341,10 @@ class _Scanner:
             column = len(content) - len(content.lstrip())
             alone = _ACTION.fullmatch(rest)
             if alone is not None:
-                # An action alone on its line writes a tree: toYaml of values, or a helper's lines.
+                # An action alone on its line: toYaml of values or a helper's lines write a tree
+                # there; what else it prints is not known, and changes nothing of the nesting.
+                if not _writes_tree(alone.group(1)):
+                    continue
                 written = _INDENT.search(alone.group(1))
                 at = int(written.group(1)) if written is not None else column
                 _pop(self.stack, at, item=False)
@@ -366,7 +371,7 @@ class _Scanner:
         content = text
         for action in _ACTION.finditer(text):
             keyword = _keyword(action.group(1))
-            if keyword not in _CONTROL and keyword != "/*":
+            if keyword not in _CONTROL and keyword != "/*" and not _ASSIGNMENT.match(action.group(1)):
                 continue
             content = content.replace(action.group(0), "", 1)
             if keyword in ("with", "range"):
@@ -493,6 +498,12 @@ def _pop(stack: list[_Frame], column: int, *, item: bool) -> None:
             stack.pop()
         else:
             break
+
+
+def _writes_tree(action: str) -> bool:
+    """``include``/``template`` of a helper, or ``toYaml`` anywhere in the pipeline."""
+    parts = action.strip().split("|")
+    return _first_word(parts[0]) in _WRITES_TREE or any(_first_word(p) == "toYaml" for p in parts[1:])
 
 
 def _first_word(action: str) -> str:
