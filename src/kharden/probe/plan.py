@@ -219,6 +219,8 @@ class _Planner:
         self.probes: list[Probe] = []
         self.source_bits = 0
         self.listener_bits = 0
+        self.validated_sources = 0
+        self.validated_listeners = 0
         self.ns_bits = {ns: network.ns_masks[n.index] for ns, n in network.namespaces.items()}
         self.metadata = list(options.metadata)
         if options.ipv6 and not any(a.ipv6 for a in self.metadata):
@@ -244,8 +246,10 @@ class _Planner:
                     continue
                 self._add(probe)
                 covered.update((id(p), probe.direction or direction) for p in probe.policies)
-        self._controls(limit)
-        self._externals(limit)
+        self._listener_controls(limit)
+        self._externals(limit, self.metadata)
+        self._source_controls(limit)
+        self._externals(limit, [self.options.internet] if self.options.internet else [])
         tested = {id(p) for probe in self.probes for p in probe.policies}
         untested = [(p, why) for p, why in _unique(untested) if id(p) not in tested]
         for index, probe in enumerate(self.probes, 1):
@@ -302,7 +306,7 @@ class _Planner:
             if ambiguous:
                 continue
             candidates = self.eligible & ~allowed
-            for source in self._ordered(candidates, self.source_bits, destination.namespace):
+            for source in self._ordered(candidates, self.source_bits, destination.namespace, last=destination):
                 if self._sure(self.network.side(EGRESS, source, destination), port):
                     return Probe(
                         "",
@@ -322,7 +326,7 @@ class _Planner:
             if ambiguous:
                 continue
             candidates = self.eligible & ~allowed
-            for destination in self._ordered(candidates, self.listener_bits, source.namespace):
+            for destination in self._ordered(candidates, self.listener_bits, source.namespace, last=source):
                 if self.network.side(EGRESS, source, destination).grants_for(PROTOCOL, port):
                     continue  # a named port of this destination lets it through after all
                 if self._sure(self.network.side(INGRESS, destination, source), port):
@@ -368,59 +372,67 @@ class _Planner:
 
     # -- controls and external probes -------------------------------------------------------------
 
-    def _controls(self, limit: int) -> None:
-        """An allowed connection into every listener and from every probe pod, while the plan has room."""
-        validated_sources = 0
-        validated_listeners = 0
+    def _listener_controls(self, limit: int) -> None:
+        """An allowed connection into every listener of a denied probe, while the plan has room."""
         for probe in list(self.probes):
             if len(self.probes) >= limit:
                 return
-            if not isinstance(probe.destination, PodClass):
-                continue
             listener = probe.destination
-            if validated_listeners >> listener.index & 1:
+            if not isinstance(listener, PodClass) or self.validated_listeners >> listener.index & 1:
                 continue
             control = self._control_into(listener, probe.port)
             if control is not None:
-                self._add(control)
-                validated_listeners |= 1 << listener.index
-                validated_sources |= 1 << control.source.index
+                self._add_control(control)
+
+    def _source_controls(self, limit: int) -> None:
+        """An allowed connection from every probe pod that has none yet, while the plan has room."""
         for source in [p.source for p in self.probes]:
             if len(self.probes) >= limit:
                 return
-            if validated_sources >> source.index & 1:
+            if self.validated_sources >> source.index & 1:
                 continue
             control = self._control_from(source)
             if control is not None:
-                self._add(control)
-                validated_sources |= 1 << source.index
-                validated_listeners |= 1 << control.destination.index  # type: ignore[union-attr]
+                self._add_control(control)
+
+    def _add_control(self, control: Probe) -> None:
+        self._add(control)
+        self.validated_sources |= 1 << control.source.index
+        if isinstance(control.destination, PodClass):
+            self.validated_listeners |= 1 << control.destination.index
 
     def _control_into(self, listener: PodClass, port: int) -> Probe | None:
         for candidate_port in dict.fromkeys([port, *self._ingress_ports(listener)]):
             allowed, ambiguous = self._ingress_allowed(listener, candidate_port)
             if ambiguous:
                 continue
-            for source in self._ordered(self.eligible & allowed, self.source_bits, listener.namespace, limit=32):
+            unvalidated = self.source_bits & ~self.validated_sources
+            for source in self._ordered(
+                self.eligible & allowed, unvalidated, listener.namespace, limit=32, last=listener
+            ):
                 if self._allowed(source, listener, candidate_port):
                     return Probe("", CONTROL, source, listener, candidate_port, expected=True)
         return None
 
     def _control_from(self, source: PodClass) -> Probe | None:
         listeners = self.listener_bits
-        for destination in self._ordered(self.eligible, listeners, source.namespace, limit=64):
+        for destination in self._ordered(self.eligible, listeners, source.namespace, limit=64, last=source):
             ports = self.plan_ports(destination) if listeners >> destination.index & 1 else []
             for port in self._ports(destination, [*ports, *self._ingress_ports(destination)]):
                 if self._allowed(source, destination, port):
                     return Probe("", CONTROL, source, destination, port, expected=True)
+        internet = self.options.internet
+        if internet is not None and self._sure(self.network.side(EGRESS, source, internet.endpoint), internet.port):
+            # No pod to connect to: the Internet address shows that the probe pod can send at all (where the
+            # cluster has no way out, this control fails and the pod's denied probes are inconclusive).
+            return Probe("", CONTROL, source, internet, internet.port, expected=True)
         return None
 
     def plan_ports(self, listener: PodClass) -> list[int]:
         return [p.port for p in self.probes if p.destination is listener]
 
-    def _externals(self, limit: int) -> None:
-        """The metadata API from every probe pod whose policies deny it; the Internet likewise."""
-        addresses = [*self.metadata, *([self.options.internet] if self.options.internet else [])]
+    def _externals(self, limit: int, addresses: Sequence[Address]) -> None:
+        """``addresses`` (the metadata API, the Internet) from every probe pod whose policies deny them."""
         done = {(p.source.index, str(p.destination)) for p in self.probes if not p.to_pod}
         for address in addresses:
             for source in [p.source for p in self.probes]:
@@ -449,6 +461,8 @@ class _Planner:
     def _ingress_allowed(self, destination: PodClass, port: int) -> tuple[int, bool]:
         """Classes that ``destination``'s ingress may admit on ``port`` (assumed matches included), and
         whether an ipBlock there may cover pod addresses (then pod sources are left to the plugin)."""
+        if not destination.ingress_policies:
+            return self.network.all_bits, False
         allowed, ambiguous = 0, False
         for policy in destination.ingress_policies:
             for rule in policy.ingress:
@@ -464,6 +478,8 @@ class _Planner:
     def _egress_allowed(self, source: PodClass, port: int) -> tuple[int, bool]:
         """Classes ``source``'s egress may reach on ``port`` (a named port may match any), and whether an
         ipBlock there may cover pod addresses."""
+        if not source.egress_policies:
+            return self.network.all_bits, False
         allowed, ambiguous = 0, False
         for policy in source.egress_policies:
             for rule in policy.egress:
@@ -491,10 +507,14 @@ class _Planner:
 
     # -- choosing ---------------------------------------------------------------------------------
 
-    def _ordered(self, bits: int, prefer: int, namespace: str | None, limit: int = _CHECKS) -> Iterator[PodClass]:
-        """Classes of ``bits``: those of ``prefer`` first, then of ``namespace``, then the rest; at most
-        ``limit`` of them."""
+    def _ordered(
+        self, bits: int, prefer: int, namespace: str | None, limit: int = _CHECKS, last: PodClass | None = None
+    ) -> Iterator[PodClass]:
+        """Classes of ``bits``: those of ``prefer`` first, then of ``namespace``, then the rest, ``last``
+        at the end (a pod of the same class as the other end reads less clearly); at most ``limit``."""
         seen = 0
+        held = 0 if last is None else bits & (1 << last.index)
+        bits &= ~held
         remaining = bits
         tiers = [bits & prefer]
         if namespace is not None:
@@ -509,6 +529,8 @@ class _Planner:
                 yield self.classes[low.bit_length() - 1]
             if seen >= limit:
                 return
+        if held and last is not None:
+            yield last
 
     def _ports(self, destination: PodClass | None, preferred: Sequence[int]) -> list[int]:
         ports = list(preferred)

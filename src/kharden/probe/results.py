@@ -178,7 +178,7 @@ def _metadata_finding(cls: PodClass, probes: list[Probe]) -> Finding:
     deciding = sorted({str(policy) for p in probes for policy in p.policies})
     message = (
         f"a probe pod standing for {_pod_name(cls)} reached the metadata API at {addresses}"
-        f" although {', '.join(deciding)} deny{'s' * (len(deciding) == 1)} it: the network plugin or the"
+        f" although {', '.join(deciding)} {'denies' if len(deciding) == 1 else 'deny'} it: the network plugin or the"
         " node lets this traffic through; observed by kharden probe"
     )
     return _finding(METADATA_RULE, pod.obj, pod.spec_path, message)
