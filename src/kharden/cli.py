@@ -262,12 +262,12 @@ def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         "probe",
         help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
         description=(
-            "Read the cluster (as 'scan --cluster'), choose a few connections that its NetworkPolicies deny and"
-            " a few they allow, and try them from short-lived probe pods: a denied connection that gets through"
-            " shows a policy the network does not enforce. --plan prints the probes and the pods they need and"
-            " changes nothing; --yes creates the pods (labelled kharden.io/probe), connects and deletes them,"
-            " also on Ctrl-C and on error; --cleanup removes pods a killed run left behind. The only kharden"
-            " command that writes to a cluster (RBAC: deploy/probe/)."
+            "Read the cluster (as 'scan --cluster'), choose a few connections that its NetworkPolicies deny"
+            " and a few they allow, and try them from short-lived probe pods: a denied connection that gets"
+            " through shows a policy the network does not enforce. --plan prints the probes and the pods they"
+            " need and changes nothing; --yes creates the pods (labelled kharden.io/probe), connects and"
+            " deletes them, also on Ctrl-C and on error; --cleanup removes pods a killed run left behind."
+            " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
         ),
     )
     probe_command.add_arguments(probe_cmd)

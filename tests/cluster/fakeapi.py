@@ -254,7 +254,9 @@ class FakeApiServer:
                     "Forbidden",
                     f'pods is forbidden: User "kharden" cannot create resource "pods" in the namespace "{namespace}"',
                 )
-            if any(p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace for p in items):
+            if any(
+                p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace for p in items
+            ):
                 return _status(409, "AlreadyExists", f'pods "{name}" already exists')
             meta.update(namespace=namespace, uid=f"probe-{self.created}", resourceVersion="1")
             pod["status"] = {"phase": "Pending"}
@@ -266,7 +268,11 @@ class FakeApiServer:
         assert self.runtime is not None
         items = self.objects[self.by_kind[("", "Pod")]]
         with self.lock:
-            found = [p for p in items if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace]
+            found = [
+                p
+                for p in items
+                if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace
+            ]
             for pod in found:
                 items.remove(pod)
         if not found:
@@ -276,7 +282,11 @@ class FakeApiServer:
 
     def pod_log(self, namespace: str, name: str) -> tuple[int, str]:
         assert self.runtime is not None
-        found = [p for p in self.pods() if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace]
+        found = [
+            p
+            for p in self.pods()
+            if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace
+        ]
         if not found:
             return 404, f'pods "{name}" not found'
         return 200, self.runtime.log(found[0])
@@ -627,7 +637,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return parts[3], parts[5] if len(parts) > 5 else None, parts[6] if len(parts) > 6 else None
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         where = self._pod_path()
         if where is None or where[1] is not None:
             self._refuse()
@@ -636,7 +646,7 @@ class _Handler(BaseHTTPRequestHandler):
         pod = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         self._send(*self.api.create_pod(where[0], pod))
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         where = self._pod_path()
         if where is None or where[1] is None or where[2] is not None:
             self._refuse()

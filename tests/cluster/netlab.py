@@ -23,6 +23,7 @@ when the test failed, and :func:`leftovers` lists what would have been left behi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -35,6 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+IP = shutil.which("ip") or "/usr/sbin/ip"
+NFT = shutil.which("nft") or "/usr/sbin/nft"
 GATEWAY = "10.244.0.1"
 POD_PREFIX = 16
 METADATA = "192.0.2.254"
@@ -57,10 +60,10 @@ def unavailable() -> str | None:
     if shutil.which("ip") is None:
         return "needs iproute2's ip command"
     name = f"khpchk{secrets.token_hex(3)}"
-    made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, check=False)
+    made = subprocess.run([IP, "netns", "add", name], capture_output=True, text=True, check=False)
     if made.returncode != 0:
         return f"cannot create a network namespace here: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    subprocess.run([IP, "netns", "del", name], capture_output=True, check=False)
     return None
 
 
@@ -69,22 +72,22 @@ def nft_unavailable() -> str | None:
 
 
 def _ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    done = subprocess.run([IP, *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
 def leftovers(tag: str) -> list[str]:
     """Network namespaces of this lab still present."""
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    listed = subprocess.run([IP, "netns", "list"], capture_output=True, text=True, check=False).stdout
     return [line.split()[0] for line in listed.splitlines() if line.startswith(f"khp{tag}")]
 
 
 def nft_tables(namespace: str | None = None) -> list[str]:
     """nftables tables of a namespace (of the machine's own namespace when ``None``)."""
-    command = ["nft", "list", "tables"]
+    command = [NFT, "list", "tables"]
     if namespace is not None:
-        command = ["ip", "netns", "exec", namespace, *command]
+        command = [IP, "netns", "exec", namespace, *command]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     return [line for line in done.stdout.splitlines() if line.strip()]
 
@@ -124,7 +127,7 @@ class NetLab:
 
     def _stand_in(self, address: str, port: int) -> None:
         process = subprocess.Popen(
-            ["ip", "netns", "exec", self.node, sys.executable, "-c", _STAND_IN, address, str(port)],
+            [IP, "netns", "exec", self.node, sys.executable, "-c", _STAND_IN, address, str(port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -139,7 +142,20 @@ class NetLab:
         namespace = f"khp{self.tag}p{number}"
         address = f"10.244.1.{number}"
         _ip("netns", "add", namespace)
-        _ip("-n", self.node, "link", "add", f"v{number}", "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        _ip(
+            "-n",
+            self.node,
+            "link",
+            "add",
+            f"v{number}",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            namespace,
+        )
         _ip("-n", self.node, "link", "set", f"v{number}", "master", "br0", "up")
         _ip("-n", namespace, "link", "set", "lo", "up")
         _ip("-n", namespace, "addr", "add", f"{address}/{POD_PREFIX}", "dev", "eth0")
@@ -149,7 +165,7 @@ class NetLab:
 
     @staticmethod
     def remove_pod(namespace: str) -> None:
-        subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+        subprocess.run([IP, "netns", "del", namespace], capture_output=True, check=False)
 
     def close(self) -> None:
         if self.closed:
@@ -158,19 +174,15 @@ class NetLab:
         for process in self.stand_ins:
             _kill(process)
         for namespace in leftovers(self.tag):
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+            subprocess.run([IP, "netns", "del", namespace], capture_output=True, check=False)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
-        pass
 
 
 class Plugin:
@@ -215,7 +227,7 @@ class PodRunner:
             if command and command[0] == "python3":
                 command[0] = sys.executable
             running.process = subprocess.Popen(
-                ["ip", "netns", "exec", namespace, *command],
+                [IP, "netns", "exec", namespace, *command],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -230,7 +242,8 @@ class PodRunner:
 
     def _watch(self, running: RunningPod) -> None:
         process = running.process
-        assert process is not None and process.stdout is not None
+        assert process is not None
+        assert process.stdout is not None
         for line in process.stdout:
             running.output.append(line.decode("utf-8", "replace"))
         code = process.wait()
@@ -276,21 +289,28 @@ class Enforcing(Plugin):
     into which something besides the policies drops everything (a broken node or host firewall).
     """
 
-    def __init__(self, exempt: str | None = None, drop_into: Callable[[RunningPod], bool] | None = None) -> None:
+    def __init__(
+        self, exempt: str | None = None, drop_into: Callable[[RunningPod], bool] | None = None
+    ) -> None:
         self.exempt = exempt
         self.drop_into = drop_into
 
     def program(self, pods: Sequence[RunningPod], cluster: Sequence[Mapping[str, Any]]) -> None:
         namespaces = {
-            o["metadata"]["name"]: {**(o["metadata"].get("labels") or {}), "kubernetes.io/metadata.name": o["metadata"]["name"]}
+            o["metadata"]["name"]: {
+                **(o["metadata"].get("labels") or {}),
+                "kubernetes.io/metadata.name": o["metadata"]["name"],
+            }
             for o in cluster
             if o["kind"] == "Namespace"
         }
         policies = [o for o in cluster if o["kind"] == "NetworkPolicy"]
         for pod in pods:
-            ruleset = _ruleset(pod, pods, policies, namespaces, self.exempt, bool(self.drop_into and self.drop_into(pod)))
+            ruleset = _ruleset(
+                pod, pods, policies, namespaces, self.exempt, bool(self.drop_into and self.drop_into(pod))
+            )
             done = subprocess.run(
-                ["ip", "netns", "exec", pod.namespace, "nft", "-f", "-"],
+                [IP, "netns", "exec", pod.namespace, NFT, "-f", "-"],
                 input=ruleset,
                 capture_output=True,
                 text=True,
@@ -335,7 +355,10 @@ def _types(spec: Mapping[str, Any]) -> set[str]:
 
 
 def _peer_addresses(
-    peer: Mapping[str, Any], policy_ns: str, pods: Sequence[RunningPod], namespaces: Mapping[str, Mapping[str, str]]
+    peer: Mapping[str, Any],
+    policy_ns: str,
+    pods: Sequence[RunningPod],
+    namespaces: Mapping[str, Mapping[str, str]],
 ) -> list[str]:
     """nft address matches (``ip X 10.244.1.2`` or ``ip X 0.0.0.0/0 ip X != {...}``) for one peer."""
     block = peer.get("ipBlock")
@@ -348,7 +371,9 @@ def _peer_addresses(
     for other in pods:
         ns = _pod_ns(other)
         if "namespaceSelector" in peer:
-            if not _matches(peer["namespaceSelector"], namespaces.get(ns, {"kubernetes.io/metadata.name": ns})):
+            if not _matches(
+                peer["namespaceSelector"], namespaces.get(ns, {"kubernetes.io/metadata.name": ns})
+            ):
                 continue
         elif ns != policy_ns:
             continue
@@ -396,12 +421,21 @@ def _ruleset(
     broken: bool = False,
 ) -> str:
     selecting = [
-        p for p in policies if p["metadata"]["namespace"] == _pod_ns(pod) and _matches(p["spec"].get("podSelector") or {}, _labels(pod))
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == _pod_ns(pod)
+        and _matches(p["spec"].get("podSelector") or {}, _labels(pod))
     ]
     chains = []
-    for direction, hook, address_key, peers_key in (("Ingress", "input", "saddr", "from"), ("Egress", "output", "daddr", "to")):
+    for direction, hook, address_key, peers_key in (
+        ("Ingress", "input", "saddr", "from"),
+        ("Egress", "output", "daddr", "to"),
+    ):
         isolating = [p for p in selecting if direction in _types(p["spec"])]
-        lines = ["ct state established,related accept", "iif lo accept" if hook == "input" else "oif lo accept"]
+        lines = [
+            "ct state established,related accept",
+            "iif lo accept" if hook == "input" else "oif lo accept",
+        ]
         if broken and hook == "input":
             lines.append("drop")
         if exempt and hook == "output":
@@ -409,11 +443,26 @@ def _ruleset(
         if isolating:
             for policy in isolating:
                 for rule in policy["spec"].get(direction.lower()) or ():
-                    lines += _rule_lines(rule, peers_key, address_key, policy["metadata"]["namespace"], pod, pods, namespaces, direction)
+                    lines += _rule_lines(
+                        rule,
+                        peers_key,
+                        address_key,
+                        policy["metadata"]["namespace"],
+                        pod,
+                        pods,
+                        namespaces,
+                        direction,
+                    )
             lines.append("drop")
         body = "\n    ".join(lines)
-        chains.append(f"  chain {hook} {{\n    type filter hook {hook} priority 0; policy accept;\n    {body}\n  }}")
-    return "table inet kharden_test\ndelete table inet kharden_test\ntable inet kharden_test {\n" + "\n".join(chains) + "\n}\n"
+        chains.append(
+            f"  chain {hook} {{\n    type filter hook {hook} priority 0; policy accept;\n    {body}\n  }}"
+        )
+    return (
+        "table inet kharden_test\ndelete table inet kharden_test\ntable inet kharden_test {\n"
+        + "\n".join(chains)
+        + "\n}\n"
+    )
 
 
 def _rule_lines(
@@ -446,14 +495,19 @@ def _rule_lines(
         else:
             addresses = []
             for peer in peers:
-                addresses += [a.replace("@@", f"ip {address_key}") for a in _peer_addresses(peer, policy_ns, pods, namespaces)]
-        for address in addresses:
+                addresses += [
+                    a.replace("@@", f"ip {address_key}")
+                    for a in _peer_addresses(peer, policy_ns, pods, namespaces)
+                ]
+        for peer_match in addresses:
+            match = peer_match
             if destination is not None:
-                if address is not None and "/" not in address and not address.endswith(f" {destination}"):
+                if match is not None and "/" not in match and not match.endswith(f" {destination}"):
                     continue
-                address = f"{address} ip daddr {destination}" if address else f"ip daddr {destination}"
-            for port in port_matches or [None]:
-                parts = [part for part in (address, port) if part]
+                match = f"{match} ip daddr {destination}" if match else f"ip daddr {destination}"
+            ports_or_any: list[str | None] = list(port_matches) if port_matches else [None]
+            for port in ports_or_any:
+                parts = [part for part in (match, port) if part]
                 lines.append(" ".join([*parts, "accept"]))
     return lines
 

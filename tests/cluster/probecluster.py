@@ -17,9 +17,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from netdocs import deployment, namespace, policy
-
 from netlab import INTERNET, METADATA
+
+from netdocs import deployment, namespace, policy
 
 PROBE_ARGS = (
     "--metadata-address",
@@ -60,7 +60,9 @@ def probe_cluster() -> list[dict[str, Any]]:
             "payments",
             "db-ingress",
             podSelector={"matchLabels": {"app": "db"}},
-            ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "api"}}}], "ports": [{"port": "postgres"}]}],
+            ingress=[
+                {"from": [{"podSelector": {"matchLabels": {"app": "api"}}}], "ports": [{"port": "postgres"}]}
+            ],
         ),
         policy(
             "payments",
@@ -83,6 +85,8 @@ def probe_cluster() -> list[dict[str, Any]]:
             "debug-egress",
             podSelector={"matchLabels": {"app": "debug"}},
             policyTypes=["Egress"],
-            egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.244.0.0/16", f"{METADATA}/32"]}}]}],
+            egress=[
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.244.0.0/16", f"{METADATA}/32"]}}]}
+            ],
         ),
     ]

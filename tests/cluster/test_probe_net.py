@@ -16,13 +16,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import netlab
 import pytest
 from fakeapi import Behaviour, Certs, FakeApiServer, certs, write_kubeconfig
+from netlab import (
+    METADATA,
+    Enforcing,
+    Flannel,
+    NetLab,
+    Plugin,
+    PodRunner,
+    RunningPod,
+    leftovers,
+    nft_tables,
+    wait_for,
+)
 from probecluster import PROBE_ARGS, probe_cluster
 
-import netlab
 from kharden.cli import main
-from netlab import METADATA, Enforcing, Flannel, NetLab, Plugin, PodRunner, RunningPod, leftovers, nft_tables, wait_for
 
 __all__ = ["certs"]  # the fixture, imported for pytest
 
@@ -62,7 +73,9 @@ def running_cluster(
         runner.close()
 
 
-def _probe(server: FakeApiServer, tmp_path: Path, certs: Certs, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+def _probe(
+    server: FakeApiServer, tmp_path: Path, certs: Certs, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict[str, Any], str]:
     kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
     code = main(["probe", "--yes", "--kubeconfig", str(kubeconfig), *PROBE_ARGS, "-f", "json", *args])
     out, err = capsys.readouterr()
@@ -149,7 +162,10 @@ def test_metadata_reachable_through_an_enforcing_network(
         _no_traces(server, lab)
     verdicts = _verdicts(data)
     assert verdicts[("metadata", "payments/api", f"{METADATA}:80")] == ("connected", "not-enforced")
-    assert {v for k, v in verdicts.items() if k[0] == "denied"} == {("timeout", "expected"), ("timeout", "unverified")}
+    assert {v for k, v in verdicts.items() if k[0] == "denied"} == {
+        ("timeout", "expected"),
+        ("timeout", "unverified"),
+    }
     assert [(f["rule"], f["object"]["name"], f["message"]) for f in data["findings"]] == [
         (
             "exposure.metadata-api",
@@ -185,7 +201,9 @@ def test_failing_control_makes_the_denied_probe_inconclusive(
         ("control", "shop/web", "shop/web:8080"): ("connected", "expected"),
     }
     assert data["findings"] == []
-    reasons = sorted(n["reason"] for n in data["not_evaluated"] if n["reason"].startswith("probe inconclusive"))
+    reasons = sorted(
+        n["reason"] for n in data["not_evaluated"] if n["reason"].startswith("probe inconclusive")
+    )
     ids = {(r["source"]["name"], r["kind"]): r["id"] for r in data["probe"]["results"]}
     control = ids[("api", "control")]
     failed = f"the allowed connection Deployment payments/api -> Deployment payments/db:5432/TCP failed too (timeout) ({control})"
@@ -216,7 +234,9 @@ def test_interrupted_run_deletes_its_pods(lab: NetLab, tmp_path: Path, certs: Ce
         # A long settle time holds the probe pods before they connect: the run is stopped there.
         process = _kharden(kubeconfig, "--yes", "--settle", "60")
         try:
-            assert wait_for(lambda: len(server.pods(f"{PROBE_SELECTOR},kharden.io/probe-role=source")) == 4, 30)
+            assert wait_for(
+                lambda: len(server.pods(f"{PROBE_SELECTOR},kharden.io/probe-role=source")) == 4, 30
+            )
             assert len(leftovers(lab.tag)) == 1 + 7
             process.send_signal(signum)
             _, err = process.communicate(timeout=30)
@@ -235,7 +255,9 @@ def test_killed_run_leaves_pods_that_cleanup_removes(
         kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
         process = _kharden(kubeconfig, "--yes", "--settle", "60")
         try:
-            assert wait_for(lambda: len(server.pods(f"{PROBE_SELECTOR},kharden.io/probe-role=source")) == 4, 30)
+            assert wait_for(
+                lambda: len(server.pods(f"{PROBE_SELECTOR},kharden.io/probe-role=source")) == 4, 30
+            )
             process.kill()  # kharden crashes: nothing of it runs any more
             process.communicate(timeout=30)
         finally:
@@ -270,7 +292,9 @@ def test_error_mid_run_deletes_the_pods_created(
     assert [r.method for r in server.requests].count("DELETE") == 3
 
 
-def test_plan_changes_nothing(lab: NetLab, tmp_path: Path, certs: Certs, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_changes_nothing(
+    lab: NetLab, tmp_path: Path, certs: Certs, capsys: pytest.CaptureFixture[str]
+) -> None:
     with running_cluster(lab, Flannel(), certs) as (server, _):
         kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
         code = main(["probe", "--plan", "--kubeconfig", str(kubeconfig), *PROBE_ARGS])

@@ -87,7 +87,11 @@ def load(paths: Sequence[str], options: ScanOptions) -> Loaded:
         elif kind == "Pod":
             status = obj.raw.get("status")
             if isinstance(status, dict) and not (obj.raw.get("spec") or {}).get("hostNetwork"):
-                ips += [a["ip"] for a in status.get("podIPs") or () if isinstance(a, dict) and isinstance(a.get("ip"), str)]
+                ips += [
+                    a["ip"]
+                    for a in status.get("podIPs") or ()
+                    if isinstance(a, dict) and isinstance(a.get("ip"), str)
+                ]
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     cluster = collected.cluster
     return Loaded(

@@ -50,7 +50,7 @@ def connect(target: dict[str, Any], timeout: float) -> dict[str, Any]:
                     result["detail"] = "something else answered on this address" if answer else "no answer"
     except ConnectionRefusedError:
         result["result"] = "refused"
-    except (TimeoutError, socket.timeout):  # socket.timeout: Python before 3.10 in the image
+    except TimeoutError:  # socket.timeout: Python before 3.10 in the image
         result["result"] = "timeout"
     except OSError as e:
         code = e.errno

@@ -107,7 +107,9 @@ class PodClient:
         if response.status_code in (400, 404):
             return ""  # not started yet, or gone
         if response.status_code != 200:
-            raise ClusterError(f"{self.target.server}: get the log of pod {namespace}/{name}: {_status(response)}")
+            raise ClusterError(
+                f"{self.target.server}: get the log of pod {namespace}/{name}: {_status(response)}"
+            )
         return response.text
 
     # -- HTTP -------------------------------------------------------------------------------------

@@ -7,11 +7,13 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
 from ..errors import UsageError
 from ..model import Severity
+from ..report import render
 from ..scan import ScanOptions
 from ..sources.cluster import ClusterOptions
 from . import load
@@ -29,9 +31,13 @@ Writer = Callable[[str, str | None], None]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``kharden probe`` but the cluster's (the CLI adds those as for ``scan``)."""
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--plan", action="store_true", help="print the probes and the pods they need; change nothing")
     action.add_argument(
-        "--yes", action="store_true", help="run the probes: create the pods, connect, delete the pods (writes!)"
+        "--plan", action="store_true", help="print the probes and the pods they need; change nothing"
+    )
+    action.add_argument(
+        "--yes",
+        action="store_true",
+        help="run the probes: create the pods, connect, delete the pods (writes!)",
     )
     action.add_argument(
         "--cleanup",
@@ -95,15 +101,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, cluster: ClusterOptions, write: Writer, color: bool = False) -> int:
     """Carry out ``kharden probe`` as ``args`` say; the exit code."""
+    _check(args)
+    if args.cleanup:
+        return _cleanup(cluster)
+    fail_on = None if args.fail_on.strip().lower() == "never" else Severity.parse(args.fail_on)
+    internet = (
+        None if args.internet.strip().lower() == "none" else parse_address("the Internet", args.internet)
+    )
+    plan_options = PlanOptions(internet=internet, max_probes=args.max_probes)
+    if args.metadata_address:
+        metadata = tuple(parse_address("the metadata API", a) for a in args.metadata_address)
+        plan_options = replace(plan_options, metadata=metadata)
+    loaded = load([], ScanOptions(snapshot=args.snapshot, cluster=None if args.snapshot else cluster))
+    for error in loaded.errors:
+        print(f"kharden: error: {error}", file=sys.stderr)
+    plan = make_plan(loaded.network, loaded.plan_options(plan_options))
+    run_id = new_run_id()
+    settings = PodSettings(
+        run_id, image=args.image, timeout=args.timeout, delay=args.settle, deadline=_deadline(args)
+    )
+    keys = policy_label_keys(loaded.network)
+    from ..report import probe as probe_render  # noqa: PLC0415 - the renderers, once the work is done
+
+    if args.plan:
+        pods = planned_pods(plan, run_id)
+        if args.format == "json":
+            uids = loaded.namespace_uids
+            manifests = [
+                *listener_manifests(pods, settings, keys, uids),
+                *source_manifests(pods, settings, keys, uids),
+            ]
+            write(probe_render.plan_json(plan, manifests, run_id), args.output)
+        else:
+            write(probe_render.plan_text(plan, pods, run_id), args.output)
+        return 2 if loaded.errors else 0
+    verdicts = []
+    if plan.probes:
+        with connect(cluster.kubeconfig, cluster.context, cluster.timeout) as client, _sigterm_interrupts():
+            outcome = execute(
+                plan,
+                client,
+                settings,
+                keys,
+                loaded.namespace_uids,
+                start_timeout=args.start_timeout,
+                say=lambda text: print(f"kharden: {text}", file=sys.stderr),
+            )
+        verdicts = judge(outcome.observations)
+    else:
+        print("kharden: nothing to probe: no NetworkPolicy of the cluster denies anything", file=sys.stderr)
+    report = probe_report(verdicts, plan, loaded.stats, loaded.errors)
+    if args.format == "json":
+        write(probe_render.results_json(verdicts, report, run_id), args.output)
+    elif args.format == "sarif":
+        write(render("sarif", report), args.output)
+    else:
+        write(probe_render.results_text(verdicts, report, run_id, color=color), args.output)
+    if fail_on is None:
+        return 2 if report.errors else 0
+    return report.exit_code(fail_on)
+
+
+def _check(args: argparse.Namespace) -> None:
     if not (args.plan or args.yes or args.cleanup):
         raise UsageError(
-            "kharden probe creates pods in the cluster: review what it would do with --plan, run it with --yes"
-            " (or remove leftovers with --cleanup)"
+            "kharden probe creates pods in the cluster: review what it would do with --plan, run it with"
+            " --yes (or remove leftovers with --cleanup)"
         )
     if args.snapshot is not None and not args.plan:
         raise UsageError("--snapshot gives a plan only (--plan): probes need the live cluster")
-    if args.cleanup:
-        return _cleanup(cluster)
     for name in ("timeout", "start_timeout"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive")
@@ -111,63 +177,8 @@ def run(args: argparse.Namespace, cluster: ClusterOptions, write: Writer, color:
         raise UsageError("--settle cannot be negative")
     if args.max_probes is not None and args.max_probes < 1:
         raise UsageError("--max-probes must be at least 1")
-    fail_on = None if args.fail_on.strip().lower() == "never" else Severity.parse(args.fail_on)
     if args.plan and args.format == "sarif":
         raise UsageError("--plan prints text or json")
-    internet = None if args.internet.strip().lower() == "none" else parse_address("the Internet", args.internet)
-    metadata = tuple(parse_address("the metadata API", a) for a in args.metadata_address)
-    options = ScanOptions(snapshot=args.snapshot, cluster=None if args.snapshot else cluster)
-    loaded = load([], options)
-    for error in loaded.errors:
-        print(f"kharden: error: {error}", file=sys.stderr)
-    plan_options = PlanOptions(internet=internet, max_probes=args.max_probes)
-    if metadata:
-        plan_options = PlanOptions(internet=internet, metadata=metadata, max_probes=args.max_probes)
-    plan = make_plan(loaded.network, loaded.plan_options(plan_options))
-    run_id = new_run_id()
-    settings = PodSettings(
-        run_id, image=args.image, timeout=args.timeout, delay=args.settle, deadline=_deadline(args)
-    )
-    keys = policy_label_keys(loaded.network)
-    pods = planned_pods(plan, run_id)
-    if args.plan:
-        from ..report import probe as probe_report_text  # noqa: PLC0415
-
-        if args.format == "json":
-            manifests = listener_manifests(pods, settings, keys, loaded.namespace_uids) + source_manifests(
-                pods, settings, keys, loaded.namespace_uids
-            )
-            write(probe_report_text.plan_json(plan, manifests, run_id), args.output)
-        else:
-            write(probe_report_text.plan_text(plan, pods, run_id), args.output)
-        return 2 if loaded.errors else 0
-    if not plan.probes:
-        print("kharden: nothing to probe: no NetworkPolicy of the cluster denies anything", file=sys.stderr)
-    with connect(cluster.kubeconfig, cluster.context, cluster.timeout) as client, _sigterm_interrupts():
-        outcome = execute(
-            plan,
-            client,
-            settings,
-            keys,
-            loaded.namespace_uids,
-            start_timeout=args.start_timeout,
-            say=lambda text: print(f"kharden: {text}", file=sys.stderr),
-        ) if plan.probes else None
-    verdicts = judge(outcome.observations) if outcome is not None else []
-    report = probe_report(verdicts, plan, loaded.stats, loaded.errors)
-    from ..report import probe as probe_render  # noqa: PLC0415
-    from ..report import render  # noqa: PLC0415
-
-    if args.format == "json":
-        output = probe_render.results_json(verdicts, report, run_id)
-    elif args.format == "sarif":
-        output = render("sarif", report)
-    else:
-        output = probe_render.results_text(verdicts, report, run_id, color=color)
-    write(output, args.output)
-    if fail_on is None:
-        return 2 if report.errors else 0
-    return report.exit_code(fail_on)
 
 
 def _deadline(args: argparse.Namespace) -> int:

@@ -58,7 +58,8 @@ METADATA_V6 = "[fd00:ec2::254]:80"
 DEFAULT_INTERNET = "1.1.1.1:443"
 FALLBACK_PORT = 8080
 PRIVATE_ADDRESSES = AddressSet.union(
-    AddressSet.parse(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    AddressSet.parse(c)
+    for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 """Where pod addresses may be when the cluster does not say (no Node podCIDRs, no pod IPs)."""
 _CHECKS = 256
@@ -132,7 +133,7 @@ class Probe:
     expected: bool
     """Whether the policies allow it."""
     direction: str | None = None
-    """For a denied probe: the side that denies it (``Ingress`` of the destination, ``Egress`` of the source)."""
+    """For a denied probe, the side that denies it: ``Ingress`` (the destination's) or ``Egress``."""
     policies: tuple[Policy, ...] = ()
     """The policies that decide the denial: a connection that gets through shows them not enforced."""
     protocol: str = PROTOCOL
@@ -293,9 +294,7 @@ class _Planner:
         subjects = policy.selected & self.eligible
         prefer = self.listener_bits if direction == INGRESS else self.source_bits
         for subject in self._ordered(subjects, prefer, None, limit=8):
-            found = (
-                self._ingress_denied(subject) if direction == INGRESS else self._egress_denied(subject)
-            )
+            found = self._ingress_denied(subject) if direction == INGRESS else self._egress_denied(subject)
             if found is not None:
                 return found
         return None
@@ -306,7 +305,9 @@ class _Planner:
             if ambiguous:
                 continue
             candidates = self.eligible & ~allowed
-            for source in self._ordered(candidates, self.source_bits, destination.namespace, last=destination):
+            for source in self._ordered(
+                candidates, self.source_bits, destination.namespace, last=destination
+            ):
                 if self._sure(self.network.side(EGRESS, source, destination), port):
                     return Probe(
                         "",
@@ -422,7 +423,9 @@ class _Planner:
                 if self._allowed(source, destination, port):
                     return Probe("", CONTROL, source, destination, port, expected=True)
         internet = self.options.internet
-        if internet is not None and self._sure(self.network.side(EGRESS, source, internet.endpoint), internet.port):
+        if internet is not None and self._sure(
+            self.network.side(EGRESS, source, internet.endpoint), internet.port
+        ):
             # No pod to connect to: the Internet address shows that the probe pod can send at all (where the
             # cluster has no way out, this control fails and the pod's denied probes are inconclusive).
             return Probe("", CONTROL, source, internet, internet.port, expected=True)
@@ -466,7 +469,9 @@ class _Planner:
         allowed, ambiguous = 0, False
         for policy in destination.ingress_policies:
             for rule in policy.ingress:
-                if not rule.ports_for(destination.named_ports, destination.ports_key).contains(PROTOCOL, port):
+                if not rule.ports_for(destination.named_ports, destination.ports_key).contains(
+                    PROTOCOL, port
+                ):
                     continue
                 if rule.peers is None:
                     return self.network.all_bits, False
@@ -508,7 +513,12 @@ class _Planner:
     # -- choosing ---------------------------------------------------------------------------------
 
     def _ordered(
-        self, bits: int, prefer: int, namespace: str | None, limit: int = _CHECKS, last: PodClass | None = None
+        self,
+        bits: int,
+        prefer: int,
+        namespace: str | None,
+        limit: int = _CHECKS,
+        last: PodClass | None = None,
     ) -> Iterator[PodClass]:
         """Classes of ``bits``: those of ``prefer`` first, then of ``namespace``, then the rest, ``last``
         at the end (a pod of the same class as the other end reads less clearly); at most ``limit``."""
@@ -519,8 +529,8 @@ class _Planner:
         tiers = [bits & prefer]
         if namespace is not None:
             tiers.append(bits & self.ns_bits.get(namespace, 0) & ~prefer)
-        for tier in [*tiers, remaining]:
-            tier &= remaining
+        for bits_of_tier in [*tiers, remaining]:
+            tier = bits_of_tier & remaining
             while tier and seen < limit:
                 low = tier & -tier
                 tier ^= low
@@ -540,10 +550,10 @@ class _Planner:
         return list(dict.fromkeys(ports))[:4]
 
     @staticmethod
-    def _own_ports(cls: PodClass) -> list[int]:
-        """The TCP ports the pods of ``cls`` declare."""
+    def _own_ports(pods: PodClass) -> list[int]:
+        """The TCP ports the pods of the class declare."""
         ports = []
-        for pod in cls.pods[:1]:
+        for pod in pods.pods[:1]:
             for container in pod.containers:
                 for port in container.ports:
                     if port.container_port and port.protocol == PROTOCOL:

@@ -104,7 +104,11 @@ def listener_pod(
     """The pod that accepts connections in ``cls``'s place on ``ports`` and answers with ``token``."""
     spec = {"mode": "listen", "ports": ports, "token": token, "lifetime": settings.deadline}
     declared = []
-    names = {port: port_name for (port_name, protocol), port in (cls.named_ports or {}).items() if protocol == "TCP"}
+    names = {
+        port: port_name
+        for (port_name, protocol), port in (cls.named_ports or {}).items()
+        if protocol == "TCP"
+    }
     for (port_name, protocol), port in sorted((cls.named_ports or {}).items()):
         declared.append({"name": port_name, "containerPort": port, "protocol": protocol})
     for port in ports:

@@ -129,7 +129,9 @@ def probe_report(
         not_evaluated.append(NotEvaluated(CNI_RULE, f"{policy} not probed: {why}"))
     rules = [
         RuleRun(CNI_RULE, get_rule(CNI_RULE).section, get_rule(CNI_RULE).severity, len(plan.probes)),
-        RuleRun(METADATA_RULE, get_rule(METADATA_RULE).section, get_rule(METADATA_RULE).severity, len(plan.probes)),
+        RuleRun(
+            METADATA_RULE, get_rule(METADATA_RULE).section, get_rule(METADATA_RULE).severity, len(plan.probes)
+        ),
     ]
     return Report(
         findings=findings,
@@ -160,7 +162,9 @@ def _finding(rule_id: str, obj: Obj, path: str, message: str) -> Finding:
 
 def _policy_finding(policy: Policy, direction: str, probes: list[Probe]) -> Finding:
     first = probes[0]
-    more = f" (and {len(probes) - 1} more denied connection{'s' * (len(probes) > 2)})" if len(probes) > 1 else ""
+    more = (
+        f" (and {len(probes) - 1} more denied connection{'s' * (len(probes) > 2)})" if len(probes) > 1 else ""
+    )
     side = "ingress" if direction == INGRESS else "egress"
     message = (
         f"{policy} is not enforced: a probe pod standing for {_pod_name(first.source)} reached"
@@ -176,10 +180,11 @@ def _metadata_finding(cls: PodClass, probes: list[Probe]) -> Finding:
     pod = cls.pods[0]
     addresses = ", ".join(str(p.destination) for p in probes if isinstance(p.destination, Address))
     deciding = sorted({str(policy) for p in probes for policy in p.policies})
+    verb = "denies" if len(deciding) == 1 else "deny"
     message = (
         f"a probe pod standing for {_pod_name(cls)} reached the metadata API at {addresses}"
-        f" although {', '.join(deciding)} {'denies' if len(deciding) == 1 else 'deny'} it: the network plugin or the"
-        " node lets this traffic through; observed by kharden probe"
+        f" although {', '.join(deciding)} {verb} it: the network plugin or the node lets this traffic"
+        " through; observed by kharden probe"
     )
     return _finding(METADATA_RULE, pod.obj, pod.spec_path, message)
 

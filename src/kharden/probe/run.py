@@ -22,8 +22,8 @@ from typing import Any
 
 from ..analysis.netpol import PodClass
 from .client import PodClient
-from .pods import PROBE_LABEL, PodSettings, listener_pod, probe_pod
 from .plan import Address, Plan, Probe
+from .pods import PROBE_LABEL, PodSettings, listener_pod, probe_pod
 
 __all__ = ["Observation", "PlannedPods", "RunOutcome", "cleanup", "execute", "new_run_id", "planned_pods"]
 
@@ -68,7 +68,12 @@ class PlannedPods:
 def planned_pods(plan: Plan, run_id: str) -> PlannedPods:
     listeners = {}
     for number, (cls, ports) in enumerate(plan.listeners.items(), 1):
-        listeners[cls.index] = (f"kharden-probe-{run_id}-l{number}", cls, ports, f"kharden-probe {run_id} l{number}")
+        listeners[cls.index] = (
+            f"kharden-probe-{run_id}-l{number}",
+            cls,
+            ports,
+            f"kharden-probe {run_id} l{number}",
+        )
     sources: dict[int, tuple[str, PodClass, list[Probe]]] = {}
     for probe in plan.probes:
         if probe.source.index not in sources:
@@ -133,9 +138,10 @@ def execute(
     run_id = settings.run_id
     pods = planned_pods(plan, run_id)
     outcome = RunOutcome(run_id, [])
-    namespaces = sorted({cls.namespace for _, cls, _, _ in pods.listeners.values()} | {
-        cls.namespace for _, cls, _ in pods.sources.values()
-    })
+    namespaces = sorted(
+        {cls.namespace for _, cls, _, _ in pods.listeners.values()}
+        | {cls.namespace for _, cls, _ in pods.sources.values()}
+    )
     failed: dict[int, str] = {}
     try:
         listeners = listener_manifests(pods, settings, keys, uids)
@@ -157,7 +163,9 @@ def execute(
     return outcome
 
 
-def cleanup(client: PodClient, namespaces: tuple[str, ...] = (), run_id: str | None = None) -> list[tuple[str, str]]:
+def cleanup(
+    client: PodClient, namespaces: tuple[str, ...] = (), run_id: str | None = None
+) -> list[tuple[str, str]]:
     """Delete the pods of every probe run (or of ``run_id``), in ``namespaces`` or in all; return them."""
     selector = PROBE_LABEL if run_id is None else f"{PROBE_LABEL}={run_id}"
     deleted = []
@@ -170,7 +178,9 @@ def cleanup(client: PodClient, namespaces: tuple[str, ...] = (), run_id: str | N
     return deleted
 
 
-def _cleanup_run(client: PodClient, run_id: str, created: list[tuple[str, str]], namespaces: list[str]) -> int:
+def _cleanup_run(
+    client: PodClient, run_id: str, created: list[tuple[str, str]], namespaces: list[str]
+) -> int:
     deleted = 0
     for namespace, name in created:
         deleted += client.delete(namespace, name)
@@ -201,7 +211,9 @@ def _create(client: PodClient, manifests: list[dict[str, Any]], outcome: RunOutc
         outcome.created.append((meta["namespace"], meta["name"]))
 
 
-def _wait_listeners(client: PodClient, pods: PlannedPods, timeout: float, failed: dict[int, str]) -> dict[int, str]:
+def _wait_listeners(
+    client: PodClient, pods: PlannedPods, timeout: float, failed: dict[int, str]
+) -> dict[int, str]:
     """The pod IP of every listener that is up and listening; why the others are not, in ``failed``."""
     waiting = dict(pods.listeners)
     addresses: dict[int, str] = {}
@@ -214,7 +226,11 @@ def _wait_listeners(client: PodClient, pods: PlannedPods, timeout: float, failed
             if pod is None or phase in ("Failed", "Succeeded"):
                 failed[index] = f"the listener pod {cls.namespace}/{name} ended ({_why(pod)})"
                 del waiting[index]
-            elif phase == "Running" and status.get("podIP") and '"listening"' in client.log(cls.namespace, name):
+            elif (
+                phase == "Running"
+                and status.get("podIP")
+                and '"listening"' in client.log(cls.namespace, name)
+            ):
                 addresses[index] = str(status["podIP"])
                 del waiting[index]
         if not waiting:
@@ -222,7 +238,10 @@ def _wait_listeners(client: PodClient, pods: PlannedPods, timeout: float, failed
         if time.monotonic() > deadline:
             for index, (name, cls, _, _) in waiting.items():
                 pod = client.get(cls.namespace, name)
-                failed[index] = f"the listener pod {cls.namespace}/{name} did not start within {timeout:g} s ({_why(pod)})"
+                failed[index] = (
+                    f"the listener pod {cls.namespace}/{name} did not start within {timeout:g} s"
+                    f" ({_why(pod)})"
+                )
             break
         time.sleep(_POLL)
     return addresses
@@ -253,7 +272,9 @@ def _wait_sources(
             for index, (name, cls, _) in waiting.items():
                 logs[index] = client.log(cls.namespace, name)
                 pod = client.get(cls.namespace, name)
-                failed[-1 - index] = f"the probe pod {cls.namespace}/{name} did not finish within {timeout:g} s ({_why(pod)})"
+                failed[-1 - index] = (
+                    f"the probe pod {cls.namespace}/{name} did not finish within {timeout:g} s ({_why(pod)})"
+                )
             break
         time.sleep(_POLL)
     return logs
@@ -276,7 +297,9 @@ def _why(pod: dict[str, Any] | None) -> str:
     return ", ".join(words)
 
 
-def _observations(plan: Plan, pods: PlannedPods, logs: dict[int, str], failed: dict[int, str]) -> list[Observation]:
+def _observations(
+    plan: Plan, pods: PlannedPods, logs: dict[int, str], failed: dict[int, str]
+) -> list[Observation]:
     seen: dict[str, dict[str, Any]] = {}
     for log in logs.values():
         for line in log.splitlines():
@@ -292,7 +315,12 @@ def _observations(plan: Plan, pods: PlannedPods, logs: dict[int, str], failed: d
         if record is not None:
             ms = record.get("ms")
             observations.append(
-                Observation(probe, str(record.get("result")), str(record.get("detail") or ""), ms if isinstance(ms, int) else None)
+                Observation(
+                    probe,
+                    str(record.get("result")),
+                    str(record.get("detail") or ""),
+                    ms if isinstance(ms, int) else None,
+                )
             )
             continue
         reason = failed.get(-1 - probe.source.index)

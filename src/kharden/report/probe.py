@@ -80,11 +80,16 @@ def plan_text(plan: Plan, pods: PlannedPods, run_id: str) -> str:
         f"Pods it would create ({count}, labelled kharden.io/probe={run_id}, deleted at the end):",
     ]
     for name, cls, probes in pods.sources.values():
-        lines.append(f"  Pod {cls.namespace}/{name}: probe pod for {_name(cls)} ({len(probes)} connection(s))")
+        lines.append(
+            f"  Pod {cls.namespace}/{name}: probe pod for {_name(cls)} ({len(probes)} connection(s))"
+        )
     for name, cls, ports, _ in pods.listeners.values():
         listened = ", ".join(f"{p}/TCP" for p in ports)
         lines.append(f"  Pod {cls.namespace}/{name}: listener for {_name(cls)} on {listened}")
-    lines += ["", "Nothing was created. Run 'kharden probe --yes' to probe (it creates, then deletes, these pods)."]
+    lines += [
+        "",
+        "Nothing was created. Run 'kharden probe --yes' to probe (it creates, then deletes, these pods).",
+    ]
     return "\n".join(lines) + "\n"
 
 
