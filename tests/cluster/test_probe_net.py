@@ -118,6 +118,16 @@ def test_enforcing_network_every_probe_as_expected(
     }
     assert data["findings"] == []
     assert code == 0
+    # What it wrote: pods, and nothing else (deploy/probe/'s ClusterRole).
+    writes = {
+        (r.method, r.path.rsplit("/", 1)[0] if r.method == "DELETE" else r.path)
+        for r in server.requests
+        if r.method != "GET"
+    }
+    assert {(method, path.split("/")[-1]) for method, path in writes} == {
+        ("POST", "pods"),
+        ("DELETE", "pods"),
+    }
 
 
 def test_flannel_does_not_enforce_observed(

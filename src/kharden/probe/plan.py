@@ -222,6 +222,7 @@ class _Planner:
         self.listener_bits = 0
         self.validated_sources = 0
         self.validated_listeners = 0
+        self.listen_ports: dict[int, list[int]] = {}
         self.ns_bits = {ns: network.ns_masks[n.index] for ns, n in network.namespaces.items()}
         self.metadata = list(options.metadata)
         if options.ipv6 and not any(a.ipv6 for a in self.metadata):
@@ -262,6 +263,9 @@ class _Planner:
         self.source_bits |= 1 << probe.source.index
         if isinstance(probe.destination, PodClass):
             self.listener_bits |= 1 << probe.destination.index
+            ports = self.listen_ports.setdefault(probe.destination.index, [])
+            if probe.port not in ports:
+                ports.append(probe.port)
 
     def _denying_directions(self, policy: Policy) -> list[str]:
         """The directions in which the policy isolates some pod of the scan without allowing everything."""
@@ -416,10 +420,13 @@ class _Planner:
         return None
 
     def _control_from(self, source: PodClass) -> Probe | None:
-        listeners = self.listener_bits
-        for destination in self._ordered(self.eligible, listeners, source.namespace, limit=64, last=source):
-            ports = self.plan_ports(destination) if listeners >> destination.index & 1 else []
-            for port in self._ports(destination, [*ports, *self._ingress_ports(destination)]):
+        reach = self._egress_reach(source)
+        candidates = self.eligible & reach
+        for destination in self._ordered(
+            candidates, self.listener_bits, source.namespace, limit=24, last=source
+        ):
+            ports = self.listen_ports.get(destination.index, [])
+            for port in self._ports(destination, [*ports, *self._ingress_ports(destination)])[:3]:
                 if self._allowed(source, destination, port):
                     return Probe("", CONTROL, source, destination, port, expected=True)
         internet = self.options.internet
@@ -431,8 +438,15 @@ class _Planner:
             return Probe("", CONTROL, source, internet, internet.port, expected=True)
         return None
 
-    def plan_ports(self, listener: PodClass) -> list[int]:
-        return [p.port for p in self.probes if p.destination is listener]
+    def _egress_reach(self, source: PodClass) -> int:
+        """Classes some egress rule of ``source`` admits on some port (every class when not isolated)."""
+        if not source.egress_policies:
+            return self.network.all_bits
+        reach = 0
+        for policy in source.egress_policies:
+            for rule in policy.egress:
+                reach |= self.network.all_bits if rule.peers is None else rule.classes
+        return reach
 
     def _externals(self, limit: int, addresses: Sequence[Address]) -> None:
         """``addresses`` (the metadata API, the Internet) from every probe pod whose policies deny them."""
