@@ -227,33 +227,46 @@ def test_failing_control_makes_the_denied_probe_inconclusive(
     assert code == 0
 
 
-def _kharden(kubeconfig: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kharden", "probe", "--kubeconfig", str(kubeconfig), *PROBE_ARGS, *args],
+def _stop_mid_run(server: FakeApiServer, lab: NetLab, kubeconfig: Path, signum: int) -> tuple[int, str]:
+    """Run ``kharden probe --yes`` in a process of its own and send it ``signum`` once every probe pod is
+    up (a long settle time holds them before they connect); its exit code and stderr."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kharden",
+            "probe",
+            "--yes",
+            "--kubeconfig",
+            str(kubeconfig),
+            *PROBE_ARGS,
+            "--settle",
+            "60",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_PROXY": "127.0.0.1"},
     )
+    try:
+        sources = f"{PROBE_SELECTOR},kharden.io/probe-role=source"
+        assert wait_for(lambda: len(server.pods(sources)) == 4, 30)
+        assert len(leftovers(lab.tag)) == 1 + 7
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    return process.returncode, err
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_deletes_its_pods(lab: NetLab, tmp_path: Path, certs: Certs, signum: int) -> None:
     with running_cluster(lab, Flannel(), certs) as (server, _):
         kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
-        # A long settle time holds the probe pods before they connect: the run is stopped there.
-        process = _kharden(kubeconfig, "--yes", "--settle", "60")
-        try:
-            assert wait_for(
-                lambda: len(server.pods(f"{PROBE_SELECTOR},kharden.io/probe-role=source")) == 4, 30
-            )
-            assert len(leftovers(lab.tag)) == 1 + 7
-            process.send_signal(signum)
-            _, err = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-        assert process.returncode == 130, err
+        code, err = _stop_mid_run(server, lab, kubeconfig, signum)
+        assert code == 130, err
         _no_traces(server, lab)
         assert [r.method for r in server.requests].count("DELETE") >= 7
 
@@ -263,16 +276,8 @@ def test_killed_run_leaves_pods_that_cleanup_removes(
 ) -> None:
     with running_cluster(lab, Flannel(), certs) as (server, _):
         kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
-        process = _kharden(kubeconfig, "--yes", "--settle", "60")
-        try:
-            assert wait_for(
-                lambda: len(server.pods(f"{PROBE_SELECTOR},kharden.io/probe-role=source")) == 4, 30
-            )
-            process.kill()  # kharden crashes: nothing of it runs any more
-            process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
+        code, _ = _stop_mid_run(server, lab, kubeconfig, signal.SIGKILL)  # kharden crashes
+        assert code == -signal.SIGKILL
         left = server.pods(PROBE_SELECTOR)
         assert len(left) == 7
         assert len(leftovers(lab.tag)) == 1 + 7

@@ -313,16 +313,7 @@ class _Planner:
                 candidates, self.source_bits, destination.namespace, last=destination
             ):
                 if self._sure(self.network.side(EGRESS, source, destination), port):
-                    return Probe(
-                        "",
-                        DENIED,
-                        source,
-                        destination,
-                        port,
-                        expected=False,
-                        direction=INGRESS,
-                        policies=tuple(destination.ingress_policies),
-                    )
+                    return _denial(DENIED, source, destination, port, INGRESS)
         return None
 
     def _egress_denied(self, source: PodClass) -> Probe | None:
@@ -335,40 +326,13 @@ class _Planner:
                 if self.network.side(EGRESS, source, destination).grants_for(PROTOCOL, port):
                     continue  # a named port of this destination lets it through after all
                 if self._sure(self.network.side(INGRESS, destination, source), port):
-                    return Probe(
-                        "",
-                        DENIED,
-                        source,
-                        destination,
-                        port,
-                        expected=False,
-                        direction=EGRESS,
-                        policies=tuple(source.egress_policies),
-                    )
+                    return _denial(DENIED, source, destination, port, EGRESS)
         internet = self.options.internet
         if internet is not None and self._denied_to(source, internet):
-            return Probe(
-                "",
-                INTERNET,
-                source,
-                internet,
-                internet.port,
-                expected=False,
-                direction=EGRESS,
-                policies=tuple(source.egress_policies),
-            )
+            return _denial(INTERNET, source, internet, internet.port, EGRESS)
         for address in self.metadata:
             if self._denied_to(source, address):
-                return Probe(
-                    "",
-                    METADATA,
-                    source,
-                    address,
-                    address.port,
-                    expected=False,
-                    direction=EGRESS,
-                    policies=tuple(source.egress_policies),
-                )
+                return _denial(METADATA, source, address, address.port, EGRESS)
         return None
 
     def _denied_to(self, source: PodClass, address: Address) -> bool:
@@ -460,18 +424,7 @@ class _Planner:
                     continue
                 done.add(key)
                 kind = METADATA if address in self.metadata else INTERNET
-                self._add(
-                    Probe(
-                        "",
-                        kind,
-                        source,
-                        address,
-                        address.port,
-                        expected=False,
-                        direction=EGRESS,
-                        policies=tuple(source.egress_policies),
-                    )
-                )
+                self._add(_denial(kind, source, address, address.port, EGRESS))
 
     # -- the engine's answers, as bit sets --------------------------------------------------------
 
@@ -592,6 +545,22 @@ class _Planner:
                 if rule.fixed_ports is not None and rule.ports is not None:
                     ports += [lo for lo, _ in rule.fixed_ports.tcp]
         return list(dict.fromkeys(ports))[:3]
+
+
+def _denial(kind: str, source: PodClass, destination: PodClass | Address, port: int, direction: str) -> Probe:
+    """A connection the policies of ``direction``'s side deny: those of the destination for ingress."""
+    subject = destination if direction == INGRESS else source
+    assert isinstance(subject, PodClass)
+    return Probe(
+        "",
+        kind,
+        source,
+        destination,
+        port,
+        expected=False,
+        direction=direction,
+        policies=tuple(subject.policies(direction)),
+    )
 
 
 def _unique(pairs: Iterable[tuple[Policy, str]]) -> list[tuple[Policy, str]]:
