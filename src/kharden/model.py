@@ -121,8 +121,9 @@ the place to edit, or ``None`` when that place cannot be told with certainty."""
 class Rendered(NamedTuple):
     """Where a field is in the output of ``kustomize build`` or ``helm template``.
 
-    ``file`` is the directory that was rendered (or, for a chart rendered without the helm
-    binary, the template whose output the line counts in)."""
+    ``file`` is the directory that was rendered (the kustomization or the chart). For a chart
+    rendered without the helm binary, the line counts in the output of the object's template
+    (``Location.template``)."""
 
     file: str | None
     line: int | None
