@@ -182,13 +182,15 @@ def _why_none(decision: Decision, request: Request) -> str:
 def audit_retention(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when kube-apiserver logs audit events to a file without a bounded, deliberate retention:
     --audit-log-maxage unset or below 30 days, --audit-log-maxbackup unset or below 10 files, or
-    --audit-log-maxsize below 100 MB.
+    --audit-log-maxsize unset or below 100 MB.
 
     Audit logs are read weeks after an intrusion; rotated away, they answer nothing, and kept without
     bound they fill the disk until new events are lost. The API server rotates its log with lumberjack
     (k8s.io/apiserver options/audit.go): maxage 0 (the default) never deletes old files by age and
-    maxbackup 0 keeps every rotated file, so only the disk decides how much history survives;
-    maxsize 0 rotates at lumberjack's built-in 100 MB, which is why an unset maxsize does not fire.
+    maxbackup 0 keeps every rotated file, so only the disk decides how much history survives.
+    An unset maxsize rotates at lumberjack's built-in 100 MB: the catalog (and CIS 1.2.19) still asks
+    for the flag, so that the retention is stated in the configuration rather than left to a library
+    default; the message says what the default does.
 
     Reads: kube-apiserver --audit-log-path, --audit-log-maxage, --audit-log-maxbackup, --audit-log-maxsize.
     """
@@ -203,6 +205,12 @@ def audit_retention(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 if name in _UNBOUNDED:
                     why = f"{setting.describe()}: {_UNBOUNDED[name]}"
                     yield at(setting, f"kube-apiserver keeps no bounded audit history ({why})")
+                else:
+                    yield at(
+                        setting,
+                        f"kube-apiserver's audit log size is not stated ({setting.describe()}: "
+                        "rotation rests on the log library's built-in 100 MB)",
+                    )
                 continue
             try:
                 value = int(setting.value or "0")
