@@ -40,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``command`` (the first word of the arguments) is the one about to run: the
+    arguments of a command whose module is heavy to import are added only for it."""
     parser = _Parser(
         prog=PROG,
         description="Audit Kubernetes manifests, charts and clusters against a hardening checklist.",
@@ -131,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "--kube-version",
         metavar="VERSION",
         help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
-        " default: the kube-apiserver image tag, else 1.33",
+        " default: the cluster's, else a node root's kube-apiserver image tag, else 1.33 (said so)",
     )
     cluster_group = scan_cmd.add_argument_group("cluster")
     cluster_group.add_argument(
@@ -207,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
     _reach_parser(commands)
+    _probe_parser(commands, with_arguments=command == "probe")
     return parser
 
 
@@ -250,6 +253,26 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
     _cluster_arguments(reach_cmd)
+
+
+def _probe_parser(commands: argparse._SubParsersAction[_Parser], *, with_arguments: bool) -> None:
+    probe_cmd = commands.add_parser(
+        "probe",
+        help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
+        description=(
+            "Read the cluster (as 'scan --cluster'), choose a few connections that its NetworkPolicies deny"
+            " and a few they allow, and try them from short-lived probe pods: a denied connection that gets"
+            " through shows a policy the network does not enforce. --plan prints the probes and the pods they"
+            " need and changes nothing; --yes creates the pods (labelled kharden.io/probe), connects and"
+            " deletes them, also on Ctrl-C and on error; --cleanup removes pods a killed run left behind."
+            " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
+        ),
+    )
+    if with_arguments:
+        from .probe import command as probe_command  # noqa: PLC0415 - see the module docstring
+
+        probe_command.add_arguments(probe_cmd)
+        _cluster_arguments(probe_cmd)
 
 
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -338,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    parser = _parser()
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
     args, extra = parser.parse_known_args(argv)
     if extra:
         # argparse leaves paths given after options unparsed ('who-can get secrets -n shop k8s/'): take them.
@@ -372,6 +395,8 @@ def _run(argv: list[str]) -> int:
         return _who_can(args)
     if args.command == "reach":
         return _reach(args)
+    if args.command == "probe":
+        return _probe(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -608,6 +633,16 @@ def _reach(args: argparse.Namespace) -> int:
     if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
         code = 1
     return code
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from .probe import command as probe_command  # noqa: PLC0415
+
+    options = _cluster_options(args)
+    try:
+        return probe_command.run(args, options, _write, color=_color("auto", args.output))
+    finally:
+        _ProgressLine.clear(options.progress)
 
 
 def _color(choice: str, output: str | None) -> bool:
