@@ -18,7 +18,7 @@ import time
 from . import TYPE_CHECKING, __version__
 from .errors import KhardenError, UsageError
 from .report import FORMATS
-from .sources.limits import DEFAULT_MAX_FILE_BYTES
+from .sources.limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU, WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -302,7 +302,11 @@ def _file_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         metavar="N",
-        help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more)",
+        help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more;"
+        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU). Memory: each holds one file at a time"
+        " (at most --max-file-size) and sends its documents back in chunks of"
+        f" {WORKER_CHUNK_BYTES // 1048576} MiB; the main process keeps at most"
+        f" {WORKER_AHEAD_BYTES // 1048576} MiB of them for files ahead, besides the objects the scan reads",
     )
 
 
