@@ -513,7 +513,11 @@ class _PodLevel:
         self.annotations = annotations
 
 
-_READERS: dict[str, Callable[..., Field[Any]]] = {"boolean": _Reader.boolean, "integer": _Reader.integer, "string": _Reader.string}
+_READERS: dict[str, Callable[..., Field[Any]]] = {
+    "boolean": _Reader.boolean,
+    "integer": _Reader.integer,
+    "string": _Reader.string,
+}
 _SCALAR_TYPES = frozenset(_READERS)
 _CONTAINER_SCALARS = tuple(row for row in FIELDS if row.container is not None and row.type in _SCALAR_TYPES)
 _INHERITED = tuple(row for row in _CONTAINER_SCALARS if row.pod is not None)
