@@ -73,6 +73,33 @@ class Rule:
     """A pod rule written as data (``@rules.policy``): its check, its CEL and its fixes come from these."""
     remedy: Remedy | None = None
     """How ``kharden fix`` repairs a finding of a rule written as code (``fix=`` of the decorator)."""
+    not_exported: str = ""
+    """Why a pod rule written as code has no CEL (``not_exported=`` of the decorator)."""
+
+    @property
+    def export_note(self) -> str:
+        """``exported`` (its CEL comes from its constraints), else ``not exported: <why>``."""
+        if self.constraints:
+            return "exported"
+        if self.target == "inventory":
+            why = "it judges the whole inventory, not one object"
+        elif self.target == "object":
+            why = "it judges objects other than pods"
+        else:
+            why = self.not_exported or "it is written as code"
+        return f"not exported: {why}"
+
+    @property
+    def fix_note(self) -> str:
+        """What ``kharden fix`` does for the rule's findings."""
+        automatic, unsafe = self.fix_support
+        if automatic and unsafe:
+            return "automatic (some changes only with --unsafe)"
+        if automatic:
+            return "automatic"
+        if unsafe:
+            return "only with --unsafe"
+        return "no automatic fix"
 
     @property
     def remedies(self) -> tuple[Remedy, ...]:
@@ -153,6 +180,7 @@ class RuleSet:
         needs: frozenset[str] | None = None,
         constraints: tuple[Constraint, ...] = (),
         fix: Remedy | None = None,
+        not_exported: str = "",
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
@@ -183,6 +211,7 @@ class RuleSet:
                     needs=needs,
                     constraints=constraints,
                     remedy=fix,
+                    not_exported=not_exported,
                 )
             )
             return check

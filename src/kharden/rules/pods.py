@@ -603,6 +603,7 @@ def sensitive_match(path: str) -> tuple[str, str] | None:
     ),
     references=(PSS + "#baseline", "https://kubernetes.io/docs/concepts/storage/volumes/#hostpath"),
     fix=Remedy("remove-volume", unsafe="the program may need what the host path holds"),
+    not_exported="paths are normalised (.., //, /var/run as /run) before they are compared",
 )
 def sensitive_mount(pod: EffectivePod) -> Iterator[Hit]:
     """Fires for a hostPath volume that is, lies under, or contains a container runtime socket (docker,
