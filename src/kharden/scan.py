@@ -230,7 +230,13 @@ def evaluate(
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
     runs = [
-        RuleRun(rule.id, rule.section, policy.severity.get(rule.id, rule.severity), _examined(rule, context))
+        RuleRun(
+            rule.id,
+            rule.section,
+            policy.severity.get(rule.id, rule.severity),
+            _examined(rule, context),
+            rule.fix_support,
+        )
         for rule in runnable
     ]
     baseline = None
