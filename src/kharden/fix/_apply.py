@@ -23,7 +23,7 @@ from ..sources import helm as helm_source
 from ..sources import kustomize as kustomize_source
 from ..sources.documents import Collected
 from ..sources.files import DEFAULT_MAX_FILE_BYTES, inputs, read_file
-from ._plan import ObjectPlan, Skipped, plan_object
+from ._plan import Change, ObjectPlan, Skipped, plan_object
 from ._text import SpliceError, Splicer, changes, same
 
 __all__ = ["FileFix", "FixOptions", "FixResult", "plan_fixes", "unified_diff", "write_fixes"]
@@ -65,6 +65,8 @@ class FixResult:
     """What kharden could not change itself, and where the user should (a Helm template)."""
     fixed: int = 0
     """Findings the changes fix."""
+    changes: list[tuple[str, ObjRef, Change]] = field(default_factory=list)
+    """Each change made: the file (or kustomization, or chart) it is written to, the object."""
 
     @property
     def changed(self) -> bool:
@@ -226,6 +228,7 @@ def _edit_files(
         notes: dict[int, list[str]] = defaultdict(list)
         for plan, source in members:
             result.fixed += len(plan.changes)
+            result.changes += [(path, plan.obj.ref, change) for change in plan.changes]
             for change in plan.changes:
                 if change.unsafe is None:
                     continue

@@ -164,8 +164,16 @@ class Splicer:
         node = self._find(document, pointer)
         start, end = self._offset(node.start_mark), self._content_end(node)
         text = _flow(value, self.json_mode)
-        if isinstance(node, ScalarNode) and start == end:
-            text = " " + text  # an empty value ('key:') gets its value after a space
+        parent_pointer, _, key = pointer.rpartition("/")
+        parent = self._find(document, parent_pointer) if pointer else None
+        if (
+            isinstance(parent, MappingNode)
+            and not parent.flow_style
+            and (not isinstance(node, ScalarNode) or start == end)
+        ):
+            # A block value (or none, 'key:'): the flow value goes right after the key, on its line.
+            key_node = parent.value[self._entry(parent, _pointer.split("/" + key)[0])][0]
+            start, text = self._offset(key_node.end_mark), ": " + text
         self._add(start, end, text, node.start_mark.line)
 
     def remove_key(self, document: int, pointer: str) -> None:
@@ -300,10 +308,16 @@ class Splicer:
         what is inserted at the end of the line above stays put)."""
         line_start = self.text.rfind("\n", 0, start) + 1
         line_end = self._line_end(end)
+        # Comment lines inside what is removed stay: they are the author's notes, not the setting.
+        notes = [
+            text.rstrip("\r")
+            for text in self.text[line_start:line_end].split("\n")
+            if text.lstrip().startswith("#")
+        ]
         if line_start > 0:
-            self._add(line_start - 1, line_end, "", line)
+            self._add(line_start - 1, line_end, "".join("\n" + n for n in notes), line)
         else:
-            self._add(0, min(line_end + 1, len(self.text)), "", line)
+            self._add(0, min(line_end + 1, len(self.text)), "".join(n + "\n" for n in notes), line)
 
     def _line_of(self, offset: int) -> int:
         return self.text.count("\n", 0, offset)
@@ -352,11 +366,12 @@ def changes(before: Any, after: Any, pointer: str = "") -> list[tuple[str, str, 
                 if not same(a, b):
                     out += changes(a, b, _pointer.join(pointer, index))
             return out
-        if len(after) > len(before) and all(same(a, b) for a, b in zip(before, after, strict=False)):
-            return [("append", pointer, after[len(before) :])]
-        removed = _removed(before, after)
-        if removed is not None:
-            return [("remove-items", pointer, removed)]
+        # Some items removed, then some appended: the usual shape of a fix of a list.
+        for kept in range(len(after), -1, -1):
+            removed = _removed(before, after[:kept])
+            if removed is not None:
+                ops: list[tuple[str, str, Any]] = [("remove-items", pointer, removed)] if removed else []
+                return ops + ([("append", pointer, after[kept:])] if kept < len(after) else [])
     return [("replace", pointer, after)]
 
 
