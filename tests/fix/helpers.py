@@ -17,6 +17,7 @@ import yaml
 from kharden.fix import FixOptions, FixResult, plan_fixes, write_fixes
 
 KUBE_VERSION = "1.33"
+KUBECTL = shutil.which("kubectl") or "kubectl"
 
 
 def fix(paths: list[str], **options: Any) -> FixResult:
@@ -78,7 +79,5 @@ def kubectl_parses(files: list[Path]) -> str | None:
             shutil.copyfile(file, Path(scratch, name))
             names.append(name)
         Path(scratch, "kustomization.yaml").write_text(yaml.safe_dump({"resources": names}), encoding="utf-8")
-        done = subprocess.run(
-            ["kubectl", "kustomize", scratch], capture_output=True, timeout=120, check=False
-        )
+        done = subprocess.run([KUBECTL, "kustomize", scratch], capture_output=True, timeout=120, check=False)
     return None if done.returncode == 0 else done.stderr.decode("utf-8", "replace").strip()

@@ -99,7 +99,7 @@ def kubectl_parses_all(files: list[Path], originals: dict[Path, str]) -> list[tu
         for batch, seen in batches:
             if not ids & seen and len(batch) < 80:
                 batch.append(path)
-                seen |= ids
+                seen.update(ids)
                 break
         else:
             batches.append(([path], set(ids)))

@@ -169,7 +169,7 @@ class Splicer:
         if (
             isinstance(parent, MappingNode)
             and not parent.flow_style
-            and (not isinstance(node, ScalarNode) or start == end)
+            and ((not isinstance(node, ScalarNode) and not node.flow_style) or start == end)
         ):
             # A block value (or none, 'key:'): the flow value goes right after the key, on its line.
             key_node = parent.value[self._entry(parent, _pointer.split("/" + key)[0])][0]
@@ -348,7 +348,7 @@ def changes(before: Any, after: Any, pointer: str = "") -> list[tuple[str, str, 
     """The structural differences of two objects as ``(op, pointer, value)``:
     ``replace``, ``remove``, ``add`` (pointer of the new key), ``append`` (values),
     ``remove-items`` (indices)."""
-    if type(before) is dict and type(after) is dict:
+    if type(before) is dict and type(after) is dict and (before or not after):
         out: list[tuple[str, str, Any]] = []
         for key in before:
             if key not in after:
