@@ -169,7 +169,9 @@ class Splicer:
         if (
             isinstance(parent, MappingNode)
             and not parent.flow_style
-            and ((not isinstance(node, ScalarNode) and not node.flow_style) or start == end)
+            and (
+                (not isinstance(node, ScalarNode) and not getattr(node, "flow_style", False)) or start == end
+            )
         ):
             # A block value (or none, 'key:'): the flow value goes right after the key, on its line.
             key_node = parent.value[self._entry(parent, _pointer.split("/" + key)[0])][0]
