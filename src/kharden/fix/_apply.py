@@ -301,10 +301,10 @@ def unified_diff(fix: FileFix) -> str:
     says why after its ``@@`` header."""
     old = fix.before.splitlines(keepends=True)
     new = fix.after.splitlines(keepends=True)
+    # git's a/ and b/ prefixes for relative paths (patch -p1 applies them); absolute paths as they are.
+    before, after = (fix.path, fix.path) if os.path.isabs(fix.path) else (f"a/{fix.path}", f"b/{fix.path}")
     lines = list(
-        difflib.unified_diff(
-            [] if fix.created else old, new, "/dev/null" if fix.created else f"a/{fix.path}", f"b/{fix.path}"
-        )
+        difflib.unified_diff([] if fix.created else old, new, "/dev/null" if fix.created else before, after)
     )
     hunks = [(i, _HUNK.match(line)) for i, line in enumerate(lines)]
     ranges = [(i, int(m.group(1)), int(m.group(2) or 1)) for i, m in hunks if m]
