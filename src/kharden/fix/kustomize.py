@@ -77,21 +77,27 @@ def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult) -> None:
                 f"# Written by kharden fix: {', '.join(sorted({c.rule for c in plan.changes}))}"
                 f" on {ref.kind} {name}.\n"
             )
-            body = header + "".join(f"- {json.dumps(op)}\n" for op in ops)
             target: dict[str, Any] = {"kind": ref.kind, "name": name}
             if ref.group:
                 target["group"] = ref.group
             target["version"] = ref.api_version.rpartition("/")[2]
             existing = os.path.join(directory, file)
+            result.fixed += len(plan.changes)
+            lines = "".join(f"- {json.dumps(op)}\n" for op in ops)
             if any(isinstance(p, dict) and p.get("path") == file for p in loaded.get("patches") or ()):
-                result.errors.append(
-                    ErrorRecord(
-                        existing, None, "a kharden patch for this object exists already: fix it there"
-                    )
+                # Fixed before: the rendered object already went through that patch; more operations
+                # at its end apply to what it made.
+                try:
+                    old_bytes = Path(existing).read_bytes()
+                except OSError as e:
+                    result.errors.append(ErrorRecord(existing, None, f"cannot read: {e.strerror}"))
+                    continue
+                old = old_bytes.decode("utf-8")
+                result.files.append(
+                    FileFix(existing, old, old + ("" if old.endswith("\n") else "\n") + lines, old_bytes)
                 )
                 continue
-            result.files.append(FileFix(existing, "", body, None, created=True))
-            result.fixed += len(plan.changes)
+            result.files.append(FileFix(existing, "", header + lines, None, created=True))
             entries.append({"path": file, "target": target})
         if not entries:
             continue
