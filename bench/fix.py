@@ -62,9 +62,8 @@ def main() -> None:
                 shutil.rmtree(copy)
     load = os.getloadavg()[0]
     scan = statistics.median(times["scan (json)"])
-    print(
-        f"corpus {corpus} ({sum(1 for _ in corpus.rglob('*.yaml'))} YAML files), {args.runs} runs, load {load:.2f}"
-    )
+    files = sum(1 for _ in corpus.rglob("*.yaml"))
+    print(f"corpus {corpus} ({files} YAML files), {args.runs} runs, load {load:.2f}")
     print(f"{'command':<22}{'median s':>10}{'x scan':>9}")
     for name, values in times.items():
         median = statistics.median(values)

@@ -137,9 +137,8 @@ def main() -> None:
             if not _objects_equal(text, fix.path, [(d, p, f) for d, p, _, f in edits]):
                 totals[method]["files not reading as the fixed objects"] += 1
     lines = sum(len(f.before.splitlines()) for f in result.files if f.path in recorded)
-    print(
-        f"{totals['splice']['files']} files changed by kharden fix{' --unsafe' if args.unsafe else ''}, {lines} lines"
-    )
+    flag = " --unsafe" if args.unsafe else ""
+    print(f"{totals['splice']['files']} files changed by kharden fix{flag}, {lines} lines")
     keys = [
         "original lines changed or removed",
         "lines added",
