@@ -198,7 +198,10 @@ def _findings_by_object(
     for finding in findings:
         if finding.rule not in wanted or finding.suppressed is not None:
             continue
-        owners = index.get((finding.location.file, finding.object))
+        location = finding.location
+        # A rendered object's finding names the file a person edits; the object is the render's.
+        file = location.rendered.file if location.rendered is not None else location.file
+        owners = index.get((file, finding.object))
         if owners and len(owners) == 1:  # two objects of one name in one file: left alone
             out[id(owners[0])].append(finding)
     return out
