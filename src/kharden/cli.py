@@ -282,6 +282,8 @@ Unmasked and Unconfined AppArmor profiles. A value every container inherits goes
 on each container, never repeating what is inherited. --unsafe also makes the changes that can break
 an application (readOnlyRootFilesystem with an emptyDir at /tmp, a non-zero runAsUser, removing
 added capabilities and hostPath volumes); the diff's hunk header says why each may break.
+Images are pinned by digest only from what you give (--digests FILE, --image-report FILE): kharden
+never asks a registry.
 
 Exit codes: 0 nothing to change, 1 changes shown or written, 2 input or usage error.""",
     )
@@ -303,6 +305,20 @@ Exit codes: 0 nothing to change, 1 changes shown or written, 2 input or usage er
     fix_cmd.add_argument(
         "--values-out", metavar="FILE", help="Helm charts: write the values that fix findings to FILE"
     )
+    fix_cmd.add_argument(
+        "--digests",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="pin images by digest from FILE, a YAML/JSON map of image reference to digest (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--image-report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Trivy or Grype JSON of an image: pin it by the repository digest it names (repeatable)",
+    )
     fix_cmd.add_argument("--config", metavar="FILE", help=".kharden.yaml to use (its ignores are honoured)")
     fix_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
     _file_arguments(fix_cmd)
@@ -322,6 +338,8 @@ def _fix(args: argparse.Namespace) -> int:
         helm_values=tuple(args.values),
         helm_set=tuple(args.set),
         values_out=args.values_out,
+        digests=tuple(args.digests),
+        image_reports=tuple(args.image_report),
     )
     result = plan_fixes(args.paths, options)
     changed = [f for f in result.files if f.before != f.after]

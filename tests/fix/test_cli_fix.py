@@ -186,5 +186,5 @@ def test_scan_json_says_what_fix_can_do(capsys: pytest.CaptureFixture[str], pod:
         "pod.privilege-escalation": {"automatic": True, "unsafe": True},
         "pod.writable-root-fs": {"automatic": False, "unsafe": True},
         "pod.capabilities": {"automatic": True, "unsafe": False},
-        "image.not-pinned": {"automatic": False, "unsafe": False},
+        "image.not-pinned": {"automatic": True, "unsafe": False},  # with the digests the user gives
     }

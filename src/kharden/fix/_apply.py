@@ -23,6 +23,8 @@ from ..sources import helm as helm_source
 from ..sources import kustomize as kustomize_source
 from ..sources.documents import Collected
 from ..sources.files import DEFAULT_MAX_FILE_BYTES, inputs, read_file
+from ..sources.imagescan import read_image_report
+from ._digests import read_digests
 from ._plan import Change, ObjectPlan, Skipped, plan_object
 from ._text import SpliceError, Splicer, changes, same
 
@@ -41,6 +43,10 @@ class FixOptions:
     helm_set: tuple[str, ...] = ()
     values_out: str | None = None
     """Where to write the Helm values that fix a chart's findings (``--values-out``)."""
+    digests: tuple[str, ...] = ()
+    """``--digests FILE``: image reference to digest, for pinning images."""
+    image_reports: tuple[str, ...] = ()
+    """Trivy or Grype reports: their repository digests pin the images they name."""
 
 
 @dataclass
@@ -120,6 +126,9 @@ def plan_fixes(paths: Sequence[str], options: FixOptions | None = None) -> FixRe
                         sources[id(obj)] = _Source(kind, item)
             except InputError as e:
                 collected.error(e)
+        for report_file in options.image_reports:
+            read_image_report(report_file, collected, options.max_file_bytes)
+        digests = read_digests(options.digests, collected.image_scans)
         policy = config.policy(rules)
         report = evaluate(collected, rules, policy)
         result.errors = list(report.errors)
@@ -128,7 +137,7 @@ def plan_fixes(paths: Sequence[str], options: FixOptions | None = None) -> FixRe
         for obj in collected.objects:
             found = by_object.get(id(obj))
             if found:
-                plan = plan_object(obj, found, fixable, policy, unsafe=options.unsafe)
+                plan = plan_object(obj, found, fixable, policy, unsafe=options.unsafe, digests=digests)
                 result.skipped += [(obj.ref, s) for s in plan.skipped]
                 if plan.changed:
                     plans.append(plan)

@@ -24,6 +24,7 @@ from ..rules import Rule
 from ..rules._constraint import Each, Is, Remedy, Subject, Violation
 from ..runner import judge
 from ..suppress import Policy
+from ._digests import Digests
 
 __all__ = ["Change", "Edit", "ObjectPlan", "Skipped", "plan_object"]
 
@@ -87,7 +88,13 @@ class ObjectPlan:
 
 
 def plan_object(
-    obj: Obj, findings: Sequence[Finding], rules: Sequence[Rule], policy: Policy, *, unsafe: bool
+    obj: Obj,
+    findings: Sequence[Finding],
+    rules: Sequence[Rule],
+    policy: Policy,
+    *,
+    unsafe: bool,
+    digests: Digests | None = None,
 ) -> ObjectPlan:
     """The changes that fix ``findings`` (active findings of ``obj``), and what they lead to.
 
@@ -107,7 +114,7 @@ def plan_object(
             if rule is None or key in seen:
                 continue
             seen.add(key)
-            change, skip = _remedy(rule, working, finding, unsafe=unsafe)
+            change, skip = _remedy(rule, working, finding, unsafe=unsafe, digests=digests)
             if change is not None:
                 plan.changes.append(change)
                 edits.extend(change.edits)
@@ -126,7 +133,9 @@ def plan_object(
     return plan
 
 
-def _remedy(rule: Rule, obj: Obj, finding: Finding, *, unsafe: bool) -> tuple[Change | None, Skipped | None]:
+def _remedy(
+    rule: Rule, obj: Obj, finding: Finding, *, unsafe: bool, digests: Digests | None
+) -> tuple[Change | None, Skipped | None]:
     if not rule.remedies:
         return None, Skipped(rule.id, finding.message, path=finding.location.path, reason="no automatic fix")
     if rule.constraints:
@@ -140,7 +149,14 @@ def _remedy(rule: Rule, obj: Obj, finding: Finding, *, unsafe: bool) -> tuple[Ch
         return None, Skipped(
             rule.id, finding.message, path=finding.location.path, reason=f"needs --unsafe: {remedy.unsafe}"
         )
-    edits = _rule_edits(remedy, obj, finding.location.path)
+    edits = _rule_edits(remedy, obj, finding.location.path, digests)
+    if not edits and remedy.action == "pin-digest":
+        return None, Skipped(
+            rule.id,
+            finding.message,
+            path=finding.location.path,
+            reason="no digest known for the image: give --digests FILE or --image-report FILE",
+        )
     if not edits:
         return None, Skipped(rule.id, finding.message, path=finding.location.path, reason="no automatic fix")
     return Change(rule.id, finding.message, tuple(edits), remedy.unsafe), None
@@ -316,8 +332,14 @@ def _remove_volume(pod: EffectivePod, path: str) -> list[Edit]:
     return []
 
 
-def _rule_edits(remedy: Remedy, obj: Obj, path: str) -> list[Edit]:
+def _rule_edits(remedy: Remedy, obj: Obj, path: str, digests: Digests | None) -> list[Edit]:
     """The remedy of a rule written as code, at the finding's pointer."""
+    if remedy.action == "pin-digest":
+        node: Any = obj.raw
+        for token in _pointer.split(path):
+            node = node[int(token)] if isinstance(node, list) else node.get(token)
+        pinned = digests.pin(node) if digests is not None and isinstance(node, str) else None
+        return [Edit("set", path, pinned)] if pinned else []
     if remedy.action == "set":
         return [Edit("set", path, remedy.value)]
     if remedy.action == "remove-volume":

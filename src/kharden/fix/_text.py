@@ -40,14 +40,18 @@ class _Span:
     """0-based line of the original text the replacement starts on (for the diff's notes)."""
 
 
-_PLAIN = re.compile(r"^[A-Za-z_/.][A-Za-z0-9_./-]*$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./:@+-]*$")
 
 
-def _scalar(value: Any, json_mode: bool) -> str:
+def _scalar(value: Any, json_mode: bool, style: str | None = None) -> str:
+    """A scalar as YAML (plain when it reads back as the same string) or JSON; ``style`` is the quoting
+    of the value it replaces, kept for a string."""
     if json_mode or value is None or isinstance(value, bool | int | float):
         return json.dumps(value)
     text = str(value)
-    if _PLAIN.match(text) and yaml.safe_load(text) == text:
+    if style == "'" and "\n" not in text:
+        return "'" + text.replace("'", "''") + "'"
+    if style != '"' and _PLAIN.match(text) and not text.endswith(":") and yaml.safe_load(text) == text:
         return text
     return json.dumps(text)
 
@@ -164,6 +168,8 @@ class Splicer:
         node = self._find(document, pointer)
         start, end = self._offset(node.start_mark), self._content_end(node)
         text = _flow(value, self.json_mode)
+        if isinstance(node, ScalarNode) and not isinstance(value, dict | list) and start != end:
+            text = _scalar(value, self.json_mode, node.style)
         parent_pointer, _, key = pointer.rpartition("/")
         parent = self._find(document, parent_pointer) if pointer else None
         if (
