@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fix.helpers import fix, fix_write
+from fix.helpers import documents, fix, fix_write, kubectl_parses, objects, schema_errors
 from kharden.scan import ScanOptions, scan
 
 CASES = Path(__file__).parent / "cases"
@@ -47,6 +47,13 @@ def test_fix_case(case: Path, tmp_path: Path) -> None:
     assert [(f.rule, f.location.path) for f in report.findings] == []
     again = fix([str(target)], rules=tuple(rules))
     assert [f.path for f in again.files if f.before != f.after] == []
+    # The fixed objects are as valid for the API server (its OpenAPI schemas) as the originals were,
+    # and kubectl's parser reads them.
+    originals = [o for d in documents(case) for o in objects(d)]
+    for was, obj in zip(originals, (o for d in documents(target) for o in objects(d)), strict=True):
+        assert schema_errors(obj) == schema_errors(was), obj["kind"]
+    if shutil.which("kubectl"):
+        assert kubectl_parses([target]) is None
 
 
 def test_every_case_has_its_fixed_twin_and_back() -> None:

