@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_shared
-from fix.helpers import documents, fix, fix_write, kubectl_parses, objects, schema_errors
+from fix.helpers import documents, fix, kubectl_parses, objects, schema_errors
+from kharden.fix import write_fixes
 from kharden.scan import ScanOptions, scan
 
 
@@ -22,10 +23,13 @@ def _copy(tmp_path: Path) -> Path:
     return root
 
 
-def _keys(root: Path) -> Counter[tuple[str, str | None, str]]:
+def _scan(root: Path) -> tuple[Counter[tuple[str, str | None, str]], list[str]]:
+    """Findings per rule, file and object, and the input errors (the corpus has a few objects of an
+    apiVersion that never served their kind: the fix must leave those as they are)."""
     report = scan([str(root)], ScanOptions())
-    assert report.errors == []
-    return Counter((f.rule, f.location.file, str(f.object)) for f in report.findings)
+    return Counter((f.rule, f.location.file, str(f.object)) for f in report.findings), sorted(
+        map(str, report.errors)
+    )
 
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
@@ -36,10 +40,11 @@ def test_corpus_round_trip(tmp_path: Path, unsafe: bool) -> None:
         for path in root.rglob("*")
         if path.suffix in {".yaml", ".yml", ".json"}
     }
-    before = _keys(root)
+    before, errors = _scan(root)
 
-    result = fix_write([str(root)], unsafe=unsafe)
-    assert result.errors == []
+    result = fix(([str(root)]), unsafe=unsafe)
+    assert sorted(map(str, result.errors)) == errors
+    assert write_fixes(result) == []
     changed = sorted(Path(f.path) for f in result.files if f.before != f.after)
     assert len(changed) > 100  # most workloads of the corpus lack some safe setting
 
@@ -49,7 +54,7 @@ def test_corpus_round_trip(tmp_path: Path, unsafe: bool) -> None:
 
     # Re-scan: every fixed finding is gone, and nothing fires that did not fire before.
     report = scan([str(root)], ScanOptions())
-    assert report.errors == []
+    assert sorted(map(str, report.errors)) == errors
     now = {(f.rule, f.location.file, str(f.object), f.message) for f in report.findings}
     left = [
         (file, str(ref), c.rule, c.message)
