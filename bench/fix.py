@@ -28,7 +28,9 @@ def _time(command: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
+    # 2 is an input error of some file: the corpus holds a few objects of an apiVersion that never
+    # served their kind; scan and fix report them and go on.
+    if done.returncode not in (0, 1, 2) or b"Traceback" in done.stderr:
         sys.exit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
     return elapsed
 
