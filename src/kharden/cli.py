@@ -321,7 +321,15 @@ Exit codes: 0 nothing to change, 1 changes shown or written, 2 input or usage er
     )
     fix_cmd.add_argument("--config", metavar="FILE", help=".kharden.yaml to use (its ignores are honoured)")
     fix_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
-    _file_arguments(fix_cmd)
+    fix_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    fix_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+    fix_cmd.add_argument(
+        "--max-file-size",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 1048576,
+        metavar="MIB",
+        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
+    )
 
 
 def _fix(args: argparse.Namespace) -> int:
