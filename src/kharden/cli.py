@@ -20,8 +20,8 @@ from . import __version__, reach
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
-from .model import Report, Severity
 from .generate import command as generate_command
+from .model import Report, Severity
 from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
@@ -279,14 +279,14 @@ def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     generate_cmd = commands.add_parser(
         "generate",
-        help="write the hardening objects the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
+        help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
         description=(
             "Read the same inputs as 'scan' and write what they lack: 'networkpolicies' (default deny per"
             " namespace, then the traffic the manifests show is needed, each rule with its reason, checked by"
             " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
             " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
-            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels and"
-            " ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace (-o DIR),"
+            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace (-o DIR),"
             " or adds them to a kustomization (--write)."
         ),
     )

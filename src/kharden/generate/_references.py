@@ -70,10 +70,12 @@ def mentions(text: Text) -> Iterator[Mention]:
             labels = labels[: labels.index("svc", 1)]
         port = int(match["port"]) if match["port"] else None
         scheme = match["scheme"].lower() if match["scheme"] else None
-        if len(labels) == 1 and not qualified and port is None and scheme is None:
-            # A bare word: only the whole value of a variable named like an address.
-            if match.group(0) != whole or not _ADDRESS_NAME.search(text.variable.upper().replace("-", "_")):
-                continue
+        bare = len(labels) == 1 and not qualified and port is None and scheme is None
+        # A bare word counts only as the whole value of a variable named like an address.
+        if bare and (
+            match.group(0) != whole or not _ADDRESS_NAME.search(text.variable.upper().replace("-", "_"))
+        ):
+            continue
         if port is not None and not 1 <= port <= 65535:
             continue
         yield Mention(labels, qualified, port, scheme, match.group(0), text)

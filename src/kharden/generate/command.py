@@ -15,12 +15,18 @@ from ..scan import ScanOptions, acyclic_work
 from ..sources.cluster import ClusterOptions
 from . import load
 from .model import Generated
+from .networkpolicies import Options, plan_networkpolicies
 from .output import add_to_kustomization, files_by_namespace, kustomization_of, patch_text, render
+from .podsecurity import generate_pod_security
+from .proof import prove
+from .psp import generate_psa
+from .serviceaccounts import generate_serviceaccounts, kubectl_patches
 
 __all__ = ["KINDS", "add_arguments", "run"]
 
 KINDS = ("networkpolicies", "serviceaccounts", "pod-security", "psa")
 PROG = "kharden"
+SHOWN_PER_TOPIC = 5
 
 Writer = Callable[[str, str | None], None]
 
@@ -77,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="PodSecurityPolicy manifests to migrate (with 'psa'; repeatable; PATHs add the RBAC that uses them)",
+        help="PodSecurityPolicy manifests to migrate (with 'psa'; repeatable); PATHs add the RBAC that uses"
+        " them and the namespaces to label",
     )
 
 
@@ -115,8 +122,14 @@ def run(args: argparse.Namespace, cluster: ClusterOptions | None, write: Writer)
     _emit(generated, inputs, args, kustomization, write)
     for error in dict.fromkeys(str(e) for e in generated.errors):
         print(f"{PROG}: error: {error}", file=sys.stderr)
+    shown: dict[str, int] = {}
     for note in generated.notes:
-        print(f"{PROG}: {note.level}: {note.text}", file=sys.stderr)
+        count = shown[note.topic] = shown.get(note.topic, 0) + 1
+        if not note.topic or count <= SHOWN_PER_TOPIC:
+            print(f"{PROG}: {note.level}: {note.text}", file=sys.stderr)
+    for topic, count in shown.items():
+        if topic and count > SHOWN_PER_TOPIC:
+            print(f"{PROG}: ... and {count - SHOWN_PER_TOPIC} more like these ({topic})", file=sys.stderr)
     for line in generated.summary:
         print(f"{PROG}: {line}", file=sys.stderr)
     if generated.errors:
@@ -126,9 +139,6 @@ def run(args: argparse.Namespace, cluster: ClusterOptions | None, write: Writer)
 
 def _generate(args: argparse.Namespace, context: ScanContext) -> Generated:
     if args.what == "networkpolicies":
-        from .networkpolicies import Options, plan_networkpolicies
-        from .proof import prove
-
         plan = plan_networkpolicies(
             context,
             Options(
@@ -141,23 +151,17 @@ def _generate(args: argparse.Namespace, context: ScanContext) -> Generated:
         proof = prove(plan)
         generated = plan.generated
         for line in proof.existing_blocks:
-            generated.warn(f"needed, but a policy in force denies it: {line}")
+            generated.warn(f"needed, but a policy in force denies it: {line}", "denied")
         for line in proof.metadata:
-            generated.warn(f"metadata API still reachable: {line}")
+            generated.warn(f"metadata API still reachable: {line}", "metadata")
         for line in proof.failures:
             generated.fail(line)
         generated.summary += proof.lines()
         return generated
     if args.what == "serviceaccounts":
-        from .serviceaccounts import generate_serviceaccounts
-
         return generate_serviceaccounts(context)
     if args.what == "pod-security":
-        from .podsecurity import generate_pod_security
-
         return generate_pod_security(context)
-    from .psp import generate_psa
-
     return generate_psa(context, [str(Path(f)) for f in args.from_psp])
 
 
@@ -184,8 +188,6 @@ def _emit(
         return
     extra: list[str] = []
     if generated.patches:
-        from .serviceaccounts import kubectl_patches
-
         extra = [
             "Then point each workload at its ServiceAccount (or use --write: kustomize patches):",
             *(f"  {line}" for line in kubectl_patches(generated)),

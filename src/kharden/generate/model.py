@@ -45,6 +45,8 @@ class Note:
 
     level: str
     text: str
+    topic: str = ""
+    """Notes of one topic (``metadata``, ``isolated``, ...) are shown a few at a time, then counted."""
 
 
 @dataclass
@@ -59,12 +61,12 @@ class Generated:
     patches: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
     """Kustomize patches: ``(file stem, strategic-merge patch, why)`` (serviceAccountName of workloads)."""
 
-    def warn(self, text: str) -> None:
-        self.notes.append(Note("warning", text))
+    def warn(self, text: str, topic: str = "") -> None:
+        self.notes.append(Note("warning", text, topic))
 
     def fail(self, text: str) -> None:
         """What kharden got wrong (a failed proof): the run exits 1."""
         self.notes.append(Note("error", text))
 
-    def inform(self, text: str) -> None:
-        self.notes.append(Note("info", text))
+    def inform(self, text: str, topic: str = "") -> None:
+        self.notes.append(Note("info", text, topic))

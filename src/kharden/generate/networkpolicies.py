@@ -1,4 +1,4 @@
-"""``kharden generate networkpolicies``: isolate every namespace, then allow what the manifests show is needed.
+"""``kharden generate networkpolicies``: isolate every namespace, then allow what the manifests show.
 
 Per namespace with pods (the system namespaces only with ``include_system``):
 
@@ -24,13 +24,13 @@ get no generated allow rule in that direction (the report names them). Policies 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.context import ScanContext
 from ..analysis.imageref import parse_image
-from ..analysis.netpol import EGRESS, INGRESS, NAME_LABEL, Network, PodClass, build_network
+from ..analysis.netpol import EGRESS, INGRESS, NAME_LABEL, Network, build_network
 from ..analysis.services import Service
 from ..errors import UsageError
 from ..inventory import Inventory
@@ -80,7 +80,7 @@ class Options:
     include_system: bool = False
     """Generate for kube-system, kube-public and kube-node-lease too."""
     ingress_controller: str | None = None
-    """``NAMESPACE/KEY=VALUE[,KEY=VALUE]``: the ingress controller's pods, when the scan does not hold them."""
+    """``NAMESPACE/KEY=VALUE[,KEY=VALUE]``: the ingress controller's pods, when the scan lacks them."""
     api_server: tuple[str, ...] = ()
     """CIDRs of the API server (its endpoints, not the ``kubernetes`` Service's ClusterIP)."""
 
@@ -386,16 +386,7 @@ class _Planner:
                     if target.namespace == workload.namespace:
                         continue  # the namespace's own Services are open to all its pods
                     if workload.selector is None:
-                        self.out.warn(
-                            f"{workload} names Service {target.namespace}/{_name(target)} ({mention.written}),"
-                            + (
-                                " but runs on the host network: its traffic comes from a node address, which no"
-                                " generated rule admits"
-                                if workload.host_network
-                                else f" but no selector tells its pods from those of {', '.join(workload.twins)}:"
-                                " no rule is generated for it"
-                            )
-                        )
+                        self._unselectable(workload, target, mention)
                         continue
                     key = (id(workload), id(target), ports)
                     if key in found:
@@ -410,6 +401,17 @@ class _Planner:
                         ports,
                     )
         return list(found.values())
+
+    def _unselectable(self, workload: Workload, target: Party, mention: Mention) -> None:
+        if workload.host_network:
+            why = "runs on the host network: its traffic comes from a node address, which no rule admits"
+        else:
+            why = (
+                f"no selector tells its pods from those of {', '.join(workload.twins)}: no rule is generated"
+            )
+        self.out.warn(
+            f"{workload} names Service {target.namespace}/{_name(target)} ({mention.written}), but {why}"
+        )
 
     def _resolve(self, mention: Mention, namespace: str) -> tuple[Party, tuple[Port, ...]] | None:
         labels = mention.labels
@@ -463,8 +465,8 @@ class _Planner:
                 target = self.targets.get((namespace, service_name))
                 if target is None or target.service is None:
                     self.out.warn(
-                        f"Ingress {namespace}/{ingress.ref.name} routes to Service {service_name!r}, which the"
-                        " scan does not hold (or has no selector): no rule is generated for it"
+                        f"Ingress {namespace}/{ingress.ref.name} routes to Service {service_name!r}, which"
+                        " the scan does not hold (or has no selector): no rule is generated for it"
                     )
                     continue
                 ports = self._service_ports(target.service)
@@ -522,8 +524,8 @@ class _Planner:
             party.text = f"the ingress controller {party.workload}"
         if found:
             return found
-        namespace, labels = _DEFAULT_CONTROLLER
-        selector = Selector(labels)
+        namespace, default = _DEFAULT_CONTROLLER
+        selector = Selector(default)
         self.out.warn(
             "no ingress controller in the scan: its pods are assumed to be ingress-nginx's"
             f" ({namespace}/{selector}); --ingress-controller NAMESPACE/KEY=VALUE names yours"
@@ -623,8 +625,8 @@ class _Planner:
                 f" and {len(callers) - 4} more" if len(callers) > 4 else ""
             )
             self.out.warn(
-                f"{shown}: RBAC grants their ServiceAccounts permissions, so they probably call the API server,"
-                " whose addresses the manifests do not show: give --api-server CIDR to allow it"
+                f"{shown}: RBAC grants their ServiceAccounts permissions, so they probably call the API"
+                " server, whose addresses the manifests do not show: give --api-server CIDR to allow it"
             )
             return []
         blocks = tuple((cidr, ()) for cidr in self.options.api_server)
@@ -653,7 +655,8 @@ class _Planner:
                 names = ", ".join(f"{w.kind} {w.name}" for w in lonely)
                 self.out.warn(
                     f"namespace {namespace}: no Service selects the pods of {names}: they accept no ingress"
-                    " (nothing in the manifests shows who must reach them)"
+                    " (nothing in the manifests shows who must reach them)",
+                    "unserved",
                 )
 
     # -- the policies ----------------------------------------------------------------------------
@@ -735,7 +738,8 @@ class _Planner:
         names = sorted({str(p) for c in workload.classes for p in c.policies(direction)})
         self.out.warn(
             f"{workload} is already isolated for {direction.lower()} by {', '.join(names)}: kharden adds no"
-            f" {direction.lower()} rule for it (one would widen what that policy denies)"
+            f" {direction.lower()} rule for it (one would widen what that policy denies)",
+            "isolated",
         )
 
 

@@ -80,7 +80,8 @@ def _namespace(out: Generated, context: ScanContext, namespace: str, pods: list[
         below = failing["baseline"] + failing["restricted"]
         out.warn(f"namespace {namespace} stays below restricted: " + "; ".join(_why(p, f) for p, f in below))
     out.summary.append(
-        f"namespace {namespace}: enforce {enforce if enforce != 'privileged' else '(none: privileged)'}, warn and audit restricted"
+        f"namespace {namespace}: enforce {enforce if enforce != 'privileged' else '(none: privileged)'},"
+        " warn and audit restricted"
     )
     if new == labels:
         return

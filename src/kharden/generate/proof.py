@@ -50,7 +50,7 @@ class Proof:
         return not self.failures
 
     def lines(self) -> list[str]:
-        lines = [
+        return [
             f"reachability proof: {self.allowed:,} of {self.checked:,} needed connections allowed"
             + (f" ({len(self.existing_blocks)} denied by policies in force)" if self.existing_blocks else "")
             + (
@@ -58,13 +58,12 @@ class Proof:
                 if self.unchecked
                 else ""
             ),
-            f"reachability proof: no pod reaches the metadata API through a generated policy"
+            "reachability proof: no pod reaches the metadata API through a generated policy"
             + (
                 f" ({len(self.metadata)} paths through what kharden does not govern)" if self.metadata else ""
             ),
             f"reachability proof: {self.crossings:,} namespace pairs opened, each by a reason",
         ]
-        return lines
 
 
 def prove(plan: Plan) -> Proof:
@@ -158,7 +157,7 @@ def _blocked(
             names = sorted({str(p) for p in before.classes[endpoint.index].policies(direction)})
             existing.append(f"{direction.lower()} of {endpoint} is governed by {', '.join(names)}")
         else:
-            failure = f"kharden bug: the generated policies deny {need.reason} ({src} -> {dst}, {direction.lower()})"
+            failure = f"kharden bug: the generated policies deny {need.reason} ({src} -> {dst}, {direction})"
             if failure not in proof.failures:
                 proof.failures.append(failure)
             return

@@ -35,7 +35,7 @@ def generate_serviceaccounts(context: ScanContext) -> Generated:
     taken: dict[str, set[str]] = {}  # namespace -> ServiceAccount names in use or generated
     for subject in accounts.accounts:
         taken.setdefault(subject.namespace or DEFAULT, set()).add(subject.name)
-    for subject, workloads in accounts.by_account.items():
+    for subject in accounts.by_account:
         taken.setdefault(subject.namespace or DEFAULT, set()).add(subject.name)
     moving: list[tuple[WorkloadAccount, str]] = []
     for subject, workloads in sorted(accounts.by_account.items(), key=lambda kv: str(kv[0])):
@@ -46,7 +46,8 @@ def generate_serviceaccounts(context: ScanContext) -> Generated:
             "runs as the namespace's default ServiceAccount"
             if subject.name == DEFAULT
             else (
-                f"shares ServiceAccount {subject.name} with {len(refs) - 1} other workload{'s' * (len(refs) > 2)}"
+                f"shares ServiceAccount {subject.name} with {len(refs) - 1}"
+                f" other workload{'s' * (len(refs) > 2)}"
             )
         )
         seen = set()
@@ -65,7 +66,8 @@ def generate_serviceaccounts(context: ScanContext) -> Generated:
         out.inform("every workload already runs as a ServiceAccount of its own")
     else:
         out.summary.append(
-            f"{len(moving)} ServiceAccount{'s' * (len(moving) != 1)} for workloads that ran as default or shared one"
+            f"{len(moving)} ServiceAccount{'s' * (len(moving) != 1)} for workloads that ran as default"
+            " or shared one"
         )
     return out
 
