@@ -286,8 +286,8 @@ def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
             " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
             " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
-            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace (-o DIR),"
-            " or adds them to a kustomization (--write)."
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace"
+            " (-o DIR), or adds them to a kustomization (--write)."
         ),
     )
     generate_command.add_arguments(generate_cmd)
