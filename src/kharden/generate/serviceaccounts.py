@@ -2,11 +2,13 @@
 shares its ServiceAccount with other workloads (``sa.default``, ``sa.shared``).
 
 - The new ServiceAccount is named after the workload and sets ``automountServiceAccountToken: false``,
-  unless an RBAC binding grants the old one something by name: then the token stays mounted and each
-  such binding is copied for the new ServiceAccount (same role, the new subject), so the workload keeps
-  the permissions it runs with today. The copies carry the reason and say to review them: what the
-  workload needs is often less than what its shared identity held. Grants to groups
-  (``system:serviceaccounts[:NAMESPACE]``) need no copy: the new ServiceAccount is in them too.
+  unless an RBAC binding grants the shared ServiceAccount something by name: then the token stays
+  mounted and each such binding is copied for the new ServiceAccount (same role, the new subject), so
+  the workload keeps the permissions it runs with today. The copies carry the reason and say to review
+  them: what the workload needs is often less than what its shared identity held. Grants to groups
+  (``system:serviceaccounts[:NAMESPACE]``) need no copy: the new ServiceAccount is in them too. What a
+  binding grants ``default`` was given to every pod that names no ServiceAccount (``rbac.default-sa-bound``)
+  and is not copied: the report names it, for the user to bind what the workload really needs.
 - The workload's ``serviceAccountName`` is set by a strategic-merge patch per workload (kustomize
   ``patches``, written by ``--write``; ``-o DIR`` writes them under ``patches/``; printed output lists
   the equivalent ``kubectl patch`` commands).
@@ -89,12 +91,15 @@ def _account(out: Generated, context: ScanContext, workload: WorkloadAccount, na
     ref = workload.pod.obj.ref
     namespace = ref.namespace or DEFAULT
     old = workload.account
-    bindings = [
+    granted = [
         binding
         for binding, named, _ in context.rbac.bindings_of(old)
         if not binding.stock and named.kind != "Group"
     ]
-    bindings = list({id(b): b for b in bindings}.values())
+    granted = list({id(b): b for b in granted}.values())
+    # What a shared ServiceAccount holds was given to its workloads; what `default` holds was given to
+    # every pod that names no account (rbac.default-sa-bound): it is not copied.
+    bindings = [] if old.name == DEFAULT else granted
     reason = f"{ref.kind} {namespace}/{ref.name} {why}: it gets an identity of its own"
     account: dict[str, Any] = {
         "apiVersion": "v1",
@@ -115,6 +120,14 @@ def _account(out: Generated, context: ScanContext, workload: WorkloadAccount, na
         bindings, key=lambda b: (b.obj.ref.kind, b.obj.ref.namespace or "", b.obj.ref.name)
     ):
         out.items.append(_copy(binding, old, Subject.service_account(namespace, name), ref.kind, ref.name))
+    if granted and not bindings:
+        out.warn(
+            f"{ref.kind} {namespace}/{ref.name} ran as {old}, which "
+            + ", ".join(b.label for b in granted)
+            + f" grants permissions: its ServiceAccount {name} gets none of them (and no token); bind what it"
+            " really needs to it",
+            "default-grants",
+        )
     if bindings:
         out.warn(
             f"{ref.kind} {namespace}/{ref.name}: its ServiceAccount {name} gets copies of "
