@@ -182,8 +182,8 @@ def generate_psa(context: ScanContext, files: Sequence[str]) -> Generated:
         if len(used) > 1:
             out.warn(
                 f"namespace {namespace} used {len(used)} PodSecurityPolicies"
-                f" ({', '.join(m.name for m in used)}): a pod passed if one admitted it, but each ValidatingAdmissionPolicy binding must pass; the"
-                f" namespace is bound to {used[0].name} only"
+                f" ({', '.join(m.name for m in used)}): a pod passed if one admitted it, but each"
+                f" ValidatingAdmissionPolicy binding must pass; the namespace is bound to {used[0].name} only"
             )
         out.items.append(_namespace(context, namespace, used[0]))
     return out
