@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from kharden.sources.documents import Collected
 
 from .helpers import documents, schema_errors
 
+KUBECTL = shutil.which("kubectl") or "kubectl"
 C = "/spec/containers/0"
 I = "/spec/initContainers/0"  # noqa: E741 - reads as the init container's pointer in the table
 P = "/spec/securityContext"
@@ -188,3 +191,26 @@ def test_a_scan_after_the_labels(capsys: pytest.CaptureFixture[str], tmp_path: P
     path = tmp_path / "labels.yaml"
     path.write_text(out, encoding="utf-8")
     assert scan([hardened, str(path)], ScanOptions(rules=("admission.pod-security",))).findings == []
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed")
+def test_write_patches_a_namespace_the_kustomization_has(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "ns.yaml").write_text(NAMESPACES, encoding="utf-8")
+    (base / "kustomization.yaml").write_text("resources: [ns.yaml]\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "generate", "pod-security", str(base), "--write")
+    assert code == 0, err
+    kustomization = (base / "kustomization.yaml").read_text()
+    assert kustomization == (
+        "resources:\n- ns.yaml\n- kharden-pod-security.yaml\n"
+        "patches:\n- path: kharden-pod-security-namespace-loose.yaml\n- path: kharden-pod-security-namespace-strict.yaml\n"
+    )
+    rendered = subprocess.run([KUBECTL, "kustomize", str(base)], capture_output=True, text=True, check=True).stdout
+    namespaces = {d["metadata"]["name"]: d["metadata"]["labels"] for d in documents(rendered) if d["kind"] == "Namespace"}
+    assert namespaces["strict"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert namespaces["strict"]["team"] == "a"
+    assert namespaces["host"] == {
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }

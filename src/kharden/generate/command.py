@@ -196,14 +196,23 @@ def _emit(
 
 
 def _write_kustomization(generated: Generated, inputs: list[str], kustomization: Path) -> None:
+    """New objects as a resource file; objects the kustomization already has (a Namespace given labels)
+    as patches, since kustomize refuses a second resource of the same name."""
     folder = kustomization.parent
-    if generated.items:
+    new = [item for item in generated.items if not item.existing]
+    patches = list(generated.patches)
+    for item in generated.items:
+        if item.existing:
+            metadata = item.obj["metadata"]
+            stem = f"{item.obj['kind'].lower()}-{metadata['name']}"
+            patches.append((f"{generated.what}-{stem}", item.obj, item.why))
+    if new:
         name = f"kharden-{generated.what}.yaml"
-        (folder / name).write_text(render(generated, inputs), encoding="utf-8")
+        (folder / name).write_text(render(generated, inputs, new), encoding="utf-8")
         add_to_kustomization(kustomization, "resources", [name])
-    if generated.patches:
+    if patches:
         entries = []
-        for stem, patch, why in generated.patches:
+        for stem, patch, why in patches:
             name = f"kharden-{stem}.yaml"
             (folder / name).write_text(patch_text(generated, patch, why), encoding="utf-8")
             entries.append({"path": name})
