@@ -194,7 +194,9 @@ def test_a_scan_after_the_labels(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed")
-def test_write_patches_a_namespace_the_kustomization_has(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_write_patches_a_namespace_the_kustomization_has(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     base = tmp_path / "base"
     base.mkdir()
     (base / "ns.yaml").write_text(NAMESPACES, encoding="utf-8")
@@ -206,8 +208,14 @@ def test_write_patches_a_namespace_the_kustomization_has(capsys: pytest.CaptureF
         "resources:\n- ns.yaml\n- kharden-pod-security.yaml\n"
         "patches:\n- path: kharden-pod-security-namespace-loose.yaml\n- path: kharden-pod-security-namespace-strict.yaml\n"
     )
-    rendered = subprocess.run([KUBECTL, "kustomize", str(base)], capture_output=True, text=True, check=True).stdout
-    namespaces = {d["metadata"]["name"]: d["metadata"]["labels"] for d in documents(rendered) if d["kind"] == "Namespace"}
+    rendered = subprocess.run(
+        [KUBECTL, "kustomize", str(base)], capture_output=True, text=True, check=True
+    ).stdout
+    namespaces = {
+        d["metadata"]["name"]: d["metadata"]["labels"]
+        for d in documents(rendered)
+        if d["kind"] == "Namespace"
+    }
     assert namespaces["strict"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert namespaces["strict"]["team"] == "a"
     assert namespaces["host"] == {
