@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,31 @@ spec:
     _, out, _ = run_cli(capsys, "generate", "serviceaccounts", str(path))
     names = [d["metadata"]["name"] for d in documents(out)]
     assert names == ["web-deployment", "web-statefulset"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serviceaccounts", str(INSECURE)],
+        ["pod-security", str(INSECURE)],
+        [
+            "psa",
+            "--from-psp",
+            str(Path(__file__).parent / "psp" / "seed-restricted.yaml"),
+            str(Path(__file__).parent / "psp" / "rbac.yaml"),
+        ],
+    ],
+    ids=["serviceaccounts", "pod-security", "psa"],
+)
+def test_the_same_input_gives_the_same_bytes(argv: list[str]) -> None:
+    outputs = set()
+    for seed in ("0", "4242"):
+        result = subprocess.run(
+            [sys.executable, "-m", "kharden.cli", "generate", *argv],
+            capture_output=True,
+            check=False,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert len(outputs) == 1

@@ -19,7 +19,7 @@ from typing import Any
 from ..analysis.context import ScanContext
 from ..analysis.podspec import EffectivePod
 from ..analysis.pss import LEVELS, Violation, violations
-from ..analysis.serviceaccounts import _static
+from ..analysis.staticpods import is_static_pod
 from .model import GENERATED_BY, REASON, Generated, Item
 
 __all__ = ["ENFORCE", "generate_pod_security"]
@@ -35,7 +35,7 @@ def generate_pod_security(context: ScanContext) -> Generated:
     out = Generated("pod-security")
     by_namespace: dict[str, list[EffectivePod]] = {}
     for pod in context.pods:
-        if _static(pod):
+        if is_static_pod(pod.obj):
             continue
         by_namespace.setdefault(pod.obj.ref.namespace or "default", []).append(pod)
     for namespace_obj in context.inventory.of_kind("Namespace"):
