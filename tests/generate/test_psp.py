@@ -26,6 +26,7 @@ from cel_expr_python.ext import ext_strings
 from conftest import run_cli
 from kharden.cli import main
 from kharden.generate import load
+from kharden.generate._pspcel import checks_of
 from kharden.generate.psp import implied_controls, migrate
 
 from .helpers import documents, schema_errors
@@ -367,3 +368,15 @@ def test_the_migration_object_model() -> None:
     assert migration.level == "privileged"
     assert migration.closest == "restricted"
     assert migration.unsupported == []
+
+
+def test_a_wildcard_profile_list_allows_every_profile() -> None:
+    for annotation in (
+        "seccomp.security.alpha.kubernetes.io/allowedProfileNames",
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames",
+    ):
+        checks, _ = checks_of({}, {annotation: "*"})
+        assert [c.field for c in checks if c.field.startswith("annotation")] == []
+        checks, _ = checks_of({}, {annotation: "runtime/default,localhost/custom"})
+        [check] = [c for c in checks if c.field.startswith("annotation")]
+        assert _ENV.compile(check.cel).return_type() == cel.Type.BOOL

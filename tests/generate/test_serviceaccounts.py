@@ -127,6 +127,7 @@ spec:
 @pytest.mark.parametrize(
     "argv",
     [
+        ["networkpolicies", str(INSECURE), "--include-system"],
         ["serviceaccounts", str(INSECURE)],
         ["pod-security", str(INSECURE)],
         [
@@ -136,11 +137,11 @@ spec:
             str(Path(__file__).parent / "psp" / "rbac.yaml"),
         ],
     ],
-    ids=["serviceaccounts", "pod-security", "psa"],
+    ids=["networkpolicies", "serviceaccounts", "pod-security", "psa"],
 )
 def test_the_same_input_gives_the_same_bytes(argv: list[str]) -> None:
     outputs = set()
-    for seed in ("0", "4242"):
+    for seed in ("0", "1", "4242"):
         result = subprocess.run(
             [sys.executable, "-m", "kharden.cli", "generate", *argv],
             capture_output=True,

@@ -440,64 +440,55 @@ def _profile_test(types: list[str], local: list[str], field: str) -> str:
 def _seccomp(
     spec: Mapping[str, Any], annotations: Mapping[str, str], out: list[Check], __: list[str]
 ) -> None:
-    written = annotations.get(SECCOMP_ALLOWED)
-    if written is None or "*" in written.split(","):
-        return
-    types, local = _profiles([n.strip() for n in written.split(",") if n.strip()])
-    test = _profile_test(types, local, "localhostProfile")
-    annotation_ok = f"{_legacy(W)} in {lit(types)}"
-    if local:
-        annotation_ok = f"({annotation_ok} || {W} in {lit(['localhost/' + n for n in local])})"
-    pod_annotation = f"has({M}.annotations) && {lit(SECCOMP_POD)} in {M}.annotations"
-    container_annotation = f"has({M}.annotations) && ({lit(SECCOMP_CONTAINER)} + c.name) in {M}.annotations"
-    on_pod_annotation = annotation_ok.replace(W, f"{M}.annotations[{lit(SECCOMP_POD)}]")
-    on_pod = (
-        f"({_sc(S, 'seccompProfile')} ? ({test.replace(V, f'{S}.securityContext.seccompProfile')})"
-        f" : ({pod_annotation} ? ({on_pod_annotation}) : false))"
-    )
-    on_container_annotation = annotation_ok.replace(W, f"{M}.annotations[{lit(SECCOMP_CONTAINER)} + c.name]")
-    cel = _each_container(
-        f"{_sc('c', 'seccompProfile')} ? ({test.replace(V, 'c.securityContext.seccompProfile')})"
-        f" : (({container_annotation}) ? ({on_container_annotation}) : {on_pod})"
-    )
-    default = annotations.get(SECCOMP_DEFAULT)
-    out.append(
-        Check(
-            f"annotation {SECCOMP_ALLOWED}",
-            cel,
-            f"the seccomp profile must be one of {written}",
-            f"the PSP set the seccomp profile {default} where none was set" if default else "",
-        )
+    _profile_check(
+        out, annotations, "seccomp", SECCOMP_ALLOWED, SECCOMP_DEFAULT, SECCOMP_CONTAINER, SECCOMP_POD
     )
 
 
 def _apparmor(
     spec: Mapping[str, Any], annotations: Mapping[str, str], out: list[Check], __: list[str]
 ) -> None:
-    written = annotations.get(APPARMOR_ALLOWED)
-    if written is None:
+    _profile_check(out, annotations, "AppArmor", APPARMOR_ALLOWED, APPARMOR_DEFAULT, APPARMOR_CONTAINER, None)
+
+
+def _profile_check(
+    out: list[Check],
+    annotations: Mapping[str, str],
+    what: str,
+    allowed_key: str,
+    default_key: str,
+    container_key: str,
+    pod_key: str | None,
+) -> None:
+    """The seccomp or AppArmor profile of every container is one the PSP allows: the container's field,
+    else its legacy annotation, else the pod's field, else (seccomp) the pod's legacy annotation."""
+    written = annotations.get(allowed_key)
+    if written is None or "*" in [n.strip() for n in written.split(",")]:
         return
+    field = "seccompProfile" if what == "seccomp" else "appArmorProfile"
     types, local = _profiles([n.strip() for n in written.split(",") if n.strip()])
     test = _profile_test(types, local, "localhostProfile")
     annotation_ok = f"{_legacy(W)} in {lit(types)}"
     if local:
         annotation_ok = f"({annotation_ok} || {W} in {lit(['localhost/' + n for n in local])})"
-    container_annotation = f"has({M}.annotations) && ({lit(APPARMOR_CONTAINER)} + c.name) in {M}.annotations"
-    on_annotation = annotation_ok.replace(W, f"{M}.annotations[{lit(APPARMOR_CONTAINER)} + c.name]")
-    on_pod = (
-        f"({_sc(S, 'appArmorProfile')} ? ({test.replace(V, f'{S}.securityContext.appArmorProfile')}) : false)"
-    )
+    on_pod = "false"
+    if pod_key is not None:
+        present = f"has({M}.annotations) && {lit(pod_key)} in {M}.annotations"
+        on_pod = f"({present} ? ({annotation_ok.replace(W, f'{M}.annotations[{lit(pod_key)}]')}) : false)"
+    on_pod = f"({_sc(S, field)} ? ({test.replace(V, f'{S}.securityContext.{field}')}) : {on_pod})"
+    key = f"({lit(container_key)} + c.name)"
+    on_annotation = annotation_ok.replace(W, f"{M}.annotations[{key}]")
     cel = _each_container(
-        f"{_sc('c', 'appArmorProfile')} ? ({test.replace(V, 'c.securityContext.appArmorProfile')})"
-        f" : (({container_annotation}) ? ({on_annotation}) : {on_pod})"
+        f"{_sc('c', field)} ? ({test.replace(V, f'c.securityContext.{field}')})"
+        f" : ((has({M}.annotations) && {key} in {M}.annotations) ? ({on_annotation}) : {on_pod})"
     )
-    default = annotations.get(APPARMOR_DEFAULT)
+    default = annotations.get(default_key)
     out.append(
         Check(
-            f"annotation {APPARMOR_ALLOWED}",
+            f"annotation {allowed_key}",
             cel,
-            f"the AppArmor profile must be one of {written}",
-            f"the PSP set the AppArmor profile {default} where none was set" if default else "",
+            f"the {what} profile must be one of {written}",
+            f"the PSP set the {what} profile {default} where none was set" if default else "",
         )
     )
 
