@@ -221,6 +221,8 @@ def test_the_example_app_scans_clean_but_for_what_no_policy_can_govern(
         }
     ] in froms
     assert [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}] in froms
+    controller = next(r for r in web["spec"]["ingress"] if "namespaceSelector" in r["from"][0])
+    assert controller["ports"] == [{"protocol": "TCP", "port": "http"}]  # the Ingress's `port: {name: http}`
     assert "no ingress controller in the scan" in err
     assert "namespace shop: no Service selects the pods of CronJob db-backup, DaemonSet log-agent" in err
 

@@ -469,20 +469,7 @@ class _Planner:
                         " the scan does not hold (or has no selector): no rule is generated for it"
                     )
                     continue
-                ports = self._service_ports(target.service)
-                if port_ref is not None:
-                    ports = (
-                        tuple(
-                            Port(p.protocol, p.target if p.target is not None else p.port)  # type: ignore[arg-type]
-                            for p in target.service.ports
-                            if (
-                                p.port == port_ref
-                                or (isinstance(port_ref, str) and _port_name(target.service, p) == port_ref)
-                            )
-                            and (p.target is not None or p.port is not None)
-                        )
-                        or ports
-                    )
+                ports = _referenced_ports(target.service, port_ref) or self._service_ports(target.service)
                 for controller in controllers:
                     found.append(
                         Need(
@@ -768,17 +755,18 @@ def _peer(party: Party, namespace: str) -> dict[str, Any]:
     return peer
 
 
-def _port_name(service: Service, port: Any) -> str | None:
-    ports = service.obj.raw.get("spec", {}).get("ports") or []
-    for raw in ports:
-        if (
-            isinstance(raw, Mapping)
-            and raw.get("port") == port.port
-            and raw.get("protocol", "TCP") == port.protocol
-        ):
-            name = raw.get("name")
-            return name if isinstance(name, str) else None
-    return None
+def _referenced_ports(service: Service, ref: int | str | None) -> tuple[Port, ...]:
+    """The target port of the Service port an Ingress backend names (by number or name); ``()`` if none."""
+    if ref is None:
+        return ()
+    raw_ports = service.obj.raw.get("spec", {}).get("ports") or []
+    found = []
+    for port, raw in zip(service.ports, raw_ports, strict=False):
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        target = port.target if port.target is not None else port.port
+        if target is not None and (port.port == ref or (isinstance(ref, str) and name == ref)):
+            found.append(Port(port.protocol, target))
+    return tuple(found)
 
 
 def _ingress_backends(ingress: Obj) -> Iterable[tuple[str, int | str | None]]:

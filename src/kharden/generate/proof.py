@@ -20,9 +20,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..analysis._netmatrix import matrix
+from ..analysis._netmatrix import Matrix, matrix
 from ..analysis._netsets import AddressSet, PortSet
-from ..analysis.netpol import EGRESS, INGRESS, INTERNET, METADATA, Endpoint, External, Network, PodClass
+from ..analysis.netpol import (
+    EGRESS,
+    INGRESS,
+    INTERNET,
+    METADATA,
+    Connection,
+    Endpoint,
+    External,
+    Network,
+    PodClass,
+)
 from .model import GENERATED_BY
 from .networkpolicies import Need, Party, Plan
 
@@ -106,7 +116,7 @@ def _block(cidr: str, excepts: tuple[str, ...]) -> AddressSet:
 
 def _needs(plan: Plan, after: Network, proof: Proof) -> None:
     before = plan.before
-    cache: dict[tuple[int, int], object] = {}
+    cache: dict[tuple[int, int], Connection] = {}
     for need in plan.needs:
         sources = _endpoints(after, need.source, need)
         targets = _endpoints(after, need.target, need)
@@ -121,10 +131,10 @@ def _needs(plan: Plan, after: Network, proof: Proof) -> None:
                     conn = cache[key] = after.connection(src, dst)
                 for ports in _wanted(need, dst):
                     proof.checked += 1
-                    if conn.ports & ports:  # type: ignore[attr-defined]
+                    if conn.ports & ports:
                         proof.allowed += 1
                         continue
-                    _blocked(need, src, dst, conn, before, plan, proof)
+                    _blocked(need, src, dst, conn, before, proof)
 
 
 def _wanted(need: Need, dst: Endpoint) -> Iterator[PortSet]:
@@ -143,10 +153,10 @@ def _wanted(need: Need, dst: Endpoint) -> Iterator[PortSet]:
 
 
 def _blocked(
-    need: Need, src: Endpoint, dst: Endpoint, conn: object, before: Network, plan: Plan, proof: Proof
+    need: Need, src: Endpoint, dst: Endpoint, conn: Connection, before: Network, proof: Proof
 ) -> None:
     existing = []
-    for endpoint, direction, side in ((src, EGRESS, conn.egress), (dst, INGRESS, conn.ingress)):  # type: ignore[attr-defined]
+    for endpoint, direction, side in ((src, EGRESS, conn.egress), (dst, INGRESS, conn.ingress)):
         if side.ports:
             continue
         if (
@@ -238,18 +248,13 @@ def _matrix(plan: Plan, after: Network, proof: Proof) -> None:
 
 
 def _ns(network: Network, party: Party) -> str:
-    return (
-        party.namespace
-        if party.namespace in network.namespaces and party.bits
-        else "*"
-        if not party.bits and party.namespace not in network.namespaces
-        else party.namespace
-    )
+    """A party's row or column in the matrix: its namespace, or ``*`` for a namespace the scan lacks."""
+    return party.namespace if party.namespace in network.namespaces else "*"
 
 
-def _cells(found: object) -> set[tuple[str, str]]:
-    cells = found.cells  # type: ignore[attr-defined]
-    return {(a, b) for a, row in cells.items() for b in row if a != b and b in found.namespaces}  # type: ignore[attr-defined]
+def _cells(found: Matrix) -> set[tuple[str, str]]:
+    """The pairs of distinct namespaces (``*`` included) between which something is allowed."""
+    return {(a, b) for a, row in found.cells.items() for b in row if a != b and b in found.namespaces}
 
 
 def _bits(value: int) -> Iterator[int]:
