@@ -20,6 +20,7 @@ from . import __version__, reach
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
+from .generate import command as generate_command
 from .model import Report, Severity
 from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
@@ -210,9 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    _reach_parser(commands)
-    _fix_parser(commands)
-    _probe_parser(commands)
+    for add_parser in (_reach_parser, _fix_parser, _probe_parser, _generate_parser):
+        add_parser(commands)
     return parser
 
 
@@ -395,6 +395,24 @@ def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _cluster_arguments(probe_cmd)
 
 
+def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
+        description=(
+            "Read the same inputs as 'scan' and write what they lack: 'networkpolicies' (default deny per"
+            " namespace, then the traffic the manifests show is needed, each rule with its reason, checked by"
+            " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
+            " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
+            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace"
+            " (-o DIR), or adds them to a kustomization (--write)."
+        ),
+    )
+    generate_command.add_arguments(generate_cmd)
+    _cluster_arguments(generate_cmd)
+
+
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
     """How files and charts are read."""
     parser.add_argument(
@@ -513,6 +531,8 @@ def _run(argv: list[str]) -> int:
         return _fix(args)
     if args.command == "probe":
         return _probe(args)
+    if args.command == "generate":
+        return _generate(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -731,6 +751,16 @@ def _probe(args: argparse.Namespace) -> int:
         return probe_command.run(args, options, _write, color=_color("auto", args.output))
     finally:
         _ProgressLine.clear(options.progress)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    options = _cluster_options(args) if args.cluster else None
+    try:
+        return generate_command.run(args, options, _write)
+    finally:
+        _ProgressLine.clear(options.progress if options else None)
 
 
 def _color(choice: str, output: str | None) -> bool:
