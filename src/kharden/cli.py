@@ -208,8 +208,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    _reach_parser(commands)
-    _probe_parser(commands, with_arguments=command == "probe")
+    for add_parser in (_reach_parser, _fix_parser):
+        add_parser(commands)
+    for add_heavy in (_probe_parser, _generate_parser):  # arguments only for the command that runs
+        add_heavy(commands, command)
     return parser
 
 
@@ -255,7 +257,127 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _cluster_arguments(reach_cmd)
 
 
-def _probe_parser(commands: argparse._SubParsersAction[_Parser], *, with_arguments: bool) -> None:
+def _fix_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    fix_cmd = commands.add_parser(
+        "fix",
+        help="write the fixes of the findings: a diff, or the files with --write",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Read what 'scan' reads and change what the selected rules found, the way a careful engineer
+would by hand. Without --write, print a unified diff; with --write, change the files.
+
+  plain YAML/JSON  edited in place: only the changed lines; comments, order, quoting, layout kept
+  kustomization    a JSON 6902 patch in the directory given (kharden-fix/KIND-NAME.yaml), added to
+                   its kustomization.yaml under 'patches:'; bases and resources are never edited
+  Helm chart       a values file (--values-out FILE) with the chart's securityContext,
+                   podSecurityContext, containerSecurityContext, serviceAccount.automount keys,
+                   each kept only when rendering the chart with it fixes findings; templates are
+                   not rewritten (what values cannot fix is named with its template)
+
+Safe changes are made by default: allowPrivilegeEscalation: false, capabilities.drop: [ALL],
+seccompProfile RuntimeDefault, runAsNonRoot: true, automountServiceAccountToken: false where the
+ServiceAccount has no RBAC grant, and removing privileged: true, hostPID/hostIPC, procMount:
+Unmasked and Unconfined AppArmor profiles. A value every container inherits goes on the pod, else
+on each container, never repeating what is inherited. --unsafe also makes the changes that can break
+an application (readOnlyRootFilesystem with an emptyDir at /tmp, a non-zero runAsUser, removing
+added capabilities and hostPath volumes); the diff's hunk header says why each may break.
+Images are pinned by digest only from what you give (--digests FILE, --image-report FILE): kharden
+never asks a registry.
+
+Exit codes: 0 nothing to change, 1 changes shown or written, 2 input or usage error.""",
+    )
+    fix_cmd.add_argument("paths", nargs="+", metavar="PATH", help="file or directory")
+    fix_cmd.add_argument("--write", action="store_true", help="change the files (default: print a diff)")
+    fix_cmd.add_argument(
+        "--unsafe", action="store_true", help="also make changes that may break the application"
+    )
+    fix_cmd.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="fix only matching rules (repeatable)"
+    )
+    fix_cmd.add_argument(
+        "--skip-rule",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="do not fix matching rules (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--values-out", metavar="FILE", help="Helm charts: write the values that fix findings to FILE"
+    )
+    fix_cmd.add_argument(
+        "--digests",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="pin images by digest from FILE, a YAML/JSON map of image reference to digest (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--image-report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Trivy or Grype JSON of an image: pin it by the repository digest it names (repeatable)",
+    )
+    fix_cmd.add_argument("--config", metavar="FILE", help=".kharden.yaml to use (its ignores are honoured)")
+    fix_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
+    fix_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    fix_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+    fix_cmd.add_argument(
+        "--max-file-size",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 1048576,
+        metavar="MIB",
+        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
+    )
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from .fix import FixOptions, plan_fixes, unified_diff, write_fixes  # noqa: PLC0415 - only for 'fix'
+
+    if args.max_file_size <= 0:
+        raise UsageError("--max-file-size must be positive")
+    options = FixOptions(
+        rules=tuple(args.rule),
+        skip_rules=tuple(args.skip_rule),
+        unsafe=args.unsafe,
+        config=_config(args),
+        max_file_bytes=int(args.max_file_size * 1048576),
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        values_out=args.values_out,
+        digests=tuple(args.digests),
+        image_reports=tuple(args.image_report),
+    )
+    result = plan_fixes(args.paths, options)
+    changed = [f for f in result.files if f.before != f.after]
+    errors = list(result.errors)
+    if args.write:
+        errors += write_fixes(result)
+    else:
+        sys.stdout.write("".join(unified_diff(f) for f in changed))
+        sys.stdout.flush()
+    for error in errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    for advice in result.advice:
+        print(f"{PROG}: {advice}", file=sys.stderr)
+    unsafe = sum(1 for _, s in result.skipped if s.reason.startswith("needs --unsafe"))
+    manual = sum(1 for _, s in result.skipped if not s.reason.startswith("needs --unsafe"))
+    files = f"{len(changed)} file{'s' * (len(changed) != 1)}"
+    summary = f"{result.fixed} finding{'s' * (result.fixed != 1)} fixed in {files}"
+    summary += (
+        " (written)" if args.write and changed else (" (diff only; --write to apply)" if changed else "")
+    )
+    if unsafe:
+        summary += f"; {unsafe} left that only --unsafe fixes"
+    if manual:
+        summary += f"; {manual} with no automatic fix"
+    print(f"{PROG}: {summary}", file=sys.stderr)
+    if errors:
+        return 2
+    return 1 if changed else 0
+
+
+def _probe_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
     probe_cmd = commands.add_parser(
         "probe",
         help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
@@ -268,11 +390,32 @@ def _probe_parser(commands: argparse._SubParsersAction[_Parser], *, with_argumen
             " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
         ),
     )
-    if with_arguments:
+    if running == "probe":  # the module is heavy to import: see the module docstring
         from .probe import command as probe_command  # noqa: PLC0415 - see the module docstring
 
         probe_command.add_arguments(probe_cmd)
         _cluster_arguments(probe_cmd)
+
+
+def _generate_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
+        description=(
+            "Read the same inputs as 'scan' and write what they lack: 'networkpolicies' (default deny per"
+            " namespace, then the traffic the manifests show is needed, each rule with its reason, checked by"
+            " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
+            " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
+            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace"
+            " (-o DIR), or adds them to a kustomization (--write)."
+        ),
+    )
+    if running == "generate":
+        from .generate import command as generate_command  # noqa: PLC0415 - see the module docstring
+
+        generate_command.add_arguments(generate_cmd)
+        _cluster_arguments(generate_cmd)
 
 
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -399,8 +542,12 @@ def _run(argv: list[str]) -> int:
         return _who_can(args)
     if args.command == "reach":
         return _reach(args)
+    if args.command == "fix":
+        return _fix(args)
     if args.command == "probe":
         return _probe(args)
+    if args.command == "generate":
+        return _generate(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -647,6 +794,18 @@ def _probe(args: argparse.Namespace) -> int:
         return probe_command.run(args, options, _write, color=_color("auto", args.output))
     finally:
         _ProgressLine.clear(options.progress)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .generate import command as generate_command  # noqa: PLC0415
+
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    options = _cluster_options(args) if args.cluster else None
+    try:
+        return generate_command.run(args, options, _write)
+    finally:
+        _ProgressLine.clear(options.progress if options else None)
 
 
 def _color(choice: str, output: str | None) -> bool:

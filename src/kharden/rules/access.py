@@ -28,6 +28,7 @@ from ..analysis.rbac import (
     describe_rules,
 )
 from ..model import Hit, ObjRef, Severity
+from ._constraint import Remedy
 from ._ruleset import RuleSet
 
 rules = RuleSet("access")
@@ -150,6 +151,7 @@ def _component_text(key: tuple[str, str], refs: list[ObjRef]) -> str:
         " workload does not call the Kubernetes API"
     ),
     references=(SA_TASK + "#opt-out-of-api-credential-automounting", SERVICE_ACCOUNTS),
+    fix=Remedy("set", False),
 )
 def automount(context: ScanContext) -> Iterator[Hit]:
     """Fires when a workload mounts its ServiceAccount token (automountServiceAccountToken not false on the

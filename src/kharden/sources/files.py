@@ -24,7 +24,7 @@ from ._workers import Parsed
 from .documents import Collected
 from .limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "read_paths"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "inputs", "read_file", "read_paths"]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -82,6 +82,16 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
             yield from _walk(path)
         else:
             yield "file", path
+
+
+def inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
+    """What :func:`read_paths` would read, in its order: ``(kind, item)`` as :func:`_inputs` yields."""
+    return _inputs(paths)
+
+
+def read_file(path: str, max_bytes: int) -> bytes:
+    """A file's bytes as the scan reads them: refused when too large or binary (:class:`InputError`)."""
+    return _read_file(path, max_bytes)
 
 
 def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, Any]]:
