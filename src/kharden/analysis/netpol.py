@@ -90,6 +90,7 @@ __all__ = [
     "PortSpec",
     "Rule",
     "Side",
+    "bit_indexes",
     "build_network",
     "target_port",
 ]
@@ -320,7 +321,7 @@ class Network:
             if direction not in policy.types:
                 continue
             self.isolated_bits[direction] |= policy.selected
-            for index in _bits(policy.selected):
+            for index in bit_indexes(policy.selected):
                 self.classes[index].policies(direction).append(policy)
 
     def _compile_rule(self, rule: Rule, ns: Namespace) -> None:
@@ -334,26 +335,26 @@ class Network:
                 addresses.append(peer.addresses)
                 peer_bits.append((0, 0))
             else:
-                peer_bits.append(self._peer_bits(peer, ns))
+                peer_bits.append(self._peerbit_indexes(peer, ns))
         rule.peer_bits = tuple(peer_bits)
         rule.classes = 0
         for bits, _ in peer_bits:
             rule.classes |= bits
         rule.addresses = AddressSet.union(addresses)
 
-    def _peer_bits(self, peer: Peer, ns: Namespace) -> tuple[int, int]:
+    def _peerbit_indexes(self, peer: Peer, ns: Namespace) -> tuple[int, int]:
         """``(classes the peer matches, those among them matched only by assumption)``."""
         pods = self._index.bits(peer.pod_selector or EVERYTHING)
         if peer.namespace_selector is None:
             return pods & self.ns_masks[ns.index], 0
-        sure, maybe, outside = self._namespace_bits(peer.namespace_selector)
+        sure, maybe, outside = self._namespacebit_indexes(peer.namespace_selector)
         bits, assumed = pods & (sure | maybe), pods & maybe
         if outside and (peer.pod_selector is None or _satisfiable(peer.pod_selector, None)):
             bits |= self.outside_bit
             assumed |= self.outside_bit
         return bits, assumed
 
-    def _namespace_bits(self, selector: LabelSelector) -> tuple[int, int, bool]:
+    def _namespacebit_indexes(self, selector: LabelSelector) -> tuple[int, int, bool]:
         """Classes of the namespaces ``selector`` matches surely, or by assumption; and whether it
         may match a namespace outside the scan."""
         cached = self._namespace_cache.get(selector)
@@ -373,7 +374,7 @@ class Network:
 
     def classes_of(self, namespace: str) -> list[PodClass]:
         ns = self.namespaces.get(namespace)
-        return [] if ns is None else [self.classes[i] for i in _bits(self.ns_masks[ns.index])]
+        return [] if ns is None else [self.classes[i] for i in bit_indexes(self.ns_masks[ns.index])]
 
     def isolated(self, cls: PodClass, direction: str) -> bool:
         return bool(self.isolated_bits[direction] >> cls.index & 1)
@@ -455,7 +456,7 @@ class Network:
                 yield from policy.rules(direction)
 
     def selected(self, policy: Policy) -> list[PodClass]:
-        return [self.classes[i] for i in _bits(policy.selected)]
+        return [self.classes[i] for i in bit_indexes(policy.selected)]
 
     def admits_every_namespace(self, peer: Peer) -> bool:
         """Whether the peer matches every pod of every namespace (``namespaceSelector: {}``).
@@ -500,12 +501,31 @@ def _named(destination: Endpoint) -> tuple[NamedPorts | None, int]:
     return destination.named_ports, destination.ports_key
 
 
-def _bits(value: int) -> Iterator[int]:
-    """Indices of the set bits of ``value``, lowest first."""
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low
+def bit_indexes(value: int) -> list[int]:
+    """Indices of the set bits of ``value``, lowest first.
+
+    Peeling the lowest bit off costs the whole integer each time: fine for a few bits, quadratic for a
+    row of thousands of classes or namespaces. Those are read off the binary digits instead.
+    """
+    if value.bit_count() <= _FEW_BITS:
+        found = []
+        while value:
+            low = value & -value
+            found.append(low.bit_length() - 1)
+            value ^= low
+        return found
+    digits = bin(value)  # '0b' then the highest bit first
+    top = len(digits) - 1
+    found = []
+    position = digits.find("1", 2)
+    while position >= 0:
+        found.append(top - position)
+        position = digits.find("1", position + 1)
+    found.reverse()
+    return found
+
+
+_FEW_BITS = 8
 
 
 class _LabelIndex:
