@@ -33,8 +33,9 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-## docs: regenerate docs/rules.md from the rule registry
+## docs: regenerate docs/rules.md and the rendered catalog (src/kharden/catalog.json) from the rule registry
 docs: $(VENV)/.installed
+	$(BIN)/python -m kharden._catalog
 	$(KHARDEN) rules --format md > docs/rules.md
 
 ## golden: regenerate the golden reports (tests/report/golden/, tests/data/same-findings.txt; review `git diff`)

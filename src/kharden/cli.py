@@ -520,21 +520,14 @@ def _run(argv: list[str]) -> int:
     if args.command == "snapshot":
         return _snapshot(args)
     if args.command == "rules":
-        from .report import catalog as catalog_report  # noqa: PLC0415 - see the module docstring
-        from .rules import REGISTRY  # noqa: PLC0415
+        from . import _catalog  # noqa: PLC0415 - see the module docstring
 
-        render = {
-            "table": catalog_report.rules_table,
-            "md": catalog_report.rules_markdown,
-            "json": catalog_report.rules_json,
-        }
-        sys.stdout.write(render[args.format](REGISTRY))
+        sys.stdout.write(_catalog.rules_text(args.format))
         return 0
     if args.command == "explain":
-        from .report import catalog as catalog_report  # noqa: PLC0415
-        from .rules import get as get_rule  # noqa: PLC0415
+        from . import _catalog  # noqa: PLC0415
 
-        sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
+        sys.stdout.write(_catalog.explain_text(args.rule))
         return 0
     if args.command == "baseline":
         return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING
 
+from .. import TYPE_CHECKING
 from ..errors import UsageError
 
 if TYPE_CHECKING:
