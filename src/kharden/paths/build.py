@@ -1,0 +1,841 @@
+"""Building the attack graph of one scan from what the engines already know.
+
+Vertices: workloads (their pods), ServiceAccounts (their tokens), nodes, "a new pod in namespace
+X", the kubelet API, admission control, and the goals. Steps (see ``docs/paths.md`` for each
+one's semantics):
+
+- a workload's ServiceAccount token, when it is mounted (:mod:`.escape` for ways out onto the node);
+- what RBAC grants a ServiceAccount (:mod:`.rbacview`): reading Secrets (the token Secrets in
+  scope; every Secret cluster-wide), creating pods or their controllers (a new pod in the
+  namespace: it may run as any ServiceAccount there, and privileged, onto any node, unless Pod
+  Security forbids it), exec and attach (the namespace's pods), ``nodes/proxy`` (the kubelet API),
+  impersonation, ``bind`` and ``escalate`` with the write that uses them (cluster-admin, or the
+  namespace), TokenRequests and approved certificate requests, mutating admission;
+- nodes: every workload placed on one (:mod:`.placement`), the tokens the kubelet's credentials
+  can request for them, the node's cloud credentials; control-plane nodes hold cluster-admin's
+  keys and etcd;
+- the network (:mod:`.netview`): the metadata API, an etcd or kubelet that does not authenticate
+  clients, the Dashboard's skip-login and Tiller, and the pods of other namespaces whose
+  compromise gives more than their network position;
+- goals: cluster-admin, any node, cloud credentials, etcd, every Secret.
+
+Static pods and the mirror pods of a cluster are the node's own control plane, not workloads: a
+node holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+import networkx as nx
+
+from ..analysis._netsets import ALL_ADDRESSES, AddressSet
+from ..analysis.admission import namespace_level
+from ..analysis.context import ScanContext
+from ..analysis.controlplane import ETCD, KUBELET
+from ..analysis.netpol import METADATA, External
+from ..analysis.podspec import EffectivePod
+from ..analysis.rbac import RBAC_GROUP, Request, Subject
+from ..analysis.runtime import MIRROR_ANNOTATION
+from ..analysis.serviceaccounts import WorkloadAccount
+from ..model import Hit, Obj, ObjRef
+from ..rules import Rule
+from ..rules import get as get_rule
+from .escape import escapes
+from .graph import AttackGraph
+from .model import Edge, Evidence, Vertex
+from .netview import NetView
+from .placement import ANY_NODE, Placement
+from .rbacview import Held, RbacView
+
+__all__ = ["GOAL_VERTICES", "build_graph", "workload_id"]
+
+GOAL_VERTICES = {
+    "cluster-admin": "goal:cluster-admin",
+    "secrets": "goal:secrets",
+    "cloud": "goal:cloud",
+    "etcd": "goal:etcd",
+}
+KUBELET_API = "kubelet:*"
+ADMISSION = "admission"
+_TOKEN_SECRET = "kubernetes.io/service-account-token"  # noqa: S105 - a Secret type
+_SA_ANNOTATION = "kubernetes.io/service-account.name"
+
+
+def workload_id(obj: Obj) -> str:
+    ref = obj.ref
+    return f"workload:{ref.kind}/{ref.namespace or 'default'}/{ref.name}"
+
+
+def build_graph(context: ScanContext, *, lateral: bool = True) -> AttackGraph:
+    """The attack graph of one scan. ``lateral``: pods reach pods of other namespaces over the network."""
+    return _Builder(context, lateral).build()
+
+
+def _static(pod: EffectivePod) -> bool:
+    return pod.obj.origin.node is not None or (
+        pod.obj.ref.kind == "Pod" and MIRROR_ANNOTATION in pod.obj.annotations
+    )
+
+
+# -- requests that move an attacker ----------------------------------------------------------------
+
+_EVERYTHING = [Request("*", "*", "*")]
+_SECRETS_LIST = [Request.of(verb, "secrets") for verb in ("list", "watch")]
+_SECRETS_GET = [Request.of("get", "secrets")]
+_SECRETS_CREATE = [Request.of("create", "secrets")]
+_CONTROLLERS = [
+    ("", "replicationcontrollers"),
+    *(("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets")),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+]
+_WORKLOAD_WRITE = (
+    [Request.of("create", "pods")]
+    + [
+        Request.of(verb, resource, group)
+        for verb in ("create", "update", "patch")
+        for group, resource in _CONTROLLERS
+    ]
+    + [Request.of(verb, "pods/ephemeralcontainers") for verb in ("update", "patch")]
+)
+_EXEC = [Request.of("create", f"pods/{sub}") for sub in ("exec", "attach")]
+_NODE_PROXY = [Request.of("create", "nodes/proxy")]
+_IMPERSONATE_GROUPS = [Request.of("impersonate", "groups")]
+_IMPERSONATE_USERS = [Request.of("impersonate", "users")]
+_IMPERSONATE_ACCOUNTS = [Request.of("impersonate", "serviceaccounts")]
+_BIND = [Request.of("bind", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
+_ESCALATE = [Request.of("escalate", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
+_CREATE_CLUSTER_BINDINGS = [Request.of("create", "clusterrolebindings", RBAC_GROUP)]
+_CREATE_BINDINGS = [Request.of("create", "rolebindings", RBAC_GROUP)]
+_UPDATE_CLUSTER_ROLES = [Request.of(v, "clusterroles", RBAC_GROUP) for v in ("update", "patch")]
+_UPDATE_ROLES = [Request.of(v, "roles", RBAC_GROUP) for v in ("update", "patch")]
+_TOKEN = [Request.of("create", "serviceaccounts/token")]
+_CSR_APPROVE = [
+    Request.of(v, "certificatesigningrequests/approval", "certificates.k8s.io") for v in ("update", "patch")
+]
+_CSR_CREATE = [Request.of("create", "certificatesigningrequests", "certificates.k8s.io")]
+_SIGNER_APPROVE = [Request.of("approve", "signers", "certificates.k8s.io")]
+_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+_ADMISSION_WRITE = [
+    Request.of(verb, resource, "admissionregistration.k8s.io")
+    for verb in ("create", "update", "patch")
+    for resource in (
+        "mutatingwebhookconfigurations",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    )
+]
+_SUPERUSER_ROLES = frozenset({"cluster-admin"})
+_LONG_LIVED_FIX = "delete the long-lived token Secret (pods get short-lived tokens from the TokenRequest API)"
+_EVERY_INTERFACE = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - addresses etcd listens on, read
+
+
+class _Builder:
+    def __init__(self, context: ScanContext, lateral: bool) -> None:
+        self.context = context
+        self.lateral = lateral
+        self.graph = AttackGraph()
+        self.pods = [pod for pod in context.pods if not _static(pod)]
+        self.placement = Placement(context, self.pods)
+        self.rbac = RbacView(context.rbac)
+        self.net = NetView(context.network)
+        self.accounts: dict[str, dict[str, str]] = {}
+        """Namespace -> ServiceAccount name -> vertex."""
+        self.workloads: dict[str, list[tuple[EffectivePod, str]]] = {}
+        """Namespace -> (pod, vertex) of its workloads."""
+        self.by_class: dict[int, list[str]] = {}
+        """Network class index -> vertices of its workloads."""
+
+    def build(self) -> AttackGraph:
+        self._goals()
+        self._nodes()
+        self._service_accounts()
+        self._workloads()
+        self._permissions()
+        self._new_pods()
+        self._network()
+        if self.lateral:
+            self._lateral()
+        return self.graph
+
+    # -- vertices ----------------------------------------------------------------------------------
+
+    def _vertex(self, vertex: Vertex) -> str:
+        return self.graph.add_vertex(vertex)
+
+    def _edge(
+        self, source: str, target: str, kind: str, summary: str, evidence: Iterable[Evidence] = ()
+    ) -> None:
+        self.graph.add_edge(Edge(source, target, kind, summary, tuple(evidence)))
+
+    def _goals(self) -> None:
+        labels = {
+            "cluster-admin": "cluster-admin",
+            "secrets": "every Secret of the cluster",
+            "cloud": "the cloud account (the nodes' instance credentials)",
+            "etcd": "etcd (every object, unencrypted Secrets included)",
+        }
+        for goal, vertex in GOAL_VERTICES.items():
+            self._vertex(Vertex(vertex, "goal", labels[goal], goal=goal))
+        self._edge(
+            GOAL_VERTICES["cluster-admin"],
+            GOAL_VERTICES["secrets"],
+            "rbac",
+            "cluster-admin reads every Secret",
+        )
+        self._edge(
+            GOAL_VERTICES["etcd"],
+            GOAL_VERTICES["cluster-admin"],
+            "etcd",
+            "whoever writes etcd writes a ClusterRoleBinding straight into it",
+        )
+        for hit, rule in self._rule_hits("encryption.secrets-at-rest"):
+            self._edge(
+                GOAL_VERTICES["etcd"],
+                GOAL_VERTICES["secrets"],
+                "etcd",
+                "etcd holds the Secrets unencrypted",
+                [self._hit_fact(hit, rule)],
+            )
+
+    def _nodes(self) -> None:
+        any_node = self._vertex(
+            Vertex(ANY_NODE, "node", "any node (a new pod's nodeName picks it)", goal="node")
+        )
+        self._edge(
+            GOAL_VERTICES["cluster-admin"],
+            any_node,
+            "rbac",
+            "cluster-admin runs a privileged pod on any node",
+        )
+        admin_conf = self._admin_kubeconfig()
+        for spot in self.placement.spots.values():
+            self._vertex(
+                Vertex(spot.id, "node", spot.label, spot.node.obj.ref if spot.node else None, "node")
+            )
+            self._edge(
+                any_node,
+                spot.id,
+                "placement",
+                "a pod that names the node in spec.nodeName runs there, taints or not",
+            )
+            self._edge(
+                spot.id,
+                GOAL_VERTICES["cloud"],
+                "node",
+                "the node's own cloud credentials, from the metadata API on its network",
+            )
+            if spot.control_plane:
+                self._edge(
+                    spot.id,
+                    GOAL_VERTICES["cluster-admin"],
+                    "node",
+                    "a control-plane node holds the cluster CA's key and the admin kubeconfig",
+                    admin_conf,
+                )
+                self._edge(
+                    spot.id,
+                    GOAL_VERTICES["etcd"],
+                    "node",
+                    "a control-plane node holds etcd's data and client keys",
+                )
+
+    def _admin_kubeconfig(self) -> list[Evidence]:
+        for obj in self.context.inventory.of_kind("Config"):
+            if obj.origin.node is not None and (obj.origin.file or "").endswith(
+                ("/admin.conf", "/super-admin.conf")
+            ):
+                return [Evidence.at(obj, None, f"{obj.origin.file} is cluster-admin's kubeconfig")]
+        return []
+
+    def _service_accounts(self) -> None:
+        names: set[str] = {ns.ref.name for ns in self.context.inventory.of_kind("Namespace")}
+        names |= {pod.obj.ref.namespace or "default" for pod in self.pods}
+        for subject in self.context.service_accounts.accounts:
+            self._account(subject.namespace or "default", subject.name)
+        for namespace in sorted(names):
+            self._account(namespace, "default")
+
+    def _account(self, namespace: str, name: str) -> str:
+        found = self.accounts.setdefault(namespace, {})
+        vertex = found.get(name)
+        if vertex is None:
+            vertex = found[name] = self._vertex(
+                Vertex(
+                    f"sa:{namespace}/{name}",
+                    "serviceaccount",
+                    f"ServiceAccount {namespace}/{name}",
+                    ObjRef("ServiceAccount", namespace, name, "v1"),
+                    namespace=namespace,
+                )
+            )
+        return vertex
+
+    # -- workloads -----------------------------------------------------------------------------------
+
+    def _workloads(self) -> None:
+        accounts = {id(w.pod): w for w in self.context.service_accounts.workloads}
+        for pod in self.pods:
+            namespace = pod.obj.ref.namespace or "default"
+            vertex = self._vertex(
+                Vertex(workload_id(pod.obj), "workload", str(pod.obj.ref), pod.obj.ref, namespace=namespace)
+            )
+            self.workloads.setdefault(namespace, []).append((pod, vertex))
+            workload = accounts.get(id(pod))
+            account = self._account(namespace, workload.account.name if workload else "default")
+            token = _token_fact(pod, workload)
+            if token is not None:
+                self._edge(vertex, account, "token", "its ServiceAccount token is in the pod", [token])
+            landings = self.placement.landings(pod)
+            for summary, facts in escapes(pod):
+                for landing in landings:
+                    self._edge(vertex, landing.spot.id, "escape", summary, [*facts, *landing.evidence])
+            for landing in landings:
+                self._edge(
+                    landing.spot.id,
+                    vertex,
+                    "runs-on",
+                    "the node runs the workload's containers",
+                    [landing.how, *landing.evidence],
+                )
+                self._edge(
+                    landing.spot.id,
+                    account,
+                    "kubelet",
+                    "the kubelet's credentials may request a token for the ServiceAccount of its pods",
+                    [landing.how, *landing.evidence],
+                )
+
+    # -- RBAC ----------------------------------------------------------------------------------------
+
+    def _permissions(self) -> None:
+        superusers = self._superuser_users()
+        for namespace, accounts in sorted(self.accounts.items()):
+            for name, vertex in sorted(accounts.items()):
+                self._subject(Subject.service_account(namespace, name), vertex, superusers)
+
+    def _superuser_users(self) -> set[str]:
+        """Users RBAC makes cluster-admin by name: impersonating one of them is being cluster-admin."""
+        found = set()
+        for grant in self.context.rbac.who_can(_EVERYTHING[0]):
+            if grant.scope is None and grant.subject.kind == "User" and not grant.rule.rule.resource_names:
+                found.add(grant.subject.name)
+        return found
+
+    def _subject(self, subject: Subject, vertex: str, superusers: set[str]) -> None:
+        held = self.rbac.held
+        admin = [
+            h
+            for h in held(subject, _EVERYTHING, "every verb on every resource", "rbac.cluster-admin")
+            if h.names is None
+        ]
+        if any(h.scope is None for h in admin):
+            for h in admin:
+                if h.scope is None:
+                    self._edge(
+                        vertex, GOAL_VERTICES["cluster-admin"], "rbac", "is cluster-admin", [h.evidence]
+                    )
+            return  # cluster-admin can do everything below; its steps say it
+        for h in held(subject, _SECRETS_LIST, "list secrets", "rbac.secrets-read"):
+            if h.scope is None and h.names is None:
+                self._edge(
+                    vertex,
+                    GOAL_VERTICES["secrets"],
+                    "rbac",
+                    "lists every Secret of the cluster",
+                    [h.evidence],
+                )
+        readers = held(subject, [*_SECRETS_GET, *_SECRETS_LIST], "read secrets", "rbac.secrets-read")
+        for secret, account in self._token_secrets():
+            namespace = secret.ref.namespace or "default"
+            for h in readers:
+                if _covers(h, namespace, secret.ref.name):
+                    fact = Evidence.at(
+                        secret,
+                        None,
+                        f"Secret {namespace}/{secret.ref.name} holds a long-lived token of {account}",
+                        fix=_LONG_LIVED_FIX,
+                    )
+                    self._edge(
+                        vertex,
+                        self._account(namespace, account),
+                        "rbac",
+                        f"reads the token Secret {secret.ref.name!r}",
+                        [h.evidence, fact],
+                    )
+        for h in held(subject, _WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"):
+            for namespace in self._scope(h):
+                self._edge(vertex, self._new_pod(namespace), "rbac", "creates pods", [h.evidence])
+        for h in held(subject, _EXEC, "exec into pods", "rbac.pod-exec"):
+            for namespace in self._scope(h):
+                for pod, target in self.workloads.get(namespace, ()):
+                    if h.names is None or pod.obj.ref.name in h.names:
+                        self._edge(
+                            vertex,
+                            target,
+                            "rbac",
+                            "runs commands in the workload's pods (exec)",
+                            [h.evidence],
+                        )
+        for h in held(subject, _NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
+            self._edge(
+                vertex, self._kubelet(), "rbac", "reaches the kubelet API through nodes/proxy", [h.evidence]
+            )
+        self._escalation(subject, vertex, superusers)
+        for h in held(subject, _TOKEN, "request tokens (serviceaccounts/token)", "rbac.token-create"):
+            for namespace in self._scope(h):
+                for name, account in self.accounts.get(namespace, {}).items():
+                    if h.names is None or name in h.names:
+                        self._edge(
+                            vertex, account, "rbac", "requests a token for the ServiceAccount", [h.evidence]
+                        )
+        approve = held(subject, _CSR_APPROVE, "approve certificate requests", "rbac.token-create")
+        signer = [
+            h
+            for h in held(subject, _SIGNER_APPROVE, "approve for signers", "rbac.token-create")
+            if h.names is None or _CLIENT_SIGNER in h.names
+        ]
+        create = held(subject, _CSR_CREATE, "create certificate requests", "rbac.token-create")
+        if approve and signer and create:
+            self._edge(
+                vertex,
+                GOAL_VERTICES["cluster-admin"],
+                "rbac",
+                "requests and approves a client certificate for the group system:masters",
+                [approve[0].evidence, signer[0].evidence, create[0].evidence],
+            )
+        for h in held(
+            subject, _ADMISSION_WRITE, "write mutating admission configuration", "rbac.admission-write"
+        ):
+            if h.scope is None:
+                self._edge(
+                    vertex, self._admission(), "rbac", "registers a mutating admission webhook", [h.evidence]
+                )
+        makers = held(subject, _SECRETS_CREATE, "create secrets", "rbac.secrets-read")
+        if makers:
+            for h in readers:
+                for namespace in self._scope(h):
+                    maker = next((m for m in makers if _covers(m, namespace, None)), None)
+                    if maker is None:
+                        continue
+                    for account in self.accounts.get(namespace, {}).values():
+                        self._edge(
+                            vertex,
+                            account,
+                            "rbac",
+                            "creates a token Secret for the ServiceAccount and reads it back",
+                            [_unruled(maker.evidence, "remove create on secrets"), h.evidence],
+                        )
+
+    def _escalation(self, subject: Subject, vertex: str, superusers: set[str]) -> None:
+        held = self.rbac.held
+        admin = GOAL_VERTICES["cluster-admin"]
+        for h in held(subject, _IMPERSONATE_GROUPS, "impersonate groups", "rbac.escalate"):
+            if h.names is None or "system:masters" in h.names:
+                self._edge(vertex, admin, "rbac", "impersonates the group system:masters", [h.evidence])
+        for h in held(subject, _IMPERSONATE_USERS, "impersonate users", "rbac.escalate"):
+            users = superusers if h.names is None else superusers & h.names
+            if users:
+                self._edge(
+                    vertex,
+                    admin,
+                    "rbac",
+                    f"impersonates user {sorted(users)[0]!r}, who is cluster-admin",
+                    [h.evidence],
+                )
+        for h in held(subject, _IMPERSONATE_ACCOUNTS, "impersonate serviceaccounts", "rbac.escalate"):
+            for namespace in self._scope(h):
+                for name, account in self.accounts.get(namespace, {}).items():
+                    if h.names is None or name in h.names:
+                        self._edge(vertex, account, "rbac", "impersonates the ServiceAccount", [h.evidence])
+        binders = [
+            h
+            for h in held(subject, _BIND, "bind roles", "rbac.escalate")
+            if h.names is None or h.names & _SUPERUSER_ROLES or h.scope is not None
+        ]
+        escalators = held(subject, _ESCALATE, "escalate roles", "rbac.escalate")
+        cluster_bindings = held(
+            subject, _CREATE_CLUSTER_BINDINGS, "create clusterrolebindings", "rbac.escalate"
+        )
+        bindings = held(subject, _CREATE_BINDINGS, "create rolebindings", "rbac.escalate")
+        cluster_roles = held(subject, _UPDATE_CLUSTER_ROLES, "update clusterroles", "rbac.escalate")
+        roles = held(subject, _UPDATE_ROLES, "update roles", "rbac.escalate")
+        for power, writes, summary in (
+            (binders, (cluster_bindings, bindings), "binds"),
+            (escalators, (cluster_roles, roles), "grants itself"),
+        ):
+            cluster_write, namespace_write = writes
+            for h in power:
+                if h.scope is None and cluster_write:
+                    self._edge(
+                        vertex,
+                        admin,
+                        "rbac",
+                        f"{summary} cluster-admin",
+                        [h.evidence, cluster_write[0].evidence],
+                    )
+                    continue
+                for namespace in self._scope(h):
+                    write = next((w for w in namespace_write if _covers(w, namespace, None)), None)
+                    if write is not None:
+                        self._edge(
+                            vertex,
+                            self._new_pod(namespace),
+                            "rbac",
+                            f"{summary} admin of namespace {namespace!r}, which creates pods",
+                            [h.evidence, write.evidence],
+                        )
+
+    def _scope(self, held: Held) -> list[str]:
+        """The namespaces a permission holds in."""
+        return sorted(self.accounts) if held.scope is None else [held.scope]
+
+    def _token_secrets(self) -> list[tuple[Obj, str]]:
+        found = []
+        for secret in self.context.inventory.of_kind("Secret"):
+            kind = secret.raw.get("type")
+            account = secret.annotations.get(_SA_ANNOTATION)
+            if account and kind in {None, _TOKEN_SECRET}:
+                found.append((secret, account))
+        return found
+
+    # -- what a new pod, the kubelet API and admission give ------------------------------------------
+
+    def _new_pod(self, namespace: str) -> str:
+        vertex = f"newpod:{namespace}"
+        if vertex not in self.graph.vertices:
+            self._vertex(Vertex(vertex, "newpod", f"a new pod in namespace {namespace}", namespace=namespace))
+        return vertex
+
+    def _kubelet(self) -> str:
+        if KUBELET_API not in self.graph.vertices:
+            self._vertex(Vertex(KUBELET_API, "kubelet", "the kubelet API of every node"))
+            for pods in self.workloads.values():
+                for pod, vertex in pods:
+                    if self.placement.landings(pod):
+                        self._edge(
+                            KUBELET_API,
+                            vertex,
+                            "kubelet",
+                            "the kubelet API runs commands in the pods of its node",
+                        )
+        return KUBELET_API
+
+    def _admission(self) -> str:
+        if ADMISSION not in self.graph.vertices:
+            self._vertex(Vertex(ADMISSION, "admission", "mutating admission (every pod created from now on)"))
+        return ADMISSION
+
+    def _new_pods(self) -> None:
+        if ADMISSION in self.graph.vertices:
+            for namespace in sorted(self.accounts):
+                self._edge(
+                    ADMISSION,
+                    self._new_pod(namespace),
+                    "admission",
+                    "the webhook rewrites the next pod created there",
+                )
+        admits = self._admits_privileged()
+        for vertex in [v for v in self.graph.vertices.values() if v.kind == "newpod"]:
+            namespace = vertex.namespace or "default"
+            for name, account in sorted(self.accounts.get(namespace, {}).items()):
+                self._edge(
+                    vertex.id,
+                    account,
+                    "newpod",
+                    f"a new pod may run as any ServiceAccount of its namespace ({name})",
+                )
+            fact = admits.get(namespace, _assumed_privileged(namespace))
+            if fact is not None:
+                self._edge(
+                    vertex.id,
+                    ANY_NODE,
+                    "newpod",
+                    "a new privileged pod, with the node's filesystem, lands on any node",
+                    [fact],
+                )
+
+    def _admits_privileged(self) -> dict[str, Evidence | None]:
+        """Per namespace in the scan: the fact that lets a privileged pod in, or ``None`` when Pod Security
+        (or an equivalent engine) keeps it out."""
+        found: dict[str, Evidence | None] = {}
+        rule = get_rule("admission.pod-security")
+        reported: dict[str, Hit] = {}
+        for result in rule.check(self.context):
+            # Its hits name the namespace first: "namespace 'shop' enforces no Pod Security level".
+            if isinstance(result, Hit) and result.message.startswith("namespace '"):
+                reported[result.message.split("'", 2)[1]] = result
+        for namespace in self.context.inventory.of_kind("Namespace"):
+            name = namespace.ref.name
+            hit = reported.get(name)
+            if hit is not None:
+                # Medium is baseline: it refuses privileged containers, host namespaces and hostPath.
+                found[name] = self._hit_fact(hit, rule) if hit.severity is None else None
+            elif name == "kube-system":
+                level = namespace_level(namespace, None)
+                found[name] = (
+                    Evidence.at(
+                        namespace,
+                        None,
+                        "kube-system enforces no Pod Security level: its components run privileged",
+                    )
+                    if level.level == "privileged"
+                    else None
+                )
+            else:
+                found[name] = None
+        return found
+
+    # -- the network ---------------------------------------------------------------------------------
+
+    def _network(self) -> None:
+        net = self.net
+        by_class: dict[int, list[str]] = {}
+        for pods in self.workloads.values():
+            for pod, vertex in pods:
+                cls = net.class_of(pod)
+                if cls is not None:
+                    by_class.setdefault(cls.index, []).append(vertex)
+        self.by_class = by_class
+        classes = [c for c in net.network.classes[:-1] if c.index in by_class]
+        etcd = self._etcd_exposure()
+        kubelet = self._kubelet_exposure()
+        for cls in classes:
+            found = net.to_address(cls, METADATA, ("TCP", 80), "exposure.metadata-api")
+            if found is not None:
+                for vertex in by_class[cls.index]:
+                    self._edge(
+                        vertex, GOAL_VERTICES["cloud"], "network", "reaches the cloud metadata API", found
+                    )
+            for facts, target, port in etcd:
+                reach = net.to_address(cls, target, port, "netpol.egress-open")
+                if reach is not None:
+                    for vertex in by_class[cls.index]:
+                        self._edge(
+                            vertex,
+                            GOAL_VERTICES["etcd"],
+                            "network",
+                            "reaches etcd, which does not authenticate clients",
+                            [*facts, *reach],
+                        )
+            if kubelet:
+                reach = net.to_address(
+                    cls, External("any node", ALL_ADDRESSES), ("TCP", 10250), "netpol.egress-open"
+                )
+                if reach is not None:
+                    for vertex in by_class[cls.index]:
+                        self._edge(
+                            vertex,
+                            self._kubelet(),
+                            "network",
+                            "reaches a kubelet that runs anyone's commands",
+                            [*kubelet, *reach],
+                        )
+        self._services(
+            "netpol.dashboard",
+            "signs in to the Dashboard with skip-login, as its ServiceAccount",
+            _skips_login,
+        )
+        self._services(
+            "netpol.tiller", "asks Tiller (unauthenticated gRPC) to install a chart", lambda pod: True
+        )
+
+    def _services(self, rule_id: str, summary: str, usable: Callable[[EffectivePod], bool]) -> None:
+        """Steps to a Dashboard or Tiller from every pod that reaches it."""
+        rule = get_rule(rule_id)
+        hits = {id(h.obj): h for h in rule.check(self.context) if isinstance(h, Hit) and h.obj is not None}
+        for pods in self.workloads.values():
+            for pod, target in pods:
+                hit = hits.get(id(pod.obj))
+                cls = self.net.class_of(pod)
+                if hit is None or cls is None or not usable(pod):
+                    continue
+                fact = self._hit_fact(hit, rule)
+                for source in self.net.sources(cls, other_namespaces=False):
+                    reach = self.net.between(source, cls)
+                    if reach is None:
+                        continue
+                    for vertex in self.by_class.get(source.index, ()):
+                        self._edge(vertex, target, "network", summary, [fact, *reach])
+
+    def _etcd_exposure(self) -> list[tuple[list[Evidence], External, tuple[str, int]]]:
+        """Each etcd that serves clients without authenticating them off the loopback interface."""
+        found = []
+        rule = get_rule("exposure.etcd-client-auth")
+        for component in self.context.control_plane.of(ETCD):
+            if component.unreadable:
+                continue
+            auth = component.setting("client-cert-auth")
+            for url, setting in component.items("listen-client-urls"):
+                parts = urlsplit(url)
+                host = parts.hostname or ""
+                if host in {"127.0.0.1", "::1", "localhost"}:
+                    continue
+                if auth.value == "true" and parts.scheme != "http":
+                    continue
+                decided = setting if parts.scheme == "http" else auth
+                fact = Evidence.at(
+                    decided.obj,
+                    decided.path,
+                    f"etcd serves {url} without client certificates",
+                    rule=rule.id,
+                    fix=rule.remediation,
+                )
+                addresses = ALL_ADDRESSES if host in _EVERY_INTERFACE else _address(host)
+                found.append(([fact], External(f"etcd {url}", addresses), ("TCP", parts.port or 2379)))
+        return found
+
+    def _kubelet_exposure(self) -> list[Evidence]:
+        """The kubelet settings that let anyone run commands in its pods: anonymous requests, all authorized.
+
+        Node files are read per node root; kharden assumes the cluster's nodes share their kubelet
+        configuration.
+        """
+        rule = get_rule("exposure.kubelet-auth")
+        for component in self.context.control_plane.of(KUBELET):
+            anonymous = component.setting("anonymous-auth")
+            mode = component.setting("authorization-mode")
+            if anonymous.value == "true" and mode.value == "AlwaysAllow":
+                return [
+                    Evidence.at(
+                        s.obj, s.path, f"the kubelet: {s.describe()}", rule=rule.id, fix=rule.remediation
+                    )
+                    for s in (anonymous, mode)
+                ]
+        return []
+
+    def _lateral(self) -> None:
+        """Pods of other namespaces that a pod reaches, when compromising them gives a token or a node."""
+        valuable = self._valuable()
+        for pods in self.workloads.values():
+            for pod, target in pods:
+                cls = self.net.class_of(pod)
+                if target not in valuable or cls is None:
+                    continue
+                for source in self.net.sources(cls, other_namespaces=True):
+                    vertices = self.by_class.get(source.index)
+                    if not vertices:
+                        continue
+                    reach = self.net.between(source, cls)
+                    if reach is None:
+                        continue
+                    for vertex in vertices:
+                        self._edge(
+                            vertex,
+                            target,
+                            "network",
+                            "reaches the workload's pods over the network (assumed exploitable)",
+                            reach,
+                        )
+
+    def _valuable(self) -> set[str]:
+        """Workloads that lead to a goal through their token or their node (not their network position)."""
+        graph = self.graph
+        goals = {v.id for v in graph.vertices.values() if v.goal is not None}
+        leading: set[str] = set(goals)
+        for goal in goals:
+            leading |= nx.ancestors(graph.graph, goal)
+        return {
+            vertex.id
+            for vertex in graph.vertices.values()
+            if vertex.kind == "workload"
+            and any(
+                edge.kind in {"token", "escape"} and edge.target in leading
+                for target in graph.graph.successors(vertex.id)
+                for edge in graph.steps[(vertex.id, target)]
+            )
+        }
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _rule_hits(self, rule_id: str) -> Iterator[tuple[Hit, Rule]]:
+        rule = get_rule(rule_id)
+        for hit in rule.check(self.context):
+            if isinstance(hit, Hit) and hit.obj is not None:
+                yield hit, rule
+
+    @staticmethod
+    def _hit_fact(hit: Hit, rule: Rule) -> Evidence:
+        obj = hit.obj
+        if obj is None:  # pragma: no cover - whole-inventory hits always name their object
+            raise ValueError(f"{rule.id}: a hit without its object")
+        return Evidence.at(obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
+
+
+def _covers(held: Held, namespace: str, name: str | None) -> bool:
+    if held.scope is not None and held.scope != namespace:
+        return False
+    return held.names is None or (name is not None and name in held.names)
+
+
+def _unruled(evidence: Evidence, fix: str) -> Evidence:
+    return Evidence(evidence.text, None, evidence.object, evidence.path, evidence.location, fix)
+
+
+def _token_fact(pod: EffectivePod, workload: WorkloadAccount | None) -> Evidence | None:
+    """Why the pod holds its ServiceAccount's token: automounted, or a projected token volume."""
+    for volume in pod.volumes:
+        if volume.type != "projected":
+            continue
+        sources = volume.source.get("sources")
+        for index, source in enumerate(sources if isinstance(sources, list) else []):
+            if isinstance(source, dict) and "serviceAccountToken" in source:
+                return Evidence.at(
+                    pod.obj,
+                    f"{volume.path}/sources/{index}/serviceAccountToken",
+                    f"volume {volume.name!r} projects the ServiceAccount token",
+                    fix="remove the serviceAccountToken projection if the workload does not call the API",
+                )
+    if workload is not None and not workload.token_mounted:
+        return None
+    field = pod.automount_token
+    account_field = workload.account_automount if workload is not None else None
+    account_obj = workload.account_obj if workload is not None else None
+    if field.is_set:
+        why = "automountServiceAccountToken: true"
+        obj, path = pod.obj, field.path
+    elif account_field is not None and account_field.is_set and account_obj is not None:
+        why = "automountServiceAccountToken: true on the ServiceAccount"
+        obj, path = account_obj, account_field.path
+    else:
+        why = "automountServiceAccountToken is not set"
+        obj, path = pod.obj, field.path
+    return Evidence.at(
+        obj,
+        path,
+        f"the ServiceAccount token is mounted ({why})",
+        fix="set automountServiceAccountToken: false on the pod template (or its ServiceAccount) when the"
+        " workload does not call the Kubernetes API",
+    )
+
+
+def _assumed_privileged(namespace: str) -> Evidence:
+    """A namespace the scan does not hold: nothing says Pod Security keeps privileged pods out."""
+    ref = ObjRef("Namespace", None, namespace, "v1")
+    return Evidence(
+        f"namespace {namespace!r} is not in the scan: no Pod Security level is known, so privileged pods"
+        " are assumed admitted",
+        None,
+        ref,
+        None,
+        None,
+        "label the namespace pod-security.kubernetes.io/enforce=restricted",
+    )
+
+
+def _skips_login(pod: EffectivePod) -> bool:
+    for container in pod.containers:
+        for arg in (*container.command, *container.args):
+            flag, _, value = arg.partition("=")
+            if flag == "--enable-skip-login" and value.lower() in {"", "true"}:
+                return True
+    return False
+
+
+def _address(host: str) -> AddressSet:
+    try:
+        return AddressSet.parse(host)
+    except ValueError:
+        return ALL_ADDRESSES
