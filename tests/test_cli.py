@@ -149,6 +149,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str], manifest: Path) -> No
         "remediation": "set securityContext.privileged to false (and windowsOptions.hostProcess to false)",
         "fingerprint": finding["fingerprint"],
         "suppressed": None,
+        "attack_paths": 0,  # the pod is exposed by nothing: no attack path starts there
     }
     assert len(finding["fingerprint"]) == 32
     assert data["errors"] == []

@@ -459,7 +459,9 @@ def _scan(args: argparse.Namespace) -> int:
     fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
     outputs = plan_outputs(args.format or ["text"], args.output)
     baseline = load_baseline(args.baseline) if args.baseline else None
-    report = _run_scan(args.paths, _scan_options(args, config, baseline))
+    # Only the JSON and HTML reports say how many attack paths each finding lies on.
+    counted = any(name in {"json", "html"} for name, _ in outputs)
+    report = _run_scan(args.paths, replace(_scan_options(args, config, baseline), attack_paths=counted))
     for error in report.errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     for name, file in outputs:
@@ -512,6 +514,7 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         kube_version=args.kube_version,
         cluster=_cluster_options(args) if args.cluster else None,
         snapshot=args.snapshot,
+        attack_paths=False,
     )
 
 

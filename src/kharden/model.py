@@ -347,6 +347,8 @@ class Report:
     baseline: BaselineStats | None = None
     generated_at: datetime | None = None
     """When the scan ran (UTC); ``scan()`` sets it, honouring ``SOURCE_DATE_EPOCH``."""
+    attack_paths: dict[str, int] | None = None
+    """Fingerprint -> attack paths the finding lies on (``kharden paths``); ``None`` when not computed."""
 
     @property
     def active(self) -> list[Finding]:

@@ -493,12 +493,13 @@ def test_a_rule_that_admits_the_namespace_keeps_it_and_names_itself() -> None:
     assert ingress_fact.fix.startswith("narrow ingress rule 0")
 
 
-def _dashboard(*args: str) -> list[Doc]:
+def _dashboard(*args: str, token: bool = True) -> list[Doc]:
     dashboard = workload(
         "kubernetes-dashboard",
         "kube-system",
         account="kubernetes-dashboard",
         container={"image": "kubernetesui/dashboard:v2.7.0", "args": list(args)},
+        automountServiceAccountToken=token,
     )
     return [
         namespace(),
@@ -512,14 +513,18 @@ def _dashboard(*args: str) -> list[Doc]:
 
 def test_the_dashboards_skip_login_hands_over_its_service_account() -> None:
     found = analyse(*_dashboard("--enable-skip-login"), lateral=False)
-    dashboard = "workload:Deployment/kube-system/kubernetes-dashboard"
-    assert routes(found, "cluster-admin") == {
-        WEB: [WEB, dashboard, "sa:kube-system/kubernetes-dashboard", "goal:cluster-admin"]
-    }
-    [step] = found.graph.steps[(WEB, dashboard)]
-    assert step.evidence[0].rule == "netpol.dashboard"
-    assert step.evidence[0].path == "/spec/template/spec/containers/0/args/0"
+    account = "sa:kube-system/kubernetes-dashboard"
+    assert routes(found, "cluster-admin") == {WEB: [WEB, account, "goal:cluster-admin"]}
+    [step] = found.graph.steps[(WEB, account)]
+    assert [(e.rule, e.path) for e in step.evidence[:2]] == [
+        ("netpol.dashboard", "/spec/template/spec/containers/0/args/0"),
+        (None, "/spec/template/spec/automountServiceAccountToken"),
+    ]
     assert routes(analyse(*_dashboard(), lateral=False), "cluster-admin") == {}
+    # Without its token, the Dashboard signs nobody in as anything.
+    assert (
+        routes(analyse(*_dashboard("--enable-skip-login", token=False), lateral=False), "cluster-admin") == {}
+    )
 
 
 def test_tiller_runs_charts_for_every_pod_that_reaches_it() -> None:
@@ -538,14 +543,7 @@ def test_tiller_runs_charts_for_every_pod_that_reaches_it() -> None:
         binding("tiller", "ClusterRole", "cluster-admin", sa("kube-system", "tiller")),
         lateral=False,
     )
-    assert routes(found, "cluster-admin") == {
-        WEB: [
-            WEB,
-            "workload:Deployment/kube-system/tiller-deploy",
-            "sa:kube-system/tiller",
-            "goal:cluster-admin",
-        ]
-    }
+    assert routes(found, "cluster-admin") == {WEB: [WEB, "sa:kube-system/tiller", "goal:cluster-admin"]}
 
 
 # -- entry points and limits --------------------------------------------------------------------------

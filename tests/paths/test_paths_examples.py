@@ -74,7 +74,12 @@ def test_the_insecure_shops_choke_points(insecure: PathsResult) -> None:
         ("Deployment kube-system/kubernetes-dashboard", None, "Egress"),
         ("Pod shop/debug", "/spec/hostNetwork", ""),
         ("RoleBinding shop/deployer", "/subjects/0", ""),
-        ("ClusterRoleBinding kubernetes-dashboard", "/subjects/0", ""),
+        # The Dashboard's token: it breaks both its own cluster-admin and the skip-login that hands it over.
+        (
+            "Deployment kube-system/kubernetes-dashboard",
+            "/spec/template/spec/automountServiceAccountToken",
+            "",
+        ),
         ("ClusterRoleBinding shop-api-admin", "/subjects/0", ""),
     }
     assert str(choke.points[0].key[0]) == "Namespace shop"  # ranked first: it cuts the most paths

@@ -147,6 +147,8 @@ class _Builder:
         """Namespace -> (pod, vertex) of its workloads."""
         self.by_class: dict[int, list[str]] = {}
         """Network class index -> vertices of its workloads."""
+        self.tokens: dict[int, tuple[str, Evidence]] = {}
+        """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
 
     def build(self) -> AttackGraph:
         self._goals()
@@ -288,6 +290,7 @@ class _Builder:
             token = _token_fact(pod, workload)
             if token is not None:
                 self._edge(vertex, account, "token", "its ServiceAccount token is in the pod", [token])
+                self.tokens[id(pod)] = (account, token)
             landings = self.placement.landings(pod)
             for summary, facts in escapes(pod):
                 for landing in landings:
@@ -635,30 +638,34 @@ class _Builder:
                         )
         self._services(
             "netpol.dashboard",
-            "signs in to the Dashboard with skip-login, as its ServiceAccount",
+            "signs in to the Dashboard with skip-login: acts as its ServiceAccount",
             _skips_login,
         )
         self._services(
-            "netpol.tiller", "asks Tiller (unauthenticated gRPC) to install a chart", lambda pod: True
+            "netpol.tiller", "asks Tiller (unauthenticated gRPC) to act as its ServiceAccount", _any
         )
 
     def _services(self, rule_id: str, summary: str, usable: Callable[[EffectivePod], bool]) -> None:
-        """Steps to a Dashboard or Tiller from every pod that reaches it."""
+        """Steps from every pod that reaches a Dashboard or Tiller to the ServiceAccount it acts as (with
+        the token it holds)."""
         rule = get_rule(rule_id)
         hits = {id(h.obj): h for h in rule.check(self.context) if isinstance(h, Hit) and h.obj is not None}
         for pods in self.workloads.values():
-            for pod, target in pods:
+            for pod, server in pods:
                 hit = hits.get(id(pod.obj))
                 cls = self.net.class_of(pod)
-                if hit is None or cls is None or not usable(pod):
+                token = self.tokens.get(id(pod))
+                if hit is None or cls is None or token is None or not usable(pod):
                     continue
+                account, token_fact = token
                 fact = self._hit_fact(hit, rule)
                 for source in self.net.sources(cls, other_namespaces=False):
                     reach = self.net.between(source, cls)
                     if reach is None:
                         continue
                     for vertex in self.by_class.get(source.index, ()):
-                        self._edge(vertex, target, "network", summary, [fact, *reach])
+                        if vertex != server:
+                            self._edge(vertex, account, "network", summary, [fact, token_fact, *reach])
 
     def _etcd_exposure(self) -> list[tuple[list[Evidence], External, tuple[str, int]]]:
         """Each etcd that serves clients without authenticating them off the loopback interface."""
@@ -823,6 +830,10 @@ def _assumed_privileged(namespace: str) -> Evidence:
         None,
         "label the namespace pod-security.kubernetes.io/enforce=restricted",
     )
+
+
+def _any(_: EffectivePod) -> bool:
+    return True
 
 
 def _skips_login(pod: EffectivePod) -> bool:
