@@ -4,6 +4,7 @@ the choke point where there is one."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pathdocs import (
@@ -210,16 +211,34 @@ def test_workloads_on_manifests_share_the_nodes_their_selectors_allow() -> None:
         service("escape", kind="NodePort"),
         workload("same", account="admin", nodeSelector={"pool": "a"}),
         workload("other", account="admin2", nodeSelector={"pool": "b"}),
+        workload("free", automountServiceAccountToken=False),
         service_account("admin"),
         service_account("admin2"),
         deny("Egress"),
     )
     spot = "node:worker[pool=a]"
     assert found.graph.vertices[spot].label == "a worker node labelled pool=a"
-    assert (spot, "workload:Deployment/shop/same") in found.graph.steps
-    assert (spot, "sa:shop/admin") in found.graph.steps
-    assert (spot, "workload:Deployment/shop/other") not in found.graph.steps
-    assert (spot, "sa:shop/admin2") not in found.graph.steps
+    # The escape lands on a node labelled as the pod selects; that node may run the pods that select
+    # the same labels (or none), not those pinned elsewhere.
+    assert ("workload:Deployment/shop/escape", spot) in found.graph.steps
+    steps = found.graph.steps
+    assert (spot, "workloads:worker[pool=a]") in steps
+    assert (spot, "workloads:worker[pool=b]") not in steps
+    assert ("workloads:worker[pool=a]", "workload:Deployment/shop/same") in steps
+    assert ("workloads:worker[pool=a]", "sa:shop/admin") in steps
+    assert ("workloads:worker[pool=b]", "sa:shop/admin2") in steps
+    assert {t for s, t in steps if s == spot} == {
+        "workloads:worker[pool=a]",
+        "workloads:worker",
+        "goal:cloud",
+    }
+    # A worker node whose labels nobody pins may be labelled anything: it may run every group.
+    assert {t for s, t in steps if s == "node:worker"} == {
+        "workloads:worker",
+        "workloads:worker[pool=a]",
+        "workloads:worker[pool=b]",
+        "goal:cloud",
+    }
 
 
 # -- RBAC ---------------------------------------------------------------------------------------------
@@ -425,10 +444,12 @@ def test_exec_reaches_the_pods_of_its_namespace_only() -> None:
         deny("Ingress", "ops"),
         deny("Egress", "ops"),
     )
-    assert ("sa:shop/web", "workload:Deployment/shop/agent") in found.graph.steps
-    assert ("sa:shop/web", "workload:Deployment/ops/agent") not in found.graph.steps
+    steps = found.graph.steps
+    assert ("sa:shop/web", "exec:shop") in steps
+    assert ("exec:shop", "workload:Deployment/shop/agent") in steps
+    assert ("exec:shop", "workload:Deployment/ops/agent") not in steps
     assert routes(found, "node") == {
-        WEB: [WEB, "sa:shop/web", "workload:Deployment/shop/agent", "node:worker"]
+        WEB: [WEB, "sa:shop/web", "exec:shop", "workload:Deployment/shop/agent", "node:worker"]
     }
 
 
@@ -453,18 +474,39 @@ def _lateral(*extra: Doc) -> list[Doc]:
     ]
 
 
-def test_a_pod_of_another_namespace_that_escapes_is_one_step_away() -> None:
+def test_a_pod_that_escapes_is_reached_over_the_pod_network() -> None:
     found = analyse(*_lateral())
+    priv = "workload:Deployment/tools/priv"
+    assert routes(found, "node") == {WEB: [WEB, "network:*", priv, "node:worker"]}
+    [out] = found.graph.steps[(WEB, "network:*")]
+    [into] = found.graph.steps[("network:*", priv)]
+    assert [(e.rule, str(e.object), e.aspect) for e in (*out.evidence, *into.evidence)] == [
+        ("netpol.egress-open", "Namespace shop", "Egress"),
+        ("netpol.ingress-open", "Namespace tools", "Ingress"),
+    ]
+    # A workload whose compromise gives nothing but its network position is no target.
+    assert ("network:*", "workload:Deployment/tools/plain") not in found.graph.steps
+    assert routes(analyse(*_lateral(), lateral=False), "node") == {}
+
+
+def test_a_restricted_egress_reaches_only_what_its_rules_allow() -> None:
+    to_tools = policy(
+        "to-tools",
+        policyTypes=["Egress"],
+        egress=[{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "tools"}}}]}],
+    )
+    found = analyse(*_lateral(deny("Egress"), to_tools))
     priv = "workload:Deployment/tools/priv"
     assert routes(found, "node") == {WEB: [WEB, priv, "node:worker"]}
     [step] = found.graph.steps[(WEB, priv)]
-    assert [(e.rule, e.aspect) for e in step.evidence] == [
-        ("netpol.egress-open", "Egress"),
-        ("netpol.ingress-open", "Ingress"),
+    assert [(e.rule, str(e.object), e.path) for e in step.evidence] == [
+        (None, "NetworkPolicy shop/to-tools", "/spec/egress/0/to/0"),
+        ("netpol.ingress-open", "Namespace tools", None),
     ]
-    # A workload whose compromise gives nothing but its network position is no target.
-    assert (WEB, "workload:Deployment/tools/plain") not in found.graph.steps
-    assert routes(analyse(*_lateral(), lateral=False), "node") == {}
+    only_web = policy(
+        "to-web", policyTypes=["Egress"], egress=[{"to": [{"podSelector": {"matchLabels": {"app": "web"}}}]}]
+    )
+    assert routes(analyse(*_lateral(deny("Egress"), only_web)), "node") == {}
 
 
 def test_a_default_deny_ingress_policy_removes_the_lateral_step() -> None:
@@ -592,3 +634,205 @@ def test_max_length_keeps_shorter_paths_only() -> None:
         WEB: [WEB, "sa:shop/web", "newpod:shop", ANY_NODE]
     }
     assert routes(analyse(*docs, max_length=2), "node") == {}
+
+
+# -- more RBAC steps, through the hubs that keep the graph small --------------------------------------------
+
+
+def test_token_requests_and_impersonation_reach_every_service_account_of_the_namespace() -> None:
+    found = analyse(
+        namespace(),
+        workload(account="web"),
+        ingress(),
+        service_account("web"),
+        service_account("admin"),
+        binding("admin", "ClusterRole", "cluster-admin", sa("shop", "admin")),
+        role("shop", "tokens", rule("", "serviceaccounts/token", "create")),
+        binding("tokens", "Role", "tokens", sa("shop", "web"), namespace="shop"),
+        deny("Egress"),
+    )
+    assert routes(found, "cluster-admin") == {
+        WEB: [WEB, "sa:shop/web", "tokens:shop", "sa:shop/admin", "goal:cluster-admin"]
+    }
+    assert summaries(found, "sa:shop/web", "tokens:shop") == [
+        "requests a token for a token of any ServiceAccount of namespace shop"
+    ]
+
+
+def test_creating_a_token_secret_and_reading_it_back() -> None:
+    def docs(*verbs: str) -> list[Doc]:
+        return [
+            namespace(),
+            workload(account="web"),
+            *ingress(),
+            service_account("web"),
+            service_account("admin"),
+            binding("admin", "ClusterRole", "cluster-admin", sa("shop", "admin")),
+            role("shop", "secrets", *(rule("", "secrets", verb) for verb in verbs)),
+            binding("secrets", "Role", "secrets", sa("shop", "web"), namespace="shop"),
+            deny("Egress"),
+        ]
+
+    both = analyse(*docs("create", "get"))
+    [step] = both.graph.steps[("sa:shop/web", "tokens:shop")]
+    assert [e.rule for e in step.evidence] == [None, "rbac.secrets-read"]
+    assert step.evidence[0].fix == "remove create on secrets"
+    assert routes(analyse(*docs("get")), "cluster-admin") == {}
+    assert routes(analyse(*docs("create")), "cluster-admin") == {}
+
+
+def test_exec_on_every_pod_of_the_cluster_goes_through_one_vertex() -> None:
+    privileged = workload(
+        "agent",
+        "ops",
+        container={"securityContext": {"privileged": True}},
+        automountServiceAccountToken=False,
+    )
+    found = analyse(
+        namespace(),
+        namespace("ops"),
+        workload(account="web"),
+        ingress(),
+        service_account("web"),
+        cluster_role("exec", rule("", "pods/exec", "create")),
+        binding("exec", "ClusterRole", "exec", sa("shop", "web")),
+        privileged,
+        deny("Egress"),
+        deny("Egress", "ops"),
+    )
+    agent = "workload:Deployment/ops/agent"
+    assert routes(found, "node") == {WEB: [WEB, "sa:shop/web", "exec:*", agent, "node:worker"]}
+    assert {t for s, t in found.graph.steps if s == "exec:*"} == {WEB, agent}
+
+
+def test_a_mutating_webhook_rewrites_the_next_pods_of_every_namespace() -> None:
+    found = analyse(
+        namespace(),
+        workload(account="web"),
+        ingress(),
+        service_account("web"),
+        cluster_role(
+            "hooks", rule("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "create")
+        ),
+        binding("hooks", "ClusterRole", "hooks", sa("shop", "web")),
+        deny("Egress"),
+    )
+    assert routes(found, "node") == {WEB: [WEB, "sa:shop/web", "admission", "newpod:shop", ANY_NODE]}
+    [step] = found.graph.steps[("sa:shop/web", "admission")]
+    assert step.evidence[0].rule == "rbac.admission-write"
+
+
+# -- a cluster: real placement ----------------------------------------------------------------------------
+
+
+def _running(name: str, node: str, ns: str = "shop", **spec: Any) -> list[Doc]:
+    """A Deployment ``name`` with a ReplicaSet and one Pod running on ``node``."""
+    deployment = workload(name, ns, **spec)
+    deployment["metadata"]["uid"] = f"uid-{name}"
+    replicas = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{name}-1",
+            "namespace": ns,
+            "uid": f"uid-{name}-1",
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": name,
+                    "uid": f"uid-{name}",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": deployment["spec"],
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{name}-1-a",
+            "namespace": ns,
+            "labels": {"app": name},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": f"{name}-1",
+                    "uid": f"uid-{name}-1",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {**deployment["spec"]["template"]["spec"], "nodeName": node},
+    }
+    return [deployment, replicas, pod]
+
+
+def _nodes() -> list[Doc]:
+    control_plane = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "cp1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+        "spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]},
+    }
+    workers = [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": n, "labels": {"pool": n}}}
+        for n in ("n1", "n2")
+    ]
+    return [control_plane, *workers]
+
+
+def test_on_a_cluster_an_escape_lands_on_the_node_the_pod_runs_on() -> None:
+    found = analyse(
+        namespace(),
+        *_nodes(),
+        *_running(
+            "priv",
+            "n1",
+            container={"securityContext": {"privileged": True}},
+            automountServiceAccountToken=False,
+        ),
+        service("priv", kind="NodePort"),
+        *_running("admin", "n1", account="admin", automountServiceAccountToken=False),
+        *_running("other", "n2", account="other"),
+        service_account("admin"),
+        service_account("other"),
+        binding("admin", "ClusterRole", "cluster-admin", sa("shop", "admin")),
+        deny("Egress"),
+    )
+    priv = "workload:Deployment/shop/priv"
+    assert {t for s, t in found.graph.steps if s == priv} == {"node:n1"}
+    # The kubelet's credentials get the admin ServiceAccount's token, mounted or not: it runs on n1.
+    assert routes(found, "cluster-admin") == {priv: [priv, "node:n1", "sa:shop/admin", "goal:cluster-admin"]}
+    [step] = found.graph.steps[("node:n1", "sa:shop/admin")]
+    assert [(str(e.object), e.path) for e in step.evidence] == [("Pod shop/admin-1-a", "/spec/nodeName")]
+    assert ("node:n1", "sa:shop/other") not in found.graph.steps
+
+
+def test_on_a_cluster_a_workload_without_pods_lands_where_it_can_be_scheduled() -> None:
+    pending = workload(
+        "pending",
+        container={"securityContext": {"privileged": True}},
+        automountServiceAccountToken=False,
+        nodeSelector={"pool": "n2"},
+    )
+    found = analyse(namespace(), *_nodes(), pending, service("pending", kind="NodePort"), deny("Egress"))
+    assert {t for s, t in found.graph.steps if s == "workload:Deployment/shop/pending"} == {"node:n2"}
+    tolerant = workload(
+        "tolerant",
+        container={"securityContext": {"privileged": True}},
+        automountServiceAccountToken=False,
+        tolerations=[
+            {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+        ],
+    )
+    found = analyse(namespace(), *_nodes(), tolerant, service("tolerant", kind="NodePort"), deny("Egress"))
+    assert {t for s, t in found.graph.steps if s == "workload:Deployment/shop/tolerant"} == {
+        "node:cp1",
+        "node:n1",
+        "node:n2",
+    }
+    [step] = found.graph.steps[("workload:Deployment/shop/tolerant", "node:cp1")]
+    assert [e.rule for e in step.evidence] == ["pod.privileged", "exposure.workload-on-control-plane"]

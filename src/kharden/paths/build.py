@@ -34,7 +34,7 @@ from ..analysis._netsets import ALL_ADDRESSES, AddressSet
 from ..analysis.admission import namespace_level
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import ETCD, KUBELET
-from ..analysis.netpol import METADATA, External
+from ..analysis.netpol import EGRESS, INGRESS, METADATA, External, PodClass
 from ..analysis.podspec import EffectivePod
 from ..analysis.rbac import RBAC_GROUP, Request, Subject
 from ..analysis.runtime import MIRROR_ANNOTATION
@@ -58,6 +58,7 @@ GOAL_VERTICES = {
     "etcd": "goal:etcd",
 }
 KUBELET_API = "kubelet:*"
+NETWORK = "network:*"
 ADMISSION = "admission"
 _TOKEN_SECRET = "kubernetes.io/service-account-token"  # noqa: S105 - a Secret type
 _SA_ANNOTATION = "kubernetes.io/service-account.name"
@@ -128,6 +129,8 @@ _ADMISSION_WRITE = [
     )
 ]
 _SUPERUSER_ROLES = frozenset({"cluster-admin"})
+_KUBELET_CREDENTIALS = "the kubelet's credentials may request a token for the ServiceAccount of its pods"
+_LATERAL = "reaches the workload's pods over the network (assumed exploitable)"
 _LONG_LIVED_FIX = "delete the long-lived token Secret (pods get short-lived tokens from the TokenRequest API)"
 _EVERY_INTERFACE = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - addresses etcd listens on, read
 
@@ -147,6 +150,7 @@ class _Builder:
         """Namespace -> (pod, vertex) of its workloads."""
         self.by_class: dict[int, list[str]] = {}
         """Network class index -> vertices of its workloads."""
+        self.pod_of: dict[str, EffectivePod] = {}
         self.tokens: dict[int, tuple[str, Evidence]] = {}
         """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
 
@@ -213,6 +217,8 @@ class _Builder:
             "cluster-admin runs a privileged pod on any node",
         )
         admin_conf = self._admin_kubeconfig()
+        for group, (label, _) in self.placement.groups.items():
+            self._vertex(Vertex(group, "workloads", label))
         for spot in self.placement.spots.values():
             self._vertex(
                 Vertex(spot.id, "node", spot.label, spot.node.obj.ref if spot.node else None, "node")
@@ -243,6 +249,10 @@ class _Builder:
                     "node",
                     "a control-plane node holds etcd's data and client keys",
                 )
+
+        for group, (_, spots) in self.placement.groups.items():
+            for spot_id in spots:
+                self._edge(spot_id, group, "runs-on", "the node may run these workloads")
 
     def _admin_kubeconfig(self) -> list[Evidence]:
         for obj in self.context.inventory.of_kind("Config"):
@@ -285,6 +295,7 @@ class _Builder:
                 Vertex(workload_id(pod.obj), "workload", str(pod.obj.ref), pod.obj.ref, namespace=namespace)
             )
             self.workloads.setdefault(namespace, []).append((pod, vertex))
+            self.pod_of[vertex] = pod
             workload = accounts.get(id(pod))
             account = self._account(namespace, workload.account.name if workload else "default")
             token = _token_fact(pod, workload)
@@ -295,21 +306,11 @@ class _Builder:
             for summary, facts in escapes(pod):
                 for landing in landings:
                     self._edge(vertex, landing.spot.id, "escape", summary, [*facts, *landing.evidence])
-            for landing in landings:
-                self._edge(
-                    landing.spot.id,
-                    vertex,
-                    "runs-on",
-                    "the node runs the workload's containers",
-                    [landing.how, *landing.evidence],
-                )
-                self._edge(
-                    landing.spot.id,
-                    account,
-                    "kubelet",
-                    "the kubelet's credentials may request a token for the ServiceAccount of its pods",
-                    [landing.how, *landing.evidence],
-                )
+            homes = self.placement.homes(pod) or [(landing.spot.id, landing) for landing in landings]
+            for holder, landing in homes:
+                placed = [landing.how, *landing.evidence]
+                self._edge(holder, vertex, "runs-on", "the node runs the workload's containers", placed)
+                self._edge(holder, account, "kubelet", _KUBELET_CREDENTIALS, placed)
 
     # -- RBAC ----------------------------------------------------------------------------------------
 
@@ -372,28 +373,14 @@ class _Builder:
             for namespace in self._scope(h):
                 self._edge(vertex, self._new_pod(namespace), "rbac", "creates pods", [h.evidence])
         for h in held(subject, _EXEC, "exec into pods", "rbac.pod-exec"):
-            for namespace in self._scope(h):
-                for pod, target in self.workloads.get(namespace, ()):
-                    if h.names is None or pod.obj.ref.name in h.names:
-                        self._edge(
-                            vertex,
-                            target,
-                            "rbac",
-                            "runs commands in the workload's pods (exec)",
-                            [h.evidence],
-                        )
+            self._to_pods(vertex, h, "runs commands in {} (exec)", [h.evidence])
         for h in held(subject, _NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
             self._edge(
                 vertex, self._kubelet(), "rbac", "reaches the kubelet API through nodes/proxy", [h.evidence]
             )
         self._escalation(subject, vertex, superusers)
         for h in held(subject, _TOKEN, "request tokens (serviceaccounts/token)", "rbac.token-create"):
-            for namespace in self._scope(h):
-                for name, account in self.accounts.get(namespace, {}).items():
-                    if h.names is None or name in h.names:
-                        self._edge(
-                            vertex, account, "rbac", "requests a token for the ServiceAccount", [h.evidence]
-                        )
+            self._to_accounts(vertex, h, "requests a token for {}", [h.evidence])
         approve = held(subject, _CSR_APPROVE, "approve certificate requests", "rbac.token-create")
         signer = [
             h
@@ -416,21 +403,19 @@ class _Builder:
                 self._edge(
                     vertex, self._admission(), "rbac", "registers a mutating admission webhook", [h.evidence]
                 )
-        makers = held(subject, _SECRETS_CREATE, "create secrets", "rbac.secrets-read")
-        if makers:
-            for h in readers:
-                for namespace in self._scope(h):
-                    maker = next((m for m in makers if _covers(m, namespace, None)), None)
-                    if maker is None:
-                        continue
-                    for account in self.accounts.get(namespace, {}).values():
-                        self._edge(
-                            vertex,
-                            account,
-                            "rbac",
-                            "creates a token Secret for the ServiceAccount and reads it back",
-                            [_unruled(maker.evidence, "remove create on secrets"), h.evidence],
-                        )
+        makers = [
+            h for h in held(subject, _SECRETS_CREATE, "create secrets", "rbac.secrets-read") if not h.names
+        ]
+        for h in readers:
+            if h.names is not None:
+                continue  # it reads named Secrets only: not the one it would create
+            for maker in makers:
+                if h.scope is not None and maker.scope not in {None, h.scope}:
+                    continue
+                scope = maker.scope if h.scope is None else h.scope
+                facts = [_unruled(maker.evidence, "remove create on secrets"), h.evidence]
+                summary = "creates a token Secret for {} and reads it back"
+                self._to_accounts(vertex, Held(scope, None, h.evidence), summary, facts)
 
     def _escalation(self, subject: Subject, vertex: str, superusers: set[str]) -> None:
         held = self.rbac.held
@@ -449,10 +434,7 @@ class _Builder:
                     [h.evidence],
                 )
         for h in held(subject, _IMPERSONATE_ACCOUNTS, "impersonate serviceaccounts", "rbac.escalate"):
-            for namespace in self._scope(h):
-                for name, account in self.accounts.get(namespace, {}).items():
-                    if h.names is None or name in h.names:
-                        self._edge(vertex, account, "rbac", "impersonates the ServiceAccount", [h.evidence])
+            self._to_accounts(vertex, h, "impersonates {}", [h.evidence])
         binders = [
             h
             for h in held(subject, _BIND, "bind roles", "rbac.escalate")
@@ -491,6 +473,32 @@ class _Builder:
                             [h.evidence, write.evidence],
                         )
 
+    def _to_pods(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
+        """Steps to the pods a permission reaches: every pod, a namespace's pods, or the ones it names.
+
+        ``summary`` has a ``{}`` for what is reached."""
+        if held.names is None:
+            for namespace in [None] if held.scope is None else [held.scope]:
+                hub = self._every_pod(namespace)
+                self._edge(vertex, hub, "rbac", summary.format(self.graph.vertices[hub].label), evidence)
+            return
+        for namespace in self._scope(held):
+            for pod, target in self.workloads.get(namespace, ()):
+                if pod.obj.ref.name in held.names:
+                    self._edge(vertex, target, "rbac", summary.format("the workload's pods"), evidence)
+
+    def _to_accounts(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
+        """Steps to the ServiceAccounts a permission reaches: every one, a namespace's, or those it names."""
+        if held.names is None:
+            for namespace in [None] if held.scope is None else [held.scope]:
+                hub = self._every_account(namespace)
+                self._edge(vertex, hub, "rbac", summary.format(self.graph.vertices[hub].label), evidence)
+            return
+        for namespace in self._scope(held):
+            for name, account in self.accounts.get(namespace, {}).items():
+                if name in held.names:
+                    self._edge(vertex, account, "rbac", summary.format("the ServiceAccount"), evidence)
+
     def _scope(self, held: Held) -> list[str]:
         """The namespaces a permission holds in."""
         return sorted(self.accounts) if held.scope is None else [held.scope]
@@ -525,6 +533,33 @@ class _Builder:
                             "the kubelet API runs commands in the pods of its node",
                         )
         return KUBELET_API
+
+    def _every_pod(self, namespace: str | None) -> str:
+        """Commands in any pod of a namespace (``None``: of the cluster): one vertex, rather than a step from
+        each holder of the permission to each workload."""
+        hub = f"exec:{namespace or '*'}"
+        if hub not in self.graph.vertices:
+            where = "the cluster" if namespace is None else f"namespace {namespace}"
+            self._vertex(Vertex(hub, "exec", f"commands in any pod of {where}", namespace=namespace))
+            for name, pods in self.workloads.items():
+                if namespace in {None, name}:
+                    for _, vertex in pods:
+                        self._edge(hub, vertex, "exec", "a command in the workload's pods")
+        return hub
+
+    def _every_account(self, namespace: str | None) -> str:
+        """A token of any ServiceAccount of a namespace (``None``: of the cluster), as one vertex."""
+        hub = f"tokens:{namespace or '*'}"
+        if hub not in self.graph.vertices:
+            where = "the cluster" if namespace is None else f"namespace {namespace}"
+            self._vertex(
+                Vertex(hub, "tokens", f"a token of any ServiceAccount of {where}", namespace=namespace)
+            )
+            for name, accounts in self.accounts.items():
+                if namespace in {None, name}:
+                    for account, vertex in accounts.items():
+                        self._edge(hub, vertex, "tokens", f"the token of ServiceAccount {name}/{account}")
+        return hub
 
     def _admission(self) -> str:
         if ADMISSION not in self.graph.vertices:
@@ -659,7 +694,7 @@ class _Builder:
                     continue
                 account, token_fact = token
                 fact = self._hit_fact(hit, rule)
-                for source in self.net.sources(cls, other_namespaces=False):
+                for source in self.net.sources(cls):
                     reach = self.net.between(source, cls)
                     if reach is None:
                         continue
@@ -714,36 +749,82 @@ class _Builder:
         return []
 
     def _lateral(self) -> None:
-        """Pods of other namespaces that a pod reaches, when compromising them gives a token or a node."""
-        valuable = self._valuable()
-        for pods in self.workloads.values():
-            for pod, target in pods:
-                cls = self.net.class_of(pod)
-                if target not in valuable or cls is None:
-                    continue
-                for source in self.net.sources(cls, other_namespaces=True):
-                    vertices = self.by_class.get(source.index)
-                    if not vertices:
+        """Pods that a pod reaches over the network, when compromising them gives a token or a node.
+
+        Pairs of pods grow with the square of the pods; wide-open sides do not. A pod whose egress is
+        open to every pod steps onto the pod network (one vertex), and the pod network steps onto every
+        valuable pod whose ingress admits every pod. A pod that policies isolate is reached by the pods
+        its ingress rules match (the engine's bit sets of classes); a pod whose egress policies restrict
+        reaches what its egress rules match. Only pairs restricted on both sides are asked one by one.
+        """
+        valuable: dict[int, list[str]] = {}
+        for vertex in self._valuable():
+            cls = self.net.class_of(self.pod_of[vertex])
+            if cls is not None:
+                valuable.setdefault(cls.index, []).append(vertex)
+        if not valuable:
+            return
+        net = self.net
+        classes = {c.index: c for c in net.network.classes[:-1] if c.index in self.by_class}
+        present = 0
+        for index in classes:
+            present |= 1 << index
+        hub = ""
+        open_targets = 0
+        open_sources = 0
+        for index, source in classes.items():
+            if net.wide_open(source, EGRESS) is not None:
+                open_sources |= 1 << index
+        for index, targets in valuable.items():
+            target = classes[index]
+            admitted = net.wide_open(target, INGRESS)
+            if admitted is not None:
+                hub = hub or self._network_hub()
+                open_targets |= 1 << index
+                for vertex in targets:
+                    self._edge(hub, vertex, "network", _LATERAL, [admitted])
+                continue
+            done = 0
+            for bits, fact, ports in net.admitting(target):
+                for source_index in _bits(bits & present & ~done & ~(1 << index)):
+                    source = classes[source_index]
+                    if open_sources >> source_index & 1:
+                        sent = net.wide_open(source, EGRESS)
+                    elif net.egress_bits(source) >> index & 1:
+                        sent = net.sending(source, target, ports)
+                    else:
                         continue
-                    reach = self.net.between(source, cls)
-                    if reach is None:
-                        continue
-                    for vertex in vertices:
-                        self._edge(
-                            vertex,
-                            target,
-                            "network",
-                            "reaches the workload's pods over the network (assumed exploitable)",
-                            reach,
-                        )
+                    if sent is not None:
+                        self._pairs(source, (sent, fact), targets)
+                        done |= 1 << source_index
+        for source in classes.values():
+            sent = net.wide_open(source, EGRESS)
+            if sent is not None:
+                if hub:
+                    for vertex in self.by_class[source.index]:
+                        self._edge(vertex, hub, "network", "sends to any pod: its egress is open", [sent])
+                continue
+            for index in _bits(net.egress_bits(source) & open_targets & ~(1 << source.index)):
+                target = classes[index]
+                out = net.sending(source, target)
+                into = net.wide_open(target, INGRESS)
+                if out is not None and into is not None:
+                    self._pairs(source, (out, into), valuable[index])
+
+    def _pairs(self, source: PodClass, reach: tuple[Evidence, ...], targets: list[str]) -> None:
+        for vertex in self.by_class[source.index]:
+            for each in targets:
+                if vertex != each:
+                    self._edge(vertex, each, "network", _LATERAL, reach)
+
+    def _network_hub(self) -> str:
+        return self._vertex(Vertex(NETWORK, "network", "the pod network (any pod that admits every pod)"))
 
     def _valuable(self) -> set[str]:
         """Workloads that lead to a goal through their token or their node (not their network position)."""
         graph = self.graph
         goals = {v.id for v in graph.vertices.values() if v.goal is not None}
-        leading: set[str] = set(goals)
-        for goal in goals:
-            leading |= nx.ancestors(graph.graph, goal)
+        leading = set(nx.multi_source_dijkstra_path_length(graph.graph.reverse(copy=False), goals))
         return {
             vertex.id
             for vertex in graph.vertices.values()
@@ -850,3 +931,11 @@ def _address(host: str) -> AddressSet:
         return AddressSet.parse(host)
     except ValueError:
         return ALL_ADDRESSES
+
+
+def _bits(value: int) -> Iterator[int]:
+    """Indices of the set bits of ``value``, lowest first."""
+    while value:
+        low = value & -value
+        yield low.bit_length() - 1
+        value ^= low

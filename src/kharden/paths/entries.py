@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from ..analysis.context import ScanContext
 from ..analysis.podspec import EffectivePod
 from ..analysis.runtime import owner_chain
-from ..analysis.services import Service
+from ..analysis.services import Ingress, Service
 from ..errors import UsageError
 from .build import workload_id
 from .graph import AttackGraph
@@ -32,6 +32,10 @@ def exposed(context: ScanContext, graph: AttackGraph) -> dict[str, list[Evidence
     by_namespace: dict[str, list[Service]] = {}
     for service in services.services:
         by_namespace.setdefault(service.obj.ref.namespace or "default", []).append(service)
+    routes: dict[tuple[str | None, str], list[tuple[Ingress, str]]] = {}
+    for ingress in services.ingresses:
+        for name, path in ingress.backends:
+            routes.setdefault((ingress.obj.ref.namespace, name), []).append((ingress, path))
     found: dict[str, list[Evidence]] = {}
     for pod in _pods(context, graph):
         reasons: list[Evidence] = []
@@ -50,7 +54,7 @@ def exposed(context: ScanContext, graph: AttackGraph) -> dict[str, list[Evidence
                         service.obj, first.path, f"Service {service.name!r} has externalIP {first.value}"
                     )
                 )
-            for ingress, path in services.ingresses_to(service):
+            for ingress, path in routes.get((service.obj.ref.namespace, service.name), ()):
                 reasons.append(
                     Evidence.at(
                         ingress.obj,

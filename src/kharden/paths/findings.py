@@ -10,7 +10,7 @@ every goal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import networkx as nx
 
@@ -19,44 +19,45 @@ from ..model import Finding, ObjRef
 from . import analyze
 from .graph import AttackGraph
 
-__all__ = ["on_paths", "pairs_through"]
+__all__ = ["Index", "on_paths", "pairs_through"]
 
-Pair = tuple[str, str]
-"""(entry point, goal)."""
+Index = dict[tuple[str, ObjRef], dict[str | None, dict[str, int]]]
+"""(rule, object) -> field -> goal -> the entry points (a bit set) one of whose shortest paths to the
+goal rests on the fact."""
 
 
-def pairs_through(
-    graph: AttackGraph, goals: Iterable[str]
-) -> dict[tuple[str, ObjRef], dict[str | None, set[Pair]]]:
-    """(rule, object) -> field -> the pairs (entry point, goal) one of whose shortest paths rests on it."""
-    index: dict[tuple[str, ObjRef], dict[str | None, set[Pair]]] = {}
+def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
+    """For each fact that names a rule: the (entry point, goal) pairs one of whose shortest paths rests on it.
+
+    Per goal, the steps that shortest paths take (one step closer to the goal) form an acyclic graph;
+    walking it in topological order (networkx) carries to each vertex the entry points that reach it on
+    a shortest path, as a bit set, so that no entry point is walked on its own.
+    """
+    bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
+    index: Index = {}
     reverse = graph.graph.reverse(copy=False)
     for goal in goals:
         targets = graph.goal_vertices(goal)
         if not targets:
             continue
         distance: dict[str, float] = nx.multi_source_dijkstra_path_length(reverse, set(targets))
-        tight = nx.subgraph_view(graph.graph, filter_edge=_closer(distance))
-        for entry in graph.entries:
-            if distance.get(entry, 0) == 0:
+        closer: nx.DiGraph[str] = nx.DiGraph()
+        closer.add_edges_from(
+            (u, v) for u, v in graph.steps if v in distance and distance.get(u) == distance[v] + 1
+        )
+        reached: dict[str, int] = {}
+        for vertex in nx.topological_sort(closer):
+            entries = reached.get(vertex, 0) | bit.get(vertex, 0)
+            if not entries:
                 continue
-            for source in nx.descendants(tight, entry) | {entry}:
-                for target in tight.successors(source):
-                    for edge in graph.steps[(source, target)]:
-                        for fact in edge.evidence:
-                            if fact.rule is not None and fact.object is not None:
-                                fields = index.setdefault((fact.rule, fact.object), {})
-                                fields.setdefault(fact.path, set()).add((entry, goal))
+            for target in closer.successors(vertex):
+                reached[target] = reached.get(target, 0) | entries
+                for edge in graph.steps[(vertex, target)]:
+                    for fact in edge.evidence:
+                        if fact.rule is not None and fact.object is not None:
+                            fields = index.setdefault((fact.rule, fact.object), {}).setdefault(fact.path, {})
+                            fields[goal] = fields.get(goal, 0) | entries
     return index
-
-
-def _closer(distance: dict[str, float]) -> Callable[[str, str], bool]:
-    """Steps one closer to the goal: those the shortest paths take."""
-
-    def closer(source: str, target: str) -> bool:
-        return target in distance and distance.get(source) == distance[target] + 1
-
-    return closer
 
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
@@ -68,7 +69,10 @@ def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int
         on = index.get((finding.rule, finding.object))
         if not on:
             continue
-        found = on.get(finding.location.path, set()) | on.get(None, set())
+        exact, anywhere = on.get(finding.location.path, {}), on.get(None, {})
+        found = sum(
+            (exact.get(g, 0) | anywhere.get(g, 0)).bit_count() for g in exact.keys() | anywhere.keys()
+        )
         if found:
-            counts[finding.fingerprint] = len(found)
+            counts[finding.fingerprint] = found
     return counts

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, Side
+from ..analysis._netsets import ALL_PORTS
+from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, PortSet, Side
 from ..analysis.podspec import EffectivePod
 from ..rules import get as get_rule
 from .model import Evidence
@@ -28,6 +29,9 @@ __all__ = ["NetView"]
 class NetView:
     def __init__(self, network: Network) -> None:
         self.network = network
+        self._open: dict[tuple[int, str], Evidence | None] = {}
+        self._egress: dict[int, int] = {}
+        self._uncovered_facts: dict[tuple[int, str, str], Evidence] = {}
         self._class: dict[int, PodClass] = {}
         for cls in network.classes[:-1]:
             for pod in cls.pods:
@@ -49,21 +53,130 @@ class NetView:
             return None
         return (self._side_fact(cls, side, grants[0], open_rule, open_rule),)
 
-    def sources(self, destination: PodClass, *, other_namespaces: bool) -> Iterator[PodClass]:
-        """Classes that may reach ``destination`` on some port by the ingress side alone (a superset)."""
+    def sources(self, destination: PodClass) -> Iterator[PodClass]:
+        """Classes that may reach ``destination`` on some port by its ingress side alone (a superset)."""
         network = self.network
-        candidates = network.all_bits
-        if not destination.host_network and network.isolated(destination, INGRESS):
-            candidates = 0
-            for policy in destination.ingress_policies:
-                for rule in policy.ingress:
-                    candidates |= rule.classes
+        candidates = self.ingress_bits(destination)
         for cls in network.classes[:-1]:
-            if not candidates >> cls.index & 1 or cls is destination:
-                continue
-            if other_namespaces and cls.namespace == destination.namespace:
-                continue
-            yield cls
+            if candidates >> cls.index & 1 and cls is not destination:
+                yield cls
+
+    def admitting(self, cls: PodClass) -> list[tuple[int, Evidence, PortSet]]:
+        """For a pod isolated for ingress: ``(classes, fact, ports)`` for each peer of its ingress rules that
+        admits pods on a port it has (a rule without ``from``: every class)."""
+        network = self.network
+        found = []
+        policies = tuple(cls.ingress_policies)
+        for policy in policies:
+            for rule in policy.ingress:
+                ports = rule.ports_for(cls.named_ports, cls.ports_key)
+                if not ports:
+                    continue
+                peers = (
+                    [(None, network.all_bits)]
+                    if rule.peers is None
+                    else [
+                        (peer, bits)
+                        for peer, (bits, _) in zip(rule.peers, rule.peer_bits, strict=True)
+                        if bits
+                    ]
+                )
+                for peer, bits in peers:
+                    grant = Grant(rule, peer, ports)
+                    fact = self._rule_fact(
+                        cls, Side(INGRESS, policies, (grant,)), grant, "netpol.ingress-open"
+                    )
+                    found.append((bits, fact, ports))
+        return found
+
+    def sending(self, source: PodClass, destination: PodClass, ports: PortSet = ALL_PORTS) -> Evidence | None:
+        """The fact of an egress rule of ``source`` (isolated for egress) that lets it send to
+        ``destination`` on one of ``ports``, or ``None``."""
+        bit = 1 << destination.index
+        policies = tuple(source.egress_policies)
+        for policy in policies:
+            for rule in policy.egress:
+                if not rule.classes & bit:
+                    continue
+                allowed = rule.ports_for(destination.named_ports, destination.ports_key) & ports
+                if not allowed:
+                    continue
+                peer = None
+                if rule.peers is not None:
+                    peer = next(
+                        p for p, (bits, _) in zip(rule.peers, rule.peer_bits, strict=True) if bits & bit
+                    )
+                grant = Grant(rule, peer, allowed)
+                return self._rule_fact(source, Side(EGRESS, policies, (grant,)), grant, "netpol.egress-open")
+        return None
+
+    def _rule_fact(self, cls: PodClass, side: Side, grant: Grant, open_rule: str) -> Evidence:
+        """The fact of a rule that lets traffic through: a finding when it admits every namespace."""
+        rule_id = open_rule if _admits_everyone(self.network, grant) else None
+        return self._side_fact(cls, side, grant, rule_id, open_rule)
+
+    def ingress_bits(self, cls: PodClass) -> int:
+        """The classes ``cls``'s ingress side may admit (every class when no policy isolates it)."""
+        network = self.network
+        if cls.host_network or not network.isolated(cls, INGRESS):
+            return network.all_bits
+        found = 0
+        for policy in cls.ingress_policies:
+            for rule in policy.ingress:
+                found |= rule.classes
+        return found
+
+    def egress_bits(self, cls: PodClass) -> int:
+        """The classes ``cls``'s egress side may reach (every class when no policy isolates it)."""
+        found = self._egress.get(cls.index)
+        if found is None:
+            found = self._egress[cls.index] = self._egress_bits(cls)
+        return found
+
+    def _egress_bits(self, cls: PodClass) -> int:
+        network = self.network
+        if cls.host_network or not network.isolated(cls, EGRESS):
+            return network.all_bits
+        found = 0
+        for policy in cls.egress_policies:
+            for rule in policy.egress:
+                found |= rule.classes
+        return found
+
+    def wide_open(self, cls: PodClass, direction: str) -> Evidence | None:
+        """The fact that opens ``cls`` to every pod in ``direction`` (no policy isolates it, it is on the host
+        network, or a rule allows every pod of every namespace), or ``None``."""
+        key = (cls.index, direction)
+        if key not in self._open:
+            self._open[key] = self._wide_open(cls, direction)
+        return self._open[key]
+
+    def _wide_open(self, cls: PodClass, direction: str) -> Evidence | None:
+        network = self.network
+        open_rule = "netpol.egress-open" if direction == EGRESS else "netpol.ingress-open"
+        if cls.host_network or not network.isolated(cls, direction):
+            return self._uncovered(cls, direction, open_rule)
+        every = network.all_bits & ~network.outside_bit
+        for policy in cls.policies(direction):
+            for rule in policy.rules(direction):
+                # Some port towards every pod: on ingress the pod's own (named) ports decide.
+                ports = (
+                    rule.ports_for(cls.named_ports, cls.ports_key)
+                    if direction == INGRESS
+                    else rule.fixed_ports
+                )
+                if rule.classes & every == every and (rule.ports is None or ports):
+                    peer = (
+                        None
+                        if rule.peers is None
+                        else next((p for p in rule.peers if network.admits_every_namespace(p)), None)
+                    )
+                    if rule.peers is not None and peer is None:
+                        continue
+                    grant = Grant(rule, peer, ports or ALL_PORTS)
+                    side = Side(direction, tuple(cls.policies(direction)), (grant,))
+                    return self._side_fact(cls, side, grant, open_rule, open_rule)
+        return None
 
     def between(self, source: PodClass, destination: PodClass) -> tuple[Evidence, ...] | None:
         """The facts that let ``source`` reach ``destination`` on some port, or ``None``."""
@@ -116,6 +229,13 @@ class NetView:
 
     def _uncovered(self, cls: PodClass, direction: str, rule_id: str) -> Evidence:
         """No policy isolates ``cls`` in ``direction``: the fact is on its Namespace (else its workload)."""
+        key = (cls.index, direction, rule_id)
+        found = self._uncovered_facts.get(key)
+        if found is None:
+            found = self._uncovered_facts[key] = self._uncovered_fact(cls, direction, rule_id)
+        return found
+
+    def _uncovered_fact(self, cls: PodClass, direction: str, rule_id: str) -> Evidence:
         rule = get_rule(rule_id)
         if cls.host_network:
             return _host_network(cls)

@@ -59,7 +59,10 @@ class Placement:
 
     def __init__(self, context: ScanContext, pods: Iterable[EffectivePod]) -> None:
         self.spots: dict[str, Spot] = {}
+        self.groups: dict[str, tuple[str, tuple[str, ...]]] = {}
+        """On manifests: group of workloads -> (what it is, the nodes that may run it)."""
         self._landings: dict[int, list[Landing]] = {}
+        self._homes: dict[int, list[tuple[str, Landing]]] = {}
         self._pods = list(pods)
         runtime = context.runtime
         if runtime.nodes:
@@ -68,8 +71,12 @@ class Placement:
             self._on_manifests()
 
     def landings(self, pod: EffectivePod) -> list[Landing]:
-        """Where ``pod``'s workload runs, or may run."""
+        """Where ``pod``'s workload runs, or may run: where a container that gets out of it lands."""
         return self._landings.get(id(pod), [])
+
+    def homes(self, pod: EffectivePod) -> list[tuple[str, Landing]]:
+        """On manifests: the groups of workloads ``pod``'s workload is in (what a node holds of it)."""
+        return self._homes.get(id(pod), [])
 
     # -- a cluster ---------------------------------------------------------------------------------
 
@@ -106,32 +113,50 @@ class Placement:
     # -- manifests ---------------------------------------------------------------------------------
 
     def _on_manifests(self) -> None:
+        """Nodes stand for the nodes a group of pods may run on; what a node holds goes through groups of
+        workloads (those with one nodeSelector), so that steps grow with the workloads, not their product
+        with the nodes."""
         control_plane = Spot(CONTROL_PLANE, "a control-plane node", True)
         self.spots[CONTROL_PLANE] = control_plane
-        workers: dict[tuple[tuple[str, str], ...], Spot] = {}
+        self.groups[_CONTROL_PLANE_GROUP] = (
+            "the workloads that run on control-plane nodes",
+            (CONTROL_PLANE,),
+        )
         keys: dict[int, tuple[tuple[str, str], ...]] = {}
         for pod in self._pods:
-            if _pinned_to_control_plane(pod):
-                continue
-            key = _selector(pod)
-            keys[id(pod)] = key
-            if key not in workers:
-                written = ", ".join(f"{k}={v}" for k, v in key)
-                spot_id = f"node:worker[{written}]" if key else "node:worker"
-                text = f"a worker node labelled {written}" if key else "a worker node"
-                workers[key] = self.spots[spot_id] = Spot(spot_id, text, False)
+            if not _pinned_to_control_plane(pod):
+                keys[id(pod)] = _selector(pod)
+        workers: dict[tuple[tuple[str, str], ...], str] = {}
+        for key in sorted(set(keys.values())):
+            written = ", ".join(f"{k}={v}" for k, v in key)
+            spot = Spot(f"node:worker[{written}]", f"a worker node labelled {written}", False)
+            spot = spot if key else Spot("node:worker", "a worker node", False)
+            self.spots[spot.id] = spot
+            workers[key] = spot.id
+        for key in workers:
+            written = ", ".join(f"{k}={v}" for k, v in key)
+            label = (
+                f"the workloads that select nodes labelled {written}"
+                if key
+                else "the workloads that run on any worker node"
+            )
+            spots = tuple(spot for other, spot in workers.items() if _compatible(other, key))
+            self.groups[_group_id(key)] = (label, spots)
         for pod in self._pods:
-            landings = []
             selector = keys.get(id(pod))
+            landings, homes = [], []
             if selector is not None:
-                for labels, spot in workers.items():
-                    if _compatible(labels, selector):
-                        how = Evidence.at(pod.obj, pod.spec_path, f"can be scheduled on {spot.label}")
-                        landings.append(Landing(spot, (), how))
+                spot = self.spots[workers[selector]]
+                how = Evidence.at(pod.obj, pod.spec_path, f"can be scheduled on {spot.label}")
+                landings.append(Landing(spot, (), how))
+                homes.append((_group_id(selector), Landing(spot, (), how)))
             if selector is None or control_plane_placements(pod):
                 how = Evidence.at(pod.obj, pod.spec_path, f"can be scheduled on {control_plane.label}")
-                landings.append(self._landing(pod, control_plane, how))
+                landing = self._landing(pod, control_plane, how)
+                landings.append(landing)
+                homes.append((_CONTROL_PLANE_GROUP, landing))
             self._landings[id(pod)] = landings
+            self._homes[id(pod)] = homes
 
     def _landing(self, pod: EffectivePod, spot: Spot, how: Evidence) -> Landing:
         """A landing on ``spot``, with the toleration (or selector) that lets ``pod`` onto a control-plane
@@ -156,6 +181,13 @@ class Placement:
             fix=None if system else get_rule(_ON_CONTROL_PLANE).remediation,
         )
         return Landing(spot, (evidence,), how)
+
+
+_CONTROL_PLANE_GROUP = "workloads:control-plane"
+
+
+def _group_id(key: tuple[tuple[str, str], ...]) -> str:
+    return f"workloads:worker[{', '.join(f'{k}={v}' for k, v in key)}]" if key else "workloads:worker"
 
 
 def _selector(pod: EffectivePod) -> tuple[tuple[str, str], ...]:

@@ -34,15 +34,21 @@ class Held:
 class RbacView:
     def __init__(self, rbac: Rbac) -> None:
         self._rbac = rbac
-        self._asked: dict[Request, dict[Subject, list[Grant]]] = {}
+        self._asked: dict[tuple[Request, ...], dict[Subject, list[Grant]]] = {}
 
-    def _granted(self, request: Request) -> dict[Subject, list[Grant]]:
-        found = self._asked.get(request)
+    def _granted(self, requests: tuple[Request, ...]) -> dict[Subject, list[Grant]]:
+        """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once)."""
+        found = self._asked.get(requests)
         if found is None:
+            seen: set[tuple[int, str, int]] = set()
             found = {}
-            for grant in self._rbac.who_can(request, some_object=True):
-                found.setdefault(grant.subject, []).append(grant)
-            self._asked[request] = found
+            for request in requests:
+                for grant in self._rbac.who_can(request, some_object=True):
+                    key = (id(grant.binding), grant.subject_path, id(grant.rule))
+                    if key not in seen:
+                        seen.add(key)
+                        found.setdefault(grant.subject, []).append(grant)
+            self._asked[requests] = found
         return found
 
     def held(self, subject: Subject, requests: Sequence[Request], what: str, rule: str) -> list[Held]:
@@ -51,16 +57,13 @@ class RbacView:
         ``what`` says it in words (``create pods``) and ``rule`` names the kharden rule that reports
         such grants; both go into the evidence.
         """
-        identities = subject.identities()
-        grants: dict[tuple[int, str, int], Grant] = {}
-        for request in requests:
-            granted = self._granted(request)
-            for identity in identities:
-                for grant in granted.get(identity, ()):
-                    grants.setdefault((id(grant.binding), grant.subject_path, id(grant.rule)), grant)
+        granted = self._granted(tuple(requests))
+        grants = [grant for identity in subject.identities() for grant in granted.get(identity, ())]
+        if not grants:
+            return []
         remediation = get_rule(rule).remediation
         held = []
-        for grant in grants.values():
+        for grant in grants:
             names = grant.rule.rule.resource_names or None
             where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
             only = f" (only {', '.join(sorted(names))})" if names else ""

@@ -90,18 +90,18 @@ def choke_points(
     cuttable = [p for p in paths if p.entry not in cutter.uncuttable]
     chosen = set(keys)
     holds = cutter.reopened(chosen, cuttable)
+    alone: Counter[FixKey] = Counter()
+    cut = 0
+    for path in cuttable:
+        hops = [[frozenset(e.fixes) for e in hop.edges] for hop in path.hops]
+        # A fix cuts the path alone when every step of one of its hops rests on it.
+        alone.update(set().union(*(frozenset.intersection(*sets) for sets in hops)) & chosen)
+        cut += any(all(keys & chosen for keys in sets) for sets in hops)
     points = [
-        ChokePoint(
-            key,
-            tuple(cutter.facts[key].values()),
-            cutter.steps_of[key],
-            sum(1 for p in cuttable if any(cut_by(h, (key,)) for h in p.hops)),
-            holds[key],
-        )
+        ChokePoint(key, tuple(cutter.facts[key].values()), cutter.steps_of[key], alone[key], holds[key])
         for key in keys
     ]
     points.sort(key=lambda c: (-c.paths_cut, -c.holds, -c.steps, _key_text(c.key)))
-    cut = sum(1 for p in cuttable if any(cut_by(h, chosen) for h in p.hops))
     return Choke(tuple(points), method, len(paths), cut, uncuttable)
 
 
@@ -202,7 +202,7 @@ class _Cutter:
         left = [keys for keys in steps if keys]
         while left:
             counts = Counter(k for keys in left for k in keys)
-            best = max(counts, key=lambda k: (counts[k], -list(counts).index(k)))
+            [(best, _)] = counts.most_common(1)  # ties: the fix met first
             chosen.append(best)
             left = [keys for keys in left if best not in keys]
         return chosen
@@ -228,7 +228,7 @@ class _Cutter:
             pool = counts or present
             if not pool:
                 break
-            chosen.append(max(pool, key=lambda k: (pool[k], -list(pool).index(k))))
+            chosen.append(pool.most_common(1)[0][0])
         return chosen
 
     def _routes(self, removed: set[FixKey]) -> list[list[str]]:
