@@ -818,7 +818,7 @@ class _Builder:
                     self._edge(vertex, each, "network", _LATERAL, reach)
 
     def _network_hub(self) -> str:
-        return self._vertex(Vertex(NETWORK, "network", "the pod network (any pod that admits every pod)"))
+        return self._vertex(Vertex(NETWORK, "network", "the pod network"))
 
     def _valuable(self) -> set[str]:
         """Workloads that lead to a goal through their token or their node (not their network position)."""

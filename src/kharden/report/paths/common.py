@@ -7,7 +7,7 @@ from typing import Any
 from ...paths import Analysis, Edge, Evidence
 from ..json import object_dict
 
-__all__ = ["evidence_dict", "path_edges", "where"]
+__all__ = ["evidence_dict", "path_edges", "subject", "where"]
 
 
 def where(evidence: Evidence) -> str:
@@ -16,6 +16,16 @@ def where(evidence: Evidence) -> str:
     if location is None or location.file is None:
         return ""
     return f"{location.file}:{location.line}" if location.line is not None else location.file
+
+
+def subject(fact: Evidence) -> str:
+    """What a fix changes: ``RoleBinding shop/deployer /subjects/0``, ``namespace shop (egress)``."""
+    if fact.aspect and fact.object is not None:
+        name = fact.object.name if fact.object.kind == "Namespace" else fact.object.namespace
+        return f"namespace {name} ({fact.aspect.lower()})"
+    if fact.object is None:
+        return fact.text
+    return f"{fact.object} {fact.path}" if fact.path else str(fact.object)
 
 
 def evidence_dict(evidence: Evidence) -> dict[str, Any]:

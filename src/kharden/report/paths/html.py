@@ -22,7 +22,7 @@ from typing import Any
 from ... import __version__
 from ...model import ErrorRecord
 from ...paths import GOAL_LABELS, Analysis, Edge, Evidence
-from .common import evidence_dict, path_edges, where
+from .common import evidence_dict, path_edges, subject, where
 
 __all__ = ["render"]
 
@@ -193,13 +193,13 @@ def _choke(analysis: Analysis) -> list[str]:
     ]
     for i, point in enumerate(choke.points):
         fact = point.facts[0]
-        subject = str(fact.object) if fact.object is not None else fact.text
-        field = f" <code>{escape(fact.path)}</code>" if fact.path else ""
+        field = f" <code>{escape(fact.path)}</code>" if fact.path and not fact.aspect else ""
+        what = subject(fact).removesuffix(f" {fact.path}") if fact.path else subject(fact)
         rules = " ".join(f"<code>{escape(r)}</code>" for r in point.rules)
         fixes = "".join(f'<div class="fix">fix: {escape(f)}</div>' for f in point.fixes)
         out.append(
-            f'<li class="choke" data-choke="{i}"><a href="#choke={i}">{escape(subject)}</a>{field}'
-            f" <small>cuts {point.paths_cut}; without it {point.holds} stay open</small>"
+            f'<li class="choke" data-choke="{i}"><a href="#choke={i}">{escape(what)}</a>{field}'
+            f" <small>cuts {point.paths_cut} alone, {point.holds} reopen without it</small>"
             f"<div>{rules} {escape(fact.text)}</div>{fixes}</li>"
         )
     out.append("</ol>")

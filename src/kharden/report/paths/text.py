@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from ...model import ErrorRecord
 from ...paths import GOAL_LABELS, Analysis, ChokePoint, Edge, Evidence, Path
-from .common import where
+from .common import subject, where
 
 __all__ = ["render"]
 
@@ -23,9 +23,8 @@ def render(analysis: Analysis, errors: Sequence[ErrorRecord] = (), *, limit: int
     lines: list[str] = []
     entries = analysis.entries
     reached = [g for g in analysis.goals if any(p.goal == g for p in analysis.paths)]
-    verb = "reaches" if len(entries) == 1 else "reach"
     lines.append(
-        f"kharden paths: {_count(len(entries), 'entry point')} {verb} {len(reached)} of"
+        f"kharden paths: {_count(len(entries), 'entry point')} {_verb(len(entries))} {len(reached)} of"
         f" {_count(len(analysis.goals), 'goal')} ({_count(len(analysis.paths), 'shortest path')};"
         f" graph of {_count(len(graph.vertices), 'vertex', 'vertices')} and {_count(len(graph), 'step')})"
     )
@@ -47,7 +46,7 @@ def render(analysis: Analysis, errors: Sequence[ErrorRecord] = (), *, limit: int
             continue
         shortest = min(len(p) for p in found)
         lines.append(
-            f"{GOAL_LABELS[goal]}: {_count(len(found), 'entry point')} reach it,"
+            f"{GOAL_LABELS[goal]}: {_count(len(found), 'entry point')} {_verb(len(found))} it,"
             f" in {_count(shortest, 'step')} at the fewest"
         )
         shown = found if limit <= 0 else found[:limit]
@@ -116,19 +115,26 @@ def _choke(analysis: Analysis) -> list[str]:
 
 def _point(rank: int, point: ChokePoint) -> list[str]:
     fact = point.facts[0]
-    subject = str(fact.object) if fact.object is not None else fact.text
-    field = f" {fact.path}" if fact.path else ""
-    aspect = f" ({fact.aspect.lower()})" if fact.aspect else ""
     at = where(fact)
     rules = ", ".join(point.rules)
     lines = [
-        f"{_INDENT}{rank}. {subject}{field}{aspect}{f' ({at})' if at else ''}:"
-        f" cuts {_count(point.paths_cut, 'path')} alone; without it {point.holds} stay open"
+        f"{_INDENT}{rank}. {subject(fact)}{f' ({at})' if at else ''}:"
+        f" cuts {_count(point.paths_cut, 'path')} alone, {point.holds} reopen without it"
     ]
     lines.append(f"{_INDENT * 3}{f'[{rules}] ' if rules else ''}{fact.text}")
-    for fix in point.fixes:
-        lines.append(f"{_INDENT * 3}fix: {fix}")
+    fixes = point.fixes
+    if fixes:
+        more = (
+            f" (or {_count(len(fixes) - 1, 'other fix', 'other fixes')}, one per rule: -f json)"
+            if len(fixes) > 1
+            else ""
+        )
+        lines.append(f"{_INDENT * 3}fix: {fixes[0]}{more}")
     return lines
+
+
+def _verb(n: int) -> str:
+    return "reaches" if n == 1 else "reach"
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
