@@ -24,6 +24,7 @@ FORBIDDEN = {
     "sources": ("kharden.rules", "kharden.report", "kharden.cli", "kharden.scan", "kharden.analysis"),
     "report": ("kharden.cli", "kharden.scan", "kharden.sources"),
     "paths": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources"),
+    "generate": ("kharden.cli", "kharden.report", "kharden.rules"),
 }
 
 

@@ -20,8 +20,10 @@ from . import __version__, attack_paths, reach
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
+from .generate import command as generate_command
 from .model import Report, Severity
 from .paths import EXPOSED, GOALS
+from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
 from .report import paths as paths_report
@@ -136,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         "--kube-version",
         metavar="VERSION",
         help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
-        " default: the kube-apiserver image tag, else 1.33",
+        " default: the cluster's, else a node root's kube-apiserver image tag, else 1.33 (said so)",
     )
     cluster_group = scan_cmd.add_argument_group("cluster")
     cluster_group.add_argument(
@@ -211,8 +213,8 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    _reach_parser(commands)
-    _paths_parser(commands)
+    for add_command in (_reach_parser, _paths_parser, _probe_parser, _generate_parser):
+        add_command(commands)
     return parser
 
 
@@ -256,6 +258,41 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
     _cluster_arguments(reach_cmd)
+
+
+def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    probe_cmd = commands.add_parser(
+        "probe",
+        help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
+        description=(
+            "Read the cluster (as 'scan --cluster'), choose a few connections that its NetworkPolicies deny"
+            " and a few they allow, and try them from short-lived probe pods: a denied connection that gets"
+            " through shows a policy the network does not enforce. --plan prints the probes and the pods they"
+            " need and changes nothing; --yes creates the pods (labelled kharden.io/probe), connects and"
+            " deletes them, also on Ctrl-C and on error; --cleanup removes pods a killed run left behind."
+            " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
+        ),
+    )
+    probe_command.add_arguments(probe_cmd)
+    _cluster_arguments(probe_cmd)
+
+
+def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
+        description=(
+            "Read the same inputs as 'scan' and write what they lack: 'networkpolicies' (default deny per"
+            " namespace, then the traffic the manifests show is needed, each rule with its reason, checked by"
+            " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
+            " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
+            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace"
+            " (-o DIR), or adds them to a kustomization (--write)."
+        ),
+    )
+    generate_command.add_arguments(generate_cmd)
+    _cluster_arguments(generate_cmd)
 
 
 def _paths_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -449,6 +486,10 @@ def _run(argv: list[str]) -> int:
         return _reach(args)
     if args.command == "paths":
         return _paths(args)
+    if args.command == "probe":
+        return _probe(args)
+    if args.command == "generate":
+        return _generate(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -662,6 +703,24 @@ def _reach(args: argparse.Namespace) -> int:
     if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
         code = 1
     return code
+
+
+def _probe(args: argparse.Namespace) -> int:
+    options = _cluster_options(args)
+    try:
+        return probe_command.run(args, options, _write, color=_color("auto", args.output))
+    finally:
+        _ProgressLine.clear(options.progress)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    options = _cluster_options(args) if args.cluster else None
+    try:
+        return generate_command.run(args, options, _write)
+    finally:
+        _ProgressLine.clear(options.progress if options else None)
 
 
 def _paths(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ class ScanOptions:
     node_roots: tuple[str, ...] = ()
     """Node root directories to read node and control-plane files under (``/`` for this node)."""
     kube_version: str | None = None
-    """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
+    """The cluster's Kubernetes version (``1.29``); else the cluster's or a node root's, else assumed."""
     attack_paths: bool = True
     """Count the attack paths each finding lies on (``Report.attack_paths``; see ``kharden paths``)."""
 
@@ -272,6 +272,7 @@ def evaluate(
         scores=scorecard(runs, findings),
         baseline=baseline,
         attack_paths=counts,
+        assumptions=context.assumptions,
     )
 
 

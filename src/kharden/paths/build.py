@@ -37,8 +37,8 @@ from ..analysis.controlplane import ETCD, KUBELET
 from ..analysis.netpol import EGRESS, INGRESS, METADATA, External, PodClass
 from ..analysis.podspec import EffectivePod
 from ..analysis.rbac import RBAC_GROUP, Request, Subject
-from ..analysis.runtime import MIRROR_ANNOTATION
 from ..analysis.serviceaccounts import WorkloadAccount
+from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, ObjRef
 from ..rules import Rule
 from ..rules import get as get_rule
@@ -72,12 +72,6 @@ def workload_id(obj: Obj) -> str:
 def build_graph(context: ScanContext, *, lateral: bool = True) -> AttackGraph:
     """The attack graph of one scan. ``lateral``: pods reach pods of other namespaces over the network."""
     return _Builder(context, lateral).build()
-
-
-def _static(pod: EffectivePod) -> bool:
-    return pod.obj.origin.node is not None or (
-        pod.obj.ref.kind == "Pod" and MIRROR_ANNOTATION in pod.obj.annotations
-    )
 
 
 # -- requests that move an attacker ----------------------------------------------------------------
@@ -140,7 +134,7 @@ class _Builder:
         self.context = context
         self.lateral = lateral
         self.graph = AttackGraph()
-        self.pods = [pod for pod in context.pods if not _static(pod)]
+        self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
         self.placement = Placement(context, self.pods)
         self.rbac = RbacView(context.rbac)
         self.net = NetView(context.network)

@@ -24,6 +24,14 @@ def location_dict(location: Location) -> dict[str, Any]:
         data["template"] = location.template
     if location.renderer is not None:
         data["renderer"] = location.renderer
+    if location.rendered is not None:
+        rendered = location.rendered
+        data["rendered"] = {"file": rendered.file, "line": rendered.line, "column": rendered.column}
+    if location.edit is not None:
+        edit = location.edit
+        data["edit"] = {"kind": edit.kind, "document": edit.document, "pointer": edit.pointer}
+        if edit.inline is not None:
+            data["edit"]["inline"] = edit.inline
     return data
 
 
@@ -60,6 +68,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "findings": [_with_paths(finding_dict(f), f, report.attack_paths) for f in report.findings],
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in report.errors],
         "not_evaluated": [{"rule": n.rule, "reason": n.reason} for n in report.not_evaluated],
+        "assumptions": list(report.assumptions),
         "summary": {
             "objects": report.stats.objects,
             "findings": counts,
