@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/paths.py [--data DIR] [--runs 3] [--json FILE]
 
-Inputs (written to DIR on first use, default bench/data, git-ignored; the team keeps them in
-/work/bench-data):
+Inputs, in DIR: by default $KHARDEN_BENCH_DATA (default /work/bench-data/, shared by the team) when
+it is there, else bench/data/ (git-ignored); whatever is missing is written there on first use
+(to a temporary name, then renamed):
 
 - `snapshot-10k.json`: `../shared/bench/gen_snapshot.py --pods 10000 --workloads 400 --seed 1`
   (10,000 Pods of 400 workloads on 185 nodes, 55 MB), the 50,000-pod standard cut to 10,000
@@ -177,7 +178,8 @@ def _timed(command: list[str]) -> tuple[float, int, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
+    shared = Path(os.environ.get("KHARDEN_BENCH_DATA", "/work/bench-data"))
+    parser.add_argument("--data", type=Path, default=shared if shared.is_dir() else ROOT / "bench" / "data")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures to FILE")
     parser.add_argument("--child", nargs=2, metavar=("SNAPSHOT", "RBAC"), help=argparse.SUPPRESS)
