@@ -337,7 +337,7 @@ def _paths_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     paths_cmd.add_argument(
         "--no-lateral",
         action="store_true",
-        help="do not count pods of other namespaces that a pod reaches over the network as compromised",
+        help="do not count the pods a pod reaches over the network as compromised",
     )
     paths_cmd.add_argument(
         "-f",

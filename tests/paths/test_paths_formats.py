@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium, needs_chromium
 from conftest import EXAMPLES
 from kharden.attack_paths import PathsResult, load
 from kharden.model import ErrorRecord
@@ -22,10 +23,6 @@ from kharden.report.paths import html, neo4j, render, render_files
 from kharden.report.paths.graphviz import _mermaid_text
 from kharden.scan import ScanOptions
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)"
-)
 VENDOR = Path(html.__file__).parent / "vendor"
 
 
@@ -182,33 +179,6 @@ def test_the_vendored_library_is_the_one_recorded() -> None:
     assert digest == "71fa9ebec21a7ca2c40cff6aacc30d1f6464e363662ad4b2c197e1adc770cd94"
     assert digest in (VENDOR / "README.md").read_text(encoding="utf-8")
     assert "Permission is hereby granted" in (VENDOR / "cytoscape.LICENSE").read_text(encoding="utf-8")
-
-
-def chromium(tmp_path: Path, page: str, fragment: str = "") -> str:
-    """The DOM after the page's scripts ran, as headless Chromium serialises it."""
-    assert CHROMIUM is not None
-    path = tmp_path / "paths.html"
-    path.write_text(page, encoding="utf-8")
-    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-        "--window-size=1280,900",
-        "--dump-dom",
-        path.as_uri() + fragment,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def _body(dom: str) -> dict[str, str | None]:

@@ -15,8 +15,8 @@ one's semantics):
   can request for them, the node's cloud credentials; control-plane nodes hold cluster-admin's
   keys and etcd;
 - the network (:mod:`.netview`): the metadata API, an etcd or kubelet that does not authenticate
-  clients, the Dashboard's skip-login and Tiller, and the pods of other namespaces whose
-  compromise gives more than their network position;
+  clients, the Dashboard's skip-login and Tiller, and the pods a pod reaches whose compromise
+  gives more than their network position (through one "pod network" vertex where sides are open);
 - goals: cluster-admin, any node, cloud credentials, etcd, every Secret.
 
 Static pods and the mirror pods of a cluster are the node's own control plane, not workloads: a
@@ -36,7 +36,6 @@ from ..analysis.context import ScanContext
 from ..analysis.controlplane import ETCD, KUBELET
 from ..analysis.netpol import EGRESS, INGRESS, METADATA, External, PodClass
 from ..analysis.podspec import EffectivePod
-from ..analysis.rbac import RBAC_GROUP, Request, Subject
 from ..analysis.serviceaccounts import WorkloadAccount
 from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, ObjRef
@@ -47,7 +46,33 @@ from .graph import AttackGraph
 from .model import Edge, Evidence, Vertex
 from .netview import NetView
 from .placement import ANY_NODE, Placement
-from .rbacview import Held, RbacView
+from .rbacview import (
+    ADMISSION_WRITE,
+    BIND,
+    CLIENT_SIGNER,
+    CREATE_BINDINGS,
+    CREATE_CLUSTER_BINDINGS,
+    CSR_APPROVE,
+    CSR_CREATE,
+    ESCALATE,
+    EVERYTHING,
+    EXEC,
+    IMPERSONATE_ACCOUNTS,
+    IMPERSONATE_GROUPS,
+    IMPERSONATE_USERS,
+    NODE_PROXY,
+    SECRETS_CREATE,
+    SECRETS_GET,
+    SECRETS_LIST,
+    SIGNER_APPROVE,
+    TOKEN,
+    UPDATE_CLUSTER_ROLES,
+    UPDATE_ROLES,
+    WORKLOAD_WRITE,
+    Held,
+    RbacView,
+    Subject,
+)
 
 __all__ = ["GOAL_VERTICES", "build_graph", "workload_id"]
 
@@ -70,58 +95,10 @@ def workload_id(obj: Obj) -> str:
 
 
 def build_graph(context: ScanContext, *, lateral: bool = True) -> AttackGraph:
-    """The attack graph of one scan. ``lateral``: pods reach pods of other namespaces over the network."""
+    """The attack graph of one scan. ``lateral``: a pod reached over the network counts as compromised."""
     return _Builder(context, lateral).build()
 
 
-# -- requests that move an attacker ----------------------------------------------------------------
-
-_EVERYTHING = [Request("*", "*", "*")]
-_SECRETS_LIST = [Request.of(verb, "secrets") for verb in ("list", "watch")]
-_SECRETS_GET = [Request.of("get", "secrets")]
-_SECRETS_CREATE = [Request.of("create", "secrets")]
-_CONTROLLERS = [
-    ("", "replicationcontrollers"),
-    *(("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets")),
-    ("batch", "jobs"),
-    ("batch", "cronjobs"),
-]
-_WORKLOAD_WRITE = (
-    [Request.of("create", "pods")]
-    + [
-        Request.of(verb, resource, group)
-        for verb in ("create", "update", "patch")
-        for group, resource in _CONTROLLERS
-    ]
-    + [Request.of(verb, "pods/ephemeralcontainers") for verb in ("update", "patch")]
-)
-_EXEC = [Request.of("create", f"pods/{sub}") for sub in ("exec", "attach")]
-_NODE_PROXY = [Request.of("create", "nodes/proxy")]
-_IMPERSONATE_GROUPS = [Request.of("impersonate", "groups")]
-_IMPERSONATE_USERS = [Request.of("impersonate", "users")]
-_IMPERSONATE_ACCOUNTS = [Request.of("impersonate", "serviceaccounts")]
-_BIND = [Request.of("bind", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
-_ESCALATE = [Request.of("escalate", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
-_CREATE_CLUSTER_BINDINGS = [Request.of("create", "clusterrolebindings", RBAC_GROUP)]
-_CREATE_BINDINGS = [Request.of("create", "rolebindings", RBAC_GROUP)]
-_UPDATE_CLUSTER_ROLES = [Request.of(v, "clusterroles", RBAC_GROUP) for v in ("update", "patch")]
-_UPDATE_ROLES = [Request.of(v, "roles", RBAC_GROUP) for v in ("update", "patch")]
-_TOKEN = [Request.of("create", "serviceaccounts/token")]
-_CSR_APPROVE = [
-    Request.of(v, "certificatesigningrequests/approval", "certificates.k8s.io") for v in ("update", "patch")
-]
-_CSR_CREATE = [Request.of("create", "certificatesigningrequests", "certificates.k8s.io")]
-_SIGNER_APPROVE = [Request.of("approve", "signers", "certificates.k8s.io")]
-_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
-_ADMISSION_WRITE = [
-    Request.of(verb, resource, "admissionregistration.k8s.io")
-    for verb in ("create", "update", "patch")
-    for resource in (
-        "mutatingwebhookconfigurations",
-        "mutatingadmissionpolicies",
-        "mutatingadmissionpolicybindings",
-    )
-]
 _SUPERUSER_ROLES = frozenset({"cluster-admin"})
 _KUBELET_CREDENTIALS = "the kubelet's credentials may request a token for the ServiceAccount of its pods"
 _LATERAL = "reaches the workload's pods over the network (assumed exploitable)"
@@ -316,17 +293,13 @@ class _Builder:
 
     def _superuser_users(self) -> set[str]:
         """Users RBAC makes cluster-admin by name: impersonating one of them is being cluster-admin."""
-        found = set()
-        for grant in self.context.rbac.who_can(_EVERYTHING[0]):
-            if grant.scope is None and grant.subject.kind == "User" and not grant.rule.rule.resource_names:
-                found.add(grant.subject.name)
-        return found
+        return self.rbac.superusers("User")
 
     def _subject(self, subject: Subject, vertex: str, superusers: set[str]) -> None:
         held = self.rbac.held
         admin = [
             h
-            for h in held(subject, _EVERYTHING, "every verb on every resource", "rbac.cluster-admin")
+            for h in held(subject, EVERYTHING, "every verb on every resource", "rbac.cluster-admin")
             if h.names is None
         ]
         if any(h.scope is None for h in admin):
@@ -336,7 +309,7 @@ class _Builder:
                         vertex, GOAL_VERTICES["cluster-admin"], "rbac", "is cluster-admin", [h.evidence]
                     )
             return  # cluster-admin can do everything below; its steps say it
-        for h in held(subject, _SECRETS_LIST, "list secrets", "rbac.secrets-read"):
+        for h in held(subject, SECRETS_LIST, "list secrets", "rbac.secrets-read"):
             if h.scope is None and h.names is None:
                 self._edge(
                     vertex,
@@ -345,7 +318,7 @@ class _Builder:
                     "lists every Secret of the cluster",
                     [h.evidence],
                 )
-        readers = held(subject, [*_SECRETS_GET, *_SECRETS_LIST], "read secrets", "rbac.secrets-read")
+        readers = held(subject, [*SECRETS_GET, *SECRETS_LIST], "read secrets", "rbac.secrets-read")
         for secret, account in self._token_secrets():
             namespace = secret.ref.namespace or "default"
             for h in readers:
@@ -363,25 +336,25 @@ class _Builder:
                         f"reads the token Secret {secret.ref.name!r}",
                         [h.evidence, fact],
                     )
-        for h in held(subject, _WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"):
+        for h in held(subject, WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"):
             for namespace in self._scope(h):
                 self._edge(vertex, self._new_pod(namespace), "rbac", "creates pods", [h.evidence])
-        for h in held(subject, _EXEC, "exec into pods", "rbac.pod-exec"):
+        for h in held(subject, EXEC, "exec into pods", "rbac.pod-exec"):
             self._to_pods(vertex, h, "runs commands in {} (exec)", [h.evidence])
-        for h in held(subject, _NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
+        for h in held(subject, NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
             self._edge(
                 vertex, self._kubelet(), "rbac", "reaches the kubelet API through nodes/proxy", [h.evidence]
             )
         self._escalation(subject, vertex, superusers)
-        for h in held(subject, _TOKEN, "request tokens (serviceaccounts/token)", "rbac.token-create"):
+        for h in held(subject, TOKEN, "request tokens (serviceaccounts/token)", "rbac.token-create"):
             self._to_accounts(vertex, h, "requests a token for {}", [h.evidence])
-        approve = held(subject, _CSR_APPROVE, "approve certificate requests", "rbac.token-create")
+        approve = held(subject, CSR_APPROVE, "approve certificate requests", "rbac.token-create")
         signer = [
             h
-            for h in held(subject, _SIGNER_APPROVE, "approve for signers", "rbac.token-create")
-            if h.names is None or _CLIENT_SIGNER in h.names
+            for h in held(subject, SIGNER_APPROVE, "approve for signers", "rbac.token-create")
+            if h.names is None or CLIENT_SIGNER in h.names
         ]
-        create = held(subject, _CSR_CREATE, "create certificate requests", "rbac.token-create")
+        create = held(subject, CSR_CREATE, "create certificate requests", "rbac.token-create")
         if approve and signer and create:
             self._edge(
                 vertex,
@@ -391,14 +364,14 @@ class _Builder:
                 [approve[0].evidence, signer[0].evidence, create[0].evidence],
             )
         for h in held(
-            subject, _ADMISSION_WRITE, "write mutating admission configuration", "rbac.admission-write"
+            subject, ADMISSION_WRITE, "write mutating admission configuration", "rbac.admission-write"
         ):
             if h.scope is None:
                 self._edge(
                     vertex, self._admission(), "rbac", "registers a mutating admission webhook", [h.evidence]
                 )
         makers = [
-            h for h in held(subject, _SECRETS_CREATE, "create secrets", "rbac.secrets-read") if not h.names
+            h for h in held(subject, SECRETS_CREATE, "create secrets", "rbac.secrets-read") if not h.names
         ]
         for h in readers:
             if h.names is not None:
@@ -414,10 +387,10 @@ class _Builder:
     def _escalation(self, subject: Subject, vertex: str, superusers: set[str]) -> None:
         held = self.rbac.held
         admin = GOAL_VERTICES["cluster-admin"]
-        for h in held(subject, _IMPERSONATE_GROUPS, "impersonate groups", "rbac.escalate"):
+        for h in held(subject, IMPERSONATE_GROUPS, "impersonate groups", "rbac.escalate"):
             if h.names is None or "system:masters" in h.names:
                 self._edge(vertex, admin, "rbac", "impersonates the group system:masters", [h.evidence])
-        for h in held(subject, _IMPERSONATE_USERS, "impersonate users", "rbac.escalate"):
+        for h in held(subject, IMPERSONATE_USERS, "impersonate users", "rbac.escalate"):
             users = superusers if h.names is None else superusers & h.names
             if users:
                 self._edge(
@@ -427,20 +400,20 @@ class _Builder:
                     f"impersonates user {sorted(users)[0]!r}, who is cluster-admin",
                     [h.evidence],
                 )
-        for h in held(subject, _IMPERSONATE_ACCOUNTS, "impersonate serviceaccounts", "rbac.escalate"):
+        for h in held(subject, IMPERSONATE_ACCOUNTS, "impersonate serviceaccounts", "rbac.escalate"):
             self._to_accounts(vertex, h, "impersonates {}", [h.evidence])
         binders = [
             h
-            for h in held(subject, _BIND, "bind roles", "rbac.escalate")
+            for h in held(subject, BIND, "bind roles", "rbac.escalate")
             if h.names is None or h.names & _SUPERUSER_ROLES or h.scope is not None
         ]
-        escalators = held(subject, _ESCALATE, "escalate roles", "rbac.escalate")
+        escalators = held(subject, ESCALATE, "escalate roles", "rbac.escalate")
         cluster_bindings = held(
-            subject, _CREATE_CLUSTER_BINDINGS, "create clusterrolebindings", "rbac.escalate"
+            subject, CREATE_CLUSTER_BINDINGS, "create clusterrolebindings", "rbac.escalate"
         )
-        bindings = held(subject, _CREATE_BINDINGS, "create rolebindings", "rbac.escalate")
-        cluster_roles = held(subject, _UPDATE_CLUSTER_ROLES, "update clusterroles", "rbac.escalate")
-        roles = held(subject, _UPDATE_ROLES, "update roles", "rbac.escalate")
+        bindings = held(subject, CREATE_BINDINGS, "create rolebindings", "rbac.escalate")
+        cluster_roles = held(subject, UPDATE_CLUSTER_ROLES, "update clusterroles", "rbac.escalate")
+        roles = held(subject, UPDATE_ROLES, "update roles", "rbac.escalate")
         for power, writes, summary in (
             (binders, (cluster_bindings, bindings), "binds"),
             (escalators, (cluster_roles, roles), "grants itself"),

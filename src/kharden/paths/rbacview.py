@@ -13,11 +13,87 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..analysis.rbac import Grant, Rbac, Request, Subject
+from ..analysis.rbac import RBAC_GROUP, Grant, Rbac, Request, Subject
 from ..rules import get as get_rule
 from .model import Evidence
 
-__all__ = ["Held", "RbacView"]
+__all__ = [
+    "ADMISSION_WRITE",
+    "BIND",
+    "CLIENT_SIGNER",
+    "CREATE_BINDINGS",
+    "CREATE_CLUSTER_BINDINGS",
+    "CSR_APPROVE",
+    "CSR_CREATE",
+    "ESCALATE",
+    "EVERYTHING",
+    "EXEC",
+    "IMPERSONATE_ACCOUNTS",
+    "IMPERSONATE_GROUPS",
+    "IMPERSONATE_USERS",
+    "NODE_PROXY",
+    "SECRETS_CREATE",
+    "SECRETS_GET",
+    "SECRETS_LIST",
+    "SIGNER_APPROVE",
+    "TOKEN",
+    "UPDATE_CLUSTER_ROLES",
+    "UPDATE_ROLES",
+    "WORKLOAD_WRITE",
+    "Held",
+    "RbacView",
+    "Subject",
+]
+
+
+# -- the requests that move an attacker ---------------------------------------------------------------
+
+EVERYTHING = [Request("*", "*", "*")]
+SECRETS_LIST = [Request.of(verb, "secrets") for verb in ("list", "watch")]
+SECRETS_GET = [Request.of("get", "secrets")]
+SECRETS_CREATE = [Request.of("create", "secrets")]
+_CONTROLLERS = [
+    ("", "replicationcontrollers"),
+    *(("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets")),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+]
+WORKLOAD_WRITE = (
+    [Request.of("create", "pods")]
+    + [
+        Request.of(verb, resource, group)
+        for verb in ("create", "update", "patch")
+        for group, resource in _CONTROLLERS
+    ]
+    + [Request.of(verb, "pods/ephemeralcontainers") for verb in ("update", "patch")]
+)
+EXEC = [Request.of("create", f"pods/{sub}") for sub in ("exec", "attach")]
+NODE_PROXY = [Request.of("create", "nodes/proxy")]
+IMPERSONATE_GROUPS = [Request.of("impersonate", "groups")]
+IMPERSONATE_USERS = [Request.of("impersonate", "users")]
+IMPERSONATE_ACCOUNTS = [Request.of("impersonate", "serviceaccounts")]
+BIND = [Request.of("bind", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
+ESCALATE = [Request.of("escalate", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
+CREATE_CLUSTER_BINDINGS = [Request.of("create", "clusterrolebindings", RBAC_GROUP)]
+CREATE_BINDINGS = [Request.of("create", "rolebindings", RBAC_GROUP)]
+UPDATE_CLUSTER_ROLES = [Request.of(v, "clusterroles", RBAC_GROUP) for v in ("update", "patch")]
+UPDATE_ROLES = [Request.of(v, "roles", RBAC_GROUP) for v in ("update", "patch")]
+TOKEN = [Request.of("create", "serviceaccounts/token")]
+CSR_APPROVE = [
+    Request.of(v, "certificatesigningrequests/approval", "certificates.k8s.io") for v in ("update", "patch")
+]
+CSR_CREATE = [Request.of("create", "certificatesigningrequests", "certificates.k8s.io")]
+SIGNER_APPROVE = [Request.of("approve", "signers", "certificates.k8s.io")]
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+ADMISSION_WRITE = [
+    Request.of(verb, resource, "admissionregistration.k8s.io")
+    for verb in ("create", "update", "patch")
+    for resource in (
+        "mutatingwebhookconfigurations",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +126,16 @@ class RbacView:
                         found.setdefault(grant.subject, []).append(grant)
             self._asked[requests] = found
         return found
+
+    def superusers(self, kind: str) -> set[str]:
+        """Names of the subjects of ``kind`` (``User``, ``Group``) that hold every verb on every resource
+        cluster-wide."""
+        return {
+            grant.subject.name
+            for grants in self._granted(tuple(EVERYTHING)).values()
+            for grant in grants
+            if grant.scope is None and grant.subject.kind == kind and not grant.rule.rule.resource_names
+        }
 
     def held(self, subject: Subject, requests: Sequence[Request], what: str, rule: str) -> list[Held]:
         """What ``subject`` holds of ``requests``: one entry per grant (binding, subject, role rule).
