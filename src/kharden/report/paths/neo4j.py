@@ -7,7 +7,8 @@
   Memgraph's ``mgconsole``).
 
 Every vertex has the label ``Vertex`` and one for its kind (``Workload``, ``ServiceAccount``,
-``Node``, ``NewPod``, ``Kubelet``, ``Admission``, ``Goal``), plus ``Entry`` for an entry point;
+``Node``, ``NewPod``, ``Kubelet``, ``Admission``, ``Exec``, ``Tokens``, ``Network``, ``Workloads``,
+``Goal``), plus ``Entry`` for an entry point;
 a relationship's type is its kind (``ESCAPE``, ``TOKEN``, ``RBAC``, ``NETWORK``, ...) and it carries
 the summary, the rules and the evidence (as JSON). ``docs/paths.md`` holds the queries.
 """
@@ -31,6 +32,10 @@ _LABELS = {
     "newpod": "NewPod",
     "kubelet": "Kubelet",
     "admission": "Admission",
+    "exec": "Exec",
+    "tokens": "Tokens",
+    "network": "Network",
+    "workloads": "Workloads",
     "goal": "Goal",
 }
 _NODE_HEADER = [
