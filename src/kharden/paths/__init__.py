@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..analysis.context import ScanContext
 from ..errors import UsageError
 from .build import build_graph, workload_id
-from .entries import EXPOSED, exposed, named
+from .entries import ANY, EXPOSED, add_entries
 from .graph import AttackGraph
 from .model import GOAL_LABELS, GOALS, Choke, ChokePoint, Edge, Entry, Evidence, Hop, Path, Vertex
 from .search import choke_points, shortest_paths
@@ -40,13 +40,11 @@ __all__ = [
     "Hop",
     "Path",
     "Vertex",
+    "add_entries",
     "analyze",
     "build_graph",
     "workload_id",
 ]
-
-ANY = "any"
-"""``--from any``: every workload is an entry point (any pod may be compromised)."""
 
 
 @dataclass(frozen=True)
@@ -86,17 +84,7 @@ def analyze(
         raise UsageError("--max-length must be at least 1")
     graph = build_graph(context, lateral=lateral)
     wanted = list(dict.fromkeys(sources))
-    if EXPOSED in wanted:
-        for vertex, reasons in exposed(context, graph).items():
-            graph.add_entry(vertex, reasons)
-    if ANY in wanted:
-        for each in list(graph.vertices.values()):
-            if each.kind == "workload":
-                graph.add_entry(each.id, [Evidence("assumed compromised (--from any)")])
-    specs = [s for s in wanted if s not in {EXPOSED, ANY}]
-    if specs:
-        for vertex, reasons in named(context, graph, specs).items():
-            graph.add_entry(vertex, reasons)
+    add_entries(context, graph, wanted)
     ordered = tuple(g for g in GOALS if g in goals)
     paths = shortest_paths(graph, graph.entries, ordered, max_length)
     found = choke_points(graph, paths, graph.entries, ordered) if choke else None

@@ -20,10 +20,27 @@ from .build import workload_id
 from .graph import AttackGraph
 from .model import Evidence
 
-__all__ = ["EXPOSED", "exposed", "named"]
+__all__ = ["ANY", "EXPOSED", "add_entries", "exposed", "named"]
 
 EXPOSED = "exposed"
 """The default ``--from``: the workloads reachable from outside the cluster."""
+ANY = "any"
+"""``--from any``: every workload is an entry point (any pod may be compromised)."""
+
+
+def add_entries(context: ScanContext, graph: AttackGraph, sources: Sequence[str] = (EXPOSED,)) -> None:
+    """Mark where paths start: ``exposed``, ``any``, and workloads named ``NAMESPACE/NAME``."""
+    if EXPOSED in sources:
+        for vertex, reasons in exposed(context, graph).items():
+            graph.add_entry(vertex, reasons)
+    if ANY in sources:
+        for each in list(graph.vertices.values()):
+            if each.kind == "workload":
+                graph.add_entry(each.id, [Evidence("assumed compromised (--from any)")])
+    specs = [s for s in sources if s not in {EXPOSED, ANY}]
+    if specs:
+        for vertex, reasons in named(context, graph, specs).items():
+            graph.add_entry(vertex, reasons)
 
 
 def exposed(context: ScanContext, graph: AttackGraph) -> dict[str, list[Evidence]]:

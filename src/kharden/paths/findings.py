@@ -16,8 +16,10 @@ import networkx as nx
 
 from ..analysis.context import ScanContext
 from ..model import Finding, ObjRef
-from . import analyze
+from .build import build_graph
+from .entries import add_entries
 from .graph import AttackGraph
+from .model import GOALS
 
 __all__ = ["Index", "on_paths", "pairs_through"]
 
@@ -62,8 +64,9 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
     """Fingerprint -> number of (entry point, goal) whose shortest paths rest on the finding (0 left out)."""
-    analysis = analyze(context, choke=False)
-    index = pairs_through(analysis.graph, analysis.goals)
+    graph = build_graph(context)
+    add_entries(context, graph)
+    index = pairs_through(graph, GOALS)
     counts: dict[str, int] = {}
     for finding in findings:
         on = index.get((finding.rule, finding.object))
