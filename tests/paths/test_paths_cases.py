@@ -836,3 +836,25 @@ def test_on_a_cluster_a_workload_without_pods_lands_where_it_can_be_scheduled() 
     }
     [step] = found.graph.steps[("workload:Deployment/shop/tolerant", "node:cp1")]
     assert [e.rule for e in step.evidence] == ["pod.privileged", "exposure.workload-on-control-plane"]
+
+
+@pytest.mark.parametrize(("names", "admin"), [("", True), ("edit", True), ("view", False)])
+def test_binding_roles_in_one_namespace_makes_its_admin_when_the_role_creates_pods(
+    names: str, admin: bool
+) -> None:
+    found = analyse(
+        namespace(),
+        workload(account="web"),
+        ingress(),
+        service_account("web"),
+        role(
+            "shop",
+            "binder",
+            rule("rbac.authorization.k8s.io", "clusterroles", "bind", names=names),
+            rule("rbac.authorization.k8s.io", "rolebindings", "create"),
+        ),
+        binding("binder", "Role", "binder", sa("shop", "web"), namespace="shop"),
+        deny("Egress"),
+    )
+    expected = {WEB: [WEB, "sa:shop/web", "newpod:shop", ANY_NODE]} if admin else {}
+    assert routes(found, "node") == expected

@@ -100,6 +100,8 @@ def build_graph(context: ScanContext, *, lateral: bool = True) -> AttackGraph:
 
 
 _SUPERUSER_ROLES = frozenset({"cluster-admin"})
+_POD_CREATING_ROLES = frozenset({"cluster-admin", "admin", "edit"})
+"""Built-in roles that create pods: bound in one namespace, they make a namespace's admin."""
 _KUBELET_CREDENTIALS = "the kubelet's credentials may request a token for the ServiceAccount of its pods"
 _LATERAL = "reaches the workload's pods over the network (assumed exploitable)"
 _LONG_LIVED_FIX = "delete the long-lived token Secret (pods get short-lived tokens from the TokenRequest API)"
@@ -405,7 +407,7 @@ class _Builder:
         binders = [
             h
             for h in held(subject, BIND, "bind roles", "rbac.escalate")
-            if h.names is None or h.names & _SUPERUSER_ROLES or h.scope is not None
+            if h.names is None or h.names & (_SUPERUSER_ROLES if h.scope is None else _POD_CREATING_ROLES)
         ]
         escalators = held(subject, ESCALATE, "escalate roles", "rbac.escalate")
         cluster_bindings = held(

@@ -72,7 +72,9 @@ NODE_PROXY = [Request.of("create", "nodes/proxy")]
 IMPERSONATE_GROUPS = [Request.of("impersonate", "groups")]
 IMPERSONATE_USERS = [Request.of("impersonate", "users")]
 IMPERSONATE_ACCOUNTS = [Request.of("impersonate", "serviceaccounts")]
-BIND = [Request.of("bind", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
+# The authorizer asks "bind" in the namespace of the RoleBinding being written, for a ClusterRole too:
+# a RoleBinding may grant it (the RBAC documentation's role-grantor example), so it is asked namespaced.
+BIND = [Request("bind", "clusterroles", RBAC_GROUP), Request.of("bind", "roles", RBAC_GROUP)]
 ESCALATE = [Request.of("escalate", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
 CREATE_CLUSTER_BINDINGS = [Request.of("create", "clusterrolebindings", RBAC_GROUP)]
 CREATE_BINDINGS = [Request.of("create", "rolebindings", RBAC_GROUP)]
