@@ -24,6 +24,8 @@ FORBIDDEN = {
     "sources": ("kharden.rules", "kharden.report", "kharden.cli", "kharden.scan", "kharden.analysis"),
     "report": ("kharden.cli", "kharden.scan", "kharden.sources"),
     "paths": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources"),
+    "runner.py": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources", "kharden.fix"),
+    "fix": ("kharden.cli",),
     "generate": ("kharden.cli", "kharden.report", "kharden.rules"),
 }
 
