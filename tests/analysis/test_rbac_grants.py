@@ -161,6 +161,10 @@ def test_rules_where_is_the_expanded_answer(generated: Rbac) -> None:
         assert {id(role): [(id(ref), v) for ref, v in refs] for role, refs in found.items()} == {
             id(role): [(id(ref), v) for ref, v in refs] for role, refs in expected.items()
         }
+        bound = {id(b.role) for b in generated.bindings if b.role is not None}
+        assert {id(role) for role in generated.rules_where(test, bound=True)} == {
+            id(role) for role in expected if id(role) in bound
+        }
     aggregated = [r for copies in generated.roles.values() for r in copies if r.aggregation is not None]
     assert any(len(r.aggregated) > 10 for r in aggregated)  # the inventory does exercise aggregation
     assert all(r.rule_count == len(r.rules) for r in aggregated)

@@ -641,18 +641,28 @@ class Rbac:
                 for rank, source in enumerate(role.sources):
                     self._holders.setdefault(source, []).append((role, rank))
         self._bound: dict[Role, list[tuple[int, Binding]]] = {}
+        self._bound_holders: dict[Role, list[tuple[Role, int]]] | None = None
         for index, binding in enumerate(self.bindings):
             if binding.role is not None:
                 self._bound.setdefault(binding.role, []).append((index, binding))
 
     def rules_where(
-        self, test: Callable[[PolicyRule], _T | None]
+        self, test: Callable[[PolicyRule], _T | None], *, bound: bool = False
     ) -> dict[Role, tuple[tuple[RuleRef, _T], ...]]:
         """Every role holding a rule that ``test`` answers (not ``None``) for, with those rules and answers
-        in the role's order (``Role.rules``; aggregation resolved, bound or not).
+        in the role's order (``Role.rules``; aggregation resolved); only roles a binding names when
+        ``bound``.
 
         ``test`` runs once per distinct rule, whatever the number of roles that write or aggregate it.
         """
+        holders = self._holders
+        if bound:
+            if self._bound_holders is None:
+                self._bound_holders = {
+                    source: [(holder, rank) for holder, rank in found if holder in self._bound]
+                    for source, found in self._holders.items()
+                }
+            holders = self._bound_holders
         answers: dict[Role, list[tuple[RuleRef, _T]]] = {}  # by the role the rule is written in
         for rule, written in self._written.items():
             answer = test(rule)
@@ -668,7 +678,7 @@ class Rbac:
             if len(found) > 1:
                 found.sort(key=_rule_index)
             rules = tuple(found)
-            for holder, rank in self._holders.get(source, ()):
+            for holder, rank in holders.get(source, ()):
                 parts = held.get(holder)
                 if parts is None:
                     held[holder] = [(rank, rules)]
@@ -692,7 +702,7 @@ class Rbac:
         ``some_object``: count rules that resourceNames limit to some objects (see ``PolicyRule.allows``).
         """
         allowing = self.rules_where(
-            lambda rule: True if rule.allows(request, some_object=some_object) else None
+            lambda rule: True if rule.allows(request, some_object=some_object) else None, bound=True
         )
         found = [
             (index, binding, allowing[role])

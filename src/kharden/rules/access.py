@@ -248,7 +248,7 @@ def cluster_admin(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles and the ClusterRoles those aggregate.
     """
-    held = context.rbac.rules_where(lambda rule: True if rule.superuser else None)
+    held = context.rbac.rules_where(lambda rule: True if rule.superuser else None, bound=True)
     for binding, role in _user_bindings(context):
         if role not in held:
             continue
@@ -446,7 +446,9 @@ def token_create(context: ScanContext) -> Iterator[Hit]:
             found[(id(binding), hit.path)] = hit
     rbac = context.rbac
     approve = _SIGNER_APPROVE
-    signing = rbac.rules_where(lambda rule: True if rule.allows(approve, some_object=True) else None)
+    signing = rbac.rules_where(
+        lambda rule: True if rule.allows(approve, some_object=True) else None, bound=True
+    )
 
     def first_signer_grant(subject: Subject) -> Grant | None:
         """The first grant of the subject allowing approve on signers (in ``PermissionSet.grants`` order)."""
@@ -636,7 +638,7 @@ def _granting(
             return None
         return [r for r, some in asked if rule.allows(r, some_object=some)] or None
 
-    held = context.rbac.rules_where(allowed)
+    held = context.rbac.rules_where(allowed, bound=True)
     granted_by_role: dict[tuple[Role, bool], _Granted | None] = {}
     for binding, role in _user_bindings(context):
         if role not in held:
