@@ -138,7 +138,7 @@ def test_workers_send_documents_back_in_chunks_as_they_parse(
 
     monkeypatch.setattr(_workers, "_unpickled", counting)
     parallel = scan([str(tmp_path)], ScanOptions(jobs=2))
-    assert len(messages) > 30  # 401 documents of about 450 pickled bytes each, in chunks of 4 KiB
+    assert len(messages) >= 20  # 401 documents of about 300 pickled bytes each, in chunks of 4 KiB
     assert max(messages) < 4096 + 2048  # a chunk is full at 4 KiB: one document over at most
     assert _summary(parallel) == _summary(scan([str(tmp_path)], ScanOptions(jobs=1)))
 

@@ -18,7 +18,7 @@ import gc
 import re
 import sys
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -118,14 +118,36 @@ def _key_text(key: Any) -> str:
 class Positions:
     """Where each key and list item of one document was written.
 
-    Per dict, an ``array`` of packed positions in the dict's key order; per list, one
-    per item. Arrays hold machine integers, a quarter of the memory of a dict of ints.
+    Per dict, the packed positions of its keys in the dict's order; per list, one per item. They are
+    kept in one ``array`` for the whole document, container after container in the order
+    :func:`_containers` walks the data (a few bytes per field, where an array per container cost four
+    kilobytes per document), and laid out per container when asked. A document whose anchors and
+    aliases share a container keeps the table by container (``id``) it was built with.
     """
 
-    __slots__ = ("_table",)
+    __slots__ = ("_packed", "_root", "_table")
 
-    def __init__(self, table: dict[int, array[int]]) -> None:
+    def __init__(
+        self, table: dict[int, array[int]] | None = None, root: Any = None, packed: array[int] | None = None
+    ) -> None:
         self._table = table
+        self._root = root
+        self._packed = packed
+
+    @classmethod
+    def compact(cls, root: Any, table: dict[int, array[int]]) -> Positions:
+        """The positions of ``table`` (per container of ``root``, by ``id``) in one array, when each container
+        appears once in ``root`` with one position per key or item; else kept as the table."""
+        entries = []
+        for container in _containers(root):
+            entry = table.get(id(container))
+            if entry is None or len(entry) != len(container):
+                return cls(table)
+            entries.append(entry)
+        if len(entries) != len(table):
+            return cls(table)
+        packed: array[int] = array("Q", b"".join([entry.tobytes() for entry in entries]))
+        return cls(root=root, packed=packed)
 
     @classmethod
     def of_list(cls, items: list[Any], marks: list[tuple[int, int]]) -> Positions:
@@ -135,11 +157,34 @@ class Positions:
 
     def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
-        return unpack(_pointer.trace(root, pointer, self._table)[0])
+        return unpack(_pointer.trace(root, pointer, self.table)[0])
 
     @property
-    def table(self) -> dict[int, array[int]]:
-        return self._table
+    def table(self) -> Mapping[int, Sequence[int]]:
+        """Per container (by ``id``), the positions of its keys or items."""
+        if self._table is not None:
+            return self._table
+        laid_out = _LAID_OUT.pop(self, None)
+        if laid_out is None:
+            view = memoryview(cast("array[int]", self._packed))
+            laid_out = {}
+            start = 0
+            for container in _containers(self._root):
+                end = start + len(container)
+                laid_out[id(container)] = view[start:end]
+                start = end
+            if len(_LAID_OUT) >= _LAID_OUT_KEPT:
+                del _LAID_OUT[next(iter(_LAID_OUT))]
+        _LAID_OUT[self] = laid_out  # the most recent last
+        return laid_out
+
+    def _packed_bytes(self) -> bytes | None:
+        return self._packed.tobytes() if self._packed is not None else None
+
+
+# The layouts asked for last: a scan locates the findings of one object, then of the next.
+_LAID_OUT: dict[Positions, dict[int, memoryview]] = {}
+_LAID_OUT_KEPT = 16
 
 
 def unpack(packed: int | None) -> tuple[int, int] | None:
@@ -167,13 +212,26 @@ class Document:
     """The ``# Source: chart/templates/x.yaml`` comment Helm writes before the document."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Positions are keyed by the id() of each dict and list, which means nothing in another
-        # process: send the containers in a list, which one pickle keeps the same objects as those
-        # in ``data``, and their positions as one block of bytes (an array apiece pickles 4x slower).
+        # Positions by container are keyed by the id() of each dict and list, which means nothing in
+        # another process: send the containers in a list, which one pickle keeps the same objects as
+        # those in ``data``, and their positions as one block of bytes (an array apiece pickles 4x
+        # slower). Positions kept in one array need only the array.
+        packed = self.positions._packed_bytes()
+        if packed is not None:
+            return _document, (
+                self.data,
+                self.index,
+                self.line,
+                self.column,
+                None,
+                packed,
+                None,
+                self.source_comment,
+            )
         table = self.positions.table
         containers = [c for c in _containers(self.data) if id(c) in table]
         positions = [table[id(c)] for c in containers]
-        packed = b"".join([p.tobytes() for p in positions])
+        packed = b"".join([bytes(p) for p in positions])
         sizes = array("L", [len(p) for p in positions]).tobytes()
         return _document, (
             self.data,
@@ -192,13 +250,15 @@ def _document(
     index: int,
     line: int,
     column: int,
-    containers: list[Any],
+    containers: list[Any] | None,
     packed: bytes,
-    sizes: bytes,
+    sizes: bytes | None,
     source: str | None,
 ) -> Document:
     flat: array[int] = array("Q")
     flat.frombytes(packed)
+    if containers is None or sizes is None:
+        return Document(data, index, line, column, Positions(root=data, packed=flat), source)
     counts: array[int] = array("L")
     counts.frombytes(sizes)
     table: dict[int, array[int]] = {}
@@ -407,12 +467,16 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
                     source = path
                 next_comment += 1
             previous_end = node.end_mark.line
+            positions = Positions.compact(data, builder.table)
+            # The builder's bound method refers to the builder: without this, that cycle would keep it,
+            # and the table of arrays the compact positions replace, until a collection.
+            del builder.build
             yield Document(
                 data=data,
                 index=index,
                 line=start.line + 1,
                 column=start.column + 1,
-                positions=Positions(builder.table),
+                positions=positions,
                 source_comment=source,
             )
             index += 1
