@@ -166,13 +166,7 @@ class Positions:
             return self._table
         laid_out = _LAID_OUT.pop(self, None)
         if laid_out is None:
-            view = memoryview(cast("array[int]", self._packed))
-            laid_out = {}
-            start = 0
-            for container in _containers(self._root):
-                end = start + len(container)
-                laid_out[id(container)] = view[start:end]
-                start = end
+            laid_out = _laid_out(self._root, memoryview(cast("array[int]", self._packed)))
             if len(_LAID_OUT) >= _LAID_OUT_KEPT:
                 del _LAID_OUT[next(iter(_LAID_OUT))]
         _LAID_OUT[self] = laid_out  # the most recent last
@@ -184,7 +178,28 @@ class Positions:
 
 # The layouts asked for last: a scan locates the findings of one object, then of the next.
 _LAID_OUT: dict[Positions, dict[int, memoryview]] = {}
-_LAID_OUT_KEPT = 16
+_LAID_OUT_KEPT = 64
+
+
+def _laid_out(root: Any, view: memoryview) -> dict[int, memoryview]:
+    """Per container of ``root`` (by ``id``), its slice of ``view``: :func:`_containers`' walk, inlined."""
+    laid_out = {}
+    start = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = node.__class__
+        if kind is dict:
+            children = node.values()
+        elif kind is list:
+            children = node
+        else:
+            continue
+        end = start + len(node)
+        laid_out[id(node)] = view[start:end]
+        start = end
+        stack += [child for child in children if child.__class__ is dict or child.__class__ is list]
+    return laid_out
 
 
 def unpack(packed: int | None) -> tuple[int, int] | None:
