@@ -28,7 +28,7 @@ from ..analysis.context import ScanContext
 from ..analysis.pss import BASELINE_CAPABILITIES, RESTRICTED_VOLUMES, SELINUX_TYPES
 from ..analysis.rbac import Request, Subject
 from ..model import Obj
-from ._pspcel import APPARMOR_ALLOWED, CONTAINERS_CEL, SECCOMP_ALLOWED, Check, checks_of
+from ._pspcel import APPARMOR_ALLOWED, SECCOMP_ALLOWED, Check, checks_of
 from .model import GENERATED_BY, REASON, Generated, Item
 
 __all__ = ["PSP_LABEL", "Migration", "generate_psa", "migrate"]
@@ -76,7 +76,7 @@ class Migration:
     def validations(self) -> list[Check]:
         """The checks the enforced level does not already make (all of them below baseline)."""
         covered = _COVERED.get(self.level, frozenset())
-        return [c for c in self.checks if c.cel != "true" and c.field not in covered]
+        return [c for c in self.checks if c.constraints and c.field not in covered]
 
 
 # PSP fields a level's controls check exactly as the PSP does, once the PSP implies those controls.
@@ -284,7 +284,6 @@ def _policy(migration: Migration, selector_value: str | None) -> tuple[Item, Ite
             "variables": [
                 {"name": "podSpec", "expression": "object.spec"},
                 {"name": "podMetadata", "expression": "object.metadata"},
-                {"name": "containers", "expression": CONTAINERS_CEL},
             ],
             "validations": validations,
         },
