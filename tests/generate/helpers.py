@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,21 @@ def effective(pod: dict[str, Any]) -> EffectivePod:
     collected = Collected()
     collected.add_raw(pod, Origin(None))
     return effective_pod(collected.objects[0], "")
+
+
+DELETE = object()
+"""A value for :func:`changed`: remove the key."""
+
+
+def changed(base: dict[str, Any], *changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
+    """A copy of ``base`` with each ``(path, value)`` set (mappings created on the way), or removed."""
+    pod = copy.deepcopy(base)
+    for path, value in changes:
+        node: Any = pod
+        for key in path[:-1]:
+            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
+        if value is DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+    return pod

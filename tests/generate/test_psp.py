@@ -28,7 +28,7 @@ from kharden.generate import load
 from kharden.generate._pspcel import checks_of
 from kharden.generate.psp import Migration, implied_controls, migrate
 
-from .helpers import CEL_ENV, AdmissionPolicy, documents, effective, schema_errors
+from .helpers import CEL_ENV, AdmissionPolicy, changed, documents, effective, schema_errors
 
 HERE = Path(__file__).parent / "psp"
 SEED = str(HERE / "seed-restricted.yaml")
@@ -139,19 +139,9 @@ C = ("spec", "containers", 0)
 
 
 def _with(*changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
-    pod = copy.deepcopy(BASE)
-    for path, value in changes:
-        node: Any = pod
-        for key in path[:-1]:
-            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
-        if value is _DELETE:
-            del node[path[-1]]
-        else:
-            node[path[-1]] = value
-    return pod
+    return changed(BASE, *changes)
 
 
-_DELETE = object()
 SC = (*C, "securityContext")
 PSC = ("spec", "securityContext")
 

@@ -29,18 +29,11 @@ from kharden.generate.psp import Migration, migrate
 from kharden.rules._allowed import has_path_prefix, same_level
 from kharden.rules._constraint import Is
 
-from .helpers import AdmissionPolicy, documents, schema_errors
-from .test_psp import SEED, denied_fields
+from .helpers import DELETE, AdmissionPolicy, changed, documents, schema_errors
+from .test_psp import SAFE_SYSCTLS, SEED, denied_fields
 
 WIDE = str(Path(__file__).parent / "psp" / "wide.yaml")
 PSP = yaml.safe_load(Path(WIDE).read_text(encoding="utf-8"))
-SAFE_SYSCTLS = {
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-}
 PSP_VOLUME_NAME = {"cephfs": "cephFS"}
 LISTS = ("containers", "initContainers", "ephemeralContainers")
 
@@ -199,20 +192,10 @@ C = ("spec", "containers", 0)
 SC = (*C, "securityContext")
 PSC = ("spec", "securityContext")
 A = ("metadata", "annotations")
-_DELETE = object()
 
 
 def _with(*changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
-    pod = copy.deepcopy(BASE)
-    for path, value in changes:
-        node: Any = pod
-        for key in path[:-1]:
-            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
-        if value is _DELETE:
-            del node[path[-1]]
-        else:
-            node[path[-1]] = value
-    return pod
+    return changed(BASE, *changes)
 
 
 def _host_path(path: str, read_only: bool | None) -> dict[str, Any]:
@@ -272,11 +255,11 @@ PODS: dict[str, dict[str, Any]] = {
     "pod runAsUser out of range, the container's in": _with(
         ((*PSC, "runAsUser"), 0), ((*SC, "runAsUser"), 1200)
     ),
-    "no runAsUser (the PSP chose 1000)": _with(((*PSC, "runAsUser"), _DELETE)),
+    "no runAsUser (the PSP chose 1000)": _with(((*PSC, "runAsUser"), DELETE)),
     "runAsGroup in range": _with(((*SC, "runAsGroup"), 1000)),
     "runAsGroup out of range": _with(((*PSC, "runAsGroup"), 5)),
     "supplementalGroups one out of range": _with(((*PSC, "supplementalGroups"), [150, 250])),
-    "no supplementalGroups (the PSP chose 100)": _with(((*PSC, "supplementalGroups"), _DELETE)),
+    "no supplementalGroups (the PSP chose 100)": _with(((*PSC, "supplementalGroups"), DELETE)),
     "fsGroup in the second range": _with(((*PSC, "fsGroup"), 3000)),
     "fsGroup out of range": _with(((*PSC, "fsGroup"), 2999)),
     "SELinux level with the categories reordered": _with(
@@ -292,7 +275,7 @@ PODS: dict[str, dict[str, Any]] = {
         ((*PSC, "seLinuxOptions"), {"type": "spc_t", "level": "s0:c1,c2"}),
         ((*SC, "seLinuxOptions"), {"type": "container_t", "level": "s0:c1,c2"}),
     ),
-    "no SELinux options (the PSP set them)": _with(((*PSC, "seLinuxOptions"), _DELETE)),
+    "no SELinux options (the PSP set them)": _with(((*PSC, "seLinuxOptions"), DELETE)),
     "procMount Unmasked": _with(((*SC, "procMount"), "Unmasked")),
     "allowed unsafe sysctl": _sysctl("net.core.somaxconn"),
     "forbidden safe sysctl": _sysctl("net.ipv4.tcp_syncookies"),
@@ -308,7 +291,7 @@ PODS: dict[str, dict[str, Any]] = {
         ((*SC, "seccompProfile"), {"type": "Localhost", "localhostProfile": "other.json"})
     ),
     "seccomp pod annotation localhost/audit.json": _with(
-        ((*PSC, "seccompProfile"), _DELETE),
+        ((*PSC, "seccompProfile"), DELETE),
         ((*A, "seccomp.security.alpha.kubernetes.io/pod"), "localhost/audit.json"),
     ),
     "seccomp container annotation unconfined": _with(
@@ -320,7 +303,7 @@ PODS: dict[str, dict[str, Any]] = {
     "AppArmor annotation localhost/other": _with(
         ((*A, "container.apparmor.security.beta.kubernetes.io/app"), "localhost/other")
     ),
-    "no AppArmor profile": _with(((*A, "container.apparmor.security.beta.kubernetes.io/app"), _DELETE)),
+    "no AppArmor profile": _with(((*A, "container.apparmor.security.beta.kubernetes.io/app"), DELETE)),
     "writable root filesystem": _with(((*SC, "readOnlyRootFilesystem"), False)),
     "allowPrivilegeEscalation true": _with(((*SC, "allowPrivilegeEscalation"), True)),
     "privileged": _with(((*SC, "privileged"), True)),
