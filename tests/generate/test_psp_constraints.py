@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import run_cli
 from kharden import rules
 from kharden.cli import main
 from kharden.generate import load
@@ -409,3 +410,24 @@ def test_unknown_volume_types_are_named() -> None:
     assert allows.pred.py("cephfs")
     assert allows.pred.py("configMap")
     assert not allows.pred.py("glusterfs")
+
+
+def test_a_psp_with_wrong_types_is_an_error_and_the_rest_migrated(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "psp.yaml"
+    bad.write_text(
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec:\n"
+        "  volumes: configMap\n  hostPorts: [{min: a, max: 9}]\n  seLinux: {rule: MustRunAs, seLinuxOptions: 5}\n"
+        "---\n" + Path(WIDE).read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    code, out, err = run_cli(capsys, "generate", "psa", "--from-psp", str(bad))
+    assert code == 2
+    assert "Traceback" not in err
+    assert f"{bad}:5: PodSecurityPolicy bad: spec.volumes must be a list: not migrated" in err
+    assert f"{bad}:6: PodSecurityPolicy bad: spec.hostPorts.0.min must be an integer: not migrated" in err
+    assert (
+        f"{bad}:7: PodSecurityPolicy bad: spec.seLinux.seLinuxOptions must be a mapping: not migrated" in err
+    )
+    assert [d["metadata"]["name"] for d in documents(out)] == ["kharden-psp-wide", "kharden-psp-wide"]

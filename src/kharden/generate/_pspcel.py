@@ -67,7 +67,7 @@ from ..rules._constraint import (
 )
 from ..rules.pods import ALLOWED_VOLUME_TYPES, OTHER_VOLUME_TYPES
 
-__all__ = ["ROOTS", "SAFE_SYSCTLS", "Check", "checks_of"]
+__all__ = ["ROOTS", "SAFE_SYSCTLS", "Check", "checks_of", "malformed"]
 
 ROOTS = CelRoots("variables.podSpec", "variables.podMetadata")
 SAFE_SYSCTLS = frozenset(
@@ -124,6 +124,54 @@ def checks_of(spec: Mapping[str, Any], annotations: Mapping[str, str]) -> tuple[
         if key not in _KNOWN:
             unsupported.append(f"spec.{key}: not a PodSecurityPolicy field kharden knows")
     return checks, unsupported
+
+
+_RANGES = [{"min": int, "max": int}]
+_STRATEGY = {"rule": str, "ranges": _RANGES}
+_FLAGS = (
+    "privileged", "hostNetwork", "hostPID", "hostIPC", "readOnlyRootFilesystem", "allowPrivilegeEscalation",
+    "defaultAllowPrivilegeEscalation",
+)  # fmt: skip
+_NAMES = (
+    "defaultAddCapabilities", "requiredDropCapabilities", "allowedCapabilities", "volumes",
+    "allowedUnsafeSysctls", "forbiddenSysctls", "allowedProcMountTypes",
+)  # fmt: skip
+_SHAPES: dict[str, Any] = {
+    **dict.fromkeys(_FLAGS, bool),
+    **{key: [str] for key in _NAMES},
+    **dict.fromkeys(("runAsUser", "runAsGroup", "supplementalGroups", "fsGroup"), _STRATEGY),
+    "hostPorts": _RANGES,
+    "allowedHostPaths": [{"pathPrefix": str, "readOnly": bool}],
+    "allowedFlexVolumes": [{"driver": str}],
+    "allowedCSIDrivers": [{"name": str}],
+    "seLinux": {"rule": str, "seLinuxOptions": {"user": str, "role": str, "type": str, "level": str}},
+    "runtimeClass": {"allowedRuntimeClassNames": [str], "defaultRuntimeClassName": str},
+}
+_TYPE_NAMES = {bool: "true or false", int: "an integer", str: "a string", list: "a list", dict: "a mapping"}
+
+
+def malformed(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(pointer under spec, what it must be)`` for each field of a PSP's spec whose type the API server
+    would refuse (policy/v1beta1): such a PSP is not migrated, as it never could have been in force."""
+    found: list[tuple[str, str]] = []
+    for key, shape in _SHAPES.items():
+        if spec.get(key) is not None:
+            _shape(spec[key], shape, f"/{key}", found)
+    return found
+
+
+def _shape(value: Any, shape: Any, at: str, found: list[tuple[str, str]]) -> None:
+    """Each value whose type is not the shape's (``bool``, ``[item shape]``, ``{key: shape}``, ...)."""
+    kind = list if isinstance(shape, list) else dict if isinstance(shape, dict) else shape
+    if type(value) is not kind:
+        found.append((at, _TYPE_NAMES[kind]))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _shape(item, shape[0], f"{at}/{index}", found)
+    elif isinstance(value, dict):
+        for key, inner in shape.items():
+            if value.get(key) is not None:
+                _shape(value[key], inner, f"{at}/{key}", found)
 
 
 # ---------------------------------------------------------------------------------------------- sources
