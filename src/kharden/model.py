@@ -170,6 +170,13 @@ class Hit(NamedTuple):
 
     ``obj`` is needed only from whole-inventory rules; per-object rules hit their own object.
     ``severity`` overrides the rule's default when the rule grades by value.
+
+    ``key`` is the problem's identity within its object when the field does not tell it: a rule
+    that can find several problems on one field (two admission plugins of one flag, two clauses of
+    one audit policy, the workloads one NetworkPolicy rule opens) gives each its key, which then
+    stands for the field in the fingerprint. A key names what the problem is about
+    (``kube-scheduler --profiling``, ``AlwaysAdmit``, an audit clause), never a line, so that it
+    survives line moves and reformatting.
     """
 
     path: str
@@ -177,6 +184,7 @@ class Hit(NamedTuple):
     container: str | None = None
     severity: Severity | None = None
     obj: Obj | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

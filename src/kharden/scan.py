@@ -23,7 +23,7 @@ from .analysis.podspec import TEMPLATE_KINDS, pod_template_path
 from .baseline import Baseline, load_baseline
 from .config import Config
 from .errors import InputError, UsageError
-from .fingerprint import fingerprint_of
+from .fingerprint import fingerprint_of, object_instances, tell_apart
 from .inventory import Inventory
 from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
 from .rules import INPUTS, Rule, select
@@ -208,6 +208,7 @@ def evaluate(
         cluster=collected.cluster,
     )
     findings: list[Finding] = []
+    instances = object_instances(context.inventory.objects)
 
     pod_rules = [r for r in runnable if r.target == "pod"]
     # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
@@ -216,7 +217,8 @@ def evaluate(
     if pod_rules:
         for pod in context.pods:
             for rule in pod_rules if pod.obj.origin.node is None else node_pod_rules:
-                _record(rule, pod.obj, rule.check(pod), pod.annotations, policy, findings, not_evaluated)
+                hits = rule.check(pod)
+                _record(rule, pod.obj, hits, pod.annotations, policy, instances, findings, not_evaluated)
 
     object_rules: dict[str, list[Rule]] = {}
     for rule in runnable:
@@ -228,7 +230,7 @@ def evaluate(
             for rule in object_rules.get(obj.ref.kind, ()):
                 if obj.origin.node is not None and "N" not in rule.evidence:
                     continue
-                _record(rule, obj, rule.check(obj), None, policy, findings, not_evaluated)
+                _record(rule, obj, rule.check(obj), None, policy, instances, findings, not_evaluated)
 
     for rule in runnable:
         if rule.target == "inventory":
@@ -238,10 +240,13 @@ def evaluate(
                     continue
                 if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-                findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy))
+                findings.append(
+                    _finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy, instances)
+                )
 
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
+    _tell_apart(findings, policy)
     runs = [
         RuleRun(rule.id, rule.section, policy.severity.get(rule.id, rule.severity), _examined(rule, context))
         for rule in runnable
@@ -295,6 +300,7 @@ def _record(
     results: Iterable[Hit | Unevaluated],
     annotations: Mapping[str, str] | None,
     policy: Policy,
+    instances: Mapping[Obj, str],
     findings: list[Finding],
     not_evaluated: list[NotEvaluated],
 ) -> None:
@@ -304,16 +310,26 @@ def _record(
             not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
         else:
             template_annotations = _template_annotations(obj) if annotations is None else annotations
-            findings.append(_finding(rule, obj, hit, template_annotations, policy))
+            findings.append(_finding(rule, obj, hit, template_annotations, policy, instances))
 
 
 def _finding(
-    rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str], policy: Policy
+    rule: Rule,
+    obj: Obj,
+    hit: Hit,
+    template_annotations: Mapping[str, str],
+    policy: Policy,
+    instances: Mapping[Obj, str],
 ) -> Finding:
-    """A hit as a finding: the one place where severity overrides and suppressions are applied."""
+    """A hit as a finding: the one place where severity overrides and suppressions are applied.
+
+    The fingerprint is the rule, the object (told apart from others of its reference by
+    ``instances``) and the field, or the hit's key when the rule gives one.
+    """
     severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
     location, stable = obj.trace(hit.path)
-    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable)
+    identity = stable if hit.key is None else hit.key
+    print_ = fingerprint_of(rule.id, obj.ref, hit.container, identity, instances.get(obj, ""))
     return Finding(
         rule=rule.id,
         severity=severity,
@@ -327,6 +343,20 @@ def _finding(
         fingerprint=print_,
         suppressed=policy.suppression(rule.id, obj, template_annotations, print_, severity),
     )
+
+
+def _tell_apart(findings: list[Finding], policy: Policy) -> None:
+    """Give the findings on copies of one object fingerprints of their own (see
+    :func:`~kharden.fingerprint.tell_apart`); the baseline is asked again about their new ones."""
+    changed = tell_apart(findings)
+    for index, fingerprint in changed.items():
+        finding = findings[index]
+        suppressed = finding.suppressed
+        if suppressed is None or suppressed.kind == "baseline":
+            suppressed = policy.baseline_suppression(fingerprint, finding.severity)
+        findings[index] = finding._replace(fingerprint=fingerprint, suppressed=suppressed)
+    if changed:
+        findings.sort(key=_order)
 
 
 def _template_annotations(obj: Obj) -> Mapping[str, str]:

@@ -147,7 +147,7 @@ class Setting:
     ``source`` is ``"flag"`` (written on the command line or in a config's ``*-arg`` list),
     ``"config"`` (a KubeletConfiguration field), ``"distribution"`` (k3s/RKE2 pass it themselves) or
     ``"default"`` (the component's own default); ``obj``/``path`` point where it was written, or where
-    the flag would go.
+    the flag would go. ``component`` names the component whose flag it is (``kube-apiserver``).
     """
 
     name: str
@@ -156,6 +156,7 @@ class Setting:
     path: str
     source: str
     written: str
+    component: str = ""
 
     @property
     def is_set(self) -> bool:
@@ -232,23 +233,23 @@ class Component:
         written = self.last(name)
         if written is not None:
             value = "true" if written.arg.value is None else written.arg.value
-            return Setting(name, value, written.obj, written.path, "flag", written.text)
+            return Setting(name, value, written.obj, written.path, "flag", written.text, self.name)
         if self.name == KUBELET and name in KUBELET_CONFIG and self.kubelet_config is not None:
             pointer, file_default = KUBELET_CONFIG[name]
             value = _at(self.kubelet_config.raw, pointer)
             if value is not None:
                 text = _flag_text(value)
                 key = ".".join(_pointer.split(pointer))
-                return Setting(name, text, self.kubelet_config, pointer, "config", f"{key}: {text}")
-            return Setting(
-                name, file_default, self.kubelet_config, pointer, "default", f"{pointer} is not set"
-            )
+                shown = f"{key}: {text}"
+                return Setting(name, text, self.kubelet_config, pointer, "config", shown, self.name)
+            unset = f"{pointer} is not set"
+            return Setting(name, file_default, self.kubelet_config, pointer, "default", unset, self.name)
         if name in self.implicit:
             obj = self.implicit_obj or self.obj
-            return Setting(name, self.implicit[name], obj, "", "distribution", "")
+            return Setting(name, self.implicit[name], obj, "", "distribution", "", self.name)
         if default is None:
             default = self.default(name)
-        return Setting(name, default, self.obj, self.anchor, "default", "")
+        return Setting(name, default, self.obj, self.anchor, "default", "", self.name)
 
     def default(self, name: str) -> str | None:
         if self.name == APISERVER and name == "insecure-port" and self.kube_version < (1, 20):
@@ -263,7 +264,7 @@ class Component:
         occurrences = self.all(name)
         if occurrences:
             return [
-                (item.strip(), Setting(name, w.arg.value, w.obj, w.path, "flag", w.text))
+                (item.strip(), Setting(name, w.arg.value, w.obj, w.path, "flag", w.text, self.name))
                 for w in occurrences
                 for item in (w.arg.value or "").split(",")
                 if item.strip()

@@ -226,6 +226,8 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 endpoint.path,
                 f"{what[endpoint.source]} the public address {endpoint.address} ({endpoint.written})",
                 obj=endpoint.obj,
+                # a kubeconfig's path names its cluster entry; a flag's place on the command line moves
+                key=None if endpoint.source == "kubeconfig" else f"{endpoint.source} {endpoint.address}",
             )
         elif public is None and not is_loopback(endpoint.address):
             where = endpoint.obj.origin.file or str(endpoint.obj.ref)
@@ -295,7 +297,7 @@ def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         for url, setting in component.items("listen-client-urls"):
             if url.startswith("http://"):
                 where = "" if is_loopback(url) else " on a non-loopback address"
-                yield at(setting, f"etcd serves clients over plain http{where} ({url})")
+                yield at(setting, f"etcd serves clients over plain http{where} ({url})", item=url)
 
 
 @rules.inventory(
@@ -583,13 +585,17 @@ def loadbalancer_open(context: ScanContext) -> Iterator[Hit]:
         annotations = service.obj.annotations
         if _internal_load_balancer(service, annotations):
             continue
-        ranges = [(r.value or "", r.path) for r in service.source_ranges]
+        # (range, where it is written, the identity of a range among the others of one annotation)
+        ranges: list[tuple[str, str, str | None]] = [
+            (r.value or "", r.path, None) for r in service.source_ranges
+        ]
         for key in (_AZURE_RANGES, _AZURE_TAGS):
             if annotations.get(key):
                 path = _pointer.join("/metadata/annotations", key)
-                ranges += [(part.strip(), path) for part in annotations[key].split(",") if part.strip()]
+                parts = [part.strip() for part in annotations[key].split(",") if part.strip()]
+                ranges += [(part, path, f"{key} {part}") for part in parts]
         if (annotations.get(_ALIBABA_ACL) or "").lower() == "on":
-            ranges.append(("acl", _pointer.join("/metadata/annotations", _ALIBABA_ACL)))
+            ranges.append(("acl", _pointer.join("/metadata/annotations", _ALIBABA_ACL), None))
         if not ranges:
             yield Hit(
                 service.type.path,
@@ -598,10 +604,13 @@ def loadbalancer_open(context: ScanContext) -> Iterator[Hit]:
                 obj=service.obj,
             )
             continue
-        for value, path in ranges:
+        for value, path, identity in ranges:
             if _any_address(value):
                 yield Hit(
-                    path, f"the load balancer accepts connections from any address ({value})", obj=service.obj
+                    path,
+                    f"the load balancer accepts connections from any address ({value})",
+                    obj=service.obj,
+                    key=identity,
                 )
 
 
