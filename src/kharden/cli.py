@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
         "--show-suppressed", action="store_true", help="list suppressed findings in the text report"
     )
     scan_cmd.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept inputs that give nothing to judge (no Kubernetes object, a node root without control"
+        " plane or kubelet, an empty snapshot); by default each is an input error (exit 2)",
+    )
+    scan_cmd.add_argument(
         "--node-root",
         action="append",
         default=[],
@@ -432,6 +438,7 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         kube_version=args.kube_version,
         cluster=_cluster_options(args) if args.cluster else None,
         snapshot=args.snapshot,
+        allow_empty=args.allow_empty,
     )
 
 

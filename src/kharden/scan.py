@@ -64,6 +64,8 @@ class ScanOptions:
     """Node root directories to read node and control-plane files under (``/`` for this node)."""
     kube_version: str | None = None
     """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
+    allow_empty: bool = False
+    """Accept inputs that give nothing to judge; else each is an input error (``--allow-empty``)."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -91,31 +93,73 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
 
 
 def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
-    """Read every input as ``scan`` does: what every command that reads manifests starts from."""
+    """Read every input as ``scan`` does: what every command that reads manifests starts from.
+
+    An input that gives nothing to judge (paths without a Kubernetes object, a node root without a
+    control-plane component or kubelet, an empty snapshot or cluster) is an input error unless
+    ``options.allow_empty``: a wrong directory or a failed ``kubectl get > file`` must not pass.
+    """
     collected = Collected()
-    read_paths(
-        list(paths),
-        collected,
-        FileOptions(
-            max_file_bytes=options.max_file_bytes,
-            jobs=options.jobs,
-            helm_values=options.helm_values,
-            helm_set=options.helm_set,
-            stdin=options.stdin,
-        ),
-    )
+    empty = _Emptiness(collected, options.allow_empty)
+    if paths:
+        with empty.watch(_named(paths), "no Kubernetes object in the files read"):
+            read_paths(
+                list(paths),
+                collected,
+                FileOptions(
+                    max_file_bytes=options.max_file_bytes,
+                    jobs=options.jobs,
+                    helm_values=options.helm_values,
+                    helm_set=options.helm_set,
+                    stdin=options.stdin,
+                ),
+            )
     for path in options.image_reports:
         read_image_report(path, collected, options.max_file_bytes)
     for root in options.node_roots:
-        read_node(root, collected)
+        with empty.watch(root, _EMPTY_NODE) as found:
+            found.append(read_node(root, collected))
     if options.snapshot is not None:
-        try:
-            read_snapshot(options.snapshot, collected)
-        except InputError as e:
-            collected.error(e)
+        with empty.watch(options.snapshot, "the snapshot holds no object"):
+            try:
+                read_snapshot(options.snapshot, collected)
+            except InputError as e:
+                collected.error(e)
     if options.cluster is not None:
-        read_cluster(options.cluster, collected)
+        with empty.watch(f"cluster {options.cluster.context or ''}".strip(), "no object could be read"):
+            read_cluster(options.cluster, collected)
     return collected
+
+
+_EMPTY_NODE = (
+    "no control-plane component or kubelet under this node root (no static pod, kubelet unit, flags or"
+    " KubeletConfiguration, k3s or RKE2 configuration)"
+)
+
+
+@dataclass
+class _Emptiness:
+    """Turns an input that gave nothing to judge, and no error either, into an input error."""
+
+    collected: Collected
+    allowed: bool
+
+    @contextmanager
+    def watch(self, name: str, what: str) -> Iterator[list[bool]]:
+        """Watch one input being read; the caller may append whether it found what counts."""
+        objects, errors = len(self.collected.objects), len(self.collected.errors)
+        found: list[bool] = []
+        yield found
+        if self.allowed or len(self.collected.errors) > errors:
+            return
+        if all(found) and len(self.collected.objects) > objects:
+            return
+        self.collected.error(InputError(f"{what}; nothing to judge (--allow-empty accepts it)", file=name))
+
+
+def _named(paths: Sequence[str]) -> str:
+    shown = ", ".join(paths[:3])
+    return shown + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
 def _version(text: str | None) -> tuple[int, int] | None:
@@ -232,23 +276,19 @@ def evaluate(
                     continue
                 _record(rule, obj, rule.check(obj), None, policy, instances, findings, not_evaluated)
 
-    for rule in runnable:
-        if rule.target == "inventory":
-            for hit in rule.check(context):
-                if isinstance(hit, Unevaluated):
-                    not_evaluated.append(NotEvaluated(rule.id, hit.reason))
-                    continue
-                if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
-                    raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-                findings.append(
-                    _finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy, instances)
-                )
+    inventory_rules = [r for r in runnable if r.target == "inventory"]
+    undecided = _run_inventory(inventory_rules, context, policy, instances, findings, not_evaluated)
 
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
     _tell_apart(findings, policy)
     runs = [
-        RuleRun(rule.id, rule.section, policy.severity.get(rule.id, rule.severity), _examined(rule, context))
+        RuleRun(
+            rule.id,
+            rule.section,
+            policy.severity.get(rule.id, rule.severity),
+            _examined(rule, context) if rule.id not in undecided else 0,
+        )
         for rule in runnable
     ]
     baseline = None
@@ -265,6 +305,33 @@ def evaluate(
         scores=scorecard(runs, findings),
         baseline=baseline,
     )
+
+
+def _run_inventory(
+    rules: Sequence[Rule],
+    context: ScanContext,
+    policy: Policy,
+    instances: Mapping[Obj, str],
+    findings: list[Finding],
+    not_evaluated: list[NotEvaluated],
+) -> set[str]:
+    """Run the whole-inventory rules; the IDs of those that could only say what they could not judge
+    (they examined nothing: a section of such rules scores n/a, never 100)."""
+    undecided: set[str] = set()
+    for rule in rules:
+        found = 0
+        for hit in rule.check(context):
+            if isinstance(hit, Unevaluated):
+                not_evaluated.append(NotEvaluated(rule.id, hit.reason))
+                undecided.add(rule.id)
+                continue
+            found += 1
+            if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
+                raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
+            findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy, instances))
+        if found:
+            undecided.discard(rule.id)
+    return undecided
 
 
 def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
@@ -286,11 +353,14 @@ def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
 
 
 def _examined(rule: Rule, context: ScanContext) -> int:
-    """What a rule checks: every workload, every object of its kinds, or the inventory as one."""
+    """What a rule checks: every workload, every object of its kinds, or the inventory as one (when it
+    holds some of the kinds the rule reads: RBAC rules judge nothing in a scan without RBAC objects)."""
     if rule.target == "pod":
         return len(context.pods)
     if rule.target == "object":
         return len(context.inventory.of_kind(*rule.kinds))
+    if rule.needs is not None and not context.inventory.of_kind(*rule.needs):
+        return 0
     return 1
 
 

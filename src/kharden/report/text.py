@@ -1,5 +1,7 @@
 """``--format text``: findings grouped by file and object, then a summary by section and severity.
 
+A section whose rules judged nothing scores ``n/a``.
+
 Colour comes from rich's styles and only when asked (a terminal, or ``--color always``);
 piped output is plain text with the same layout. Lines are built as strings rather
 than printed one by one through rich, which keeps large reports fast.
@@ -125,10 +127,11 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             f", {base.fixed} fixed or no longer scanned" if base.fixed else ""
         )
     scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
-    if report.scores is not None and report.scores.overall is not None:
-        yield f"  score {report.scores.overall}/100"
+    if report.scores is not None:
+        overall = report.scores.overall
+        yield "  score n/a (no rule judged anything)" if overall is None else f"  score {overall}/100"
     by_section = report.counts_by_section()
-    rows = sorted(set(by_section) | {name for name, score in scores.items() if score is not None})
+    rows = sorted(set(by_section) | set(scores))
     if rows:
         labels = [s.label for s in sorted(Severity, reverse=True)]
         name_width = max(len("section"), *(len(s) for s in rows))
@@ -142,7 +145,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
                 for label in labels
             )
             score = scores.get(section)
-            yield "  " + section.ljust(name_width) + cells + f"  {'-' if score is None else score:>6}"
+            yield "  " + section.ljust(name_width) + cells + f"  {'n/a' if score is None else score:>6}"
     if report.not_evaluated:
         yield ""
         yield f"  not evaluated ({_count(len({e.rule for e in report.not_evaluated}), 'rule')}):"

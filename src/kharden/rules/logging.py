@@ -235,6 +235,7 @@ def audit_not_shipped(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --audit-log-path and --audit-webhook-config-file; DaemonSet names and
     container images.
     """
+    yield from absent(context, APISERVER)
     apiservers = [
         c for c in context.control_plane.of(APISERVER)
         if c.setting("audit-log-path").value not in {None, "-"} and c.has("audit-log-path")

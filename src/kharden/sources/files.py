@@ -79,9 +79,16 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
     for path in paths:
         if path == STDIN:
             yield "stdin", path
-        elif not os.path.lexists(path):
+            continue
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
             yield "error", InputError("no such file or directory", file=path)
-        elif os.path.isdir(path):
+            continue
+        except OSError as e:  # a directory on the way that this user may not enter
+            yield "error", InputError(f"cannot read: {e.strerror}", file=path)
+            continue
+        if os.path.isdir(path):
             yield from _walk(path)
         else:
             yield "file", path
