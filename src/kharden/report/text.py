@@ -1,6 +1,7 @@
 """``--format text``: findings grouped by file and object, then a summary by section and severity.
 
-A section whose rules judged nothing scores ``n/a``.
+Each file and each object gets one header, whatever the order of the findings (a cluster's
+objects have no lines to order them by); a section whose rules judged nothing scores ``n/a``.
 
 Colour comes from rich's styles and only when asked (a terminal, or ``--color always``);
 piped output is plain text with the same layout. Lines are built as strings rather
@@ -9,14 +10,17 @@ than printed one by one through rich, which keeps large reports fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from itertools import groupby
+from typing import TypeVar
 
 from rich.style import Style
 
 from ..model import Finding, ObjRef, Report, Severity
 
 __all__ = ["render"]
+
+K = TypeVar("K", bound=Hashable)
 
 _STYLES = {
     "critical": "bold white on red",
@@ -49,10 +53,9 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
     lines: list[str] = []
     shown = [f for f in report.findings if show_suppressed or f.suppressed is None]
     width = max((len(f.rule) for f in shown), default=0)
-    for file, in_file in groupby(shown, key=lambda f: f.location.file or "<unknown>"):
+    for file, in_file in _grouped(shown, lambda f: f.location.file or "<unknown>").items():
         lines.append(paint(file, "file"))
-        for ref, in_object in groupby(in_file, key=lambda f: f.object):
-            group = list(in_object)
+        for ref, group in _grouped(in_file, lambda f: f.object).items():
             lines.append("  " + paint(_object_title(ref), "object") + _rendered_from(group[0], file))
             seen: set[str] = set()
             for finding in group:
@@ -62,6 +65,14 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
         lines.append("")
     lines.extend(_summary(report, paint))
     return "\n".join(lines) + "\n"
+
+
+def _grouped(findings: Iterable[Finding], key: Callable[[Finding], K]) -> dict[K, list[Finding]]:
+    """Findings by ``key``, keys in the order they first appear, findings in their order."""
+    groups: dict[K, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(key(finding), []).append(finding)
+    return groups
 
 
 def _object_title(ref: ObjRef) -> str:
