@@ -21,6 +21,7 @@ from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
 from .model import Report, Severity
+from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
 from .report import reach as reach_report
@@ -216,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
     _reach_parser(commands)
+    _probe_parser(commands)
     return parser
 
 
@@ -259,6 +261,23 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
     _cluster_arguments(reach_cmd)
+
+
+def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    probe_cmd = commands.add_parser(
+        "probe",
+        help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
+        description=(
+            "Read the cluster (as 'scan --cluster'), choose a few connections that its NetworkPolicies deny"
+            " and a few they allow, and try them from short-lived probe pods: a denied connection that gets"
+            " through shows a policy the network does not enforce. --plan prints the probes and the pods they"
+            " need and changes nothing; --yes creates the pods (labelled kharden.io/probe), connects and"
+            " deletes them, also on Ctrl-C and on error; --cleanup removes pods a killed run left behind."
+            " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
+        ),
+    )
+    probe_command.add_arguments(probe_cmd)
+    _cluster_arguments(probe_cmd)
 
 
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -375,6 +394,8 @@ def _run(argv: list[str]) -> int:
         return _who_can(args)
     if args.command == "reach":
         return _reach(args)
+    if args.command == "probe":
+        return _probe(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -586,6 +607,14 @@ def _reach(args: argparse.Namespace) -> int:
     if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
         code = 1
     return code
+
+
+def _probe(args: argparse.Namespace) -> int:
+    options = _cluster_options(args)
+    try:
+        return probe_command.run(args, options, _write, color=_color("auto", args.output))
+    finally:
+        _ProgressLine.clear(options.progress)
 
 
 def _color(choice: str, output: str | None) -> bool:
