@@ -416,6 +416,7 @@ def _scan(args: argparse.Namespace) -> int:
             color=name == "text" and _color(args.color, file),
             show_suppressed=args.show_suppressed,
             sarif_root=args.sarif_root,
+            fail_on=fail_on,
         )
         _write(output, file)
     if fail_on is None:

@@ -9,7 +9,7 @@ import importlib
 import os
 
 from ..errors import UsageError
-from ..model import Report
+from ..model import Report, Severity
 
 __all__ = [
     "EXTENSIONS",
@@ -45,8 +45,10 @@ def render(
     color: bool = False,
     show_suppressed: bool = False,
     sarif_root: str | None = None,
+    fail_on: Severity | None = Severity.HIGH,
 ) -> str:
-    """``report`` in the format ``name`` (one of :data:`FORMATS`).
+    """``report`` in the format ``name`` (one of :data:`FORMATS`); ``fail_on`` is the run's ``--fail-on``
+    (``None``: never), for the formats that say what fails the run.
 
     Each renderer module is imported when its format is asked for: a scan that prints text
     does not pay for the HTML and SARIF machinery at startup.
@@ -58,6 +60,8 @@ def render(
         return str(module.render(report, color=color, show_suppressed=show_suppressed))
     if name == "sarif":
         return str(module.render(report, root=sarif_root))
+    if name == "junit":
+        return str(module.render(report, fail_on=fail_on))
     return str(module.render(report))
 
 
