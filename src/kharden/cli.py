@@ -165,11 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     snapshot_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     _cluster_arguments(snapshot_cmd)
 
-    rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
-    rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
-
-    explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
-    explain_cmd.add_argument("rule", metavar="RULE-ID")
+    _catalog_parsers(commands)
 
     baseline_cmd = commands.add_parser(
         "baseline",
@@ -388,6 +384,11 @@ def _run(argv: list[str]) -> int:
     if args.command == "explain":
         sys.stdout.write(catalog_report.explain(get_rule(args.rule)))
         return 0
+    if args.command == "schema":
+        from .report import schema  # noqa: PLC0415 - only this command needs it
+
+        sys.stdout.write(schema.render() if args.format == "json" else schema.markdown())
+        return 0
     if args.command == "baseline":
         return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
     if args.command == "who-can":
@@ -431,6 +432,20 @@ def _config(args: argparse.Namespace) -> Config:
         return Config()
     path = args.config or find_config(os.getcwd())
     return load_config(path) if path else Config()
+
+
+def _catalog_parsers(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``rules``, ``explain`` and ``schema``: what kharden checks and what it writes."""
+    rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
+    rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
+    explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
+    explain_cmd.add_argument("rule", metavar="RULE-ID")
+    schema_cmd = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the JSON report",
+        description="Print the JSON Schema (draft 2020-12) of 'kharden scan --format json', or its docs.",
+    )
+    schema_cmd.add_argument("-f", "--format", choices=("json", "md"), default="json")
 
 
 def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
