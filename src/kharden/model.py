@@ -22,6 +22,8 @@ from ._yaml import Positions, unpack
 from .errors import UsageError
 
 __all__ = [
+    "RENDER_ROOT_FILES",
+    "STDIN_FILE",
     "BaselineStats",
     "ClusterInfo",
     "ErrorRecord",
@@ -83,6 +85,15 @@ class ObjRef:
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+STDIN_FILE = "<stdin>"
+"""The file of the objects read from stdin, unless ``--stdin-name`` names it."""
+RENDER_ROOT_FILES = {
+    "helm": ("Chart.yaml",),
+    "kustomize": ("kustomization.yaml", "kustomization.yml", "Kustomization"),
+}
+"""By renderer, the files that make a directory a chart or a kustomization (the first present counts)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,18 @@ from .config import Config
 from .errors import InputError, UsageError
 from .fingerprint import fingerprint_of, object_instances, tell_apart
 from .inventory import Inventory
-from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
+from .model import (
+    BaselineStats,
+    ErrorRecord,
+    Finding,
+    Hit,
+    NotEvaluated,
+    Obj,
+    Report,
+    RuleRun,
+    Severity,
+    Unevaluated,
+)
 from .rules import INPUTS, Rule, select
 from .score import scorecard
 from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
@@ -50,6 +61,8 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    stdin_name: str | None = None
+    """The file stdin's objects are reported under (``--stdin-name``): what a SARIF result needs."""
     cluster: ClusterOptions | None = None
     """Read this live cluster too (``--cluster``)."""
     snapshot: str | None = None
@@ -66,6 +79,8 @@ class ScanOptions:
     """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
     allow_empty: bool = False
     """Accept inputs that give nothing to judge; else each is an input error (``--allow-empty``)."""
+    severities: frozenset[Severity] | None = None
+    """Report only findings of these severities (``--severity``); the scores stay the whole checklist's."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -88,6 +103,8 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     with acyclic_work():
         collected = collect(paths, options)
         report = evaluate(collected, rules, config.policy(rules, baseline), kube_version=kube_version)
+    if options.severities is not None:
+        report.findings = [f for f in report.findings if f.severity in options.severities]
     report.generated_at = scan_time()
     return report
 
@@ -112,6 +129,7 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
                     helm_values=options.helm_values,
                     helm_set=options.helm_set,
                     stdin=options.stdin,
+                    stdin_name=options.stdin_name,
                 ),
             )
     for path in options.image_reports:

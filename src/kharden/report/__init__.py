@@ -14,6 +14,7 @@ from ..model import Report, Severity
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "github",
     "html",
     "json",
     "junit",
@@ -25,7 +26,7 @@ __all__ = [
     "text",
 ]
 
-FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown", "github")
 EXTENSIONS = {
     "text": ".txt",
     "json": ".json",
@@ -34,6 +35,7 @@ EXTENSIONS = {
     "html": ".html",
     "policyreport": ".yaml",
     "markdown": ".md",
+    "github": ".github",
 }
 STDOUT = "-"
 
@@ -58,7 +60,7 @@ def render(
     module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
         return str(module.render(report, color=color, show_suppressed=show_suppressed))
-    if name == "sarif":
+    if name in {"sarif", "github"}:
         return str(module.render(report, root=sarif_root))
     if name == "junit":
         return str(module.render(report, fail_on=fail_on))

@@ -59,6 +59,8 @@ def rules_table(rules: Sequence[Rule]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
         for row in [header, *rows]
     ]
+    lines += ["", "FROM: the evidence a rule judges (it runs when the scan has one of them)"]
+    lines += [f"  {letter}  {meaning}" for letter, meaning in EVIDENCE.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -23,10 +23,11 @@ from typing import Any, BinaryIO
 
 from .._yaml import Document, iter_documents
 from ..errors import InputError
+from ..model import STDIN_FILE
 from . import helm, kustomize
 from .documents import Collected
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "read_paths"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "STDIN_FILE", "FileOptions", "read_paths"]
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -42,6 +43,8 @@ class FileOptions:
     stdin: BinaryIO | None = field(default=None, compare=False)
     jobs: int | None = None
     """Processes that parse files (``--jobs``); default: one per CPU for large inputs."""
+    stdin_name: str | None = None
+    """The file name stdin's objects are reported under (``--stdin-name``), else ``<stdin>``."""
 
 
 def read_paths(paths: list[str], collected: Collected, options: FileOptions) -> None:
@@ -217,12 +220,13 @@ def _read_file(path: str, max_bytes: int) -> bytes:
 
 def _read_stdin(collected: Collected, options: FileOptions) -> None:
     stream = options.stdin if options.stdin is not None else sys.stdin.buffer
+    name = options.stdin_name or STDIN_FILE
     try:
-        data = _check_text(stream.read(options.max_file_bytes + 1), "<stdin>", options.max_file_bytes)
+        data = _check_text(stream.read(options.max_file_bytes + 1), name, options.max_file_bytes)
     except InputError as e:
         collected.error(e)
         return
-    collected.add_stream(data, "<stdin>")
+    collected.add_stream(data, name)
 
 
 def _check_text(data: bytes, path: str, max_bytes: int) -> bytes:

@@ -19,11 +19,12 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..model import RENDER_ROOT_FILES
 from .documents import Collected
 
 __all__ = ["KUSTOMIZATION_FILES", "find_kustomization", "read"]
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_FILES = RENDER_ROOT_FILES["kustomize"]
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 TIMEOUT_SECONDS = 300
 
