@@ -178,7 +178,8 @@ def test_rendered_output_without_a_template_points_at_the_chart_or_kustomization
     assert _source.source_file(rendered) == (str(tmp_path / "kustomization.yaml"), False)
     (tmp_path / "Chart.yaml").write_text("name: web\n", encoding="utf-8")
     assert _source.source_file(rendered._replace(renderer="helm")) == (str(tmp_path / "Chart.yaml"), False)
-    assert _source.source_file(rendered._replace(template="templates/a.yaml")) == ("templates/a.yaml", False)
+    edit = Location("overlays/debug/escalation.yaml", 7, 5, "/spec", "base/deployment.yaml", "kustomize")
+    assert _source.source_file(edit) == ("overlays/debug/escalation.yaml", True)  # where a person edits
     assert _source.source_file(Location(None, None, None, "/spec")) is None
 
 

@@ -237,7 +237,13 @@ def test_kustomize_overlay_is_rendered_and_points_at_the_source_file() -> None:
     assert report.errors == []
     [finding] = [f for f in report.findings if f.rule == "pod.privileged"]
     assert (finding.object.name, finding.object.namespace) == ("prod-web", "prod")
-    assert finding.location.file == overlay
+    # Where to edit: the overlay's patch that made the container privileged, at that line.
+    assert (finding.location.file, finding.location.line) == (
+        os.path.relpath(os.path.join(overlay, "privileged.yaml")),
+        12,
+    )
+    assert finding.location.rendered is not None
+    assert finding.location.rendered.file == overlay
     assert finding.location.renderer == "kustomize"
     assert finding.location.template is not None
     assert finding.location.template.endswith(os.path.join("kustomize", "base", "deployment.yaml"))
@@ -273,6 +279,16 @@ def test_kustomize_failure_is_an_input_error(tmp_path: Path) -> None:
     assert error.message.startswith("kustomize build failed: ")
 
 
+@needs_kustomize
+def test_kustomize_failure_names_the_error_not_the_warnings(tmp_path: Path) -> None:
+    """kustomize prints deprecation warnings first, and kubectl wraps the error in a log line."""
+    (tmp_path / "kustomization.yaml").write_text("commonLabels: {tier: web}\nresources:\n  - missing.yaml\n")
+    [error] = run([str(tmp_path)]).errors
+    assert error.message.startswith("kustomize build failed: accumulating resources")
+    assert "Warning" not in error.message
+    assert "command failed" not in error.message
+
+
 def _sdk_available() -> bool:
     try:
         import helm_python  # noqa: F401, PLC0415
@@ -303,11 +319,15 @@ def test_chart_is_rendered_with_values_and_set() -> None:
         ),
     )
     template = os.path.join(chart, "templates", "deployment.yaml")
+    values = os.path.join(chart, "values-insecure.yaml")
     assert sorted(
-        (f.rule, f.location.file, f.location.template, f.location.renderer) for f in report.findings
+        (f.rule, f.location.file, f.location.line, f.location.template, f.location.renderer)
+        for f in report.findings
     ) == [
-        ("netpol.host-network", template, template, "helm"),
-        ("pod.privileged", template, template, "helm"),
+        # hostNetwork: {{ .Values.hostNetwork }}, which the --values file sets on its line 1.
+        ("netpol.host-network", values, 1, template, "helm"),
+        # privileged: {{ .Values.privileged }}, set by --set: no file holds it, the template line does.
+        ("pod.privileged", template, 21, template, "helm"),
     ]
     assert {f.object.name for f in report.findings} == {"release-name-web"}
 

@@ -12,22 +12,20 @@ __all__ = ["source_file"]
 def source_file(location: Location) -> tuple[str, bool] | None:
     """``(file, lines apply)`` of a location, or ``None`` when it has no file (a live cluster).
 
-    Rendered output (Helm, kustomize) is named by its template, without a line (the lines are the
-    rendered output's), or else by the chart's ``Chart.yaml`` or the ``kustomization.yaml``; stdin by the
-    ``# Source:`` comment of a rendered chart, without a line (``--stdin-name`` names it as a file).
+    A rendered object's location is where a person edits the field, or its template without a line;
+    when kustomize or Helm did not say where an object came from, the location is the rendered
+    directory: the kustomization file or ``Chart.yaml`` stands for it, without a line. Objects read
+    from stdin are named by the ``# Source:`` comment of a rendered chart, without a line (the lines
+    are the stream's; ``--stdin-name`` names the stream as a file, lines included).
     """
-    if location.renderer is not None:
-        if location.template and not os.path.isdir(location.template):
-            return location.template, False
-        directory = location.file
-        if directory is None or not os.path.isdir(directory):
-            return None
+    path = location.file
+    if path is None:
+        return None
+    if location.renderer is not None and os.path.isdir(path):
         for name in RENDER_ROOT_FILES.get(location.renderer, ()):
-            if os.path.isfile(os.path.join(directory, name)):
-                return os.path.join(directory, name), False
+            if os.path.isfile(os.path.join(path, name)):
+                return os.path.join(path, name), False
         return None
-    if location.file == STDIN_FILE:
+    if path == STDIN_FILE:
         return (location.template, False) if location.template else None
-    if location.file is None:
-        return None
-    return location.file, True
+    return path, True

@@ -24,6 +24,14 @@ def location_dict(location: Location) -> dict[str, Any]:
         data["template"] = location.template
     if location.renderer is not None:
         data["renderer"] = location.renderer
+    if location.rendered is not None:
+        rendered = location.rendered
+        data["rendered"] = {"file": rendered.file, "line": rendered.line, "column": rendered.column}
+    if location.edit is not None:
+        edit = location.edit
+        data["edit"] = {"kind": edit.kind, "document": edit.document, "pointer": edit.pointer}
+        if edit.inline is not None:
+            data["edit"]["inline"] = edit.inline
     return data
 
 

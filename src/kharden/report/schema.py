@@ -132,10 +132,47 @@ SCHEMA: dict[str, Any] = {
                         },
                         "renderer": {
                             "enum": ["helm", "kustomize"],
-                            "description": "Set when kharden rendered the file: lines are the output's.",
+                            "description": "Set when kharden rendered the input (a chart, a kustomization).",
                         },
+                        "rendered": _object(
+                            "Rendered input: where the field is in the rendered output (file is the"
+                            " directory rendered); file, line and column above are where a person edits it.",
+                            {
+                                "file": {"type": ["string", "null"]},
+                                "line": {"type": ["integer", "null"], "minimum": 1},
+                                "column": {"type": ["integer", "null"], "minimum": 1},
+                            },
+                        ),
+                        "edit": _object(
+                            "Rendered input: what the place to edit is, when it is known for certain.",
+                            {
+                                "kind": {
+                                    "enum": [
+                                        "resource",
+                                        "patch",
+                                        "json-patch",
+                                        "kustomization",
+                                        "template",
+                                        "values",
+                                    ],
+                                },
+                                "document": {
+                                    **_COUNT,
+                                    "description": "The YAML document in the file (0-based).",
+                                },
+                                "pointer": {
+                                    "type": ["string", "null"],
+                                    "description": "The field's JSON pointer there (null in a template).",
+                                },
+                                "inline": {
+                                    "type": "string",
+                                    "description": "Where a patch written in a kustomization is in it.",
+                                },
+                            },
+                            optional=("inline",),
+                        ),
                     },
-                    optional=("template", "renderer"),
+                    optional=("template", "renderer", "rendered", "edit"),
                 ),
                 "message": {
                     "type": "string",

@@ -81,25 +81,42 @@ def _object_title(ref: ObjRef) -> str:
 
 def _rendered_from(finding: Finding, file: str) -> str:
     location = finding.location
-    if location.renderer is not None and location.template and location.template != file:
-        return f"  (from {location.template}, lines of the {location.renderer} output)"
     if location.renderer is not None:
-        return f"  (lines of the {location.renderer} output)"
+        rendered = location.rendered.file if location.rendered is not None else None
+        source = f" from {rendered}" if rendered and rendered != file else ""
+        return f"  (rendered by {location.renderer}{source})"
     if location.template:
         return f"  (from template {location.template})"
     return ""
+
+
+def _rendered_at(finding: Finding) -> tuple[str, str]:
+    """For rendered input, where the field is in the output: a note after the finding's line when
+    the line to edit is known, else a line saying plainly that it is not."""
+    location = finding.location
+    rendered = location.rendered
+    if rendered is None or rendered.line is None:
+        return "", ""
+    at = f"{rendered.line}:{rendered.column}" if rendered.column is not None else str(rendered.line)
+    if location.edit is not None:
+        return f"  (rendered {at})", ""
+    if location.line is None:
+        return "", f"no line of {location.file} is known to write this field; rendered output line {at}"
+    return "", ""
 
 
 def _finding_lines(finding: Finding, paint: _Paint, width: int, *, show_fix: bool) -> str:
     location = finding.location
     where = f"{location.line}:{location.column}" if location.line is not None else "-"
     severity = finding.severity.label
+    note, untraced = _rendered_at(finding)
     head = (
         f"    {where:>8}  {paint(f'{severity:<8}', severity)}  {paint(f'{finding.rule:<{width}}', 'rule')}  "
-        f"{finding.message}"
+        f"{finding.message}{paint(note, 'muted') if note else ''}"
     )
     pad = " " * (8 + 4 + 2 + 8 + 2)
-    tail = f"\n{pad}{paint('fix: ' + finding.remediation, 'fix')}" if show_fix else ""
+    tail = f"\n{pad}{paint(untraced, 'muted')}" if untraced else ""
+    tail += f"\n{pad}{paint('fix: ' + finding.remediation, 'fix')}" if show_fix else ""
     if finding.suppressed is not None:
         tail += (
             f"\n{pad}{paint(f'suppressed ({finding.suppressed.kind}): {finding.suppressed.reason}', 'muted')}"

@@ -113,6 +113,13 @@ def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple
         return
     seen.add((status.st_dev, status.st_ino))
     kind = _directory_kind(root)
+    if kind == "component":
+        # A kustomize Component is built only through the kustomizations that use it; its
+        # patches are not manifests. Named on the command line, say so; in a walk, pass over it.
+        if not seen - {(status.st_dev, status.st_ino)}:
+            message = "a kustomize Component is rendered through the kustomizations that use it: scan those"
+            yield "error", InputError(message, file=root)
+        return
     if kind is not None:
         yield kind, root
         return
@@ -137,8 +144,9 @@ def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple
 
 
 def _directory_kind(path: str) -> str | None:
-    if kustomize.find_kustomization(path) is not None:
-        return "kustomize"
+    found = kustomize.find_kustomization(path)
+    if found is not None:
+        return "component" if kustomize.is_component(found) else "kustomize"
     if os.path.isfile(os.path.join(path, "Chart.yaml")):
         return "helm"
     return None
