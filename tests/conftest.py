@@ -42,6 +42,16 @@ def _validated_json_report(report: Report) -> str:
 
 json_report.render = _validated_json_report
 
+PRIVILEGED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: shop}
+spec:
+  containers:
+  - {name: shell, image: busybox:1.36, securityContext: {privileged: true}}
+"""
+"""A privileged Pod (shop/debug) as a manifest file would hold it."""
+
 TESTS = Path(__file__).parent
 SHARED = TESTS.parent.parent / "shared"
 EXAMPLES = TESTS.parent / "examples"

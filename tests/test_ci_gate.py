@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import conftest
-from conftest import EXAMPLES, TESTS, run_cli
+from conftest import EXAMPLES, PRIVILEGED_POD, TESTS, run_cli
 from kharden.cli import COMPLETION_SHELLS, _complete, completion_script
 from kharden.model import Location
 from kharden.report import _source, github
@@ -23,14 +23,7 @@ from kharden.rules import EVIDENCE
 
 ROOT = TESTS.parent
 INSECURE = str(EXAMPLES / "insecure")
-PRIVILEGED = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: debug, namespace: shop}
-spec:
-  containers:
-  - {name: shell, image: busybox:1.36, securityContext: {privileged: true}}
-"""
+PRIVILEGED = PRIVILEGED_POD
 
 
 def _json(out: str) -> dict[str, object]:

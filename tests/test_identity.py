@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, TESTS, require_shared, run_cli
+from conftest import EXAMPLES, PRIVILEGED_POD, TESTS, require_shared, run_cli
 from kharden import ScanOptions, scan
 from kharden.model import Report
 
@@ -180,16 +180,7 @@ def test_node_roots_are_told_apart(tmp_path: Path) -> None:
     assert shared_fingerprints(report) == []
 
 
-_PRIVILEGED = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: debug, namespace: shop}
-spec:
-  containers:
-  - name: shell
-    image: busybox:1.36
-    securityContext: {privileged: true}
-"""
+_PRIVILEGED = PRIVILEGED_POD
 
 
 def test_copies_of_one_object_are_told_apart_and_the_first_keeps_its_fingerprint(tmp_path: Path) -> None:

@@ -15,18 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, TESTS, run_cli
+from conftest import EXAMPLES, PRIVILEGED_POD, TESTS, run_cli
 from kharden import ScanOptions, scan
 from kharden.cli import main
 
-PRIVILEGED = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: debug, namespace: shop}
-spec:
-  containers:
-  - {name: shell, image: busybox:1.36, securityContext: {privileged: true}}
-"""
+PRIVILEGED = PRIVILEGED_POD
 
 
 def _errors(err: str) -> list[str]:
