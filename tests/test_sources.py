@@ -363,3 +363,45 @@ def test_helm_rendered_file_points_at_its_templates(tmp_path: Path) -> None:
         12,
         "web/templates/debug.yaml",
     )
+
+
+# A document whose apiVersion never served its kind: the API server refuses it ("no matches for kind
+# Deployment in version v1"), so it is an input error of that document; its pod spec is still judged.
+_V1_DEPLOYMENT = """\
+apiVersion: v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        securityContext: {privileged: true}
+"""
+
+
+@pytest.mark.parametrize(
+    ("api_version", "error", "judged"),
+    [
+        pytest.param("v1", "Deployment shop/web: apiVersion v1 never served kind Deployment (it is apps/v1)", True, id="v1"),
+        pytest.param("batch/v1", "Deployment shop/web: apiVersion batch/v1 never served kind Deployment (it is apps/v1)", True, id="batch"),
+        pytest.param("apps/v1beta1", None, True, id="an-old-version-that-served-it"),
+        pytest.param("extensions/v1beta1", None, True, id="extensions"),
+        pytest.param("example.com/v1", None, False, id="a-custom-resource-of-its-own-group"),
+    ],
+)  # fmt: skip
+def test_an_api_version_that_never_served_the_kind(
+    tmp_path: Path, api_version: str, error: str | None, judged: bool
+) -> None:
+    path = tmp_path / "web.yaml"
+    path.write_text(_V1_DEPLOYMENT.replace("apiVersion: v1", f"apiVersion: {api_version}"), encoding="utf-8")
+    report = scan([str(path)], ScanOptions(rules=("pod.privileged",)))
+    assert [(e.file, e.line, e.message) for e in report.errors] == ([(str(path), 1, error)] if error else [])
+    assert [(f.rule, f.location.line) for f in report.findings] == (
+        [("pod.privileged", 14)] if judged else []
+    )

@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
         "--kube-version",
         metavar="VERSION",
         help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
-        " default: the kube-apiserver image tag, else 1.33",
+        " default: the cluster's, else a node root's kube-apiserver image tag, else 1.33 (said so)",
     )
     cluster_group = scan_cmd.add_argument_group("cluster")
     cluster_group.add_argument(

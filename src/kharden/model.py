@@ -442,6 +442,8 @@ class Report:
     baseline: BaselineStats | None = None
     generated_at: datetime | None = None
     """When the scan ran (UTC); ``scan()`` sets it, honouring ``SOURCE_DATE_EPOCH``."""
+    assumptions: list[str] = field(default_factory=list)
+    """Verdicts that rest on an assumed Kubernetes version (``Kubernetes 1.33 for ...``)."""
 
     @property
     def active(self) -> list[Finding]:

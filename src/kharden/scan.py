@@ -76,7 +76,7 @@ class ScanOptions:
     node_roots: tuple[str, ...] = ()
     """Node root directories to read node and control-plane files under (``/`` for this node)."""
     kube_version: str | None = None
-    """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
+    """The cluster's Kubernetes version (``1.29``); else the cluster's or a node root's, else assumed."""
     allow_empty: bool = False
     """Accept inputs that give nothing to judge; else each is an input error (``--allow-empty``)."""
     severities: frozenset[Severity] | None = None
@@ -322,6 +322,7 @@ def evaluate(
         rules=runs,
         scores=scorecard(runs, findings),
         baseline=baseline,
+        assumptions=context.assumptions,
     )
 
 

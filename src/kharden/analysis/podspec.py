@@ -63,6 +63,10 @@ _TEMPLATE_PATHS: dict[tuple[str, str], str] = {
 
 TEMPLATE_KINDS = frozenset(kind for _, kind in _TEMPLATE_PATHS)
 """Kinds that carry a pod template (a Pod is its own)."""
+# A workload kind of a Kubernetes group that never served it (``apiVersion: v1``, ``kind: Deployment``)
+# is an input error (sources/served.py); its pod template is where the kind keeps it all the same.
+_BY_KIND = {kind: path for (_, kind), path in _TEMPLATE_PATHS.items()}
+_WORKLOAD_GROUPS = frozenset(group for group, _ in _TEMPLATE_PATHS)
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
@@ -71,7 +75,11 @@ APPARMOR_CONTAINER_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/
 
 def pod_template_path(obj: Obj) -> str | None:
     """The pointer of ``obj``'s pod template, ``""`` for a Pod, ``None`` if it has none."""
-    return _TEMPLATE_PATHS.get((obj.ref.group, obj.ref.kind))
+    ref = obj.ref
+    path = _TEMPLATE_PATHS.get((ref.group, ref.kind))
+    if path is None and ref.group in _WORKLOAD_GROUPS:
+        path = _BY_KIND.get(ref.kind)
+    return path
 
 
 class Field(NamedTuple, Generic[T]):

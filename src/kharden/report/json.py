@@ -68,6 +68,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "findings": [finding_dict(f) for f in report.findings],
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in report.errors],
         "not_evaluated": [{"rule": n.rule, "reason": n.reason} for n in report.not_evaluated],
+        "assumptions": list(report.assumptions),
         "summary": {
             "objects": report.stats.objects,
             "findings": counts,

@@ -83,6 +83,11 @@ SCHEMA: dict[str, Any] = {
                     {"rule": {"$ref": "#/$defs/rule"}, "reason": {"type": "string"}},
                 ),
             },
+            "assumptions": {
+                "type": "array",
+                "description": "What the scan assumed where its inputs did not say (the cluster's version).",
+                "items": {"type": "string"},
+            },
             "summary": {"$ref": "#/$defs/summary"},
         },
     ),

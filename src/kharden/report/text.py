@@ -186,6 +186,10 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
                 + ": "
                 + ", ".join(e.rule for e in group)
             )
+    if report.assumptions:
+        yield ""
+        for assumption in report.assumptions:
+            yield "  " + paint(f"assumed: {assumption}", "muted")
     if report.errors:
         yield ""
         yield paint(

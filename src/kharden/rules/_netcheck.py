@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..analysis.netpol import EGRESS, External, Grant, Network, Peer, PodClass, Rule, workload_ref
 from ..analysis.podspec import EffectivePod
 from ..analysis.selectors import LabelSelector
-from ..model import Hit
+from ..model import Hit, Severity
 
 __all__ = ["RuleHits", "Workload", "pods_of", "reach_hits", "selector_text", "uncovered_hits", "workloads"]
 
@@ -43,10 +43,11 @@ class Workload:
     pod: EffectivePod
     host_network: bool
 
-    def hit(self, message: str, key: str | None = None) -> Hit:
+    def hit(self, message: str, key: str | None = None, severity: Severity | None = None) -> Hit:
         """A finding on the workload: its hostNetwork field, or the labels a podSelector would match."""
         field = "spec/hostNetwork" if self.host_network else "metadata/labels"
-        return Hit(path=f"{self.pod.template_path}/{field}", message=message, obj=self.pod.obj, key=key)
+        path = f"{self.pod.template_path}/{field}"
+        return Hit(path=path, message=message, obj=self.pod.obj, key=key, severity=severity)
 
 
 def workloads(classes: Iterable[PodClass]) -> list[Workload]:
@@ -83,7 +84,13 @@ class RuleHits:
         self._seen: set[tuple[int, str]] = set()
 
     def __call__(
-        self, rule: Rule, peer: Peer | None, classes: Iterable[PodClass], before: str, after: str
+        self,
+        rule: Rule,
+        peer: Peer | None,
+        classes: Iterable[PodClass],
+        before: str,
+        after: str,
+        severity: Severity | None = None,
     ) -> Iterator[Hit]:
         """A finding for each workload of ``classes`` that ``rule`` (through ``peer``, when given) lets
         through: the message is ``before``, the pods (``pods of Deployment 'web'``), ``after``, and where
@@ -94,7 +101,7 @@ class RuleHits:
             if (id(workload.pod.obj), key) in self._seen:
                 continue
             self._seen.add((id(workload.pod.obj), key))
-            yield workload.hit(f"{before}pods of {workload.name}{after} ({location})", key=key)
+            yield workload.hit(f"{before}pods of {workload.name}{after} ({location})", key, severity)
 
 
 def selector_text(selector: LabelSelector) -> str:
@@ -123,6 +130,12 @@ def reach_hits(
     yield from uncovered_hits(uncovered, verb + where, EGRESS)
     rule_hits = RuleHits()
     for (rule, peer), (grant, classes) in granted.items():
+        if port is None and rule.dns_only:
+            # DNS only: a resolver anywhere is reachable, and through it a DNS tunnel, not the whole Internet
+            dest = "any address (the rule has no 'to')" if peer is None else f"ipBlock {peer.ip_block}"
+            after = f" send DNS on {grant.ports} to {dest}: a path for tunnelling data out"
+            yield from rule_hits(rule, peer, classes, f"{rule} lets ", after, Severity.LOW)
+            continue
         if peer is None or peer.addresses is None:
             how = "the rule has no 'to': every destination"
         elif len(target.addresses.v4) + len(target.addresses.v6) > 2:

@@ -2,7 +2,9 @@
 
 A document is an object when it is a mapping with string ``apiVersion`` and ``kind``.
 ``kind: List`` (and every ``*List`` kind) contributes its ``items``. Documents that are
-not objects (no apiVersion/kind, a bare list or scalar) are counted, never errors.
+not objects (no apiVersion/kind, a bare list or scalar) are counted, never errors. A built-in
+kind under an apiVersion that never served it (``v1`` Deployment) is an input error of its
+document, and the object is still judged (``served.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .._yaml import Document, iter_documents
 from ..errors import InputError
 from ..model import ClusterInfo, EditTracer, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
+from .served import never_served
 
 __all__ = ["Collected", "ObjectSource", "object_ref"]
 
@@ -179,6 +182,10 @@ class Collected:
         except InputError as e:
             self.error(e)
             return
+        unserved = never_served(api_version, kind)
+        if unserved is not None:
+            # The API server would refuse the document; what it says is still judged.
+            self.error(InputError(f"{ref}: {unserved}", file=file, line=line))
         tracer = None
         if object_source is not None:
             named, tracer = object_source(data, template)
