@@ -23,6 +23,7 @@ FORBIDDEN = {
     "rules": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources"),
     "sources": ("kharden.rules", "kharden.report", "kharden.cli", "kharden.scan", "kharden.analysis"),
     "report": ("kharden.cli", "kharden.scan", "kharden.sources"),
+    "generate": ("kharden.cli", "kharden.report", "kharden.rules"),
 }
 
 

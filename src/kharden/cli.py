@@ -20,6 +20,7 @@ from . import __version__, reach
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
+from .generate import command as generate_command
 from .model import STDIN_FILE, Report, Severity
 from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
@@ -209,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _reach_parser(commands)
     _probe_parser(commands)
+    _generate_parser(commands)
     return parser
 
 
@@ -303,6 +305,24 @@ def _gate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _severities(text: str) -> frozenset[Severity]:
     return frozenset(Severity.parse(part) for part in text.split(",") if part.strip())
+
+
+def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
+        description=(
+            "Read the same inputs as 'scan' and write what they lack: 'networkpolicies' (default deny per"
+            " namespace, then the traffic the manifests show is needed, each rule with its reason, checked by"
+            " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
+            " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
+            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace"
+            " (-o DIR), or adds them to a kustomization (--write)."
+        ),
+    )
+    generate_command.add_arguments(generate_cmd)
+    _cluster_arguments(generate_cmd)
 
 
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -431,6 +451,8 @@ def _run(argv: list[str]) -> int:
         return _reach(args)
     if args.command == "probe":
         return _probe(args)
+    if args.command == "generate":
+        return _generate(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -740,6 +762,16 @@ def _probe(args: argparse.Namespace) -> int:
         return probe_command.run(args, options, _write, color=_color("auto", args.output))
     finally:
         _ProgressLine.clear(options.progress)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    options = _cluster_options(args) if args.cluster else None
+    try:
+        return generate_command.run(args, options, _write)
+    finally:
+        _ProgressLine.clear(options.progress if options else None)
 
 
 def _color(choice: str, output: str | None) -> bool:
