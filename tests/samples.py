@@ -122,7 +122,7 @@ def edge_report() -> Report:
         ),
     ]
     rules = [
-        RuleRun(rule, get(rule).section, get(rule).severity, 3)
+        RuleRun(rule, get(rule).section, get(rule).severity, 3, get(rule).fix_support)
         for rule in dict.fromkeys(f.rule for f in findings)
     ]
     stats = ScanStats(files=4, objects=6)

@@ -269,7 +269,8 @@ def test_rules_table_explains_its_from_column(capsys: pytest.CaptureFixture[str]
     _, out, _ = run_cli(capsys, "rules")
     legend = out.split("\n\nFROM: ", 1)[1].splitlines()
     assert legend[0] == "the evidence a rule judges (it runs when the scan has one of them)"
-    assert legend[1:] == [f"  {letter}  {meaning}" for letter, meaning in EVIDENCE.items()]
+    assert legend[1 : 1 + len(EVIDENCE)] == [f"  {letter}  {meaning}" for letter, meaning in EVIDENCE.items()]
+    assert [line.split(":")[0] for line in legend[1 + len(EVIDENCE) :]] == ["CEL", "FIX"]
 
 
 # -- license, metadata, docs, CI ----------------------------------------------------------------------

@@ -380,7 +380,7 @@ def test_reports_carry_both_locations() -> None:
         "edit": {"kind": "json-patch", "document": 0, "pointer": "/0/value"},
     }
     lines = text.render(edge_report()).splitlines()
-    [head] = [line for line in lines if "pod.host-namespaces" in line]
+    [head] = [line for line in lines if "pod.host-namespaces" in line and "fix:" not in line]
     assert head.split()[0] == "3:3"
     assert head.endswith("(rendered 36:11)")
     assert "  Deployment prod/prod-web  (rendered by kustomize from overlays/prod)" in lines

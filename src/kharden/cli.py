@@ -208,9 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    _reach_parser(commands)
-    _probe_parser(commands)
-    _generate_parser(commands)
+    for add_parser in (_reach_parser, _fix_parser, _probe_parser, _generate_parser):
+        add_parser(commands)
     return parser
 
 
@@ -254,6 +253,126 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
     _cluster_arguments(reach_cmd)
+
+
+def _fix_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    fix_cmd = commands.add_parser(
+        "fix",
+        help="write the fixes of the findings: a diff, or the files with --write",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Read what 'scan' reads and change what the selected rules found, the way a careful engineer
+would by hand. Without --write, print a unified diff; with --write, change the files.
+
+  plain YAML/JSON  edited in place: only the changed lines; comments, order, quoting, layout kept
+  kustomization    a JSON 6902 patch in the directory given (kharden-fix/KIND-NAME.yaml), added to
+                   its kustomization.yaml under 'patches:'; bases and resources are never edited
+  Helm chart       a values file (--values-out FILE) with the chart's securityContext,
+                   podSecurityContext, containerSecurityContext, serviceAccount.automount keys,
+                   each kept only when rendering the chart with it fixes findings; templates are
+                   not rewritten (what values cannot fix is named with its template)
+
+Safe changes are made by default: allowPrivilegeEscalation: false, capabilities.drop: [ALL],
+seccompProfile RuntimeDefault, runAsNonRoot: true, automountServiceAccountToken: false where the
+ServiceAccount has no RBAC grant, and removing privileged: true, hostPID/hostIPC, procMount:
+Unmasked and Unconfined AppArmor profiles. A value every container inherits goes on the pod, else
+on each container, never repeating what is inherited. --unsafe also makes the changes that can break
+an application (readOnlyRootFilesystem with an emptyDir at /tmp, a non-zero runAsUser, removing
+added capabilities and hostPath volumes); the diff's hunk header says why each may break.
+Images are pinned by digest only from what you give (--digests FILE, --image-report FILE): kharden
+never asks a registry.
+
+Exit codes: 0 nothing to change, 1 changes shown or written, 2 input or usage error.""",
+    )
+    fix_cmd.add_argument("paths", nargs="+", metavar="PATH", help="file or directory")
+    fix_cmd.add_argument("--write", action="store_true", help="change the files (default: print a diff)")
+    fix_cmd.add_argument(
+        "--unsafe", action="store_true", help="also make changes that may break the application"
+    )
+    fix_cmd.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="fix only matching rules (repeatable)"
+    )
+    fix_cmd.add_argument(
+        "--skip-rule",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="do not fix matching rules (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--values-out", metavar="FILE", help="Helm charts: write the values that fix findings to FILE"
+    )
+    fix_cmd.add_argument(
+        "--digests",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="pin images by digest from FILE, a YAML/JSON map of image reference to digest (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--image-report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Trivy or Grype JSON of an image: pin it by the repository digest it names (repeatable)",
+    )
+    fix_cmd.add_argument("--config", metavar="FILE", help=".kharden.yaml to use (its ignores are honoured)")
+    fix_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
+    fix_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    fix_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+    fix_cmd.add_argument(
+        "--max-file-size",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 1048576,
+        metavar="MIB",
+        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
+    )
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from .fix import FixOptions, plan_fixes, unified_diff, write_fixes  # noqa: PLC0415 - only for 'fix'
+
+    if args.max_file_size <= 0:
+        raise UsageError("--max-file-size must be positive")
+    options = FixOptions(
+        rules=tuple(args.rule),
+        skip_rules=tuple(args.skip_rule),
+        unsafe=args.unsafe,
+        config=_config(args),
+        max_file_bytes=int(args.max_file_size * 1048576),
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        values_out=args.values_out,
+        digests=tuple(args.digests),
+        image_reports=tuple(args.image_report),
+    )
+    result = plan_fixes(args.paths, options)
+    changed = [f for f in result.files if f.before != f.after]
+    errors = list(result.errors)
+    if args.write:
+        errors += write_fixes(result)
+    else:
+        sys.stdout.write("".join(unified_diff(f) for f in changed))
+        sys.stdout.flush()
+    for error in errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    for advice in result.advice:
+        print(f"{PROG}: {advice}", file=sys.stderr)
+    unsafe = sum(1 for _, s in result.skipped if s.reason.startswith("needs --unsafe"))
+    manual = sum(1 for _, s in result.skipped if not s.reason.startswith("needs --unsafe"))
+    files = f"{len(changed)} file{'s' * (len(changed) != 1)}"
+    summary = f"{result.fixed} finding{'s' * (result.fixed != 1)} fixed in {files}"
+    summary += (
+        " (written)" if args.write and changed else (" (diff only; --write to apply)" if changed else "")
+    )
+    if unsafe:
+        summary += f"; {unsafe} left that only --unsafe fixes"
+    if manual:
+        summary += f"; {manual} with no automatic fix"
+    print(f"{PROG}: {summary}", file=sys.stderr)
+    if errors:
+        return 2
+    return 1 if changed else 0
 
 
 def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -449,6 +568,8 @@ def _run(argv: list[str]) -> int:
         return _who_can(args)
     if args.command == "reach":
         return _reach(args)
+    if args.command == "fix":
+        return _fix(args)
     if args.command == "probe":
         return _probe(args)
     if args.command == "generate":

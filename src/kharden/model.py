@@ -393,6 +393,8 @@ class RuleRun:
     section: str
     severity: Severity
     examined: int
+    fix: tuple[bool, bool] = (False, False)
+    """What ``kharden fix`` can do for the rule: ``(automatic, only with --unsafe)``."""
 
 
 @dataclass(frozen=True, slots=True)

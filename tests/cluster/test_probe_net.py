@@ -251,7 +251,8 @@ def _stop_mid_run(server: FakeApiServer, lab: NetLab, kubeconfig: Path, signum: 
     try:
         sources = f"{PROBE_SELECTOR},kharden.io/probe-role=source"
         assert wait_for(lambda: len(server.pods(sources)) == 4, 30)
-        assert len(leftovers(lab.tag)) == 1 + 7
+        # The stand-in runtime starts a pod's network namespace just after the API records the pod.
+        assert wait_for(lambda: len(leftovers(lab.tag)) == 1 + 7, 30)
         process.send_signal(signum)
         _, err = process.communicate(timeout=30)
     finally:

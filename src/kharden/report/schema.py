@@ -190,6 +190,16 @@ SCHEMA: dict[str, Any] = {
                     "description": "Stable across line moves and reformatting; distinct for distinct"
                     " problems.",
                 },
+                "fix": _object(
+                    "What 'kharden fix' can do about the finding.",
+                    {
+                        "automatic": {"type": "boolean", "description": "kharden fix repairs it."},
+                        "unsafe": {
+                            "type": "boolean",
+                            "description": "Only with --unsafe (it may break the app).",
+                        },
+                    },
+                ),
                 "suppressed": {
                     "oneOf": [
                         {"type": "null"},

@@ -53,6 +53,7 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
     lines: list[str] = []
     shown = [f for f in report.findings if show_suppressed or f.suppressed is None]
     width = max((len(f.rule) for f in shown), default=0)
+    fixes = {run.rule: run.fix for run in report.rules}
     for file, in_file in _grouped(shown, lambda f: f.location.file or "<unknown>").items():
         lines.append(paint(file, "file"))
         for ref, group in _grouped(in_file, lambda f: f.object).items():
@@ -60,7 +61,8 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
             seen: set[str] = set()
             for finding in group:
                 # The fix is the same for every finding of a rule: say it once per object.
-                lines.append(_finding_lines(finding, paint, width, show_fix=finding.rule not in seen))
+                fix = fixes.get(finding.rule, (False, False)) if finding.rule not in seen else None
+                lines.append(_finding_lines(finding, paint, width, fix=fix))
                 seen.add(finding.rule)
         lines.append("")
     lines.extend(_summary(report, paint))
@@ -105,7 +107,9 @@ def _rendered_at(finding: Finding) -> tuple[str, str]:
     return "", ""
 
 
-def _finding_lines(finding: Finding, paint: _Paint, width: int, *, show_fix: bool) -> str:
+def _finding_lines(finding: Finding, paint: _Paint, width: int, *, fix: tuple[bool, bool] | None) -> str:
+    """The finding's line; with ``fix`` (once per rule and object), how to fix it: the command when
+    ``kharden fix`` can (``(automatic, only with --unsafe)``), and the remediation."""
     location = finding.location
     where = f"{location.line}:{location.column}" if location.line is not None else "-"
     severity = finding.severity.label
@@ -116,7 +120,12 @@ def _finding_lines(finding: Finding, paint: _Paint, width: int, *, show_fix: boo
     )
     pad = " " * (8 + 4 + 2 + 8 + 2)
     tail = f"\n{pad}{paint(untraced, 'muted')}" if untraced else ""
-    tail += f"\n{pad}{paint('fix: ' + finding.remediation, 'fix')}" if show_fix else ""
+    if fix is not None:
+        automatic, unsafe = fix
+        command = (
+            f"kharden fix {'' if automatic else '--unsafe '}--rule {finding.rule}  ({finding.remediation})"
+        )
+        tail += f"\n{pad}{paint('fix: ' + (command if automatic or unsafe else finding.remediation), 'fix')}"
     if finding.suppressed is not None:
         tail += (
             f"\n{pad}{paint(f'suppressed ({finding.suppressed.kind}): {finding.suppressed.reason}', 'muted')}"

@@ -15,6 +15,7 @@ from ..analysis.context import ScanContext
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import ALL, RBAC_KINDS, Binding, Request, Role, RuleRef, Subject, describe_rules
 from ..model import Hit, ObjRef, Severity
+from ._constraint import Remedy
 from ._ruleset import RuleSet
 
 rules = RuleSet("access")
@@ -137,6 +138,7 @@ def _component_text(key: tuple[str, str], refs: list[ObjRef]) -> str:
         " workload does not call the Kubernetes API"
     ),
     references=(SA_TASK + "#opt-out-of-api-credential-automounting", SERVICE_ACCOUNTS),
+    fix=Remedy("set", False),
 )
 def automount(context: ScanContext) -> Iterator[Hit]:
     """Fires when a workload mounts its ServiceAccount token (automountServiceAccountToken not false on the

@@ -87,6 +87,7 @@ def looks_secret(name: str) -> bool:
     references=(
         "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables",
     ),
+    not_exported="secrets are recognised by variable names and values",
 )
 def plaintext_secret_env(pod: EffectivePod) -> Iterator[Hit]:
     """Fires when a container environment variable whose name says it holds a secret (ends with password,

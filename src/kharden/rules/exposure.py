@@ -17,12 +17,13 @@ from ..analysis.controlplane import (
 )
 from ..analysis.endpoints import api_endpoints
 from ..analysis.netpol import METADATA, Network, PodClass, target_port
-from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod, Toleration, pod_template_path
+from ..analysis.podspec import TEMPLATE_KINDS, Toleration, pod_template_path
 from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
 from ..analysis.scheduling import Placement, control_plane_placements
 from ..analysis.services import Service
 from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, Severity, Unevaluated
+from ._constraint import Constraint, Eq, Is, row
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._netcheck import pods_of, reach_hits
 from ._podcheck import who
@@ -31,7 +32,7 @@ from ._ruleset import RuleSet
 rules = RuleSet("exposure")
 
 
-@rules.pod(
+@rules.policy(
     "exposure.host-port",
     Severity.MEDIUM,
     title="Host port",
@@ -41,7 +42,7 @@ rules = RuleSet("exposure")
     ),
     references=("https://kubernetes.io/docs/concepts/configuration/overview/#services",),
 )
-def host_port(pod: EffectivePod) -> Iterator[Hit]:
+def host_port() -> tuple[Constraint, ...]:
     """Fires when a container sets a non-zero hostPort.
 
     A host port is opened on the node's own addresses, outside Services and kube-proxy; NetworkPolicies
@@ -49,14 +50,16 @@ def host_port(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: ports[*].hostPort of every container, initContainer and ephemeralContainer.
     """
-    for container in pod.containers:
-        for port in container.ports:
-            if port.host_port.value:
-                yield container.hit(
-                    port.host_port,
-                    f"{who([container])} binds port {port.host_port.value}/{port.protocol} on the node"
-                    f" (hostPort: {port.host_port.value})",
-                )
+    return (
+        Constraint(
+            Is(None, Eq(0)),
+            lambda v: (
+                f"{who(v.containers)} binds port {v.field.value}/{v.item.protocol} on the node"
+                f" (hostPort: {v.field.value})"
+            ),
+            items=row("ports"),
+        ),
+    )
 
 
 @rules.object(

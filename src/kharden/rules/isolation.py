@@ -13,6 +13,7 @@ from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity, Unevaluated
+from ._constraint import Constraint, Is, Ne, row
 from ._netcheck import RuleHits, pods_of, reach_hits, selector_text, uncovered_hits
 from ._ruleset import RuleSet
 
@@ -138,7 +139,7 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
     yield from reach_hits(network, INTERNET, None, "may reach the Internet", "reach the Internet")
 
 
-@rules.pod(
+@rules.policy(
     "netpol.host-network",
     Severity.HIGH,
     title="Host network",
@@ -148,7 +149,7 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
     ),
 )
-def host_network(pod: EffectivePod) -> Iterator[Hit]:
+def host_network() -> tuple[Constraint, ...]:
     """Fires when a pod uses the node's network namespace (hostNetwork: true).
 
     NetworkPolicies do not select host-network pods, so nothing restricts their traffic; they can bind any
@@ -157,8 +158,13 @@ def host_network(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: spec.hostNetwork of the pod.
     """
-    if pod.host_network.value is True:
-        yield pod.hit(pod.host_network, "the pod uses the node's network namespace (hostNetwork: true)")
+    return (
+        Constraint(
+            Is(row("hostNetwork"), Ne(True), unset=True),
+            lambda v: "the pod uses the node's network namespace (hostNetwork: true)",
+            containers=False,
+        ),
+    )
 
 
 @rules.inventory(

@@ -27,7 +27,7 @@ from ..model import STDIN_FILE
 from . import helm, kustomize
 from .documents import Collected
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "STDIN_FILE", "FileOptions", "read_paths"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "inputs", "read_file", "read_paths"]
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -95,6 +95,16 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
             yield from _walk(path)
         else:
             yield "file", path
+
+
+def inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
+    """What :func:`read_paths` would read, in its order: ``(kind, item)`` as :func:`_inputs` yields."""
+    return _inputs(paths)
+
+
+def read_file(path: str, max_bytes: int) -> bytes:
+    """A file's bytes as the scan reads them: refused when too large or binary (:class:`InputError`)."""
+    return _read_file(path, max_bytes)
 
 
 def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, Any]]:
