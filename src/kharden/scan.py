@@ -35,6 +35,7 @@ from .model import (
     Severity,
     Unevaluated,
 )
+from .paths.findings import on_paths
 from .rules import INPUTS, Rule, select
 from .runner import Judgement, Runner, template_annotations
 from .score import scorecard
@@ -76,6 +77,8 @@ class ScanOptions:
     """Node root directories to read node and control-plane files under (``/`` for this node)."""
     kube_version: str | None = None
     """The cluster's Kubernetes version (``1.29``); else the cluster's or a node root's, else assumed."""
+    attack_paths: bool = True
+    """Count the attack paths each finding lies on (``Report.attack_paths``; see ``kharden paths``)."""
     allow_empty: bool = False
     """Accept inputs that give nothing to judge; else each is an input error (``--allow-empty``)."""
     severities: frozenset[Severity] | None = None
@@ -101,7 +104,13 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     kube_version = _version(options.kube_version)
     with acyclic_work():
         collected = collect(paths, options)
-        report = evaluate(collected, rules, config.policy(rules, baseline), kube_version=kube_version)
+        report = evaluate(
+            collected,
+            rules,
+            config.policy(rules, baseline),
+            kube_version=kube_version,
+            attack_paths=options.attack_paths,
+        )
     if options.severities is not None:
         report.findings = [f for f in report.findings if f.severity in options.severities]
     report.generated_at = scan_time()
@@ -236,8 +245,10 @@ def evaluate(
     policy: Policy | None = None,
     *,
     kube_version: tuple[int, int] | None = None,
+    attack_paths: bool = False,
 ) -> Report:
-    """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings."""
+    """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings
+    (``attack_paths``: and count the attack paths each lies on)."""
     policy = policy or Policy()
     available = _available(collected.evidence)
     inputs = {"image-report"} if collected.image_scans else set()
@@ -282,9 +293,10 @@ def evaluate(
     inventory_rules = [r for r in runnable if r.target == "inventory"]
     undecided = _run_inventory(inventory_rules, context, runner, findings, not_evaluated)
 
-    errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
-    _tell_apart(findings, policy)
+    _tell_apart(findings, policy)  # final fingerprints, before the attack paths count by them
+    counts = on_paths(context, findings) if attack_paths else None  # before errors: it may build engines
+    errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     runs = [
         RuleRun(
             rule.id,
@@ -308,6 +320,7 @@ def evaluate(
         rules=runs,
         scores=scorecard(runs, findings),
         baseline=baseline,
+        attack_paths=counts,
         assumptions=context.assumptions,
     )
 

@@ -200,6 +200,11 @@ SCHEMA: dict[str, Any] = {
                         },
                     },
                 ),
+                "attack_paths": {
+                    **_COUNT,
+                    "description": "How many of the attack paths 'kharden paths' finds rest on this finding"
+                    " (in scans that count them).",
+                },
                 "suppressed": {
                     "oneOf": [
                         {"type": "null"},
@@ -213,6 +218,7 @@ SCHEMA: dict[str, Any] = {
                     ]
                 },
             },
+            optional=("attack_paths",),
         ),
         "summary": _object(
             "Counts, scores and what the scan read.",
