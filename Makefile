@@ -33,10 +33,12 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-## docs: regenerate docs/rules.md and the rendered catalog (src/kharden/catalog.json) from the rule registry
+## docs: regenerate docs/rules.md and the rendered catalog (src/kharden/catalog.json) from the rule registry, docs/json.md and the JSON report's schema
 docs: $(VENV)/.installed
 	$(BIN)/python -m kharden._catalog
 	$(KHARDEN) rules --format md > docs/rules.md
+	$(KHARDEN) schema --format md > docs/json.md
+	$(KHARDEN) schema > docs/report.schema.json
 
 ## golden: regenerate the golden reports (tests/report/golden/, tests/data/same-findings.txt; review `git diff`)
 golden: $(VENV)/.installed

@@ -112,14 +112,22 @@ class Policy:
         template_annotations: Mapping[str, str],
         fingerprint: str,
         severity: Severity,
+        also: Obj | None = None,
     ) -> Suppression | None:
-        """The first that applies: the object's annotation, a config ignore, the baseline."""
+        """The first that applies: the object's annotation (or that of ``also``, the object the finding
+        points into when it is another one), a config ignore, the baseline."""
         found = annotation_suppression(rule_id, obj, template_annotations)
+        if found is None and also is not None:
+            found = annotation_suppression(rule_id, also, {})
         if found is not None:
             return found
         for ignore in self.ignores:
             if ignore.matches(rule_id, obj.ref):
                 return Suppression(kind="config", reason=ignore.reason)
+        return self.baseline_suppression(fingerprint, severity)
+
+    def baseline_suppression(self, fingerprint: str, severity: Severity) -> Suppression | None:
+        """The baseline's suppression of a finding, when the baseline holds it at this severity or above."""
         if self.baseline is not None and self.baseline.covers(fingerprint, severity):
             return Suppression(kind="baseline", reason=f"in the baseline {self.baseline.file}")
         return None

@@ -12,11 +12,14 @@ from .. import TYPE_CHECKING
 from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from ..model import Report
+    from typing import Any
+
+    from ..model import Report, Severity
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "github",
     "html",
     "json",
     "junit",
@@ -28,7 +31,7 @@ __all__ = [
     "text",
 ]
 
-FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown", "github")
 EXTENSIONS = {
     "text": ".txt",
     "json": ".json",
@@ -37,8 +40,10 @@ EXTENSIONS = {
     "html": ".html",
     "policyreport": ".yaml",
     "markdown": ".md",
+    "github": ".github",
 }
 STDOUT = "-"
+_HIGH: Any = object()  # render()'s default fail_on: Severity.HIGH, without importing the model here
 
 
 def render(
@@ -48,19 +53,27 @@ def render(
     color: bool = False,
     show_suppressed: bool = False,
     sarif_root: str | None = None,
+    fail_on: Severity | None = _HIGH,
 ) -> str:
-    """``report`` in the format ``name`` (one of :data:`FORMATS`).
+    """``report`` in the format ``name`` (one of :data:`FORMATS`); ``fail_on`` is the run's ``--fail-on``
+    (``None``: never), for the formats that say what fails the run.
 
     Each renderer module is imported when its format is asked for: a scan that prints text
     does not pay for the HTML and SARIF machinery at startup.
     """
     if name not in FORMATS:
         raise UsageError(f"unknown format {name!r} (expected one of: {', '.join(FORMATS)})")
+    if fail_on is _HIGH:
+        from ..model import Severity  # noqa: PLC0415 - the command line imports this module at start-up
+
+        fail_on = Severity.HIGH
     module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
         return str(module.render(report, color=color, show_suppressed=show_suppressed))
-    if name == "sarif":
+    if name in {"sarif", "github"}:
         return str(module.render(report, root=sarif_root))
+    if name == "junit":
+        return str(module.render(report, fail_on=fail_on))
     return str(module.render(report))
 
 
