@@ -304,6 +304,7 @@ class Network:
         self.class_ns[-1] = len(namespaces)
         self._index = _LabelIndex([c for c in self.classes[:-1] if not c.host_network])
         self._namespace_cache: dict[LabelSelector, tuple[int, int, bool]] = {}
+        self._of_namespace: dict[str, list[PodClass]] = {}
         self._known_names = frozenset(self.namespaces)
         self.isolated_bits = {INGRESS: 0, EGRESS: 0}
         for policy in self.policies:
@@ -374,8 +375,13 @@ class Network:
     # -- questions -----------------------------------------------------------------------------
 
     def classes_of(self, namespace: str) -> list[PodClass]:
-        ns = self.namespaces.get(namespace)
-        return [] if ns is None else [self.classes[i] for i in bit_indexes(self.ns_masks[ns.index])]
+        """The classes of a namespace's pods (one list per namespace, made once: read-only)."""
+        found = self._of_namespace.get(namespace)
+        if found is None:
+            ns = self.namespaces.get(namespace)
+            found = [] if ns is None else [self.classes[i] for i in bit_indexes(self.ns_masks[ns.index])]
+            self._of_namespace[namespace] = found
+        return found
 
     def isolated(self, cls: PodClass, direction: str) -> bool:
         return bool(self.isolated_bits[direction] >> cls.index & 1)
