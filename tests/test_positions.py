@@ -82,3 +82,32 @@ def test_many_documents_located_in_any_order() -> None:
     for document in [*documents, *reversed(documents)]:
         start = document.line
         assert document.positions.locate(document.data, "/metadata/name") == (start + 3, 3)
+
+
+def _pointers(node: Any, at: str = "") -> list[str]:
+    """Every pointer into ``node``, and one past each leaf."""
+    found = [at, at + "/missing"]
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found += _pointers(value, f"{at}/{key}")
+    return found
+
+
+def test_a_walk_down_the_document_finds_what_the_table_holds() -> None:
+    """Obj.trace finds the containers on its path from the root down, skipping the blocks of earlier
+    siblings, without laying out the whole document."""
+    from kharden import _pointer  # noqa: PLC0415
+
+    text = (
+        TEXT
+        + b"status:\n  conditions:\n    - {type: Ready, status: 'True'}\n    - [nested, [deeper, {x: 1}]]\n"
+    )
+    document = _one(text)
+    pointers = _pointers(document.data)
+    assert len(pointers) > 60
+    for pointer in pointers:
+        walked = _pointer.trace(document.data, pointer, document.positions.lookup())
+        assert walked == _pointer.trace(document.data, pointer, document.positions.table), pointer
+    # From an object inside the document (an item of a List), the walk falls back to the table.
+    item = document.data["spec"]["template"]["spec"]["containers"][1]
+    assert _pointer.trace(item, "/image", document.positions.lookup())[0] is not None

@@ -119,10 +119,11 @@ class Positions:
     """Where each key and list item of one document was written.
 
     Per dict, the packed positions of its keys in the dict's order; per list, one per item. They are
-    kept in one ``array`` for the whole document, container after container in the order
-    :func:`_containers` walks the data (a few bytes per field, where an array per container cost four
-    kilobytes per document), and laid out per container when asked. A document whose anchors and
-    aliases share a container keeps the table by container (``id``) it was built with.
+    kept in one ``array`` for the whole document (a few bytes per field, where an array per container
+    cost four kilobytes per document): the containers in preorder, each as the size of its block (its
+    own and its descendants' entries, headers included) followed by its own positions, so that a walk
+    down a pointer skips a sibling's whole subtree in one step. A document whose anchors and aliases
+    share a container keeps the table by container (``id``) it was built with.
     """
 
     __slots__ = ("_packed", "_root", "_table")
@@ -138,15 +139,14 @@ class Positions:
     def compact(cls, root: Any, table: dict[int, array[int]]) -> Positions:
         """The positions of ``table`` (per container of ``root``, by ``id``) in one array, when each container
         appears once in ``root`` with one position per key or item; else kept as the table."""
-        entries = []
-        for container in _containers(root):
-            entry = table.get(id(container))
-            if entry is None or len(entry) != len(container):
-                return cls(table)
-            entries.append(entry)
-        if len(entries) != len(table):
+        packed: array[int] = array("Q")
+        visited = [0]
+        try:
+            _pack(root, table, packed, visited)
+        except _NotPackable:
             return cls(table)
-        packed: array[int] = array("Q", b"".join([entry.tobytes() for entry in entries]))
+        if visited[0] != len(table):
+            return cls(table)  # a container shared (aliases): it has one table entry for several places
         return cls(root=root, packed=packed)
 
     @classmethod
@@ -157,49 +157,91 @@ class Positions:
 
     def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
-        return unpack(_pointer.trace(root, pointer, self.table)[0])
+        return unpack(_pointer.trace(root, pointer, self.lookup())[0])
+
+    def lookup(self) -> Mapping[int, Sequence[int]] | _Walk:
+        """What ``_pointer.trace`` reads positions from, for one walk down from the document's root."""
+        return self._table if self._table is not None else _Walk(self)
 
     @property
     def table(self) -> Mapping[int, Sequence[int]]:
         """Per container (by ``id``), the positions of its keys or items."""
         if self._table is not None:
             return self._table
-        laid_out = _LAID_OUT.pop(self, None)
-        if laid_out is None:
-            laid_out = _laid_out(self._root, memoryview(cast("array[int]", self._packed)))
-            if len(_LAID_OUT) >= _LAID_OUT_KEPT:
-                del _LAID_OUT[next(iter(_LAID_OUT))]
-        _LAID_OUT[self] = laid_out  # the most recent last
+        view = memoryview(cast("array[int]", self._packed))
+        laid_out = {}
+        offset = 0
+        for container in _preorder(self._root):
+            laid_out[id(container)] = view[offset + 1 : offset + 1 + len(container)]
+            offset += 1 + len(container)
         return laid_out
 
     def _packed_bytes(self) -> bytes | None:
         return self._packed.tobytes() if self._packed is not None else None
 
 
-# The layouts asked for last: a scan locates the findings of one object, then of the next.
-_LAID_OUT: dict[Positions, dict[int, memoryview]] = {}
-_LAID_OUT_KEPT = 64
+class _Walk:
+    """The positions of the containers one pointer walk meets, from the document's root down, in the
+    order ``_pointer.trace`` asks for them: each child is found after its parent's block header by
+    skipping its earlier siblings' blocks. Anything else is looked up in the whole table."""
+
+    __slots__ = ("_node", "_offset", "_positions")
+
+    def __init__(self, positions: Positions) -> None:
+        self._positions = positions
+        self._node: Any = positions._root
+        self._offset = 0
+
+    def get(self, key: int, default: Any = None) -> Any:
+        node = self._node
+        packed = cast("array[int]", self._positions._packed)
+        if id(node) == key:
+            return memoryview(packed)[self._offset + 1 : self._offset + 1 + len(node)]
+        offset = self._offset + 1 + len(node)
+        for child in _children(node):
+            if id(child) == key:
+                self._node, self._offset = child, offset
+                return memoryview(packed)[offset + 1 : offset + 1 + len(child)]
+            offset += packed[offset]
+        return self._positions.table.get(key, default)
 
 
-def _laid_out(root: Any, view: memoryview) -> dict[int, memoryview]:
-    """Per container of ``root`` (by ``id``), its slice of ``view``: :func:`_containers`' walk, inlined."""
-    laid_out = {}
-    start = 0
+class _NotPackable(Exception):  # noqa: N818 - a signal, caught in Positions.compact
+    """A container without one position per key or item."""
+
+
+def _pack(node: Any, table: dict[int, array[int]], packed: array[int], visited: list[int]) -> int:
+    """Append the block of ``node`` (its size, its positions, its children's blocks) to ``packed``."""
+    entry = table.get(id(node))
+    if entry is None or len(entry) != len(node):
+        raise _NotPackable
+    visited[0] += 1
+    header = len(packed)
+    packed.append(0)
+    packed.extend(entry)
+    size = 1 + len(entry)
+    for child in node.values() if node.__class__ is dict else node:
+        if child.__class__ is dict or child.__class__ is list:
+            size += _pack(child, table, packed, visited)
+    packed[header] = size
+    return size
+
+
+def _children(node: Any) -> list[Any]:
+    """The dicts and lists directly in ``node``, in order."""
+    values = node.values() if node.__class__ is dict else node if node.__class__ is list else ()
+    return [v for v in values if v.__class__ is dict or v.__class__ is list]
+
+
+def _preorder(root: Any) -> Iterator[Any]:
+    """Every dict and list in ``root``, each before its children, children in order (no recursion:
+    YAML nests 1,000 deep)."""
     stack = [root]
     while stack:
         node = stack.pop()
-        kind = node.__class__
-        if kind is dict:
-            children = node.values()
-        elif kind is list:
-            children = node
-        else:
-            continue
-        end = start + len(node)
-        laid_out[id(node)] = view[start:end]
-        start = end
-        stack += [child for child in children if child.__class__ is dict or child.__class__ is list]
-    return laid_out
+        if node.__class__ is dict or node.__class__ is list:
+            yield node
+            stack += reversed(_children(node))
 
 
 def unpack(packed: int | None) -> tuple[int, int] | None:
