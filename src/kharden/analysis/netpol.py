@@ -305,6 +305,7 @@ class Network:
         self._index = _LabelIndex([c for c in self.classes[:-1] if not c.host_network])
         self._namespace_cache: dict[LabelSelector, tuple[int, int, bool]] = {}
         self._of_namespace: dict[str, list[PodClass]] = {}
+        self._by_label: dict[str, dict[tuple[str, str], list[PodClass]]] = {}
         self._known_names = frozenset(self.namespaces)
         self.isolated_bits = {INGRESS: 0, EGRESS: 0}
         for policy in self.policies:
@@ -482,7 +483,19 @@ class Network:
     def backends(self, service: Service) -> list[PodClass]:
         """The pods a Service sends to: its selector over the pods of its namespace."""
         namespace = service.obj.ref.namespace or "default"
-        return [c for c in self.classes_of(namespace) if service.selector.matches(c.labels)]
+        key = service.selector.index_key
+        classes = self.classes_of(namespace) if key is None else self._labelled(namespace).get(key, ())
+        return [c for c in classes if service.selector.matches(c.labels)]
+
+    def _labelled(self, namespace: str) -> dict[tuple[str, str], list[PodClass]]:
+        """A namespace's classes by each of their labels (in class order), made once per namespace."""
+        found = self._by_label.get(namespace)
+        if found is None:
+            found = self._by_label[namespace] = {}
+            for cls in self.classes_of(namespace):
+                for item in cls.labels.items():
+                    found.setdefault(item, []).append(cls)
+        return found
 
     def open_ingress(self, cls: PodClass, protocol: str, port: int) -> Grant | None:
         """What lets any source, inside or outside the cluster, reach ``cls`` on ``port``: no
