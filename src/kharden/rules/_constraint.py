@@ -47,6 +47,7 @@ __all__ = [
     "Remedy",
     "Subject",
     "Violation",
+    "field_candidates",
     "hits",
     "row",
     "rule_cel",
@@ -265,6 +266,11 @@ class CelRoots:
 
     spec: str = "variables.podSpec"
     metadata: str = "variables.podMetadata"
+    exempt: str = ""
+    """CEL that is true when the container ``{c}`` is exempt (its image is exempted): it passes every
+    container test. Empty: no exemption."""
+    pod_exempt: str = ""
+    """CEL that is true when the whole pod is exempt from the pod-level tests (every container is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,31 +357,48 @@ class Is(Test):
         if self.row is None:
             assert subject.item is not None
             return self.pred.cel(subject.item)
-        row, roots = self.row, subject.roots
-        candidates: list[tuple[str, str]] = []
-        if subject.container is not None and row.container is not None:
-            candidates.append(_has_path(subject.container, row.container))
-            if row.container_annotation is not None and not self.own:
-                key = f"({cel_literal(row.container_annotation)} + {subject.container}.name)"
-                value = f"{roots.metadata}.annotations[{key}]"
-                candidates.append(
-                    (f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations", value)
-                )
-        if (subject.container is None or not self.own) and row.pod is not None:
-            candidates.append(_has_path(roots.spec, row.pod))
-        if (subject.container is None or not self.own) and row.pod_annotation is not None:
-            key = cel_literal(row.pod_annotation)
+        expr = cel_literal(self.unset)
+        for presence, value, _ in reversed(
+            field_candidates(self.row, subject.roots, subject.container, self.own)
+        ):
+            expr = f"(({presence}) ? ({self.pred.cel(value)}) : {expr})"
+        return expr
+
+
+def field_candidates(
+    row: PodField, roots: CelRoots, container: str | None, own: bool
+) -> list[tuple[str, str, str]]:
+    """Where the effective value of ``row`` may come from, first set wins, as CEL: ``(presence, value,
+    source)`` with ``source`` ``container``, ``container-annotation``, ``pod`` or ``pod-annotation``.
+
+    ``container`` is the CEL variable of the container judged (``None``: the pod); ``own`` keeps only the
+    container's own field. A legacy annotation's value is translated to the field's type name.
+    """
+    candidates: list[tuple[str, str, str]] = []
+    annotations = f"{roots.metadata}.annotations"
+    if container is not None and row.container is not None:
+        candidates.append((*_has_path(container, row.container), "container"))
+        if row.container_annotation is not None and not own:
+            key = f"({cel_literal(row.container_annotation)} + {container}.name)"
             candidates.append(
                 (
-                    f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations",
-                    f"{roots.metadata}.annotations[{key}]",
+                    f"has({annotations}) && {key} in {annotations}",
+                    _legacy_profile_cel(f"{annotations}[{key}]"),
+                    "container-annotation",
                 )
             )
-        expr = cel_literal(self.unset)
-        for presence, value in reversed(candidates):
-            typed = _legacy_profile_cel(value) if "annotations[" in value else value
-            expr = f"(({presence}) ? ({self.pred.cel(typed)}) : {expr})"
-        return expr
+    if (container is None or not own) and row.pod is not None:
+        candidates.append((*_has_path(roots.spec, row.pod), "pod"))
+    if (container is None or not own) and row.pod_annotation is not None:
+        key = cel_literal(row.pod_annotation)
+        candidates.append(
+            (
+                f"has({annotations}) && {key} in {annotations}",
+                _legacy_profile_cel(f"{annotations}[{key}]"),
+                "pod-annotation",
+            )
+        )
+    return candidates
 
 
 @dataclass(frozen=True)
@@ -553,9 +576,13 @@ class Constraint:
             else:
                 body = self.test.cel(subject)
             if var is not None:
+                if roots.exempt:
+                    body = f"({roots.exempt.format(c=var)} || {body})"
                 body = f"(!has({spec}.{list_name}) || {spec}.{list_name}.all({var}, {body}))"
             parts.append(body)
         expression = " && ".join(parts)
+        if not self.containers and roots.pod_exempt:
+            expression = f"{roots.pod_exempt} || ({expression})"
         if self.linux_only:
             expression = f"{_WINDOWS_CEL.format(s=spec)} || ({expression})"
         return expression
