@@ -248,7 +248,7 @@ def exemptions_config_map(options: PolicyOptions) -> dict[str, Any]:
                 " policy reads it, and denies when it is missing",
             },
         },
-        "data": {"images": "".join(f"{glob}\n" for glob in options.exempt_images)},
+        "data": {"images": "\n".join(options.exempt_images)},
     }
 
 
