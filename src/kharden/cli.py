@@ -420,8 +420,8 @@ def _admission_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="enforce the rules at admission: ValidatingAdmissionPolicies, or a validating webhook",
         description=(
             "Enforce kharden's rules when objects are created: 'policies' writes ValidatingAdmissionPolicies"
-            " generated from the pod rules, 'webhook' serves a validating admission webhook judged by the same"
-            " rule runner as 'kharden scan'. See docs/admission.md."
+            " generated from the pod rules, 'webhook' serves a validating admission webhook judged by the"
+            " same rule runner as 'kharden scan'. See docs/admission.md."
         ),
     )
     admission_command.add_arguments(

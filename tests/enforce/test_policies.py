@@ -86,11 +86,15 @@ def test_the_policy_of_a_rule() -> None:
         "parameterNotFoundAction": "Deny",
     }
     assert binding["spec"]["matchResources"]["namespaceSelector"] == {
-        "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}
+        ]
     }
 
 
-_KUBERNETES_ONLY = re.compile(r"\.\?|\[\?|optional\.|\.isSorted\(|\.sum\(|\.indexOf\(\[|url\(|ip\(|cidr\(|quantity\(|authorizer|cel\.bind")
+_KUBERNETES_ONLY = re.compile(
+    r"\.\?|\[\?|optional\.|\.isSorted\(|\.sum\(|\.indexOf\(\[|url\(|ip\(|cidr\(|quantity\(|authorizer|cel\.bind"
+)
 
 
 def test_the_cel_uses_what_the_api_server_and_the_library_share() -> None:
@@ -129,7 +133,8 @@ def test_image_exemptions_decide_as_the_webhook(globs: list[str], images: list[s
         "securityContext": {"runAsUser": 0, "hostPID": True},
         "hostPID": True,
         "containers": [
-            {"name": f"c{i}", "image": image, "securityContext": {"privileged": True}} for i, image in enumerate(images)
+            {"name": f"c{i}", "image": image, "securityContext": {"privileged": True}}
+            for i, image in enumerate(images)
         ],
     }
     raw = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "x"}, "spec": spec}
@@ -152,7 +157,8 @@ def test_image_glob_regex() -> None:
 
 def test_annotations_are_honoured_only_when_asked() -> None:
     annotated = mutate(
-        PRIVILEGED, ("/metadata/annotations", {"kharden.io/ignore": "pod.run-as-root, pod.priv*=debug pod, ok"})
+        PRIVILEGED,
+        ("/metadata/annotations", {"kharden.io/ignore": "pod.run-as-root, pod.priv*=debug pod, ok"}),
     )
     rule = get("pod.privileged")
     plain = Policy(rule_policy(rule, PolicyOptions())[0])
@@ -165,7 +171,9 @@ def test_annotations_are_honoured_only_when_asked() -> None:
     assert [f.suppressed.kind if f.suppressed else None for f in findings] == ["annotation"]
     # On a workload's pod template too, and a glob that names another rule suppresses nothing.
     for value, denied in (("pod.*", False), ("image.*", True), ("pod.privileged=x\npod.seccomp", False)):
-        workload = as_kind(mutate(PRIVILEGED, ("/metadata/annotations", {"kharden.io/ignore": value})), "Deployment")
+        workload = as_kind(
+            mutate(PRIVILEGED, ("/metadata/annotations", {"kharden.io/ignore": value})), "Deployment"
+        )
         assert bool(honouring.evaluate(workload)) is denied, value
         scan = [f for f in judge(_obj(workload), [rule]).findings if f.suppressed is None]
         assert bool(scan) is denied, value
@@ -190,18 +198,37 @@ def test_an_update_that_leaves_the_template_alone_is_not_judged_again() -> None:
     [
         ("", {}),
         ("env=prod", {"matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}),
-        ("env==prod,tier!=db", {"matchExpressions": [
-            {"key": "env", "operator": "In", "values": ["prod"]},
-            {"key": "tier", "operator": "NotIn", "values": ["db"]},
-        ]}),
-        ("team in (a, b),!legacy,owned", {"matchExpressions": [
-            {"key": "team", "operator": "In", "values": ["a", "b"]},
-            {"key": "legacy", "operator": "DoesNotExist"},
-            {"key": "owned", "operator": "Exists"},
-        ]}),
-        ("kubernetes.io/metadata.name notin (kube-system,kharden)", {"matchExpressions": [
-            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kharden", "kube-system"]},
-        ]}),
+        (
+            "env==prod,tier!=db",
+            {
+                "matchExpressions": [
+                    {"key": "env", "operator": "In", "values": ["prod"]},
+                    {"key": "tier", "operator": "NotIn", "values": ["db"]},
+                ]
+            },
+        ),
+        (
+            "team in (a, b),!legacy,owned",
+            {
+                "matchExpressions": [
+                    {"key": "team", "operator": "In", "values": ["a", "b"]},
+                    {"key": "legacy", "operator": "DoesNotExist"},
+                    {"key": "owned", "operator": "Exists"},
+                ]
+            },
+        ),
+        (
+            "kubernetes.io/metadata.name notin (kube-system,kharden)",
+            {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        "values": ["kharden", "kube-system"],
+                    },
+                ]
+            },
+        ),
     ],
 )
 def test_namespace_selectors(text: str, expected: dict[str, Any]) -> None:
@@ -251,7 +278,13 @@ def test_the_command(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     assert {b["apiVersion"] for b in bindings} == {"admissionregistration.k8s.io/v1beta1"}
     assert {tuple(b["spec"]["validationActions"]) for b in bindings} == {("Warn", "Audit")}
     assert {json.dumps(b["spec"]["matchResources"]) for b in bindings} == {
-        json.dumps({"namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}})
+        json.dumps(
+            {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]
+                }
+            }
+        )
     }
 
 

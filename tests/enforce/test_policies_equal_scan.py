@@ -25,7 +25,6 @@ from kharden import _pointer
 from kharden.analysis.podspec import effective_pod, pod_template_path
 from kharden.enforce.exemptions import exempt
 from kharden.enforce.policies import PolicyOptions, exportable, rule_policy
-from kharden.errors import InputError
 from kharden.model import Obj, Origin
 from kharden.rules import REGISTRY, Rule
 from kharden.runner import judge
@@ -33,7 +32,7 @@ from kharden.scan import ScanOptions, collect
 from kharden.sources.documents import Collected
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "rules"))
-from test_pods import CASES  # noqa: E402
+from test_pods import CASES
 
 RULES_DIR = Path(__file__).parent.parent / "rules"
 CORPUS = SHARED / "corpus" / "real"
@@ -101,7 +100,9 @@ def _has_names(obj: Obj) -> bool:
         node = node.get(token, {}) if isinstance(node, dict) else {}
     spec = node.get("spec", {}) if isinstance(node, dict) else {}
     lists = [spec.get(name) or [] for name in ("containers", "initContainers", "ephemeralContainers")]
-    return all(isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] for items in lists for c in items)
+    return all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] for items in lists for c in items
+    )
 
 
 def _scan_messages(obj: Obj, rule: Rule, globs: tuple[str, ...] = ()) -> list[str]:
@@ -125,7 +126,9 @@ def _disagreements(
     for rule in EXPORTED:
         failures = policies[rule.id].evaluate(data, params)
         if bool(failures) != (rule.id in reported):
-            problems.append(f"{rule.id}: {'the scan reports it, the policy admits' if failures == [] else 'the policy denies, the scan does not report it'}")
+            problems.append(
+                f"{rule.id}: {'the scan reports it, the policy admits' if failures == [] else 'the policy denies, the scan does not report it'}"
+            )
             continue
         if not failures or not named:
             continue
@@ -143,7 +146,9 @@ def test_the_policies_judge_the_corpus_as_the_scan(name: str, obj: Obj) -> None:
     assert _disagreements(obj, POLICIES, honour=False) == [], name
 
 
-@pytest.mark.parametrize(("name", "obj"), EXAMPLE_OBJECTS + TABLE_OBJECTS, ids=[n for n, _ in EXAMPLE_OBJECTS + TABLE_OBJECTS])
+@pytest.mark.parametrize(
+    ("name", "obj"), EXAMPLE_OBJECTS + TABLE_OBJECTS, ids=[n for n, _ in EXAMPLE_OBJECTS + TABLE_OBJECTS]
+)
 def test_the_policies_judge_the_tables_and_examples_as_the_scan(name: str, obj: Obj) -> None:
     assert _disagreements(obj, POLICIES, honour=False) == [], name
 

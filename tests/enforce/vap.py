@@ -16,7 +16,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_strings
 
 ENV = cel.NewEnv(
-    variables={name: cel.Type.DYN for name in ("object", "oldObject", "request", "params", "variables")},
+    variables=dict.fromkeys(("object", "oldObject", "request", "params", "variables"), cel.Type.DYN),
     extensions=[ext_strings.ExtStrings()],
 )
 

@@ -58,7 +58,11 @@ class ClusterRoles:
     async def _get(self, kind: str, namespace: str | None, name: str) -> Mapping[str, Any] | None:
         import httpx2 as httpx  # noqa: PLC0415
 
-        path = f"{_RBAC}/clusterroles/{name}" if kind == "ClusterRole" else f"{_RBAC}/namespaces/{namespace}/roles/{name}"
+        path = (
+            f"{_RBAC}/clusterroles/{name}"
+            if kind == "ClusterRole"
+            else f"{_RBAC}/namespaces/{namespace}/roles/{name}"
+        )
         what = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
         try:
             response = await self.http.get(path, headers={"Accept": "application/json"})

@@ -13,8 +13,16 @@ from ..config import Config, load_config
 from ..errors import ClusterError, UsageError
 from ..model import Severity
 from ..rules import select
-from .policies import ACTIONS, API_VERSIONS, DEFAULT_NAMESPACE_SELECTOR, PolicyOptions, parse_selector
-from .policies import policy_documents, selected_rules
+from .policies import (
+    ACTIONS,
+    API_VERSIONS,
+    DEFAULT_NAMESPACE_SELECTOR,
+    EXEMPTIONS,
+    PolicyOptions,
+    parse_selector,
+    policy_documents,
+    selected_rules,
+)
 from .review import ACTIONS as WEBHOOK_ACTIONS
 from .review import DEFAULT_MAX_BODY, Reviewer, Settings
 
@@ -31,27 +39,30 @@ def add_arguments(parser: argparse.ArgumentParser, subparsers: Callable[..., obj
         "policies",
         help="write ValidatingAdmissionPolicies and bindings for the exportable rules",
         description=(
-            "Write one ValidatingAdmissionPolicy and one ValidatingAdmissionPolicyBinding per exportable rule"
-            " (the pod rules written as data: see the CEL column of 'kharden rules'), matching Pods and every"
-            " kind with a pod template, plus the ConfigMap of image exemptions they read (paramKind). Their CEL"
-            " and messages are generated from the rules' definitions: they deny what 'kharden scan' reports."
+            "Write one ValidatingAdmissionPolicy and one ValidatingAdmissionPolicyBinding per exportable"
+            " rule (the pod rules written as data: see the CEL column of 'kharden rules'), matching Pods and"
+            " every kind with a pod template, plus the ConfigMap of image exemptions they read (paramKind)."
+            " Their CEL and messages are generated from the rules' definitions: they deny what 'kharden scan'"
+            " reports."
         ),
     )
-    policies.add_argument("--rule", action="append", default=[], metavar="GLOB", help="only these rules (repeatable)")
+    policies.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="only these rules (repeatable)"
+    )
     policies.add_argument(
         "--action",
         action="append",
         default=[],
         metavar="ACTION",
-        help="validationActions of the bindings: Deny (default), Warn, Audit; repeatable (Deny and Warn exclude"
-        " each other)",
+        help="validationActions of the bindings: Deny (default), Warn, Audit; repeatable (Deny and Warn"
+        " exclude each other)",
     )
     policies.add_argument(
         "--namespace-selector",
         metavar="SELECTOR",
         default=DEFAULT_NAMESPACE_SELECTOR,
-        help=f"namespaces the bindings apply to, in kubectl's syntax (default: '{DEFAULT_NAMESPACE_SELECTOR}';"
-        " '' for every namespace)",
+        help="namespaces the bindings apply to, in kubectl's syntax (default:"
+        f" '{DEFAULT_NAMESPACE_SELECTOR}'; '' for every namespace)",
     )
     policies.add_argument(
         "--exempt-image",
@@ -61,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser, subparsers: Callable[..., obj
         help="exempt containers whose image matches ('*' any text, '?' one character); written into the"
         " exemptions ConfigMap, which can be edited later",
     )
-    policies.add_argument("--api", choices=API_VERSIONS, default="v1", help="v1 (Kubernetes 1.30+) or v1beta1 (1.28-1.29)")
+    policies.add_argument(
+        "--api", choices=API_VERSIONS, default="v1", help="v1 (Kubernetes 1.30+) or v1beta1 (1.28-1.29)"
+    )
     policies.add_argument(
         "--params-namespace",
         metavar="NS",
@@ -80,33 +93,45 @@ def add_arguments(parser: argparse.ArgumentParser, subparsers: Callable[..., obj
         "webhook",
         help="serve a validating admission webhook over HTTPS",
         description=(
-            "Serve AdmissionReviews (admission.k8s.io/v1) on https://HOST:PORT/validate: Pods and pod-template"
-            " kinds are judged by the scan's pod rules, RoleBindings and ClusterRoleBindings by the RBAC rules"
-            " on their grant (their role read from the cluster), Services by the load-balancer and externalIPs"
-            " rules, Namespaces by their Pod Security labels. Also /healthz, /readyz and /metrics (Prometheus)."
-            " The certificate is reloaded when its files change."
+            "Serve AdmissionReviews (admission.k8s.io/v1) on https://HOST:PORT/validate: Pods and"
+            " pod-template kinds are judged by the scan's pod rules, RoleBindings and ClusterRoleBindings by"
+            " the RBAC rules on their grant (their role read from the cluster), Services by the load-balancer"
+            " and externalIPs rules, Namespaces by their Pod Security labels. Also /healthz, /readyz and"
+            " /metrics (Prometheus). The certificate is reloaded when its files change."
         ),
     )
-    webhook.add_argument("--tls-cert", required=True, metavar="FILE", help="serving certificate (PEM, with its chain)")
+    webhook.add_argument(
+        "--tls-cert", required=True, metavar="FILE", help="serving certificate (PEM, with its chain)"
+    )
     webhook.add_argument("--tls-key", required=True, metavar="FILE", help="its private key (PEM)")
     webhook.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
     webhook.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
-    webhook.add_argument("--action", choices=WEBHOOK_ACTIONS, default="deny", help="deny (default), warn, dry-run")
-    webhook.add_argument("--rule", action="append", default=[], metavar="GLOB", help="only these rules (repeatable)")
+    webhook.add_argument(
+        "--action", choices=WEBHOOK_ACTIONS, default="deny", help="deny (default), warn, dry-run"
+    )
+    webhook.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="only these rules (repeatable)"
+    )
     webhook.add_argument("--skip-rule", action="append", default=[], metavar="GLOB", help="not these rules")
     webhook.add_argument(
         "--fail-on",
         metavar="SEVERITY",
-        help="findings at or above it deny, the others are warnings (default: the config's fail-on, else info:"
-        " every finding denies, as the admission policies do)",
+        help="findings at or above it deny, the others are warnings (default: the config's fail-on, else"
+        " info: every finding denies, as the admission policies do)",
     )
-    webhook.add_argument("--config", metavar="FILE", help="a .kharden.yaml: rules, severities, ignores, fail-on")
-    webhook.add_argument("--exempt-image", action="append", default=[], metavar="GLOB", help="as for policies")
+    webhook.add_argument(
+        "--config", metavar="FILE", help="a .kharden.yaml: rules, severities, ignores, fail-on"
+    )
+    webhook.add_argument(
+        "--exempt-image", action="append", default=[], metavar="GLOB", help="as for policies"
+    )
     webhook.add_argument(
         "--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES", help="larger requests get HTTP 400"
     )
     webhook.add_argument(
-        "--kubeconfig", metavar="FILE", help="where to read roles from (default: as kubectl, or the pod's account)"
+        "--kubeconfig",
+        metavar="FILE",
+        help="where to read roles from (default: as kubectl, or the pod's account)",
     )
     webhook.add_argument("--context", metavar="NAME", help="kubeconfig context")
     webhook.add_argument(
@@ -124,13 +149,17 @@ def run(args: argparse.Namespace, write: Writer) -> int:
 
 
 def _policies(args: argparse.Namespace, write: Writer) -> int:
-    actions = tuple(dict.fromkeys(a.strip().capitalize() for value in args.action for a in value.split(",") if a.strip()))
+    actions = tuple(
+        dict.fromkeys(a.strip().capitalize() for value in args.action for a in value.split(",") if a.strip())
+    )
     actions = actions or ("Deny",)
     for action in actions:
         if action not in ACTIONS:
             raise UsageError(f"--action {action!r}: expected Deny, Warn or Audit")
     if "Deny" in actions and "Warn" in actions:
-        raise UsageError("--action Deny and Warn together: the API server refuses the pair (Deny already says why)")
+        raise UsageError(
+            "--action Deny and Warn together: the API server refuses the pair (Deny already says why)"
+        )
     exported, skipped = selected_rules(args.rule)
     if not exported:
         raise UsageError(
@@ -152,8 +181,8 @@ def _policies(args: argparse.Namespace, write: Writer) -> int:
     lines = [
         f"Generated by `kharden admission policies` (kharden {__version__}).",
         f"One ValidatingAdmissionPolicy ({options.api}) and binding per rule, validationActions"
-        f" {list(actions)}, and the exemptions ConfigMap {options.params_namespace}/kharden-admission-exemptions"
-        " they all read (a missing ConfigMap denies).",
+        f" {list(actions)}, and the exemptions ConfigMap {options.params_namespace}/{EXEMPTIONS} they all"
+        " read (a missing ConfigMap denies).",
         "Rules enforced: " + ", ".join(r.id for r in exported),
     ]
     if skipped:
@@ -167,7 +196,9 @@ def _policies(args: argparse.Namespace, write: Writer) -> int:
 
 def _webhook(args: argparse.Namespace) -> int:
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     for path in (args.tls_cert, args.tls_key):
         if not os.path.isfile(path):
@@ -200,8 +231,11 @@ def _webhook(args: argparse.Namespace) -> int:
     app = WebhookApp(Reviewer(settings, roles), Metrics(), max_body=args.max_body)
 
     def listening(host: str, port: int) -> None:
-        print(f"{PROG}: admission webhook listening on https://{host}:{port}/validate", file=sys.stderr, flush=True)
+        print(
+            f"{PROG}: admission webhook listening on https://{host}:{port}/validate",
+            file=sys.stderr,
+            flush=True,
+        )
 
     serve(app, host=args.host, port=args.port, cert=args.tls_cert, key=args.tls_key, on_listening=listening)
     return 0
-

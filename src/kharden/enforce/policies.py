@@ -89,6 +89,7 @@ UNCHANGED = (
 )
 """An update that leaves the pod template (for a Pod: its spec and annotations) as it was."""
 
+
 def _glob_cel(var: str) -> str:
     expr = f"{var}.trim()"
     for special in GLOB_SPECIALS:
@@ -121,7 +122,10 @@ def _suppressed(rule_id: str) -> str:
         for m in ("object.metadata", "variables.podMetadata")
     )
     pattern = "e.split('=')[0].trim()"
-    regex = f"'^' + {pattern}.replace('.', '\\\\.').replace('*', '.*').replace('?', '.').replace('[!', '[^') + '$'"
+    regex = (
+        f"'^' + {pattern}.replace('.', '\\\\.').replace('*', '.*').replace('?', '.').replace('[!', '[^')"
+        " + '$'"
+    )
     entry = f"{pattern}.matches({cel_literal(_IGNORE_ENTRY)}) && {cel_literal(rule_id)}.matches({regex})"
     return f"[{values}].exists(v, v.replace('\\n', ',').split(',').exists(e, {entry}))"
 
@@ -130,7 +134,9 @@ def _suppressed(rule_id: str) -> str:
 class PolicyOptions:
     api: str = "v1"
     actions: tuple[str, ...] = ("Deny",)
-    namespace_selector: dict[str, Any] = field(default_factory=lambda: parse_selector(DEFAULT_NAMESPACE_SELECTOR))
+    namespace_selector: dict[str, Any] = field(
+        default_factory=lambda: parse_selector(DEFAULT_NAMESPACE_SELECTOR)
+    )
     exempt_images: tuple[str, ...] = ()
     params_namespace: str = "kube-system"
     honour_annotations: bool = False
@@ -298,5 +304,7 @@ def parse_selector(text: str) -> dict[str, Any]:
             values = sorted({v.strip() for v in value[1:-1].split(",") if v.strip()})
             expressions.append({"key": key, "operator": "In" if op == "in" else "NotIn", "values": values})
         else:
-            expressions.append({"key": key, "operator": "NotIn" if op == "!=" else "In", "values": [value or ""]})
+            expressions.append(
+                {"key": key, "operator": "NotIn" if op == "!=" else "In", "values": [value or ""]}
+            )
     return {"matchExpressions": expressions} if expressions else {}
