@@ -301,3 +301,18 @@ def test_the_command(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
 def test_command_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["admission", "policies", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_kharden_rules_lists_what_is_not_exportable_and_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    table, _, footer = out.partition("\nNot exportable as ValidatingAdmissionPolicies")
+    rows = {line.split()[0]: line.split()[3] for line in table.splitlines()[1:] if line.strip()}
+    assert {rule for rule, cel in rows.items() if cel == "yes"} == {r.id for r in EXPORTED}
+    reasons = dict(line.strip().split(": ", 1)[::-1] for line in footer.splitlines()[1:])
+    by_rule = {rule: why for ids, why in reasons.items() for rule in ids.split(", ")}
+    assert set(by_rule) == {r.id for r in REGISTRY} - {r.id for r in EXPORTED}
+    assert by_rule["pod.sensitive-mount"].startswith("paths are normalised")
+    assert by_rule["rbac.cluster-admin"] == "it judges the whole inventory, not one object"
+    assert by_rule["exposure.kubelet-auth"].startswith("it reads node and control-plane files")
+    assert by_rule["encryption.ingress-tls"] == "it judges Ingress objects, not pods"
