@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
+from ..analysis.admission import GENERATED_BY, RULE_ANNOTATION, SUPPRESSIBLE_ANNOTATION
 from ..analysis.podspec import CONTAINER_LISTS
 from ..errors import UsageError
 from ..rules import REGISTRY, Rule, select
@@ -50,12 +51,7 @@ __all__ = [
 GROUP = "admissionregistration.k8s.io"
 API_VERSIONS = ("v1", "v1beta1")
 ACTIONS = ("Deny", "Warn", "Audit")
-GENERATED_BY = "kharden.io/generated-by"
 REASON = "kharden.io/reason"
-RULE_ANNOTATION = "kharden.io/rule"
-"""On kharden's policies and bindings: the rule the policy enforces (``analysis/admission.py`` reads it)."""
-SUPPRESSIBLE_ANNOTATION = "kharden.io/suppressible"
-"""``"true"`` on a policy that honours ``kharden.io/ignore`` annotations (``--honour-annotations``)."""
 EXEMPTIONS = "kharden-admission-exemptions"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kharden"}
 DEFAULT_NAMESPACE_SELECTOR = "kubernetes.io/metadata.name notin (kube-system)"
