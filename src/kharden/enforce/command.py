@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -195,6 +196,10 @@ def _policies(args: argparse.Namespace, write: Writer) -> int:
 
 
 def _webhook(args: argparse.Namespace) -> int:
+    # The CLI turns the cycle collector off for short runs; a server runs for weeks: on again, with what is
+    # loaded at start-up frozen out of its scans.
+    gc.enable()
+    gc.freeze()
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
