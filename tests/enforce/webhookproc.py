@@ -118,6 +118,7 @@ def admission_review(
     kind = kind or (obj or old or {})["kind"]
     group, version, resource = _RESOURCES[kind]
     metadata = (obj or old or {}).get("metadata", {})
+    metadata = metadata if isinstance(metadata, dict) else {}
     request: dict[str, Any] = {
         "uid": str(uuid.uuid4()),
         "kind": {"group": group, "version": version, "kind": kind},
@@ -131,6 +132,6 @@ def admission_review(
         "dryRun": dry_run,
         "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
     }
-    if metadata.get("namespace"):
+    if isinstance(metadata.get("namespace"), str):
         request["namespace"] = metadata["namespace"]
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}

@@ -206,6 +206,15 @@ class Reviewer:
             return self._unjudged(verdict, str(e))
         return self._decide(verdict, findings)
 
+    def unjudged(self, request: Mapping[str, Any], why: str) -> Verdict:
+        """The verdict on a request kharden could not judge: allowed, with a warning saying why."""
+        kind = str(request["kind"]["kind"])
+        subject = _subject(kind, request, request.get("object"))
+        verdict = Verdict(
+            str(request["uid"]), True, subject, str(request["operation"]), request.get("dryRun") is True
+        )
+        return self._unjudged(verdict, why)
+
     def _obj(self, raw: dict[str, Any], request: Mapping[str, Any]) -> Obj | str:
         """The object as the scan reads it (its namespace from the request when it has none), or why not."""
         raw = dict(raw)

@@ -137,7 +137,18 @@ class WebhookApp:
             LOG.warning("bad request from %s: %s", _client(scope), e)
             await _answer(send, 400, f"{e}\n".encode())
             return
-        verdict = await self.reviewer.review(request)
+        try:
+            verdict = await self.reviewer.review(request)
+        except Exception as e:  # noqa: BLE001 - a bug must not become a 500 that says nothing, nor leak data
+            where = e.__traceback__
+            while where is not None and where.tb_next is not None:
+                where = where.tb_next
+            place = f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where is not None else "?"
+            # The exception's message may quote the object: only its type and where it was raised.
+            LOG.error(
+                "internal error judging review %s: %s at %s", request.get("uid"), type(e).__name__, place
+            )
+            verdict = self.reviewer.unjudged(request, f"internal error ({type(e).__name__})")
         payload = json.dumps(verdict.response(), separators=(",", ":")).encode()
         await _answer(send, 200, payload, "application/json")
         kind = str(request["kind"]["kind"])
