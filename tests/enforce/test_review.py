@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -25,8 +26,8 @@ def _call(app: WebhookApp, body: bytes, path: str = "/validate") -> tuple[int, b
     async def receive() -> dict[str, Any]:
         return chunks.pop(0) if chunks else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     scope = {"type": "http", "path": path, "method": "POST", "headers": [], "client": ("127.0.0.1", 1)}
     asyncio.run(app(scope, receive, send))
