@@ -306,8 +306,9 @@ def test_command_usage_errors(args: list[str], message: str, capsys: pytest.Capt
 def test_kharden_rules_lists_what_is_not_exportable_and_why(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules"]) == 0
     out = capsys.readouterr().out
-    table, _, footer = out.partition("\nNot exportable as ValidatingAdmissionPolicies")
-    rows = {line.split()[0]: line.split()[3] for line in table.splitlines()[1:] if line.strip()}
+    table = out.split("\n\n")[0]
+    footer = out.partition("\nNot exportable as ValidatingAdmissionPolicies")[2]
+    rows = {line.split()[0]: line.split()[3] for line in table.splitlines()[1:]}
     assert {rule for rule, cel in rows.items() if cel == "yes"} == {r.id for r in EXPORTED}
     reasons = dict(line.strip().split(": ", 1)[::-1] for line in footer.splitlines()[1:])
     by_rule = {rule: why for ids, why in reasons.items() for rule in ids.split(", ")}

@@ -9,11 +9,12 @@ import importlib
 import os
 
 from ..errors import UsageError
-from ..model import Report
+from ..model import Report, Severity
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "github",
     "html",
     "json",
     "junit",
@@ -25,7 +26,7 @@ __all__ = [
     "text",
 ]
 
-FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown", "github")
 EXTENSIONS = {
     "text": ".txt",
     "json": ".json",
@@ -34,6 +35,7 @@ EXTENSIONS = {
     "html": ".html",
     "policyreport": ".yaml",
     "markdown": ".md",
+    "github": ".github",
 }
 STDOUT = "-"
 
@@ -45,8 +47,10 @@ def render(
     color: bool = False,
     show_suppressed: bool = False,
     sarif_root: str | None = None,
+    fail_on: Severity | None = Severity.HIGH,
 ) -> str:
-    """``report`` in the format ``name`` (one of :data:`FORMATS`).
+    """``report`` in the format ``name`` (one of :data:`FORMATS`); ``fail_on`` is the run's ``--fail-on``
+    (``None``: never), for the formats that say what fails the run.
 
     Each renderer module is imported when its format is asked for: a scan that prints text
     does not pay for the HTML and SARIF machinery at startup.
@@ -56,8 +60,10 @@ def render(
     module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
         return str(module.render(report, color=color, show_suppressed=show_suppressed))
-    if name == "sarif":
+    if name in {"sarif", "github"}:
         return str(module.render(report, root=sarif_root))
+    if name == "junit":
+        return str(module.render(report, fail_on=fail_on))
     return str(module.render(report))
 
 

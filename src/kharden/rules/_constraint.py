@@ -255,6 +255,9 @@ class Subject:
     pod: EffectivePod
     container: EffectiveContainer | None
     item: Any = None
+    source: Any = None
+    """The list item itself (a :class:`~kharden.analysis.podspec.Volume`, a port, a field), for tests that
+    read more of it than ``item``, the value it is judged by."""
 
 
 @dataclass(frozen=True)
@@ -353,15 +356,25 @@ class Is(Test):
     def leaves(self) -> Iterator[Is]:
         yield self
 
+    def cel_candidates(self, subject: _CelSubject) -> list[tuple[str, str, bool]]:
+        """Where the effective value may be set, first set wins: ``(presence, value, is a legacy
+        annotation)`` as CEL, in the order of :mod:`~kharden.analysis.podspec`."""
+        assert self.row is not None
+        return [
+            (presence, value, source.endswith("annotation"))
+            for presence, value, source in field_candidates(
+                self.row, subject.roots, subject.container, self.own
+            )
+        ]
+
     def cel(self, subject: _CelSubject) -> str:
         if self.row is None:
             assert subject.item is not None
             return self.pred.cel(subject.item)
         expr = cel_literal(self.unset)
-        for presence, value, _ in reversed(
-            field_candidates(self.row, subject.roots, subject.container, self.own)
-        ):
-            expr = f"(({presence}) ? ({self.pred.cel(value)}) : {expr})"
+        for presence, value, annotation in reversed(self.cel_candidates(subject)):
+            typed = _legacy_profile_cel(value) if annotation else value
+            expr = f"(({presence}) ? ({self.pred.cel(typed)}) : {expr})"
         return expr
 
 
@@ -369,10 +382,11 @@ def field_candidates(
     row: PodField, roots: CelRoots, container: str | None, own: bool
 ) -> list[tuple[str, str, str]]:
     """Where the effective value of ``row`` may come from, first set wins, as CEL: ``(presence, value,
-    source)`` with ``source`` ``container``, ``container-annotation``, ``pod`` or ``pod-annotation``.
+    source)`` with ``source`` ``container``, ``container-annotation``, ``pod`` or ``pod-annotation``
+    (a legacy annotation's value as written: :func:`typed_value` translates it to the field's type name).
 
     ``container`` is the CEL variable of the container judged (``None``: the pod); ``own`` keeps only the
-    container's own field. A legacy annotation's value is translated to the field's type name.
+    container's own field.
     """
     candidates: list[tuple[str, str, str]] = []
     annotations = f"{roots.metadata}.annotations"
@@ -383,7 +397,7 @@ def field_candidates(
             candidates.append(
                 (
                     f"has({annotations}) && {key} in {annotations}",
-                    _legacy_profile_cel(f"{annotations}[{key}]"),
+                    f"{annotations}[{key}]",
                     "container-annotation",
                 )
             )
@@ -392,13 +406,14 @@ def field_candidates(
     if (container is None or not own) and row.pod_annotation is not None:
         key = cel_literal(row.pod_annotation)
         candidates.append(
-            (
-                f"has({annotations}) && {key} in {annotations}",
-                _legacy_profile_cel(f"{annotations}[{key}]"),
-                "pod-annotation",
-            )
+            (f"has({annotations}) && {key} in {annotations}", f"{annotations}[{key}]", "pod-annotation")
         )
     return candidates
+
+
+def typed_value(value: str, source: str) -> str:
+    """The CEL of a candidate's value in the field's terms (a legacy annotation's value translated)."""
+    return _legacy_profile_cel(value) if source.endswith("annotation") else value
 
 
 @dataclass(frozen=True)
@@ -522,7 +537,7 @@ class Constraint:
                 holder = owner if owner is not None else pod
                 for item in getattr(holder, self.items.attr):
                     value, found = _item_field(self.items, item)
-                    if not self.test.holds(Subject(pod, owner, value)):
+                    if not self.test.holds(Subject(pod, owner, value, item)):
                         yield Violation(self, pod, found, (owner,) if owner else (), item)
             return
         at = self._at()
@@ -548,7 +563,7 @@ class Constraint:
         for each in violation.subjects:
             subject = each
             if self.items is not None:
-                subject = Subject(each.pod, each.container, _item_field(self.items, each.item)[0])
+                subject = Subject(each.pod, each.container, _item_field(self.items, each.item)[0], each.item)
             out.append((subject, self.test.failing(subject)))
         return out
 

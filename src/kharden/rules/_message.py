@@ -32,6 +32,7 @@ from ._constraint import (
     _has_path,
     cel_literal,
     field_candidates,
+    typed_value,
 )
 from ._podcheck import who
 
@@ -434,4 +435,6 @@ def message_cel(
 
 
 def _at(row: PodField | None, roots: CelRoots, container: str | None) -> list[tuple[str, str, str]]:
-    return [] if row is None else field_candidates(row, roots, container, own=False)
+    if row is None:
+        return []
+    return [(p, typed_value(v, s), s) for p, v, s in field_candidates(row, roots, container, own=False)]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,13 +95,26 @@ _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", ".manifest")
 _CNI_SUFFIXES = (".conf", ".conflist", ".json")
 
 
-def read_node(root: str, collected: Collected) -> None:
-    """Read the node files under ``root`` into ``collected``; what cannot be read is an error."""
+# What makes a node root a node: a control-plane component or a kubelet was found there.
+_COMPONENT_KINDS = frozenset({"Pod", "ComponentArgs", "DistributionConfig", "KubeletConfiguration"})
+
+
+def read_node(root: str, collected: Collected) -> bool:
+    """Read the node files under ``root`` into ``collected``; what cannot be read is an error.
+
+    Returns whether the root holds a control-plane component or a kubelet (a static pod, a k3s or
+    RKE2 configuration, the kubelet's unit, flags or configuration): a root without any is the
+    wrong directory, or a machine that is no node.
+    """
     if not os.path.isdir(root):
         collected.error(InputError("node root is not a directory", file=root))
-        return
-    collected.evidence.add("N")
+        return False
+    before = len(collected.objects)
     _Node(root, collected).read()
+    read = [o for o in collected.objects[before:] if o.ref.kind != "NodeFiles"]
+    if read:
+        collected.evidence.add("N")
+    return any(o.ref.kind in _COMPONENT_KINDS for o in read)
 
 
 @dataclass
@@ -109,6 +123,7 @@ class _Node:
     collected: Collected
     read_files: set[str] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
+    unreadable_paths: set[str] = field(default_factory=set)
     layouts: list[str] = field(default_factory=list)
     position: int = 0
 
@@ -139,7 +154,13 @@ class _Node:
     def data(self, node_path: str) -> bytes | None:
         """The bytes of a node file, ``None`` when it does not exist; unreadable is an error."""
         path = self.real(node_path)
-        if not os.path.isfile(path):
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            self.unreadable(path, e)
             return None
         try:
             with Path(path).open("rb") as handle:
@@ -156,10 +177,23 @@ class _Node:
         path = self.real(node_dir)
         try:
             names = sorted(os.listdir(path))
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as e:
+            self.unreadable(path, e)
             return []
         found = [posixpath.join(node_dir, n) for n in names if n.endswith(suffixes) and not n.startswith(".")]
         return [p for p in found if os.path.isfile(self.real(p))]
+
+    def unreadable(self, path: str, error: OSError) -> None:
+        """An input error naming the directory that cannot be read (once), or else the file: read as
+        another user, kubeadm's 0700 etc/kubernetes/manifests would make a control plane look empty."""
+        blocker = _blocking_directory(self.root, path) or path
+        if blocker in self.unreadable_paths:
+            return
+        self.unreadable_paths.add(blocker)
+        what = "directory" if os.path.isdir(blocker) else "file"
+        self.collected.error(InputError(f"cannot read {what}: {error.strerror}", file=blocker))
 
     def load(self, node_path: str, *, required_by: str | None = None) -> bool:
         """Read a YAML/JSON file of Kubernetes-style objects; a missing required file is recorded."""
@@ -175,12 +209,19 @@ class _Node:
         return True
 
     def add(
-        self, kind: str, name: str, node_path: str, body: dict[str, Any], positions: Positions | None
+        self,
+        kind: str,
+        name: str,
+        node_path: str,
+        body: dict[str, Any],
+        positions: Positions | None,
+        *,
+        counted: bool = True,
     ) -> None:
         raw = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, **body}
         ref = ObjRef(kind, None, name, API_VERSION)
         origin = Origin(self.real(node_path), 1, 1, positions, node=self.root)
-        self.collected.add_object(Obj(raw=raw, ref=ref, origin=origin))
+        self.collected.add_object(Obj(raw=raw, ref=ref, origin=origin), counted=counted)
 
     # -- layouts -------------------------------------------------------------------------------
 
@@ -207,6 +248,7 @@ class _Node:
             "/",
             {"root": self.root, "layouts": self.layouts, "missing": self.missing},
             None,
+            counted=False,  # kharden's own notes about the root, not something read from it
         )
 
     def static_pod(self, node_path: str) -> None:
@@ -371,6 +413,18 @@ class _Node:
     def cni(self, directory: str, node_path: str) -> None:
         """A CNI network configuration; which one of a directory is in use is the analysis' call."""
         self.wrapped(node_path, "CNIConfig", posixpath.basename(node_path), {"directory": directory})
+
+
+def _blocking_directory(root: str, path: str) -> str | None:
+    """The first directory from ``root`` down to ``path`` that this process may not enter or list."""
+    relative = os.path.relpath(path, root)
+    parts = [] if relative == "." else relative.split(os.sep)
+    directory = root
+    for part in ["", *parts]:
+        directory = os.path.join(directory, part) if part else directory
+        if os.path.isdir(directory) and not os.access(directory, os.R_OK | os.X_OK):
+            return directory
+    return None
 
 
 def _in_pod(spec: Mapping[str, Any], container: Mapping[str, Any], path: str) -> str | None:
