@@ -395,7 +395,7 @@ def test_the_certificate_is_reloaded_under_load_without_a_failed_review(tmp_path
         ):
             only_new.get("/healthz")
         _rotate(served, second)
-        hook.wait_for_log("reloaded", timeout=15)
+        hook.wait_for_log(f"certificate {served.server_cert} reloaded", timeout=15)
         time.sleep(1.0)
         with hook.client(second.ca_cert) as only_new:
             assert only_new.get("/healthz").status_code == 200
