@@ -900,9 +900,10 @@ def metadata_api(context: ScanContext) -> Iterator[Hit]:
 
     The metadata API hands out the node's cloud credentials (AWS IAM role, GCP service account token,
     Azure managed identity) to whoever asks from the node's network; a pod that reaches it can act as the
-    node in the cloud account. Each workload is reported on its own, once per policy rule that lets it
-    through (named with its file and line); hostNetwork pods, which no NetworkPolicy restricts, are
-    reported on their hostNetwork field.
+    node in the cloud account. Each workload is reported on its own: on each NetworkPolicy rule that lets
+    it through (the place to change, naming the workload), or on its pod labels when no egress policy
+    selects it; hostNetwork pods, which no NetworkPolicy restricts, are reported on their hostNetwork
+    field.
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules, ipBlocks with except, ports), the labels
     and hostNetwork of every pod template and running Pod.
