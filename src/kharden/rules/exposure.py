@@ -25,8 +25,8 @@ from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, Severity, Unevaluated
 from ._constraint import Constraint, Eq, Is, row
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
+from ._message import WHO, ItemAttr, Message, Value
 from ._netcheck import pods_of, reach_hits
-from ._podcheck import who
 from ._ruleset import RuleSet
 
 rules = RuleSet("exposure")
@@ -53,9 +53,15 @@ def host_port() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(None, Eq(0)),
-            lambda v: (
-                f"{who(v.containers)} binds port {v.field.value}/{v.item.protocol} on the node"
-                f" (hostPort: {v.field.value})"
+            Message(
+                WHO,
+                " binds port ",
+                Value(),
+                "/",
+                ItemAttr("protocol", "TCP"),
+                " on the node (hostPort: ",
+                Value(),
+                ")",
             ),
             items=row("ports"),
         ),

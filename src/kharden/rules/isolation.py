@@ -14,6 +14,7 @@ from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity, Unevaluated
 from ._constraint import Constraint, Is, Ne, row
+from ._message import Message
 from ._netcheck import RuleHits, pods_of, reach_hits, selector_text, uncovered_hits
 from ._ruleset import RuleSet
 
@@ -163,7 +164,7 @@ def host_network() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("hostNetwork"), Ne(True), unset=True),
-            lambda v: "the pod uses the node's network namespace (hostNetwork: true)",
+            Message("the pod uses the node's network namespace (hostNetwork: true)"),
             containers=False,
         ),
     )
