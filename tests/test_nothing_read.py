@@ -232,8 +232,8 @@ def test_a_control_plane_without_a_podsecuritypolicy_is_judged_where_it_can_be()
         " admission plugin and no PodSecurityPolicy in this scan tells whether the cluster holds any"
         " (scan the cluster)"
     }
-    cluster = scan_text("kind: Namespace\napiVersion: v1\nmetadata: {name: shop}\n", list(rules),
-                        node_roots=(str(old),), evidence="C")  # fmt: skip
+    namespace = "kind: Namespace\napiVersion: v1\nmetadata: {name: shop}\n"
+    cluster = scan_text(namespace, list(rules), node_roots=(str(old),), evidence=("C",))
     assert _statuses(cluster) == {"admission.psp-unenforced": "passes"}
 
 

@@ -143,7 +143,9 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
 
     Without enforcement any workload may run privileged, share the host's namespaces or mount its
     filesystem; admission is the one place that stops such pods before they run. An invalid level
-    label enforces restricted and an invalid version means latest, as the admission plugin does.
+    label enforces restricted and an invalid version means latest, as the admission plugin does. Each
+    finding is the namespace's; where its level is decided elsewhere (the PodSecurity configuration's
+    defaults or exemptions, the API server's flags) it points there.
 
     Reads: Namespace labels pod-security.kubernetes.io/enforce and enforce-version; the PodSecurity
     plugin configuration (defaults.enforce, exemptions.namespaces) of kube-apiserver
@@ -187,7 +189,22 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         if enforced == "restricted":
             continue
         severity = Severity.MEDIUM if enforced == "baseline" else None
-        yield Hit(path, _message(namespace, enforced, how, engine is not None), obj=obj, severity=severity)
+        message = _message(namespace, enforced, how, engine is not None)
+        # The finding is the namespace's (its identity, annotations, baseline; what `kharden paths` reads);
+        # where the level is decided elsewhere (the PodSecurity configuration, the API server's flags), the
+        # finding points there.
+        if obj is namespace:
+            yield Hit(path, message, obj=namespace, severity=severity)
+        else:
+            yield Hit(path, message, obj=namespace, severity=severity, key=_DECIDED_BY[how], at=obj)
+
+
+_DECIDED_BY = {
+    "exempt": "PodSecurity exemptions.namespaces",
+    "default": "PodSecurity defaults.enforce",
+    "disabled": "kube-apiserver --disable-admission-plugins PodSecurity",
+}
+"""The key of a namespace's finding decided outside the namespace (by how its level was found)."""
 
 
 def _rank(level: str) -> int:
