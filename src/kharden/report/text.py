@@ -12,6 +12,7 @@ from itertools import groupby
 
 from rich.style import Style
 
+from .._display import printable
 from ..model import Finding, ObjRef, Report, Severity
 
 __all__ = ["render"]
@@ -48,7 +49,7 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
     shown = [f for f in report.findings if show_suppressed or f.suppressed is None]
     width = max((len(f.rule) for f in shown), default=0)
     for file, in_file in groupby(shown, key=lambda f: f.location.file or "<unknown>"):
-        lines.append(paint(file, "file"))
+        lines.append(paint(printable(file), "file"))
         for ref, in_object in groupby(in_file, key=lambda f: f.object):
             group = list(in_object)
             lines.append("  " + paint(_object_title(ref), "object") + _rendered_from(group[0], file))
@@ -63,17 +64,18 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
 
 
 def _object_title(ref: ObjRef) -> str:
-    return str(ref)
+    return printable(str(ref))
 
 
 def _rendered_from(finding: Finding, file: str) -> str:
     location = finding.location
-    if location.renderer is not None and location.template and location.template != file:
-        return f"  (from {location.template}, lines of the {location.renderer} output)"
+    template = printable(location.template) if location.template else None
+    if location.renderer is not None and template and location.template != file:
+        return f"  (from {template}, lines of the {location.renderer} output)"
     if location.renderer is not None:
         return f"  (lines of the {location.renderer} output)"
-    if location.template:
-        return f"  (from template {location.template})"
+    if template:
+        return f"  (from template {template})"
     return ""
 
 
@@ -83,13 +85,13 @@ def _finding_lines(finding: Finding, paint: _Paint, width: int, *, show_fix: boo
     severity = finding.severity.label
     head = (
         f"    {where:>8}  {paint(f'{severity:<8}', severity)}  {paint(f'{finding.rule:<{width}}', 'rule')}  "
-        f"{finding.message}"
+        f"{printable(finding.message)}"
     )
     pad = " " * (8 + 4 + 2 + 8 + 2)
     tail = f"\n{pad}{paint('fix: ' + finding.remediation, 'fix')}" if show_fix else ""
     if finding.suppressed is not None:
-        tail += (
-            f"\n{pad}{paint(f'suppressed ({finding.suppressed.kind}): {finding.suppressed.reason}', 'muted')}"
+        tail += f"\n{pad}" + paint(
+            f"suppressed ({finding.suppressed.kind}): {printable(finding.suppressed.reason)}", "muted"
         )
     return head + tail
 
@@ -121,7 +123,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
     if report.baseline is not None:
         base = report.baseline
         entries = _count(base.entries, "entry", "entries")
-        yield f"  baseline {base.file}: {base.matched} of {entries} still found" + (
+        yield f"  baseline {printable(base.file)}: {base.matched} of {entries} still found" + (
             f", {base.fixed} fixed or no longer scanned" if base.fixed else ""
         )
     scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
@@ -151,7 +153,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
         ):
             yield (
                 "    "
-                + paint(reason.removeprefix("no evidence in this scan: "), "muted")
+                + paint(printable(reason.removeprefix("no evidence in this scan: ")), "muted")
                 + ": "
                 + ", ".join(e.rule for e in group)
             )
@@ -162,7 +164,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             "error",
         )
         for error in report.errors:
-            yield f"    {error}"
+            yield f"    {printable(str(error))}"
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:
