@@ -12,11 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._files import read_yaml
 from ..errors import InputError
 from .documents import Collected
 
@@ -24,6 +22,7 @@ __all__ = ["RELEASE_NAME", "read"]
 
 RELEASE_NAME = "release-name"  # what `helm template` calls a release that has no name
 TIMEOUT_SECONDS = 300
+VALUES_MAX_BYTES = 16 * 1024 * 1024
 _NOT_MANIFESTS = ("NOTES.txt",)
 
 
@@ -77,7 +76,7 @@ def _read_with_sdk(
     sdk: Any, directory: str, collected: Collected, values: tuple[str, ...], set_values: tuple[str, ...]
 ) -> None:
     try:
-        user_values = _user_values(sdk, values, set_values)
+        user_values = _user_values(sdk, directory, values, set_values)
         chart = sdk.Chart.load(os.path.abspath(directory))
         try:
             rendered: dict[str, str] = chart.render(user_values, name=RELEASE_NAME, namespace="default")
@@ -92,23 +91,23 @@ def _read_with_sdk(
         collected.add_stream(rendered[source].encode("utf-8"), template, renderer="helm", template=template)
 
 
-def _user_values(sdk: Any, files: tuple[str, ...], set_values: tuple[str, ...]) -> dict[str, Any]:
+def _user_values(
+    sdk: Any, directory: str, files: tuple[str, ...], set_values: tuple[str, ...]
+) -> dict[str, Any]:
     """``--values`` files then ``--set`` expressions, later ones winning key by key, as Helm merges them."""
     merged: dict[str, Any] = {}
     for path in files:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise InputError(f"cannot read values file: {e.strerror}", file=path) from e
-        except yaml.YAMLError as e:
-            raise InputError("values file is not valid YAML", file=path) from e
-        if loaded is None:
-            continue
-        if not isinstance(loaded, dict):
-            raise InputError("a values file must hold a mapping", file=path)
-        _merge(merged, loaded)
+        # Through the guarded loader, as every YAML kharden reads: a values file is input too.
+        # Helm reads the first document of a values file only.
+        for document in read_yaml(path, VALUES_MAX_BYTES, "values file")[:1]:
+            if not isinstance(document.data, dict):
+                raise InputError("a values file must hold a mapping", file=path, line=document.line)
+            _merge(merged, document.data)
     for expression in set_values:
-        _merge(merged, sdk.parse_set_string(expression))
+        try:
+            _merge(merged, sdk.parse_set_string(expression))
+        except RecursionError:
+            raise InputError("a --set value is nested too deeply", file=directory) from None
     return merged
 
 

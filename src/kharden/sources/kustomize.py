@@ -16,8 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._yaml import iter_documents
 from ..errors import InputError
 from .documents import Collected
 
@@ -101,9 +100,13 @@ def _pop_origin(raw: dict[str, Any], wrapper: str) -> str | None:
     if not annotations:
         del metadata["annotations"]
     try:
-        origin = yaml.safe_load(text) if isinstance(text, str) else None
-    except yaml.YAMLError:
+        # The annotation is text of the manifest: read through the guarded loader like every YAML.
+        document = (
+            next(iter_documents(text.encode(), ORIGIN_ANNOTATION), None) if isinstance(text, str) else None
+        )
+    except InputError:
         return None
+    origin = document.data if document is not None else None
     if not isinstance(origin, dict) or not isinstance(origin.get("path"), str):
         return None
     path: str = origin["path"]
