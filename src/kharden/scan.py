@@ -110,7 +110,7 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
         read_node(root, collected)
     if options.snapshot is not None:
         try:
-            read_snapshot(options.snapshot, collected)
+            read_snapshot(options.snapshot, collected, options.max_file_bytes)
         except InputError as e:
             collected.error(e)
     if options.cluster is not None:
