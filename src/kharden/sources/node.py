@@ -24,18 +24,21 @@ files the flags point to that are missing, so that rules report them as not eval
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .. import _flags, _hostpath
+from .._files import TooLargeError, read_fd
 from .._yaml import Positions, iter_documents
 from ..errors import InputError
 from ..model import Obj, ObjRef, Origin
+from . import _noderoot
+from ._noderoot import NodeRoot
 from .documents import Collected
 
 __all__ = [
@@ -104,52 +107,67 @@ class _Node:
 
     # -- files ---------------------------------------------------------------------------------
 
+    def __post_init__(self) -> None:
+        self.fs = NodeRoot(self.root)
+        self._failed: set[str] = set()
+
     def real(self, node_path: str) -> str:
-        """The path under the root of a node path, symlinks resolved inside the root."""
-        parts = [p for p in posixpath.normpath("/" + node_path).split("/") if p]
-        resolved: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            candidate = os.path.join(self.root, *resolved, part)
-            if os.path.islink(candidate) and hops < 40:
-                hops += 1
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    resolved = []
-                parts = [p for p in target.split("/") if p and p != "."] + parts
-                continue
-            resolved.append(part)
-        return os.path.join(self.root, *resolved)
+        """Where a node path is under the root, symlinks resolved inside the root (:mod:`._noderoot`)."""
+        try:
+            return self.fs.path(node_path)
+        except OSError:
+            return _noderoot.display(self.root, node_path)  # data() says why, once
+
+    def _cannot(self, node_path: str, error: OSError) -> None:
+        """Record, once per node path, why it cannot be read."""
+        if node_path not in self._failed:
+            self._failed.add(node_path)
+            file = _noderoot.display(self.root, node_path)
+            self.collected.error(InputError(f"cannot read: {error.strerror}", file=file))
 
     def data(self, node_path: str) -> bytes | None:
         """The bytes of a node file, ``None`` when it does not exist; unreadable is an error."""
-        path = self.real(node_path)
-        if not os.path.isfile(path):
+        try:
+            fd, path = self.fs.open_file(node_path)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+                self._cannot(node_path, e)
             return None
         try:
-            with Path(path).open("rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
+            return read_fd(fd, MAX_FILE_BYTES)
         except OSError as e:
-            self.collected.error(InputError(f"cannot read: {e.strerror}", file=path))
-            return None
-        if len(data) > MAX_FILE_BYTES:
-            self.collected.error(InputError("file too large for a node configuration file", file=path))
-            return None
-        return data
+            self._cannot(node_path, e)
+        except TooLargeError:
+            if node_path not in self._failed:
+                self._failed.add(node_path)
+                self.collected.error(InputError("file too large for a node configuration file", file=path))
+        finally:
+            os.close(fd)
+        return None
+
+    def _is_directory(self, node_path: str) -> bool:
+        try:
+            return self.fs.is_directory(node_path)
+        except OSError as e:
+            self._cannot(node_path, e)
+            return False
+
+    def _is_file(self, node_path: str) -> bool:
+        try:
+            return self.fs.is_file(node_path)
+        except OSError as e:
+            self._cannot(node_path, e)
+            return False
 
     def listing(self, node_dir: str, suffixes: tuple[str, ...]) -> list[str]:
-        path = self.real(node_dir)
         try:
-            names = sorted(os.listdir(path))
-        except OSError:
+            names = sorted(self.fs.list_directory(node_dir))
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                self._cannot(node_dir, e)
             return []
         found = [posixpath.join(node_dir, n) for n in names if n.endswith(suffixes) and not n.startswith(".")]
-        return [p for p in found if os.path.isfile(self.real(p))]
+        return [p for p in found if self._is_file(p)]
 
     def load(self, node_path: str, *, required_by: str | None = None) -> bool:
         """Read a YAML/JSON file of Kubernetes-style objects; a missing required file is recorded."""
@@ -189,7 +207,7 @@ class _Node:
         for directory in CNI_DIRS:
             for path in self.listing(directory, _CNI_SUFFIXES):
                 self.cni(path)
-        if os.path.isdir(self.real("/etc/kubernetes")) and "kubeadm" not in self.layouts:
+        if self._is_directory("/etc/kubernetes") and "kubeadm" not in self.layouts:
             self.layouts.insert(0, "kubeadm")
         self.add(
             "NodeFiles",
