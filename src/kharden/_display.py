@@ -7,8 +7,9 @@ that looks like one of kharden's own (``kharden: error: ...``). Every text desti
 text report, stderr, Markdown table cells) passes such strings through :func:`printable`.
 
 File names that are not UTF-8 reach Python as lone surrogates (``surrogateescape``), which no
-encoder accepts: :func:`printable` shows them as the bytes they were (``\\xff``), and
-:func:`without_surrogates` does the same for the structured formats (JSON, SARIF, XML, YAML).
+encoder accepts: :func:`printable` shows them as the bytes they were (``\\xff``); in the structured
+formats (JSON, SARIF, XML, YAML, HTML) :func:`without_surrogates` makes them U+FFFD, the one
+replacement that needs no escaping in any of them.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def printable(text: str) -> str:
 
 
 def without_surrogates(text: str) -> str:
-    """``text`` encodable as UTF-8: the bytes of a non-UTF-8 file name shown as ``\\xff``."""
+    """``text`` encodable as UTF-8 wherever it stands: lone surrogates (bytes of a non-UTF-8 file name,
+    a ``\\udcff`` escape in a manifest) become U+FFFD."""
     if text.isascii():
         return text
-    return _SURROGATE.sub(_escape, text)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def without_userinfo(text: str) -> str:

@@ -38,7 +38,10 @@ def test_text_from_manifests_is_escaped() -> None:
     text = markdown.render(edge_report())
     assert "<img" not in text
     # The BEL character shows as its escape (whose backslash Markdown then escapes).
-    assert "&lt;img src=x onerror=alert(1)&gt;\\|\\`rm -rf\\`' \\*bold\\* \\\\x07 \\[link\\](javascript:x)" in text
+    assert (
+        "&lt;img src=x onerror=alert(1)&gt;\\|\\`rm -rf\\`' \\*bold\\* \\\\x07 \\[link\\](javascript:x)"
+        in text
+    )
     # Every table row still has its five cells.
     for line in text.splitlines():
         if line.startswith("| 🟡"):
