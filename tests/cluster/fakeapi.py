@@ -12,7 +12,12 @@ It serves, from a list of objects:
 - bearer-token authentication (401 ``Status`` otherwise), 403 ``Status`` for forbidden
   resources, 404 for unknown paths, 405 for any method but GET, scripted 503s and delays.
 
-Every request is recorded (method, path, query, Accept) for the tests to assert on.
+It misbehaves on demand, as a hostile or failing server would (:class:`Behaviour`): connections
+dropped halfway through an answer, bodies trickled a byte at a time or never ending, continue
+tokens that repeat or never end, persistent statuses (429 with ``Retry-After``, 503), huge
+answers, answers replaced by arbitrary JSON (for the fuzz tests).
+
+Every request is recorded (method, path, query, Accept, User-Agent) for the tests to assert on.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 import time
@@ -147,6 +153,7 @@ class Recorded:
     query: dict[str, list[str]]
     accept: str
     authorization: str
+    user_agent: str = ""
 
 
 @dataclass
@@ -169,11 +176,33 @@ class Behaviour:
     """Seconds to wait before answering anything but /version."""
     extra: tuple[ApiResource, ...] = ()
     """Resources served besides RESOURCES (PSP, CRDs)."""
+    forbidden_list: set[tuple[str, str]] = field(default_factory=set)
+    """``(group, resource)`` whose lists answer 403 while a GET by name is allowed."""
+    drop: dict[str, set[int]] = field(default_factory=dict)
+    """path -> which requests to it (1 for the first) get half their answer, then the connection closes."""
+    trickle: set[str] = field(default_factory=set)
+    """Paths whose answer comes a byte every ``trickle_interval`` seconds."""
+    trickle_interval: float = 0.05
+    endless: set[str] = field(default_factory=set)
+    """Paths whose answer never ends (a list whose items keep coming)."""
+    huge: dict[str, int] = field(default_factory=dict)
+    """path -> bytes of a well-formed list answer padded to that size (items with a large annotation)."""
+    status: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    """path -> a status and headers answered every time (429 with Retry-After, 503)."""
+    pagination: dict[str, str] = field(default_factory=dict)
+    """path -> ``repeat`` (the same continue token every page) or ``endless`` (a new one every page)."""
+    replace: dict[str, Any] = field(default_factory=dict)
+    """path -> the JSON body to answer instead of the real one (discovery or lists of the wrong shape)."""
 
 
 class FakeApiServer:
     def __init__(
-        self, objects: list[dict[str, Any]], certs: Certs, behaviour: Behaviour | None = None
+        self,
+        objects: list[dict[str, Any]],
+        certs: Certs,
+        behaviour: Behaviour | None = None,
+        *,
+        port: int = 0,
     ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.resources = (*RESOURCES, *self.behaviour.extra)
@@ -188,7 +217,7 @@ class FakeApiServer:
         self.lock = threading.Lock()
         self.expired: set[str] = set()
         handler = type("Handler", (_Handler,), {"api": self})
-        self.httpd = _Server(("127.0.0.1", 0), handler)
+        self.httpd = _Server(("127.0.0.1", port), handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certs.server_cert, certs.server_key)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
@@ -334,8 +363,11 @@ class FakeApiServer:
         )
         if resource is None or (namespace is not None and not resource.namespaced):
             return _status(404, "NotFound", "the server could not find the requested resource")
-        if (group, resource.name) in self.behaviour.forbidden or (
-            namespace in self.behaviour.forbidden_namespaces
+        listing = len(rest) == 1
+        if (
+            (group, resource.name) in self.behaviour.forbidden
+            or namespace in self.behaviour.forbidden_namespaces
+            or (listing and (group, resource.name) in self.behaviour.forbidden_list)
         ):
             scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
             verb = "get" if len(rest) == 2 else "list"
@@ -392,6 +424,14 @@ class FakeApiServer:
                 json.dumps({"rv": 48213, "start": offset + len(page)}).encode()
             ).decode()
             meta["remainingItemCount"] = rest
+        pagination = self.behaviour.pagination.get(path)
+        if pagination is not None:
+            # A broken pager: the same token again and again, or a new token for every page.
+            page = []
+            step = 0 if pagination == "repeat" else offset + 1
+            meta["continue"] = base64.urlsafe_b64encode(
+                json.dumps({"rv": 1, "start": step}).encode()
+            ).decode()
         if "as=Table" in accept:
             rows = [
                 {
@@ -489,6 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
                     query,
                     self.headers.get("Accept", ""),
                     self.headers.get("Authorization", ""),
+                    self.headers.get("User-Agent", ""),
                 )
             )
         return url.path, query
@@ -510,7 +551,77 @@ class _Handler(BaseHTTPRequestHandler):
                 *_status(503, "ServiceUnavailable", "the server is currently unable to handle the request")
             )
             return
+        if path in behaviour.status:
+            code, headers = behaviour.status[path]
+            phrase = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(code, "InternalError")
+            self._send(*_status(code, phrase, f"scripted {code}"), headers=headers)
+            return
+        if path in behaviour.endless:
+            self._stream_endless(path)
+            return
+        if path in behaviour.huge:
+            self._send_huge(path, behaviour.huge[path])
+            return
+        if path in behaviour.replace:
+            self._send(200, behaviour.replace[path], "")
+            return
         self._send(*self.api.answer(path, query, self.headers.get("Accept", "")))
+
+    def _misbehave(self, path: str, data: bytes) -> bool:
+        """Drop or trickle the answer ``data`` when the behaviour says so; ``True`` when it did."""
+        behaviour = self.api.behaviour
+        with self.api.lock:
+            ordinal = sum(1 for r in self.api.requests if r.path == path)
+        if ordinal in behaviour.drop.get(path, ()):
+            # Half the body, then the connection closes: what a load balancer that restarts does.
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if path in behaviour.trickle:
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+                time.sleep(behaviour.trickle_interval)
+            return True
+        return False
+
+    def _stream_endless(self, path: str) -> None:
+        """A list whose items never stop coming (until the client goes away)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        item = b'{"metadata": {"name": "x", "namespace": "default"}},'
+        try:
+            self.wfile.write(b'{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [')
+            while True:
+                self.wfile.write(item * 1000)
+                if path in self.api.behaviour.trickle:
+                    time.sleep(self.api.behaviour.trickle_interval)
+        except OSError:
+            return
+
+    def _send_huge(self, path: str, size: int) -> None:
+        """A well-formed list of ``size`` bytes, written in pieces (never held whole here)."""
+        pad = "p" * 60_000
+        item = json.dumps({"metadata": {"name": "x", "namespace": "default", "annotations": {"pad": pad}}})
+        head = b'{"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": ['
+        count = max(1, (size - len(head)) // (len(item) + 1))
+        body_size = len(head) + count * (len(item) + 1) - 1 + 2
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(body_size))
+        self.end_headers()
+        try:
+            self.wfile.write(head)
+            for index in range(count):
+                self.wfile.write(item.encode() + (b"," if index < count - 1 else b""))
+            self.wfile.write(b"]}")
+        except OSError:
+            return
 
     def _refuse(self) -> None:
         self._record()
@@ -521,14 +632,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
 
-    def _send(self, code: int, body: dict[str, Any], content_type: str) -> None:
+    def _send(
+        self, code: int, body: Any, content_type: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", content_type or "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Audit-Id", "3a7f0c1e-5f43-4b0e-9c36-7f1d2c1c8f00")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            if not self._misbehave(urlsplit(self.path).path, data):
+                self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client gave up (a deadline): nothing more to say
 
 
 @dataclass(frozen=True)
