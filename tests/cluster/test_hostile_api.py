@@ -68,9 +68,9 @@ def test_a_dropped_connection_mid_pagination_is_retried(tmp_path: Path, certs: C
 
 
 def test_a_connection_that_keeps_dropping_says_so(tmp_path: Path, certs: Certs, sleeps: list[float]) -> None:
-    with FakeApiServer(cluster(), certs, Behaviour(drop={"/api": {1, 2, 3, 4}})) as server:
-        with pytest.raises(ClusterError) as error:
-            _read(server, tmp_path, certs)
+    behaviour = Behaviour(drop={"/api": {1, 2, 3, 4}})
+    with FakeApiServer(cluster(), certs, behaviour) as server, pytest.raises(ClusterError) as error:
+        _read(server, tmp_path, certs)
     assert str(error.value).startswith(f"the API server at {server.url} dropped the connection (/api): ")
     assert str(error.value).endswith(" (4 attempts)")
     assert sleeps == [0.25, 0.5, 1.0]
@@ -312,7 +312,7 @@ def test_a_huge_answer_is_refused_within_a_memory_limit(tmp_path: Path, certs: C
             capture_output=True,
             text=True,
             timeout=120,
-            preexec_fn=_limited,  # noqa: PLW1509 - the test's own child, no threads in between
+            preexec_fn=_limited,
             env={**os.environ, "NO_PROXY": "127.0.0.1"},
             check=False,
         )
