@@ -195,15 +195,10 @@ class Behaviour:
     """path -> the JSON body to answer instead of the real one (discovery or lists of the wrong shape)."""
 
 
-class FakeApiServer:
-    def __init__(
-        self,
-        objects: list[dict[str, Any]],
-        certs: Certs,
-        behaviour: Behaviour | None = None,
-        *,
-        port: int = 0,
-    ) -> None:
+class FakeApi:
+    """The answers of the API server, from a list of objects (in process: the fuzz tests ask it directly)."""
+
+    def __init__(self, objects: list[dict[str, Any]], behaviour: Behaviour | None = None) -> None:
         self.behaviour = behaviour or Behaviour()
         self.resources = (*RESOURCES, *self.behaviour.extra)
         self.by_kind = {(r.group, r.kind): r for r in self.resources}
@@ -211,30 +206,15 @@ class FakeApiServer:
         for obj in objects:
             group = obj["apiVersion"].rpartition("/")[0]
             self.objects[self.by_kind[(group, obj["kind"])]].append(obj)
-        for items in self.objects.values():
-            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        self.sort()
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
         self.expired: set[str] = set()
-        handler = type("Handler", (_Handler,), {"api": self})
-        self.httpd = _Server(("127.0.0.1", port), handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certs.server_cert, certs.server_key)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeApiServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+    def sort(self) -> None:
+        """Lists in the API server's order (namespace, name); objects of any shape (the fuzz tests') too."""
+        for items in self.objects.values():
+            items.sort(key=lambda o: (str(_meta(o).get("namespace", "")), str(_meta(o).get("name"))))
 
     # --- answers -------------------------------------------------------------------------------
 
@@ -379,9 +359,7 @@ class FakeApiServer:
                 {"kind": resource.name},
             )
         items = [
-            o
-            for o in self.objects[resource]
-            if namespace is None or o["metadata"].get("namespace") == namespace
+            o for o in self.objects[resource] if namespace is None or _meta(o).get("namespace") == namespace
         ]
         metadata_only = "as=PartialObjectMetadata" in accept
         if metadata_only and not self.behaviour.metadata_only:
@@ -389,7 +367,7 @@ class FakeApiServer:
                 406, "NotAcceptable", "only the following media types are accepted: application/json"
             )
         if len(rest) == 2:
-            found = [o for o in items if o["metadata"]["name"] == rest[1]]
+            found = [o for o in items if _meta(o).get("name") == rest[1]]
             if not found:
                 return _status(404, "NotFound", f'{resource.name} "{rest[1]}" not found', {"name": rest[1]})
             return 200, found[0], ""
@@ -435,11 +413,11 @@ class FakeApiServer:
         if "as=Table" in accept:
             rows = [
                 {
-                    "cells": [o["metadata"]["name"]],
+                    "cells": [_meta(o).get("name")],
                     "object": {
                         "kind": "PartialObjectMetadata",
                         "apiVersion": "meta.k8s.io/v1",
-                        "metadata": o["metadata"],
+                        "metadata": _meta(o),
                     },
                 }
                 for o in page
@@ -454,7 +432,11 @@ class FakeApiServer:
             return 200, table, "application/json;as=Table;v=v1;g=meta.k8s.io"
         if metadata_only:
             partial = [
-                {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": o.get("metadata"),
+                }
                 for o in page
             ]
             return (
@@ -484,7 +466,46 @@ class FakeApiServer:
         )
 
 
+class FakeApiServer(FakeApi):
+    """:class:`FakeApi` over HTTPS on 127.0.0.1 (a port of its own, or ``port``)."""
+
+    def __init__(
+        self,
+        objects: list[dict[str, Any]],
+        certs: Certs,
+        behaviour: Behaviour | None = None,
+        *,
+        port: int = 0,
+    ) -> None:
+        super().__init__(objects, behaviour)
+        handler = type("Handler", (_Handler,), {"api": self})
+        self.httpd = _Server(("127.0.0.1", port), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs.server_cert, certs.server_key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> FakeApiServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
 _AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def _meta(obj: Any) -> dict[str, Any]:
+    """An object's metadata, ``{}`` when the object or its metadata is not a mapping."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _status(
@@ -512,7 +533,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    api: FakeApiServer
+    api: FakeApi
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -25,6 +25,7 @@ import dataclasses
 import email.utils
 import hashlib
 import http
+import re
 import socket
 import ssl
 import threading
@@ -343,6 +344,8 @@ class _Api:
             raise self._transport_error(e, path) from e
         except LightkubeConfigError as e:
             raise ClusterError(f"context {self.target.context!r}: credentials: {e}") from e
+        except httpx.HTTPError as e:  # a URL it will not send, a protocol it will not speak
+            raise _TransportError(f"{self._where(path)}: {_reason(e)}", retry=False) from e
         limit = self.max_bytes if response.status_code == 200 else _ERROR_BODY_BYTES
         try:
             return response.status_code, response.headers, self._body(response, deadline, limit, path)
@@ -384,6 +387,10 @@ class _Api:
         except httpx.TransportError as e:
             if not expired.is_set():
                 raise self._transport_error(e, path) from e
+        except httpx.HTTPError as e:  # a body that does not decompress
+            raise _TransportError(
+                f"{self._where(path)}: the answer does not decode: {_reason(e)}", retry=False
+            ) from e
         finally:
             watchdog.cancel()
         if expired.is_set():
@@ -751,24 +758,29 @@ def discover(api: _Api) -> tuple[dict[tuple[str, str], Resource], tuple[str, ...
             doc = api.get(root, accept=ACCEPT_DISCOVERY)
         except _RefusedError as e:
             raise ClusterError(f"{api.target.server}{root}: discovery failed: {e.message}") from e
+        except _TooLargeError as e:
+            raise ClusterError(f"discovery failed: {e}") from e
         if not isinstance(doc, dict):
             raise ClusterError(f"{api.target.server}{root}: discovery failed: not a discovery document")
         if doc.get("kind") == "APIGroupDiscoveryList":
             for group_doc in _dicts(doc.get("items")):
-                group = str((group_doc.get("metadata") or {}).get("name") or "")
+                group = _text(_mapping(group_doc.get("metadata")).get("name"))
                 groups.append(group)
                 for version_doc in _dicts(group_doc.get("versions")):
-                    version = str(version_doc.get("version") or "")
+                    version = _text(version_doc.get("version"))
                     for res in _dicts(version_doc.get("resources")):
                         _add(resources, _aggregated(group, version, res))
         elif root == "/api":
             groups.append("")
-            legacy.append(("", [v for v in doc.get("versions") or () if isinstance(v, str)]))
+            versions = doc.get("versions")
+            legacy.append(
+                ("", [v for v in versions if isinstance(v, str)] if isinstance(versions, list) else [])
+            )
         else:
             for group_doc in _dicts(doc.get("groups")):
-                name = str(group_doc.get("name") or "")
-                preferred = (group_doc.get("preferredVersion") or {}).get("version")
-                versions = [str(v.get("version")) for v in _dicts(group_doc.get("versions"))]
+                name = _text(group_doc.get("name"))
+                preferred = _mapping(group_doc.get("preferredVersion")).get("version")
+                versions = [_text(v.get("version")) for v in _dicts(group_doc.get("versions"))]
                 if preferred in versions:
                     versions.remove(preferred)
                     versions.insert(0, preferred)
@@ -779,10 +791,12 @@ def discover(api: _Api) -> tuple[dict[tuple[str, str], Resource], tuple[str, ...
         if group not in wanted:
             continue
         for version in versions:
+            if not _NAME.fullmatch(version):
+                continue
             path = f"/apis/{group}/{version}" if group else f"/api/{version}"
             try:
                 doc = api.get(path)
-            except _RefusedError:
+            except (_RefusedError, _TooLargeError):
                 continue  # an aggregated API that is down: its kinds are not read
             for res in _dicts(doc.get("resources") if isinstance(doc, dict) else None):
                 _add(resources, _legacy(group, version, res))
@@ -793,25 +807,47 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _add(resources: dict[tuple[str, str], Resource], resource: Resource | None) -> None:
     if resource is not None:
         resources.setdefault((resource.group, resource.name), resource)
 
 
 def _aggregated(group: str, version: str, doc: dict[str, Any]) -> Resource | None:
-    name, kind = doc.get("resource"), (doc.get("responseKind") or {}).get("kind")
-    if not isinstance(name, str) or not isinstance(kind, str) or not kind:
-        return None
-    verbs = frozenset(v for v in doc.get("verbs") or () if isinstance(v, str))
-    return Resource(group, version, name, kind, doc.get("scope") == "Namespaced", verbs)
+    name, kind = doc.get("resource"), _mapping(doc.get("responseKind")).get("kind")
+    return _resource(group, version, name, kind, doc.get("scope") == "Namespaced", doc)
 
 
 def _legacy(group: str, version: str, doc: dict[str, Any]) -> Resource | None:
-    name, kind = doc.get("name"), doc.get("kind")
-    if not isinstance(name, str) or "/" in name or not isinstance(kind, str):
-        return None  # a subresource (pods/exec)
-    verbs = frozenset(v for v in doc.get("verbs") or () if isinstance(v, str))
-    return Resource(group, version, name, kind, doc.get("namespaced") is True, verbs)
+    return _resource(group, version, doc.get("name"), doc.get("kind"), doc.get("namespaced") is True, doc)
+
+
+# What the names of API groups, versions, resources and kinds are made of: anything else (a subresource
+# such as pods/exec, a name that would change the path of a request) is not a resource kharden lists.
+_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _resource(
+    group: str, version: str, name: Any, kind: Any, namespaced: bool, doc: dict[str, Any]
+) -> Resource | None:
+    if not isinstance(name, str) or not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        return None
+    if not all(_NAME.fullmatch(part) for part in (name, version, *([group] if group else []))):
+        return None
+    return Resource(group, version, name, kind, namespaced, _verbs(doc))
+
+
+def _verbs(doc: dict[str, Any]) -> frozenset[str]:
+    verbs = doc.get("verbs")
+    return frozenset(v for v in verbs if isinstance(v, str)) if isinstance(verbs, list) else frozenset()
 
 
 def read_cluster(options: ClusterOptions, collected: Collected) -> None:
