@@ -41,6 +41,7 @@ SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 IN_CLUSTER = "in-cluster"
 MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
 
+_BODIES = {"clusters": "cluster", "contexts": "context", "users": "user"}
 # Fields holding file paths, per section of the kubeconfig.
 _PATH_FIELDS = {
     "clusters": ("cluster", ("certificate-authority",)),
@@ -110,6 +111,10 @@ def _from_files(files: list[str], context: str | None) -> Target:
             for entry in entries:
                 if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
                     raise ClusterError(f"kubeconfig {file}: every entry of {section} needs a name")
+                body = entry.get(_BODIES[section])
+                if body is not None and not isinstance(body, Mapping):
+                    what = f"{section} entry {entry['name']!r}: {_BODIES[section]}"
+                    raise ClusterError(f"kubeconfig {file}: {what} must be a mapping")
                 if entry["name"] in seen[section]:
                     continue
                 seen[section].add(entry["name"])
@@ -123,12 +128,14 @@ def _from_files(files: list[str], context: str | None) -> Target:
         raise ClusterError(f"kubeconfig: no context {name!r} (contexts: {known})")
     cluster_name = contexts[name].get("cluster")
     clusters = {c["name"]: c.get("cluster") or {} for c in merged["clusters"]}
-    if cluster_name not in clusters:
+    if not isinstance(cluster_name, str) or cluster_name not in clusters:
         raise ClusterError(
             f"kubeconfig: context {name!r} names cluster {cluster_name!r}, which is not defined"
         )
     user_name = contexts[name].get("user")
-    if user_name and user_name not in {u["name"] for u in merged["users"]}:
+    if user_name and (
+        not isinstance(user_name, str) or user_name not in {u["name"] for u in merged["users"]}
+    ):
         raise ClusterError(f"kubeconfig: context {name!r} names user {user_name!r}, not defined")
     cluster = clusters[cluster_name]
     try:
@@ -176,7 +183,8 @@ def _absolute_paths(section: str, entry: Mapping[str, Any], base: Path) -> dict[
         value = body.get(name)
         if isinstance(value, str) and value and not os.path.isabs(value):
             body[name] = str(base / value)
-    command = (body.get("exec") or {}).get("command") if section == "users" else None
+    exec_spec = body.get("exec") if section == "users" else None
+    command = exec_spec.get("command") if isinstance(exec_spec, Mapping) else None
     if isinstance(command, str) and "/" in command and not os.path.isabs(command):
         body["exec"] = {**body["exec"], "command": str(base / command)}
     result[key] = body
