@@ -27,9 +27,10 @@ from .catalog import SECTION_TITLES
 __all__ = ["API_VERSION", "render"]
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-# What JSON leaves raw but a YAML stream may not hold (DEL, C1 controls, surrogates, U+FFFE/U+FFFF) or
-# reads as a line break (NEL, U+2028, U+2029): written as \u escapes, which JSON and YAML share.
-_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# What JSON leaves raw but a YAML stream may not hold (DEL, C1 controls, U+FFFE/U+FFFF) or reads as a
+# line break (NEL, U+2028, U+2029): written as \u escapes, which JSON and YAML share. (Lone surrogates
+# become U+FFFD in every format, see report.render.)
+_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
 def _escape(match: re.Match[str]) -> str:
