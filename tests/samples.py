@@ -1,6 +1,7 @@
 """A report with every case a renderer must handle, built by hand.
 
-Findings in files and without one (a live cluster), in rendered output (kustomize), outside
+Findings in files and without one (a live cluster), in rendered output (kustomize, traced to
+the patch that set the field), outside
 the SARIF root and in a path with a space; every kind of suppression; a cluster-scoped
 object; a message with markup, a pipe and a control character; an input error and a rule
 that was not evaluated.
@@ -12,11 +13,13 @@ import hashlib
 from datetime import UTC, datetime
 
 from kharden.model import (
+    EditSite,
     ErrorRecord,
     Finding,
     Location,
     NotEvaluated,
     ObjRef,
+    Rendered,
     Report,
     RuleRun,
     ScanStats,
@@ -86,7 +89,14 @@ def edge_report() -> Report:
         finding(
             "pod.host-namespaces",
             Location(
-                "overlays/prod", 36, 11, "/spec/template/spec/hostPID", "base/deployment.yaml", "kustomize"
+                "overlays/prod/hostpid.yaml",
+                3,
+                3,
+                "/spec/template/spec/hostPID",
+                "base/deployment.yaml",
+                "kustomize",
+                Rendered("overlays/prod", 36, 11),
+                EditSite("overlays/prod/hostpid.yaml", 3, 3, "json-patch", 0, "/0/value"),
             ),
             ref=ObjRef("Deployment", "prod", "prod-web", "apps/v1"),
             container=None,
@@ -112,7 +122,7 @@ def edge_report() -> Report:
         ),
     ]
     rules = [
-        RuleRun(rule, get(rule).section, get(rule).severity, 3)
+        RuleRun(rule, get(rule).section, get(rule).severity, 3, get(rule).fix_support)
         for rule in dict.fromkeys(f.rule for f in findings)
     ]
     stats = ScanStats(files=4, objects=6)
@@ -124,6 +134,38 @@ def edge_report() -> Report:
         not_evaluated=[NotEvaluated("image.vulnerable", "needs an image scan report (--image-report FILE)")],
         stats=stats,
         rules_run=len(rules),
+        rules=rules,
+        scores=scorecard(rules, findings),
+        generated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+
+def untraced_report() -> Report:
+    """One finding in a chart whose template line could not be told: the template without a
+    line, and the line of the rendered output."""
+    findings = [
+        finding(
+            "netpol.host-network",
+            Location(
+                "chart/templates/deployment.yaml",
+                None,
+                None,
+                "/spec/template/spec/hostNetwork",
+                "chart/templates/deployment.yaml",
+                "helm",
+                Rendered("chart", 22, 7),
+            ),
+            ref=ObjRef("Deployment", "default", "release-name-web", "apps/v1"),
+            container=None,
+        )
+    ]
+    rules = [RuleRun("netpol.host-network", "isolation", get("netpol.host-network").severity, 1)]
+    return Report(
+        findings=findings,
+        errors=[],
+        not_evaluated=[],
+        stats=ScanStats(files=1, objects=1),
+        rules_run=1,
         rules=rules,
         scores=scorecard(rules, findings),
         generated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),

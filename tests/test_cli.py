@@ -149,6 +149,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str], manifest: Path) -> No
         "remediation": "set securityContext.privileged to false (and windowsOptions.hostProcess to false)",
         "fingerprint": finding["fingerprint"],
         "suppressed": None,
+        "fix": {"automatic": True, "unsafe": False},
     }
     assert len(finding["fingerprint"]) == 32
     assert data["errors"] == []
@@ -200,14 +201,24 @@ def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
 def test_rules_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules")
     assert code == 0
-    assert out.splitlines()[0].split() == ["ID", "SEVERITY", "FROM", "TITLE"]
-    assert any(line.startswith("pod.privileged ") for line in out.splitlines())
+    assert out.splitlines()[0].split() == ["ID", "SEVERITY", "FROM", "CEL", "FIX", "TITLE"]
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows["pod.privileged"][3:5] == ["yes", "auto"]
+    assert rows["pod.sensitive-mount"][3:5] == ["-", "unsafe"]
+    assert rows["pod.seccomp"][3:5] == ["yes", "auto"]
+    assert rows["pod.writable-root-fs"][3:5] == ["yes", "unsafe"]
+    assert rows["pod.root-group"][3:5] == ["yes", "-"]
+    assert rows["sa.automount"][4] == "auto"
     code, out, _ = run(capsys, "rules", "-f", "json")
     assert "pod.privileged" in [r["id"] for r in json.loads(out)["rules"]]
     code, out, _ = run(capsys, "explain", "pod.privileged")
     assert code == 0
     assert out.startswith("pod.privileged: Privileged container\n")
     assert "Reads: " in out
+    assert "\nkharden fix: automatic\nAdmission policy (CEL): exported\n" in out
+    code, out, _ = run(capsys, "explain", "pod.sensitive-mount")
+    assert "\nkharden fix: only with --unsafe\n" in out
+    assert "Admission policy (CEL): not exported: paths are normalised" in out
 
 
 def test_explain_unknown_rule(capsys: pytest.CaptureFixture[str]) -> None:

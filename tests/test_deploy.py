@@ -59,3 +59,23 @@ def test_cronjob_scans_read_only_and_publishes_separately() -> None:
     (scan_step,) = pod["initContainers"]
     assert scan_step["args"][:4] == ["scan", "--cluster", "--format", "policyreport"]
     assert {m["mountPath"] for m in pod["containers"][0]["volumeMounts"] if m.get("readOnly")} == {"/reports"}
+
+
+def test_probe_role_grants_pods_and_their_logs_only() -> None:
+    (role,) = _documents("probe/clusterrole.yaml")
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "delete"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    ]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("kubectl") or shutil.which("kustomize")),
+    reason="needs kubectl or kustomize to render deploy/probe/",
+)
+def test_probe_role_scans_clean() -> None:
+    report = scan([str(DEPLOY / "probe")])
+    assert report.errors == []
+    assert report.stats.objects == 1
+    assert report.findings == []

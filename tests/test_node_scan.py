@@ -23,7 +23,8 @@ def test_demo_node_trips_the_control_plane_rules() -> None:
     # Each of these has another example: raw-key (k3s, RKE2), insecure-port and audit-disabled
     # (tests/data/nodes), audit-not-shipped (the demo runs Fluent Bit), cni-unsupported (no policy).
     assert fired >= {
-        "exposure.apiserver-anonymous", "exposure.apiserver-public", "exposure.etcd-client-auth",
+        "exposure.apiserver-anonymous", "exposure.apiserver-authorization", "exposure.apiserver-public",
+        "exposure.etcd-client-auth",
         "exposure.etcd-peer-auth", "exposure.etcd-shared-ca", "exposure.control-plane-bind",
         "exposure.kubelet-auth", "encryption.secrets-at-rest", "encryption.kms-v1",
         "encryption.control-plane-tls", "encryption.ingress-tls", "encryption.pod-traffic",

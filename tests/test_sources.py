@@ -237,7 +237,13 @@ def test_kustomize_overlay_is_rendered_and_points_at_the_source_file() -> None:
     assert report.errors == []
     [finding] = [f for f in report.findings if f.rule == "pod.privileged"]
     assert (finding.object.name, finding.object.namespace) == ("prod-web", "prod")
-    assert finding.location.file == overlay
+    # Where to edit: the overlay's patch that made the container privileged, at that line.
+    assert (finding.location.file, finding.location.line) == (
+        os.path.relpath(os.path.join(overlay, "privileged.yaml")),
+        12,
+    )
+    assert finding.location.rendered is not None
+    assert finding.location.rendered.file == overlay
     assert finding.location.renderer == "kustomize"
     assert finding.location.template is not None
     assert finding.location.template.endswith(os.path.join("kustomize", "base", "deployment.yaml"))
@@ -273,6 +279,16 @@ def test_kustomize_failure_is_an_input_error(tmp_path: Path) -> None:
     assert error.message.startswith("kustomize build failed: ")
 
 
+@needs_kustomize
+def test_kustomize_failure_names_the_error_not_the_warnings(tmp_path: Path) -> None:
+    """kustomize prints deprecation warnings first, and kubectl wraps the error in a log line."""
+    (tmp_path / "kustomization.yaml").write_text("commonLabels: {tier: web}\nresources:\n  - missing.yaml\n")
+    [error] = run([str(tmp_path)]).errors
+    assert error.message.startswith("kustomize build failed: accumulating resources")
+    assert "Warning" not in error.message
+    assert "command failed" not in error.message
+
+
 def _sdk_available() -> bool:
     try:
         import helm_python  # noqa: F401, PLC0415
@@ -303,11 +319,15 @@ def test_chart_is_rendered_with_values_and_set() -> None:
         ),
     )
     template = os.path.join(chart, "templates", "deployment.yaml")
+    values = os.path.join(chart, "values-insecure.yaml")
     assert sorted(
-        (f.rule, f.location.file, f.location.template, f.location.renderer) for f in report.findings
+        (f.rule, f.location.file, f.location.line, f.location.template, f.location.renderer)
+        for f in report.findings
     ) == [
-        ("netpol.host-network", template, template, "helm"),
-        ("pod.privileged", template, template, "helm"),
+        # hostNetwork: {{ .Values.hostNetwork }}, which the --values file sets on its line 1.
+        ("netpol.host-network", values, 1, template, "helm"),
+        # privileged: {{ .Values.privileged }}, set by --set: no file holds it, the template line does.
+        ("pod.privileged", template, 21, template, "helm"),
     ]
     assert {f.object.name for f in report.findings} == {"release-name-web"}
 
@@ -342,4 +362,46 @@ def test_helm_rendered_file_points_at_its_templates(tmp_path: Path) -> None:
         str(path),
         12,
         "web/templates/debug.yaml",
+    )
+
+
+# A document whose apiVersion never served its kind: the API server refuses it ("no matches for kind
+# Deployment in version v1"), so it is an input error of that document; its pod spec is still judged.
+_V1_DEPLOYMENT = """\
+apiVersion: v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        securityContext: {privileged: true}
+"""
+
+
+@pytest.mark.parametrize(
+    ("api_version", "error", "judged"),
+    [
+        pytest.param("v1", "Deployment shop/web: apiVersion v1 never served kind Deployment (it is apps/v1)", True, id="v1"),
+        pytest.param("batch/v1", "Deployment shop/web: apiVersion batch/v1 never served kind Deployment (it is apps/v1)", True, id="batch"),
+        pytest.param("apps/v1beta1", None, True, id="an-old-version-that-served-it"),
+        pytest.param("extensions/v1beta1", None, True, id="extensions"),
+        pytest.param("example.com/v1", None, False, id="a-custom-resource-of-its-own-group"),
+    ],
+)  # fmt: skip
+def test_an_api_version_that_never_served_the_kind(
+    tmp_path: Path, api_version: str, error: str | None, judged: bool
+) -> None:
+    path = tmp_path / "web.yaml"
+    path.write_text(_V1_DEPLOYMENT.replace("apiVersion: v1", f"apiVersion: {api_version}"), encoding="utf-8")
+    report = scan([str(path)], ScanOptions(rules=("pod.privileged",)))
+    assert [(e.file, e.line, e.message) for e in report.errors] == ([(str(path), 1, error)] if error else [])
+    assert [(f.rule, f.location.line) for f in report.findings] == (
+        [("pod.privileged", 14)] if judged else []
     )

@@ -15,8 +15,9 @@ replacement that needs no escaping in any of them.
 from __future__ import annotations
 
 import re
+import sys
 
-__all__ = ["printable", "without_surrogates", "without_userinfo"]
+__all__ = ["printable", "say", "without_surrogates", "without_userinfo"]
 
 # C0 controls (tab and line feed included: one finding is one line), DEL, C1 controls (NEL too),
 # the Unicode line and paragraph separators, the bidirectional overrides and isolates that
@@ -44,6 +45,12 @@ def printable(text: str) -> str:
     if text.isascii() and text.isprintable():
         return text  # the common case, tested in C
     return _UNSAFE.sub(_escape, text)
+
+
+def say(line: str) -> None:
+    """Write ``line`` to stderr as one line, what came from input escaped (nothing when stderr is closed)."""
+    if sys.stderr is not None:
+        print(printable(line), file=sys.stderr, flush=True)
 
 
 def without_surrogates(text: str) -> str:

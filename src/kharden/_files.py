@@ -18,14 +18,16 @@ import errno
 import os
 import select
 import stat
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ._yaml import Document, iter_documents
 from .errors import ConfigError, InputError
 
 __all__ = [
     "FIFO_WAIT_SECONDS",
+    "MAX_YAML_BYTES",
     "TooLargeError",
+    "first_document",
     "read_bounded",
     "read_config_documents",
     "read_fd",
@@ -34,6 +36,8 @@ __all__ = [
     "read_yaml",
 ]
 
+MAX_YAML_BYTES = 16 * 1024 * 1024
+"""A YAML file kharden reads for itself (a kustomization, a digests file): a few KiB."""
 FIFO_WAIT_SECONDS = 10.0
 """How long a FIFO may stay silent (no writer, or a writer that sends nothing) before kharden gives up."""
 _CHUNK = 1 << 20
@@ -134,6 +138,14 @@ def read_yaml(path: str, limit: int, what: str, error: type[InputError] = InputE
         return [d for d in iter_documents(text, path) if d.data is not None]
     except InputError as e:
         raise error(e.message, file=path, line=e.line) from e
+
+
+def first_document(text: bytes, file: str) -> Any:
+    """The data of the first document of a YAML text (``None`` when it has none), through the guarded
+    loader: an alias bomb, text nested too deep or not UTF-8 is an :class:`InputError`."""
+    for document in iter_documents(text, file):
+        return document.data
+    return None
 
 
 def read_config_documents(path: str, limit: int, what: str) -> list[Document]:

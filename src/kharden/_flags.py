@@ -21,7 +21,15 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["BOOLEAN_FLAGS", "Arg", "component_args", "parse_args", "split_words"]
+__all__ = [
+    "BOOLEAN_FLAGS",
+    "K3S_BOOLEAN_FLAGS",
+    "K3S_ENCRYPTION_CONFIG",
+    "Arg",
+    "component_args",
+    "parse_args",
+    "split_words",
+]
 
 # Boolean flags of kube-apiserver, etcd, kube-scheduler, kube-controller-manager and the kubelet
 # (``--help`` of Kubernetes 1.33 and etcd 3.5). A flag not listed takes a value.
@@ -59,6 +67,22 @@ BOOLEAN_FLAGS = frozenset(
         "runonce", "seccomp-default", "local-storage-capacity-isolation",
     }
 )  # fmt: skip
+
+
+# Boolean flags of `k3s server` / `rke2 server` (and their agents): they never take the next word.
+K3S_BOOLEAN_FLAGS = frozenset(
+    {
+        "cluster-init", "cluster-reset", "secrets-encryption", "disable-network-policy",
+        "disable-helm-controller", "disable-kube-proxy", "disable-cloud-controller", "disable-scheduler",
+        "disable-apiserver", "disable-controller-manager", "disable-etcd", "disable-apiserver-lb",
+        "embedded-registry", "supervisor-metrics", "protect-kernel-defaults", "selinux", "rootless",
+        "prefer-bundled-bin", "docker", "flannel-ipv6-masq", "flannel-external-ip", "enable-pprof",
+        "debug", "etcd-expose-metrics", "etcd-disable-snapshots", "etcd-s3", "etcd-s3-insecure",
+        "etcd-s3-skip-ssl-verify", "disable-default-registry-endpoint", "with-node-id", "help", "version",
+    }
+)  # fmt: skip
+# The EncryptionConfiguration k3s and RKE2 write and pass to kube-apiserver with secrets-encryption.
+K3S_ENCRYPTION_CONFIG = "/var/lib/rancher/{}/server/cred/encryption-config.json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__, reach
-from ._display import printable
+from ._display import printable, say
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
+from .generate import command as generate_command
 from .model import Report, Severity
+from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
 from .report import reach as reach_report
@@ -136,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         "--kube-version",
         metavar="VERSION",
         help="the cluster's Kubernetes version (e.g. 1.29) for version-dependent defaults;"
-        " default: the kube-apiserver image tag, else 1.33",
+        " default: the cluster's, else a node root's kube-apiserver image tag, else 1.33 (said so)",
     )
     cluster_group = scan_cmd.add_argument_group("cluster")
     cluster_group.add_argument(
@@ -211,7 +213,8 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    _reach_parser(commands)
+    for add_parser in (_reach_parser, _fix_parser, _probe_parser, _generate_parser):
+        add_parser(commands)
     return parser
 
 
@@ -255,6 +258,161 @@ def _reach_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     reach_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
     _cluster_arguments(reach_cmd)
+
+
+def _fix_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    fix_cmd = commands.add_parser(
+        "fix",
+        help="write the fixes of the findings: a diff, or the files with --write",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Read what 'scan' reads and change what the selected rules found, the way a careful engineer
+would by hand. Without --write, print a unified diff; with --write, change the files.
+
+  plain YAML/JSON  edited in place: only the changed lines; comments, order, quoting, layout kept
+  kustomization    a JSON 6902 patch in the directory given (kharden-fix/KIND-NAME.yaml), added to
+                   its kustomization.yaml under 'patches:'; bases and resources are never edited
+  Helm chart       a values file (--values-out FILE) with the chart's securityContext,
+                   podSecurityContext, containerSecurityContext, serviceAccount.automount keys,
+                   each kept only when rendering the chart with it fixes findings; templates are
+                   not rewritten (what values cannot fix is named with its template)
+
+Safe changes are made by default: allowPrivilegeEscalation: false, capabilities.drop: [ALL],
+seccompProfile RuntimeDefault, runAsNonRoot: true, automountServiceAccountToken: false where the
+ServiceAccount has no RBAC grant, and removing privileged: true, hostPID/hostIPC, procMount:
+Unmasked and Unconfined AppArmor profiles. A value every container inherits goes on the pod, else
+on each container, never repeating what is inherited. --unsafe also makes the changes that can break
+an application (readOnlyRootFilesystem with an emptyDir at /tmp, a non-zero runAsUser, removing
+added capabilities and hostPath volumes); the diff's hunk header says why each may break.
+Images are pinned by digest only from what you give (--digests FILE, --image-report FILE): kharden
+never asks a registry.
+
+Exit codes: 0 nothing to change, 1 changes shown or written, 2 input or usage error.""",
+    )
+    fix_cmd.add_argument("paths", nargs="+", metavar="PATH", help="file or directory")
+    fix_cmd.add_argument("--write", action="store_true", help="change the files (default: print a diff)")
+    fix_cmd.add_argument(
+        "--unsafe", action="store_true", help="also make changes that may break the application"
+    )
+    fix_cmd.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="fix only matching rules (repeatable)"
+    )
+    fix_cmd.add_argument(
+        "--skip-rule",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="do not fix matching rules (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--values-out", metavar="FILE", help="Helm charts: write the values that fix findings to FILE"
+    )
+    fix_cmd.add_argument(
+        "--digests",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="pin images by digest from FILE, a YAML/JSON map of image reference to digest (repeatable)",
+    )
+    fix_cmd.add_argument(
+        "--image-report",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Trivy or Grype JSON of an image: pin it by the repository digest it names (repeatable)",
+    )
+    fix_cmd.add_argument("--config", metavar="FILE", help=".kharden.yaml to use (its ignores are honoured)")
+    fix_cmd.add_argument("--no-config", action="store_true", help="use no .kharden.yaml")
+    fix_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    fix_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+    fix_cmd.add_argument(
+        "--max-file-size",
+        type=float,
+        default=DEFAULT_MAX_FILE_BYTES / 1048576,
+        metavar="MIB",
+        help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
+    )
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from .fix import FixOptions, plan_fixes, unified_diff, write_fixes  # noqa: PLC0415 - only for 'fix'
+
+    if args.max_file_size <= 0:
+        raise UsageError("--max-file-size must be positive")
+    options = FixOptions(
+        rules=tuple(args.rule),
+        skip_rules=tuple(args.skip_rule),
+        unsafe=args.unsafe,
+        config=_config(args),
+        max_file_bytes=int(args.max_file_size * 1048576),
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        values_out=args.values_out,
+        digests=tuple(args.digests),
+        image_reports=tuple(args.image_report),
+    )
+    result = plan_fixes(args.paths, options)
+    changed = [f for f in result.files if f.before != f.after]
+    errors = list(result.errors)
+    if args.write:
+        errors += write_fixes(result)
+    else:
+        sys.stdout.write("".join(unified_diff(f) for f in changed))
+        sys.stdout.flush()
+    for error in errors:
+        _say("error", str(error))
+    for advice in result.advice:
+        say(f"{PROG}: {advice}")
+    unsafe = sum(1 for _, s in result.skipped if s.reason.startswith("needs --unsafe"))
+    manual = sum(1 for _, s in result.skipped if not s.reason.startswith("needs --unsafe"))
+    files = f"{len(changed)} file{'s' * (len(changed) != 1)}"
+    summary = f"{result.fixed} finding{'s' * (result.fixed != 1)} fixed in {files}"
+    summary += (
+        " (written)" if args.write and changed else (" (diff only; --write to apply)" if changed else "")
+    )
+    if unsafe:
+        summary += f"; {unsafe} left that only --unsafe fixes"
+    if manual:
+        summary += f"; {manual} with no automatic fix"
+    say(f"{PROG}: {summary}")
+    if errors:
+        return 2
+    return 1 if changed else 0
+
+
+def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    probe_cmd = commands.add_parser(
+        "probe",
+        help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
+        description=(
+            "Read the cluster (as 'scan --cluster'), choose a few connections that its NetworkPolicies deny"
+            " and a few they allow, and try them from short-lived probe pods: a denied connection that gets"
+            " through shows a policy the network does not enforce. --plan prints the probes and the pods they"
+            " need and changes nothing; --yes creates the pods (labelled kharden.io/probe), connects and"
+            " deletes them, also on Ctrl-C and on error; --cleanup removes pods a killed run left behind."
+            " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
+        ),
+    )
+    probe_command.add_arguments(probe_cmd)
+    _cluster_arguments(probe_cmd)
+
+
+def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    generate_cmd = commands.add_parser(
+        "generate",
+        help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
+        description=(
+            "Read the same inputs as 'scan' and write what they lack: 'networkpolicies' (default deny per"
+            " namespace, then the traffic the manifests show is needed, each rule with its reason, checked by"
+            " the NetworkPolicy engine), 'serviceaccounts' (one per workload, tokens only where RBAC grants"
+            " something), 'pod-security' (Pod Security Admission labels at the strictest level each namespace"
+            " passes), 'psa --from-psp FILE' (PodSecurityPolicies migrated to Pod Security Admission labels"
+            " and ValidatingAdmissionPolicies). Prints the manifests, or writes one file per namespace"
+            " (-o DIR), or adds them to a kustomization (--write)."
+        ),
+    )
+    generate_command.add_arguments(generate_cmd)
+    _cluster_arguments(generate_cmd)
 
 
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -367,8 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _say(kind: str, text: str) -> None:
     """One line on stderr: ``kharden: error: ...``; what came from input cannot start another line."""
-    if sys.stderr is not None:  # closed (2>&-): nowhere to say it
-        print(f"{PROG}: {kind}: {printable(text)}", file=sys.stderr, flush=True)
+    say(f"{PROG}: {kind}: {text}")
 
 
 def _silence_stdout() -> None:
@@ -409,6 +566,12 @@ def _run(argv: list[str]) -> int:
         return _who_can(args)
     if args.command == "reach":
         return _reach(args)
+    if args.command == "fix":
+        return _fix(args)
+    if args.command == "probe":
+        return _probe(args)
+    if args.command == "generate":
+        return _generate(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -626,6 +789,24 @@ def _reach(args: argparse.Namespace) -> int:
     if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
         code = 1
     return code
+
+
+def _probe(args: argparse.Namespace) -> int:
+    options = _cluster_options(args)
+    try:
+        return probe_command.run(args, options, _write, color=_color("auto", args.output))
+    finally:
+        _ProgressLine.clear(options.progress)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    options = _cluster_options(args) if args.cluster else None
+    try:
+        return generate_command.run(args, options, _write)
+    finally:
+        _ProgressLine.clear(options.progress if options else None)
 
 
 def _color(choice: str, output: str | None) -> bool:

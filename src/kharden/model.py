@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -24,6 +24,8 @@ from .errors import UsageError
 __all__ = [
     "BaselineStats",
     "ClusterInfo",
+    "EditSite",
+    "EditTracer",
     "ErrorRecord",
     "Finding",
     "Hit",
@@ -33,6 +35,7 @@ __all__ = [
     "Obj",
     "ObjRef",
     "Origin",
+    "Rendered",
     "Report",
     "RuleRun",
     "ScanStats",
@@ -85,6 +88,48 @@ class ObjRef:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
 
+class EditSite(NamedTuple):
+    """Where a person (or ``kharden fix``) edits a field of a rendered object.
+
+    For kustomize: the resource file the object came from, the patch that set the field, or
+    the kustomization whose transformer or generator wrote it; for Helm: the template line that
+    writes the field, or the values file line its value comes from.
+
+    ``kind`` says which: ``resource``, ``patch`` (a strategic-merge patch), ``json-patch`` (a
+    JSON 6902 patch), ``kustomization`` (a generator or transformer entry), ``template``, or
+    ``values``. ``document`` is the 0-based index of the YAML document in ``file`` and
+    ``pointer`` the JSON pointer of the field in it (for ``json-patch``, into the list of
+    operations: ``/0/value``; ``None`` for a template, which is text). A patch written inline
+    in a kustomization is a YAML text inside it: ``inline`` is the pointer of that string in
+    the kustomization (``/patches/2/patch``) and ``pointer`` the field's pointer in the text.
+    """
+
+    file: str
+    line: int | None
+    column: int | None
+    kind: str
+    document: int = 0
+    pointer: str | None = None
+    inline: str | None = None
+
+
+EditTracer = Callable[[Mapping[str, Any], str], "EditSite | None"]
+"""Maps a field of a rendered object (its JSON pointer, possibly past the fields that exist) to
+the place to edit, or ``None`` when that place cannot be told with certainty."""
+
+
+class Rendered(NamedTuple):
+    """Where a field is in the output of ``kustomize build`` or ``helm template``.
+
+    ``file`` is the directory that was rendered (the kustomization or the chart). For a chart
+    rendered without the helm binary, the line counts in the output of the object's template
+    (``Location.template``)."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where an object was read from.
@@ -92,7 +137,8 @@ class Origin:
     ``file``/``line``/``column`` locate the object (1-based). ``template`` is the file
     the object was rendered from (Helm's ``# Source:`` comment, or the kustomize
     resource file); ``renderer`` is ``"helm"`` or ``"kustomize"`` when kharden rendered
-    it itself, in which case line and column are those of the rendered output.
+    it itself, in which case line and column are those of the rendered output and
+    ``tracer`` (when known) finds the place to edit for each field.
     """
 
     file: str | None
@@ -103,10 +149,18 @@ class Origin:
     renderer: str | None = None
     node: str | None = None
     """The node root directory the file was read under (``--node-root``); ``None`` for manifests."""
+    tracer: EditTracer | None = None
 
 
 class Location(NamedTuple):
-    """The file, line and column of a field, and its JSON pointer within its object."""
+    """The file, line and column of a field, and its JSON pointer within its object.
+
+    For an object kharden rendered (``renderer`` set), file, line and column are where a
+    person edits the field (``edit`` says what that place is); ``rendered`` is where the
+    field is in the rendered output. When the place to edit cannot be told with certainty,
+    ``edit`` is ``None``, the file is the template (or resource file) with no line, and
+    only ``rendered`` has one.
+    """
 
     file: str | None
     line: int | None
@@ -114,6 +168,8 @@ class Location(NamedTuple):
     path: str
     template: str | None = None
     renderer: str | None = None
+    rendered: Rendered | None = None
+    edit: EditSite | None = None
 
     def __str__(self) -> str:
         where = self.file or "<unknown>"
@@ -155,7 +211,27 @@ class Obj:
         packed, stable = _pointer.trace(self.raw, path, origin.positions.table if origin.positions else None)
         found = unpack(packed)
         line, column = found if found is not None else (origin.line, origin.column)
-        return Location(origin.file, line, column, path, origin.template, origin.renderer), stable
+        if origin.renderer is None:
+            return Location(origin.file, line, column, path, origin.template), stable
+        rendered = Rendered(origin.file, line, column)
+        site = origin.tracer(self.raw, path) if origin.tracer is not None else None
+        if site is not None:
+            return (
+                Location(
+                    site.file, site.line, site.column, path, origin.template, origin.renderer, rendered, site
+                ),
+                stable,
+            )
+        if origin.template is not None:
+            return Location(
+                origin.template, None, None, path, origin.template, origin.renderer, rendered
+            ), stable
+        return Location(origin.file, line, column, path, None, origin.renderer, rendered), stable
+
+    def edit_site(self, path: str) -> EditSite | None:
+        """Where to edit the field at ``path`` of a rendered object (``None``: not rendered, or not
+        known with certainty). ``kharden fix`` edits this place."""
+        return self.trace(path)[0].edit
 
 
 def _string_map(value: Any) -> Mapping[str, str]:
@@ -301,6 +377,8 @@ class RuleRun:
     section: str
     severity: Severity
     examined: int
+    fix: tuple[bool, bool] = (False, False)
+    """What ``kharden fix`` can do for the rule: ``(automatic, only with --unsafe)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +428,8 @@ class Report:
     baseline: BaselineStats | None = None
     generated_at: datetime | None = None
     """When the scan ran (UTC); ``scan()`` sets it, honouring ``SOURCE_DATE_EPOCH``."""
+    assumptions: list[str] = field(default_factory=list)
+    """Verdicts that rest on an assumed Kubernetes version (``Kubernetes 1.33 for ...``)."""
 
     @property
     def active(self) -> list[Finding]:

@@ -3,7 +3,7 @@
 Sources fill an inventory; every selected rule whose evidence is present runs on it;
 hits become findings with locations and fingerprints; the team's policy (severity
 overrides, then suppressions by annotation, config and baseline) is applied to each
-finding in one place, :func:`_finding`. An input error in one file is recorded in the
+finding in one place, :func:`kharden.runner.finding`. An input error in one file is recorded in the
 report and never hides other findings.
 """
 
@@ -19,14 +19,14 @@ from typing import BinaryIO
 
 from .analysis.context import ScanContext
 from .analysis.controlplane import parse_version
-from .analysis.podspec import TEMPLATE_KINDS, pod_template_path
+from .analysis.podspec import TEMPLATE_KINDS
 from .baseline import Baseline, load_baseline
 from .config import Config
 from .errors import InputError, UsageError
-from .fingerprint import fingerprint_of
 from .inventory import Inventory
-from .model import BaselineStats, ErrorRecord, Finding, Hit, NotEvaluated, Obj, Report, RuleRun, Unevaluated
+from .model import BaselineStats, ErrorRecord, Finding, NotEvaluated, Report, RuleRun, Unevaluated
 from .rules import INPUTS, Rule, select
+from .runner import Judgement, Runner, finding, template_annotations
 from .score import scorecard
 from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
 from .sources.documents import Collected
@@ -63,7 +63,7 @@ class ScanOptions:
     node_roots: tuple[str, ...] = ()
     """Node root directories to read node and control-plane files under (``/`` for this node)."""
     kube_version: str | None = None
-    """The cluster's Kubernetes version (``1.29``); else the apiserver image's, else the assumed one."""
+    """The cluster's Kubernetes version (``1.29``); else the cluster's or a node root's, else assumed."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -207,28 +207,15 @@ def evaluate(
         image_scans=collected.image_scans,
         cluster=collected.cluster,
     )
-    findings: list[Finding] = []
-
-    pod_rules = [r for r in runnable if r.target == "pod"]
-    # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
-    # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
-    node_pod_rules = [r for r in pod_rules if "N" in r.evidence]
-    if pod_rules:
+    runner = Runner(runnable, policy)
+    judged = Judgement(not_evaluated=not_evaluated)
+    if runner.pod_rules:
         for pod in context.pods:
-            for rule in pod_rules if pod.obj.origin.node is None else node_pod_rules:
-                _record(rule, pod.obj, rule.check(pod), pod.annotations, policy, findings, not_evaluated)
-
-    object_rules: dict[str, list[Rule]] = {}
-    for rule in runnable:
-        if rule.target == "object":
-            for kind in rule.kinds:
-                object_rules.setdefault(kind, []).append(rule)
-    if object_rules:
+            runner.pod(pod, judged)
+    if runner.object_rules:
         for obj in context.inventory.objects:
-            for rule in object_rules.get(obj.ref.kind, ()):
-                if obj.origin.node is not None and "N" not in rule.evidence:
-                    continue
-                _record(rule, obj, rule.check(obj), None, policy, findings, not_evaluated)
+            runner.object(obj, judged)
+    findings = judged.findings
 
     for rule in runnable:
         if rule.target == "inventory":
@@ -238,12 +225,18 @@ def evaluate(
                     continue
                 if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-                findings.append(_finding(rule, hit.obj, hit, _template_annotations(hit.obj), policy))
+                findings.append(finding(rule, hit.obj, hit, template_annotations(hit.obj), policy))
 
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
     runs = [
-        RuleRun(rule.id, rule.section, policy.severity.get(rule.id, rule.severity), _examined(rule, context))
+        RuleRun(
+            rule.id,
+            rule.section,
+            policy.severity.get(rule.id, rule.severity),
+            _examined(rule, context),
+            rule.fix_support,
+        )
         for rule in runnable
     ]
     baseline = None
@@ -259,6 +252,7 @@ def evaluate(
         rules=runs,
         scores=scorecard(runs, findings),
         baseline=baseline,
+        assumptions=context.assumptions,
     )
 
 
@@ -287,56 +281,6 @@ def _examined(rule: Rule, context: ScanContext) -> int:
     if rule.target == "object":
         return len(context.inventory.of_kind(*rule.kinds))
     return 1
-
-
-def _record(
-    rule: Rule,
-    obj: Obj,
-    results: Iterable[Hit | Unevaluated],
-    annotations: Mapping[str, str] | None,
-    policy: Policy,
-    findings: list[Finding],
-    not_evaluated: list[NotEvaluated],
-) -> None:
-    """Findings for the hits of a per-workload or per-object rule; what it could not decide is noted."""
-    for hit in results:
-        if isinstance(hit, Unevaluated):
-            not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
-        else:
-            template_annotations = _template_annotations(obj) if annotations is None else annotations
-            findings.append(_finding(rule, obj, hit, template_annotations, policy))
-
-
-def _finding(
-    rule: Rule, obj: Obj, hit: Hit, template_annotations: Mapping[str, str], policy: Policy
-) -> Finding:
-    """A hit as a finding: the one place where severity overrides and suppressions are applied."""
-    severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
-    location, stable = obj.trace(hit.path)
-    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable)
-    return Finding(
-        rule=rule.id,
-        severity=severity,
-        section=rule.section,
-        title=rule.title,
-        object=obj.ref,
-        container=hit.container,
-        location=location,
-        message=hit.message,
-        remediation=rule.remediation,
-        fingerprint=print_,
-        suppressed=policy.suppression(rule.id, obj, template_annotations, print_, severity),
-    )
-
-
-def _template_annotations(obj: Obj) -> Mapping[str, str]:
-    path = pod_template_path(obj)
-    if not path:
-        return {}
-    node: object = obj.raw
-    for token in (*path.strip("/").split("/"), "metadata", "annotations"):
-        node = node.get(token) if isinstance(node, Mapping) else None
-    return {k: v for k, v in node.items() if isinstance(v, str)} if isinstance(node, Mapping) else {}
 
 
 def _order(finding: Finding) -> tuple[str, int, int, str, str]:

@@ -58,16 +58,67 @@ def test_list_flags_append_across_occurrences() -> None:
 
 
 @pytest.mark.parametrize(
-    ("image", "stated", "expected"),
+    ("image", "origin", "stated", "cluster", "expected", "source"),
     [
-        pytest.param("registry.k8s.io/kube-apiserver:v1.19.16", None, (1, 19), id="image-tag"),
-        pytest.param("registry.k8s.io/kube-apiserver:v1.19.16", (1, 28), (1, 28), id="stated-wins"),
-        pytest.param("registry.k8s.io/kube-apiserver@sha256:abc", None, (1, 33), id="assumed"),
+        pytest.param(
+            "registry.k8s.io/kube-apiserver:v1.19.16",
+            Origin("/mnt/cp-1/etc/kubernetes/manifests/kube-apiserver.yaml", node="/mnt/cp-1"),
+            None,
+            None,
+            (1, 19),
+            "the kube-apiserver image of a node root (registry.k8s.io/kube-apiserver:v1.19.16)",
+            id="node-root-image-tag",
+        ),
+        pytest.param(
+            "registry.k8s.io/kube-apiserver:v1.19.16",
+            Origin("old/kube-apiserver.yaml"),
+            None,
+            None,
+            (1, 33),
+            None,
+            id="a-manifest-among-manifests-says-nothing",
+        ),
+        pytest.param(
+            "registry.k8s.io/kube-apiserver:v1.19.16",
+            Origin("old/kube-apiserver.yaml"),
+            None,
+            "v1.30.4",
+            (1, 30),
+            "the cluster (v1.30.4)",
+            id="the-cluster",
+        ),
+        pytest.param(
+            "registry.k8s.io/kube-apiserver:v1.19.16",
+            Origin("/mnt/cp-1/etc/kubernetes/manifests/kube-apiserver.yaml", node="/mnt/cp-1"),
+            (1, 28),
+            "v1.30.4",
+            (1, 28),
+            "--kube-version",
+            id="stated-wins",
+        ),
+        pytest.param(
+            "registry.k8s.io/kube-apiserver@sha256:abc",
+            Origin("/mnt/cp-1/etc/kubernetes/manifests/kube-apiserver.yaml", node="/mnt/cp-1"),
+            None,
+            None,
+            (1, 33),
+            None,
+            id="assumed",
+        ),
     ],
 )
-def test_kube_version(image: str, stated: tuple[int, int] | None, expected: tuple[int, int]) -> None:
-    plane = ControlPlane(Inventory([pod(image=image)]), stated)
-    assert plane.kube_version == expected
+def test_kube_version(
+    image: str,
+    origin: Origin,
+    stated: tuple[int, int] | None,
+    cluster: str | None,
+    expected: tuple[int, int],
+    source: str | None,
+) -> None:
+    static = pod(image=image)
+    static = Obj(static.raw, static.ref, origin)
+    plane = ControlPlane(Inventory([static]), stated, cluster)
+    assert (plane.kube_version, plane.version.source) == (expected, source)
     insecure = plane.of(APISERVER)[0].setting("insecure-port")
     assert insecure.value == ("8080" if expected < (1, 20) else "0")
 

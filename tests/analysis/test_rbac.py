@@ -297,11 +297,18 @@ def test_built_in_admin_aggregates_edit_view_and_labelled_roles_of_the_scan() ->
     assert who(engine, "get", "secrets", "shop") == ["User 'alice'"]  # view never reads secrets
 
 
-def test_scan_definition_of_a_built_in_name_wins() -> None:
-    engine = build(
-        cluster_role("view", rule("", "secrets", "get")), binding("b", "ClusterRole", "view", user("alice"))
-    )
+def test_a_bootstrap_role_redefined_by_the_scan_is_what_the_api_server_reconciles() -> None:
+    # The API server adds back view's aggregation rule; the aggregation controller then overwrites the
+    # object's rules with the aggregated ones (storage_rbac.go, clusterroleaggregation controller).
+    view = cluster_role("view", rule("", "secrets", "get"))
+    engine = build(view, binding("b", "ClusterRole", "view", user("alice")))
+    assert who(engine, "get", "secrets") == []
+    assert who(engine, "list", "pods") == ["User 'alice'"]
+    # annotated autoupdate: "false", the object is left as written
+    view["metadata"]["annotations"] = {"rbac.authorization.kubernetes.io/autoupdate": "false"}
+    engine = build(view, binding("b", "ClusterRole", "view", user("alice")))
     assert who(engine, "get", "secrets") == ["User 'alice'"]
+    assert who(engine, "list", "pods") == []
 
 
 def test_binding_uses_the_copy_of_its_role_in_its_own_file() -> None:

@@ -10,7 +10,11 @@ It serves, from a list of objects:
   once it has expired), ``remainingItemCount``;
 - single objects by name; ``PartialObjectMetadataList`` and ``Table`` when ``Accept`` asks;
 - bearer-token authentication (401 ``Status`` otherwise), 403 ``Status`` for forbidden
-  resources, 404 for unknown paths, 405 for any method but GET, scripted 503s and delays.
+  resources, 404 for unknown paths, 405 for any method but GET, scripted 503s and delays;
+- with a :class:`PodRuntime` (``kharden probe``'s tests), Pods too: ``POST`` creates one and
+  hands it to the runtime, which runs it (and fills in its status), ``DELETE`` stops and
+  removes it, ``GET .../pods/NAME/log`` is its output; lists honour ``labelSelector``
+  (``key``, ``key=value``, comma-separated).
 
 It misbehaves on demand, as a hostile or failing server would (:class:`Behaviour`): connections
 dropped halfway through an answer, bodies trickled a byte at a time or never ending, continue
@@ -33,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -146,6 +150,19 @@ GATEKEEPER = (
 SUBRESOURCES = ("pods/exec", "pods/log", "pods/status", "deployments/scale", "nodes/proxy")
 
 
+class PodRuntime(Protocol):
+    """What runs the Pods created through the server (a kubelet and a network plugin, in tests)."""
+
+    def start(self, pod: dict[str, Any]) -> None:
+        """Run ``pod``; set its ``status`` (phase, podIP) in place, now and as it runs."""
+
+    def stop(self, pod: dict[str, Any]) -> None:
+        """Stop ``pod`` and release what it held."""
+
+    def log(self, pod: dict[str, Any]) -> str:
+        """What ``pod``'s container wrote so far."""
+
+
 @dataclass
 class Recorded:
     method: str
@@ -194,12 +211,22 @@ class Behaviour:
     replace: dict[str, Any] = field(default_factory=dict)
     """path -> the JSON body to answer instead of the real one (discovery or lists of the wrong shape)."""
 
+    refuse_creates_after: int | None = None
+    """Pod creations after this many answer 403 (a RoleBinding missing in some namespace)."""
+
 
 class FakeApi:
     """The answers of the API server, from a list of objects (in process: the fuzz tests ask it directly)."""
 
-    def __init__(self, objects: list[dict[str, Any]], behaviour: Behaviour | None = None) -> None:
+    def __init__(
+        self,
+        objects: list[dict[str, Any]],
+        behaviour: Behaviour | None = None,
+        runtime: PodRuntime | None = None,
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
+        self.runtime = runtime
+        self.created = 0
         self.resources = (*RESOURCES, *self.behaviour.extra)
         self.by_kind = {(r.group, r.kind): r for r in self.resources}
         self.objects: dict[ApiResource, list[dict[str, Any]]] = {r: [] for r in self.resources}
@@ -215,6 +242,65 @@ class FakeApi:
         """Lists in the API server's order (namespace, name); objects of any shape (the fuzz tests') too."""
         for items in self.objects.values():
             items.sort(key=lambda o: (str(_meta(o).get("namespace", "")), str(_meta(o).get("name"))))
+
+    # --- pods that run (kharden probe) -----------------------------------------------------------
+
+    def pods(self, selector: str = "") -> list[dict[str, Any]]:
+        with self.lock:
+            return [p for p in self.objects[self.by_kind[("", "Pod")]] if _selected(p, selector)]
+
+    def create_pod(self, namespace: str, pod: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+        assert self.runtime is not None
+        meta = pod.get("metadata") or {}
+        name = meta.get("name")
+        if pod.get("kind") != "Pod" or not name or meta.get("namespace", namespace) != namespace:
+            return _status(400, "BadRequest", "the body must be a Pod of this namespace with a name")
+        items = self.objects[self.by_kind[("", "Pod")]]
+        with self.lock:
+            self.created += 1
+            refused = self.behaviour.refuse_creates_after
+            if refused is not None and self.created > refused:
+                return _status(
+                    403,
+                    "Forbidden",
+                    f'pods is forbidden: User "kharden" cannot create resource "pods" in the namespace "{namespace}"',
+                )
+            if any(
+                p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace for p in items
+            ):
+                return _status(409, "AlreadyExists", f'pods "{name}" already exists')
+            meta.update(namespace=namespace, uid=f"probe-{self.created}", resourceVersion="1")
+            pod["status"] = {"phase": "Pending"}
+            items.append(pod)
+        self.runtime.start(pod)
+        return 201, pod, ""
+
+    def delete_pod(self, namespace: str, name: str) -> tuple[int, dict[str, Any], str]:
+        assert self.runtime is not None
+        items = self.objects[self.by_kind[("", "Pod")]]
+        with self.lock:
+            found = [
+                p
+                for p in items
+                if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace
+            ]
+            for pod in found:
+                items.remove(pod)
+        if not found:
+            return _status(404, "NotFound", f'pods "{name}" not found', {"name": name})
+        self.runtime.stop(found[0])
+        return 200, found[0], ""
+
+    def pod_log(self, namespace: str, name: str) -> tuple[int, str]:
+        assert self.runtime is not None
+        found = [
+            p
+            for p in self.pods()
+            if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace
+        ]
+        if not found:
+            return 404, f'pods "{name}" not found'
+        return 200, self.runtime.log(found[0])
 
     # --- answers -------------------------------------------------------------------------------
 
@@ -359,7 +445,10 @@ class FakeApi:
                 {"kind": resource.name},
             )
         items = [
-            o for o in self.objects[resource] if namespace is None or _meta(o).get("namespace") == namespace
+            o
+            for o in self.objects[resource]
+            if (namespace is None or _meta(o).get("namespace") == namespace)
+            and _selected(o, query.get("labelSelector", [""])[0])
         ]
         metadata_only = "as=PartialObjectMetadata" in accept
         if metadata_only and not self.behaviour.metadata_only:
@@ -474,10 +563,11 @@ class FakeApiServer(FakeApi):
         objects: list[dict[str, Any]],
         certs: Certs,
         behaviour: Behaviour | None = None,
+        runtime: PodRuntime | None = None,
         *,
         port: int = 0,
     ) -> None:
-        super().__init__(objects, behaviour)
+        super().__init__(objects, behaviour, runtime)
         handler = type("Handler", (_Handler,), {"api": self})
         self.httpd = _Server(("127.0.0.1", port), handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -506,6 +596,17 @@ def _meta(obj: Any) -> dict[str, Any]:
     """An object's metadata, ``{}`` when the object or its metadata is not a mapping."""
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     return metadata if isinstance(metadata, dict) else {}
+
+
+def _selected(obj: dict[str, Any], selector: str) -> bool:
+    """Whether ``obj``'s labels match a label selector of ``key`` and ``key=value`` terms."""
+    labels = _meta(obj).get("labels")
+    labels = labels if isinstance(labels, dict) else {}
+    for term in filter(None, selector.split(",")):
+        key, equals, value = term.partition("=")
+        if key not in labels or (equals and labels[key] != value):
+            return False
+    return True
 
 
 def _status(
@@ -586,7 +687,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path in behaviour.replace:
             self._send(200, behaviour.replace[path], "")
             return
+        where = self._pod_path()
+        if where is not None and where[2] == "log" and where[1] is not None:
+            self._send_text(*self.api.pod_log(where[0], where[1]))
+            return
         self._send(*self.api.answer(path, query, self.headers.get("Accept", "")))
+
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _misbehave(self, path: str, data: bytes) -> bool:
         """Drop or trickle the answer ``data`` when the behaviour says so; ``True`` when it did."""
@@ -651,7 +764,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         self._send(*_status(405, "MethodNotAllowed", f"{self.command} is not served by this test server"))
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
+    do_PUT = do_PATCH = _refuse  # noqa: N815
+
+    def _pod_path(self) -> tuple[str, str | None, str | None] | None:
+        """``(namespace, name, subresource)`` of a Pod path, when the server runs pods."""
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        if self.api.runtime is None or parts[:3] != ["api", "v1", "namespaces"] or len(parts) < 5:
+            return None
+        if parts[4] != "pods" or len(parts) > 7:
+            return None
+        return parts[3], parts[5] if len(parts) > 5 else None, parts[6] if len(parts) > 6 else None
+
+    def do_POST(self) -> None:
+        where = self._pod_path()
+        if where is None or where[1] is not None:
+            self._refuse()
+            return
+        self._record()
+        pod = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self._send(*self.api.create_pod(where[0], pod))
+
+    def do_DELETE(self) -> None:
+        where = self._pod_path()
+        if where is None or where[1] is None or where[2] is not None:
+            self._refuse()
+            return
+        self._record()
+        self._send(*self.api.delete_pod(where[0], where[1]))
 
     def _send(
         self, code: int, body: Any, content_type: str, *, headers: dict[str, str] | None = None

@@ -18,7 +18,7 @@ from conftest import EXAMPLES, IMAGE_REPORTS
 from kharden.model import Report
 from kharden.report import sarif
 from kharden.scan import ScanOptions, scan
-from samples import edge_report
+from samples import edge_report, untraced_report
 
 
 @cache
@@ -122,11 +122,35 @@ def test_findings_without_a_file_have_only_a_logical_location(edge: dict[str, An
     ]
 
 
-def test_rendered_output_points_at_the_template_without_lines(edge: dict[str, Any]) -> None:
+def test_rendered_output_points_at_the_line_to_edit_and_relates_the_rendered_line(
+    edge: dict[str, Any],
+) -> None:
     [rendered] = [r for r in edge["runs"][0]["results"] if r["ruleId"] == "pod.host-namespaces"]
+    # Where code review shows it: the JSON patch's line that sets hostPID.
     assert rendered["locations"][0]["physicalLocation"] == {
-        "artifactLocation": {"uri": "base/deployment.yaml", "uriBaseId": "%SRCROOT%"}
+        "artifactLocation": {"uri": "overlays/prod/hostpid.yaml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 3, "startColumn": 3},
     }
+    # Where it is in what kustomize rendered, for tools that read the output.
+    assert rendered["relatedLocations"] == [
+        {
+            "id": 1,
+            "physicalLocation": {
+                "artifactLocation": {"uri": "overlays/prod", "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": 36, "startColumn": 11},
+            },
+            "message": {
+                "text": "kustomize output of overlays/prod, object from base/deployment.yaml, line 36"
+            },
+        }
+    ]
+    # Untraced (the template without a line): no region, the rendered line related.
+    untraced = sarif.render(untraced_report(), root=".")
+    [result] = json.loads(untraced)["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "chart/templates/deployment.yaml", "uriBaseId": "%SRCROOT%"}
+    }
+    assert result["relatedLocations"][0]["physicalLocation"]["region"] == {"startLine": 22, "startColumn": 7}
 
 
 def test_suppressions(edge: dict[str, Any]) -> None:

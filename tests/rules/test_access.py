@@ -78,7 +78,7 @@ def test_shared_reports_once_on_the_service_account() -> None:
     ]
     assert fired("sa.shared", *docs) == [("ServiceAccount/app", "/metadata/name", "medium")]
     assert messages("sa.shared", *docs) == [
-        "2 workloads share ServiceAccount 'shop/app': Deployment 'web', Deployment 'worker'"
+        "2 components share ServiceAccount 'shop/app': Deployment 'web', Deployment 'worker'"
     ]
 
 
@@ -303,7 +303,7 @@ def grant(written: Doc, namespace: str | None = None) -> list[Doc]:
         ("rbac.workload-create", rule("", "pods", "get list delete"), "shop", False),
         ("rbac.token-create", rule("", "serviceaccounts/token", "create"), "shop", True),
         ("rbac.token-create", rule("", "serviceaccounts/token", "create", "builder"), "shop", True),
-        ("rbac.token-create", rule("certificates.k8s.io", "certificatesigningrequests/approval", "update"), None, True),
+        ("rbac.token-create", rule("certificates.k8s.io", "certificatesigningrequests/approval", "update"), None, False),
         ("rbac.token-create", rule("", "serviceaccounts", "create get"), "shop", False),
         ("rbac.admission-write", rule("admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch"), None, True),
         ("rbac.admission-write", rule("admissionregistration.k8s.io", "validatingadmissionpolicies", "delete"), None, True),

@@ -102,3 +102,22 @@ def test_pods_running_on_control_plane_nodes(tmp_path: Path) -> None:
             "1 pod of this workload runs on control-plane node 'cp-1'",
         )
     ]
+
+
+def test_a_tolerating_workload_running_there_is_one_finding(tmp_path: Path) -> None:
+    data = json.loads(Path(snapshot(tmp_path)).read_text())
+    web = next(i for i in data["items"] if i["kind"] == "Deployment")
+    web["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    path = tmp_path / "tolerating.json"
+    path.write_text(json.dumps(data))
+    report = scan([], ScanOptions(snapshot=str(path), rules=("exposure.workload-on-control-plane",)))
+    assert [(f.object.name, f.location.path, f.message) for f in report.findings] == [
+        (
+            "web",
+            "/spec/template/spec/tolerations/0",
+            "the workload tolerates the control-plane taint (toleration key: node-role.kubernetes.io/control-plane,"
+            " operator: Exists, effect: NoSchedule); 1 pod of this workload runs on control-plane node 'cp-1'",
+        )
+    ]

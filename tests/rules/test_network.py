@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import findings
+from conftest import findings, scan_text
 from kharden.model import Finding, Severity
 from kharden.rules import select
 from kharden.scan import evaluate
@@ -44,6 +44,7 @@ def where(found: list[Finding]) -> list[tuple[str, str, str]]:
 
 
 DENY_ALL = policy(name="deny-all", policyTypes=["Ingress", "Egress"])
+DNS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
 DENY_INGRESS = policy(name="deny-ingress", policyTypes=["Ingress"])
 
 OPEN_CASES = [
@@ -85,6 +86,14 @@ EXTERNAL_CASES = [
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": "http"}]))], [], id="internet-named-port-matches-no-address"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1"))], [], id="internet-everything-excepted"),
     pytest.param("netpol.internet-egress", [deployment(), egress({"to": [{"namespaceSelector": {}}]})], [], id="internet-pods-only"),
+    # DNS only (port 53, no 'to' or any address): not open egress; DNS to any address is low
+    pytest.param("netpol.egress-open", [deployment(), egress({"ports": DNS})], [], id="egress-dns-only-is-not-open"),
+    pytest.param("netpol.egress-open", [deployment(), egress({"ports": [*DNS, {"port": 443}]})],
+                 [("NetworkPolicy/egress", "/spec/egress/0", "medium")], id="egress-dns-and-https-is-open"),
+    pytest.param("netpol.internet-egress", [deployment(), egress({"ports": DNS})],
+                 [("NetworkPolicy/egress", "/spec/egress/0", "low")], id="internet-dns-to-any-address-is-low"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=DNS))],
+                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "low")], id="internet-dns-to-every-ipv4-is-low"),
     # metadata-api
     pytest.param("exposure.metadata-api", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "high")], id="metadata-no-policy"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.169.254/32"))], [], id="metadata-excepted"),
@@ -201,3 +210,49 @@ def test_nodeport_without_a_fixed_node_port() -> None:
     del svc["spec"]["ports"][0]["nodePort"]
     (found,) = findings("exposure.nodeport", deployment(), svc, DENY_INGRESS)
     assert found.message == "the Service opens a node port for 80/TCP on every node (type: NodePort)"
+
+
+KUBE_PROMETHEUS = """\
+# kube-prometheus: the operator creates the Alertmanager pods from this custom resource.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: alertmanager-main, namespace: monitoring}
+spec:
+  podSelector:
+    matchLabels: {app.kubernetes.io/name: alertmanager, alertmanager: main}
+  policyTypes: [Ingress]
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Alertmanager
+metadata: {name: main, namespace: monitoring}
+spec: {replicas: 3}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: grafana, namespace: monitoring}
+spec:
+  selector:
+    matchLabels: {app.kubernetes.io/name: grafana}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: grafana}
+    spec:
+      containers:
+      - {name: grafana, image: grafana/grafana:10.4.2}
+"""
+
+
+def test_selects_nothing_says_which_namespaces_it_could_not_judge() -> None:
+    report = scan_text(KUBE_PROMETHEUS, rules=["netpol.selects-nothing"])
+    assert report.findings == []
+    assert [(n.rule, n.reason) for n in report.not_evaluated] == [
+        (
+            "netpol.selects-nothing",
+            "not evaluated for 1 namespace with custom resources (an operator may create the pods the"
+            " policies select; scan the cluster to judge them): monitoring",
+        )
+    ]
+    # from a cluster every pod is in the scan: the policy is judged
+    cluster = scan_text(KUBE_PROMETHEUS, rules=["netpol.selects-nothing"], evidence=["C"])
+    assert [f.location.path for f in cluster.findings] == ["/spec/podSelector"]
+    assert cluster.not_evaluated == []

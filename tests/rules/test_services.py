@@ -144,6 +144,8 @@ PREFERRED = f"{SPEC}/affinity/nodeAffinity/preferredDuringSchedulingIgnoredDurin
         pytest.param({"tolerations": [{"key": MASTER, "value": "yes"}]}, [], id="other-value"),
         pytest.param({"tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists"}]}, [], id="other-key"),
         pytest.param({"nodeSelector": {CONTROL_PLANE: ""}}, [f"{SPEC}/nodeSelector/node-role.kubernetes.io~1control-plane"], id="node-selector"),
+        pytest.param({"tolerations": [{"key": CONTROL_PLANE, "effect": "NoSchedule"}, {"key": MASTER, "effect": "NoSchedule"}]},
+                     [f"{SPEC}/tolerations/0"], id="both-taints-one-finding"),
         pytest.param({"nodeSelector": {"kubernetes.io/os": "linux"}}, [], id="other-node-selector"),
         pytest.param({"affinity": affinity("required", {"key": MASTER, "operator": "Exists"})}, [REQUIRED], id="required-affinity"),
         pytest.param({"affinity": affinity("preferred", {"key": CONTROL_PLANE, "operator": "In", "values": ["true"]})}, [PREFERRED], id="preferred-affinity"),
@@ -170,6 +172,23 @@ def test_kube_system_is_exempt() -> None:
 )  # fmt: skip
 def test_workload_on_control_plane_messages(spec: Doc, message: str) -> None:
     assert [f.message for f in findings("exposure.workload-on-control-plane", daemonset(**spec))] == [message]
+
+
+def test_one_finding_per_workload() -> None:
+    # kubeadm's two taint keys, tolerated side by side (the usual pair before 1.25): one workload, one finding
+    doc = daemonset(
+        tolerations=[{"key": CONTROL_PLANE, "effect": "NoSchedule"}, {"key": MASTER, "effect": "NoSchedule"}],
+        nodeSelector={CONTROL_PLANE: ""},
+    )
+    found = findings("exposure.workload-on-control-plane", doc)
+    assert [(f.location.path, f.message) for f in found] == [
+        (
+            f"{SPEC}/tolerations/0",
+            f"the workload tolerates the control-plane taint (toleration key: {CONTROL_PLANE}, effect: NoSchedule;"
+            f" toleration key: {MASTER}, effect: NoSchedule); the workload is pinned to control-plane nodes"
+            f" (nodeSelector {CONTROL_PLANE}: '')",
+        )
+    ]
 
 
 def test_wrong_toleration_type_is_an_input_error() -> None:

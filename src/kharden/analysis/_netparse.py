@@ -24,6 +24,8 @@ __all__ = ["EGRESS", "INGRESS", "NamedPorts", "Peer", "Policy", "PortSpec", "Rul
 
 INGRESS, EGRESS = "Ingress", "Egress"
 
+DNS_PORTS = PortSet(tcp=((53, 53),), udp=((53, 53),))
+
 NamedPorts = Mapping[tuple[str, str], int]
 """``(port name, protocol) -> container port`` of a pod."""
 
@@ -122,6 +124,12 @@ class Rule:
 
     def ports_text(self) -> str:
         return "every port" if self.ports is None else ", ".join(str(p) for p in self.ports)
+
+    @property
+    def dns_only(self) -> bool:
+        """Whether the rule allows port 53 (UDP, TCP) and nothing else: DNS, not open egress."""
+        ports = self.fixed_ports
+        return ports is not None and bool(ports) and (ports & DNS_PORTS) == ports
 
     def __str__(self) -> str:
         return f"{self.direction.lower()} rule {self.index} of {self.policy}"

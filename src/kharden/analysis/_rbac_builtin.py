@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BUILTIN_ROLES", "STOCK_BINDINGS", "BuiltinRole", "StockBinding", "is_stock_role_name"]
+__all__ = [
+    "BUILTIN_ROLES",
+    "STOCK_BINDINGS",
+    "BuiltinRole",
+    "StockBinding",
+    "is_bootstrap",
+    "is_stock_role_name",
+]
 
 _AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
 _RW = "create delete deletecollection patch update"
@@ -379,3 +386,9 @@ _STOCK_ROLE_NAMES = frozenset(role.name for role in BUILTIN_ROLES) | frozenset(
 def is_stock_role_name(name: str) -> bool:
     """A role every cluster has (or kubeadm creates): its own rules are not a user's choice."""
     return name in _STOCK_ROLE_NAMES or name.startswith("system:controller:")
+
+
+def is_bootstrap(role: BuiltinRole) -> bool:
+    """A role of the API server's bootstrap policy, which it reconciles at every start (kubeadm's own
+    roles, ``kubeadm:*``, are created once and left alone)."""
+    return not role.name.startswith("kubeadm:")

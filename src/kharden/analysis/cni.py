@@ -1,17 +1,30 @@
 """Which CNI plugins a cluster runs, whether each enforces NetworkPolicy and encrypts pod traffic.
 
-Evidence, in order of strength: CNI configurations read from a node (``etc/cni/net.d``), the
-kube-system DaemonSets of a manifest or cluster scan, and k3s/RKE2 configurations (k3s runs flannel
-with its own network policy controller unless ``disable-network-policy``; RKE2 runs canal unless
-``cni`` says otherwise). Encryption settings: Cilium ``enable-wireguard``/``enable-ipsec`` in the
-``cilium-config`` ConfigMap, Calico ``wireguardEnabled`` in a FelixConfiguration, flannel's
-``wireguard``/``ipsec`` backends (``kube-flannel-cfg``, k3s ``flannel-backend``), Weave's
-``WEAVE_PASSWORD``, Antrea's ``trafficEncryptionMode``.
+Evidence comes from two places, judged apart:
+
+- **each node root**: the node's *active* CNI configuration. The container runtime uses the first
+  file, in lexical order, of its configuration directory (containerd's go-cni ``loadFromConfDir``:
+  "the first network configuration in the sorted list of network conf files as the default network";
+  CRI-O's ocicni does the same): a leftover ``10-flannel.conflist`` before ``99-calico.conflist``
+  means pods get flannel's network, whatever calico's file says. The directory is
+  ``/etc/cni/net.d``, or ``/var/lib/rancher/k3s/agent/etc/cni/net.d`` on a k3s node that runs its
+  flannel (k3s ``pkg/agent/config``: the CNI conf dir moves there unless ``flannel-backend: none``).
+  k3s runs its own network policy controller unless ``disable-network-policy``; RKE2 runs canal unless
+  ``cni`` says otherwise (both as k3s merges its configuration, :mod:`.distribution`). One plugin per
+  node, so that a cluster where one node ignores NetworkPolicies is seen as such.
+- **the cluster**: the kube-system DaemonSets of a manifest or cluster scan, one entry per plugin.
+
+Encryption settings: Cilium ``enable-wireguard``/``enable-ipsec`` in the ``cilium-config``
+ConfigMap, Calico ``wireguardEnabled`` in a FelixConfiguration, flannel's ``wireguard``/``ipsec``
+backends (``kube-flannel-cfg``, k3s ``flannel-backend``), Weave's ``WEAVE_PASSWORD``, Antrea's
+``trafficEncryptionMode``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,9 +33,10 @@ from typing import Any
 from .. import _pointer
 from ..inventory import Inventory
 from ..model import Obj
+from .distribution import Distribution, distributions
 from .podspec import EffectivePod
 
-__all__ = ["ENFORCES", "Mesh", "Plugin", "meshes", "plugins"]
+__all__ = ["ENFORCES", "POLICY_ADDONS", "Mesh", "Plugin", "meshes", "plugins"]
 
 NODE_API = "node.kharden.io/v1alpha1"
 
@@ -81,22 +95,26 @@ class Plugin:
     """What decided enforcement, for messages (``its network policy agent is enabled``)."""
     encryption: str = ""
     """What decided encryption (``enable-wireguard: "true"``)."""
+    node: str | None = None
+    """The node root whose active CNI this is; ``None`` for a plugin the cluster's DaemonSets show."""
+
+
+# Plugins that enforce NetworkPolicy beside another CNI (kube-router as a policy-only DaemonSet).
+POLICY_ADDONS = frozenset({"kube-router"})
+K3S_CNI_DIR = "/var/lib/rancher/k3s/agent/etc/cni/net.d"
+CNI_DIR = "/etc/cni/net.d"
 
 
 def plugins(inventory: Inventory) -> list[Plugin]:
-    """The CNI plugins the scan shows, one entry per plugin name (the strongest evidence first)."""
+    """The active CNI plugin of every node root, then the plugins the cluster's DaemonSets show (one
+    entry per name)."""
     found: dict[str, Plugin] = {}
-    # k3s/RKE2 settings first: they know what the bare CNI configuration does not (k3s' policy controller).
-    for plugin in [
-        *_from_distributions(inventory),
-        *_from_cni_configs(inventory),
-        *_from_daemonsets(inventory),
-    ]:
+    for plugin in _from_daemonsets(inventory):
         found.setdefault(plugin.name, plugin)
     if "canal" in found:  # canal is calico's policy engine over flannel: one plugin
         found.pop("flannel", None)
         found.pop("calico", None)
-    return list(found.values())
+    return [*_node_plugins(inventory), *found.values()]
 
 
 def _plugin(name: str, obj: Obj, path: str, inventory: Inventory, why: str = "") -> Plugin:
@@ -104,27 +122,93 @@ def _plugin(name: str, obj: Obj, path: str, inventory: Inventory, why: str = "")
     return Plugin(name, ENFORCES.get(name, False), encrypts, obj, path, why, how)
 
 
-def _from_cni_configs(inventory: Inventory) -> Iterator[Plugin]:
+def _node_plugins(inventory: Inventory) -> Iterator[Plugin]:
+    """The plugin of each node root: its active CNI configuration, with what k3s or RKE2 adds."""
+    configs: dict[str, dict[str, list[Obj]]] = {}
     for obj in inventory.of_kind("CNIConfig"):
-        if obj.ref.api_version != NODE_API:
-            continue
+        if obj.ref.api_version == NODE_API and obj.origin.node is not None:
+            directory = str(obj.raw.get("directory") or CNI_DIR)
+            configs.setdefault(obj.origin.node, {}).setdefault(directory, []).append(obj)
+    by_node = {d.node: d for d in distributions(inventory) if d.node is not None}
+    for node in sorted(set(configs) | set(by_node)):
+        directories = configs.get(node, {})
+        dist = by_node.get(node)
+        if dist is not None and dist.name == "k3s":
+            plugin = _k3s_plugin(dist, directories, inventory)
+        else:
+            active = _active(directories.get(CNI_DIR) or next(iter(directories.values()), []))
+            plugin = _from_config(*active, inventory) if active else None
+            if plugin is None and dist is not None:  # RKE2 before its CNI wrote its configuration
+                cni = dist.last("cni")
+                first = cni.value if cni is not None else "canal"
+                if isinstance(first, str) and first not in {"none", "multus"}:
+                    plugin = _plugin(first, cni.obj if cni else dist.anchor, dist.path_of("cni"), inventory)
+        if plugin is not None:
+            yield dataclasses.replace(plugin, node=node)
+
+
+def _k3s_plugin(dist: Distribution, directories: dict[str, list[Obj]], inventory: Inventory) -> Plugin | None:
+    """k3s: its flannel (configuration in its agent directory) unless ``flannel-backend: none``, and its
+    network policy controller unless ``disable-network-policy`` (whatever the CNI)."""
+    backend = dist.string("flannel-backend", "vxlan")
+    disabled = dist.enabled("disable-network-policy")
+    if backend == "none":
+        active = _active(directories.get(CNI_DIR, []))
+        plugin = _from_config(*active, inventory) if active else None
+        if plugin is None or plugin.enforces or disabled is not None:
+            return plugin
+        return dataclasses.replace(plugin, enforces=True, why="k3s runs its network policy controller")
+    encrypts = backend in ("wireguard-native", "wireguard", "ipsec")
+    where = dist.last("flannel-backend")
+    return Plugin(
+        "flannel",
+        disabled is None,
+        encrypts,
+        disabled.obj if disabled is not None else where.obj if where is not None else dist.anchor,
+        disabled.path if disabled is not None else "/config" if dist.configs else "/args",
+        "k3s runs its network policy controller" if disabled is None else "k3s' disable-network-policy: true",
+        f"flannel-backend: {backend}" if encrypts else "",
+    )
+
+
+def _active(files: list[Obj]) -> tuple[Obj, list[Obj]] | tuple[()]:
+    """The configuration the runtime uses (the first valid file in name order) and the files after it."""
+    ordered = sorted(files, key=lambda o: o.ref.name)
+    for index, obj in enumerate(ordered):
         config = obj.raw.get("config")
-        if not isinstance(config, Mapping):
-            continue
-        entries = config.get("plugins")
-        items = (
-            [(f"/config/plugins/{i}", p) for i, p in enumerate(entries)]
-            if isinstance(entries, list)
-            else [("/config", config)]
-        )
-        names = [_CNI_TYPES.get(str(p.get("type")), "") for _, p in items if isinstance(p, Mapping)]
-        file = str(obj.raw.get("file") or obj.ref.name)
-        for (path, _), name in zip(items, names, strict=False):
-            if not name:
-                continue
-            canal = name == "calico" and ("canal" in file or "flannel" in json.dumps(config))
-            yield _plugin("canal" if canal else name, obj, f"{path}/type", inventory)
-            break
+        if isinstance(config, Mapping) and (config.get("type") or config.get("plugins")):
+            return obj, ordered[index + 1 :]
+    return ()
+
+
+def _from_config(obj: Obj, ignored: list[Obj], inventory: Inventory) -> Plugin | None:
+    """The plugin of a CNI configuration: the enforcing plugin of a chain (cilium chained after the
+    AWS VPC CNI or flannel), else its first known plugin."""
+    config = obj.raw.get("config")
+    if not isinstance(config, Mapping):
+        return None
+    entries = config.get("plugins")
+    items = (
+        [(f"/config/plugins/{i}", p) for i, p in enumerate(entries)]
+        if isinstance(entries, list)
+        else [("/config", config)]
+    )
+    known = [
+        (path, _CNI_TYPES[str(p.get("type"))])
+        for path, p in items
+        if isinstance(p, Mapping) and str(p.get("type")) in _CNI_TYPES
+    ]
+    if not known:
+        return None
+    path, name = next(((p, n) for p, n in known if ENFORCES.get(n)), known[0])
+    file = str(obj.raw.get("file") or obj.ref.name)
+    if name == "calico" and ("canal" in file or "flannel" in json.dumps(config)):
+        name = "canal"
+    why = ""
+    if ignored:
+        others = ", ".join(o.ref.name for o in ignored)
+        why = f"{obj.ref.name} comes first in {posixpath.dirname(file)}, so the runtime ignores {others}"
+    return _plugin(name, obj, f"{path}/type", inventory, why)
 
 
 def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
@@ -155,40 +239,6 @@ def _from_daemonsets(inventory: Inventory) -> Iterator[Plugin]:
         if name == "cilium" and _configmap(inventory, "cilium-config").get("enable-policy") == "never":
             plugin = _without_policy(plugin, 'enable-policy: "never" in ConfigMap kube-system/cilium-config')
         yield plugin
-
-
-def _from_distributions(inventory: Inventory) -> Iterator[Plugin]:
-    by_node: dict[tuple[str | None, str], list[Obj]] = {}
-    for obj in inventory.of_kind("DistributionConfig"):
-        if obj.ref.api_version == NODE_API:
-            by_node.setdefault((obj.origin.node, str(obj.raw.get("distribution"))), []).append(obj)
-    for (_, distribution), configs in by_node.items():
-        merged: dict[str, tuple[Any, Obj]] = {}
-        for obj in configs:
-            config = obj.raw.get("config")
-            for key, value in config.items() if isinstance(config, Mapping) else []:
-                merged[key] = (value, obj)
-        if distribution == "k3s":
-            backend, where = merged.get("flannel-backend", ("vxlan", configs[0]))
-            if backend == "none":
-                continue
-            disabled, disabled_in = merged.get("disable-network-policy", (False, configs[0]))
-            policy = disabled is not True
-            encrypts = backend in ("wireguard-native", "wireguard", "ipsec")
-            yield Plugin(
-                "flannel",
-                policy,
-                encrypts,
-                where if policy else disabled_in,
-                "/config" if policy else "/config/disable-network-policy",
-                "k3s runs its network policy controller" if policy else "k3s' disable-network-policy: true",
-                f"flannel-backend: {backend}" if encrypts else "",
-            )
-        elif distribution == "rke2":
-            cni, where = merged.get("cni", ("canal", configs[0]))
-            first = cni[0] if isinstance(cni, list) and cni else cni
-            if isinstance(first, str) and first not in {"none", "multus"}:
-                yield _plugin(first, where, "/config/cni" if "cni" in merged else "/config", inventory)
 
 
 def _without_policy(plugin: Plugin, why: str) -> Plugin:

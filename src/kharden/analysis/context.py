@@ -16,6 +16,7 @@ from .rbac import BINDING_KINDS, ROLE_KINDS, Rbac
 from .runtime import Runtime
 from .serviceaccounts import ServiceAccounts
 from .services import Services
+from .staticpods import is_static_pod
 from .vulns import ImageVulnerabilities
 
 __all__ = ["ScanContext"]
@@ -69,9 +70,16 @@ class ScanContext:
     @cached_property
     def control_plane(self) -> ControlPlane:
         """Control-plane components and kubelets with their effective flags, and the node files."""
-        plane = ControlPlane(self.inventory, self.kube_version)
+        version = self.cluster.version if self.cluster is not None else None
+        plane = ControlPlane(self.inventory, self.kube_version, version)
         self.errors.extend(plane.errors)
         return plane
+
+    @property
+    def assumptions(self) -> list[str]:
+        """What rules decided on an assumed Kubernetes version (empty when no rule needed the version)."""
+        plane = self.__dict__.get("control_plane")
+        return list(plane.assumptions) if isinstance(plane, ControlPlane) else []
 
     @cached_property
     def cni_plugins(self) -> list[cni.Plugin]:
@@ -108,8 +116,10 @@ class ScanContext:
 
     @cached_property
     def network(self) -> Network:
-        """NetworkPolicy reachability over the scan's pods; policies the API server would refuse go to
-        ``errors``."""
-        network, errors = build_network(self.inventory, self.pods)
+        """NetworkPolicy reachability over the scan's pods (static pods aside); policies the API server
+        would refuse go to ``errors``."""
+        # Static pods belong to their node, not to the cluster's workloads (analysis/staticpods.py).
+        workloads = [pod for pod in self.pods if not is_static_pod(pod.obj)]
+        network, errors = build_network(self.inventory, workloads)
         self.errors.extend(errors)
         return network

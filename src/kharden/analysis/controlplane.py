@@ -11,16 +11,18 @@ kubelet, found
 
 :meth:`Component.setting` answers "what is the value of ``--flag``" exactly as the component would:
 the last occurrence written, else what the distribution passes, else the component's default for the
-Kubernetes version of the scan (:data:`DEFAULT_KUBE_VERSION` unless the user or the apiserver's image
-says otherwise). Every answer names where it was decided, to point a finding at.
+Kubernetes version of the scan (:data:`DEFAULT_KUBE_VERSION` unless ``--kube-version``, the cluster or
+a node root's kube-apiserver says otherwise; a default that depends on an assumed version is recorded
+in :attr:`ControlPlane.assumptions`). Every answer names where it was decided, to point a finding at.
 
 Defaults assumed (Kubernetes 1.33, etcd 3.5): kube-apiserver ``--anonymous-auth=true``,
-``--profiling=true``, no ``--insecure-port`` (removed in 1.24; before 1.20 it defaulted to 8080 on
-127.0.0.1); kube-scheduler and kube-controller-manager ``--bind-address=0.0.0.0``,
-``--profiling=true``; etcd ``--client-cert-auth=false``, ``--peer-client-cert-auth=false``,
-``--listen-client-urls=http://localhost:2379``; kubelet flags ``--read-only-port=10255``,
-``--anonymous-auth=true``, ``--authorization-mode=AlwaysAllow``, but in a KubeletConfiguration file
-(v1beta1) ``readOnlyPort: 0``, ``authentication.anonymous.enabled: false``,
+``--profiling=true``, ``--authorization-mode=AlwaysAllow``, ``--audit-log-maxage``,
+``--audit-log-maxbackup`` and ``--audit-log-maxsize`` 0, no ``--insecure-port`` (removed in 1.24;
+before 1.20 it defaulted to 8080 on 127.0.0.1); kube-scheduler and kube-controller-manager
+``--bind-address=0.0.0.0``, ``--profiling=true``; etcd ``--client-cert-auth=false``,
+``--peer-client-cert-auth=false``, ``--listen-client-urls=http://localhost:2379``; kubelet flags
+``--read-only-port=10255``, ``--anonymous-auth=true``, ``--authorization-mode=AlwaysAllow``, but in a
+KubeletConfiguration file (v1beta1) ``readOnlyPort: 0``, ``authentication.anonymous.enabled: false``,
 ``authorization.mode: Webhook``.
 """
 
@@ -36,6 +38,8 @@ from .. import _flags, _hostpath, _pointer
 from ..errors import InputError
 from ..inventory import Inventory
 from ..model import Obj
+from .distribution import component_args, distributions
+from .staticpods import MIRROR_ANNOTATION
 
 __all__ = [
     "APISERVER",
@@ -47,6 +51,7 @@ __all__ = [
     "Component",
     "ControlPlane",
     "FileState",
+    "KubeVersion",
     "Setting",
     "parse_version",
 ]
@@ -59,12 +64,21 @@ KUBELET = "kubelet"
 NODE_API = "node.kharden.io/v1alpha1"
 
 DEFAULT_KUBE_VERSION = (1, 33)
-"""The Kubernetes version whose defaults kharden assumes when neither ``--kube-version`` nor an
-apiserver image tag says which one runs."""
+"""The Kubernetes version whose defaults kharden assumes when neither ``--kube-version``, the cluster,
+nor a node root's kube-apiserver says which one runs."""
 
 # Component defaults when a flag is absent (Kubernetes 1.33, etcd 3.5).
 DEFAULTS: dict[str, dict[str, str]] = {
-    APISERVER: {"anonymous-auth": "true", "profiling": "true", "insecure-port": "0"},
+    APISERVER: {
+        "anonymous-auth": "true",
+        "profiling": "true",
+        "insecure-port": "0",
+        # "Defaults to AlwaysAllow if --authorization-config is not used" (kube-apiserver --help)
+        "authorization-mode": "AlwaysAllow",
+        "audit-log-maxage": "0",
+        "audit-log-maxbackup": "0",
+        "audit-log-maxsize": "0",
+    },
     SCHEDULER: {"bind-address": "0.0.0.0", "profiling": "true"},  # noqa: S104 - the default being judged
     CONTROLLER_MANAGER: {"bind-address": "0.0.0.0", "profiling": "true"},  # noqa: S104
     ETCD: {
@@ -138,6 +152,50 @@ def parse_version(text: str) -> tuple[int, int] | None:
     """``(1, 29)`` from ``1.29``, ``v1.29.3``, ``v1.29.3+k3s1``; ``None`` when it is no version."""
     match = re.match(r"^v?(\d+)\.(\d+)", text.strip())
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class KubeVersion:
+    """The Kubernetes version whose defaults apply, and what said so (``None``: assumed)."""
+
+    version: tuple[int, int]
+    source: str | None
+
+    @property
+    def stated(self) -> bool:
+        return self.source is not None
+
+    @property
+    def text(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+
+def _kube_version(
+    stated: tuple[int, int] | None, cluster: str | None, apiservers: list[Component]
+) -> KubeVersion:
+    """``--kube-version``, else the cluster's (its ``/version``, else a kube-apiserver mirror pod's image),
+    else a node root's kube-apiserver static pod image, else :data:`DEFAULT_KUBE_VERSION` (assumed).
+
+    A kube-apiserver manifest among plain manifest files says nothing of the cluster they are applied to
+    (one old example in a repository would change every version-dependent verdict): it is not used.
+    """
+    if stated is not None:
+        return KubeVersion(stated, "--kube-version")
+    version = parse_version(cluster) if cluster else None
+    if version is not None:
+        return KubeVersion(version, f"the cluster ({cluster})")
+    for where, wanted in (("a mirror pod of the cluster", True), ("a node root", False)):
+        for component in apiservers:
+            obj = component.obj
+            mirror = MIRROR_ANNOTATION in obj.annotations
+            if mirror != wanted or (not mirror and obj.origin.node is None):
+                continue
+            image = component.container_raw.get("image") if component.container_raw else None
+            if isinstance(image, str) and ":" in image.rsplit("/", 1)[-1]:
+                version = parse_version(image.rsplit(":", 1)[-1])
+                if version is not None:
+                    return KubeVersion(version, f"the kube-apiserver image of {where} ({image})")
+    return KubeVersion(DEFAULT_KUBE_VERSION, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +274,10 @@ class Component:
     container_raw: Mapping[str, Any] | None = None
     kube_version: tuple[int, int] = DEFAULT_KUBE_VERSION
     kubelet_config: Obj | None = None
+    fix_at: dict[str, tuple[Obj, str]] = field(default_factory=dict)
+    """Where an unset flag is decided when not by the flag itself (k3s' ``secrets-encryption``)."""
+    kubelet_dropins: list[Obj] = field(default_factory=list)
+    """The KubeletConfiguration drop-ins of ``--config-dir``, in the order the kubelet merges them."""
     kubelet_config_path: str | None = None
     unreadable: str | None = None
     """Why the component's configuration cannot be judged (etcd's --config-file is not on the node)."""
@@ -233,13 +295,21 @@ class Component:
         if written is not None:
             value = "true" if written.arg.value is None else written.arg.value
             return Setting(name, value, written.obj, written.path, "flag", written.text)
-        if self.name == KUBELET and name in KUBELET_CONFIG and self.kubelet_config is not None:
+        files = [*reversed(self.kubelet_dropins), *([self.kubelet_config] if self.kubelet_config else [])]
+        if self.name == KUBELET and name in KUBELET_CONFIG and files:
+            # --config-dir drop-ins are merged over the --config file in name order (a JSON merge
+            # patch each: the last file that sets a field wins), flags over both: kubelet
+            # cmd/kubelet/app/server.go, mergeKubeletConfigurations and kubeletConfigFlagPrecedence.
             pointer, file_default = KUBELET_CONFIG[name]
-            value = _at(self.kubelet_config.raw, pointer)
-            if value is not None:
-                text = _flag_text(value)
-                key = ".".join(_pointer.split(pointer))
-                return Setting(name, text, self.kubelet_config, pointer, "config", f"{key}: {text}")
+            for source in files:
+                value = _at(source.raw, pointer)
+                if value is not None:
+                    text = _flag_text(value)
+                    key = ".".join(_pointer.split(pointer))
+                    return Setting(name, text, source, pointer, "config", f"{key}: {text}")
+            if self.kubelet_config is None:  # drop-ins over the flags' own defaults
+                default_value = self.default(name)
+                return Setting(name, default_value, files[0], pointer, "default", f"{pointer} is not set")
             return Setting(
                 name, file_default, self.kubelet_config, pointer, "default", f"{pointer} is not set"
             )
@@ -248,7 +318,8 @@ class Component:
             return Setting(name, self.implicit[name], obj, "", "distribution", "")
         if default is None:
             default = self.default(name)
-        return Setting(name, default, self.obj, self.anchor, "default", "")
+        obj, path = self.fix_at.get(name, (self.obj, self.anchor))
+        return Setting(name, default, obj, path, "default", "")
 
     def default(self, name: str) -> str | None:
         if self.name == APISERVER and name == "insecure-port" and self.kube_version < (1, 20):
@@ -296,7 +367,12 @@ def _flag_text(value: Any) -> str:
 class ControlPlane:
     """The components of a scan and the node files their flags point to. Built once per scan."""
 
-    def __init__(self, inventory: Inventory, kube_version: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        kube_version: tuple[int, int] | None = None,
+        cluster_version: str | None = None,
+    ) -> None:
         self.inventory = inventory
         self.node_files = {
             obj.origin.node: obj for obj in inventory.of_kind("NodeFiles") if obj.ref.api_version == NODE_API
@@ -314,11 +390,23 @@ class ControlPlane:
         self.components.extend(_kubelets(inventory, self))
         for etcd in self.of(ETCD):
             self._etcd_config_file(etcd)
-        detected = self._image_version()
-        self.kube_version = kube_version or detected or DEFAULT_KUBE_VERSION
-        self.version_stated = kube_version is not None or detected is not None
+        self.version = _kube_version(kube_version, cluster_version, self.of(APISERVER))
+        self.kube_version = self.version.version
+        self.version_stated = self.version.stated
+        self.assumptions: list[str] = []
+        """What the scan decided on an assumed Kubernetes version (printed with the report)."""
         for component in self.components:
             component.kube_version = self.kube_version
+
+    def assume(self, what: str) -> None:
+        """Record that ``what`` was decided on the assumed version (nothing when the version is known)."""
+        if not self.version.stated:
+            note = (
+                f"Kubernetes {self.version.text} for {what} (no --kube-version, cluster or node root says"
+                " which version runs)"
+            )
+            if note not in self.assumptions:
+                self.assumptions.append(note)
 
     def _etcd_config_file(self, etcd: Component) -> None:
         """etcd with --config-file ignores its other flags and ETCD_* variables: read the file instead."""
@@ -331,15 +419,6 @@ class ControlPlane:
             etcd.unreadable = f"etcd --config-file: {state.missing_reason or 'no etcd configuration'}"
             return
         etcd.written = list(_etcd_settings(config))
-
-    def _image_version(self) -> tuple[int, int] | None:
-        for component in self.of(APISERVER):
-            image = component.container_raw.get("image") if component.container_raw else None
-            if isinstance(image, str) and ":" in image.rsplit("/", 1)[-1]:
-                version = parse_version(image.rsplit(":", 1)[-1])
-                if version is not None:
-                    return version
-        return None
 
     def of(self, name: str) -> list[Component]:
         return [c for c in self.components if c.name == name]
@@ -482,80 +561,62 @@ def _words(value: Any) -> list[str]:
     return [v if isinstance(v, str) else str(v) for v in value] if isinstance(value, list) else []
 
 
-def _config_args(config: Obj, key: str) -> Iterator[_Written]:
-    """``kube-apiserver-arg: [key=value, ...]`` of a k3s/RKE2 config, as flags."""
-    values = _at(config.raw, f"/config/{key}")
-    items = values if isinstance(values, list) else [values] if isinstance(values, str) else []
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            continue
-        name, equals, value = item.lstrip("-").partition("=")
-        name = name.removesuffix("+")  # 'key+=value' appends in k3s; the value still counts
-        path = f"/config/{_pointer.escape(key)}" + (f"/{index}" if isinstance(values, list) else "")
-        yield _Written(_flags.Arg(name, value if equals else None, index), config, path)
-
-
 def _distribution_components(inventory: Inventory) -> Iterator[Component]:
-    """k3s runs every component in its own process; RKE2 runs the kubelet so (its others are static pods)."""
-    by_node: dict[tuple[str | None, str], list[Obj]] = {}
-    for obj in inventory.of_kind("DistributionConfig", "ComponentArgs"):
-        if obj.ref.api_version != NODE_API:
-            continue
-        distribution = obj.raw.get("distribution") or obj.raw.get("component")
-        if distribution in ("k3s", "rke2"):
-            by_node.setdefault((obj.origin.node, str(distribution)), []).append(obj)
-    for (node, distribution), objs in by_node.items():
-        objs.sort(key=_position)
-        configs = [o for o in objs if o.ref.kind == "DistributionConfig"]
-        cli = [o for o in objs if o.ref.kind == "ComponentArgs"]
-        merged: dict[str, Any] = {}
-        for config in configs:
-            raw = config.raw.get("config")
-            merged.update(raw if isinstance(raw, Mapping) else {})
-        cli_args = [
-            _Written(arg, o, f"/args/{arg.index}")
-            for o in cli
-            for arg in _flags.parse_args(_words(o.raw.get("args")))
-        ]
-        role = "agent" if any("agent" in _words(o.raw.get("args"))[:1] for o in cli) else "server"
-        anchor_obj = configs[-1] if configs else cli[0]
+    """k3s runs every component in its own process; RKE2 runs the kubelet so (its others are static pods).
+
+    The settings are k3s' merge of config.yaml, its drop-ins and the unit's command line
+    (:mod:`.distribution`); a component's flags are what k3s passes it, then its ``*-arg`` entries.
+    """
+    for dist in distributions(inventory):
         names = (
             [KUBELET]
-            if role == "agent" or distribution == "rke2"
+            if dist.role == "agent" or dist.name == "rke2"
             else [APISERVER, SCHEDULER, CONTROLLER_MANAGER, KUBELET]
         )
-        embedded_etcd = bool(merged.get("cluster-init")) or (
-            bool(merged.get("server")) and not merged.get("datastore-endpoint")
+        embedded_etcd = dist.enabled("cluster-init") is not None or (
+            bool(dist.string("server")) and not dist.string("datastore-endpoint")
         )
-        if role == "server" and distribution == "k3s" and embedded_etcd:
+        if dist.role == "server" and dist.name == "k3s" and embedded_etcd:
             names.append(ETCD)
+        anchor_obj = dist.anchor
+        fix_at: dict[str, tuple[Obj, str]] = {}
         for name in names:
-            implicit = {k: v.format(d=distribution) for k, v in _K3S_FLAGS[name].items()}
+            implicit = {k: v.format(d=dist.name) for k, v in _K3S_FLAGS[name].items()}
             if name == APISERVER:
                 if embedded_etcd:
-                    implicit.update({k: v.format(d=distribution) for k, v in _K3S_ETCD_APISERVER.items()})
-                if merged.get("secrets-encryption") is True:
-                    implicit["encryption-provider-config"] = (
-                        f"/var/lib/rancher/{distribution}/server/cred/encryption-config.json"
-                    )
+                    implicit.update({k: v.format(d=dist.name) for k, v in _K3S_ETCD_APISERVER.items()})
+                if dist.enabled("secrets-encryption") is not None:
+                    implicit["encryption-provider-config"] = _flags.K3S_ENCRYPTION_CONFIG.format(dist.name)
+                else:
+                    written = dist.last("secrets-encryption")
+                    decided = (written.obj, written.path) if written else (anchor_obj, dist.path_of(""))
+                    fix_at = {"encryption-provider-config": decided}
             key = _ARG_KEYS[name]
             component = Component(
                 name=name,
                 obj=anchor_obj,
                 anchor=f"/config/{key}" if anchor_obj.ref.kind == "DistributionConfig" else "/args",
                 container=None,
-                node=node,
-                distribution=distribution,
+                node=dist.node,
+                distribution=dist.name,
                 implicit=implicit,
                 implicit_obj=anchor_obj,
+                fix_at=fix_at if name == APISERVER else {},
             )
-            for config in configs:
-                component.written.extend(_config_args(config, key))
-            for written in cli_args:
-                if written.arg.name == key and written.arg.value:
-                    flag, equals, value = written.arg.value.partition("=")
-                    arg = _flags.Arg(flag.removesuffix("+"), value if equals else None, written.arg.index)
-                    component.written.append(_Written(arg, written.obj, written.path))
+            for flag, value, where, mode in component_args(dist, key):
+                arg = _flags.Arg(flag, value, -1)
+                own = _Written(arg, where.obj, where.path)
+                if mode and flag in implicit:
+                    # k3s keeps its own value beside a 'flag+=' ('flag-=') entry, after (before) it.
+                    kept = _Written(
+                        _flags.Arg(flag, implicit[flag], -1),
+                        anchor_obj,
+                        component.anchor,
+                        f"--{flag}={implicit[flag]} (set by {dist.name})",
+                    )
+                    component.written.extend([kept, own] if mode == "+" else [own, kept])
+                else:
+                    component.written.append(own)
             yield component
 
 
@@ -594,13 +655,22 @@ def _kubelets(inventory: Inventory, plane: ControlPlane) -> Iterator[Component]:
         for obj in objs:
             for arg in _flags.parse_args(_words(obj.raw.get("args"))):
                 component.written.append(_Written(arg, obj, f"/args/{arg.index}"))
+        here = configs.get(node, [])
+        config_dir = component.last("config-dir")
+        if config_dir is not None and config_dir.arg.value and node is not None:
+            directory = _join(node, config_dir.arg.value)
+            component.kubelet_dropins = sorted(
+                (o for o in here if os.path.dirname(o.origin.file or "") == directory),
+                key=lambda o: o.origin.file or "",
+            )
+            here = [o for o in here if o not in component.kubelet_dropins]
         config_flag = component.last("config")
         if config_flag is not None and config_flag.arg.value:
             component.kubelet_config_path = config_flag.arg.value
             if node is not None and node in plane.node_files:
                 real = _join(node, config_flag.arg.value)
-                found = [o for o in configs.get(node, []) if o.origin.file == real]
+                found = [o for o in here if o.origin.file == real]
                 component.kubelet_config = found[0] if found else None
-        elif configs.get(node):
-            component.kubelet_config = configs[node][0]
+        elif here:
+            component.kubelet_config = here[0]
         yield component

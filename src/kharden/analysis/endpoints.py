@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from .. import _pointer
 from ..inventory import Inventory
 from ..model import Obj
-from .controlplane import APISERVER, NODE_API, ControlPlane
+from .controlplane import APISERVER, ControlPlane
+from .distribution import distributions
 
 __all__ = ["KUBECONFIGS", "Endpoint", "api_endpoints"]
 
@@ -43,16 +44,15 @@ def _advertised(inventory: Inventory, plane: ControlPlane) -> Iterator[Endpoint]
         setting = component.setting("advertise-address")
         if setting.is_set and setting.value:
             yield Endpoint(setting.value, setting.obj, setting.path, "advertise-address", setting.written)
-    for config in inventory.of_kind("DistributionConfig"):
-        raw = config.raw.get("config") if config.ref.api_version == NODE_API else None
-        address = raw.get("advertise-address") if isinstance(raw, Mapping) else None
-        if isinstance(address, str) and address:
+    for dist in distributions(inventory):  # config.yaml, its drop-ins and the unit, as k3s merges them
+        address = dist.last("advertise-address")
+        if address is not None and isinstance(address.value, str) and address.value:
             yield Endpoint(
-                address,
-                config,
-                "/config/advertise-address",
+                address.value,
+                address.obj,
+                address.path,
                 "advertise-address",
-                f"advertise-address: {address}",
+                f"advertise-address: {address.value}",
             )
 
 

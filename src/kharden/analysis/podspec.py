@@ -18,13 +18,18 @@ boolean belongs is an input error with file and line, as ``kubectl apply`` would
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from .. import _pointer
 from ..errors import InputError
 from ..model import Hit, Obj, Severity
+from .podfields import (
+    FIELDS,
+    LEGACY_PROFILES,
+    PodField,
+)
 
 __all__ = [
     "CONTAINER_LISTS",
@@ -63,15 +68,19 @@ _TEMPLATE_PATHS: dict[tuple[str, str], str] = {
 
 TEMPLATE_KINDS = frozenset(kind for _, kind in _TEMPLATE_PATHS)
 """Kinds that carry a pod template (a Pod is its own)."""
-
-SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
-SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
-APPARMOR_CONTAINER_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+# A workload kind of a Kubernetes group that never served it (``apiVersion: v1``, ``kind: Deployment``)
+# is an input error (sources/served.py); its pod template is where the kind keeps it all the same.
+_BY_KIND = {kind: path for (_, kind), path in _TEMPLATE_PATHS.items()}
+_WORKLOAD_GROUPS = frozenset(group for group, _ in _TEMPLATE_PATHS)
 
 
 def pod_template_path(obj: Obj) -> str | None:
     """The pointer of ``obj``'s pod template, ``""`` for a Pod, ``None`` if it has none."""
-    return _TEMPLATE_PATHS.get((obj.ref.group, obj.ref.kind))
+    ref = obj.ref
+    path = _TEMPLATE_PATHS.get((ref.group, ref.kind))
+    if path is None and ref.group in _WORKLOAD_GROUPS:
+        path = _BY_KIND.get(ref.kind)
+    return path
 
 
 class Field(NamedTuple, Generic[T]):
@@ -364,7 +373,7 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
     spec = read.mapping(template, at, "spec")
     psc_at = f"{spec_at}/securityContext"
     psc = read.mapping(spec, spec_at, "securityContext")
-    pod = _PodLevel(read, psc, psc_at, _Annotations(annotations, annotations_at))
+    pod = _PodLevel(read, spec, spec_at, _Annotations(annotations, annotations_at))
     containers = tuple(
         _container(read, raw, list_name, index, path, pod)
         for list_name in CONTAINER_LISTS
@@ -382,24 +391,19 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         spec_path=spec_at,
         annotations=annotations,
         containers=containers,
-        host_network=read.boolean(spec, spec_at, "hostNetwork", "pod"),
-        host_pid=read.boolean(spec, spec_at, "hostPID", "pod"),
-        host_ipc=read.boolean(spec, spec_at, "hostIPC", "pod"),
-        run_as_group=pod.run_as_group,
-        fs_group=read.integer(psc, psc_at, "fsGroup", "pod"),
+        **{row.attr: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _POD_SCALARS},
+        run_as_group=pod.fields["runAsGroup"],
         supplemental_groups=tuple(Field(g, f"{groups_at}/{i}", "pod") for i, g in enumerate(groups)),
         sysctls=tuple(
             read.string(raw, path, "name", "pod") for path, raw in read.mappings(psc, psc_at, "sysctls")
         ),
         se_linux_options=pod.se_linux_options,
         volumes=tuple(_volume(read, path, raw) for path, raw in read.mappings(spec, spec_at, "volumes")),
-        is_windows=os_name.value == "windows" or pod.host_process.value is True,
-        host_users=read.boolean(spec, spec_at, "hostUsers", "pod"),
+        is_windows=os_name.value == "windows" or pod.fields["hostProcess"].value is True,
         labels={
             k: v for k, v in read.mapping(metadata, f"{at}/metadata", "labels").items() if isinstance(v, str)
         },
         service_account=_service_account(read, spec, spec_at),
-        automount_token=read.boolean(spec, spec_at, "automountServiceAccountToken", "pod"),
         tolerations=tuple(
             _toleration(read, path, raw) for path, raw in read.mappings(spec, spec_at, "tolerations")
         ),
@@ -503,19 +507,49 @@ class _Annotations:
 
 
 class _PodLevel:
-    """The pod securityContext fields containers inherit, read once per pod."""
+    """The pod fields containers inherit (field table rows with a ``pod`` pointer), read once per pod."""
 
-    def __init__(self, read: _Reader, psc: Mapping[str, Any], at: str, annotations: _Annotations) -> None:
-        self.run_as_non_root = read.boolean(psc, at, "runAsNonRoot", "pod")
-        self.run_as_user = read.integer(psc, at, "runAsUser", "pod")
-        self.run_as_group = read.integer(psc, at, "runAsGroup", "pod")
-        self.se_linux_options = _selinux(read, psc, at, "pod")
-        self.seccomp = _profile(read, psc, at, "seccompProfile", "pod")
-        self.apparmor = _profile(read, psc, at, "appArmorProfile", "pod")
-        windows = read.mapping(psc, at, "windowsOptions")
-        self.host_process = read.boolean(windows, f"{at}/windowsOptions", "hostProcess", "pod")
+    def __init__(
+        self, read: _Reader, spec: Mapping[str, Any], spec_at: str, annotations: _Annotations
+    ) -> None:
+        self.fields = {
+            row.name: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _INHERITED
+        }
+        self.se_linux_options = _selinux(
+            read, read.mapping(spec, spec_at, "securityContext"), f"{spec_at}/securityContext", "pod"
+        )
         self.annotations = annotations
-        self.seccomp_annotation = annotations.profile(SECCOMP_POD_ANNOTATION)
+
+
+_READERS: dict[str, Callable[..., Field[Any]]] = {
+    "boolean": _Reader.boolean,
+    "integer": _Reader.integer,
+    "string": _Reader.string,
+}
+_SCALAR_TYPES = frozenset(_READERS)
+_CONTAINER_SCALARS = tuple(row for row in FIELDS if row.container is not None and row.type in _SCALAR_TYPES)
+_INHERITED = tuple(row for row in _CONTAINER_SCALARS if row.pod is not None)
+_POD_SCALARS = tuple(row for row in FIELDS if row.container is None and row.type in _SCALAR_TYPES)
+
+
+def _leaf(read: _Reader, root: Mapping[str, Any], at: str, pointer: str, kind: str, level: str) -> Field[Any]:
+    """The typed field at the relative ``pointer`` (``securityContext/runAsUser``) under ``root``."""
+    *parents, key = pointer.split("/")
+    for parent in parents:
+        root, at = read.mapping(root, at, parent), f"{at}/{parent}"
+    return _READERS[kind](read, root, at, key, level)
+
+
+def _effective(row: PodField, own: Field[Any], name: str, pod: _PodLevel) -> Field[Any]:
+    """The first set of: the container's field, its legacy annotation, the pod's field and annotation."""
+    candidates = [own]
+    if row.container_annotation is not None:
+        candidates.append(pod.annotations.profile(row.container_annotation + name))
+    if row.pod is not None:
+        candidates.append(pod.fields[row.name])
+    if row.pod_annotation is not None:
+        candidates.append(pod.annotations.profile(row.pod_annotation))
+    return _first(*candidates)
 
 
 def _selinux(read: _Reader, sc: Mapping[str, Any], at: str, level: str) -> Field[Mapping[str, Any]]:
@@ -527,20 +561,11 @@ def _selinux(read: _Reader, sc: Mapping[str, Any], at: str, level: str) -> Field
     return Field(options, f"{at}/seLinuxOptions", level)
 
 
-def _profile(read: _Reader, sc: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
-    """A seccompProfile or appArmorProfile ``type``; the pointer is that of the type field."""
-    return read.string(read.mapping(sc, at, key), f"{at}/{key}", "type", level)
-
-
 def _legacy_profile(value: str) -> str:
     """Translate a legacy seccomp/AppArmor annotation value to the field's type name."""
-    if value in {"runtime/default", "docker/default"}:
-        return "RuntimeDefault"
     if value.startswith("localhost/"):
         return "Localhost"
-    if value == "unconfined":
-        return "Unconfined"
-    return value
+    return LEGACY_PROFILES.get(value, value)
 
 
 def _container(
@@ -559,41 +584,25 @@ def _container(
         _capability(read, value, f"{caps_at}/drop/{i}").value
         for i, value in enumerate(read.scalars(caps, caps_at, "drop"))
     ]
-    windows = read.mapping(sc, sc_at, "windowsOptions")
     return EffectiveContainer(
         name=name,
         list_name=list_name,
         index=index,
         path=path,
         image=read.string(raw, path, "image", "container"),
-        run_as_non_root=_first(read.boolean(sc, sc_at, "runAsNonRoot", "container"), pod.run_as_non_root),
-        run_as_user=_first(read.integer(sc, sc_at, "runAsUser", "container"), pod.run_as_user),
-        run_as_group=_first(read.integer(sc, sc_at, "runAsGroup", "container"), pod.run_as_group),
-        privileged=read.boolean(sc, sc_at, "privileged", "container"),
-        allow_privilege_escalation=read.boolean(sc, sc_at, "allowPrivilegeEscalation", "container"),
+        **{
+            row.attr: _effective(
+                row, _leaf(read, raw, path, row.container or "", row.type, "container"), name, pod
+            )
+            for row in _CONTAINER_SCALARS
+        },
         capabilities_add=tuple(add),
         capabilities_drop=Field(
             tuple(d for d in drop if d is not None),
             f"{caps_at}/drop",
             "container" if "drop" in caps else None,
         ),
-        read_only_root_filesystem=read.boolean(sc, sc_at, "readOnlyRootFilesystem", "container"),
-        proc_mount=read.string(sc, sc_at, "procMount", "container"),
-        seccomp_profile=_first(
-            _profile(read, sc, sc_at, "seccompProfile", "container"),
-            pod.annotations.profile(SECCOMP_CONTAINER_ANNOTATION + name),
-            pod.seccomp,
-            pod.seccomp_annotation,
-        ),
-        apparmor_profile=_first(
-            _profile(read, sc, sc_at, "appArmorProfile", "container"),
-            pod.annotations.profile(APPARMOR_CONTAINER_ANNOTATION + name),
-            pod.apparmor,
-        ),
         se_linux_options=_first(_selinux(read, sc, sc_at, "container"), pod.se_linux_options),
-        host_process=_first(
-            read.boolean(windows, f"{sc_at}/windowsOptions", "hostProcess", "container"), pod.host_process
-        ),
         ports=tuple(_port(read, at, port) for at, port in read.mappings(raw, path, "ports")),
         env=tuple(_env(read, at, variable) for at, variable in read.mappings(raw, path, "env")),
         command=_string_list(read, raw, path, "command"),

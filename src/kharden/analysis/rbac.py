@@ -20,8 +20,11 @@ Kubernetes semantics, as the RBAC authorizer applies them
   namespace in a RoleBinding is one of the binding's namespace.
 
 A role that a binding names and the scan does not define is looked up among the roles every
-cluster has (``_rbac_builtin``). Every answer carries its chain, binding -> role -> rule, and each
-rule knows the role it is written in and its index, so a finding names file and line.
+cluster has (``_rbac_builtin``). A bootstrap role the scan does define (``cluster-admin``, ``edit``,
+``system:...``) is what the API server makes of it at start-up: the object's rules plus the bootstrap
+rules it lacks, unless it is annotated ``rbac.authorization.kubernetes.io/autoupdate: "false"``.
+Every answer carries its chain, binding -> role -> rule, and each rule knows the role it is written
+in and its index, so a finding names file and line.
 """
 
 from __future__ import annotations
@@ -412,7 +415,11 @@ def describe_rules(binding: Binding, rules: Sequence[RuleRef], most: int = 3) ->
         groups.setdefault(ref.role, []).append(ref)
     parts = []
     for role_id, refs in groups.items():
-        where = ", ".join(f"{ref.index} ({ref.where()})" if ref.obj else str(ref.index) for ref in refs)
+        # a built-in rule of a role the scan defines is one the API server adds back: say so
+        shown = [ref.obj is not None or (role is not None and role.obj is not None) for ref in refs]
+        where = ", ".join(
+            f"{r.index} ({r.where()})" if s else str(r.index) for r, s in zip(refs, shown, strict=True)
+        )
         prefix = ""
         if role is None or role_id != role.id:
             prefix = f"aggregated {role_id}{' (built in)' if refs[0].obj is None else ''} "
@@ -473,6 +480,10 @@ class Rbac:
             role_id = RoleId(definition.kind, definition.namespace, definition.name)
             if role_id not in self.roles:
                 self.roles[role_id] = [_builtin_role(role_id, definition)]
+            elif builtin.is_bootstrap(definition):
+                stock = _builtin_role(role_id, definition)
+                for role in self.roles[role_id]:
+                    _reconcile(role, stock)
         self._aggregate()
         for obj in rbac_objects:
             if obj.ref.kind in BINDING_KINDS:
@@ -668,6 +679,27 @@ def _builtin_role(role_id: RoleId, definition: builtin.BuiltinRole) -> Role:
             for key in definition.aggregates
         )
     return Role(role_id, None, dict(definition.labels), aggregation, tuple(rules))
+
+
+AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
+
+
+def _reconcile(role: Role, stock: Role) -> None:
+    """What the API server makes of a bootstrap role a manifest redefines: at every start it adds the
+    bootstrap rules (and aggregation selectors) the object lacks and keeps the ones it adds, unless the
+    object is annotated ``rbac.authorization.kubernetes.io/autoupdate: "false"``
+    (pkg/registry/rbac/rest/storage_rbac.go reconciles with RemoveExtraPermissions false;
+    pkg/registry/rbac/reconciliation/reconcile_role.go computeReconciledRole).
+    https://kubernetes.io/docs/reference/access-authn-authz/rbac/#auto-reconciliation
+    """
+    if role.obj is not None and role.obj.annotations.get(AUTOUPDATE) == "false":
+        return
+    have = [ref.rule for ref in role.written]
+    missing = tuple(ref for ref in stock.written if not _covered(ref.rule, have))
+    role.written = (*role.written, *missing)
+    if stock.aggregation is not None:
+        selectors = role.aggregation or ()
+        role.aggregation = (*selectors, *(s for s in stock.aggregation if s not in selectors))
 
 
 def _read_binding(obj: Obj) -> Binding:

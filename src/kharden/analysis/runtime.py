@@ -40,6 +40,7 @@ from typing import Any
 from .. import _pointer
 from ..inventory import Inventory
 from ..model import Obj
+from .staticpods import MIRROR_ANNOTATION
 
 __all__ = [
     "CONTROL_PLANE_ROLES",
@@ -55,7 +56,6 @@ __all__ = [
 ]
 
 CONTROL_PLANE_ROLES = frozenset({"control-plane", "master"})
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 ROLE_LABEL_PREFIX = "node-role.kubernetes.io/"
 LEGACY_ROLE_LABEL = "kubernetes.io/role"
 CONTROL_PLANE_COMPONENTS = frozenset(

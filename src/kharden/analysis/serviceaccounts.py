@@ -5,10 +5,11 @@
 - The token is mounted unless ``automountServiceAccountToken: false`` is set on the pod, or on the
   ServiceAccount while the pod does not set it: the pod's value wins.
   https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
-- Static pods (read from a node's manifest directory) and their mirror pods run without a
-  ServiceAccount: "the spec of a static Pod cannot refer to other API objects (e.g.,
-  ServiceAccount, ConfigMap, Secret)", the ServiceAccount admission plugin leaves mirror pods
-  alone, and no token is mounted. They are no workload of any ServiceAccount.
+- Static pods (:func:`.staticpods.is_static_pod`: read from a node, mirror pods, control-plane
+  static pods of a manifest file) run without a ServiceAccount: "the spec of a static Pod cannot
+  refer to other API objects (e.g., ServiceAccount, ConfigMap, Secret)", the ServiceAccount
+  admission plugin leaves mirror pods alone, and no token is mounted. They are no workload of any
+  ServiceAccount.
   https://kubernetes.io/docs/tasks/configure-pod-container/static-pod/
 """
 
@@ -21,7 +22,7 @@ from ..errors import InputError
 from ..model import Obj
 from .podspec import EffectivePod, Field, FieldReader
 from .rbac import Subject
-from .runtime import MIRROR_ANNOTATION
+from .staticpods import is_static_pod
 
 __all__ = ["DEFAULT", "ServiceAccounts", "WorkloadAccount"]
 
@@ -72,7 +73,7 @@ class ServiceAccounts:
         self.workloads: list[WorkloadAccount] = []
         self.by_account: dict[Subject, list[WorkloadAccount]] = {}
         for pod in pods:
-            if _static(pod):
+            if is_static_pod(pod.obj):
                 continue
             namespace = pod.obj.ref.namespace or DEFAULT
             subject = Subject.service_account(namespace, pod.service_account.value or DEFAULT)
@@ -82,9 +83,3 @@ class ServiceAccounts:
             )
             self.workloads.append(workload)
             self.by_account.setdefault(subject, []).append(workload)
-
-
-def _static(pod: EffectivePod) -> bool:
-    """A static pod from a node's files, or the mirror pod the kubelet posts for one."""
-    obj = pod.obj
-    return obj.origin.node is not None or (obj.ref.kind == "Pod" and MIRROR_ANNOTATION in obj.annotations)

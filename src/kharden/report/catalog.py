@@ -44,6 +44,8 @@ def rule_dict(rule: Rule) -> dict[str, Any]:
         "reads": rule.reads,
         "remediation": rule.remediation,
         "references": list(rule.references),
+        "admission": rule.export_note,
+        "fix": dict(zip(("automatic", "unsafe"), rule.fix_support, strict=True)),
     }
 
 
@@ -51,12 +53,20 @@ def rules_json(rules: Sequence[Rule]) -> str:
     return json.dumps({"version": 1, "rules": [rule_dict(r) for r in rules]}, indent=2) + "\n"
 
 
+def _fix_cell(rule: Rule) -> str:
+    automatic, unsafe = rule.fix_support
+    return "+".join(name for name, on in (("auto", automatic), ("unsafe", unsafe)) if on) or "-"
+
+
 def rules_table(rules: Sequence[Rule]) -> str:
-    header = ("ID", "SEVERITY", "FROM", "TITLE")
-    rows = [(r.id, r.severity.label, r.evidence_text, r.title) for r in rules]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    header = ("ID", "SEVERITY", "FROM", "CEL", "FIX", "TITLE")
+    rows = [
+        (r.id, r.severity.label, r.evidence_text, "yes" if r.constraints else "-", _fix_cell(r), r.title)
+        for r in rules
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(5)]
     lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True)) + "  " + row[5]
         for row in [header, *rows]
     ]
     return "\n".join(lines) + "\n"
@@ -97,6 +107,7 @@ def help_markdown(rule: Rule) -> str:
     if rule.rationale:
         out += [rule.rationale, ""]
     out += [f"Reads: {rule.reads}", "", f"Fix: {sentence(rule.remediation)}", ""]
+    out += [f"`kharden fix`: {rule.fix_note}. Admission policy (CEL): {rule.export_note}.", ""]
     if rule.references:
         out += ["References: " + ", ".join(f"<{ref}>" for ref in rule.references), ""]
     return "\n".join(out).rstrip()
@@ -113,6 +124,7 @@ def explain(rule: Rule) -> str:
     if rule.rationale:
         lines += ["", "Why: " + rule.rationale]
     lines += ["", "Reads: " + rule.reads, "", "Fix: " + sentence(rule.remediation)]
+    lines += [f"kharden fix: {rule.fix_note}", f"Admission policy (CEL): {rule.export_note}"]
     if rule.references:
         lines += ["", "References:", *(f"  {ref}" for ref in rule.references)]
     lines += [

@@ -273,6 +273,10 @@ def _row(finding: Finding) -> str:
     ]
     if location.template is not None and location.template != location.file:
         details.insert(1, ("Template", escape(location.template)))
+    rendered = location.rendered
+    if rendered is not None and rendered.file is not None:
+        at = f":{rendered.line}" if rendered.line is not None else ""
+        details.insert(1, ("Rendered", escape(f"{rendered.file}{at} ({location.renderer} output)")))
     if suppressed is not None:
         details.append(("Suppressed", f"{escape(suppressed.kind)}: {escape(suppressed.reason)}"))
     details.append(("Fingerprint", f"<code>{escape(finding.fingerprint)}</code>"))

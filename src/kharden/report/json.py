@@ -24,6 +24,14 @@ def location_dict(location: Location) -> dict[str, Any]:
         data["template"] = location.template
     if location.renderer is not None:
         data["renderer"] = location.renderer
+    if location.rendered is not None:
+        rendered = location.rendered
+        data["rendered"] = {"file": rendered.file, "line": rendered.line, "column": rendered.column}
+    if location.edit is not None:
+        edit = location.edit
+        data["edit"] = {"kind": edit.kind, "document": edit.document, "pointer": edit.pointer}
+        if edit.inline is not None:
+            data["edit"]["inline"] = edit.inline
     return data
 
 
@@ -32,7 +40,9 @@ def object_dict(ref: ObjRef) -> dict[str, Any]:
     return {"apiVersion": ref.api_version, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
 
 
-def finding_dict(finding: Finding) -> dict[str, Any]:
+def finding_dict(finding: Finding, fix: tuple[bool, bool] = (False, False)) -> dict[str, Any]:
+    """A finding as the JSON contract writes it; ``fix`` is what ``kharden fix`` can do for its rule
+    (``automatic``: by default; ``unsafe``: only with ``--unsafe``)."""
     return {
         "rule": finding.rule,
         "severity": finding.severity.label,
@@ -49,17 +59,20 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
             if finding.suppressed is None
             else {"kind": finding.suppressed.kind, "reason": finding.suppressed.reason}
         ),
+        "fix": {"automatic": fix[0], "unsafe": fix[1]},
     }
 
 
 def as_dict(report: Report) -> dict[str, Any]:
     counts = report.counts()
+    fixes = {run.rule: run.fix for run in report.rules}
     return {
         "version": SCHEMA_VERSION,
         "tool": {"name": "kharden", "version": __version__},
-        "findings": [finding_dict(f) for f in report.findings],
+        "findings": [finding_dict(f, fixes.get(f.rule, (False, False))) for f in report.findings],
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in report.errors],
         "not_evaluated": [{"rule": n.rule, "reason": n.reason} for n in report.not_evaluated],
+        "assumptions": list(report.assumptions),
         "summary": {
             "objects": report.stats.objects,
             "findings": counts,

@@ -118,12 +118,20 @@ def _row(finding: Finding) -> str:
     location = finding.location
     where = "n/a"
     if location.file is not None:
-        where = printable(location.file) + (f":{location.line}" if location.line is not None else "")
-        where = "`" + where.replace("`", "'").replace("|", "\\|") + "`"
+        where = _code(location.file + (f":{location.line}" if location.line is not None else ""))
+        rendered = location.rendered
+        if rendered is not None and rendered.file is not None and rendered.line is not None:
+            # Rendered input: where to edit, then where the field is in the rendered output.
+            where += f" (rendered: {_code(f'{rendered.file}:{rendered.line}')})"
     severity = f"{ICONS[finding.severity]} {finding.severity.label}"
     return (
         f"| {severity} | `{finding.rule}` | {cell(str(finding.object))} | {where} | {cell(finding.message)} |"
     )
+
+
+def _code(text: str) -> str:
+    """Inline code on one line: controls escaped, backticks and pipes made harmless."""
+    return "`" + printable(text).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _fixes(findings: Iterable[Finding]) -> list[tuple[str, str]]:

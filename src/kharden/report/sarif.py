@@ -13,9 +13,11 @@
   Kubernetes object, ``partialFingerprints`` from kharden's line-independent fingerprint,
   and ``suppressions`` for suppressed findings (annotation: ``inSource``; config and
   baseline: ``external``).
-- A location in rendered output (Helm, kustomize) points at the template file without a
-  region, since its lines are the rendered output's; a finding without a file (a cluster)
-  has only its logical location.
+- A finding in rendered output (Helm, kustomize) is located where a person edits the field
+  (the patch, base, kustomization, template or values line); the rendered output's line is a
+  ``relatedLocations`` entry. When the line to edit is not known, the location is the
+  template (or resource file) without a region. A finding without a file (a cluster) has
+  only its logical location.
 - Input errors are ``toolExecutionNotifications``; rules not evaluated are
   ``toolConfigurationNotifications``; the scorecard is in the run's properties.
 """
@@ -134,6 +136,9 @@ def _result(finding: Finding, rule_index: int, base: str) -> dict[str, Any]:
             "remediation": finding.remediation,
         },
     }
+    related = _rendered(finding.location, base)
+    if related is not None:
+        result["relatedLocations"] = [related]
     if finding.suppressed is not None:
         result["suppressions"] = [
             {
@@ -146,16 +151,39 @@ def _result(finding: Finding, rule_index: int, base: str) -> dict[str, Any]:
 
 
 def _physical(location: Location, base: str) -> dict[str, Any] | None:
-    path = location.template if location.renderer is not None else location.file
+    path = location.file
     if path is None or path == "<stdin>" or (location.renderer is not None and os.path.isdir(path)):
         return None
     physical: dict[str, Any] = {"artifactLocation": _artifact(path, base)}
-    if location.renderer is None and location.line is not None:
+    if location.line is not None:
         region = {"startLine": location.line}
         if location.column is not None:
             region["startColumn"] = location.column
         physical["region"] = region
     return physical
+
+
+def _rendered(location: Location, base: str) -> dict[str, Any] | None:
+    """Where the field is in the output of ``kustomize build``/``helm template`` (what was scanned)."""
+    rendered = location.rendered
+    if rendered is None or rendered.file is None or rendered.file == "<stdin>":
+        return None
+    text = f"{location.renderer} output of {rendered.file}"
+    if location.template is not None:
+        text += f", object from {location.template}"
+    if rendered.line is not None:
+        text += f", line {rendered.line}"
+    related: dict[str, Any] = {
+        "id": 1,
+        "physicalLocation": {"artifactLocation": _artifact(rendered.file, base)},
+        "message": {"text": text},
+    }
+    if rendered.line is not None:
+        region = {"startLine": rendered.line}
+        if rendered.column is not None:
+            region["startColumn"] = rendered.column
+        related["physicalLocation"]["region"] = region
+    return related
 
 
 @lru_cache(maxsize=4096)

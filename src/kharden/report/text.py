@@ -48,6 +48,7 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
     lines: list[str] = []
     shown = [f for f in report.findings if show_suppressed or f.suppressed is None]
     width = max((len(f.rule) for f in shown), default=0)
+    fixes = {run.rule: run.fix for run in report.rules}
     for file, in_file in groupby(shown, key=lambda f: f.location.file or "<unknown>"):
         lines.append(paint(printable(file), "file"))
         for ref, in_object in groupby(in_file, key=lambda f: f.object):
@@ -56,7 +57,8 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
             seen: set[str] = set()
             for finding in group:
                 # The fix is the same for every finding of a rule: say it once per object.
-                lines.append(_finding_lines(finding, paint, width, show_fix=finding.rule not in seen))
+                fix = fixes.get(finding.rule, (False, False)) if finding.rule not in seen else None
+                lines.append(_finding_lines(finding, paint, width, fix=fix))
                 seen.add(finding.rule)
         lines.append("")
     lines.extend(_summary(report, paint))
@@ -69,26 +71,49 @@ def _object_title(ref: ObjRef) -> str:
 
 def _rendered_from(finding: Finding, file: str) -> str:
     location = finding.location
-    template = printable(location.template) if location.template else None
-    if location.renderer is not None and template and location.template != file:
-        return f"  (from {template}, lines of the {location.renderer} output)"
     if location.renderer is not None:
-        return f"  (lines of the {location.renderer} output)"
-    if template:
-        return f"  (from template {template})"
+        rendered = location.rendered.file if location.rendered is not None else None
+        source = f" from {printable(rendered)}" if rendered and rendered != file else ""
+        return f"  (rendered by {location.renderer}{source})"
+    if location.template:
+        return f"  (from template {printable(location.template)})"
     return ""
 
 
-def _finding_lines(finding: Finding, paint: _Paint, width: int, *, show_fix: bool) -> str:
+def _rendered_at(finding: Finding) -> tuple[str, str]:
+    """For rendered input, where the field is in the output: a note after the finding's line when
+    the line to edit is known, else a line saying plainly that it is not."""
+    location = finding.location
+    rendered = location.rendered
+    if rendered is None or rendered.line is None:
+        return "", ""
+    at = f"{rendered.line}:{rendered.column}" if rendered.column is not None else str(rendered.line)
+    if location.edit is not None:
+        return f"  (rendered {at})", ""
+    if location.line is None:
+        return "", f"no line of {location.file} is known to write this field; rendered output line {at}"
+    return "", ""
+
+
+def _finding_lines(finding: Finding, paint: _Paint, width: int, *, fix: tuple[bool, bool] | None) -> str:
+    """The finding's line; with ``fix`` (once per rule and object), how to fix it: the command when
+    ``kharden fix`` can (``(automatic, only with --unsafe)``), and the remediation."""
     location = finding.location
     where = f"{location.line}:{location.column}" if location.line is not None else "-"
     severity = finding.severity.label
+    note, untraced = _rendered_at(finding)
     head = (
         f"    {where:>8}  {paint(f'{severity:<8}', severity)}  {paint(f'{finding.rule:<{width}}', 'rule')}  "
-        f"{printable(finding.message)}"
+        f"{printable(finding.message)}{paint(note, 'muted') if note else ''}"
     )
     pad = " " * (8 + 4 + 2 + 8 + 2)
-    tail = f"\n{pad}{paint('fix: ' + finding.remediation, 'fix')}" if show_fix else ""
+    tail = f"\n{pad}{paint(untraced, 'muted')}" if untraced else ""
+    if fix is not None:
+        automatic, unsafe = fix
+        command = (
+            f"kharden fix {'' if automatic else '--unsafe '}--rule {finding.rule}  ({finding.remediation})"
+        )
+        tail += f"\n{pad}{paint('fix: ' + (command if automatic or unsafe else finding.remediation), 'fix')}"
     if finding.suppressed is not None:
         tail += f"\n{pad}" + paint(
             f"suppressed ({finding.suppressed.kind}): {printable(finding.suppressed.reason)}", "muted"
@@ -157,6 +182,10 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
                 + ": "
                 + ", ".join(e.rule for e in group)
             )
+    if report.assumptions:
+        yield ""
+        for assumption in report.assumptions:
+            yield "  " + paint(f"assumed: {assumption}", "muted")
     if report.errors:
         yield ""
         yield paint(

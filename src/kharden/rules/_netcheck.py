@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from ..analysis.netpol import EGRESS, External, Grant, Network, Peer, PodClass, Rule
 from ..analysis.selectors import LabelSelector
-from ..model import Hit
+from ..model import Hit, Severity
 
 __all__ = ["by_namespace", "pods_of", "reach_hits", "rule_hit", "selector_text", "uncovered_hit"]
 
@@ -63,11 +63,11 @@ def uncovered_hit(
     return Hit(path=f"{pod.template_path}/metadata/labels", message=message, obj=pod.obj)
 
 
-def rule_hit(rule: Rule, grant: Grant | None, message: str) -> Hit:
+def rule_hit(rule: Rule, grant: Grant | None, message: str, severity: Severity | None = None) -> Hit:
     """A finding on the peer of ``rule`` that lets traffic through, or on the rule when it has no peers."""
     peer = grant.peer if grant is not None else None
     path = rule.path if peer is None else peer.path
-    return Hit(path=path, message=message, obj=rule.policy.obj)
+    return Hit(path=path, message=message, obj=rule.policy.obj, severity=severity)
 
 
 def selector_text(selector: LabelSelector) -> str:
@@ -95,6 +95,12 @@ def reach_hits(
     for namespace, classes in by_namespace(uncovered):
         yield uncovered_hit(network, namespace, classes, verb + where, EGRESS)
     for (rule, peer), (grant, classes) in granted.items():
+        if port is None and rule.dns_only:
+            # DNS only: a resolver anywhere is reachable, and through it a DNS tunnel, not the whole Internet
+            dest = "any address (the rule has no 'to')" if peer is None else f"ipBlock {peer.ip_block}"
+            message = f"{rule} lets pods of {pods_of(classes)} send DNS on {grant.ports} to {dest}: a path"
+            yield rule_hit(rule, grant, message + " for tunnelling data out", Severity.LOW)
+            continue
         if peer is None or peer.addresses is None:
             how = "the rule has no 'to': every destination"
         elif len(target.addresses.v4) + len(target.addresses.v6) > 2:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..model import Hit, Severity, Unevaluated
+from ._constraint import Constraint, Remedy, hits
 
 __all__ = ["EVIDENCE", "INPUTS", "Rule", "RuleSet"]
 
@@ -68,6 +69,50 @@ class Rule:
     """Keys of :data:`INPUTS` the rule needs besides its evidence."""
     needs: frozenset[str] | None = None
     """Kinds a whole-inventory rule reads; ``None``: every built-in kind but Secrets."""
+    constraints: tuple[Constraint, ...] = ()
+    """A pod rule written as data (``@rules.policy``): its check, its CEL and its fixes come from these."""
+    remedy: Remedy | None = None
+    """How ``kharden fix`` repairs a finding of a rule written as code (``fix=`` of the decorator)."""
+    not_exported: str = ""
+    """Why a pod rule written as code has no CEL (``not_exported=`` of the decorator)."""
+
+    @property
+    def export_note(self) -> str:
+        """``exported`` (its CEL comes from its constraints), else ``not exported: <why>``."""
+        if self.constraints:
+            return "exported"
+        if self.target == "inventory":
+            why = "it judges the whole inventory, not one object"
+        elif self.target == "object":
+            why = "it judges objects other than pods"
+        else:
+            why = self.not_exported or "it is written as code"
+        return f"not exported: {why}"
+
+    @property
+    def fix_note(self) -> str:
+        """What ``kharden fix`` does for the rule's findings."""
+        automatic, unsafe = self.fix_support
+        if automatic and unsafe:
+            return "automatic (some changes only with --unsafe)"
+        if automatic:
+            return "automatic"
+        if unsafe:
+            return "only with --unsafe"
+        return "no automatic fix"
+
+    @property
+    def remedies(self) -> tuple[Remedy, ...]:
+        """Every change ``kharden fix`` may make for this rule."""
+        if self.constraints:
+            return tuple(r for c in self.constraints for r in c.remedies())
+        return (self.remedy,) if self.remedy is not None else ()
+
+    @property
+    def fix_support(self) -> tuple[bool, bool]:
+        """``(automatic, unsafe)``: some fix is applied by default; some needs ``--unsafe``."""
+        remedies = self.remedies
+        return any(r.unsafe is None for r in remedies), any(r.unsafe is not None for r in remedies)
 
     @property
     def evidence_text(self) -> str:
@@ -84,6 +129,29 @@ class RuleSet:
 
     def pod(self, rule_id: str, severity: Severity, **entry: Any) -> Callable[[F], F]:
         return self._register(rule_id, severity, "pod", frozenset(), **entry)
+
+    def policy(
+        self, rule_id: str, severity: Severity, **entry: Any
+    ) -> Callable[[Callable[[], tuple[Constraint, ...]]], Callable[[], tuple[Constraint, ...]]]:
+        """A pod rule as data: the decorated function's docstring documents it, and it returns the
+        constraints from which the check (here), the CEL and the fix come."""
+
+        def register(define: Callable[[], tuple[Constraint, ...]]) -> Callable[[], tuple[Constraint, ...]]:
+            constraints = define()
+
+            def check(pod: Any) -> Iterable[Hit]:
+                return hits(constraints, pod)
+
+            check.__doc__, check.__name__, check.__qualname__ = (
+                define.__doc__,
+                define.__name__,
+                define.__qualname__,
+            )
+            check.__module__ = define.__module__
+            self._register(rule_id, severity, "pod", frozenset(), constraints=constraints, **entry)(check)
+            return define
+
+        return register
 
     def object(
         self, rule_id: str, severity: Severity, *, kinds: Iterable[str], **entry: Any
@@ -110,6 +178,9 @@ class RuleSet:
         references: tuple[str, ...] = (),
         requires: tuple[str, ...] = (),
         needs: frozenset[str] | None = None,
+        constraints: tuple[Constraint, ...] = (),
+        fix: Remedy | None = None,
+        not_exported: str = "",
     ) -> Callable[[F], F]:
         if not _RULE_ID.match(rule_id):
             raise ValueError(f"malformed rule ID {rule_id!r}")
@@ -138,6 +209,9 @@ class RuleSet:
                     check=check,
                     requires=frozenset(requires),
                     needs=needs,
+                    constraints=constraints,
+                    remedy=fix,
+                    not_exported=not_exported,
                 )
             )
             return check

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..analysis.context import ScanContext
-from ..analysis.podspec import TEMPLATE_KINDS
+from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import ALL, RBAC_KINDS, Binding, Request, Role, RuleRef, Subject, describe_rules
-from ..model import Hit, Severity
+from ..model import Hit, ObjRef, Severity
+from ._constraint import Remedy
 from ._ruleset import RuleSet
 
 rules = RuleSet("access")
@@ -78,27 +79,53 @@ def default(context: ScanContext) -> Iterator[Hit]:
     references=(SERVICE_ACCOUNTS, RBAC_PRACTICES),
 )
 def shared(context: ScanContext) -> Iterator[Hit]:
-    """Fires for a ServiceAccount (other than default, see sa.default) that more than one workload runs as.
+    """Fires for a ServiceAccount (other than default, see sa.default) that more than one component runs as.
 
-    Workloads sharing an identity share its permissions: each gets what any of them needs, and a
-    compromise of the least trusted one is a compromise of all. Copies of one workload in several files
+    Components sharing an identity share its permissions: each gets what any of them needs, and a
+    compromise of the least trusted one is a compromise of all. A component is what the recommended labels
+    say belongs together: the parts of one instance (app.kubernetes.io/instance equal: a chart's read,
+    write and backend Deployments), and the versions of one app (app or app.kubernetes.io/name equal,
+    each with its version label: Istio's reviews-v1, -v2, -v3). Copies of one workload in several files
     (variants of an install) count once.
 
-    Reads: spec.serviceAccountName and spec.serviceAccount of every workload; ServiceAccount objects.
+    Reads: spec.serviceAccountName and spec.serviceAccount of every workload; the labels app.kubernetes.io/
+    instance, app.kubernetes.io/name, app, app.kubernetes.io/version and version of its pod template (else
+    of the workload); ServiceAccount objects.
     """
     for account, workloads in context.service_accounts.by_account.items():
-        refs = sorted({w.pod.obj.ref for w in workloads})
-        if account.name == "default" or len(refs) < 2:
+        if account.name == "default":
             continue
-        names = ", ".join(f"{ref.kind} {ref.name!r}" for ref in refs)
+        components: dict[tuple[str, str], dict[ObjRef, None]] = {}
+        for workload in sorted(workloads, key=lambda w: w.pod.obj.ref):
+            components.setdefault(_component(workload.pod), {})[workload.pod.obj.ref] = None
+        if len(components) < 2:
+            continue
+        names = ", ".join(_component_text(key, list(refs)) for key, refs in components.items())
         first = min(workloads, key=lambda w: w.pod.obj.ref)
         obj = first.account_obj or first.pod.obj
         path = "/metadata/name" if first.account_obj is not None else first.field.path
-        yield Hit(
-            path,
-            f"{len(refs)} workloads share {account}: {names}",
-            obj=obj,
-        )
+        yield Hit(path, f"{len(components)} components share {account}: {names}", obj=obj)
+
+
+def _component(pod: EffectivePod) -> tuple[str, str]:
+    """What a workload is part of: ``("instance", name)``, ``("app", name)`` for a versioned app, or
+    ``("workload", "Kind/name")``, by the labels of its pod template (else of the workload)."""
+    labels = {**pod.obj.labels, **pod.labels}
+    instance = labels.get("app.kubernetes.io/instance")
+    if instance:
+        return "instance", instance
+    name = labels.get("app.kubernetes.io/name") or labels.get("app")
+    if name and (labels.get("app.kubernetes.io/version") or labels.get("version")):
+        return "app", name
+    return "workload", f"{pod.obj.ref.kind}/{pod.obj.ref.name}"
+
+
+def _component_text(key: tuple[str, str], refs: list[ObjRef]) -> str:
+    names = " + ".join(f"{ref.kind} {ref.name!r}" for ref in refs)
+    if len(refs) == 1:
+        return names
+    what = "versions of app" if key[0] == "app" else "parts of instance"
+    return f"{names} ({what} {key[1]!r})"
 
 
 @rules.inventory(
@@ -111,6 +138,7 @@ def shared(context: ScanContext) -> Iterator[Hit]:
         " workload does not call the Kubernetes API"
     ),
     references=(SA_TASK + "#opt-out-of-api-credential-automounting", SERVICE_ACCOUNTS),
+    fix=Remedy("set", False),
 )
 def automount(context: ScanContext) -> Iterator[Hit]:
     """Fires when a workload mounts its ServiceAccount token (automountServiceAccountToken not false on the
@@ -366,10 +394,14 @@ def workload_create(context: ScanContext) -> Iterator[Hit]:
         yield from _subject_hits(binding, matched)
 
 
-_TOKEN_CREATE = [Request.of("create", "serviceaccounts/token")] + [
+_TOKEN_REQUEST = [Request.of("create", "serviceaccounts/token")]
+# Approving a CSR is an update of its approval subresource *and* the approve verb on its signer
+# (https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/#authorization).
+_CSR_APPROVAL = [
     Request.of(verb, "certificatesigningrequests/approval", "certificates.k8s.io")
-    for verb in ("create", "update", "patch")
+    for verb in ("update", "patch")
 ]
+_SIGNER_APPROVE = Request.of("approve", "signers", "certificates.k8s.io")
 
 
 @rules.inventory(
@@ -379,21 +411,49 @@ _TOKEN_CREATE = [Request.of("create", "serviceaccounts/token")] + [
     evidence="M, G",
     title="Mints credentials",
     remediation=(
-        "remove create on serviceaccounts/token and write access to certificatesigningrequests/approval"
+        "remove create on serviceaccounts/token, and update/patch on certificatesigningrequests/approval"
+        " with approve on signers"
     ),
     references=(RBAC_PRACTICES + "#certificate-signing-requests", RBAC_PRACTICES + "#token-request"),
 )
 def token_create(context: ScanContext) -> Iterator[Hit]:
     """Fires when a binding grants create on serviceaccounts/token (a rule limited to named ServiceAccounts
-    too), or write access (create, update, patch) to certificatesigningrequests/approval.
+    too), or update or patch on certificatesigningrequests/approval to a subject that also holds approve
+    on signers (certificates.k8s.io).
 
     A TokenRequest returns a token of the named ServiceAccount, with all its permissions; approving
     certificate signing requests mints client certificates, for system:masters if the signer allows it.
+    The API server lets a CSR be approved only by whoever may both update its approval subresource and
+    approve for its signer: one without the other mints nothing.
 
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved).
     """
-    for binding, matched in _granting(context, _TOKEN_CREATE, some_object=True):
-        yield from _subject_hits(binding, matched)
+    # One finding per subject of a binding: the token request and the CSR approval it grants, together.
+    found: dict[tuple[int, str], Hit] = {}
+    for binding, matched in _granting(context, _TOKEN_REQUEST, some_object=True):
+        for hit in _subject_hits(binding, matched):
+            found[(id(binding), hit.path)] = hit
+    rbac = context.rbac
+    for binding, matched in _granting(context, _CSR_APPROVAL, some_object=True):
+        for (subject, _), hit in zip(binding.subjects, _subject_hits(binding, matched), strict=True):
+            approve = _SIGNER_APPROVE
+            signers = [
+                g
+                for g in rbac.permissions(subject).grants
+                if g.binding.applies(approve) and g.rule.rule.allows(approve, some_object=True)
+            ]
+            if not signers:
+                continue  # the API server refuses an approval without approve on the CSR's signer
+            names = sorted(signers[0].rule.rule.resource_names)
+            which = f" ({', '.join(repr(n) for n in names)})" if names else ""
+            approval = f"with approve on signers{which}: {signers[0].chain()}"
+            key = (id(binding), hit.path)
+            if key in found:
+                grants = hit.message.removeprefix(f"grants {subject} ")
+                found[key] = found[key]._replace(message=f"{found[key].message}; and {grants}; {approval}")
+            else:
+                found[key] = hit._replace(message=f"{hit.message}; {approval}")
+    yield from found.values()
 
 
 _ADMISSION_WRITE = [

@@ -51,7 +51,8 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     and nothing warns that pods are admitted unchecked.
 
     Reads: PodSecurityPolicy objects (policy and extensions groups); the Kubernetes version
-    (--kube-version, else the kube-apiserver image tag); kube-apiserver --enable-admission-plugins,
+    (--kube-version, the cluster's, a node root's kube-apiserver image tag; never a kube-apiserver
+    manifest among plain manifests); kube-apiserver --enable-admission-plugins,
     --admission-control, --disable-admission-plugins.
     """
     policies = [
@@ -60,6 +61,7 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     if not policies:
         return
     plane = context.control_plane
+    plane.assume("PodSecurityPolicy, removed in 1.25")
     version = plane.kube_version
     if version >= (1, 25):
         how = "" if plane.version_stated else ", assumed"

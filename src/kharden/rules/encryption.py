@@ -87,6 +87,7 @@ def looks_secret(name: str) -> bool:
     references=(
         "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables",
     ),
+    not_exported="secrets are recognised by variable names and values",
 )
 def plaintext_secret_env(pod: EffectivePod) -> Iterator[Hit]:
     """Fires when a container environment variable whose name says it holds a secret (ends with password,
@@ -240,22 +241,25 @@ def kms_v1(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     evidence="N, C",
     title="Control-plane traffic not TLS-authenticated",
     remediation=(
-        "give kube-apiserver --etcd-cafile, --etcd-certfile, --etcd-keyfile, --tls-cert-file and"
-        " --kubelet-certificate-authority, and etcd --cert-file and --peer-cert-file"
+        "give kube-apiserver --etcd-cafile, --etcd-certfile, --etcd-keyfile, --tls-cert-file,"
+        " --tls-private-key-file and --kubelet-certificate-authority, and etcd --cert-file, --key-file,"
+        " --peer-cert-file and --peer-key-file"
     ),
     references=("https://kubernetes.io/docs/setup/best-practices/certificates/", ETCD_DOC_TLS),
 )
 def control_plane_tls(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when control-plane connections are not authenticated by TLS: kube-apiserver without
     --etcd-certfile, --etcd-keyfile or --etcd-cafile (for an etcd reached over the network), talking to
-    etcd over http, without --tls-cert-file (it then serves a self-signed certificate) or without
-    --kubelet-certificate-authority (it does not verify the kubelets it connects to); etcd without
-    --cert-file or --peer-cert-file.
+    etcd over http, without --tls-cert-file or --tls-private-key-file (it then serves a self-signed
+    certificate) or without --kubelet-certificate-authority (it does not verify the kubelets it connects
+    to); etcd without --cert-file, --key-file, --peer-cert-file or --peer-key-file (a certificate is
+    served with its key: either missing, that side talks without TLS).
 
     Unauthenticated links let anyone on the path read Secrets in transit or pose as etcd or a kubelet.
 
     Reads: kube-apiserver --etcd-servers, --etcd-cafile, --etcd-certfile, --etcd-keyfile,
-    --tls-cert-file, --kubelet-certificate-authority; etcd --cert-file, --peer-cert-file.
+    --tls-cert-file, --tls-private-key-file, --kubelet-certificate-authority; etcd --cert-file,
+    --key-file, --peer-cert-file, --peer-key-file.
     """
     yield from absent(context, APISERVER)
     for component in context.control_plane.of(APISERVER):
@@ -265,12 +269,12 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 yield at(setting, f"kube-apiserver talks to etcd over plain http ({url})")
         remote = any(not url.startswith("unix://") for url in servers) or not servers
         needed = ["etcd-cafile", "etcd-certfile", "etcd-keyfile"] if remote else []
-        for name in [*needed, "tls-cert-file", "kubelet-certificate-authority"]:
+        for name in [*needed, "tls-cert-file", "tls-private-key-file", "kubelet-certificate-authority"]:
             if not component.has(name):
                 yield at(component.setting(name), f"kube-apiserver runs without --{name}{_WHY[name]}")
     yield from absent(context, ETCD)
     for component in context.control_plane.of(ETCD):
-        for name in ("cert-file", "peer-cert-file"):
+        for name in ("cert-file", "key-file", "peer-cert-file", "peer-key-file"):
             if not component.has(name) and not component.unreadable:
                 yield at(component.setting(name), f"etcd runs without --{name}{_WHY[name]}")
 
@@ -280,9 +284,12 @@ _WHY = {
     "etcd-certfile": " (it does not authenticate to etcd)",
     "etcd-keyfile": " (it does not authenticate to etcd)",
     "tls-cert-file": " (it serves a self-signed certificate)",
+    "tls-private-key-file": " (it serves a self-signed certificate)",
     "kubelet-certificate-authority": " (it does not verify the kubelets' serving certificates)",
     "cert-file": " (it serves clients without TLS)",
+    "key-file": " (it serves clients without TLS)",
     "peer-cert-file": " (its peers talk without TLS)",
+    "peer-key-file": " (its peers talk without TLS)",
 }
 
 
@@ -388,7 +395,10 @@ def pod_traffic(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     with a mesh-wide STRICT PeerAuthentication) encrypts pod-to-pod traffic.
 
     Pod traffic crosses node networks, often shared or across the Internet; without encryption it can
-    be read and changed by ARP or DHCP spoofing, a compromised switch or the cloud's network.
+    be read and changed by ARP or DHCP spoofing, a compromised switch or the cloud's network. Node files
+    alone show neither a mesh nor the CNI's cluster-wide settings: on them the rule passes when the
+    node's configuration turns encryption on (k3s flannel-backend: wireguard-native) and is otherwise
+    not evaluated.
 
     Reads: CNI configurations of the nodes, kube-system DaemonSets (cilium, calico-node, canal,
     kube-flannel-ds, weave-net, antrea-agent, aws-node, ...), ConfigMaps cilium-config,
@@ -400,6 +410,14 @@ def pod_traffic(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         yield Unevaluated("no CNI plugin identified (no CNI configuration or known kube-system DaemonSet)")
         return
     if any(p.encrypts for p in plugins) or any(m.strict for m in context.meshes):
+        return
+    if not context.evidence & {"M", "C"}:
+        # A node shows neither the mesh nor the CNI's own encryption settings (cilium-config,
+        # FelixConfiguration): only what the node's configuration turns on can be judged.
+        yield Unevaluated(
+            "node files show no CNI encryption and cannot show a mesh or the CNI's cluster settings"
+            " (cilium-config, FelixConfiguration): scan the cluster or its manifests too"
+        )
         return
     for plugin in plugins:
         yield Hit(

@@ -17,11 +17,13 @@ from ..analysis.controlplane import (
 )
 from ..analysis.endpoints import api_endpoints
 from ..analysis.netpol import METADATA, Network, PodClass, target_port
-from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod, pod_template_path
+from ..analysis.podspec import TEMPLATE_KINDS, Toleration, pod_template_path
 from ..analysis.runtime import CONTROL_PLANE_ROLES, node_facts
 from ..analysis.scheduling import Placement, control_plane_placements
 from ..analysis.services import Service
+from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, Severity, Unevaluated
+from ._constraint import Constraint, Eq, Is, row
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
 from ._netcheck import pods_of, reach_hits
 from ._podcheck import who
@@ -30,7 +32,7 @@ from ._ruleset import RuleSet
 rules = RuleSet("exposure")
 
 
-@rules.pod(
+@rules.policy(
     "exposure.host-port",
     Severity.MEDIUM,
     title="Host port",
@@ -40,7 +42,7 @@ rules = RuleSet("exposure")
     ),
     references=("https://kubernetes.io/docs/concepts/configuration/overview/#services",),
 )
-def host_port(pod: EffectivePod) -> Iterator[Hit]:
+def host_port() -> tuple[Constraint, ...]:
     """Fires when a container sets a non-zero hostPort.
 
     A host port is opened on the node's own addresses, outside Services and kube-proxy; NetworkPolicies
@@ -48,14 +50,16 @@ def host_port(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: ports[*].hostPort of every container, initContainer and ephemeralContainer.
     """
-    for container in pod.containers:
-        for port in container.ports:
-            if port.host_port.value:
-                yield container.hit(
-                    port.host_port,
-                    f"{who([container])} binds port {port.host_port.value}/{port.protocol} on the node"
-                    f" (hostPort: {port.host_port.value})",
-                )
+    return (
+        Constraint(
+            Is(None, Eq(0)),
+            lambda v: (
+                f"{who(v.containers)} binds port {v.field.value}/{v.item.protocol} on the node"
+                f" (hostPort: {v.field.value})"
+            ),
+            items=row("ports"),
+        ),
+    )
 
 
 @rules.object(
@@ -192,6 +196,87 @@ def apiserver_anonymous(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             yield at(setting, f"kube-apiserver accepts anonymous requests ({setting.describe()})")
 
 
+# Authorizer types of an AuthorizationConfiguration (apiserver.config.k8s.io) and modes of
+# --authorization-mode that allow every request they are asked about.
+_ALLOW_ALL = "AlwaysAllow"
+AUTHZ_DOC = "https://kubernetes.io/docs/reference/access-authn-authz/authorization/"
+
+
+@rules.inventory(
+    "exposure.apiserver-authorization",
+    Severity.CRITICAL,
+    evidence="N, C",
+    title="API server authorizes every request",
+    remediation=(
+        "set --authorization-mode=Node,RBAC on kube-apiserver (or, in an AuthorizationConfiguration, list"
+        " Node and RBAC authorizers and no AlwaysAllow)"
+    ),
+    references=(
+        AUTHZ_DOC + "#authorization-modules",
+        AUTHZ_DOC + "#using-configuration-file-for-authorization",
+        APISERVER_DOC,
+    ),
+)
+def apiserver_authorization(context: ScanContext) -> Iterator[Hit | Unevaluated]:
+    """Fires when kube-apiserver's --authorization-mode includes AlwaysAllow or does not include RBAC
+    (unset, it defaults to AlwaysAllow), or when the AuthorizationConfiguration of its
+    --authorization-config has an AlwaysAllow authorizer or no RBAC authorizer.
+
+    Authorizers are asked in order and the first that allows or denies decides: with AlwaysAllow in the
+    chain every authenticated request that no earlier authorizer denies is allowed, so no RBAC rule
+    matters and any credential (a ServiceAccount token from any pod) is cluster-admin. Without RBAC, the
+    cluster's Roles and bindings are not enforced at all. k3s and RKE2 pass --authorization-mode=Node,RBAC
+    themselves.
+
+    Reads: kube-apiserver --authorization-mode (k3s/RKE2: their kube-apiserver-arg) and
+    --authorization-config (the file's authorizers[*].type).
+    """
+    yield from absent(context, APISERVER)
+    for component in context.control_plane.of(APISERVER):
+        if component.has("authorization-config"):
+            for found in file_objects(
+                context, component, "authorization-config", ("AuthorizationConfiguration",)
+            ):
+                if isinstance(found, Unevaluated):
+                    yield found
+                else:
+                    yield from _authorizers(found)
+            continue
+        modes = component.items("authorization-mode")
+        setting = component.setting("authorization-mode")
+        allow = next((s for mode, s in modes if mode == _ALLOW_ALL), None)
+        if allow is not None:
+            yield at(allow, f"kube-apiserver allows every authenticated request ({allow.describe()})")
+        elif "RBAC" not in {mode for mode, _ in modes}:
+            yield at(
+                setting,
+                f"kube-apiserver does not authorize with RBAC ({setting.describe()}): no Role or binding"
+                " is enforced",
+            )
+
+
+def _authorizers(config: Obj) -> Iterator[Hit]:
+    authorizers = config.raw.get("authorizers")
+    entries = [(i, a) for i, a in enumerate(authorizers if isinstance(authorizers, list) else [])]
+    types = [(i, a.get("type")) for i, a in entries if isinstance(a, Mapping)]
+    allow = next((i for i, kind in types if kind == _ALLOW_ALL), None)
+    if allow is not None:
+        yield Hit(
+            f"/authorizers/{allow}/type",
+            "kube-apiserver allows every authenticated request (an authorizer of type AlwaysAllow in its"
+            " AuthorizationConfiguration)",
+            obj=config,
+        )
+    elif "RBAC" not in {kind for _, kind in types}:
+        written = ", ".join(str(kind) for _, kind in types) or "none"
+        yield Hit(
+            "/authorizers",
+            f"kube-apiserver does not authorize with RBAC (authorizers of its AuthorizationConfiguration:"
+            f" {written}): no Role or binding is enforced",
+            obj=config,
+        )
+
+
 @rules.inventory(
     "exposure.apiserver-public",
     Severity.HIGH,
@@ -248,11 +333,14 @@ def insecure_port(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     The insecure port bypasses authentication and authorization entirely: whoever reaches it is
     cluster-admin.
 
-    Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version.
+    Reads: kube-apiserver --insecure-port and --insecure-bind-address; the cluster's version
+    (--kube-version, the cluster's, a node root's kube-apiserver image; else assumed, and said so).
     """
     yield from absent(context, APISERVER)
     for component in context.control_plane.of(APISERVER):
         port = component.setting("insecure-port")
+        if port.source == "default":
+            context.control_plane.assume("kube-apiserver's --insecure-port default, 8080 before 1.20")
         if port.value not in {None, "0"}:
             yield at(
                 port,
@@ -419,12 +507,15 @@ def kubelet_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     anonymous requests, or authorizes every request (authorization mode AlwaysAllow).
 
     The kubelet API runs commands in any container of the node and reads their logs and
-    environment; the read-only port lists every pod with its spec. Flags override the config file;
-    without a config file the flag defaults are the open ones (10255, anonymous, AlwaysAllow).
+    environment; the read-only port lists every pod with its spec. Flags override the config file and
+    its drop-ins (Kubernetes 1.30+: each *.conf file of --config-dir, in name order, overrides the
+    fields it sets); without a config file the flag defaults are the open ones (10255, anonymous,
+    AlwaysAllow).
 
     Reads: kubelet --read-only-port, --anonymous-auth, --authorization-mode (systemd unit, drop-ins,
-    kubeadm-flags.env, /etc/default/kubelet, k3s/RKE2 kubelet-arg) and the KubeletConfiguration its
-    --config names (readOnlyPort, authentication.anonymous.enabled, authorization.mode).
+    kubeadm-flags.env, /etc/default/kubelet, k3s/RKE2 kubelet-arg), the KubeletConfiguration its
+    --config names and the *.conf drop-ins of its --config-dir, merged over it in name order
+    (readOnlyPort, authentication.anonymous.enabled, authorization.mode).
     """
     plane = context.control_plane
     for component in plane.of(KUBELET):
@@ -433,8 +524,8 @@ def kubelet_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             state = plane.file_at(component, component.kubelet_config_path or "")
             yield Unevaluated(f"kubelet --config: {state.missing_reason}")
         settings = [component.setting(n) for n in ("read-only-port", "anonymous-auth", "authorization-mode")]
-        if config_missing:  # only what the flags themselves say can be judged
-            settings = [s for s in settings if s.source in {"flag", "distribution"}]
+        if config_missing:  # only what the flags and drop-ins themselves say can be judged
+            settings = [s for s in settings if s.source in {"flag", "distribution", "config"}]
         for setting in settings:
             if setting.name == "read-only-port" and setting.value not in {None, "0"}:
                 message = f"the kubelet serves its unauthenticated read-only port {setting.value}"
@@ -693,51 +784,82 @@ def workload_on_control_plane(context: ScanContext) -> Iterator[Hit]:
     Reads: spec.tolerations, spec.nodeSelector, spec.affinity.nodeAffinity of every workload; in a
     cluster, each running Pod's spec.nodeName and the node-role labels of its Node.
     """
+    # One finding per workload: what lets it onto control-plane nodes, and its pods running there.
+    placed: dict[int, tuple[Obj, list[Placement]]] = {}
     for pod in context.pods:
         if pod.obj.ref.namespace == "kube-system":
             continue
-        for placement in control_plane_placements(pod):
-            yield Hit(placement.path, _placement_message(placement), obj=pod.obj)
-    yield from _running_on_control_plane(context)
+        placements = control_plane_placements(pod)
+        if placements:
+            placed[id(pod.obj)] = (pod.obj, placements)
+    running = _running_on_control_plane(context)
+    for key, (obj, placements) in placed.items():
+        message = _placements_message(placements)
+        if key in running:
+            message += f"; {running.pop(key)[2]}"
+        yield Hit(placements[0].path, message, obj=obj)
+    for workload, path, message in running.values():
+        yield Hit(path, message, obj=workload)
 
 
-def _running_on_control_plane(context: ScanContext) -> Iterator[Hit]:
-    """One hit per workload with pods running on control-plane nodes (mirror pods are the control plane)."""
+def _running_on_control_plane(context: ScanContext) -> dict[int, tuple[Obj, str, str]]:
+    """``(workload, pointer, message)`` by workload: pods running on control-plane nodes (static pods are
+    the control plane)."""
     nodes_by_workload: dict[int, tuple[Obj, set[str], int]] = {}
     for running in context.runtime.pods_on_control_plane():
         workload = running.workload
-        if running.mirror or workload.ref.namespace == "kube-system" or running.node_name is None:
+        if is_static_pod(running.obj) or workload.ref.namespace == "kube-system" or running.node_name is None:
             continue
         _, nodes, count = nodes_by_workload.get(id(workload), (workload, set(), 0))
         nodes.add(running.node_name)
         nodes_by_workload[id(workload)] = (workload, nodes, count + 1)
-    for workload, nodes, count in nodes_by_workload.values():
+    found = {}
+    for key, (workload, nodes, count) in nodes_by_workload.items():
         template = pod_template_path(workload)
         path = "/spec/nodeName" if template == "" else f"{template}/spec"
         pods = f"{count} pod of this workload runs" if count == 1 else f"{count} pods of this workload run"
         names = ", ".join(repr(n) for n in sorted(nodes))
-        yield Hit(path, f"{pods} on control-plane node{'s' if len(nodes) > 1 else ''} {names}", obj=workload)
+        found[key] = (workload, path, f"{pods} on control-plane node{'s' if len(nodes) > 1 else ''} {names}")
+    return found
 
 
-def _placement_message(placement: Placement) -> str:
-    toleration = placement.toleration
-    if toleration is not None:
-        written = ", ".join(
-            f"{name}: {value}"
-            for name, value in (
-                ("key", toleration.key),
-                ("operator", "Exists" if toleration.operator == "Exists" else ""),
-                ("value", toleration.value),
-                ("effect", toleration.effect),
-            )
-            if value
+def _placements_message(placements: list[Placement]) -> str:
+    """What lets the workload onto control-plane nodes; the tolerations of both taints in one clause."""
+    parts: list[str] = []
+    keyed = [p.toleration for p in placements if p.toleration is not None and p.toleration.key]
+    every = [p.toleration for p in placements if p.toleration is not None and not p.toleration.key]
+    if every:
+        parts.append(
+            "the workload tolerates every taint, the control plane's included"
+            f" (toleration {_toleration_text(every[0])})"
         )
-        if not toleration.key:
-            return f"the workload tolerates every taint, the control plane's included (toleration {written})"
-        return f"the workload tolerates the control-plane taint (toleration {written})"
-    verb = {"nodeSelector": "is pinned to", "required": "requires", "preferred": "prefers"}[placement.how]
-    field = "nodeSelector" if placement.how == "nodeSelector" else f"{placement.how} node affinity"
-    return f"the workload {verb} control-plane nodes ({field} {placement.written})"
+    if keyed:
+        written = "; ".join(f"toleration {_toleration_text(t)}" for t in keyed)
+        parts.append(f"the workload tolerates the control-plane taint ({written})")
+    for placement in placements:
+        if placement.toleration is None:
+            verb = {"nodeSelector": "is pinned to", "required": "requires", "preferred": "prefers"}[
+                placement.how
+            ]
+            field = "nodeSelector" if placement.how == "nodeSelector" else f"{placement.how} node affinity"
+            parts.append(f"the workload {verb} control-plane nodes ({field} {placement.written})")
+    return "; ".join(parts)
+
+
+_VERBS = {"nodeSelector": "is pinned to", "required": "requires", "preferred": "prefers"}
+
+
+def _toleration_text(toleration: Toleration) -> str:
+    return ", ".join(
+        f"{name}: {value}"
+        for name, value in (
+            ("key", toleration.key),
+            ("operator", "Exists" if toleration.operator == "Exists" else ""),
+            ("value", toleration.value),
+            ("effect", toleration.effect),
+        )
+        if value
+    )
 
 
 @rules.inventory(

@@ -9,6 +9,7 @@ from ..analysis.imageref import DOCKER_HUB, ImageRef, parse_image
 from ..analysis.podspec import EffectiveContainer, EffectivePod
 from ..analysis.vulns import counts
 from ..model import Hit, Severity, Vulnerability
+from ._constraint import Remedy
 from ._podcheck import hit_for, who
 from ._ruleset import RuleSet
 
@@ -32,6 +33,8 @@ def _images(pod: EffectivePod) -> Iterator[tuple[EffectiveContainer, ImageRef]]:
     title="Image with a mutable tag",
     remediation="pin a specific version tag (better: a digest, image@sha256:...)",
     references=(IMAGES_DOC + "#image-names",),
+    fix=Remedy("pin-digest"),
+    not_exported="image references are parsed by the distribution grammar",
 )
 def mutable_tag(pod: EffectivePod) -> Iterator[Hit]:
     """Fires when an image has no tag or the ``latest`` tag and no digest.
@@ -62,6 +65,8 @@ def mutable_tag(pod: EffectivePod) -> Iterator[Hit]:
     title="Image not pinned by digest",
     remediation="refer to the image by digest (image:tag@sha256:...), updated by a bot such as Renovate",
     references=(IMAGES_DOC + "#image-names",),
+    fix=Remedy("pin-digest"),
+    not_exported="image references are parsed by the distribution grammar",
 )
 def not_pinned(pod: EffectivePod) -> Iterator[Hit]:
     """Fires when an image is not pinned by digest.
@@ -180,6 +185,7 @@ def full_distribution(ref: ImageRef) -> bool:
     title="Full-distribution base image",
     remediation="build on a distroless, alpine, slim or scratch image, with only what the program needs",
     references=("https://github.com/GoogleContainerTools/distroless",),
+    not_exported="base images are recognised by name",
 )
 def not_minimal(pod: EffectivePod) -> Iterator[Hit]:
     """Fires when an image is a known full-distribution base (ubuntu, debian, centos, fedora, amazonlinux,

@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterator
 
 from .. import _pointer
+from ..analysis.cni import POLICY_ADDONS
 from ..analysis.context import ScanContext
 from ..analysis.imageref import parse_image
 from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
-from ..model import Hit, Severity
+from ..model import Hit, Severity, Unevaluated
+from ._constraint import Constraint, Is, Ne, row
 from ._netcheck import by_namespace, pods_of, reach_hits, selector_text, uncovered_hit
 from ._ruleset import RuleSet
 
@@ -64,7 +66,8 @@ def ingress_open(context: ScanContext) -> Iterator[Hit]:
 def egress_open(context: ScanContext) -> Iterator[Hit]:
     """Fires for pods that may send traffic to every namespace: no NetworkPolicy isolates them for egress,
     or an egress rule of a policy selecting them allows every namespace (``namespaceSelector: {}``) or every
-    destination (a rule without ``to``).
+    destination (a rule without ``to``). A rule limited to DNS (port 53, UDP or TCP) is not open egress and
+    does not fire (netpol.internet-egress reports DNS to any address).
 
     A compromised pod with open egress can probe and attack every service of the cluster, and reach the
     components that hand out credentials. Findings are grouped per namespace.
@@ -84,6 +87,8 @@ def _open(network: Network, direction: str) -> Iterator[Hit]:
     for namespace, classes in by_namespace(uncovered):
         yield uncovered_hit(network, namespace, classes, verb, direction)
     for rule in network.rules(direction):
+        if direction == EGRESS and rule.dns_only:
+            continue  # DNS (port 53) alone is not open egress; netpol.internet-egress weighs it
         pods = f"pods of {pods_of(network.selected(rule.policy))}"
         if rule.peers is None:
             what = everything
@@ -115,7 +120,9 @@ def _open(network: Network, direction: str) -> Iterator[Hit]:
 def internet_egress(context: ScanContext) -> Iterator[Hit]:
     """Fires for pods that may reach public Internet addresses: no NetworkPolicy isolates them for egress,
     or an egress rule of a policy selecting them has no ``to`` or an ipBlock that covers public addresses
-    (``0.0.0.0/0`` and the like, whatever private ranges its ``except`` carves out).
+    (``0.0.0.0/0`` and the like, whatever private ranges its ``except`` carves out). A rule that allows
+    only DNS (port 53) to such addresses is reported at low severity, as DNS to any address: not the
+    Internet on every port, but a path for tunnelling data out through DNS.
 
     Open egress to the Internet lets a compromised pod download tools and send data out, and turns the
     cluster into a relay. Public means outside the special-purpose ranges of RFC 6890 (private, loopback,
@@ -128,7 +135,7 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
     yield from reach_hits(network, INTERNET, None, "may reach the Internet", "reach the Internet")
 
 
-@rules.pod(
+@rules.policy(
     "netpol.host-network",
     Severity.HIGH,
     title="Host network",
@@ -138,7 +145,7 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
     ),
 )
-def host_network(pod: EffectivePod) -> Iterator[Hit]:
+def host_network() -> tuple[Constraint, ...]:
     """Fires when a pod uses the node's network namespace (hostNetwork: true).
 
     NetworkPolicies do not select host-network pods, so nothing restricts their traffic; they can bind any
@@ -147,8 +154,13 @@ def host_network(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: spec.hostNetwork of the pod.
     """
-    if pod.host_network.value is True:
-        yield pod.hit(pod.host_network, "the pod uses the node's network namespace (hostNetwork: true)")
+    return (
+        Constraint(
+            Is(row("hostNetwork"), Ne(True), unset=True),
+            lambda v: "the pod uses the node's network namespace (hostNetwork: true)",
+            containers=False,
+        ),
+    )
 
 
 @rules.inventory(
@@ -166,9 +178,12 @@ def host_network(pod: EffectivePod) -> Iterator[Hit]:
     ),
 )
 def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
-    """Fires when NetworkPolicies exist but no CNI plugin of the cluster enforces them: flannel alone,
+    """Fires when NetworkPolicies exist but a node's CNI plugin does not enforce them (flannel alone,
     kubenet, the AWS VPC CNI without its network policy agent, kube-router with --run-firewall=false,
-    k3s with disable-network-policy, or no plugin identified at all.
+    k3s with disable-network-policy), or no plugin is identified at all. Each node root is judged by
+    its active CNI configuration: the first file, in name order, of the directory the container runtime
+    reads, as containerd and CRI-O choose it (a leftover 10-flannel.conflist before 99-calico.conflist
+    means flannel). The cluster's DaemonSets count as one: some plugin among them must enforce.
 
     The API server accepts NetworkPolicies whatever the network does with them; without an enforcing
     plugin every policy is silently ignored and all pods reach all pods, as the checklist warns.
@@ -181,8 +196,6 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
     if not policies:
         return
     plugins = context.cni_plugins
-    if any(p.enforces for p in plugins):
-        return
     count = f"{len(policies)} NetworkPolicies exist" if len(policies) > 1 else "a NetworkPolicy exists"
     if not plugins:
         yield Hit(
@@ -192,11 +205,24 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
             obj=policies[0],
         )
         return
+    cluster = [p for p in plugins if p.node is None]
+    addon = next((p for p in cluster if p.enforces and p.name in POLICY_ADDONS), None)
+    # Each node is judged by the CNI it uses: one node that ignores the policies lets its pods through.
     for plugin in plugins:
-        why = f": {plugin.why}" if plugin.why else ""
-        yield Hit(
-            plugin.path, f"{count} but the {plugin.name} CNI does not enforce them{why}", obj=plugin.obj
-        )
+        if plugin.node is not None and not plugin.enforces and addon is None:
+            why = f": {plugin.why}" if plugin.why else ""
+            yield Hit(
+                plugin.path,
+                f"{count} but node {plugin.node} runs the {plugin.name} CNI,"
+                f" which does not enforce them{why}",
+                obj=plugin.obj,
+            )
+    if cluster and not any(p.enforces for p in cluster):
+        for plugin in cluster:
+            why = f": {plugin.why}" if plugin.why else ""
+            yield Hit(
+                plugin.path, f"{count} but the {plugin.name} CNI does not enforce them{why}", obj=plugin.obj
+            )
 
 
 @rules.inventory(
@@ -207,15 +233,16 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
     remediation="fix the policy's podSelector to match the pods' labels, or delete the policy",
     references=(_NETPOL_DOCS + "#networkpolicy-resource",),
 )
-def selects_nothing(context: ScanContext) -> Iterator[Hit]:
+def selects_nothing(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires for a NetworkPolicy whose podSelector matches no pod of the scan: it protects nothing.
 
     Such a policy usually outlived a renamed app or carries a typo in a label, and the pods it was written
     for run unprotected while the policy suggests otherwise. On manifests alone, a policy is not judged when
     the scan holds no pod of its namespace (they may be deployed from elsewhere) or holds custom resources
-    there (an operator may create the pods: Prometheus and Alertmanager objects of kube-prometheus); with a
-    cluster, every pod is in the scan and every policy is judged. Pods that use hostNetwork do not count:
-    NetworkPolicies never select them.
+    there (an operator may create the pods: Prometheus and Alertmanager objects of kube-prometheus; those
+    namespaces are reported as not evaluated); with a cluster, every pod is in the scan and every policy
+    is judged. Pods that use hostNetwork do not count: NetworkPolicies never select them, and neither do
+    static pods (they belong to their node).
 
     Reads: the podSelector and namespace of NetworkPolicies, the labels and hostNetwork of every pod
     template and running Pod, the API group of the objects of each namespace.
@@ -225,11 +252,15 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
     operated = (
         set() if cluster else {o.ref.namespace for o in context.inventory.objects if _custom(o.ref.group)}
     )
+    unjudged: set[str] = set()
     for policy in network.policies:
         if policy.selected:
             continue
         present = network.classes_of(policy.namespace)
-        if not cluster and (not present or policy.namespace in operated):
+        if not cluster and not present:
+            continue
+        if not cluster and policy.namespace in operated:
+            unjudged.add(policy.namespace)
             continue
         selector = selector_text(policy.pod_selector)
         host = [c for c in present if c.host_network and policy.pod_selector.matches(c.labels)]
@@ -241,6 +272,12 @@ def selects_nothing(context: ScanContext) -> Iterator[Hit]:
         else:
             message = f"podSelector {selector} matches no pod of namespace {policy.namespace!r}"
         yield Hit(path="/spec/podSelector", message=message, obj=policy.obj)
+    if unjudged:
+        count = f"{len(unjudged)} namespace{'s' if len(unjudged) > 1 else ''}"
+        yield Unevaluated(
+            f"not evaluated for {count} with custom resources (an operator may create the pods the"
+            f" policies select; scan the cluster to judge them): {', '.join(sorted(unjudged))}"
+        )
 
 
 def _custom(group: str) -> bool:

@@ -180,24 +180,37 @@ def _why_none(decision: Decision, request: Request) -> str:
     references=(AUDIT_DOC + "#log-backend",),
 )
 def audit_retention(context: ScanContext) -> Iterator[Hit | Unevaluated]:
-    """Fires when kube-apiserver logs audit events to a file but keeps them briefly:
-    --audit-log-maxage below 30 days, --audit-log-maxbackup below 10 files or --audit-log-maxsize below
-    100 MB (unset, the first two keep everything; maxsize unset rotates never, so only values written
-    below the minimum fire).
+    """Fires when kube-apiserver logs audit events to a file without a bounded, deliberate retention:
+    --audit-log-maxage unset or below 30 days, --audit-log-maxbackup unset or below 10 files, or
+    --audit-log-maxsize unset or below 100 MB.
 
-    Audit logs are read weeks after an intrusion; rotated away, they answer nothing.
+    Audit logs are read weeks after an intrusion; rotated away, they answer nothing, and kept without
+    bound they fill the disk until new events are lost. The API server rotates its log with lumberjack
+    (k8s.io/apiserver options/audit.go): maxage 0 (the default) never deletes old files by age and
+    maxbackup 0 keeps every rotated file, so only the disk decides how much history survives.
+    An unset maxsize rotates at lumberjack's built-in 100 MB: the catalog (and CIS 1.2.19) still asks
+    for the flag, so that the retention is stated in the configuration rather than left to a library
+    default; the message says what the default does.
 
     Reads: kube-apiserver --audit-log-path, --audit-log-maxage, --audit-log-maxbackup, --audit-log-maxsize.
     """
-    minimums = {"audit-log-maxage": 30, "audit-log-maxbackup": 10, "audit-log-maxsize": 100}
     yield from absent(context, APISERVER)
     for component in context.control_plane.of(APISERVER):
         path = component.setting("audit-log-path")
         if not path.value or path.value == "-" or path.source == "default":
             continue
-        for name, minimum in minimums.items():
+        for name, minimum in _RETENTION.items():
             setting = component.setting(name)
-            if not setting.is_set and setting.source != "distribution":
+            if setting.source == "default":
+                if name in _UNBOUNDED:
+                    why = f"{setting.describe()}: {_UNBOUNDED[name]}"
+                    yield at(setting, f"kube-apiserver keeps no bounded audit history ({why})")
+                else:
+                    yield at(
+                        setting,
+                        f"kube-apiserver's audit log size is not stated ({setting.describe()}: "
+                        "rotation rests on the log library's built-in 100 MB)",
+                    )
                 continue
             try:
                 value = int(setting.value or "0")
@@ -208,6 +221,14 @@ def audit_retention(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                     setting,
                     f"kube-apiserver keeps audit logs below the minimum of {minimum} ({setting.describe()})",
                 )
+
+
+_RETENTION = {"audit-log-maxage": 30, "audit-log-maxbackup": 10, "audit-log-maxsize": 100}
+# What the API server does when the flag is not given (lumberjack's zero values).
+_UNBOUNDED = {
+    "audit-log-maxage": "old files are never deleted by age, so the disk decides how much history is left",
+    "audit-log-maxbackup": "every rotated file is kept until the disk fills",
+}
 
 
 @rules.inventory(

@@ -10,12 +10,32 @@ the Pod Security Standards.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from ..analysis.podspec import EffectiveContainer, EffectivePod, Field, normalize_capability
+from ..analysis.podspec import EffectivePod, normalize_capability
 from ..model import Hit, Severity
-from ._podcheck import by_field, hit_for, plural_s, set_where, who
+from ._constraint import (
+    AddItem,
+    All,
+    Any_,
+    BlankKey,
+    CapabilityIn,
+    Constraint,
+    Contains,
+    Each,
+    Eq,
+    Is,
+    KeyIn,
+    Ne,
+    NoKeyOf,
+    Not,
+    OneOf,
+    Present,
+    Remedy,
+    Violation,
+    row,
+)
+from ._podcheck import plural_s, set_where, who
 from ._ruleset import RuleSet
 
 rules = RuleSet("pods")
@@ -24,7 +44,32 @@ PSS = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 SECURITY_CONTEXT = "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/"
 
 
-@rules.pod(
+NON_ROOT_USER = 65532
+"""The user ``--unsafe`` fixes run as: distroless' ``nonroot``, a common non-root UID."""
+
+
+def _severity_in_user_namespace(violation: Violation) -> Severity | None:
+    return Severity.MEDIUM if violation.pod.host_users.value is False else None
+
+
+def _user_namespace_note(violation: Violation) -> str:
+    return " in a user namespace (hostUsers: false)" if violation.pod.host_users.value is False else ""
+
+
+def _runs_as_root(v: Violation) -> str:
+    c = v.containers
+    return f"{who(c)} run{plural_s(c)} as root{_user_namespace_note(v)} (runAsUser: 0{set_where(v.field)})"
+
+
+def _may_run_as_root(v: Violation) -> str:
+    state = "runAsNonRoot: false" if v.field.value is False else "runAsNonRoot is not set"
+    return (
+        f"{who(v.containers)} may run as root{_user_namespace_note(v)}: {state}{set_where(v.field)}"
+        " and runAsUser is not set"
+    )
+
+
+@rules.policy(
     "pod.run-as-root",
     Severity.HIGH,
     title="Container may run as root",
@@ -33,7 +78,7 @@ SECURITY_CONTEXT = "https://kubernetes.io/docs/tasks/configure-pod-container/sec
     ),
     references=(PSS + "#restricted", SECURITY_CONTEXT),
 )
-def run_as_root(pod: EffectivePod) -> Iterator[Hit]:
+def run_as_root() -> tuple[Constraint, ...]:
     """Fires when a container's effective runAsNonRoot is not true and its effective runAsUser is unset
     or 0; runAsUser 0 fires even with runAsNonRoot: true.
 
@@ -45,39 +90,35 @@ def run_as_root(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.runAsUser and runAsNonRoot of the pod and of every container, initContainer
     and ephemeralContainer (a container's value overrides the pod's); spec.hostUsers.
     """
-    namespaced = pod.host_users.value is False
-    severity = Severity.MEDIUM if namespaced else None
-    note = " in a user namespace (hostUsers: false)" if namespaced else ""
-    for user, containers in by_field(pod, lambda c: c.run_as_user if c.run_as_user.value == 0 else None):
-        yield hit_for(
-            user,
-            containers,
-            f"{who(containers)} run{plural_s(containers)} as root{note} (runAsUser: 0{set_where(user)})",
-            severity,
-        )
-    for field, containers in by_field(
-        pod,
-        lambda c: (
-            c.run_as_non_root if c.run_as_user.value is None and c.run_as_non_root.value is not True else None
+    user = Is(
+        row("runAsUser"),
+        Ne(0),
+        unset=True,
+        fix=Remedy("set", NON_ROOT_USER, unsafe="the program may need root, or files owned by another user"),
+    )
+    non_root = Any_(
+        (Is(row("runAsUser"), Present()), Is(row("runAsNonRoot"), Eq(True), fix=Remedy("set", True)))
+    )
+    return (
+        Constraint(user, _runs_as_root, group=True, severity=_severity_in_user_namespace),
+        Constraint(
+            non_root,
+            _may_run_as_root,
+            at=row("runAsNonRoot"),
+            group=True,
+            severity=_severity_in_user_namespace,
         ),
-    ):
-        state = "runAsNonRoot: false" if field.value is False else "runAsNonRoot is not set"
-        yield hit_for(
-            field,
-            containers,
-            f"{who(containers)} may run as root{note}: {state}{set_where(field)} and runAsUser is not set",
-            severity,
-        )
+    )
 
 
-@rules.pod(
+@rules.policy(
     "pod.root-group",
     Severity.MEDIUM,
     title="Root group",
     remediation="use a non-zero runAsGroup and fsGroup, and remove 0 from supplementalGroups",
     references=(SECURITY_CONTEXT,),
 )
-def root_group(pod: EffectivePod) -> Iterator[Hit]:
+def root_group() -> tuple[Constraint, ...]:
     """Fires on runAsGroup: 0 (pod or container), fsGroup: 0, or a 0 in supplementalGroups.
 
     Group 0 owns many host files writable by group; a process in it can read and change them after an
@@ -86,27 +127,40 @@ def root_group(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.runAsGroup of the pod and every container; the pod's fsGroup and
     supplementalGroups.
     """
-    for group, containers in by_field(pod, lambda c: c.run_as_group if c.run_as_group.value == 0 else None):
-        yield hit_for(
-            group,
-            containers,
-            f"{who(containers)} run{plural_s(containers)} with group 0 (runAsGroup: 0{set_where(group)})",
-        )
-    if pod.fs_group.value == 0:
-        yield pod.hit(pod.fs_group, "the pod's volumes are owned by group 0 (fsGroup: 0)")
-    for group in pod.supplemental_groups:
-        if group.value == 0:
-            yield pod.hit(group, "the pod adds group 0 to every container (supplementalGroups contains 0)")
+    return (
+        Constraint(
+            Is(row("runAsGroup"), Ne(0), unset=True),
+            lambda v: (
+                f"{who(v.containers)} run{plural_s(v.containers)} with group 0"
+                f" (runAsGroup: 0{set_where(v.field)})"
+            ),
+            group=True,
+        ),
+        Constraint(
+            Is(row("fsGroup"), Ne(0), unset=True),
+            lambda v: "the pod's volumes are owned by group 0 (fsGroup: 0)",
+            containers=False,
+        ),
+        Constraint(
+            Is(None, Ne(0)),
+            lambda v: "the pod adds group 0 to every container (supplementalGroups contains 0)",
+            containers=False,
+            items=row("supplementalGroups"),
+        ),
+    )
 
 
-@rules.pod(
+_REMOVE = Remedy("remove")
+
+
+@rules.policy(
     "pod.privileged",
     Severity.CRITICAL,
     title="Privileged container",
     remediation="set securityContext.privileged to false (and windowsOptions.hostProcess to false)",
     references=(PSS + "#baseline",),
 )
-def privileged(pod: EffectivePod) -> Iterator[Hit]:
+def privileged() -> tuple[Constraint, ...]:
     """Fires when a container sets privileged: true, or runs as a Windows HostProcess container.
 
     A privileged container gets every device and every capability of the host, with no seccomp or AppArmor
@@ -115,30 +169,47 @@ def privileged(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.privileged of every container; windowsOptions.hostProcess of the pod and every
     container.
     """
-    for container in pod.containers:
-        if container.privileged.value is True:
-            yield container.hit(
-                container.privileged, f"{who([container])} runs privileged (securityContext.privileged: true)"
-            )
-    for field, containers in by_field(
-        pod, lambda c: c.host_process if c.host_process.value is True else None
-    ):
-        yield hit_for(
-            field,
-            containers,
-            f"{who(containers)} run{plural_s(containers)} as a Windows HostProcess container "
-            f"(windowsOptions.hostProcess: true{set_where(field)})",
-        )
+    return (
+        Constraint(
+            Is(row("privileged"), Ne(True), unset=True, fix=_REMOVE),
+            lambda v: f"{who(v.containers)} runs privileged (securityContext.privileged: true)",
+        ),
+        Constraint(
+            Is(row("hostProcess"), Ne(True), unset=True),
+            lambda v: (
+                f"{who(v.containers)} run{plural_s(v.containers)} as a Windows HostProcess container "
+                f"(windowsOptions.hostProcess: true{set_where(v.field)})"
+            ),
+            group=True,
+        ),
+    )
 
 
-@rules.pod(
+ESCALATING_CAPABILITIES = frozenset({"SYS_ADMIN", "ALL"})
+
+
+def _escalation(v: Violation) -> str:
+    container = v.containers[0]
+    field = container.allow_privilege_escalation
+    if container.privileged.value is True:
+        why = "it is privileged, which always allows it"
+    elif field.value is False:
+        why = "it adds SYS_ADMIN (or ALL), which always allows it"
+    elif field.value is True:
+        why = "allowPrivilegeEscalation: true"
+    else:
+        why = "allowPrivilegeEscalation is not set and defaults to true"
+    return f"{who([container])} allows privilege escalation: {why}"
+
+
+@rules.policy(
     "pod.privilege-escalation",
     Severity.HIGH,
     title="Privilege escalation allowed",
     remediation="set securityContext.allowPrivilegeEscalation: false on every container",
     references=(PSS + "#restricted",),
 )
-def privilege_escalation(pod: EffectivePod) -> Iterator[Hit]:
+def privilege_escalation() -> tuple[Constraint, ...]:
     """Fires when a container's effective allowPrivilegeEscalation is not false: unset (it defaults to true),
     true, or overruled by privileged: true or an added SYS_ADMIN.
 
@@ -148,24 +219,33 @@ def privilege_escalation(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.allowPrivilegeEscalation, privileged and capabilities.add of every container
     (not inherited from the pod). Windows pods are exempt.
     """
-    if pod.is_windows:
-        return
-    for container in pod.containers:
-        if not container.escalation_allowed():
-            continue
-        field = container.allow_privilege_escalation
-        if container.privileged.value is True:
-            why = "it is privileged, which always allows it"
-        elif field.value is False:
-            why = "it adds SYS_ADMIN (or ALL), which always allows it"
-        elif field.value is True:
-            why = "allowPrivilegeEscalation: true"
-        else:
-            why = "allowPrivilegeEscalation is not set and defaults to true"
-        yield container.hit(field, f"{who([container])} allows privilege escalation: {why}")
+    test = All(
+        (
+            Is(row("privileged"), Ne(True), unset=True, fix=_REMOVE),
+            Is(
+                row("capabilities.add"),
+                Each(Not(CapabilityIn(ESCALATING_CAPABILITIES))),
+                unset=True,
+                fix=Remedy("remove-items", unsafe="the program may need the capability it adds"),
+            ),
+            Is(row("allowPrivilegeEscalation"), Eq(False), fix=Remedy("set", False)),
+        )
+    )
+    return (Constraint(test, _escalation, at=row("allowPrivilegeEscalation"), linux_only=True),)
 
 
-@rules.pod(
+def _drops(v: Violation) -> str:
+    drop = v.field.value or ()
+    if any(d.upper() == "ALL" for d in drop):
+        state = "drops 'all' in lower case, which the Pod Security Standards do not accept; write 'ALL'"
+    elif drop:
+        state = "drops " + ", ".join(repr(d) for d in drop) + " but not ALL"
+    else:
+        state = "does not drop ALL capabilities"
+    return f"{who(v.containers)} {state}"
+
+
+@rules.policy(
     "pod.capabilities",
     Severity.MEDIUM,
     title="Capabilities not dropped",
@@ -175,7 +255,7 @@ def privilege_escalation(pod: EffectivePod) -> Iterator[Hit]:
     ),
     references=(PSS + "#restricted",),
 )
-def capabilities(pod: EffectivePod) -> Iterator[Hit]:
+def capabilities() -> tuple[Constraint, ...]:
     """Fires when a container's capabilities.drop does not contain ALL.
 
     Container runtimes grant a default set of about fourteen capabilities (CHOWN, DAC_OVERRIDE, SETUID,
@@ -184,19 +264,11 @@ def capabilities(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: securityContext.capabilities.drop of every container. Windows pods are exempt.
     """
-    if pod.is_windows:
-        return
-    for container in pod.containers:
-        drop = container.capabilities_drop
-        if "ALL" in (drop.value or ()):
-            continue
-        if any(normalize == "ALL" for normalize in (d.upper() for d in drop.value or ())):
-            state = "drops 'all' in lower case, which the Pod Security Standards do not accept; write 'ALL'"
-        elif drop.value:
-            state = "drops " + ", ".join(repr(d) for d in drop.value) + " but not ALL"
-        else:
-            state = "does not drop ALL capabilities"
-        yield container.hit(drop, f"{who([container])} {state}")
+    return (
+        Constraint(
+            Is(row("capabilities.drop"), Contains("ALL"), fix=AddItem("ALL")), _drops, linux_only=True
+        ),
+    )
 
 
 CRITICAL_CAPABILITIES = frozenset(
@@ -205,7 +277,7 @@ CRITICAL_CAPABILITIES = frozenset(
 HARMLESS_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 
 
-@rules.pod(
+@rules.policy(
     "pod.dangerous-capabilities",
     Severity.HIGH,
     title="Dangerous capability added",
@@ -215,7 +287,7 @@ HARMLESS_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
     ),
     references=(PSS + "#restricted", "https://man7.org/linux/man-pages/man7/capabilities.7.html"),
 )
-def dangerous_capabilities(pod: EffectivePod) -> Iterator[Hit]:
+def dangerous_capabilities() -> tuple[Constraint, ...]:
     """Fires for every capability a container adds beyond NET_BIND_SERVICE; critical for SYS_ADMIN,
     SYS_PTRACE, SYS_MODULE, NET_ADMIN, DAC_READ_SEARCH and ALL.
 
@@ -226,18 +298,26 @@ def dangerous_capabilities(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.capabilities.add of every container (``CAP_`` prefix and case ignored). Windows
     pods are exempt.
     """
-    if pod.is_windows:
-        return
-    for container in pod.containers:
-        for cap in container.capabilities_add:
-            name = normalize_capability(cap.value)
-            if name in HARMLESS_CAPABILITIES:
-                continue
-            severity = Severity.CRITICAL if name in CRITICAL_CAPABILITIES else Severity.HIGH
-            yield container.hit(cap, f"{who([container])} adds capability {cap.value!r}", severity)
+    return (
+        Constraint(
+            Is(
+                None,
+                CapabilityIn(HARMLESS_CAPABILITIES),
+                fix=Remedy("remove-items", unsafe="the program may need the capability it adds"),
+            ),
+            lambda v: f"{who(v.containers)} adds capability {v.field.value!r}",
+            items=row("capabilities.add"),
+            linux_only=True,
+            severity=lambda v: (
+                Severity.CRITICAL
+                if normalize_capability(v.field.value) in CRITICAL_CAPABILITIES
+                else Severity.HIGH
+            ),
+        ),
+    )
 
 
-@rules.pod(
+@rules.policy(
     "pod.writable-root-fs",
     Severity.MEDIUM,
     title="Writable root filesystem",
@@ -246,7 +326,7 @@ def dangerous_capabilities(pod: EffectivePod) -> Iterator[Hit]:
     ),
     references=(SECURITY_CONTEXT,),
 )
-def writable_root_fs(pod: EffectivePod) -> Iterator[Hit]:
+def writable_root_fs() -> tuple[Constraint, ...]:
     """Fires when a container's readOnlyRootFilesystem is not true.
 
     An attacker who gets code execution can then drop tools and binaries into the image's filesystem, or
@@ -255,22 +335,43 @@ def writable_root_fs(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.readOnlyRootFilesystem of every container (not inherited). Windows pods are
     exempt: Windows does not support it.
     """
-    if pod.is_windows:
-        return
-    for container in pod.containers:
-        field = container.read_only_root_filesystem
-        if field.value is True:
-            continue
-        state = (
-            "readOnlyRootFilesystem: false" if field.value is False else "readOnlyRootFilesystem is not set"
-        )
-        yield container.hit(field, f"{who([container])} has a writable root filesystem ({state})")
+    fix = Remedy(
+        "read-only-root", True, unsafe="the program may write outside /tmp (caches, pid files, its own data)"
+    )
+    return (
+        Constraint(
+            Is(row("readOnlyRootFilesystem"), Eq(True), fix=fix),
+            lambda v: (
+                f"{who(v.containers)} has a writable root filesystem ("
+                + (
+                    "readOnlyRootFilesystem: false"
+                    if v.field.value is False
+                    else "readOnlyRootFilesystem is not set"
+                )
+                + ")"
+            ),
+            linux_only=True,
+        ),
+    )
 
 
 _CONFINED_SECCOMP = frozenset({"RuntimeDefault", "Localhost"})
 
 
-@rules.pod(
+def _seccomp_message(v: Violation) -> str:
+    field, containers = v.field, v.containers
+    if field.value is None:
+        message = f"{who(containers)} {'has' if len(containers) == 1 else 'have'} no seccomp profile"
+        return message + " (seccompProfile is not set)"
+    how = (
+        f"legacy annotation: {field.value}"
+        if field.source == "annotation"
+        else f"seccompProfile.type: {field.value}{set_where(field)}"
+    )
+    return f"{who(containers)} run{plural_s(containers)} without seccomp confinement ({how})"
+
+
+@rules.policy(
     "pod.seccomp",
     Severity.MEDIUM,
     title="No seccomp profile",
@@ -279,7 +380,7 @@ _CONFINED_SECCOMP = frozenset({"RuntimeDefault", "Localhost"})
     ),
     references=(PSS + "#restricted", "https://kubernetes.io/docs/tutorials/security/seccomp/"),
 )
-def seccomp(pod: EffectivePod) -> Iterator[Hit]:
+def seccomp() -> tuple[Constraint, ...]:
     """Fires when a container's effective seccomp profile is neither RuntimeDefault nor Localhost: unset, or
     Unconfined, by field or by the legacy annotations.
 
@@ -292,32 +393,24 @@ def seccomp(pod: EffectivePod) -> Iterator[Hit]:
     (a container's setting wins over the pod's, a field over an annotation at the same level). Windows
     pods are exempt.
     """
-    if pod.is_windows:
-        return
-    for field, containers in by_field(pod, lambda c: c.seccomp_profile):
-        if field.value in _CONFINED_SECCOMP:
-            continue
-        if field.value is None:
-            message = f"{who(containers)} {'has' if len(containers) == 1 else 'have'} no seccomp profile"
-            message += " (seccompProfile is not set)"
-        else:
-            how = (
-                f"legacy annotation: {field.value}"
-                if field.source == "annotation"
-                else f"seccompProfile.type: {field.value}{set_where(field)}"
-            )
-            message = f"{who(containers)} run{plural_s(containers)} without seccomp confinement ({how})"
-        yield hit_for(field, containers, message)
+    return (
+        Constraint(
+            Is(row("seccompProfile"), OneOf(_CONFINED_SECCOMP), fix=Remedy("set", "RuntimeDefault")),
+            _seccomp_message,
+            group=True,
+            linux_only=True,
+        ),
+    )
 
 
-@rules.pod(
+@rules.policy(
     "pod.apparmor",
     Severity.MEDIUM,
     title="AppArmor disabled",
     remediation="remove the Unconfined AppArmor profile (leave it unset, or use RuntimeDefault or Localhost)",
     references=(PSS + "#baseline", "https://kubernetes.io/docs/tutorials/security/apparmor/"),
 )
-def apparmor(pod: EffectivePod) -> Iterator[Hit]:
+def apparmor() -> tuple[Constraint, ...]:
     """Fires when a container's AppArmor profile is explicitly Unconfined, by the appArmorProfile field or
     the legacy annotation; unset is the runtime's default profile and does not fire.
 
@@ -327,29 +420,32 @@ def apparmor(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.appArmorProfile.type of every container and of the pod, and the annotation
     container.apparmor.security.beta.kubernetes.io/NAME. Windows pods are exempt.
     """
-    if pod.is_windows:
-        return
-    for field, containers in by_field(pod, lambda c: c.apparmor_profile):
-        if field.value != "Unconfined":
-            continue
-        how = (
-            "legacy annotation: unconfined"
-            if field.source == "annotation"
-            else f"appArmorProfile.type: Unconfined{set_where(field)}"
-        )
-        yield hit_for(
-            field, containers, f"{who(containers)} run{plural_s(containers)} without AppArmor ({how})"
-        )
+    return (
+        Constraint(
+            Is(row("appArmorProfile"), Ne("Unconfined"), unset=True, fix=_REMOVE),
+            lambda v: (
+                f"{who(v.containers)} run{plural_s(v.containers)} without AppArmor ("
+                + (
+                    "legacy annotation: unconfined"
+                    if v.field.source == "annotation"
+                    else f"appArmorProfile.type: Unconfined{set_where(v.field)}"
+                )
+                + ")"
+            ),
+            group=True,
+            linux_only=True,
+        ),
+    )
 
 
-@rules.pod(
+@rules.policy(
     "pod.host-namespaces",
     Severity.HIGH,
     title="Host PID or IPC namespace",
     remediation="remove hostPID and hostIPC (or set them to false)",
     references=(PSS + "#baseline",),
 )
-def host_namespaces(pod: EffectivePod) -> Iterator[Hit]:
+def host_namespaces() -> tuple[Constraint, ...]:
     """Fires when the pod sets hostPID: true or hostIPC: true (hostNetwork is netpol.host-network).
 
     hostPID shows every process of the node to the pod, with their environment and command lines, and lets
@@ -358,10 +454,18 @@ def host_namespaces(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: spec.hostPID and spec.hostIPC of the pod.
     """
-    if pod.host_pid.value is True:
-        yield pod.hit(pod.host_pid, "the pod shares the node's process namespace (hostPID: true)")
-    if pod.host_ipc.value is True:
-        yield pod.hit(pod.host_ipc, "the pod shares the node's IPC namespace (hostIPC: true)")
+    return (
+        Constraint(
+            Is(row("hostPID"), Ne(True), unset=True, fix=_REMOVE),
+            lambda v: "the pod shares the node's process namespace (hostPID: true)",
+            containers=False,
+        ),
+        Constraint(
+            Is(row("hostIPC"), Ne(True), unset=True, fix=_REMOVE),
+            lambda v: "the pod shares the node's IPC namespace (hostIPC: true)",
+            containers=False,
+        ),
+    )
 
 
 ALLOWED_VOLUME_TYPES = frozenset(
@@ -378,7 +482,34 @@ ALLOWED_VOLUME_TYPES = frozenset(
 )
 
 
-@rules.pod(
+OTHER_VOLUME_TYPES = (
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "image",
+)
+"""Every volume source of the core API outside the restricted set."""
+
+
+@rules.policy(
     "pod.volume-types",
     Severity.MEDIUM,
     title="Volume type outside the restricted set",
@@ -388,7 +519,7 @@ ALLOWED_VOLUME_TYPES = frozenset(
     ),
     references=(PSS + "#restricted",),
 )
-def volume_types(pod: EffectivePod) -> Iterator[Hit]:
+def volume_types() -> tuple[Constraint, ...]:
     """Fires for a volume whose type is not configMap, emptyDir, projected, secret, downwardAPI,
     persistentVolumeClaim, ephemeral or csi.
 
@@ -398,10 +529,18 @@ def volume_types(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: spec.volumes of the pod. A volume that names no type is an emptyDir (the API server's default).
     """
-    for volume in pod.volumes:
-        if volume.type is None or volume.type in ALLOWED_VOLUME_TYPES:
-            continue
-        yield pod.hit(volume.path, f"volume {volume.name!r} is of type {volume.type}")
+    return (
+        Constraint(
+            Is(
+                None,
+                NoKeyOf(OTHER_VOLUME_TYPES),
+                fix=Remedy("remove-volume", unsafe="the program may need what the host path holds"),
+            ),
+            lambda v: f"volume {v.item.name!r} is of type {v.item.type}",
+            containers=False,
+            items=row("volumes"),
+        ),
+    )
 
 
 # Paths whose exposure hands the node to the pod: the runtimes' API sockets (where the
@@ -463,6 +602,8 @@ def sensitive_match(path: str) -> tuple[str, str] | None:
         " a narrowly scoped CSI driver instead"
     ),
     references=(PSS + "#baseline", "https://kubernetes.io/docs/concepts/storage/volumes/#hostpath"),
+    fix=Remedy("remove-volume", unsafe="the program may need what the host path holds"),
+    not_exported="paths are normalised (.., //, /var/run as /run) before they are compared",
 )
 def sensitive_mount(pod: EffectivePod) -> Iterator[Hit]:
     """Fires for a hostPath volume that is, lies under, or contains a container runtime socket (docker,
@@ -490,14 +631,14 @@ def sensitive_mount(pod: EffectivePod) -> Iterator[Hit]:
         yield pod.hit(volume.path + "/path", f"volume {volume.name!r} mounts host path {path!r}{detail}")
 
 
-@rules.pod(
+@rules.policy(
     "pod.proc-mount",
     Severity.MEDIUM,
     title="Unmasked /proc",
     remediation="remove securityContext.procMount (or set it to Default)",
     references=(PSS + "#baseline",),
 )
-def proc_mount(pod: EffectivePod) -> Iterator[Hit]:
+def proc_mount() -> tuple[Constraint, ...]:
     """Fires when a container sets procMount: Unmasked.
 
     The runtime normally masks sensitive /proc entries (kcore, keys, sysrq-trigger, ...); Unmasked exposes
@@ -505,13 +646,13 @@ def proc_mount(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: securityContext.procMount of every container. Windows pods are exempt.
     """
-    if pod.is_windows:
-        return
-    for container in pod.containers:
-        if container.proc_mount.value == "Unmasked":
-            yield container.hit(
-                container.proc_mount, f"{who([container])} mounts /proc unmasked (procMount: Unmasked)"
-            )
+    return (
+        Constraint(
+            Is(row("procMount"), Ne("Unmasked"), unset=True, fix=_REMOVE),
+            lambda v: f"{who(v.containers)} mounts /proc unmasked (procMount: Unmasked)",
+            linux_only=True,
+        ),
+    )
 
 
 SAFE_SYSCTLS = frozenset(
@@ -539,14 +680,18 @@ def canonical_sysctl(name: str) -> str:
     return name.replace(".", "\0").replace("/", ".").replace("\0", "/")
 
 
-@rules.pod(
+SAFE_SYSCTL_NAMES = SAFE_SYSCTLS | {name.replace(".", "/") for name in SAFE_SYSCTLS}
+"""The safe set in both spellings: ``canonical_sysctl(name) in SAFE_SYSCTLS`` exactly for these."""
+
+
+@rules.policy(
     "pod.unsafe-sysctls",
     Severity.HIGH,
     title="Unsafe sysctl",
     remediation="remove the sysctl, or set it on the node if the node really needs it",
     references=(PSS + "#baseline", "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/"),
 )
-def unsafe_sysctls(pod: EffectivePod) -> Iterator[Hit]:
+def unsafe_sysctls() -> tuple[Constraint, ...]:
     """Fires for a sysctl outside the Pod Security Standards' safe set (kernel.shm_rmid_forced,
     net.ipv4.ip_local_port_range, ip_unprivileged_port_start, tcp_syncookies, ping_group_range,
     ip_local_reserved_ports, tcp_keepalive_time/intvl/probes, tcp_fin_timeout, tcp_rmem, tcp_wmem).
@@ -556,22 +701,38 @@ def unsafe_sysctls(pod: EffectivePod) -> Iterator[Hit]:
 
     Reads: spec.securityContext.sysctls[*].name of the pod (``/`` and ``.`` separators alike).
     """
-    for sysctl in pod.sysctls:
-        if canonical_sysctl(sysctl.value or "") not in SAFE_SYSCTLS:
-            yield pod.hit(sysctl, f"the pod sets unsafe sysctl {sysctl.value!r}")
+    return (
+        Constraint(
+            Is(None, OneOf(SAFE_SYSCTL_NAMES)),
+            lambda v: f"the pod sets unsafe sysctl {v.field.value!r}",
+            containers=False,
+            items=row("sysctls"),
+        ),
+    )
 
 
 ALLOWED_SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
 
 
-@rules.pod(
+def _selinux_message(key: str) -> Callable[[Violation], str]:
+    def message(v: Violation) -> str:
+        owner = who(v.containers) if v.containers else "the pod"
+        value = (v.field.value or {}).get(key)
+        if key == "type":
+            value = value or ""
+        return f"{owner} sets SELinux {key} {value!r}"
+
+    return message
+
+
+@rules.policy(
     "pod.selinux",
     Severity.MEDIUM,
     title="Custom SELinux options",
     remediation="remove seLinuxOptions user and role, and use type container_t (or leave it unset)",
     references=(PSS + "#baseline",),
 )
-def selinux(pod: EffectivePod) -> Iterator[Hit]:
+def selinux() -> tuple[Constraint, ...]:
     """Fires when seLinuxOptions (of the pod or a container) sets user or role, or a type other than
     container_t, container_init_t or container_kvm_t.
 
@@ -581,28 +742,25 @@ def selinux(pod: EffectivePod) -> Iterator[Hit]:
     Reads: securityContext.seLinuxOptions of the pod (it labels the pod sandbox too) and of every
     container. Windows pods are exempt.
     """
-    if pod.is_windows:
-        return
-    settings: list[tuple[Field[Mapping[str, Any]], EffectiveContainer | None]] = [
-        (pod.se_linux_options, None)
-    ]
-    settings += [(c.se_linux_options, c) for c in pod.containers if c.se_linux_options.source == "container"]
-    for field, container in settings:
-        options = field.value
-        if options is None:
-            continue
-        owner = "the pod" if container is None else who([container])
-        name = None if container is None else container.name
+    constraints = []
+    for containers in (False, True):
         for key in ("user", "role"):
-            value = options.get(key)
-            if value:
-                yield Hit(
-                    path=f"{field.path}/{key}",
-                    message=f"{owner} sets SELinux {key} {value!r}",
-                    container=name,
+            constraints.append(
+                Constraint(
+                    Is(row("seLinuxOptions"), BlankKey(key), unset=True, own=True),
+                    _selinux_message(key),
+                    containers=containers,
+                    suffix="/" + key,
+                    linux_only=True,
                 )
-        kind = options.get("type") or ""
-        if kind not in ALLOWED_SELINUX_TYPES:
-            yield Hit(
-                path=f"{field.path}/type", message=f"{owner} sets SELinux type {kind!r}", container=name
             )
+        constraints.append(
+            Constraint(
+                Is(row("seLinuxOptions"), KeyIn("type", ALLOWED_SELINUX_TYPES), unset=True, own=True),
+                _selinux_message("type"),
+                containers=containers,
+                suffix="/type",
+                linux_only=True,
+            )
+        )
+    return tuple(constraints)

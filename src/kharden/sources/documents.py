@@ -2,7 +2,9 @@
 
 A document is an object when it is a mapping with string ``apiVersion`` and ``kind``.
 ``kind: List`` (and every ``*List`` kind) contributes its ``items``. Documents that are
-not objects (no apiVersion/kind, a bare list or scalar) are counted, never errors.
+not objects (no apiVersion/kind, a bare list or scalar) are counted, never errors. A built-in
+kind under an apiVersion that never served it (``v1`` Deployment) is an input error of its
+document, and the object is still judged (``served.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from typing import Any
 from .. import _pointer
 from .._yaml import Document, iter_documents
 from ..errors import InputError
-from ..model import ClusterInfo, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
+from ..model import ClusterInfo, EditTracer, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
+from .served import never_served
 
-__all__ = ["Collected", "object_ref"]
+__all__ = ["Collected", "ObjectSource", "object_ref"]
+
+ObjectSource = Callable[[dict[str, Any], str | None], tuple[str | None, EditTracer | None]]
+"""Given a rendered object and the template its document names, the template it came from and
+the tracer of its fields (a renderer's metadata may be removed from the object here)."""
 
 
 def object_ref(raw: Mapping[str, Any], *, file: str | None = None, line: int | None = None) -> ObjRef:
@@ -87,13 +94,13 @@ class Collected:
         renderer: str | None = None,
         template: str | None = None,
         template_path: Callable[[str], str] | None = None,
-        object_template: Callable[[dict[str, Any]], str | None] | None = None,
+        object_source: ObjectSource | None = None,
         node: str | None = None,
     ) -> None:
         """Parse a YAML/JSON stream and add its objects; a parse error is recorded, not raised.
 
         Objects of the documents before a broken one are kept. ``template_path`` maps a
-        Helm ``# Source:`` comment to the template file it names; ``object_template``
+        Helm ``# Source:`` comment to the template file it names; ``object_source``
         finds (and may remove) what an object itself says about its source file. ``node``
         is the node root a node file was read under: its objects are node evidence (``N``).
         """
@@ -103,7 +110,7 @@ class Collected:
             renderer=renderer,
             template=template,
             template_path=template_path,
-            object_template=object_template,
+            object_source=object_source,
             node=node,
         )
 
@@ -115,7 +122,7 @@ class Collected:
         renderer: str | None = None,
         template: str | None = None,
         template_path: Callable[[str], str] | None = None,
-        object_template: Callable[[dict[str, Any]], str | None] | None = None,
+        object_source: ObjectSource | None = None,
         node: str | None = None,
     ) -> None:
         """Add the objects of one file's documents (parsed here, or by a worker process); an
@@ -129,7 +136,7 @@ class Collected:
                     source = template_path(source)
                 origin_template = template if template is not None else source
                 self._add_value(
-                    document.data, "", document, file, origin_template, renderer, object_template, node
+                    document.data, "", document, file, origin_template, renderer, object_source, node
                 )
         except InputError as e:
             self.error(e)
@@ -142,7 +149,7 @@ class Collected:
         file: str,
         template: str | None,
         renderer: str | None,
-        object_template: Callable[[dict[str, Any]], str | None] | None,
+        object_source: ObjectSource | None,
         node: str | None = None,
     ) -> None:
         if data is None and not pointer:
@@ -168,16 +175,22 @@ class Collected:
                     item.setdefault("apiVersion", api_version)
                     item["kind"] = kind.removesuffix("List")
                 item_pointer = _pointer.join(pointer, "items", index)
-                self._add_value(item, item_pointer, document, file, template, renderer, object_template, node)
+                self._add_value(item, item_pointer, document, file, template, renderer, object_source, node)
             return
         try:
             ref = object_ref(data, file=file, line=line)
         except InputError as e:
             self.error(e)
             return
-        if object_template is not None:
-            template = object_template(data) or template
-        origin = Origin(file, line, column, document.positions, template, renderer, node)
+        unserved = never_served(api_version, kind)
+        if unserved is not None:
+            # The API server would refuse the document; what it says is still judged.
+            self.error(InputError(f"{ref}: {unserved}", file=file, line=line))
+        tracer = None
+        if object_source is not None:
+            named, tracer = object_source(data, template)
+            template = named or template
+        origin = Origin(file, line, column, document.positions, template, renderer, node, tracer)
         self.add_object(Obj(raw=data, ref=ref, origin=origin))
 
     def add_object(self, obj: Obj) -> None:

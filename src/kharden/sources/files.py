@@ -26,7 +26,7 @@ from ..errors import InputError
 from . import helm, kustomize
 from .documents import Collected
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "read_paths"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "inputs", "read_file", "read_paths"]
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -87,6 +87,16 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
             yield "file", path
 
 
+def inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
+    """What :func:`read_paths` would read, in its order: ``(kind, item)`` as :func:`_inputs` yields."""
+    return _inputs(paths)
+
+
+def read_file(path: str, max_bytes: int) -> bytes:
+    """A file's bytes as the scan reads them: refused when too large or binary (:class:`InputError`)."""
+    return _read_file(path, max_bytes)
+
+
 def _walk(root: str) -> Iterator[tuple[str, Any]]:
     """``(kind, path)`` for each input under ``root``: ``file``, ``kustomize`` or ``helm``, sorted;
     ``("error", InputError)`` for what cannot be read, and the walk goes on.
@@ -118,6 +128,13 @@ def _directory(root: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, Any
         return
     seen.add((status.st_dev, status.st_ino))
     kind = _directory_kind(root)
+    if kind == "component":
+        # A kustomize Component is built only through the kustomizations that use it; its
+        # patches are not manifests. Named on the command line, say so; in a walk, pass over it.
+        if not seen - {(status.st_dev, status.st_ino)}:
+            message = "a kustomize Component is rendered through the kustomizations that use it: scan those"
+            yield "error", InputError(message, file=root)
+        return
     if kind is not None:
         yield kind, root
         return
@@ -142,8 +159,9 @@ def _directory(root: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, Any
 
 
 def _directory_kind(path: str) -> str | None:
-    if kustomize.find_kustomization(path) is not None:
-        return "kustomize"
+    found = kustomize.find_kustomization(path)
+    if found is not None:
+        return "component" if kustomize.is_component(found) else "kustomize"
     if os.path.isfile(os.path.join(path, "Chart.yaml")):
         return "helm"
     return None

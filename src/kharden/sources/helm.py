@@ -2,9 +2,10 @@
 
 With the ``helm`` binary on PATH the chart is rendered by ``helm template``; without it,
 by Helm's own engine bundled in ``helm-python-sdk`` (``pip install 'kharden[helm]'``).
-Findings point at the template file each object was rendered from (from Helm's
-``# Source:`` comments, or the SDK's per-template output); lines are those of the
-rendered output.
+Each object knows the template it was rendered from (Helm's ``# Source:`` comments, or
+the SDK's per-template output); its findings point at the template line, or the values
+line, that writes the field when :mod:`.helm_edits` can tell it with certainty, and carry
+the line of the rendered output too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 from .._files import read_yaml
 from ..errors import InputError
-from .documents import Collected
+from ..model import EditTracer
+from .documents import Collected, ObjectSource
+from .helm_edits import HelmTracing
 
 __all__ = ["RELEASE_NAME", "read"]
 
@@ -30,8 +33,14 @@ def read(
     directory: str, collected: Collected, *, values: tuple[str, ...] = (), set_values: tuple[str, ...] = ()
 ) -> None:
     """Render the chart in ``directory`` and add its objects; a failed render is an input error."""
+    tracing = HelmTracing(directory, values, set_values)
+
+    def source(raw: dict[str, Any], template: str | None) -> tuple[str | None, EditTracer | None]:
+        del raw
+        return template, tracing.tracer(template)
+
     if shutil.which("helm"):
-        _read_with_binary(directory, collected, values, set_values)
+        _read_with_binary(directory, collected, values, set_values, source)
         return
     try:
         import helm_python  # noqa: PLC0415 - optional extra, imported only for charts
@@ -40,7 +49,7 @@ def read(
             "this is a Helm chart; install the helm binary or `pip install 'kharden[helm]'` to render it",
             file=directory,
         ) from None
-    _read_with_sdk(helm_python, directory, collected, values, set_values)
+    _read_with_sdk(helm_python, directory, collected, values, set_values, source)
 
 
 def _template_path(directory: str, source: str) -> str:
@@ -50,7 +59,11 @@ def _template_path(directory: str, source: str) -> str:
 
 
 def _read_with_binary(
-    directory: str, collected: Collected, values: tuple[str, ...], set_values: tuple[str, ...]
+    directory: str,
+    collected: Collected,
+    values: tuple[str, ...],
+    set_values: tuple[str, ...],
+    source: ObjectSource,
 ) -> None:
     command = ["helm", "template", RELEASE_NAME, directory]
     for path in values:
@@ -68,12 +81,18 @@ def _read_with_binary(
         result.stdout,
         directory,
         renderer="helm",
-        template_path=lambda source: _template_path(directory, source),
+        template_path=lambda comment: _template_path(directory, comment),
+        object_source=source,
     )
 
 
 def _read_with_sdk(
-    sdk: Any, directory: str, collected: Collected, values: tuple[str, ...], set_values: tuple[str, ...]
+    sdk: Any,
+    directory: str,
+    collected: Collected,
+    values: tuple[str, ...],
+    set_values: tuple[str, ...],
+    source: ObjectSource,
 ) -> None:
     try:
         user_values = _user_values(sdk, directory, values, set_values)
@@ -84,11 +103,18 @@ def _read_with_sdk(
             chart.close()
     except sdk.HelmError as e:
         raise InputError(f"helm template failed: {_one_line(str(e))}", file=directory) from e
-    for source in sorted(rendered):
-        if source.endswith(_NOT_MANIFESTS) or not rendered[source].strip():
+    for name in sorted(rendered):
+        if name.endswith(_NOT_MANIFESTS) or not rendered[name].strip():
             continue
-        template = _template_path(directory, source)
-        collected.add_stream(rendered[source].encode("utf-8"), template, renderer="helm", template=template)
+        # The rendered output is the chart's; its lines count in this template's output.
+        template = _template_path(directory, name)
+        collected.add_stream(
+            rendered[name].encode("utf-8"),
+            directory,
+            renderer="helm",
+            template=template,
+            object_source=source,
+        )
 
 
 def _user_values(

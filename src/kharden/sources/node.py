@@ -5,14 +5,17 @@ Every file becomes objects with file and line positions, as node evidence (``N``
 - **kubeadm**: static pods in ``etc/kubernetes/manifests/`` (or the kubelet's ``staticPodPath``) are
   Pods; the files their flags point to (``--encryption-provider-config``, ``--audit-policy-file``,
   ``--admission-control-config-file`` and the plugin files it names, ``--audit-webhook-config-file``,
-  ``--authentication-config``) are read where the static pod's hostPath mounts put them on the node;
-  kubeconfigs ``etc/kubernetes/*.conf``; the kubelet's systemd unit and drop-ins, the environment
-  files they name (``var/lib/kubelet/kubeadm-flags.env``, ``etc/default/kubelet``) and the
-  KubeletConfiguration its ``--config`` names (``var/lib/kubelet/config.yaml``).
+  ``--authentication-config``, ``--authorization-config``) are read where the static pod's hostPath
+  mounts put them on the node; kubeconfigs ``etc/kubernetes/*.conf``; the kubelet's systemd unit and
+  drop-ins, the environment files they name (``var/lib/kubelet/kubeadm-flags.env``,
+  ``etc/default/kubelet``), the KubeletConfiguration its ``--config`` names
+  (``var/lib/kubelet/config.yaml``) and the ``*.conf`` drop-ins of its ``--config-dir``.
 - **RKE2**: ``etc/rancher/rke2/config.yaml`` (and ``config.yaml.d/``), its static pods in
-  ``var/lib/rancher/rke2/agent/pod-manifests/``, the ``rke2-server`` unit's flags.
+  ``var/lib/rancher/rke2/agent/pod-manifests/``, the ``rke2-server`` unit's flags (the unit is in
+  ``/usr/local/lib/systemd/system`` after a tarball install).
 - **k3s**: ``etc/rancher/k3s/config.yaml`` (and ``config.yaml.d/``), the ``k3s`` unit's flags, the
-  encryption configuration k3s writes, and the files its ``*-arg`` entries point to.
+  encryption configuration k3s writes, and the files its ``*-arg`` entries point to. How k3s merges
+  them is the analysis' business (``analysis/distribution.py``); every file is read as written.
 - CNI configurations in ``etc/cni/net.d/`` (and k3s' ``var/lib/rancher/k3s/agent/etc/cni/net.d/``).
 
 What is not a Kubernetes object becomes a small synthetic one of ``node.kharden.io/v1alpha1``:
@@ -44,7 +47,6 @@ from .documents import Collected
 __all__ = [
     "APISERVER_FILE_FLAGS",
     "API_VERSION",
-    "K3S_ENCRYPTION_CONFIG",
     "KUBELET_UNIT",
     "read_node",
 ]
@@ -58,6 +60,7 @@ APISERVER_FILE_FLAGS = (
     "admission-control-config-file",
     "audit-webhook-config-file",
     "authentication-config",
+    "authorization-config",
 )
 STATIC_POD_DIRS = (
     "/etc/kubernetes/manifests",
@@ -74,14 +77,21 @@ KUBECONFIGS = (
     "/etc/rancher/rke2/rke2.yaml",
 )
 CNI_DIRS = ("/etc/cni/net.d", "/var/lib/rancher/k3s/agent/etc/cni/net.d")
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+# systemd's unit search path for the system manager, highest priority first (systemd.unit(5)); RKE2's
+# tarball install puts rke2-server.service in /usr/local/lib/systemd/system.
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
 KUBELET_UNIT = "kubelet.service"
 # The units of a server and of an agent (the first word of the command line says which).
 DISTRIBUTIONS = {
     "k3s": ("k3s.service", "k3s-agent.service"),
     "rke2": ("rke2-server.service", "rke2-agent.service"),
 }
-K3S_ENCRYPTION_CONFIG = "/var/lib/rancher/{}/server/cred/encryption-config.json"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", ".manifest")
 _CNI_SUFFIXES = (".conf", ".conflist", ".json")
@@ -206,7 +216,7 @@ class _Node:
             self.load(path)
         for directory in CNI_DIRS:
             for path in self.listing(directory, _CNI_SUFFIXES):
-                self.cni(path)
+                self.cni(directory, path)
         if self._is_directory("/etc/kubernetes") and "kubeadm" not in self.layouts:
             self.layouts.insert(0, "kubeadm")
         self.add(
@@ -351,7 +361,7 @@ class _Node:
         for flag, path in file_args:
             self.load(path, required_by=flag)
         if name == "k3s":
-            self.load(K3S_ENCRYPTION_CONFIG.format(name))
+            self.load(_flags.K3S_ENCRYPTION_CONFIG.format(name))
 
     def wrapped(
         self, node_path: str, kind: str, name: str, body: dict[str, Any], *, required_by: str | None = None
@@ -376,8 +386,9 @@ class _Node:
         self.add(kind, name, node_path, {**body, "file": node_path, "config": config}, positions)
         return config
 
-    def cni(self, node_path: str) -> None:
-        self.wrapped(node_path, "CNIConfig", posixpath.basename(node_path), {})
+    def cni(self, directory: str, node_path: str) -> None:
+        """A CNI network configuration; which one of a directory is in use is the analysis' call."""
+        self.wrapped(node_path, "CNIConfig", posixpath.basename(node_path), {"directory": directory})
 
 
 def _in_pod(spec: Mapping[str, Any], container: Mapping[str, Any], path: str) -> str | None:
@@ -403,15 +414,17 @@ def _config_file_args(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         value = config.get(key)
         if isinstance(value, str) and value:
             yield flag, value
-    for key in _ARG_KEYS:
-        values = config.get(key)
+    for written, values in config.items():
+        key = written.removesuffix("+") if isinstance(written, str) else ""  # 'key+:' appends (k3s)
+        if key not in _ARG_KEYS:
+            continue
         for item in values if isinstance(values, list) else [values] if isinstance(values, str) else []:
             if isinstance(item, str):
                 yield from _file_arg(key, item)
 
 
 def _cli_file_args(words: list[str]) -> Iterator[tuple[str, str]]:
-    for arg in _flags.parse_args(words):
+    for arg in _flags.parse_args(words, _flags.K3S_BOOLEAN_FLAGS):
         if arg.value is None:
             continue
         if arg.name in _DISTRIBUTION_FILE_KEYS:
@@ -422,6 +435,7 @@ def _cli_file_args(words: list[str]) -> Iterator[tuple[str, str]]:
 
 def _file_arg(key: str, item: str) -> Iterator[tuple[str, str]]:
     name, _, value = item.lstrip("-").partition("=")
+    name = name.rstrip("+-")  # 'flag+=value' appends to k3s' own value of the flag
     if value and (
         (key == "kube-apiserver-arg" and name in APISERVER_FILE_FLAGS)
         or (key == "kubelet-arg" and name == "config")

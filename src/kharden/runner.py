@@ -1,0 +1,124 @@
+"""The rule runner: judge one object (or one workload's effective pod) by the per-object rules.
+
+``scan`` runs it over every object of an inventory; ``kharden fix`` re-judges the objects it
+changed; an admission webhook judges the one object of a review. Whole-inventory rules need
+the inventory and stay with ``scan``. Hits become findings here, in the one place where
+severity overrides and suppressions are applied (:func:`finding`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .analysis.podspec import EffectivePod, effective_pod, pod_template_path
+from .errors import InputError
+from .fingerprint import fingerprint_of
+from .model import Finding, Hit, NotEvaluated, Obj, Unevaluated
+from .rules import Rule
+from .suppress import Policy
+
+__all__ = ["Judgement", "Runner", "finding", "judge", "template_annotations"]
+
+
+@dataclass
+class Judgement:
+    """What the rules found on some objects, what they could not decide, and malformed objects."""
+
+    findings: list[Finding] = field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+
+
+class Runner:
+    """Per-workload and per-object rules, sorted once by what they judge."""
+
+    def __init__(self, rules: Sequence[Rule], policy: Policy | None = None) -> None:
+        self.policy = policy or Policy()
+        self.pod_rules = [r for r in rules if r.target == "pod"]
+        # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
+        # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
+        self.node_pod_rules = [r for r in self.pod_rules if "N" in r.evidence]
+        self.object_rules: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.target == "object":
+                for kind in rule.kinds:
+                    self.object_rules.setdefault(kind, []).append(rule)
+
+    def pod(self, pod: EffectivePod, out: Judgement) -> None:
+        """Judge one workload's effective pod."""
+        for rule in self.pod_rules if pod.obj.origin.node is None else self.node_pod_rules:
+            self._record(rule, pod.obj, rule.check(pod), pod.annotations, out)
+
+    def object(self, obj: Obj, out: Judgement) -> None:
+        """Judge one object by the rules of its kind."""
+        for rule in self.object_rules.get(obj.ref.kind, ()):
+            if obj.origin.node is not None and "N" not in rule.evidence:
+                continue
+            self._record(rule, obj, rule.check(obj), None, out)
+
+    def _record(
+        self,
+        rule: Rule,
+        obj: Obj,
+        results: Iterable[Hit | Unevaluated],
+        annotations: Mapping[str, str] | None,
+        out: Judgement,
+    ) -> None:
+        """Findings for the hits of a per-workload or per-object rule; what it could not decide is noted."""
+        for hit in results:
+            if isinstance(hit, Unevaluated):
+                out.not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
+            else:
+                found = template_annotations(obj) if annotations is None else annotations
+                out.findings.append(finding(rule, obj, hit, found, self.policy))
+
+
+def judge(obj: Obj, rules: Sequence[Rule], policy: Policy | None = None) -> Judgement:
+    """Judge one object on its own: its pod template (if its kind has one) and the rules of its kind.
+
+    A pod template whose fields have the wrong type is an error of the judgement, not an exception.
+    """
+    runner = Runner(rules, policy)
+    out = Judgement()
+    path = pod_template_path(obj)
+    if path is not None and runner.pod_rules:
+        try:
+            pod = effective_pod(obj, path)
+        except InputError as e:
+            out.errors.append(e)
+        else:
+            runner.pod(pod, out)
+    runner.object(obj, out)
+    return out
+
+
+def finding(rule: Rule, obj: Obj, hit: Hit, annotations: Mapping[str, str], policy: Policy) -> Finding:
+    """A hit as a finding: the one place where severity overrides and suppressions are applied."""
+    severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
+    location, stable = obj.trace(hit.path)
+    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable)
+    return Finding(
+        rule=rule.id,
+        severity=severity,
+        section=rule.section,
+        title=rule.title,
+        object=obj.ref,
+        container=hit.container,
+        location=location,
+        message=hit.message,
+        remediation=rule.remediation,
+        fingerprint=print_,
+        suppressed=policy.suppression(rule.id, obj, annotations, print_, severity),
+    )
+
+
+def template_annotations(obj: Obj) -> Mapping[str, str]:
+    """The annotations of ``obj``'s pod template (suppressions may be written there)."""
+    path = pod_template_path(obj)
+    if not path:
+        return {}
+    node: object = obj.raw
+    for token in (*path.strip("/").split("/"), "metadata", "annotations"):
+        node = node.get(token) if isinstance(node, Mapping) else None
+    return {k: v for k, v in node.items() if isinstance(v, str)} if isinstance(node, Mapping) else {}

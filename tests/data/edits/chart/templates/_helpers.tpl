@@ -1,0 +1,8 @@
+{{- define "shop.labels" -}}
+app.kubernetes.io/name: shop
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "shop.hostAccess" -}}
+hostIPC: true
+{{- end -}}

@@ -1,0 +1,382 @@
+"""``kharden generate psa --from-psp``: the seed's PodSecurityPolicy migrated, checked pod by pod.
+
+The oracle below is the seed PSP's meaning, written from the PodSecurityPolicy documentation (v1.24)
+and independently of the generator: the admission controller first *mutates* the pod (defaults for what
+the policy requires and the pod left unset) and then *validates* it. A ValidatingAdmissionPolicy cannot
+mutate; the migration checks what the PSP guaranteed after its mutation. So, for every pod of the
+table:
+
+- the PSP rejects it  ->  the migrated policy rejects it, as submitted and as the PSP would have mutated it;
+- the PSP admits it   ->  the migrated policy admits it as the PSP mutated it (and as submitted when the
+  PSP changed nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_strings
+
+from conftest import run_cli
+from kharden.cli import main
+from kharden.generate import load
+from kharden.generate._pspcel import checks_of
+from kharden.generate.psp import implied_controls, migrate
+
+from .helpers import documents, schema_errors
+
+HERE = Path(__file__).parent / "psp"
+SEED = str(HERE / "seed-restricted.yaml")
+RBAC = str(HERE / "rbac.yaml")
+
+ALLOWED_VOLUMES = {"configMap", "emptyDir", "projected", "secret", "downwardAPI", "persistentVolumeClaim"}
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+}
+
+
+def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod["spec"]
+    return [c for key in ("containers", "initContainers", "ephemeralContainers") for c in spec.get(key, [])]
+
+
+def _effective(pod: dict[str, Any], container: dict[str, Any], key: str) -> Any:
+    own = container.get("securityContext", {})
+    if key in own:
+        return own[key]
+    return pod["spec"].get("securityContext", {}).get(key)
+
+
+def _profile(
+    pod: dict[str, Any], container: dict[str, Any], field: str, container_key: str, pod_key: str | None
+) -> str | None:
+    """A container's effective seccomp/AppArmor profile, as the legacy annotation's name."""
+    annotations = pod["metadata"].get("annotations", {})
+    names = {"RuntimeDefault": "runtime/default", "Unconfined": "unconfined"}
+    own = container.get("securityContext", {}).get(field)
+    if own:
+        return str(names.get(own["type"], "localhost/" + own.get("localhostProfile", "")))
+    if container_key + container["name"] in annotations:
+        return str(annotations[container_key + container["name"]])
+    pod_field = pod["spec"].get("securityContext", {}).get(field)
+    if pod_field:
+        return str(names.get(pod_field["type"], "localhost/" + pod_field.get("localhostProfile", "")))
+    return str(annotations[pod_key]) if pod_key and pod_key in annotations else None
+
+
+SECCOMP_C = "container.seccomp.security.alpha.kubernetes.io/"
+APPARMOR_C = "container.apparmor.security.beta.kubernetes.io/"
+
+
+def seed_psp(submitted: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether the seed PSP admits the pod, and the pod as it would have mutated it."""
+    pod = copy.deepcopy(submitted)
+    spec = pod["spec"]
+    psc = spec.setdefault("securityContext", {})
+    # Mutation (the strategies' Generate* and the provider's defaults).
+    if "fsGroup" not in psc:
+        psc["fsGroup"] = 1
+    if not psc.get("supplementalGroups"):
+        psc["supplementalGroups"] = [1]
+    if _profile(
+        pod, {"name": ""}, "seccompProfile", "\0", "seccomp.security.alpha.kubernetes.io/pod"
+    ) is None and not any(_profile(pod, c, "seccompProfile", SECCOMP_C, None) for c in _containers(pod)):
+        pod["metadata"].setdefault("annotations", {})["seccomp.security.alpha.kubernetes.io/pod"] = (
+            "runtime/default"
+        )
+    for c in _containers(pod):
+        sc = c.setdefault("securityContext", {})
+        sc.setdefault("allowPrivilegeEscalation", False)
+        caps = sc.setdefault("capabilities", {})
+        drop = caps.setdefault("drop", [])
+        if "ALL" not in drop:
+            drop.append("ALL")
+        if _effective(pod, c, "runAsNonRoot") is None and _effective(pod, c, "runAsUser") is None:
+            sc["runAsNonRoot"] = True
+        if _profile(pod, c, "appArmorProfile", APPARMOR_C, None) is None:
+            pod["metadata"].setdefault("annotations", {})[APPARMOR_C + c["name"]] = "runtime/default"
+    # Validation.
+    ok = not any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
+    ok &= all(next(iter(set(v) - {"name"})) in ALLOWED_VOLUMES for v in spec.get("volumes", []))
+    ok &= all(g >= 1 and g <= 65535 for g in psc["supplementalGroups"])
+    ok &= 1 <= psc["fsGroup"] <= 65535
+    ok &= all(s["name"] in SAFE_SYSCTLS for s in psc.get("sysctls", []))
+    for c in _containers(pod):
+        sc = c["securityContext"]
+        ok &= sc.get("privileged") is not True
+        ok &= sc["allowPrivilegeEscalation"] is False
+        ok &= not sc["capabilities"].get("add")
+        ok &= not any(p.get("hostPort") for p in c.get("ports", []))
+        ok &= _effective(pod, c, "runAsNonRoot") is not False
+        ok &= _effective(pod, c, "runAsUser") != 0
+        ok &= sc.get("procMount", "Default") == "Default"
+        seccomp = _profile(pod, c, "seccompProfile", SECCOMP_C, "seccomp.security.alpha.kubernetes.io/pod")
+        ok &= seccomp in ("runtime/default", "docker/default")
+        ok &= _profile(pod, c, "appArmorProfile", APPARMOR_C, None) == "runtime/default"
+    return bool(ok), pod
+
+
+BASE: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p", "namespace": "shop"},
+    "spec": {
+        "containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 8080}]}],
+        "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}],
+    },
+}
+
+C = ("spec", "containers", 0)
+
+
+def _with(*changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
+    pod = copy.deepcopy(BASE)
+    for path, value in changes:
+        node: Any = pod
+        for key in path[:-1]:
+            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
+        if value is _DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+    return pod
+
+
+_DELETE = object()
+SC = (*C, "securityContext")
+PSC = ("spec", "securityContext")
+
+PODS: dict[str, dict[str, Any]] = {
+    "plain (the PSP fills in its defaults)": _with(),
+    "privileged": _with(((*SC, "privileged"), True)),
+    "privileged: false": _with(((*SC, "privileged"), False)),
+    "hostNetwork": _with((("spec", "hostNetwork"), True)),
+    "hostPID": _with((("spec", "hostPID"), True)),
+    "hostIPC false": _with((("spec", "hostIPC"), False)),
+    "hostPort": _with(((*C, "ports"), [{"containerPort": 80, "hostPort": 80}])),
+    "hostPath volume": _with((("spec", "volumes"), [{"name": "h", "hostPath": {"path": "/var/log"}}])),
+    "nfs volume": _with((("spec", "volumes"), [{"name": "n", "nfs": {"server": "s", "path": "/"}}])),
+    "csi volume (not in the list)": _with((("spec", "volumes"), [{"name": "c", "csi": {"driver": "d"}}])),
+    "pvc and projected": _with(
+        (
+            ("spec", "volumes"),
+            [
+                {"name": "a", "persistentVolumeClaim": {"claimName": "c"}},
+                {"name": "b", "projected": {"sources": []}},
+            ],
+        )
+    ),
+    "adds NET_BIND_SERVICE": _with(((*SC, "capabilities"), {"add": ["NET_BIND_SERVICE"]})),
+    "drops ALL": _with(((*SC, "capabilities"), {"drop": ["ALL"]})),
+    "drops NET_RAW only (ALL added by the PSP)": _with(((*SC, "capabilities"), {"drop": ["NET_RAW"]})),
+    "runAsUser 0": _with(((*SC, "runAsUser"), 0)),
+    "pod runAsUser 0": _with(((*PSC, "runAsUser"), 0)),
+    "runAsUser 1000": _with(((*SC, "runAsUser"), 1000)),
+    "runAsNonRoot false": _with(((*SC, "runAsNonRoot"), False)),
+    "pod runAsNonRoot false, container true": _with(
+        ((*PSC, "runAsNonRoot"), False), ((*SC, "runAsNonRoot"), True)
+    ),
+    "pod runAsNonRoot true": _with(((*PSC, "runAsNonRoot"), True)),
+    "fsGroup 0": _with(((*PSC, "fsGroup"), 0)),
+    "fsGroup 2000": _with(((*PSC, "fsGroup"), 2000)),
+    "fsGroup 70000": _with(((*PSC, "fsGroup"), 70000)),
+    "supplementalGroups [0]": _with(((*PSC, "supplementalGroups"), [0])),
+    "supplementalGroups [5, 6]": _with(((*PSC, "supplementalGroups"), [5, 6])),
+    "allowPrivilegeEscalation true": _with(((*SC, "allowPrivilegeEscalation"), True)),
+    "allowPrivilegeEscalation false": _with(((*SC, "allowPrivilegeEscalation"), False)),
+    "init container privileged": _with(
+        (
+            ("spec", "initContainers"),
+            [{"name": "init", "image": "i", "securityContext": {"privileged": True}}],
+        )
+    ),
+    "init container plain": _with((("spec", "initContainers"), [{"name": "init", "image": "i"}])),
+    "ephemeral container as root": _with(
+        (
+            ("spec", "ephemeralContainers"),
+            [{"name": "debug", "image": "d", "securityContext": {"runAsUser": 0}}],
+        )
+    ),
+    "procMount Unmasked": _with(((*SC, "procMount"), "Unmasked")),
+    "unsafe sysctl": _with(((*PSC, "sysctls"), [{"name": "net.core.somaxconn", "value": "1024"}])),
+    "safe sysctl": _with(
+        ((*PSC, "sysctls"), [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}])
+    ),
+    "seccomp Unconfined": _with(((*PSC, "seccompProfile"), {"type": "Unconfined"})),
+    "seccomp RuntimeDefault on the container": _with(((*SC, "seccompProfile"), {"type": "RuntimeDefault"})),
+    "seccomp Localhost": _with(
+        ((*SC, "seccompProfile"), {"type": "Localhost", "localhostProfile": "p.json"})
+    ),
+    "seccomp annotation docker/default": _with(
+        (("metadata", "annotations"), {"seccomp.security.alpha.kubernetes.io/pod": "docker/default"})
+    ),
+    "seccomp annotation unconfined on the container": _with(
+        (("metadata", "annotations"), {SECCOMP_C + "app": "unconfined"})
+    ),
+    "AppArmor Unconfined": _with(((*SC, "appArmorProfile"), {"type": "Unconfined"})),
+    "AppArmor RuntimeDefault": _with(((*SC, "appArmorProfile"), {"type": "RuntimeDefault"})),
+    "AppArmor annotation unconfined": _with(
+        (("metadata", "annotations"), {APPARMOR_C + "app": "unconfined"})
+    ),
+    "SELinux spc_t (RunAsAny)": _with(((*PSC, "seLinuxOptions"), {"type": "spc_t"})),
+}
+
+_ENV = cel.NewEnv(
+    variables={"variables": cel.Type.DYN, "object": cel.Type.DYN}, extensions=[ext_strings.ExtStrings()]
+)
+
+
+class _Policy:
+    """A ValidatingAdmissionPolicy evaluated as the API server would: variables, then every validation."""
+
+    def __init__(self, policy: dict[str, Any]) -> None:
+        spec = policy["spec"]
+        self.variables = [(v["name"], _ENV.compile(v["expression"])) for v in spec["variables"]]
+        self.validations = [(v["message"], _ENV.compile(v["expression"])) for v in spec["validations"]]
+        for _, program in self.validations:
+            assert program.return_type() == cel.Type.BOOL
+
+    def denials(self, pod: dict[str, Any]) -> list[str]:
+        values: dict[str, Any] = {}
+        for name, program in self.variables:
+            values[name] = program.eval(data={"object": pod, "variables": values}).plain_value()
+        data = {"object": pod, "variables": values}
+        return [
+            message for message, program in self.validations if program.eval(data=data).value() is not True
+        ]
+
+
+@pytest.fixture(scope="module")
+def migrated() -> tuple[list[dict[str, Any]], str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["generate", "psa", "--from-psp", SEED, RBAC])
+    assert code == 0, err.getvalue()
+    return documents(out.getvalue()), err.getvalue()
+
+
+@pytest.mark.parametrize("name", list(PODS))
+def test_the_migration_admits_and_rejects_what_the_psp_did(
+    name: str, migrated: tuple[list[dict[str, Any]], str]
+) -> None:
+    policy = _Policy(next(d for d in migrated[0] if d["kind"] == "ValidatingAdmissionPolicy"))
+    submitted = PODS[name]
+    admitted, mutated = seed_psp(submitted)
+    if admitted:
+        assert policy.denials(mutated) == []
+        if mutated == submitted:
+            assert policy.denials(submitted) == []
+    else:
+        assert policy.denials(submitted) != []
+        assert policy.denials(mutated) != []
+
+
+def test_the_table_has_both_outcomes() -> None:
+    outcomes = [seed_psp(pod)[0] for pod in PODS.values()]
+    assert outcomes.count(True) >= 10
+    assert outcomes.count(False) >= 20
+
+
+def test_what_the_migration_writes(migrated: tuple[list[dict[str, Any]], str]) -> None:
+    docs, err = migrated
+    for doc in docs:
+        assert schema_errors(doc) == []
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert kinds == [
+        ("ValidatingAdmissionPolicy", "kharden-psp-restricted"),
+        ("ValidatingAdmissionPolicyBinding", "kharden-psp-restricted"),
+        ("Namespace", "ops"),
+        ("Namespace", "shop"),
+    ]
+    binding = docs[1]["spec"]
+    assert binding == {
+        "policyName": "kharden-psp-restricted",
+        "validationActions": ["Deny"],
+        "matchResources": {
+            "namespaceSelector": {"matchLabels": {"kharden.io/pod-security-policy": "restricted"}}
+        },
+    }
+    shop = docs[3]["metadata"]["labels"]
+    assert shop == {
+        "team": "shop",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "kharden.io/pod-security-policy": "restricted",
+    }
+    # The seed's seLinux: RunAsAny lets pods set any SELinux type: no level but privileged holds for every
+    # pod it admits, so nothing more is enforced by label (which would refuse pods the PSP admitted).
+    assert "closest to restricted (all but SELinux, Running as Non-root)" in err
+    assert "the PSP added ALL to every container's capabilities.drop" in err
+    fields = [v["message"].rsplit(": ", 1)[1].rstrip(")") for v in docs[0]["spec"]["validations"]]
+    assert "spec.requiredDropCapabilities" in fields
+    assert "spec.fsGroup" in fields
+    assert "annotation seccomp.security.alpha.kubernetes.io/allowedProfileNames" in fields
+
+
+def test_levels_implied_by_a_psp() -> None:
+    baseline = {
+        "hostNetwork": False,
+        "allowedProcMountTypes": ["Default"],
+        "seLinux": {"rule": "MustRunAs", "seLinuxOptions": {"type": "container_t"}},
+        "volumes": ["configMap", "secret", "emptyDir"],
+    }
+    annotations = {
+        "seccomp.security.alpha.kubernetes.io/allowedProfileNames": "runtime/default",
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames": "runtime/default",
+    }
+    found = implied_controls(baseline, annotations)
+    assert {"Host Namespaces", "SELinux", "AppArmor", "Seccomp (baseline)", "Volume Types"} <= found
+    assert "Privilege Escalation" not in found
+    assert "SELinux" not in implied_controls({**baseline, "seLinux": {"rule": "RunAsAny"}}, annotations)
+    assert "HostPath Volumes" not in implied_controls({**baseline, "volumes": ["*"]}, annotations)
+
+
+def test_unknown_fields_are_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = (
+        Path(SEED)
+        .read_text()
+        .replace("readOnlyRootFilesystem: false", "readOnlyRootFilesystem: false\n  allowedVolumeMagic: true")
+    )
+    path = tmp_path / "psp.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, _, err = run_cli(capsys, "generate", "psa", "--from-psp", str(path))
+    assert code == 0
+    assert "spec.allowedVolumeMagic: not a PodSecurityPolicy field kharden knows" in err
+    assert "no RBAC 'use' grant in the inputs" in err
+
+
+def test_psa_needs_from_psp(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "generate", "psa", RBAC)
+    assert code == 2
+    assert "needs --from-psp" in err
+
+
+def test_the_migration_object_model() -> None:
+    context, errors = load([SEED])
+    assert errors == []
+    [migration] = migrate(context, [SEED])
+    assert migration.level == "privileged"
+    assert migration.closest == "restricted"
+    assert migration.unsupported == []
+
+
+def test_a_wildcard_profile_list_allows_every_profile() -> None:
+    for annotation in (
+        "seccomp.security.alpha.kubernetes.io/allowedProfileNames",
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames",
+    ):
+        checks, _ = checks_of({}, {annotation: "*"})
+        assert [c.field for c in checks if c.field.startswith("annotation")] == []
+        checks, _ = checks_of({}, {annotation: "runtime/default,localhost/custom"})
+        [check] = [c for c in checks if c.field.startswith("annotation")]
+        assert _ENV.compile(check.cel).return_type() == cel.Type.BOOL
