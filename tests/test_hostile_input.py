@@ -431,3 +431,15 @@ def test_snapshot_to_a_directory_is_refused_before_reading(tmp_path: Path) -> No
         err
         == f"kharden: error: cannot write the snapshot to {tmp_path}: it is a directory (give a file name)\n"
     )
+
+
+def test_a_digests_file_alias_bomb(tmp_path: Path) -> None:
+    """``kharden fix --digests FILE`` reads YAML too: through the guarded loader."""
+    digests = tmp_path / "digests.yaml"
+    digests.write_text(_bomb())
+    code, _, err = _cli("fix", DEBUG_POD, "--digests", str(digests))
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f"kharden: error: {digests}:4: aliases of the anchor on this line expand the document past 100,000"
+        " nodes (a YAML alias bomb?)"
+    )
