@@ -18,6 +18,7 @@ import errno
 import os
 import select
 import stat
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from ._yaml import Document, iter_documents
@@ -78,34 +79,30 @@ def read_fd(fd: int, limit: int, *, waits: bool = True) -> bytes:
         raise TooLargeError(status.st_size)
     if regular or not waits:
         os.set_blocking(fd, True)
-    chunks: list[bytes] = []
-    total = 0
-    while total <= limit:
-        if not regular and waits:
-            ready, _, _ = select.select([fd], [], [], FIFO_WAIT_SECONDS)
-            if not ready:
-                raise OSError(
-                    errno.ETIMEDOUT, f"nothing was written to it for {FIFO_WAIT_SECONDS:g} s (a FIFO?)"
-                )
-        # A regular file is read in one call of its size (one allocation, not one of the limit).
-        want = max(status.st_size + 1 - total, _CHUNK) if regular else _CHUNK
-        chunk = os.read(fd, min(want, limit + 1 - total))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    if total > limit:
-        raise TooLargeError(total)
-    return b"".join(chunks)
+    if regular:
+        # One call of the file's size: one allocation, not one of the limit (a file may still grow).
+        return _gather(lambda left: os.read(fd, min(max(status.st_size + 1, _CHUNK), left)), limit)
+
+    def read(left: int) -> bytes:
+        if waits and not select.select([fd], [], [], FIFO_WAIT_SECONDS)[0]:
+            raise OSError(errno.ETIMEDOUT, f"nothing was written to it for {FIFO_WAIT_SECONDS:g} s (a FIFO?)")
+        return os.read(fd, min(_CHUNK, left))
+
+    return _gather(read, limit)
 
 
 def read_stream(stream: BinaryIO, limit: int) -> bytes:
     """At most ``limit`` bytes of an open stream (stdin), in chunks: ``read(limit)`` would reserve the
     whole limit at once. Raises :class:`TooLargeError` past the limit."""
+    return _gather(lambda left: stream.read(min(_CHUNK, left)), limit)
+
+
+def _gather(read: Callable[[int], bytes], limit: int) -> bytes:
+    """What ``read(bytes left)`` returns until it returns nothing; :class:`TooLargeError` past ``limit``."""
     chunks: list[bytes] = []
     total = 0
     while total <= limit:
-        chunk = stream.read(min(_CHUNK, limit + 1 - total))
+        chunk = read(limit + 1 - total)
         if not chunk:
             break
         chunks.append(chunk)

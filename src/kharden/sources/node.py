@@ -128,12 +128,11 @@ class _Node:
         except OSError:
             return _noderoot.display(self.root, node_path)  # data() says why, once
 
-    def _cannot(self, node_path: str, error: OSError) -> None:
+    def _cannot(self, node_path: str, message: str, file: str | None = None) -> None:
         """Record, once per node path, why it cannot be read."""
         if node_path not in self._failed:
             self._failed.add(node_path)
-            file = _noderoot.display(self.root, node_path)
-            self.collected.error(InputError(f"cannot read: {error.strerror}", file=file))
+            self.collected.error(InputError(message, file=file or _noderoot.display(self.root, node_path)))
 
     def data(self, node_path: str) -> bytes | None:
         """The bytes of a node file, ``None`` when it does not exist; unreadable is an error."""
@@ -141,32 +140,24 @@ class _Node:
             fd, path = self.fs.open_file(node_path)
         except OSError as e:
             if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-                self._cannot(node_path, e)
+                self._cannot(node_path, f"cannot read: {e.strerror}")
             return None
         try:
             return read_fd(fd, MAX_FILE_BYTES)
         except OSError as e:
-            self._cannot(node_path, e)
+            self._cannot(node_path, f"cannot read: {e.strerror}", path)
         except TooLargeError:
-            if node_path not in self._failed:
-                self._failed.add(node_path)
-                self.collected.error(InputError("file too large for a node configuration file", file=path))
+            self._cannot(node_path, "file too large for a node configuration file", path)
         finally:
             os.close(fd)
         return None
 
-    def _is_directory(self, node_path: str) -> bool:
+    def _is(self, node_path: str, *, directory: bool = False) -> bool:
+        """Whether ``node_path`` is a regular file (a ``directory``); a link chain too long is an error."""
         try:
-            return self.fs.is_directory(node_path)
+            return self.fs.is_directory(node_path) if directory else self.fs.is_file(node_path)
         except OSError as e:
-            self._cannot(node_path, e)
-            return False
-
-    def _is_file(self, node_path: str) -> bool:
-        try:
-            return self.fs.is_file(node_path)
-        except OSError as e:
-            self._cannot(node_path, e)
+            self._cannot(node_path, f"cannot read: {e.strerror}")
             return False
 
     def listing(self, node_dir: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -174,10 +165,10 @@ class _Node:
             names = sorted(self.fs.list_directory(node_dir))
         except OSError as e:
             if e.errno == errno.ELOOP:
-                self._cannot(node_dir, e)
+                self._cannot(node_dir, f"cannot read: {e.strerror}")
             return []
         found = [posixpath.join(node_dir, n) for n in names if n.endswith(suffixes) and not n.startswith(".")]
-        return [p for p in found if self._is_file(p)]
+        return [p for p in found if self._is(p)]
 
     def load(self, node_path: str, *, required_by: str | None = None) -> bool:
         """Read a YAML/JSON file of Kubernetes-style objects; a missing required file is recorded."""
@@ -217,7 +208,7 @@ class _Node:
         for directory in CNI_DIRS:
             for path in self.listing(directory, _CNI_SUFFIXES):
                 self.cni(directory, path)
-        if self._is_directory("/etc/kubernetes") and "kubeadm" not in self.layouts:
+        if self._is("/etc/kubernetes", directory=True) and "kubeadm" not in self.layouts:
             self.layouts.insert(0, "kubeadm")
         self.add(
             "NodeFiles",
