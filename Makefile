@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KHARDEN := $(BIN)/kharden
 
-.PHONY: demo test lint unit docs golden bench bench-netpol difftest clean
+.PHONY: demo test lint unit docs golden bench bench-netpol bench-paths difftest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(VENV)/.installed
 ## bench-netpol: time the NetworkPolicy engine against network-config-analyzer (installs it; slow: ~15 min)
 bench-netpol: $(VENV)/.installed
 	$(BIN)/python bench/netpol.py
+
+## bench-paths: time kharden paths on the standard 10,000-pod snapshot extended with RBAC (writes bench/data)
+bench-paths: $(VENV)/.installed
+	$(BIN)/python bench/paths.py
 
 ## difftest: compare the NetworkPolicy engine with network-config-analyzer on 200 random clusters (slow)
 difftest: $(VENV)/.installed

@@ -150,6 +150,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str], manifest: Path) -> No
         "fingerprint": finding["fingerprint"],
         "suppressed": None,
         "fix": {"automatic": True, "unsafe": False},
+        "attack_paths": 0,  # the pod is exposed by nothing: no attack path starts there
     }
     assert len(finding["fingerprint"]) == 32
     assert data["errors"] == []

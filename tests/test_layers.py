@@ -23,6 +23,7 @@ FORBIDDEN = {
     "rules": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources"),
     "sources": ("kharden.rules", "kharden.report", "kharden.cli", "kharden.scan", "kharden.analysis"),
     "report": ("kharden.cli", "kharden.scan", "kharden.sources"),
+    "paths": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources"),
     "runner.py": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources", "kharden.fix"),
     "fix": ("kharden.cli",),
     "generate": ("kharden.cli", "kharden.report", "kharden.rules"),

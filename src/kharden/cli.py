@@ -17,16 +17,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, reach
+from . import __version__, attack_paths, reach
 from ._display import printable, say
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
 from .generate import command as generate_command
 from .model import Report, Severity
+from .paths import EXPOSED, GOALS
 from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
 from .report import catalog as catalog_report
+from .report import paths as paths_report
 from .report import reach as reach_report
 from .report import whocan as whocan_report
 from .rules import REGISTRY
@@ -213,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    for add_parser in (_reach_parser, _fix_parser, _probe_parser, _generate_parser):
+    for add_parser in (_reach_parser, _fix_parser, _paths_parser, _probe_parser, _generate_parser):
         add_parser(commands)
     return parser
 
@@ -415,6 +417,81 @@ def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _cluster_arguments(generate_cmd)
 
 
+def _paths_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    paths_cmd = commands.add_parser(
+        "paths",
+        help="attack paths from exposed workloads to cluster-admin, nodes, cloud, etcd and secrets",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Join what the scan engines know (effective pod specs, RBAC, NetworkPolicies, placement)\n"
+            "into an attack graph, print the shortest path from each entry point to each goal, every step\n"
+            "with the finding (rule, object, field) it rests on and its fix, then the choke points: the\n"
+            "fewest fixes that cut the paths, ranked by the paths they cut.\n\n"
+            "Entry points (--from): 'exposed' (default: workloads behind an Ingress, a LoadBalancer or\n"
+            "NodePort Service, externalIPs, a hostPort or hostNetwork), 'any' (every workload), or\n"
+            "workloads NAMESPACE/NAME, NAMESPACE/KIND/NAME, NAMESPACE/* taken as compromised.\n"
+            "Goals (--to): cluster-admin, node, cloud, etcd, secrets (default: all).\n\n"
+            "Exit codes: 0 no path, 1 paths found, 2 usage or input errors. See docs/paths.md."
+        ),
+    )
+    paths_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
+    paths_cmd.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="where paths start: exposed (default), any, or NAMESPACE/NAME (repeatable)",
+    )
+    paths_cmd.add_argument(
+        "--assume-compromised",
+        action="append",
+        default=[],
+        metavar="WORKLOAD",
+        help="add NAMESPACE/NAME to the exposed entry points (repeatable)",
+    )
+    paths_cmd.add_argument(
+        "--to", dest="goals", action="append", default=[], metavar="GOAL", help="only this goal (repeatable)"
+    )
+    paths_cmd.add_argument(
+        "--max-length", type=int, metavar="N", help="only paths of at most N steps (default: any length)"
+    )
+    paths_cmd.add_argument(
+        "--no-lateral",
+        action="store_true",
+        help="do not count the pods a pod reaches over the network as compromised",
+    )
+    paths_cmd.add_argument(
+        "-f",
+        "--format",
+        choices=paths_report.FORMATS,
+        default="text",
+        help="text (default), json, dot, mermaid, html, neo4j (CSV files in the directory -o names), cypher",
+    )
+    paths_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE (a directory for neo4j)")
+    paths_cmd.add_argument(
+        "--limit",
+        type=int,
+        default=10,
+        metavar="N",
+        help="paths shown per goal in the text (0: all; default 10)",
+    )
+    paths_cmd.add_argument(
+        "--node-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="read node and control-plane files under DIR",
+    )
+    paths_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
+    paths_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
+    paths_cmd.add_argument(
+        "--snapshot", metavar="FILE", help="read this cluster snapshot ('kharden snapshot')"
+    )
+    paths_cmd.add_argument("--cluster", action="store_true", help="read the live cluster (read-only)")
+    _cluster_arguments(paths_cmd)
+
+
 def _file_arguments(parser: argparse.ArgumentParser) -> None:
     """How files and charts are read."""
     parser.add_argument(
@@ -566,6 +643,8 @@ def _run(argv: list[str]) -> int:
         return _who_can(args)
     if args.command == "reach":
         return _reach(args)
+    if args.command == "paths":
+        return _paths(args)
     if args.command == "fix":
         return _fix(args)
     if args.command == "probe":
@@ -584,7 +663,9 @@ def _scan(args: argparse.Namespace) -> int:
     fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
     outputs = plan_outputs(args.format or ["text"], args.output)
     baseline = load_baseline(args.baseline) if args.baseline else None
-    report = _run_scan(args.paths, _scan_options(args, config, baseline))
+    # Only the JSON and HTML reports say how many attack paths each finding lies on.
+    counted = any(name in {"json", "html"} for name, _ in outputs)
+    report = _run_scan(args.paths, replace(_scan_options(args, config, baseline), attack_paths=counted))
     for error in report.errors:
         _say("error", str(error))
     for name, file in outputs:
@@ -635,6 +716,7 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         kube_version=args.kube_version,
         cluster=_cluster_options(args) if args.cluster else None,
         snapshot=args.snapshot,
+        attack_paths=False,
     )
 
 
@@ -807,6 +889,50 @@ def _generate(args: argparse.Namespace) -> int:
         return generate_command.run(args, options, _write)
     finally:
         _ProgressLine.clear(options.progress if options else None)
+
+
+def _paths(args: argparse.Namespace) -> int:
+    if not args.paths and not args.node_root and not args.cluster and args.snapshot is None:
+        raise UsageError(
+            "nothing to read: give files, directories, '-' for stdin, --node-root DIR, --cluster or"
+            " --snapshot FILE"
+        )
+    if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
+        raise UsageError("--context, --kubeconfig and --namespace need --cluster")
+    if args.format == "neo4j" and not args.output:
+        raise UsageError("-f neo4j writes nodes.csv and relationships.csv: name their directory with -o DIR")
+    sources = list(args.sources or [EXPOSED]) + list(args.assume_compromised)
+    if args.assume_compromised and EXPOSED not in sources:
+        sources.insert(0, EXPOSED)
+    options = ScanOptions(
+        helm_values=tuple(args.values),
+        helm_set=tuple(args.set),
+        snapshot=args.snapshot,
+        node_roots=tuple(args.node_root),
+        cluster=_cluster_options(args) if args.cluster else None,
+    )
+    try:
+        found = attack_paths.load(
+            args.paths,
+            options,
+            sources=sources,
+            goals=args.goals or GOALS,
+            max_length=args.max_length,
+            lateral=not args.no_lateral,
+        )
+    finally:
+        _ProgressLine.clear(options.cluster.progress if options.cluster else None)
+    for error in found.errors:
+        _say("error", str(error))
+    if args.format == "neo4j":
+        for name, text in paths_report.render_files(found.analysis).items():
+            _write(text, os.path.join(args.output, name))
+    else:
+        output = paths_report.render(args.format, found.analysis, found.errors, limit=args.limit)
+        _write(output, args.output, terminal=args.format == "text")
+    if found.errors:
+        return 2
+    return 1 if found.analysis.paths else 0
 
 
 def _color(choice: str, output: str | None) -> bool:

@@ -428,6 +428,8 @@ class Report:
     baseline: BaselineStats | None = None
     generated_at: datetime | None = None
     """When the scan ran (UTC); ``scan()`` sets it, honouring ``SOURCE_DATE_EPOCH``."""
+    attack_paths: dict[str, int] | None = None
+    """Fingerprint -> attack paths the finding lies on (``kharden paths``); ``None`` when not computed."""
     assumptions: list[str] = field(default_factory=list)
     """Verdicts that rest on an assumed Kubernetes version (``Kubernetes 1.33 for ...``)."""
 

@@ -25,6 +25,7 @@ from .config import Config
 from .errors import InputError, UsageError
 from .inventory import Inventory
 from .model import BaselineStats, ErrorRecord, Finding, NotEvaluated, Report, RuleRun, Unevaluated
+from .paths.findings import on_paths
 from .rules import INPUTS, Rule, select
 from .runner import Judgement, Runner, finding, template_annotations
 from .score import scorecard
@@ -64,6 +65,8 @@ class ScanOptions:
     """Node root directories to read node and control-plane files under (``/`` for this node)."""
     kube_version: str | None = None
     """The cluster's Kubernetes version (``1.29``); else the cluster's or a node root's, else assumed."""
+    attack_paths: bool = True
+    """Count the attack paths each finding lies on (``Report.attack_paths``; see ``kharden paths``)."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -85,7 +88,13 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     kube_version = _version(options.kube_version)
     with acyclic_work():
         collected = collect(paths, options)
-        report = evaluate(collected, rules, config.policy(rules, baseline), kube_version=kube_version)
+        report = evaluate(
+            collected,
+            rules,
+            config.policy(rules, baseline),
+            kube_version=kube_version,
+            attack_paths=options.attack_paths,
+        )
     report.generated_at = scan_time()
     return report
 
@@ -175,8 +184,10 @@ def evaluate(
     policy: Policy | None = None,
     *,
     kube_version: tuple[int, int] | None = None,
+    attack_paths: bool = False,
 ) -> Report:
-    """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings."""
+    """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings
+    (``attack_paths``: and count the attack paths each lies on)."""
     policy = policy or Policy()
     available = _available(collected.evidence)
     inputs = {"image-report"} if collected.image_scans else set()
@@ -227,6 +238,7 @@ def evaluate(
                     raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
                 findings.append(finding(rule, hit.obj, hit, template_annotations(hit.obj), policy))
 
+    counts = on_paths(context, findings) if attack_paths else None  # before errors: it may build engines
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     findings.sort(key=_order)
     runs = [
@@ -252,6 +264,7 @@ def evaluate(
         rules=runs,
         scores=scorecard(runs, findings),
         baseline=baseline,
+        attack_paths=counts,
         assumptions=context.assumptions,
     )
 

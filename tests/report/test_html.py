@@ -7,23 +7,17 @@ they skip, saying so.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from browser import chromium, needs_chromium
 from conftest import EXAMPLES, IMAGE_REPORTS
 from kharden.model import Report
 from kharden.report import html
 from kharden.scan import ScanOptions, scan
 from samples import HOSTILE, edge_report
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)"
-)
 
 
 class _Elements(HTMLParser):
@@ -115,36 +109,6 @@ def test_scorecard_chart_rules_errors() -> None:
     edge = html.render(edge_report())
     assert 'id="errors"' in edge
     assert 'id="not-evaluated"' in edge
-
-
-def chromium(tmp_path: Path, page: str, fragment: str = "", *, screenshot: Path | None = None) -> str:
-    """The DOM after the page's script ran, as headless Chromium serialises it."""
-    assert CHROMIUM is not None
-    path = tmp_path / "report.html"
-    path.write_text(page, encoding="utf-8")
-    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-    ]
-    if screenshot is not None:
-        command += ["--window-size=1280,2000", f"--screenshot={screenshot}"]
-    else:
-        command.append("--dump-dom")
-    done = subprocess.run(
-        [*command, path.as_uri() + fragment], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def visible(dom: str) -> list[dict[str, str | None]]:

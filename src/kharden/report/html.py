@@ -244,7 +244,7 @@ def _findings(report: Report) -> list[str]:
         f'<th scope="col"><button type="button" data-sort="{i}">{name}</button></th>'
         for i, name in enumerate(("Severity", "Rule", "Object", "Location", "Finding"))
     )
-    rows = [_row(f) for f in sorted(findings, key=_order)]
+    rows = [_row(f, report.attack_paths) for f in sorted(findings, key=_order)]
     return [
         '<section id="findings" aria-labelledby="findings-title">',
         f'<h2 id="findings-title">Findings</h2>{controls}',
@@ -260,7 +260,7 @@ def _order(finding: Finding) -> tuple[int, str, int, int, str]:
     return (-finding.severity, location.file or "", location.line or 0, location.column or 0, finding.rule)
 
 
-def _row(finding: Finding) -> str:
+def _row(finding: Finding, attack_paths: dict[str, int] | None = None) -> str:
     location = finding.location
     where = str(location) if location.file is not None else "-"
     suppressed = finding.suppressed
@@ -279,6 +279,10 @@ def _row(finding: Finding) -> str:
         details.insert(1, ("Rendered", escape(f"{rendered.file}{at} ({location.renderer} output)")))
     if suppressed is not None:
         details.append(("Suppressed", f"{escape(suppressed.kind)}: {escape(suppressed.reason)}"))
+    paths = (attack_paths or {}).get(finding.fingerprint, 0)
+    badge = f' <span class="paths">on {paths} attack path{"s" if paths != 1 else ""}</span>' if paths else ""
+    if attack_paths is not None:
+        details.append(("Attack paths", f"on {paths} of the attack paths <code>kharden paths</code> finds"))
     details.append(("Fingerprint", f"<code>{escape(finding.fingerprint)}</code>"))
     items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in details)
     anchor = f"rule-{finding.rule}"
@@ -286,6 +290,7 @@ def _row(finding: Finding) -> str:
         f'<tr class="finding{" suppressed" if suppressed else ""}" data-severity="{finding.severity.label}" '
         f'data-rank="{int(finding.severity)}" data-section="{escape(finding.section)}" '
         f'data-rule="{escape(finding.rule)}" data-suppressed="{int(suppressed is not None)}" '
+        f'data-paths="{paths}" '
         f'data-text="{escape(searchable)}">'
         f'<td data-value="{int(finding.severity)}"><span class="badge sev-{finding.severity.label}">'
         f"{finding.severity.label}</span></td>"
@@ -293,7 +298,8 @@ def _row(finding: Finding) -> str:
         f"<td>{escape(str(finding.object))}</td>"
         f'<td class="where">{escape(where).replace("/", "/<wbr>")}</td>'
         f"<td><details><summary>{escape(finding.message)}"
-        f"{' <em>(suppressed)</em>' if suppressed else ''}</summary>"
+        f"{' <em>(suppressed)</em>' if suppressed else ''}"
+        f"{badge}</summary>"
         f'<dl>{items}</dl><div class="why" data-rule="{escape(finding.rule)}">'
         f'<a href="#{escape(anchor)}">Why it matters: {escape(get_rule(finding.rule).title)}</a></div>'
         "</details></td></tr>"
@@ -383,7 +389,8 @@ grid-template-columns:max-content 1fr;gap:2px 12px;margin:8px 0}dt{color:var(--m
 overflow-wrap:anywhere}.why .doc+a{display:none}.why{margin:4px 0 8px}.why .doc{
 border-left:3px solid var(--line);padding-left:10px}article{border-top:1px solid var(--line);
 padding:8px 0}article h3{font-size:15px;margin:8px 0}.refs{margin:0;padding-left:18px}.empty{
-color:var(--muted)}
+color:var(--muted)}.paths{border:1px solid var(--high);color:var(--high);border-radius:9px;padding:0 6px;
+font-size:12px;white-space:nowrap}
 """
 
 _SCRIPT = r"""

@@ -69,7 +69,10 @@ def as_dict(report: Report) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
         "tool": {"name": "kharden", "version": __version__},
-        "findings": [finding_dict(f, fixes.get(f.rule, (False, False))) for f in report.findings],
+        "findings": [
+            _with_paths(finding_dict(f, fixes.get(f.rule, (False, False))), f, report.attack_paths)
+            for f in report.findings
+        ],
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in report.errors],
         "not_evaluated": [{"rule": n.rule, "reason": n.reason} for n in report.not_evaluated],
         "assumptions": list(report.assumptions),
@@ -95,6 +98,13 @@ def as_dict(report: Report) -> dict[str, Any]:
             },
         },
     }
+
+
+def _with_paths(data: dict[str, Any], finding: Finding, counts: dict[str, int] | None) -> dict[str, Any]:
+    """``attack_paths``: how many of the attack paths ``kharden paths`` finds rest on the finding."""
+    if counts is not None:
+        data["attack_paths"] = counts.get(finding.fingerprint, 0)
+    return data
 
 
 def scores_dict(scores: Scorecard | None) -> dict[str, Any] | None:

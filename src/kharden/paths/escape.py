@@ -1,0 +1,67 @@
+"""How a container gets out onto its node: the pod rules' findings that hand the node over.
+
+The facts are the hits of kharden's own pod rules on the effective pod, so a step out of a pod
+carries exactly the finding a scan reports (rule, object, field). Which hits are a way out:
+
+- ``pod.privileged``: every device and capability of the node, no confinement (a Windows
+  HostProcess container is a process of the node);
+- ``pod.sensitive-mount``: a runtime socket (start a privileged container), ``/``, the kubelet's
+  or the runtime's state, ``/etc/kubernetes``, ``/proc``, ``/sys``, ``/root``, ``/dev``;
+- ``pod.dangerous-capabilities`` for ``SYS_ADMIN`` (mounts, cgroup release agents),
+  ``SYS_MODULE`` (kernel modules), ``DAC_READ_SEARCH`` (reading any host file by handle) and
+  ``ALL``; ``SYS_PTRACE`` only with ``hostPID`` (``pod.host-namespaces``), where the node's
+  processes are there to be traced. In a user namespace (``hostUsers: false``) capabilities hold
+  inside it only, so they are no way out.
+
+``hostPID`` and ``hostIPC`` alone are not a way out: the node's processes can be seen, and sent
+signals, but not entered or traced without a capability the container lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..analysis.podspec import EffectivePod, normalize_capability
+from ..model import Hit
+from ..rules import Rule
+from ..rules import get as get_rule
+from .model import Evidence
+
+__all__ = ["escapes"]
+
+_BREAKOUT_CAPABILITIES = frozenset({"SYS_ADMIN", "SYS_MODULE", "DAC_READ_SEARCH", "ALL"})
+
+
+def escapes(pod: EffectivePod) -> Iterator[tuple[str, tuple[Evidence, ...]]]:
+    """``(summary, facts)`` for each way out of ``pod`` onto its node; every fact is needed."""
+    for _, evidence in _hits("pod.privileged", pod):
+        yield "a privileged container is root on its node", (evidence,)
+    for hit, evidence in _hits("pod.sensitive-mount", pod):
+        yield f"mounts the node's {_host_path(pod, hit.path)}", (evidence,)
+    host_pid = [e for hit, e in _hits("pod.host-namespaces", pod) if hit.path == pod.host_pid.path]
+    namespaced = pod.host_users.value is False
+    capabilities = {
+        c.path: normalize_capability(c.value) for co in pod.containers for c in co.capabilities_add
+    }
+    for hit, evidence in _hits("pod.dangerous-capabilities", pod):
+        name = capabilities.get(hit.path, "")
+        if namespaced:
+            continue
+        if name in _BREAKOUT_CAPABILITIES:
+            yield f"capability {name} breaks out of the container", (evidence,)
+        elif name == "SYS_PTRACE" and host_pid:
+            yield "SYS_PTRACE with hostPID traces the node's processes", (evidence, host_pid[0])
+
+
+def _hits(rule_id: str, pod: EffectivePod) -> Iterator[tuple[Hit, Evidence]]:
+    rule: Rule = get_rule(rule_id)
+    for hit in rule.check(pod):
+        if isinstance(hit, Hit):
+            yield hit, Evidence.at(pod.obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
+
+
+def _host_path(pod: EffectivePod, pointer: str) -> str:
+    for volume in pod.volumes:
+        if pointer == f"{volume.path}/path":
+            return f"{volume.source.get('path')}"
+    return "files"

@@ -1,0 +1,86 @@
+"""How many attack paths each finding of a scan lies on: what ``kharden scan`` reports beside each finding.
+
+A finding lies on a step when the step rests on it: same rule, same object, and the same field (a
+fact that names no field matches the rule's finding anywhere on the object). It lies on the attack
+path from an entry point to a goal when it lies on a step of one of the *shortest* paths between
+them (all of them, not the one ``kharden paths`` happens to print when several are as short). The
+count is over the pairs (entry point, goal) with ``kharden paths``' defaults: exposed workloads,
+every goal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+
+from ..analysis.context import ScanContext
+from ..model import Finding, ObjRef
+from .build import build_graph
+from .entries import add_entries
+from .graph import AttackGraph
+from .model import GOALS
+
+__all__ = ["Index", "on_paths", "pairs_through"]
+
+Index = dict[tuple[str, ObjRef], dict[str | None, dict[str, int]]]
+"""(rule, object) -> field -> goal -> the entry points (a bit set) one of whose shortest paths to the
+goal rests on the fact."""
+
+
+def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
+    """For each fact that names a rule: the (entry point, goal) pairs one of whose shortest paths rests on it.
+
+    Per goal, the steps that shortest paths take (one step closer to the goal) form an acyclic graph;
+    walking it in topological order (networkx) carries to each vertex the entry points that reach it on
+    a shortest path, as a bit set, so that no entry point is walked on its own.
+    """
+    bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
+    index: Index = {}
+    reverse = graph.graph.reverse(copy=False)
+    for goal in goals:
+        targets = graph.goal_vertices(goal)
+        if not targets:
+            continue
+        distance: dict[str, float] = nx.multi_source_dijkstra_path_length(reverse, set(targets), weight=_step)
+        closer: nx.DiGraph[str] = nx.DiGraph()
+        closer.add_edges_from(
+            (u, v) for u, v in graph.steps if v in distance and distance.get(u) == distance[v] + 1
+        )
+        reached: dict[str, int] = {}
+        for vertex in nx.topological_sort(closer):
+            entries = reached.get(vertex, 0) | bit.get(vertex, 0)
+            if not entries:
+                continue
+            for target in closer.successors(vertex):
+                reached[target] = reached.get(target, 0) | entries
+                for edge in graph.steps[(vertex, target)]:
+                    for fact in edge.evidence:
+                        if fact.rule is not None and fact.object is not None:
+                            fields = index.setdefault((fact.rule, fact.object), {}).setdefault(fact.path, {})
+                            fields[goal] = fields.get(goal, 0) | entries
+    return index
+
+
+def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
+    """Fingerprint -> number of (entry point, goal) whose shortest paths rest on the finding (0 left out)."""
+    graph = build_graph(context)
+    add_entries(context, graph)
+    index = pairs_through(graph, GOALS)
+    counts: dict[str, int] = {}
+    for finding in findings:
+        on = index.get((finding.rule, finding.object))
+        if not on:
+            continue
+        exact, anywhere = on.get(finding.location.path, {}), on.get(None, {})
+        found = sum(
+            (exact.get(g, 0) | anywhere.get(g, 0)).bit_count() for g in exact.keys() | anywhere.keys()
+        )
+        if found:
+            counts[finding.fingerprint] = found
+    return counts
+
+
+def _step(_source: str, _target: str, _data: dict[str, float]) -> float:
+    """Every step counts one: here all shortest paths count, whatever facts they rest on."""
+    return 1

@@ -1,0 +1,195 @@
+"""The vocabulary of attack paths: vertices, edges with their evidence, paths, choke points.
+
+An edge stands for one step an attacker can take, and carries every fact that step needs
+(``evidence``): a container that runs privileged, a binding that grants ``create pods``, a
+namespace no NetworkPolicy isolates. All of them must hold for the step to exist, so fixing any
+one of them (its ``fix``) breaks the step. Facts that kharden reports as findings carry the
+rule ID, the object and the JSON pointer of that finding; facts that are how Kubernetes works
+(a node runs its pods, a new pod may name any ServiceAccount of its namespace) have no fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model import Location, Obj, ObjRef
+
+__all__ = [
+    "GOALS",
+    "GOAL_LABELS",
+    "Choke",
+    "ChokePoint",
+    "Edge",
+    "Entry",
+    "Evidence",
+    "FixKey",
+    "Hop",
+    "Path",
+    "Vertex",
+]
+
+GOALS = ("cluster-admin", "node", "cloud", "etcd", "secrets")
+"""What an attacker is after, in the order kharden reports them."""
+GOAL_LABELS = {
+    "cluster-admin": "cluster-admin",
+    "node": "a node",
+    "cloud": "cloud credentials",
+    "etcd": "etcd",
+    "secrets": "every Secret",
+}
+
+FixKey = tuple[ObjRef | None, str | None, str]
+"""What one fix changes: the object, the JSON pointer of the field (``None``: the object as a whole)
+and, where one field stands for several changes, which one (a namespace's ingress or egress policy).
+
+Facts with one key share one fix, whatever rules report them: a namespace without a default-deny
+egress policy is both ``netpol.egress-open`` and ``exposure.metadata-api``, and one policy fixes
+both; a binding that grants a ServiceAccount ``create pods`` and ``pods/exec`` loses both when the
+subject goes.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One fact a step needs: what it is, where it is written, and what breaks it.
+
+    ``rule`` names the kharden rule that reports it as a finding on ``object`` at ``path``; a
+    ``path`` of ``None`` matches that rule's finding wherever on the object it points. ``fix`` is
+    ``None`` when nothing short of changing how Kubernetes works breaks it.
+    """
+
+    text: str
+    rule: str | None = None
+    object: ObjRef | None = None
+    path: str | None = None
+    location: Location | None = None
+    fix: str | None = None
+    aspect: str = ""
+    """Tells apart facts of one object and field that different changes fix (``Ingress``, ``Egress``)."""
+
+    @property
+    def key(self) -> FixKey:
+        return (self.object, self.path, self.aspect)
+
+    @property
+    def cuttable(self) -> bool:
+        return self.fix is not None
+
+    @classmethod
+    def at(
+        cls,
+        obj: Obj,
+        path: str | None,
+        text: str,
+        *,
+        rule: str | None = None,
+        fix: str | None = None,
+        aspect: str = "",
+    ) -> Evidence:
+        """A fact written in ``obj`` at ``path`` (the object itself when ``None``)."""
+        return cls(text, rule, obj.ref, path, obj.locate(path or ""), fix, aspect)
+
+
+@dataclass(frozen=True, slots=True)
+class Vertex:
+    """What an attacker can hold: a workload, a ServiceAccount's token, a node, a goal.
+
+    ``kind`` is one of ``workload``, ``serviceaccount``, ``node``, ``newpod``, ``kubelet``,
+    ``admission`` or ``goal``; ``goal`` names the goal a vertex is (every node is the goal
+    ``node``).
+    """
+
+    id: str
+    kind: str
+    label: str
+    object: ObjRef | None = None
+    goal: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One step from ``source`` to ``target``, and everything it needs."""
+
+    source: str
+    target: str
+    kind: str
+    """What sort of step: ``escape``, ``token``, ``rbac``, ``network``, ``runs-on``, ..."""
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def fixes(self) -> tuple[FixKey, ...]:
+        """The keys of the facts whose fix breaks this step (empty: nothing kharden can name)."""
+        return tuple(dict.fromkeys(e.key for e in self.evidence if e.cuttable))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """Where an attacker starts: a workload and why it is reachable (an Ingress, a NodePort...)."""
+
+    vertex: str
+    reasons: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """Consecutive vertices of a path and every edge that joins them (any one of them will do)."""
+
+    source: str
+    target: str
+    edges: tuple[Edge, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """The shortest path from one entry point to one goal."""
+
+    entry: str
+    goal: str
+    hops: tuple[Hop, ...]
+
+    @property
+    def vertices(self) -> tuple[str, ...]:
+        return (self.entry, *(hop.target for hop in self.hops))
+
+    def __len__(self) -> int:
+        return len(self.hops)
+
+
+@dataclass(frozen=True, slots=True)
+class ChokePoint:
+    """One fix of the choke points: the facts it changes, and what it cuts."""
+
+    key: FixKey
+    facts: tuple[Evidence, ...]
+    """The facts with this key, one per rule that reports one (their fixes are one change)."""
+    steps: int
+    """Steps of the graph (edges) this fix breaks."""
+    paths_cut: int
+    """Paths found that this fix alone breaks."""
+    holds: int
+    """Paths found that the other choke points leave open without this one: why it is in the set."""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.rule for f in self.facts if f.rule))
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.fix for f in self.facts if f.fix))
+
+
+@dataclass(frozen=True, slots=True)
+class Choke:
+    """The choke points: a small set of fixes that together cut every path that can be cut."""
+
+    points: tuple[ChokePoint, ...]
+    method: str
+    """``minimum cut`` or ``greedy``: how the set was chosen."""
+    paths: int
+    """Paths found."""
+    cut: int
+    """Of those, the paths the fixes cut together."""
+    uncuttable: tuple[Path, ...] = field(default_factory=tuple)
+    """Paths no fix that kharden can name breaks (every step is how Kubernetes works)."""

@@ -1,0 +1,266 @@
+"""The NetworkPolicy engine as the attack graph asks it: can this pod reach that one, or that address,
+and which policy (or missing policy) decides it.
+
+A connection needs the source's egress and the destination's ingress; each side is a fact of
+the step (fixing either breaks it). A side that no policy isolates is the namespace's missing
+default-deny policy (the finding ``netpol.egress-open``, ``netpol.ingress-open`` or
+``exposure.metadata-api`` on the Namespace); a side a rule lets through is that rule (a finding
+when it admits every namespace or every address, else a rule written on purpose, which can still
+be narrowed); a hostNetwork pod is outside NetworkPolicy altogether (``netpol.host-network``).
+
+To keep pod pairs from growing with the square of the pods, the sources that may reach a pod are
+first narrowed with the engine's bit sets (the classes each ingress rule matches), then each
+remaining pair is asked with ``Network.connection`` when a policy isolates either side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..analysis._netsets import ALL_PORTS
+from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, PortSet, Side
+from ..analysis.podspec import EffectivePod
+from ..rules import get as get_rule
+from .model import Evidence
+
+__all__ = ["NetView"]
+
+
+class NetView:
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self._open: dict[tuple[int, str], Evidence | None] = {}
+        self._egress: dict[int, int] = {}
+        self._uncovered_facts: dict[tuple[int, str, str], Evidence] = {}
+        self._class: dict[int, PodClass] = {}
+        for cls in network.classes[:-1]:
+            for pod in cls.pods:
+                self._class[id(pod)] = cls
+
+    def class_of(self, pod: EffectivePod) -> PodClass | None:
+        return self._class.get(id(pod))
+
+    def to_address(
+        self, cls: PodClass, target: External, port: tuple[str, int] | None, open_rule: str
+    ) -> tuple[Evidence, ...] | None:
+        """The facts that let ``cls`` reach ``target`` (on ``port``), or ``None`` when policies block it.
+
+        ``open_rule`` is the rule that reports this traffic as a finding when nothing restricts it.
+        """
+        side = self.network.side(EGRESS, cls, target)
+        grants = side.grants if port is None else side.grants_for(*port)
+        if not grants:
+            return None
+        return (self._side_fact(cls, side, grants[0], open_rule, open_rule),)
+
+    def sources(self, destination: PodClass) -> Iterator[PodClass]:
+        """Classes that may reach ``destination`` on some port by its ingress side alone (a superset)."""
+        network = self.network
+        candidates = self.ingress_bits(destination)
+        for cls in network.classes[:-1]:
+            if candidates >> cls.index & 1 and cls is not destination:
+                yield cls
+
+    def admitting(self, cls: PodClass) -> list[tuple[int, Evidence, PortSet]]:
+        """For a pod isolated for ingress: ``(classes, fact, ports)`` for each peer of its ingress rules that
+        admits pods on a port it has (a rule without ``from``: every class)."""
+        network = self.network
+        found = []
+        policies = tuple(cls.ingress_policies)
+        for policy in policies:
+            for rule in policy.ingress:
+                ports = rule.ports_for(cls.named_ports, cls.ports_key)
+                if not ports:
+                    continue
+                peers = (
+                    [(None, network.all_bits)]
+                    if rule.peers is None
+                    else [
+                        (peer, bits)
+                        for peer, (bits, _) in zip(rule.peers, rule.peer_bits, strict=True)
+                        if bits
+                    ]
+                )
+                for peer, bits in peers:
+                    grant = Grant(rule, peer, ports)
+                    fact = self._rule_fact(
+                        cls, Side(INGRESS, policies, (grant,)), grant, "netpol.ingress-open"
+                    )
+                    found.append((bits, fact, ports))
+        return found
+
+    def sending(self, source: PodClass, destination: PodClass, ports: PortSet = ALL_PORTS) -> Evidence | None:
+        """The fact of an egress rule of ``source`` (isolated for egress) that lets it send to
+        ``destination`` on one of ``ports``, or ``None``."""
+        bit = 1 << destination.index
+        policies = tuple(source.egress_policies)
+        for policy in policies:
+            for rule in policy.egress:
+                if not rule.classes & bit:
+                    continue
+                allowed = rule.ports_for(destination.named_ports, destination.ports_key) & ports
+                if not allowed:
+                    continue
+                peer = None
+                if rule.peers is not None:
+                    peer = next(
+                        p for p, (bits, _) in zip(rule.peers, rule.peer_bits, strict=True) if bits & bit
+                    )
+                grant = Grant(rule, peer, allowed)
+                return self._rule_fact(source, Side(EGRESS, policies, (grant,)), grant, "netpol.egress-open")
+        return None
+
+    def _rule_fact(self, cls: PodClass, side: Side, grant: Grant, open_rule: str) -> Evidence:
+        """The fact of a rule that lets traffic through: a finding when it admits every namespace."""
+        rule_id = open_rule if _admits_everyone(self.network, grant) else None
+        return self._side_fact(cls, side, grant, rule_id, open_rule)
+
+    def ingress_bits(self, cls: PodClass) -> int:
+        """The classes ``cls``'s ingress side may admit (every class when no policy isolates it)."""
+        network = self.network
+        if cls.host_network or not network.isolated(cls, INGRESS):
+            return network.all_bits
+        found = 0
+        for policy in cls.ingress_policies:
+            for rule in policy.ingress:
+                found |= rule.classes
+        return found
+
+    def egress_bits(self, cls: PodClass) -> int:
+        """The classes ``cls``'s egress side may reach (every class when no policy isolates it)."""
+        found = self._egress.get(cls.index)
+        if found is None:
+            found = self._egress[cls.index] = self._egress_bits(cls)
+        return found
+
+    def _egress_bits(self, cls: PodClass) -> int:
+        network = self.network
+        if cls.host_network or not network.isolated(cls, EGRESS):
+            return network.all_bits
+        found = 0
+        for policy in cls.egress_policies:
+            for rule in policy.egress:
+                found |= rule.classes
+        return found
+
+    def wide_open(self, cls: PodClass, direction: str) -> Evidence | None:
+        """The fact that opens ``cls`` to every pod in ``direction`` (no policy isolates it, it is on the host
+        network, or a rule allows every pod of every namespace), or ``None``."""
+        key = (cls.index, direction)
+        if key not in self._open:
+            self._open[key] = self._wide_open(cls, direction)
+        return self._open[key]
+
+    def _wide_open(self, cls: PodClass, direction: str) -> Evidence | None:
+        network = self.network
+        open_rule = "netpol.egress-open" if direction == EGRESS else "netpol.ingress-open"
+        if cls.host_network or not network.isolated(cls, direction):
+            return self._uncovered(cls, direction, open_rule)
+        every = network.all_bits & ~network.outside_bit
+        for policy in cls.policies(direction):
+            for rule in policy.rules(direction):
+                # Some port towards every pod: on ingress the pod's own (named) ports decide.
+                ports = (
+                    rule.ports_for(cls.named_ports, cls.ports_key)
+                    if direction == INGRESS
+                    else rule.fixed_ports
+                )
+                if rule.classes & every == every and (rule.ports is None or ports):
+                    peer = (
+                        None
+                        if rule.peers is None
+                        else next((p for p in rule.peers if network.admits_every_namespace(p)), None)
+                    )
+                    if rule.peers is not None and peer is None:
+                        continue
+                    grant = Grant(rule, peer, ports or ALL_PORTS)
+                    side = Side(direction, tuple(cls.policies(direction)), (grant,))
+                    return self._side_fact(cls, side, grant, open_rule, open_rule)
+        return None
+
+    def between(self, source: PodClass, destination: PodClass) -> tuple[Evidence, ...] | None:
+        """The facts that let ``source`` reach ``destination`` on some port, or ``None``."""
+        network = self.network
+        open_out = source.host_network or not network.isolated(source, EGRESS)
+        open_in = destination.host_network or not network.isolated(destination, INGRESS)
+        if open_out and open_in:
+            egress = self._uncovered(source, EGRESS, "netpol.egress-open")
+            ingress = self._uncovered(destination, INGRESS, "netpol.ingress-open")
+            return (egress, ingress)
+        connection = network.connection(source, destination)
+        ports = connection.ports
+        if not ports:
+            return None
+        facts = []
+        for side, cls, rule_id in (
+            (connection.egress, source, "netpol.egress-open"),
+            (connection.ingress, destination, "netpol.ingress-open"),
+        ):
+            grant = next((g for g in side.grants if g.ports & ports), side.grants[0])
+            opening = _admits_everyone(network, grant)
+            facts.append(self._side_fact(cls, side, grant, rule_id if opening else None, rule_id))
+        return tuple(facts)
+
+    # -- facts ---------------------------------------------------------------------------------------
+
+    def _side_fact(
+        self, cls: PodClass, side: Side, grant: Grant, rule_id: str | None, open_rule: str
+    ) -> Evidence:
+        if cls.host_network:
+            return _host_network(cls)
+        if grant.rule is None:
+            return self._uncovered(cls, side.direction, open_rule)
+        rule = grant.rule
+        peer = grant.peer
+        path = rule.path if peer is None else peer.path
+        what = "every peer" if peer is None else str(peer)
+        if rule_id is not None and peer is not None and peer.namespace_selector is not None:
+            path = f"{peer.path}/namespaceSelector"
+        if rule_id == "exposure.metadata-api" and peer is not None:
+            path = peer.path
+        fix = (
+            get_rule(rule_id).remediation
+            if rule_id
+            else f"narrow {rule} to the peers and ports it must allow"
+        )
+        return Evidence.at(
+            rule.policy.obj, path, f"{rule} allows {what} on {rule.ports_text()}", rule=rule_id, fix=fix
+        )
+
+    def _uncovered(self, cls: PodClass, direction: str, rule_id: str) -> Evidence:
+        """No policy isolates ``cls`` in ``direction``: the fact is on its Namespace (else its workload)."""
+        key = (cls.index, direction, rule_id)
+        found = self._uncovered_facts.get(key)
+        if found is None:
+            found = self._uncovered_facts[key] = self._uncovered_fact(cls, direction, rule_id)
+        return found
+
+    def _uncovered_fact(self, cls: PodClass, direction: str, rule_id: str) -> Evidence:
+        rule = get_rule(rule_id)
+        if cls.host_network:
+            return _host_network(cls)
+        namespace = self.network.namespaces[cls.namespace]
+        text = f"no NetworkPolicy isolates the pods of namespace {cls.namespace!r} for {direction.lower()}"
+        obj = namespace.obj if namespace.obj is not None else cls.pods[0].obj
+        return Evidence.at(obj, None, text, rule=rule.id, fix=rule.remediation, aspect=direction)
+
+
+def _admits_everyone(network: Network, grant: Grant) -> bool:
+    """A rule that admits every namespace (or every peer): what the ``*-open`` findings report."""
+    if grant.rule is None:
+        return True
+    if grant.peer is None:
+        return True
+    return network.admits_every_namespace(grant.peer)
+
+
+def _host_network(cls: PodClass) -> Evidence:
+    pod = cls.pods[0]
+    rule = get_rule("netpol.host-network")
+    return Evidence.at(
+        pod.obj,
+        pod.host_network.path,
+        f"{pod.obj.ref} uses hostNetwork: no NetworkPolicy applies to it",
+        rule=rule.id,
+        fix=rule.remediation,
+    )

@@ -1,0 +1,166 @@
+"""The RBAC engine as the attack graph asks it: which subjects may do what, where, through which binding.
+
+This is the one module of :mod:`kharden.paths` that talks to :mod:`kharden.analysis.rbac`, and it
+asks only the engine's public question, ``who_can(request, some_object=True)``: every grant that
+allows a request, with its binding, subject and scope. Each request is asked once for the whole
+scan; a subject holds what is granted to it or to one of the groups it is in
+(``Subject.identities``: a ServiceAccount is also ``system:serviceaccounts``,
+``system:serviceaccounts:NS`` and ``system:authenticated``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..analysis.rbac import RBAC_GROUP, Grant, Rbac, Request, Subject
+from ..rules import get as get_rule
+from .model import Evidence
+
+__all__ = [
+    "ADMISSION_WRITE",
+    "BIND",
+    "CLIENT_SIGNER",
+    "CREATE_BINDINGS",
+    "CREATE_CLUSTER_BINDINGS",
+    "CSR_APPROVE",
+    "CSR_CREATE",
+    "ESCALATE",
+    "EVERYTHING",
+    "EXEC",
+    "IMPERSONATE_ACCOUNTS",
+    "IMPERSONATE_GROUPS",
+    "IMPERSONATE_USERS",
+    "NODE_PROXY",
+    "SECRETS_CREATE",
+    "SECRETS_GET",
+    "SECRETS_LIST",
+    "SIGNER_APPROVE",
+    "TOKEN",
+    "UPDATE_CLUSTER_ROLES",
+    "UPDATE_ROLES",
+    "WORKLOAD_WRITE",
+    "Held",
+    "RbacView",
+    "Subject",
+]
+
+
+# -- the requests that move an attacker ---------------------------------------------------------------
+
+EVERYTHING = [Request("*", "*", "*")]
+SECRETS_LIST = [Request.of(verb, "secrets") for verb in ("list", "watch")]
+SECRETS_GET = [Request.of("get", "secrets")]
+SECRETS_CREATE = [Request.of("create", "secrets")]
+_CONTROLLERS = [
+    ("", "replicationcontrollers"),
+    *(("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets")),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+]
+WORKLOAD_WRITE = (
+    [Request.of("create", "pods")]
+    + [
+        Request.of(verb, resource, group)
+        for verb in ("create", "update", "patch")
+        for group, resource in _CONTROLLERS
+    ]
+    + [Request.of(verb, "pods/ephemeralcontainers") for verb in ("update", "patch")]
+)
+EXEC = [Request.of("create", f"pods/{sub}") for sub in ("exec", "attach")]
+NODE_PROXY = [Request.of("create", "nodes/proxy")]
+IMPERSONATE_GROUPS = [Request.of("impersonate", "groups")]
+IMPERSONATE_USERS = [Request.of("impersonate", "users")]
+IMPERSONATE_ACCOUNTS = [Request.of("impersonate", "serviceaccounts")]
+# The authorizer asks "bind" in the namespace of the RoleBinding being written, for a ClusterRole too:
+# a RoleBinding may grant it (the RBAC documentation's role-grantor example), so it is asked namespaced.
+BIND = [Request("bind", "clusterroles", RBAC_GROUP), Request.of("bind", "roles", RBAC_GROUP)]
+ESCALATE = [Request.of("escalate", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
+CREATE_CLUSTER_BINDINGS = [Request.of("create", "clusterrolebindings", RBAC_GROUP)]
+CREATE_BINDINGS = [Request.of("create", "rolebindings", RBAC_GROUP)]
+UPDATE_CLUSTER_ROLES = [Request.of(v, "clusterroles", RBAC_GROUP) for v in ("update", "patch")]
+UPDATE_ROLES = [Request.of(v, "roles", RBAC_GROUP) for v in ("update", "patch")]
+TOKEN = [Request.of("create", "serviceaccounts/token")]
+CSR_APPROVE = [
+    Request.of(v, "certificatesigningrequests/approval", "certificates.k8s.io") for v in ("update", "patch")
+]
+CSR_CREATE = [Request.of("create", "certificatesigningrequests", "certificates.k8s.io")]
+SIGNER_APPROVE = [Request.of("approve", "signers", "certificates.k8s.io")]
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+ADMISSION_WRITE = [
+    Request.of(verb, resource, "admissionregistration.k8s.io")
+    for verb in ("create", "update", "patch")
+    for resource in (
+        "mutatingwebhookconfigurations",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    )
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A permission one subject holds, where, and the grant (as evidence) that gives it."""
+
+    scope: str | None
+    """The namespace it holds in; ``None``: cluster-wide."""
+    names: frozenset[str] | None
+    """The objects it is limited to (``resourceNames``); ``None``: every object."""
+    evidence: Evidence
+
+
+class RbacView:
+    def __init__(self, rbac: Rbac) -> None:
+        self._rbac = rbac
+        self._asked: dict[tuple[Request, ...], dict[Subject, list[Grant]]] = {}
+
+    def _granted(self, requests: tuple[Request, ...]) -> dict[Subject, list[Grant]]:
+        """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once)."""
+        found = self._asked.get(requests)
+        if found is None:
+            seen: set[tuple[int, str, int]] = set()
+            found = {}
+            for request in requests:
+                for grant in self._rbac.who_can(request, some_object=True):
+                    key = (id(grant.binding), grant.subject_path, id(grant.rule))
+                    if key not in seen:
+                        seen.add(key)
+                        found.setdefault(grant.subject, []).append(grant)
+            self._asked[requests] = found
+        return found
+
+    def superusers(self, kind: str) -> set[str]:
+        """Names of the subjects of ``kind`` (``User``, ``Group``) that hold every verb on every resource
+        cluster-wide."""
+        return {
+            grant.subject.name
+            for grants in self._granted(tuple(EVERYTHING)).values()
+            for grant in grants
+            if grant.scope is None and grant.subject.kind == kind and not grant.rule.rule.resource_names
+        }
+
+    def held(self, subject: Subject, requests: Sequence[Request], what: str, rule: str) -> list[Held]:
+        """What ``subject`` holds of ``requests``: one entry per grant (binding, subject, role rule).
+
+        ``what`` says it in words (``create pods``) and ``rule`` names the kharden rule that reports
+        such grants; both go into the evidence.
+        """
+        granted = self._granted(tuple(requests))
+        grants = [grant for identity in subject.identities() for grant in granted.get(identity, ())]
+        if not grants:
+            return []
+        remediation = get_rule(rule).remediation
+        held = []
+        for grant in grants:
+            names = grant.rule.rule.resource_names or None
+            where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
+            only = f" (only {', '.join(sorted(names))})" if names else ""
+            evidence = Evidence.at(
+                grant.binding.obj,
+                grant.subject_path,
+                f"{what}{only} {where} for {grant.subject}: {grant.chain()}",
+                rule=rule,
+                fix=remediation,
+            )
+            held.append(Held(grant.scope, frozenset(names) if names else None, evidence))
+        return held
