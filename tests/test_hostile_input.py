@@ -16,6 +16,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -443,3 +444,75 @@ def test_a_digests_file_alias_bomb(tmp_path: Path) -> None:
         f"kharden: error: {digests}:4: aliases of the anchor on this line expand the document past 100,000"
         " nodes (a YAML alias bomb?)"
     )
+
+
+# -- wrong types in snapshots, at the sites that crashed ------------------------------------------------
+
+_NAMESPACE = {
+    "apiVersion": "v1",
+    "kind": "Namespace",
+    "metadata": {"name": "shop", "labels": {"team": "shop"}},
+}
+_POD = yaml.safe_load(PRIVILEGED.replace("NAME", "web"))
+_VAP = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": "p"},
+    "spec": {
+        "matchConstraints": {"resourceRules": [{"resources": ["pods"], "operations": ["CREATE"]}]},
+        "validations": [{"expression": "privileged hostPID hostNetwork hostPath capabilities"}],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"apiVersion": "v1", "kind": [], "metadata": {"name": "a"}},
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "np", "namespace": "shop"},
+            "spec": {
+                "podSelector": {"matchExpressions": [{"key": "a", "operator": ["In"], "values": ["b"]}]}
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": "b"},
+            "spec": {"policyName": "p", "validationActions": 5},
+        },
+        {"apiVersion": "v1", "kind": "Pod", "metadata": [], "spec": {}},
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "x",
+                "namespace": "shop",
+                "ownerReferences": [{"kind": ["ReplicaSet"], "name": "r", "controller": True}],
+            },
+            "spec": {"containers": []},
+        },
+    ],
+    ids=[
+        "kind a list",
+        "operator a list",
+        "validationActions an int",
+        "metadata a list",
+        "owner kind a list",
+    ],
+)
+def test_snapshots_with_wrong_types_at_the_sites_that_crashed(tmp_path: Path, item: dict[str, Any]) -> None:
+    path = tmp_path / "snapshot.json"
+    items = [_NAMESPACE, _POD, _VAP, item]
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "List", "items": [\n'
+        + ",\n".join(json.dumps(i) for i in items)
+        + "\n]}\n"
+    )
+    code, out, err = _cli("scan", "--snapshot", str(path), "-f", "json")
+    assert code in {1, 2}, err
+    assert "Traceback" not in err
+    assert all(line.startswith("kharden: error: ") for line in err.splitlines())
+    assert json.loads(out)["summary"]["objects"] >= 3

@@ -323,3 +323,80 @@ def test_a_huge_answer_is_refused_within_a_memory_limit(tmp_path: Path, certs: C
         f"kharden: error: cluster kind-test: could not list configmaps ({server.url}{path}:"
         " the answer is larger than 64 MiB) in namespace kube-system"
     ]
+
+
+# -- wrong types where the issue found tracebacks ----------------------------------------------------
+
+
+def _aggregated_with_list_metadata() -> dict[str, Any]:
+    from fakeapi import FakeApi  # noqa: PLC0415
+
+    body = FakeApi(cluster()).answer("/apis", {}, "as=APIGroupDiscoveryList")[1]
+    body["items"][0]["metadata"] = ["apps"]
+    return body
+
+
+def _legacy_with_string_preferred_version() -> dict[str, Any]:
+    from fakeapi import FakeApi  # noqa: PLC0415
+
+    body = FakeApi(cluster()).answer("/apis", {}, "application/json")[1]
+    for group in body["groups"]:
+        group["preferredVersion"] = "v1"
+    return body
+
+
+def _pods_whose_items_are_wrong() -> dict[str, Any]:
+    items: list[Any] = [
+        {"metadata": ["not", "a", "mapping"], "spec": {}},
+        {"kind": ["Pod"], "metadata": {"name": "a", "namespace": "shop"}},
+        {
+            "kind": "Pod",
+            "metadata": {
+                "name": "b",
+                "namespace": "shop",
+                "ownerReferences": [{"kind": ["ReplicaSet"], "name": "x", "controller": True}],
+            },
+        },
+        "not an object",
+    ]
+    return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "aggregated"),
+    [
+        ("/apis", _aggregated_with_list_metadata(), True),
+        ("/apis", _legacy_with_string_preferred_version(), False),
+        ("/api/v1/pods", _pods_whose_items_are_wrong(), True),
+    ],
+    ids=[
+        "aggregated discovery metadata a list",
+        "preferredVersion a string",
+        "list items of the wrong shape",
+    ],
+)
+def test_api_answers_of_the_wrong_shape(
+    tmp_path: Path, certs: Certs, path: str, body: dict[str, Any], aggregated: bool
+) -> None:
+    """Issue 19: each was a traceback; now the read goes on and what is wrong is an error or skipped."""
+    behaviour = Behaviour(replace={path: body}, aggregated=aggregated)
+    with FakeApiServer(cluster(), certs, behaviour) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "config", server.url, certs)
+        code = main(
+            [
+                "scan",
+                "--cluster",
+                "--kubeconfig",
+                str(kubeconfig),
+                "-f",
+                "json",
+                "-o",
+                str(tmp_path / "r.json"),
+            ]
+        )
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert code in {1, 2}
+    assert report["summary"]["objects"] > 20
+    assert all("\n" not in e["message"] for e in report["errors"])
+    if path == "/api/v1/pods":
+        assert [e["message"] for e in report["errors"]] == ["Pod: metadata must be a mapping"]
