@@ -119,7 +119,16 @@ def test_node_files_with_every_field_of_every_wrong_type(tmp_path: Path, tree: s
 
     source = TESTS / "data" / "nodes" / tree
     files = _node_files(source)
-    mutations = {path: _mutations(data, node_object=False) for path, data in files.items()}
+    # What the node source reads itself (the rules' reading of every field is fuzzed in test_fuzz_kinds).
+    read_by_source = ("/spec/containers/0/", "/spec/volumes/0/", "/plugins/0/")
+    mutations = {
+        path: [
+            m
+            for m in _mutations(data, node_object=False)
+            if m[0].count("/") <= 2 or m[0].startswith(read_by_source)
+        ]
+        for path, data in files.items()
+    }
     rules = select()
     root = tmp_path / tree
     shutil.copytree(source, root, symlinks=True)
