@@ -13,7 +13,7 @@ ARG KUBECTL_VERSION=v1.32.4
 ARG TARGETARCH=amd64
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 RUN python -m venv /opt/kharden \
  && /opt/kharden/bin/pip install . \

@@ -33,9 +33,11 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-## docs: regenerate docs/rules.md from the rule registry
+## docs: regenerate docs/rules.md from the rule registry, docs/json.md and the JSON report's schema
 docs: $(VENV)/.installed
 	$(KHARDEN) rules --format md > docs/rules.md
+	$(KHARDEN) schema --format md > docs/json.md
+	$(KHARDEN) schema > docs/report.schema.json
 
 ## golden: regenerate the golden reports of tests/report/golden/ (then review `git diff`)
 golden: $(VENV)/.installed

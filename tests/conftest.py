@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from kharden import _pointer
 from kharden.model import Finding, Report
+from kharden.report import json as json_report
+from kharden.report import schema as report_schema
 from kharden.rules import select
 from kharden.scan import evaluate
 from kharden.sources.documents import Collected
 from kharden.sources.files import DEFAULT_MAX_FILE_BYTES
 from kharden.sources.imagescan import read_image_report
 from kharden.sources.node import read_node
+
+# Every JSON report the tests produce is validated against the published schema, closed: a field the schema
+# does not describe fails the test that produced it (tests/test_json_schema.py checks that this is on).
+_REPORT_SCHEMA = jsonschema.Draft202012Validator(report_schema.closed())
+_render_json_report = json_report.render
+
+
+def _validated_json_report(report: Report) -> str:
+    text = _render_json_report(report)
+    problems = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in _REPORT_SCHEMA.iter_errors(json.loads(text))
+    ]
+    assert not problems, f"the JSON report does not match its schema: {problems[:5]}"
+    return text
+
+
+json_report.render = _validated_json_report
+
+PRIVILEGED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: shop}
+spec:
+  containers:
+  - {name: shell, image: busybox:1.36, securityContext: {privileged: true}}
+"""
+"""A privileged Pod (shop/debug) as a manifest file would hold it."""
 
 TESTS = Path(__file__).parent
 SHARED = TESTS.parent.parent / "shared"
@@ -131,8 +164,13 @@ def fired(rule: str, *objects: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 
 def require_shared() -> Path:
+    """``../shared``; a test that needs it skips without it, except under ``CI=true`` (as ``.ci/run`` sets
+    it), where a checkout without it must fail, not pass by skipping the catalog contract."""
     if not SHARED.is_dir():
-        pytest.skip("../shared (the team's shared corpus and catalog) is not beside this checkout")
+        missing = "../shared (the team's shared corpus and catalog) is not beside this checkout"
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"{missing}, and CI=true: the catalog contract cannot be checked")
+        pytest.skip(missing)
     return SHARED
 
 

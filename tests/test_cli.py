@@ -203,7 +203,7 @@ def test_rules_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules")
     assert code == 0
     assert out.splitlines()[0].split() == ["ID", "SEVERITY", "FROM", "CEL", "FIX", "TITLE"]
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    rows = {line.split()[0]: line.split() for line in out.split("\n\n")[0].splitlines()[1:]}
     assert rows["pod.privileged"][3:5] == ["yes", "auto"]
     assert rows["pod.sensitive-mount"][3:5] == ["-", "unsafe"]
     assert rows["pod.seccomp"][3:5] == ["yes", "auto"]

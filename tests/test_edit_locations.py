@@ -127,15 +127,16 @@ def test_nested_overlays_two_levels_deep() -> None:
     assert where(scan([debug])) == sorted(
         [
             ("exposure.loadbalancer-open", PROD_KUSTOMIZATION, 24, 9, 34),
-            ("exposure.metadata-api", BASE_DEPLOYMENT, 18, 7, 51),
+            # the network findings of a hostNetwork workload point at its hostNetwork field: the JSON patch
+            ("exposure.metadata-api", f"{debug}/host-network.json", 2, 60, 72),
             # the outer overlay's images entry wins over the inner one's
             ("image.mutable-tag", f"{debug}/kustomization.yaml", 14, 5, 60),
             ("image.not-pinned", f"{debug}/kustomization.yaml", 14, 5, 60),
-            ("netpol.egress-open", BASE_DEPLOYMENT, 18, 7, 51),
+            ("netpol.egress-open", f"{debug}/host-network.json", 2, 60, 72),
             # patchesJson6902 (JSON) targeting the base's original name
             ("netpol.host-network", f"{debug}/host-network.json", 2, 60, 72),
-            ("netpol.ingress-open", BASE_DEPLOYMENT, 18, 7, 51),
-            ("netpol.internet-egress", BASE_DEPLOYMENT, 18, 7, 51),
+            ("netpol.ingress-open", f"{debug}/host-network.json", 2, 60, 72),
+            ("netpol.internet-egress", f"{debug}/host-network.json", 2, 60, 72),
             ("pod.dangerous-capabilities", PROD_KUSTOMIZATION, 41, 27, 66),
             ("pod.host-namespaces", f"{KUSTOMIZE}/components/debug-tools/host-ipc.yaml", 8, 7, 71),
             ("pod.host-namespaces", f"{PROD}/host-pid.yaml", 3, 3, 73),
@@ -305,18 +306,18 @@ def test_chart_findings_name_the_template_or_values_line() -> None:
             ("exposure.host-port", TEMPLATE, 35, 15, 40),
             # type: {{ .Values.service.type }}: the --values file sets it
             ("exposure.loadbalancer-open", INSECURE, 8, 3, 6),
-            # labels written by include of a helper: the `labels:` key of the pod template
-            ("exposure.metadata-api", TEMPLATE, 13, 7, 15),
+            # the network findings of a hostNetwork workload point at its hostNetwork field (not known here)
+            ("exposure.metadata-api", TEMPLATE, None, None, 22),
             # image: {{ .image }} inside range .Values.sidecars: the item named 'shell' in the values
             ("image.mutable-tag", INSECURE, 6, 5, 42),
             ("image.not-pinned", INSECURE, 6, 5, 42),
             # image: "{{ repository }}:{{ tag }}": two values make it, the template line writes it
             ("image.not-pinned", TEMPLATE, 30, 11, 30),
-            ("netpol.egress-open", TEMPLATE, 13, 7, 15),
+            ("netpol.egress-open", TEMPLATE, None, None, 22),
             # hostNetwork: two lines in if/else, both computed: not known, the rendered line instead
             ("netpol.host-network", TEMPLATE, None, None, 22),
-            ("netpol.ingress-open", TEMPLATE, 13, 7, 15),
-            ("netpol.internet-egress", TEMPLATE, 13, 7, 15),
+            ("netpol.ingress-open", TEMPLATE, None, None, 22),
+            ("netpol.internet-egress", TEMPLATE, None, None, 22),
             # the range item (container 'shell') has no securityContext: its `- name:` line
             ("pod.capabilities", TEMPLATE, 37, 11, 41),
             # hostIPC: true, written by an included helper

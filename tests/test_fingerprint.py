@@ -41,6 +41,23 @@ def test_survives_reordered_containers() -> None:
     assert prints(first) == prints(second)
 
 
+def test_list_items_of_one_name_are_told_apart() -> None:
+    subjects = {
+        "subjects": [
+            {"kind": "ServiceAccount", "name": "default", "namespace": "shop"},
+            {"kind": "ServiceAccount", "name": "default", "namespace": "payments"},
+            {"kind": "ServiceAccount", "name": "default", "namespace": "payments"},
+            {"kind": "ServiceAccount", "name": "api", "namespace": "shop"},
+        ]
+    }
+    assert [stable_path(subjects, f"/subjects/{i}") for i in range(4)] == [
+        "/subjects/[ServiceAccount:shop/default]",
+        "/subjects/[ServiceAccount:payments/default#1]",
+        "/subjects/[ServiceAccount:payments/default#2]",
+        "/subjects/[api]",
+    ]
+
+
 def test_differs_by_object_and_rule() -> None:
     other = mutate(BAD, ("/metadata/name", "other"))
     report = scan_objects(BAD, other, rules=["pod.privileged", "pod.privilege-escalation"])

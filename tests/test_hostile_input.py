@@ -154,7 +154,8 @@ def test_markdown_cells_hold_one_line(tmp_path: Path) -> None:
 def test_snapshot_header_strings_are_escaped(tmp_path: Path) -> None:
     header = {"version": 1, "context": "x", "unread": {"Pod": "forbidden\x1b]0;pwned\x07 to list pods"}}
     path = tmp_path / "snapshot.json"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [], "kharden": header}))
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [namespace], "kharden": header}))
     code, out, _ = _cli("scan", "--snapshot", str(path))
     assert code == 0
     assert "forbidden\\x1b]0;pwned\\x07 to list pods" in out
@@ -204,7 +205,7 @@ def test_file_names_that_are_not_utf8_in_every_format(tmp_path: Path, name: str)
     assert result.returncode == 1, result.stderr
     assert result.stderr == b""
     _parses(name, result.stdout)
-    if name in {"text", "markdown"}:  # text destinations: the byte as an escape
+    if name in {"text", "markdown", "github"}:  # text destinations: the byte as an escape
         assert b"bad\\xff.yaml" in result.stdout
     elif name == "sarif":  # a URI: the byte percent-encoded, as a URI holds it
         assert b"bad%FF.yaml" in result.stdout

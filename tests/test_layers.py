@@ -26,7 +26,7 @@ FORBIDDEN = {
     "paths": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources"),
     "runner.py": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources", "kharden.fix"),
     "fix": ("kharden.cli",),
-    "generate": ("kharden.cli", "kharden.report", "kharden.rules"),
+    "generate": ("kharden.cli", "kharden.report"),
 }
 
 

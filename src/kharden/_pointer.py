@@ -84,10 +84,27 @@ def trace(root: Any, pointer: str, positions: Mapping[int, Sequence[int]] | None
                 entry = positions.get(id(node))
                 if entry is not None and index < len(entry):
                     found = entry[index]
+            items = node
             node = node[index]
             name = node.get("name") if node.__class__ is dict else None
-            stable.append(f"[{name}]" if name.__class__ is str and name else token)
+            stable.append(_item_name(items, index, name) if name.__class__ is str and name else token)
         else:
             present = False
             stable.append(token if escaped else escape(token))
     return found, "/" + "/".join(stable) if stable else ""
+
+
+def _item_name(items: list[Any], index: int, name: str) -> str:
+    """``[name]`` for a list item, told apart from the items of the same name beside it: by kind and
+    namespace (RBAC subjects: ``[ServiceAccount:shop/default]``), else by its rank among them."""
+    same = [i for i, item in enumerate(items) if item.__class__ is dict and item.get("name") == name]
+    if len(same) == 1:
+        return f"[{name}]"
+    item = items[index]
+    qualified = _qualified(item, name)
+    twins = [i for i in same if _qualified(items[i], name) == qualified]
+    return f"[{qualified}]" if len(twins) == 1 else f"[{qualified}#{twins.index(index) + 1}]"
+
+
+def _qualified(item: dict[str, Any], name: str) -> str:
+    return f"{item.get('kind') or ''}:{item.get('namespace') or ''}/{name}"

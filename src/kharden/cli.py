@@ -23,7 +23,7 @@ from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
 from .errors import KhardenError, UsageError
 from .generate import command as generate_command
-from .model import Report, Severity
+from .model import STDIN_FILE, Report, Severity
 from .paths import EXPOSED, GOALS
 from .probe import command as probe_command
 from .report import FORMATS, plan_outputs, render
@@ -126,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     scan_cmd.add_argument(
         "--show-suppressed", action="store_true", help="list suppressed findings in the text report"
     )
+    _gate_arguments(scan_cmd)
     scan_cmd.add_argument(
         "--node-root",
         action="append",
@@ -164,11 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     snapshot_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     _cluster_arguments(snapshot_cmd)
 
-    rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
-    rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
-
-    explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
-    explain_cmd.add_argument("rule", metavar="RULE-ID")
+    _catalog_parsers(commands)
 
     baseline_cmd = commands.add_parser(
         "baseline",
@@ -399,6 +396,40 @@ def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _cluster_arguments(probe_cmd)
 
 
+def _gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a CI gate decides on: which findings count, the score it needs, what an empty input means."""
+    parser.add_argument(
+        "--severity",
+        action="append",
+        type=_severities,
+        metavar="LIST",
+        help="report only findings of these severities (comma-separated: critical,high); they alone count"
+        " and fail the run (the score stays the whole checklist's)",
+    )
+    parser.add_argument(
+        "--min-score",
+        type=int,
+        metavar="N",
+        help="exit 1 when the overall score is below N (0-100), or n/a",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept inputs that give nothing to judge (no Kubernetes object, a node root without control"
+        " plane or kubelet, an empty snapshot); by default each is an input error (exit 2)",
+    )
+    parser.add_argument(
+        "--stdin-name",
+        metavar="NAME",
+        help="the file name to report the objects read from stdin ('-') under, with their lines"
+        " (SARIF and GitHub annotations need a file)",
+    )
+
+
+def _severities(text: str) -> frozenset[Severity]:
+    return frozenset(Severity.parse(part) for part in text.split(",") if part.strip())
+
+
 def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     generate_cmd = commands.add_parser(
         "generate",
@@ -584,6 +615,8 @@ def _format(value: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (kharden completion)
+        _complete()
     # Everything kharden builds is acyclic and the process is short-lived: the cycle
     # collector would only walk millions of objects again and again (see scan.acyclic_work).
     gc.disable()
@@ -637,6 +670,14 @@ def _run(argv: list[str]) -> int:
     if args.command == "explain":
         _write(catalog_report.explain(get_rule(args.rule)), None, terminal=True)
         return 0
+    if args.command == "completion":
+        _write(completion_script(args.shell), None)
+        return 0
+    if args.command == "schema":
+        from .report import schema  # noqa: PLC0415 - only this command needs it
+
+        _write(schema.render() if args.format == "json" else schema.markdown(), None)
+        return 0
     if args.command == "baseline":
         return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
     if args.command == "who-can":
@@ -668,6 +709,7 @@ def _scan(args: argparse.Namespace) -> int:
     report = _run_scan(args.paths, replace(_scan_options(args, config, baseline), attack_paths=counted))
     for error in report.errors:
         _say("error", str(error))
+    _check_locations(report, [name for name, _ in outputs])
     for name, file in outputs:
         output = render(
             name,
@@ -675,11 +717,29 @@ def _scan(args: argparse.Namespace) -> int:
             color=name == "text" and _color(args.color, file),
             show_suppressed=args.show_suppressed,
             sarif_root=args.sarif_root,
+            fail_on=fail_on,
         )
         _write(output, file, terminal=name == "text")
-    if fail_on is None:
-        return 2 if report.errors else 0
-    return report.exit_code(fail_on)
+    code = (2 if report.errors else 0) if fail_on is None else report.exit_code(fail_on)
+    overall = report.scores.overall if report.scores is not None else None
+    if code == 0 and args.min_score is not None and (overall is None or overall < args.min_score):
+        score = "n/a" if overall is None else f"{overall}/100"
+        say(f"{PROG}: the score {score} is below --min-score {args.min_score}")
+        code = 1
+    return code
+
+
+def _check_locations(report: Report, formats: list[str]) -> None:
+    """SARIF results and GitHub annotations need a file: stdin's findings have one only through the
+    ``# Source:`` comments of rendered charts, or ``--stdin-name``."""
+    if not {"sarif", "github"} & set(formats):
+        return
+    nameless = [f for f in report.findings if f.location.file == STDIN_FILE and not f.location.template]
+    if nameless:
+        raise UsageError(
+            f"{len(nameless)} finding{'s' * (len(nameless) != 1)} from stdin have no file for"
+            f" {' and '.join(sorted({'sarif', 'github'} & set(formats)))}: name it with --stdin-name NAME"
+        )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -689,6 +749,73 @@ def _config(args: argparse.Namespace) -> Config:
         return Config()
     path = args.config or find_config(os.getcwd())
     return load_config(path) if path else Config()
+
+
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
+
+
+def completion_script(shell: str) -> str:
+    """The script that makes ``shell`` complete kharden's commands, options, formats and rule IDs."""
+    from argcomplete.shell_integration import shellcode  # noqa: PLC0415 - only completion needs it
+
+    return str(shellcode([PROG], shell=shell))
+
+
+def _complete(output: TextIO | None = None, exit_method: Callable[[int], object] = os._exit) -> None:
+    """Answer the shell's completion request (argcomplete's protocol) and exit; rule options complete
+    rule IDs and section globs."""
+    import argcomplete  # noqa: PLC0415 - only completion needs it
+
+    rule_ids = [rule.id for rule in REGISTRY]
+    globs = sorted({f"{rule_id.split('.', 1)[0]}.*" for rule_id in rule_ids})
+
+    def rules(prefix: str, **_: object) -> list[str]:
+        return [name for name in [*globs, *rule_ids] if name.startswith(prefix)]
+
+    def formats(prefix: str, **_: object) -> list[str]:
+        return [name for name in FORMATS if name.startswith(prefix)]
+
+    parser = _parser()
+    for action in _actions(parser):
+        if action.dest in {"rule", "skip_rule"}:
+            action.completer = rules  # type: ignore[attr-defined]
+        elif action.dest == "format" and action.choices is None:
+            action.completer = formats  # type: ignore[attr-defined]
+    argcomplete.autocomplete(parser, output_stream=output, exit_method=exit_method)
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every action of ``parser`` and of its subcommands."""
+    found = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _actions(sub)
+    return found
+
+
+def _catalog_parsers(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``rules``, ``explain`` and ``schema``: what kharden checks and what it writes."""
+    rules_cmd = commands.add_parser("rules", help="list the rules", description="List the rule catalog.")
+    rules_cmd.add_argument("-f", "--format", choices=("table", "md", "json"), default="table")
+    explain_cmd = commands.add_parser("explain", help="explain a rule", description="Explain one rule.")
+    explain_cmd.add_argument("rule", metavar="RULE-ID")
+    schema_cmd = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the JSON report",
+        description="Print the JSON Schema (draft 2020-12) of 'kharden scan --format json', or its docs.",
+    )
+    schema_cmd.add_argument("-f", "--format", choices=("json", "md"), default="json")
+    completion_cmd = commands.add_parser(
+        "completion",
+        help="print the shell completion script for bash, zsh or fish",
+        description=(
+            'Print the completion script of SHELL: bash: eval "$(kharden completion bash)" in ~/.bashrc;'
+            ' zsh: kharden completion zsh > "${fpath[1]}/_kharden"; fish: kharden completion fish >'
+            " ~/.config/fish/completions/kharden.fish."
+        ),
+    )
+    completion_cmd.add_argument("shell", choices=COMPLETION_SHELLS)
 
 
 def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
@@ -702,6 +829,8 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         raise UsageError("--context, --kubeconfig and --namespace need --cluster")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.min_score is not None and not 0 <= args.min_score <= 100:
+        raise UsageError("--min-score must be between 0 and 100")
     return ScanOptions(
         rules=tuple(args.rule),
         skip_rules=tuple(args.skip_rule),
@@ -716,6 +845,9 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         kube_version=args.kube_version,
         cluster=_cluster_options(args) if args.cluster else None,
         snapshot=args.snapshot,
+        allow_empty=args.allow_empty,
+        stdin_name=args.stdin_name,
+        severities=frozenset().union(*args.severity) if args.severity else None,
         attack_paths=False,
     )
 

@@ -22,6 +22,8 @@ from ._yaml import Positions, unpack
 from .errors import UsageError
 
 __all__ = [
+    "RENDER_ROOT_FILES",
+    "STDIN_FILE",
     "BaselineStats",
     "ClusterInfo",
     "EditSite",
@@ -86,6 +88,15 @@ class ObjRef:
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+STDIN_FILE = "<stdin>"
+"""The file of the objects read from stdin, unless ``--stdin-name`` names it."""
+RENDER_ROOT_FILES = {
+    "helm": ("Chart.yaml",),
+    "kustomize": ("kustomization.yaml", "kustomization.yml", "Kustomization"),
+}
+"""By renderer, the files that make a directory a chart or a kustomization (the first present counts)."""
 
 
 class EditSite(NamedTuple):
@@ -246,6 +257,13 @@ class Hit(NamedTuple):
 
     ``obj`` is needed only from whole-inventory rules; per-object rules hit their own object.
     ``severity`` overrides the rule's default when the rule grades by value.
+
+    ``key`` is the problem's identity within its object when the field does not tell it: a rule
+    that can find several problems on one field (two admission plugins of one flag, two clauses of
+    one audit policy, the workloads one NetworkPolicy rule opens) gives each its key, which then
+    stands for the field in the fingerprint. A key names what the problem is about
+    (``kube-scheduler --profiling``, ``AlwaysAdmit``, an audit clause), never a line, so that it
+    survives line moves and reformatting.
     """
 
     path: str
@@ -253,6 +271,7 @@ class Hit(NamedTuple):
     container: str | None = None
     severity: Severity | None = None
     obj: Obj | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

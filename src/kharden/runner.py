@@ -33,8 +33,12 @@ class Judgement:
 class Runner:
     """Per-workload and per-object rules, sorted once by what they judge."""
 
-    def __init__(self, rules: Sequence[Rule], policy: Policy | None = None) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], policy: Policy | None = None, instances: Mapping[Obj, str] | None = None
+    ) -> None:
         self.policy = policy or Policy()
+        self.instances: Mapping[Obj, str] = instances or {}
+        """What tells objects of one reference apart (:func:`~kharden.fingerprint.object_instances`)."""
         self.pod_rules = [r for r in rules if r.target == "pod"]
         # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
         # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
@@ -71,7 +75,11 @@ class Runner:
                 out.not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
             else:
                 found = template_annotations(obj) if annotations is None else annotations
-                out.findings.append(finding(rule, obj, hit, found, self.policy))
+                out.findings.append(self.finding(rule, obj, hit, found))
+
+    def finding(self, rule: Rule, obj: Obj, hit: Hit, annotations: Mapping[str, str]) -> Finding:
+        """A hit of ``rule`` on ``obj`` as a finding, with this runner's policy and object instances."""
+        return finding(rule, obj, hit, annotations, self.policy, self.instances.get(obj, ""))
 
 
 def judge(obj: Obj, rules: Sequence[Rule], policy: Policy | None = None) -> Judgement:
@@ -93,11 +101,17 @@ def judge(obj: Obj, rules: Sequence[Rule], policy: Policy | None = None) -> Judg
     return out
 
 
-def finding(rule: Rule, obj: Obj, hit: Hit, annotations: Mapping[str, str], policy: Policy) -> Finding:
-    """A hit as a finding: the one place where severity overrides and suppressions are applied."""
+def finding(
+    rule: Rule, obj: Obj, hit: Hit, annotations: Mapping[str, str], policy: Policy, instance: str = ""
+) -> Finding:
+    """A hit as a finding: the one place where severity overrides and suppressions are applied.
+
+    The fingerprint is the rule, the object (with ``instance``, what tells it apart from other objects
+    of its reference) and the field, or the hit's key when the rule gives one.
+    """
     severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
     location, stable = obj.trace(hit.path)
-    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable)
+    print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable if hit.key is None else hit.key, instance)
     return Finding(
         rule=rule.id,
         severity=severity,

@@ -23,11 +23,21 @@ from .analysis.podspec import TEMPLATE_KINDS
 from .baseline import Baseline, load_baseline
 from .config import Config
 from .errors import InputError, UsageError
+from .fingerprint import object_instances, tell_apart
 from .inventory import Inventory
-from .model import BaselineStats, ErrorRecord, Finding, NotEvaluated, Report, RuleRun, Unevaluated
+from .model import (
+    BaselineStats,
+    ErrorRecord,
+    Finding,
+    NotEvaluated,
+    Report,
+    RuleRun,
+    Severity,
+    Unevaluated,
+)
 from .paths.findings import on_paths
 from .rules import INPUTS, Rule, select
-from .runner import Judgement, Runner, finding, template_annotations
+from .runner import Judgement, Runner, template_annotations
 from .score import scorecard
 from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
 from .sources.documents import Collected
@@ -51,6 +61,8 @@ class ScanOptions:
     helm_values: tuple[str, ...] = ()
     helm_set: tuple[str, ...] = ()
     stdin: BinaryIO | None = field(default=None, compare=False)
+    stdin_name: str | None = None
+    """The file stdin's objects are reported under (``--stdin-name``): what a SARIF result needs."""
     cluster: ClusterOptions | None = None
     """Read this live cluster too (``--cluster``)."""
     snapshot: str | None = None
@@ -67,6 +79,10 @@ class ScanOptions:
     """The cluster's Kubernetes version (``1.29``); else the cluster's or a node root's, else assumed."""
     attack_paths: bool = True
     """Count the attack paths each finding lies on (``Report.attack_paths``; see ``kharden paths``)."""
+    allow_empty: bool = False
+    """Accept inputs that give nothing to judge; else each is an input error (``--allow-empty``)."""
+    severities: frozenset[Severity] | None = None
+    """Report only findings of these severities (``--severity``); the scores stay the whole checklist's."""
 
 
 def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
@@ -95,36 +111,81 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
             kube_version=kube_version,
             attack_paths=options.attack_paths,
         )
+    if options.severities is not None:
+        report.findings = [f for f in report.findings if f.severity in options.severities]
     report.generated_at = scan_time()
     return report
 
 
 def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
-    """Read every input as ``scan`` does: what every command that reads manifests starts from."""
+    """Read every input as ``scan`` does: what every command that reads manifests starts from.
+
+    An input that gives nothing to judge (paths without a Kubernetes object, a node root without a
+    control-plane component or kubelet, an empty snapshot or cluster) is an input error unless
+    ``options.allow_empty``: a wrong directory or a failed ``kubectl get > file`` must not pass.
+    """
     collected = Collected()
-    read_paths(
-        list(paths),
-        collected,
-        FileOptions(
-            max_file_bytes=options.max_file_bytes,
-            jobs=options.jobs,
-            helm_values=options.helm_values,
-            helm_set=options.helm_set,
-            stdin=options.stdin,
-        ),
-    )
+    empty = _Emptiness(collected, options.allow_empty)
+    if paths:
+        with empty.watch(_named(paths), "no Kubernetes object in the files read"):
+            read_paths(
+                list(paths),
+                collected,
+                FileOptions(
+                    max_file_bytes=options.max_file_bytes,
+                    jobs=options.jobs,
+                    helm_values=options.helm_values,
+                    helm_set=options.helm_set,
+                    stdin=options.stdin,
+                    stdin_name=options.stdin_name,
+                ),
+            )
     for path in options.image_reports:
         read_image_report(path, collected, options.max_file_bytes)
     for root in options.node_roots:
-        read_node(root, collected)
+        with empty.watch(root, _EMPTY_NODE) as found:
+            found.append(read_node(root, collected))
     if options.snapshot is not None:
-        try:
-            read_snapshot(options.snapshot, collected, options.max_file_bytes)
-        except InputError as e:
-            collected.error(e)
+        with empty.watch(options.snapshot, "the snapshot holds no object"):
+            try:
+                read_snapshot(options.snapshot, collected, options.max_file_bytes)
+            except InputError as e:
+                collected.error(e)
     if options.cluster is not None:
-        read_cluster(options.cluster, collected)
+        with empty.watch(f"cluster {options.cluster.context or ''}".strip(), "no object could be read"):
+            read_cluster(options.cluster, collected)
     return collected
+
+
+_EMPTY_NODE = (
+    "no control-plane component or kubelet under this node root (no static pod, kubelet unit, flags or"
+    " KubeletConfiguration, k3s or RKE2 configuration)"
+)
+
+
+@dataclass
+class _Emptiness:
+    """Turns an input that gave nothing to judge, and no error either, into an input error."""
+
+    collected: Collected
+    allowed: bool
+
+    @contextmanager
+    def watch(self, name: str, what: str) -> Iterator[list[bool]]:
+        """Watch one input being read; the caller may append whether it found what counts."""
+        objects, errors = len(self.collected.objects), len(self.collected.errors)
+        found: list[bool] = []
+        yield found
+        if self.allowed or len(self.collected.errors) > errors:
+            return
+        if all(found) and len(self.collected.objects) > objects:
+            return
+        self.collected.error(InputError(f"{what}; nothing to judge (--allow-empty accepts it)", file=name))
+
+
+def _named(paths: Sequence[str]) -> str:
+    shown = ", ".join(paths[:3])
+    return shown + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
 def _version(text: str | None) -> tuple[int, int] | None:
@@ -218,7 +279,8 @@ def evaluate(
         image_scans=collected.image_scans,
         cluster=collected.cluster,
     )
-    runner = Runner(runnable, policy)
+    instances = object_instances(context.inventory.objects)
+    runner = Runner(runnable, policy, instances)
     judged = Judgement(not_evaluated=not_evaluated)
     if runner.pod_rules:
         for pod in context.pods:
@@ -228,25 +290,19 @@ def evaluate(
             runner.object(obj, judged)
     findings = judged.findings
 
-    for rule in runnable:
-        if rule.target == "inventory":
-            for hit in rule.check(context):
-                if isinstance(hit, Unevaluated):
-                    not_evaluated.append(NotEvaluated(rule.id, hit.reason))
-                    continue
-                if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
-                    raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-                findings.append(finding(rule, hit.obj, hit, template_annotations(hit.obj), policy))
+    inventory_rules = [r for r in runnable if r.target == "inventory"]
+    undecided = _run_inventory(inventory_rules, context, runner, findings, not_evaluated)
 
+    findings.sort(key=_order)
+    _tell_apart(findings, policy)  # final fingerprints, before the attack paths count by them
     counts = on_paths(context, findings) if attack_paths else None  # before errors: it may build engines
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
-    findings.sort(key=_order)
     runs = [
         RuleRun(
             rule.id,
             rule.section,
             policy.severity.get(rule.id, rule.severity),
-            _examined(rule, context),
+            _examined(rule, context) if rule.id not in undecided else 0,
             rule.fix_support,
         )
         for rule in runnable
@@ -269,6 +325,32 @@ def evaluate(
     )
 
 
+def _run_inventory(
+    rules: Sequence[Rule],
+    context: ScanContext,
+    runner: Runner,
+    findings: list[Finding],
+    not_evaluated: list[NotEvaluated],
+) -> set[str]:
+    """Run the whole-inventory rules; the IDs of those that could only say what they could not judge
+    (they examined nothing: a section of such rules scores n/a, never 100)."""
+    undecided: set[str] = set()
+    for rule in rules:
+        found = 0
+        for hit in rule.check(context):
+            if isinstance(hit, Unevaluated):
+                not_evaluated.append(NotEvaluated(rule.id, hit.reason))
+                undecided.add(rule.id)
+                continue
+            found += 1
+            if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
+                raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
+            findings.append(runner.finding(rule, hit.obj, hit, template_annotations(hit.obj)))
+        if found:
+            undecided.discard(rule.id)
+    return undecided
+
+
 def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
     """Why ``rule`` cannot see every object it reads: the reasons of the unread kinds it reads.
 
@@ -288,12 +370,29 @@ def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
 
 
 def _examined(rule: Rule, context: ScanContext) -> int:
-    """What a rule checks: every workload, every object of its kinds, or the inventory as one."""
+    """What a rule checks: every workload, every object of its kinds, or the inventory as one (when it
+    holds some of the kinds the rule reads: RBAC rules judge nothing in a scan without RBAC objects)."""
     if rule.target == "pod":
         return len(context.pods)
     if rule.target == "object":
         return len(context.inventory.of_kind(*rule.kinds))
+    if rule.needs is not None and not context.inventory.of_kind(*rule.needs):
+        return 0
     return 1
+
+
+def _tell_apart(findings: list[Finding], policy: Policy) -> None:
+    """Give the findings on copies of one object fingerprints of their own (see
+    :func:`~kharden.fingerprint.tell_apart`); the baseline is asked again about their new ones."""
+    changed = tell_apart(findings)
+    for index, fingerprint in changed.items():
+        finding = findings[index]
+        suppressed = finding.suppressed
+        if suppressed is None or suppressed.kind == "baseline":
+            suppressed = policy.baseline_suppression(fingerprint, finding.severity)
+        findings[index] = finding._replace(fingerprint=fingerprint, suppressed=suppressed)
+    if changed:
+        findings.sort(key=_order)
 
 
 def _order(finding: Finding) -> tuple[str, int, int, str, str]:

@@ -7,7 +7,9 @@ The formula:
    medium 3, low 1. Informational rules do not count.
 2. A rule passes in proportion to what it examined that has no unsuppressed finding:
    ``1 - failing / examined``, where a pod rule examines workloads, an object rule the
-   objects of its kinds, and a whole-inventory rule makes one check (it passes or not).
+   objects of its kinds, and a whole-inventory rule makes one check (it passes or not)
+   when the scan holds some of the kinds it reads and it could judge them (a control-plane
+   rule on a node without an API server examined nothing).
 3. The section score is ``100 * sum(weight * pass) / sum(weight)``, rounded down.
 4. One serious problem is never averaged away: an unsuppressed critical finding caps the
    section at 49, a high one at 79. So 80 and above means no high or critical finding.
@@ -15,7 +17,8 @@ The formula:
    by the worst finding anywhere.
 
 A section where no rule examined anything (no objects of its kinds, or its evidence was
-missing) has no score. Suppressed findings, baselined ones included, do not count.
+missing) has no score: n/a, never 100. Suppressed findings, baselined ones included, do
+not count.
 """
 
 from __future__ import annotations

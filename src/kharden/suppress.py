@@ -120,6 +120,10 @@ class Policy:
         for ignore in self.ignores:
             if ignore.matches(rule_id, obj.ref):
                 return Suppression(kind="config", reason=ignore.reason)
+        return self.baseline_suppression(fingerprint, severity)
+
+    def baseline_suppression(self, fingerprint: str, severity: Severity) -> Suppression | None:
+        """The baseline's suppression of a finding, when the baseline holds it at this severity or above."""
         if self.baseline is not None and self.baseline.covers(fingerprint, severity):
             return Suppression(kind="baseline", reason=f"in the baseline {self.baseline.file}")
         return None

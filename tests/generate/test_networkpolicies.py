@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -185,23 +186,23 @@ def test_the_example_app_scans_clean_but_for_what_no_policy_can_govern(
     assert left == [
         (
             "exposure.metadata-api",
-            "Namespace shop",
+            "Pod shop/debug",
             "pods of Pod 'debug' in namespace 'shop' can reach the metadata API on 80/TCP",
         ),
         (
             "netpol.egress-open",
-            "Namespace shop",
+            "Pod shop/debug",
             "pods of Pod 'debug' in namespace 'shop' may send traffic to every namespace",
         ),
         ("netpol.host-network", "Pod shop/debug", "the pod uses the node's network namespace (hostNetwork"),
         (
             "netpol.ingress-open",
-            "Namespace shop",
+            "Pod shop/debug",
             "pods of Pod 'debug' in namespace 'shop' accept ingress from every namespace",
         ),
         (
             "netpol.internet-egress",
-            "Namespace shop",
+            "Pod shop/debug",
             "pods of Pod 'debug' in namespace 'shop' may reach the Internet",
         ),
         (
@@ -462,19 +463,20 @@ def test_generated_clusters_keep_what_they_need_and_lose_the_rest(tmp_path: Path
     for doc in documents(generated.read_text()):
         assert schema_errors(doc) == []
     report = scan_with([str(cluster)], generated.read_text(), tmp_path, NETWORK_RULES)
-    for finding in report.findings:
-        # What remains is on policies in force (which kharden keeps) or in kube-system, which it leaves alone.
-        name = finding.object.name
-        assert not name.startswith("kharden-"), finding
-        if finding.object.kind == "Namespace":
-            assert name == "kube-system", finding
-        else:
-            assert finding.object.kind == "NetworkPolicy", finding
-    # Every remaining metadata path is one the proof named.
+    # What remains is opened by policies in force (which kharden keeps), or in kube-system, which it
+    # leaves alone (network findings are per workload, naming the policy rule that opens the path).
     named = {line.split(" through ")[-1].split(" (")[0] for line in proof.metadata if " through " in line}
     for finding in report.findings:
-        if finding.rule == "exposure.metadata-api" and finding.object.kind == "NetworkPolicy":
-            assert any(str(finding.object) in n for n in named), finding
+        if finding.rule == "netpol.selects-nothing":
+            assert not finding.object.name.startswith("kharden-"), finding
+            continue
+        opened_by = re.search(r"rule \d+ of (NetworkPolicy \S+/(\S+)) ", finding.message)
+        if opened_by is None:
+            assert finding.object.namespace == "kube-system", finding
+            continue
+        assert not opened_by[2].startswith("kharden-"), finding
+        if finding.rule == "exposure.metadata-api":  # every remaining metadata path is one the proof named
+            assert any(opened_by[1] in n for n in named), finding
 
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str], apps: str) -> None:

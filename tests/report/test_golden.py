@@ -91,5 +91,6 @@ def test_a_clean_scan_renders(name: str, monkeypatch: pytest.MonkeyPatch) -> Non
         "html": '<p class="empty">No findings.</p>',
         "policyreport": "# kharden: no findings, no policy reports\n",
         "markdown": "### kharden: ✅ no findings\n",
+        "github": "::notice title=kharden::kharden: no findings; score 100/100\n",
     }
     assert expected[name] in text

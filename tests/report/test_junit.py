@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import junitparser
+import pytest
+import xunitparser
+
+from conftest import EXAMPLES, run_cli
+from kharden.model import Severity
 from kharden.report import junit
 from samples import edge_report
 
 
 def parsed() -> ET.Element:
-    return ET.fromstring(junit.render(edge_report()))
+    """The edge report, every unsuppressed finding failing (as with --fail-on info)."""
+    return ET.fromstring(junit.render(edge_report(), fail_on=Severity.INFO))
 
 
 def cases(root: ET.Element, suite: str) -> list[ET.Element]:
@@ -83,14 +91,14 @@ def test_counts_errors_and_rules_not_evaluated() -> None:
     suite = next(s for s in root if s.get("name") == "pod.privileged")
     assert suite.get("timestamp") == "2026-01-02T03:04:05"
     assert {p.get("name"): p.get("value") for p in suite.iter("property")} == {
-        "title": "Privileged container",
-        "section": "pods",
-        "severity": "critical",
+        "pod.privileged:title": "Privileged container",
+        "pod.privileged:section": "pods",
+        "pod.privileged:severity": "critical",
     }
 
 
 def test_characters_xml_cannot_carry_are_replaced() -> None:
-    text = junit.render(edge_report())
+    text = junit.render(edge_report(), fail_on=Severity.INFO)
     assert "\x07" not in text
     [case] = cases(ET.fromstring(text), "image.mutable-tag")
     failure = case.find("failure")
@@ -106,3 +114,63 @@ def test_a_rule_without_findings_is_one_passing_testcase() -> None:
     [case] = cases(root, "pod.proc-mount")
     assert case.get("name") == "no findings (3 examined)"
     assert list(case) == []
+
+
+def _failing(root: ET.Element) -> list[tuple[str, str]]:
+    return [
+        (c.get("classname") or "", c.get("name") or "")
+        for c in root.iter("testcase")
+        if c.find("failure") is not None
+    ]
+
+
+@pytest.mark.parametrize("fail_on", [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, None])
+def test_only_what_fails_the_run_fails(fail_on: Severity | None) -> None:
+    """A finding below --fail-on does not fail its testcase (Jenkins would mark the build unstable while
+    kharden exits 0): it is listed in the testcase's output."""
+    report = edge_report()
+    root = ET.fromstring(junit.render(report, fail_on=fail_on))
+    failing = {
+        (f.rule, str(f.object)) for f in report.active if fail_on is not None and f.severity >= fail_on
+    }
+    assert set(_failing(root)) == failing
+    listed = [c for c in root.iter("testcase") if c.find("system-out") is not None]
+    below = {(f.rule, str(f.object)) for f in report.active} - failing
+    assert {(c.get("classname"), c.get("name")) for c in listed} == below
+    for case in listed:
+        out = case.findtext("system-out") or ""
+        assert out.startswith(
+            "the run fails on no finding" if fail_on is None else f"below --fail-on {fail_on.label}"
+        )
+
+
+def test_the_scan_passes_its_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "scan", str(EXAMPLES / "insecure"), "-f", "junit", "--fail-on", "critical")
+    root = ET.fromstring(out)
+    assert code == 1
+    assert _failing(root)
+    severities = {failure.get("type") for failure in root.iter("failure")}
+    assert severities == {"critical"}
+    code, out, _ = run_cli(capsys, "scan", str(EXAMPLES / "insecure"), "-f", "junit", "--fail-on", "never")
+    assert (code, _failing(ET.fromstring(out))) == (0, [])
+
+
+@pytest.mark.parametrize("fail_on", [Severity.INFO, Severity.HIGH])
+def test_loads_in_junitparser_and_xunitparser(fail_on: Severity, tmp_path: Path) -> None:
+    report = edge_report()
+    path = tmp_path / "kharden.xml"
+    path.write_text(junit.render(report, fail_on=fail_on), encoding="utf-8")
+    root = ET.parse(path).getroot()
+
+    xml = junitparser.JUnitXml.fromfile(str(path))
+    assert (xml.tests, xml.failures, xml.errors, xml.skipped) == tuple(
+        int(root.get(k) or 0) for k in ("tests", "failures", "errors", "skipped")
+    )
+    names = [p.get("name") for p in root.iter("property")]
+    assert len(names) == len(set(names))
+
+    _, result = xunitparser.parse(str(path))  # checks the document's totals against its testcases
+    assert result.testsRun == int(root.get("tests") or 0)
+    assert len(result.failures) == int(root.get("failures") or 0)
+    assert len(result.errors) == int(root.get("errors") or 0)
+    assert len(result.skipped) == int(root.get("skipped") or 0)

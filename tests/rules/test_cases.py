@@ -72,6 +72,8 @@ def test_case_file(rule: Rule, path: Path) -> None:
         evidence=[v for k, v in directives if k == "evidence"],
     )
     assert report.errors == []
+    prints = [f.fingerprint for f in report.findings]
+    assert len(set(prints)) == len(prints), "two findings share a fingerprint"
     got = sorted(
         (
             (f.location.path, f.container, f"{f.object.kind}/{f.object.name}")

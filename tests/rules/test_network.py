@@ -43,22 +43,24 @@ def where(found: list[Finding]) -> list[tuple[str, str, str]]:
     return [(f"{f.object.kind}/{f.object.name}", f.location.path, f.severity.label) for f in found]
 
 
+LABELS = "/spec/template/metadata/labels"
+HOST_NETWORK = "/spec/template/spec/hostNetwork"
 DENY_ALL = policy(name="deny-all", policyTypes=["Ingress", "Egress"])
 DNS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
 DENY_INGRESS = policy(name="deny-ingress", policyTypes=["Ingress"])
 
 OPEN_CASES = [
     # ingress-open
-    pytest.param("netpol.ingress-open", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "high")], id="ingress-no-policy-on-namespace"),
-    pytest.param("netpol.ingress-open", [deployment(), deployment(name="api")], [("Deployment/web", "/spec/template/metadata/labels", "high")], id="ingress-no-policy-on-first-workload"),
+    pytest.param("netpol.ingress-open", [namespace(), deployment()], [("Deployment/web", LABELS, "high")], id="ingress-no-policy-with-namespace"),
+    pytest.param("netpol.ingress-open", [namespace(), deployment(), deployment(name="api")], [("Deployment/web", LABELS, "high"), ("Deployment/api", LABELS, "high")], id="ingress-no-policy-each-workload"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS], [], id="ingress-default-deny"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(ingress=[{"from": [{"namespaceSelector": {}}]}])],
-                 [("NetworkPolicy/p", "/spec/ingress/0/from/0/namespaceSelector", "high")], id="ingress-every-namespace"),
+                 [("Deployment/web", LABELS, "high")], id="ingress-every-namespace"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {"matchExpressions": [
         {"key": "kubernetes.io/metadata.name", "operator": "Exists"}]}}]}])],
-                 [("NetworkPolicy/p", "/spec/ingress/0/from/0/namespaceSelector", "high")], id="ingress-name-label-exists-is-every-namespace"),
+                 [("Deployment/web", LABELS, "high")], id="ingress-name-label-exists-is-every-namespace"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"ports": [{"port": 8080}]}])],
-                 [("NetworkPolicy/p", "/spec/ingress/0", "high")], id="ingress-rule-without-from"),
+                 [("Deployment/web", LABELS, "high")], id="ingress-rule-without-from"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}}]}])],
                  [], id="ingress-every-namespace-but-some-pods"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"team": "shop"}}}]}])],
@@ -66,22 +68,22 @@ OPEN_CASES = [
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(podSelector={"matchLabels": {"app": "gone"}}, ingress=[{}])],
                  [], id="ingress-rule-of-a-policy-selecting-nothing"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, deployment(name="agent", host_network=True)],
-                 [("Deployment/agent", "/spec/template/metadata/labels", "high")], id="ingress-host-network-is-uncovered"),
+                 [("Deployment/agent", HOST_NETWORK, "high")], id="ingress-host-network-is-uncovered"),
     # egress-open
-    pytest.param("netpol.egress-open", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "medium")], id="egress-no-policy"),
-    pytest.param("netpol.egress-open", [deployment(), DENY_INGRESS], [("Deployment/web", "/spec/template/metadata/labels", "medium")], id="egress-ingress-policy-only"),
-    pytest.param("netpol.egress-open", [deployment(), egress({})], [("NetworkPolicy/egress", "/spec/egress/0", "medium")], id="egress-rule-without-to"),
+    pytest.param("netpol.egress-open", [namespace(), deployment()], [("Deployment/web", LABELS, "medium")], id="egress-no-policy"),
+    pytest.param("netpol.egress-open", [deployment(), DENY_INGRESS], [("Deployment/web", LABELS, "medium")], id="egress-ingress-policy-only"),
+    pytest.param("netpol.egress-open", [deployment(), egress({})], [("Deployment/web", LABELS, "medium")], id="egress-rule-without-to"),
     pytest.param("netpol.egress-open", [deployment(), egress({"to": [{"namespaceSelector": {}}], "ports": [{"port": 9090}]})],
-                 [("NetworkPolicy/egress", "/spec/egress/0/to/0/namespaceSelector", "medium")], id="egress-every-namespace"),
+                 [("Deployment/web", LABELS, "medium")], id="egress-every-namespace"),
     pytest.param("netpol.egress-open", [deployment(), egress({"to": [{"podSelector": {}}]}, to_block("0.0.0.0/0"))], [], id="egress-own-namespace-and-addresses"),
 ]  # fmt: skip
 
 EXTERNAL_CASES = [
     # internet-egress
-    pytest.param("netpol.internet-egress", [deployment()], [("Deployment/web", "/spec/template/metadata/labels", "medium")], id="internet-no-policy"),
+    pytest.param("netpol.internet-egress", [deployment()], [("Deployment/web", LABELS, "medium")], id="internet-no-policy"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 443}]))],
-                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "medium")], id="internet-https"),
-    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("::/0"))], [("NetworkPolicy/egress", "/spec/egress/0/to/0", "medium")], id="internet-ipv6"),
+                 [("Deployment/web", LABELS, "medium")], id="internet-https"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("::/0"))], [("Deployment/web", LABELS, "medium")], id="internet-ipv6"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("10.0.0.0/8"), to_block("fd00::/8"), to_block("100.64.0.0/10"))], [], id="internet-private-ranges"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": "http"}]))], [], id="internet-named-port-matches-no-address"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1"))], [], id="internet-everything-excepted"),
@@ -89,22 +91,22 @@ EXTERNAL_CASES = [
     # DNS only (port 53, no 'to' or any address): not open egress; DNS to any address is low
     pytest.param("netpol.egress-open", [deployment(), egress({"ports": DNS})], [], id="egress-dns-only-is-not-open"),
     pytest.param("netpol.egress-open", [deployment(), egress({"ports": [*DNS, {"port": 443}]})],
-                 [("NetworkPolicy/egress", "/spec/egress/0", "medium")], id="egress-dns-and-https-is-open"),
+                 [("Deployment/web", LABELS, "medium")], id="egress-dns-and-https-is-open"),
     pytest.param("netpol.internet-egress", [deployment(), egress({"ports": DNS})],
-                 [("NetworkPolicy/egress", "/spec/egress/0", "low")], id="internet-dns-to-any-address-is-low"),
+                 [("Deployment/web", LABELS, "low")], id="internet-dns-to-any-address-is-low"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=DNS))],
-                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "low")], id="internet-dns-to-every-ipv4-is-low"),
+                 [("Deployment/web", LABELS, "low")], id="internet-dns-to-every-ipv4-is-low"),
     # metadata-api
-    pytest.param("exposure.metadata-api", [namespace(), deployment()], [("Namespace/shop", "/metadata/name", "high")], id="metadata-no-policy"),
+    pytest.param("exposure.metadata-api", [namespace(), deployment()], [("Deployment/web", LABELS, "high")], id="metadata-no-policy"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.169.254/32"))], [], id="metadata-excepted"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.0.0/16"))], [], id="metadata-excepted-by-a-wider-range"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("169.254.0.0/16", ports=[{"port": 53, "protocol": "UDP"}]))], [], id="metadata-range-on-another-port"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": 1, "endPort": 1024}]))],
-                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "high")], id="metadata-port-range"),
+                 [("Deployment/web", LABELS, "high")], id="metadata-port-range"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("169.254.169.254/32", ports=[{"port": 80}]))],
-                 [("NetworkPolicy/egress", "/spec/egress/0/to/0", "high")], id="metadata-address-itself"),
-    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("fd00::/8"))], [("NetworkPolicy/egress", "/spec/egress/0/to/0", "high")], id="metadata-ipv6"),
-    pytest.param("exposure.metadata-api", [deployment(), egress({"ports": [{"port": 80}]})], [("NetworkPolicy/egress", "/spec/egress/0", "high")], id="metadata-rule-without-to"),
+                 [("Deployment/web", LABELS, "high")], id="metadata-address-itself"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("fd00::/8"))], [("Deployment/web", LABELS, "high")], id="metadata-ipv6"),
+    pytest.param("exposure.metadata-api", [deployment(), egress({"ports": [{"port": 80}]})], [("Deployment/web", LABELS, "high")], id="metadata-rule-without-to"),
     pytest.param("exposure.metadata-api", [deployment(), egress({"to": [{"namespaceSelector": {}}]})], [], id="metadata-pods-only"),
 ]  # fmt: skip
 
@@ -172,37 +174,54 @@ def test_other_service_types_are_not_nodeports() -> None:
 
 
 def test_messages_name_pods_policy_and_ports() -> None:
-    (found,) = findings(
+    web, api = findings(
         "exposure.metadata-api",
         deployment(),
         deployment(name="api"),
         egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 80}, {"port": 443}])),
     )
-    assert found.message == (
-        "egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web', Deployment 'api' reach the"
-        " metadata API on 80/TCP (ipBlock 0.0.0.0/0 except 10.0.0.0/8 covers 169.254.169.254)"
+    opens = (
+        "reach the metadata API on 80/TCP (ipBlock 0.0.0.0/0 except 10.0.0.0/8 covers 169.254.169.254)"
+        " (test.yaml:53:7)"
     )
-    (uncovered,) = findings(
+    assert web.message == f"egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web' {opens}"
+    assert api.message == f"egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'api' {opens}"
+    web, agent = findings(
         "netpol.ingress-open", namespace(), deployment(), deployment(name="agent", host_network=True)
     )
-    assert uncovered.message == (
+    assert web.message == (
         "pods of Deployment 'web' in namespace 'shop' accept ingress from every namespace: no NetworkPolicy"
-        " selects them for ingress; so do Deployment 'agent', on hostNetwork, which NetworkPolicies never select"
+        " selects them for ingress"
+    )
+    assert agent.message == (
+        "pods of Deployment 'agent' in namespace 'shop' accept ingress from every namespace: they use"
+        " hostNetwork, which NetworkPolicies never select"
     )
     (wide,) = findings(
         "netpol.internet-egress", deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": 443}]))
     )
     assert wide.message == (
         "egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web' reach the Internet on 443/TCP"
-        " (ipBlock 0.0.0.0/0)"
+        " (ipBlock 0.0.0.0/0) (test.yaml:32:7)"
     )
 
 
-def test_many_workloads_are_counted_not_listed() -> None:
-    (found,) = findings("netpol.egress-open", namespace(), *(deployment(name=f"w{i}") for i in range(7)))
-    assert found.message.startswith(
-        "pods of Deployment 'w0', Deployment 'w1', Deployment 'w2', Deployment 'w3' and 3 more in namespace 'shop'"
-    )
+def test_one_finding_per_workload() -> None:
+    """Seven workloads no policy covers are seven findings, each on its workload, each its own fingerprint."""
+    found = findings("netpol.egress-open", namespace(), *(deployment(name=f"w{i}") for i in range(7)))
+    assert [(f.object.name, f.location.path) for f in found] == [(f"w{i}", LABELS) for i in range(7)]
+    assert len({f.fingerprint for f in found}) == 7
+
+
+def test_one_finding_per_workload_and_opening_rule() -> None:
+    """A workload two rules open has a finding for each; copies of one policy open it once."""
+    two_rules = policy(ingress=[{"ports": [{"port": 8080}]}, {"from": [{"namespaceSelector": {}}]}])
+    found = findings("netpol.ingress-open", deployment(), two_rules, two_rules)
+    assert sorted(f.message.split(" admits")[0] for f in found) == [
+        "ingress rule 0 of NetworkPolicy shop/p",
+        "ingress rule 1 of NetworkPolicy shop/p",
+    ]
+    assert len({f.fingerprint for f in found}) == 2
 
 
 def test_nodeport_without_a_fixed_node_port() -> None:
@@ -210,6 +229,36 @@ def test_nodeport_without_a_fixed_node_port() -> None:
     del svc["spec"]["ports"][0]["nodePort"]
     (found,) = findings("exposure.nodeport", deployment(), svc, DENY_INGRESS)
     assert found.message == "the Service opens a node port for 80/TCP on every node (type: NodePort)"
+
+
+def test_a_workload_annotation_speaks_for_that_workload_only() -> None:
+    """The ignore annotation of web silences web's finding, not debug's; debug's own annotation silences its own."""
+    web = deployment()
+    web["spec"]["template"]["metadata"]["annotations"] = {
+        "kharden.io/ignore": "netpol.ingress-open=fronted by a WAF"
+    }
+    debug = deployment(name="debug", host_network=True)
+    found = findings("netpol.ingress-open", namespace(), web, debug)
+    assert [(f.object.name, f.suppressed is not None) for f in found] == [("web", True), ("debug", False)]
+    debug["metadata"]["annotations"] = {"kharden.io/ignore": "netpol.ingress-open=node agent"}
+    found = findings("netpol.ingress-open", namespace(), web, debug)
+    assert [(f.object.name, f.suppressed is not None) for f in found] == [("web", True), ("debug", True)]
+
+
+def test_a_baseline_of_one_workload_does_not_cover_another() -> None:
+    from kharden.baseline import Baseline  # noqa: PLC0415
+    from kharden.suppress import Policy  # noqa: PLC0415
+
+    docs = [namespace(), deployment(), policy(podSelector={"matchLabels": {"app": "web"}}, ingress=[{}])]
+    (web,) = findings("netpol.ingress-open", *docs)
+    policy_ = Policy(baseline=Baseline("baseline.json", {web.fingerprint: web.severity}))
+    collected = Collected()
+    collected.add_stream(yaml.safe_dump_all([*docs, deployment(name="api")]).encode(), "test.yaml")
+    report = evaluate(collected, select(["netpol.ingress-open"]), policy_)
+    assert [(f.object.name, f.suppressed is not None) for f in report.findings] == [
+        ("web", True),
+        ("api", False),
+    ]
 
 
 KUBE_PROMETHEUS = """\

@@ -205,7 +205,7 @@ class Setting:
     ``source`` is ``"flag"`` (written on the command line or in a config's ``*-arg`` list),
     ``"config"`` (a KubeletConfiguration field), ``"distribution"`` (k3s/RKE2 pass it themselves) or
     ``"default"`` (the component's own default); ``obj``/``path`` point where it was written, or where
-    the flag would go.
+    the flag would go. ``component`` names the component whose flag it is (``kube-apiserver``).
     """
 
     name: str
@@ -214,6 +214,7 @@ class Setting:
     path: str
     source: str
     written: str
+    component: str = ""
 
     @property
     def is_set(self) -> bool:
@@ -294,7 +295,7 @@ class Component:
         written = self.last(name)
         if written is not None:
             value = "true" if written.arg.value is None else written.arg.value
-            return Setting(name, value, written.obj, written.path, "flag", written.text)
+            return Setting(name, value, written.obj, written.path, "flag", written.text, self.name)
         files = [*reversed(self.kubelet_dropins), *([self.kubelet_config] if self.kubelet_config else [])]
         if self.name == KUBELET and name in KUBELET_CONFIG and files:
             # --config-dir drop-ins are merged over the --config file in name order (a JSON merge
@@ -306,20 +307,21 @@ class Component:
                 if value is not None:
                     text = _flag_text(value)
                     key = ".".join(_pointer.split(pointer))
-                    return Setting(name, text, source, pointer, "config", f"{key}: {text}")
+                    shown = f"{key}: {text}"
+                    return Setting(name, text, source, pointer, "config", shown, self.name)
             if self.kubelet_config is None:  # drop-ins over the flags' own defaults
                 default_value = self.default(name)
-                return Setting(name, default_value, files[0], pointer, "default", f"{pointer} is not set")
-            return Setting(
-                name, file_default, self.kubelet_config, pointer, "default", f"{pointer} is not set"
-            )
+                unset = f"{pointer} is not set"
+                return Setting(name, default_value, files[0], pointer, "default", unset, self.name)
+            unset = f"{pointer} is not set"
+            return Setting(name, file_default, self.kubelet_config, pointer, "default", unset, self.name)
         if name in self.implicit:
             obj = self.implicit_obj or self.obj
-            return Setting(name, self.implicit[name], obj, "", "distribution", "")
+            return Setting(name, self.implicit[name], obj, "", "distribution", "", self.name)
         if default is None:
             default = self.default(name)
         obj, path = self.fix_at.get(name, (self.obj, self.anchor))
-        return Setting(name, default, obj, path, "default", "")
+        return Setting(name, default, obj, path, "default", "", self.name)
 
     def default(self, name: str) -> str | None:
         if self.name == APISERVER and name == "insecure-port" and self.kube_version < (1, 20):
@@ -334,7 +336,7 @@ class Component:
         occurrences = self.all(name)
         if occurrences:
             return [
-                (item.strip(), Setting(name, w.arg.value, w.obj, w.path, "flag", w.text))
+                (item.strip(), Setting(name, w.arg.value, w.obj, w.path, "flag", w.text, self.name))
                 for w in occurrences
                 for item in (w.arg.value or "").split(",")
                 if item.strip()

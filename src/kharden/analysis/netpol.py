@@ -92,6 +92,7 @@ __all__ = [
     "Side",
     "build_network",
     "target_port",
+    "workload_ref",
 ]
 
 NAME_LABEL = "kubernetes.io/metadata.name"
@@ -146,7 +147,7 @@ class PodClass:
     def refs(self) -> list[tuple[str, str]]:
         """``(kind, name)`` of each workload of the class, in scan order, without repeats."""
         if self._refs is None:
-            self._refs = list(dict.fromkeys(_workload(pod.obj) for pod in self.pods))
+            self._refs = list(dict.fromkeys(workload_ref(pod.obj) for pod in self.pods))
         return self._refs
 
     def __str__(self) -> str:
@@ -155,7 +156,7 @@ class PodClass:
         return ", ".join(f"{kind} {self.namespace}/{name}" for kind, name in self.refs())
 
 
-def _workload(obj: Obj) -> tuple[str, str]:
+def workload_ref(obj: Obj) -> tuple[str, str]:
     """A Pod whose controller is outside the scan is named by that controller (``ReplicaSet web-5d9``)."""
     if obj.ref.kind == "Pod":
         owners = obj.metadata.get("ownerReferences")

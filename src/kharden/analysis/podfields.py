@@ -152,6 +152,7 @@ FIELDS: tuple[PodField, ...] = (
     PodField(
         "automountServiceAccountToken", "automount_token", "boolean", pod="automountServiceAccountToken"
     ),
+    PodField("runtimeClassName", "runtime_class", "string", pod="runtimeClassName"),
 )
 
 _BY_NAME = {f.name: f for f in FIELDS}

@@ -249,6 +249,8 @@ class EffectivePod:
     node_selector: Mapping[str, Field[str]]
     node_affinity: tuple[NodeRequirement, ...]
     """Node affinity ``matchExpressions``, required and preferred (``matchFields`` name nodes, not roles)."""
+    runtime_class: Field[str]
+    """``runtimeClassName``: the RuntimeClass (sandbox, VM runtime) the pod asks for; unset is the default."""
 
     def hit(self, at: Field[Any] | str, message: str, severity: Severity | None = None) -> Hit:
         path = at if isinstance(at, str) else at.path

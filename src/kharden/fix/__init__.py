@@ -9,6 +9,18 @@ entry in its ``patches:`` (``kustomize``); Helm charts get a values file proven 
 
 from __future__ import annotations
 
-from ._apply import FileFix, FixOptions, FixResult, plan_fixes, unified_diff, write_fixes
+from ._apply import FileFix, FixOptions, FixResult, plan_edits, plan_fixes, unified_diff, write_fixes
+from ._plan import Change, Edit, ObjectPlan
 
-__all__ = ["FileFix", "FixOptions", "FixResult", "plan_fixes", "unified_diff", "write_fixes"]
+__all__ = [
+    "Change",
+    "Edit",
+    "FileFix",
+    "FixOptions",
+    "FixResult",
+    "ObjectPlan",
+    "plan_edits",
+    "plan_fixes",
+    "unified_diff",
+    "write_fixes",
+]

@@ -8,7 +8,7 @@ import re
 import stat
 import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,30 +102,9 @@ def plan_fixes(paths: Sequence[str], options: FixOptions | None = None) -> FixRe
     if not fixable:
         raise UsageError("none of the selected rules has an automatic fix (see 'kharden rules', column FIX)")
     result = FixResult()
-    collected = Collected()
-    sources: dict[int, _Source] = {}
-    texts: dict[str, tuple[bytes, str]] = {}
     with acyclic_work():
-        for kind, item in inputs(list(paths)):
-            if kind == "stdin":
-                raise UsageError("kharden fix edits files: give paths, not '-'")
-            try:
-                if kind == "error":
-                    raise item
-                if kind == "file":
-                    _read_file(item, options, collected, sources, texts)
-                else:
-                    before = len(collected.objects)
-                    if kind == "kustomize":
-                        kustomize_source.read(item, collected)
-                    else:
-                        helm_source.read(
-                            item, collected, values=options.helm_values, set_values=options.helm_set
-                        )
-                    for obj in collected.objects[before:]:
-                        sources[id(obj)] = _Source(kind, item)
-            except InputError as e:
-                collected.error(e)
+        read = _read_inputs(paths, options, "kharden fix")
+        collected = read.collected
         for report_file in options.image_reports:
             read_image_report(report_file, collected, options.max_file_bytes)
         digests = read_digests(options.digests, collected.image_scans)
@@ -141,12 +120,85 @@ def plan_fixes(paths: Sequence[str], options: FixOptions | None = None) -> FixRe
                 result.skipped += [(obj.ref, s) for s in plan.skipped]
                 if plan.changed:
                     plans.append(plan)
-        _edit_files(plans, sources, texts, result)
-        from . import helm, kustomize  # noqa: PLC0415 - they import this module's types
+        _place(plans, read, result, "kharden fix")
+        from . import helm  # noqa: PLC0415 - it imports this module's types
 
-        kustomize.patch(sources_of(plans, sources, "kustomize"), result)
-        helm.values(sources_of(plans, sources, "helm"), fixable, options, result)
+        helm.values(sources_of(plans, read.sources, "helm"), fixable, options, result)
     return result
+
+
+def plan_edits(
+    paths: Sequence[str],
+    edit: Callable[[Obj], ObjectPlan | None],
+    by: str,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> FixResult:
+    """Changes another command decides, object by object (``edit`` returns the object's plan, or
+    ``None`` to leave it), placed as ``kharden fix`` places its own: spliced into plain files, a JSON
+    6902 patch per object in a kustomization. ``by`` names the command in the patches it writes.
+    Objects a chart renders are left, each named in ``advice``. Nothing is written
+    (:func:`write_fixes` does)."""
+    result = FixResult()
+    with acyclic_work():
+        read = _read_inputs(paths, FixOptions(max_file_bytes=max_file_bytes), by)
+        result.errors = [ErrorRecord(e.file, e.line, e.message) for e in read.collected.errors]
+        plans = []
+        for obj in read.collected.objects:
+            plan = edit(obj)
+            if plan is None or not plan.changed:
+                continue
+            source = read.sources.get(id(obj))
+            if source is not None and source.kind == "helm":
+                result.advice.append(
+                    f"{obj.ref} is rendered by the chart {source.path}: {by} cannot edit its templates;"
+                    f" {'; '.join(c.message for c in plan.changes)}"
+                )
+                continue
+            plans.append(plan)
+        _place(plans, read, result, by)
+    return result
+
+
+@dataclass
+class _Read:
+    collected: Collected
+    sources: dict[int, _Source]
+    texts: dict[str, tuple[bytes, str]]
+
+
+def _read_inputs(paths: Sequence[str], options: FixOptions, by: str) -> _Read:
+    """Every object of ``paths`` and where it was read (a document of a file, a kustomization, a
+    chart), with the text of each file; input errors are recorded in the collection."""
+    read = _Read(Collected(), {}, {})
+    for kind, item in inputs(list(paths)):
+        if kind == "stdin":
+            raise UsageError(f"{by} edits files: give paths, not '-'")
+        try:
+            if kind == "error":
+                raise item
+            if kind == "file":
+                _read_file(item, options, read.collected, read.sources, read.texts)
+            else:
+                before = len(read.collected.objects)
+                if kind == "kustomize":
+                    kustomize_source.read(item, read.collected)
+                else:
+                    helm_source.read(
+                        item, read.collected, values=options.helm_values, set_values=options.helm_set
+                    )
+                for obj in read.collected.objects[before:]:
+                    read.sources[id(obj)] = _Source(kind, item)
+        except InputError as e:
+            read.collected.error(e)
+    return read
+
+
+def _place(plans: list[ObjectPlan], read: _Read, result: FixResult, by: str) -> None:
+    """Plain files edited in place, kustomizations patched."""
+    _edit_files(plans, read.sources, read.texts, result)
+    from . import kustomize  # noqa: PLC0415 - it imports this module's types
+
+    kustomize.patch(sources_of(plans, read.sources, "kustomize"), result, by)
 
 
 def sources_of(

@@ -51,7 +51,9 @@ def json_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict
     return ops
 
 
-def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult) -> None:
+def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult, by: str = "kharden fix") -> None:
+    """A JSON 6902 patch per object in the kustomization it was rendered from, listed in its ``patches:``
+    (a patch written before is extended); ``by`` names the command in the patch's first line."""
     from ._apply import FileFix  # noqa: PLC0415 - a cycle otherwise
 
     for directory, plans in plans_by_dir.items():
@@ -74,7 +76,7 @@ def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult) -> None:
             file = f"{PATCH_DIRECTORY}/{ref.kind.lower()}-{name}.yaml"
             ops = json_patch(plan.obj.raw, plan.fixed)
             header = (
-                f"# Written by kharden fix: {', '.join(sorted({c.rule for c in plan.changes}))}"
+                f"# Written by {by}: {', '.join(sorted({c.rule for c in plan.changes}))}"
                 f" on {ref.kind} {name}.\n"
             )
             target: dict[str, Any] = {"kind": ref.kind, "name": name}

@@ -11,17 +11,26 @@ from pathlib import Path
 from .._display import say
 from ..analysis.context import ScanContext
 from ..errors import UsageError
-from ..model import ErrorRecord
+from ..fix import plan_edits, write_fixes
+from ..model import ErrorRecord, ObjRef
 from ..scan import ScanOptions, acyclic_work
 from ..sources.cluster import ClusterOptions
 from . import load
 from .model import Generated
 from .networkpolicies import Options, plan_networkpolicies
-from .output import add_to_kustomization, files_by_namespace, kustomization_of, patch_text, render
+from .output import (
+    add_to_kustomization,
+    files_by_namespace,
+    kustomization_in,
+    kustomization_of,
+    merged,
+    patch_text,
+    render,
+)
 from .podsecurity import generate_pod_security
 from .proof import prove
 from .psp import generate_psa
-from .serviceaccounts import generate_serviceaccounts, kubectl_patches
+from .serviceaccounts import assign, generate_serviceaccounts, kubectl_patches
 
 __all__ = ["KINDS", "add_arguments", "run"]
 
@@ -44,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--write",
         action="store_true",
         help="write the objects into the kustomization PATH (a file beside kustomization.yaml, listed in"
-        " its resources, or patches)",
+        " its resources, or patches); serviceaccounts also sets each workload's serviceAccountName: in its"
+        " own file (plain manifests, edited in place) or by a patch of the kustomization",
     )
     parser.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
@@ -105,7 +115,7 @@ def run(args: argparse.Namespace, cluster: ClusterOptions | None, write: Writer)
         raise UsageError(
             "nothing to read: give files, directories, '-' for stdin, --cluster or --snapshot FILE"
         )
-    kustomization = kustomization_of(args.paths) if args.write else None
+    kustomization = _write_target(args) if args.write else None
     options = ScanOptions(
         helm_values=tuple(args.values), helm_set=tuple(args.set), snapshot=args.snapshot, cluster=cluster
     )
@@ -136,6 +146,19 @@ def run(args: argparse.Namespace, cluster: ClusterOptions | None, write: Writer)
     if generated.errors:
         return 2
     return 1 if any(n.level == "error" for n in generated.notes) else 0
+
+
+def _write_target(args: argparse.Namespace) -> Path | None:
+    """The kustomization ``--write`` writes into; for serviceaccounts, ``None`` for plain files (the
+    workloads are edited in place)."""
+    if args.what != "serviceaccounts":
+        return kustomization_of(args.paths)
+    if args.cluster or args.snapshot is not None or not args.paths or "-" in args.paths:
+        raise UsageError(
+            "generate serviceaccounts --write edits files: give the manifests' files or directories"
+            " (not '-', --cluster or --snapshot; use -o DIR for those)"
+        )
+    return kustomization_in(args.paths)
 
 
 def _generate(args: argparse.Namespace, context: ScanContext) -> Generated:
@@ -180,6 +203,9 @@ def _emit(
     kustomization: Path | None,
     write: Writer,
 ) -> None:
+    if args.write and generated.what == "serviceaccounts":
+        _write_accounts(generated, inputs, args.paths, kustomization)
+        return
     if kustomization is not None:
         _write_kustomization(generated, inputs, kustomization)
         return
@@ -218,3 +244,41 @@ def _write_kustomization(generated: Generated, inputs: list[str], kustomization:
             (folder / name).write_text(patch_text(generated, patch, why), encoding="utf-8")
             entries.append({"path": name})
         add_to_kustomization(kustomization, "patches", entries)
+
+
+def _write_accounts(
+    generated: Generated, inputs: list[str], paths: list[str], kustomization: Path | None
+) -> None:
+    """``generate serviceaccounts --write``: each workload's ``serviceAccountName`` set with ``kharden
+    fix``'s editor (in its own file, or by a patch of the kustomization), then the new ServiceAccounts
+    (and copied bindings) in ``kharden-serviceaccounts.yaml`` beside them: in the kustomization's
+    directory, listed in its ``resources``, else in the first PATH (a directory) or beside it (a file),
+    after what an earlier run wrote there."""
+    placed: set[ObjRef] = set()
+    result = plan_edits(paths, assign(generated.assignments, placed), f"kharden generate {generated.what}")
+    generated.errors += result.errors + write_fixes(result)
+    for advice in result.advice:
+        generated.warn(advice, "charts")
+    for a in generated.assignments:
+        if a.workload.ref not in placed:
+            generated.warn(
+                f"{a.workload.ref} not found in the files given: set its serviceAccountName: {a.account}"
+                " yourself",
+                "unplaced",
+            )
+    changed = sorted({f.path for f in result.files if f.before != f.after})
+    if changed:
+        generated.summary.append(
+            f"serviceAccountName set in {len(changed)} file{'s' * (len(changed) != 1)}: {', '.join(changed)}"
+        )
+    if not any(not item.existing for item in generated.items):
+        return
+    first = Path(paths[0])
+    folder = kustomization.parent if kustomization is not None else first if first.is_dir() else first.parent
+    name = f"kharden-{generated.what}.yaml"
+    target = folder / name
+    items = merged(generated, target) if target.exists() else [i for i in generated.items if not i.existing]
+    target.write_text(render(generated, inputs, items), encoding="utf-8")
+    if kustomization is not None:
+        add_to_kustomization(kustomization, "resources", [name])
+    generated.summary.append(f"ServiceAccounts written to {target}")

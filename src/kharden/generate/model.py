@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import ErrorRecord
+from ..model import ErrorRecord, Obj
 
-__all__ = ["GENERATED_BY", "REASON", "Generated", "Item", "Note"]
+__all__ = ["GENERATED_BY", "REASON", "Assignment", "Generated", "Item", "Note"]
 
 GENERATED_BY = "kharden.io/generated-by"
 """Annotation on every generated object: a later run replaces, rather than keeps, what kharden wrote."""
@@ -37,6 +37,18 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Assignment:
+    """A workload to point at the ServiceAccount generated for it (``generate serviceaccounts``)."""
+
+    workload: Obj
+    spec_path: str
+    """Pointer of its pod spec (``/spec/template/spec``)."""
+    account: str
+    rule: str
+    """The finding it answers: ``sa.default`` or ``sa.shared``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """Something the user must know: a workload left without a rule, a field with no equivalent, ...
 
@@ -60,6 +72,8 @@ class Generated:
     """Lines for the end of the run (the reachability proof's figures, the levels chosen, ...)."""
     patches: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
     """Kustomize patches: ``(file stem, strategic-merge patch, why)`` (serviceAccountName of workloads)."""
+    assignments: list[Assignment] = field(default_factory=list)
+    """The same changes as edits of the workloads (``--write``)."""
 
     def warn(self, text: str, topic: str = "") -> None:
         self.notes.append(Note("warning", text, topic))

@@ -17,14 +17,16 @@ import yaml
 from .. import __version__
 from .._files import MAX_YAML_BYTES, first_document, read_limited
 from ..errors import InputError, UsageError
-from .model import Generated, Item
+from .model import REASON, Generated, Item
 
 __all__ = [
     "KUSTOMIZATION_FILES",
     "add_to_kustomization",
     "dump",
     "files_by_namespace",
+    "kustomization_in",
     "kustomization_of",
+    "merged",
     "render",
 ]
 
@@ -87,11 +89,42 @@ def kustomization_of(paths: Sequence[str]) -> Path:
     """The kustomization file of ``--write``'s single directory PATH."""
     if len(paths) != 1 or not Path(paths[0]).is_dir():
         raise UsageError("--write needs exactly one PATH: a directory holding a kustomization.yaml")
+    found = kustomization_in(paths)
+    if found is None:
+        raise UsageError(f"--write: {paths[0]} holds no kustomization.yaml (use -o DIR to write plain files)")
+    return found
+
+
+def kustomization_in(paths: Sequence[str]) -> Path | None:
+    """The kustomization file when ``paths`` is one directory holding one, else ``None``."""
+    if len(paths) != 1 or not Path(paths[0]).is_dir():
+        return None
     for name in KUSTOMIZATION_FILES:
         candidate = Path(paths[0]) / name
         if candidate.is_file():
             return candidate
-    raise UsageError(f"--write: {paths[0]} holds no kustomization.yaml (use -o DIR to write plain files)")
+    return None
+
+
+def merged(generated: Generated, existing: Path) -> list[Item]:
+    """The generated objects after those of a file an earlier run wrote that this run does not write again
+    (``generate serviceaccounts`` adds to what it wrote: the workloads moved then still need theirs)."""
+    try:
+        earlier = [d for d in yaml.safe_load_all(existing.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise InputError(f"cannot read what an earlier run wrote: {e}", file=str(existing)) from None
+    new = {_identity(item.obj) for item in generated.items}
+    kept = []
+    for obj in earlier:
+        if _identity(obj) not in new:
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            kept.append(Item(obj, str(annotations.get(REASON, "written by an earlier run"))))
+    return [*kept, *(item for item in generated.items if not item.existing)]
+
+
+def _identity(obj: dict[str, Any]) -> tuple[str, str, str]:
+    metadata = obj.get("metadata") or {}
+    return str(obj.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name"))
 
 
 def add_to_kustomization(kustomization: Path, key: str, entries: Sequence[str | dict[str, str]]) -> bool:

@@ -27,8 +27,8 @@ from typing import Any
 from ..analysis.context import ScanContext
 from ..analysis.pss import BASELINE_CAPABILITIES, RESTRICTED_VOLUMES, SELINUX_TYPES
 from ..analysis.rbac import Request, Subject
-from ..model import Obj
-from ._pspcel import APPARMOR_ALLOWED, CONTAINERS_CEL, SECCOMP_ALLOWED, Check, checks_of
+from ..model import ErrorRecord, Obj
+from ._pspcel import APPARMOR_ALLOWED, SECCOMP_ALLOWED, Check, checks_of, malformed
 from .model import GENERATED_BY, REASON, Generated, Item
 
 __all__ = ["PSP_LABEL", "Migration", "generate_psa", "migrate"]
@@ -76,7 +76,7 @@ class Migration:
     def validations(self) -> list[Check]:
         """The checks the enforced level does not already make (all of them below baseline)."""
         covered = _COVERED.get(self.level, frozenset())
-        return [c for c in self.checks if c.cel != "true" and c.field not in covered]
+        return [c for c in self.checks if c.constraints and c.field not in covered]
 
 
 # PSP fields a level's controls check exactly as the PSP does, once the PSP implies those controls.
@@ -152,7 +152,11 @@ def _strictest(implied: set[str], share: float) -> str:
     return "privileged"
 
 
-def migrate(context: ScanContext, files: Sequence[str]) -> list[Migration]:
+def migrate(
+    context: ScanContext, files: Sequence[str], errors: list[ErrorRecord] | None = None
+) -> list[Migration]:
+    """The PodSecurityPolicies read from ``files``; one whose fields have types the API server refuses is
+    not migrated, and each such field is an error (file and line) added to ``errors``."""
     wanted = [str(Path(f)) for f in files]
     found = []
     for obj in context.inventory.of_kind("PodSecurityPolicy"):
@@ -160,14 +164,23 @@ def migrate(context: ScanContext, files: Sequence[str]) -> list[Migration]:
         if obj.ref.group in {"policy", "extensions"} and any(
             origin == f or origin.startswith(f + "/") for f in wanted
         ):
-            found.append(Migration(obj))
+            spec = obj.raw.get("spec")
+            problems = malformed(spec) if isinstance(spec, Mapping) else [("", "a mapping")]
+            for pointer, expected in problems:
+                location = obj.locate("/spec" + pointer)
+                name = ("spec" + pointer.replace("/", ".")).rstrip(".")
+                message = f"{obj.ref}: {name} must be {expected}: not migrated"
+                if errors is not None:
+                    errors.append(ErrorRecord(location.file, location.line, message))
+            if not problems:
+                found.append(Migration(obj))
     return found
 
 
 def generate_psa(context: ScanContext, files: Sequence[str]) -> Generated:
     out = Generated("psa")
-    migrations = migrate(context, files)
-    if not migrations:
+    migrations = migrate(context, files, out.errors)
+    if not migrations and not out.errors:
         out.warn(f"no PodSecurityPolicy in {', '.join(files)}")
         return out
     labels: dict[str, list[Migration]] = {}
@@ -284,7 +297,6 @@ def _policy(migration: Migration, selector_value: str | None) -> tuple[Item, Ite
             "variables": [
                 {"name": "podSpec", "expression": "object.spec"},
                 {"name": "podMetadata", "expression": "object.metadata"},
-                {"name": "containers", "expression": CONTAINERS_CEL},
             ],
             "validations": validations,
         },

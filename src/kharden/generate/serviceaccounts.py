@@ -9,24 +9,29 @@ shares its ServiceAccount with other workloads (``sa.default``, ``sa.shared``).
   (``system:serviceaccounts[:NAMESPACE]``) need no copy: the new ServiceAccount is in them too. What a
   binding grants ``default`` was given to every pod that names no ServiceAccount (``rbac.default-sa-bound``)
   and is not copied: the report names it, for the user to bind what the workload really needs.
-- The workload's ``serviceAccountName`` is set by a strategic-merge patch per workload (kustomize
-  ``patches``, written by ``--write``; ``-o DIR`` writes them under ``patches/``; printed output lists
-  the equivalent ``kubectl patch`` commands).
+- The workload's ``serviceAccountName``: with ``--write``, set in the workload's own file by ``kharden
+  fix``'s in-place editor (:func:`assign`: only that line is added or changed), or, for a kustomization,
+  by a JSON 6902 patch in it (``fix``'s kustomize patches: the bases are never edited); ``-o DIR``
+  writes a strategic-merge patch per workload under ``patches/``; printed output lists the equivalent
+  ``kubectl patch`` commands.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import _pointer
 from ..analysis.context import ScanContext
 from ..analysis.rbac import Binding, Subject
 from ..analysis.serviceaccounts import DEFAULT, WorkloadAccount
-from .model import GENERATED_BY, REASON, Generated, Item
+from ..fix import Change, Edit, ObjectPlan
+from ..model import Obj, ObjRef
+from .model import GENERATED_BY, REASON, Assignment, Generated, Item
 
-__all__ = ["generate_serviceaccounts", "kubectl_patches"]
+__all__ = ["assign", "generate_serviceaccounts", "kubectl_patches"]
 
 _BY = "kharden generate serviceaccounts"
 
@@ -39,7 +44,7 @@ def generate_serviceaccounts(context: ScanContext) -> Generated:
         taken.setdefault(subject.namespace or DEFAULT, set()).add(subject.name)
     for subject in accounts.by_account:
         taken.setdefault(subject.namespace or DEFAULT, set()).add(subject.name)
-    moving: list[tuple[WorkloadAccount, str]] = []
+    moving: list[tuple[WorkloadAccount, str, str]] = []
     for subject, workloads in sorted(accounts.by_account.items(), key=lambda kv: str(kv[0])):
         refs = sorted({w.pod.obj.ref for w in workloads})
         if subject.name != DEFAULT and len(refs) < 2:
@@ -60,10 +65,11 @@ def generate_serviceaccounts(context: ScanContext) -> Generated:
             seen.add(ref)
             namespace = ref.namespace or DEFAULT
             name = _free_name(ref.name, ref.kind, taken.setdefault(namespace, set()))
-            moving.append((workload, name))
+            moving.append((workload, name, "sa.default" if subject.name == DEFAULT else "sa.shared"))
             _account(out, context, workload, name, why)
-    for workload, name in moving:
+    for workload, name, rule in moving:
         _patch(out, workload, name)
+        out.assignments.append(Assignment(workload.pod.obj, workload.pod.spec_path, name, rule))
     if not moving:
         out.inform("every workload already runs as a ServiceAccount of its own")
     else:
@@ -189,3 +195,35 @@ def kubectl_patches(out: Generated) -> list[str]:
             f" -p '{json.dumps(body, separators=(',', ':'))}'"
         )
     return lines
+
+
+def assign(assignments: list[Assignment], placed: set[ObjRef]) -> Callable[[Obj], ObjectPlan | None]:
+    """For ``fix.plan_edits``: the plan that sets an assigned workload's ``serviceAccountName`` (and the
+    deprecated ``serviceAccount``, where written, to the same name). Workloads are recognised by the
+    file they were read from and their reference; two of one name in one file are left alone. Each
+    workload planned is added to ``placed``."""
+    by_key: dict[tuple[str | None, ObjRef], Assignment | None] = {}
+    for a in assignments:
+        key = (a.workload.origin.file, a.workload.ref)
+        by_key[key] = None if key in by_key else a
+
+    def edit(obj: Obj) -> ObjectPlan | None:
+        found = by_key.get((obj.origin.file, obj.ref))
+        if found is None:
+            return None
+        fixed = copy.deepcopy(dict(obj.raw))
+        spec: Any = fixed
+        for token in _pointer.split(found.spec_path):
+            spec = spec.get(token) if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            return None
+        edits = [Edit("set", found.spec_path + "/serviceAccountName", found.account)]
+        spec["serviceAccountName"] = found.account
+        if "serviceAccount" in spec:
+            spec["serviceAccount"] = found.account
+            edits.append(Edit("set", found.spec_path + "/serviceAccount", found.account))
+        placed.add(obj.ref)
+        message = f"{obj.ref.kind} {obj.ref.name} runs as ServiceAccount {found.account}"
+        return ObjectPlan(obj, fixed, [Change(found.rule, message, tuple(edits))])
+
+    return edit

@@ -10,11 +10,12 @@ import os
 
 from .._display import without_surrogates
 from ..errors import UsageError
-from ..model import Report
+from ..model import Report, Severity
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "github",
     "html",
     "json",
     "junit",
@@ -26,7 +27,7 @@ __all__ = [
     "text",
 ]
 
-FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "html", "policyreport", "markdown", "github")
 EXTENSIONS = {
     "text": ".txt",
     "json": ".json",
@@ -35,6 +36,7 @@ EXTENSIONS = {
     "html": ".html",
     "policyreport": ".yaml",
     "markdown": ".md",
+    "github": ".github",
 }
 STDOUT = "-"
 
@@ -46,8 +48,10 @@ def render(
     color: bool = False,
     show_suppressed: bool = False,
     sarif_root: str | None = None,
+    fail_on: Severity | None = Severity.HIGH,
 ) -> str:
-    """``report`` in the format ``name`` (one of :data:`FORMATS`).
+    """``report`` in the format ``name`` (one of :data:`FORMATS`); ``fail_on`` is the run's ``--fail-on``
+    (``None``: never), for the formats that say what fails the run.
 
     Each renderer module is imported when its format is asked for: a scan that prints text
     does not pay for the HTML and SARIF machinery at startup.
@@ -57,8 +61,10 @@ def render(
     module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
         output = module.render(report, color=color, show_suppressed=show_suppressed)
-    elif name == "sarif":
+    elif name in {"sarif", "github"}:
         output = module.render(report, root=sarif_root)
+    elif name == "junit":
+        output = module.render(report, fail_on=fail_on)
     else:
         output = module.render(report)
     # A file name that is not UTF-8 (or a \udcff escape in a manifest) must not make the report unwritable.

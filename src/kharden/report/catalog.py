@@ -69,6 +69,12 @@ def rules_table(rules: Sequence[Rule]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True)) + "  " + row[5]
         for row in [header, *rows]
     ]
+    lines += ["", "FROM: the evidence a rule judges (it runs when the scan has one of them)"]
+    lines += [f"  {letter}  {meaning}" for letter, meaning in EVIDENCE.items()]
+    lines += [
+        "CEL: yes when the rule exports as a ValidatingAdmissionPolicy expression",
+        "FIX: what kharden fix does: auto (repairs it), unsafe (only with --unsafe), - (nothing)",
+    ]
     return "\n".join(lines) + "\n"
 
 

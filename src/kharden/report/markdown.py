@@ -45,8 +45,11 @@ def render(report: Report) -> str:
     suppressed = len(report.findings) - total
     out = [_headline(report, total)]
     facts = [f"{report.stats.objects} objects in {report.stats.files} files"]
-    if report.scores is not None and report.scores.overall is not None:
-        facts.insert(0, f"score **{report.scores.overall}/100**")
+    if report.scores is not None:
+        overall = report.scores.overall
+        facts.insert(
+            0, "score **n/a** (no rule judged anything)" if overall is None else f"score **{overall}/100**"
+        )
     if suppressed:
         facts.append(f"{suppressed} suppressed")
     if report.baseline is not None:
@@ -99,7 +102,7 @@ def _headline(report: Report, total: int) -> str:
 def _sections(report: Report) -> list[str]:
     by_section = report.counts_by_section()
     scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
-    rows = sorted(set(by_section) | {name for name, score in scores.items() if score is not None})
+    rows = sorted(set(by_section) | set(scores))
     if not rows:
         return []
     lines = [

@@ -32,10 +32,11 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
-from ..model import Finding, Location, Report, Severity
+from ..model import STDIN_FILE, Finding, Location, Report, Severity
 from ..rules import Rule
 from ..rules import get as get_rule
 from . import json as json_report
+from ._source import source_file
 from .catalog import explain, help_markdown
 
 __all__ = ["LEVELS", "SECURITY_SEVERITY", "render"]
@@ -151,11 +152,12 @@ def _result(finding: Finding, rule_index: int, base: str) -> dict[str, Any]:
 
 
 def _physical(location: Location, base: str) -> dict[str, Any] | None:
-    path = location.file
-    if path is None or path == "<stdin>" or (location.renderer is not None and os.path.isdir(path)):
+    found = source_file(location)
+    if found is None:
         return None
+    path, lines = found
     physical: dict[str, Any] = {"artifactLocation": _artifact(path, base)}
-    if location.line is not None:
+    if lines and location.line is not None:
         region = {"startLine": location.line}
         if location.column is not None:
             region["startColumn"] = location.column
@@ -204,7 +206,7 @@ def _invocation(report: Report, base: str) -> dict[str, Any]:
     errors = []
     for error in report.errors:
         notification: dict[str, Any] = {"level": "error", "message": {"text": error.message}}
-        if error.file is not None and error.file != "<stdin>":
+        if error.file is not None and error.file != STDIN_FILE:
             physical: dict[str, Any] = {"artifactLocation": _artifact(error.file, base)}
             if error.line is not None:
                 physical["region"] = {"startLine": error.line}

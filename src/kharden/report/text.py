@@ -1,5 +1,8 @@
 """``--format text``: findings grouped by file and object, then a summary by section and severity.
 
+Each file and each object gets one header, whatever the order of the findings (a cluster's
+objects have no lines to order them by); a section whose rules judged nothing scores ``n/a``.
+
 Colour comes from rich's styles and only when asked (a terminal, or ``--color always``);
 piped output is plain text with the same layout. Lines are built as strings rather
 than printed one by one through rich, which keeps large reports fast.
@@ -7,8 +10,9 @@ than printed one by one through rich, which keeps large reports fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from itertools import groupby
+from typing import TypeVar
 
 from rich.style import Style
 
@@ -16,6 +20,8 @@ from .._display import printable
 from ..model import Finding, ObjRef, Report, Severity
 
 __all__ = ["render"]
+
+K = TypeVar("K", bound=Hashable)
 
 _STYLES = {
     "critical": "bold white on red",
@@ -49,10 +55,9 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
     shown = [f for f in report.findings if show_suppressed or f.suppressed is None]
     width = max((len(f.rule) for f in shown), default=0)
     fixes = {run.rule: run.fix for run in report.rules}
-    for file, in_file in groupby(shown, key=lambda f: f.location.file or "<unknown>"):
+    for file, in_file in _grouped(shown, lambda f: f.location.file or "<unknown>").items():
         lines.append(paint(printable(file), "file"))
-        for ref, in_object in groupby(in_file, key=lambda f: f.object):
-            group = list(in_object)
+        for ref, group in _grouped(in_file, lambda f: f.object).items():
             lines.append("  " + paint(_object_title(ref), "object") + _rendered_from(group[0], file))
             seen: set[str] = set()
             for finding in group:
@@ -63,6 +68,14 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
         lines.append("")
     lines.extend(_summary(report, paint))
     return "\n".join(lines) + "\n"
+
+
+def _grouped(findings: Iterable[Finding], key: Callable[[Finding], K]) -> dict[K, list[Finding]]:
+    """Findings by ``key``, keys in the order they first appear, findings in their order."""
+    groups: dict[K, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(key(finding), []).append(finding)
+    return groups
 
 
 def _object_title(ref: ObjRef) -> str:
@@ -91,7 +104,8 @@ def _rendered_at(finding: Finding) -> tuple[str, str]:
     if location.edit is not None:
         return f"  (rendered {at})", ""
     if location.line is None:
-        return "", f"no line of {location.file} is known to write this field; rendered output line {at}"
+        file = printable(location.file or "")
+        return "", f"no line of {file} is known to write this field; rendered output line {at}"
     return "", ""
 
 
@@ -152,10 +166,11 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             f", {base.fixed} fixed or no longer scanned" if base.fixed else ""
         )
     scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
-    if report.scores is not None and report.scores.overall is not None:
-        yield f"  score {report.scores.overall}/100"
+    if report.scores is not None:
+        overall = report.scores.overall
+        yield "  score n/a (no rule judged anything)" if overall is None else f"  score {overall}/100"
     by_section = report.counts_by_section()
-    rows = sorted(set(by_section) | {name for name, score in scores.items() if score is not None})
+    rows = sorted(set(by_section) | set(scores))
     if rows:
         labels = [s.label for s in sorted(Severity, reverse=True)]
         name_width = max(len("section"), *(len(s) for s in rows))
@@ -169,7 +184,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
                 for label in labels
             )
             score = scores.get(section)
-            yield "  " + section.ljust(name_width) + cells + f"  {'-' if score is None else score:>6}"
+            yield "  " + section.ljust(name_width) + cells + f"  {'n/a' if score is None else score:>6}"
     if report.not_evaluated:
         yield ""
         yield f"  not evaluated ({_count(len({e.rule for e in report.not_evaluated}), 'rule')}):"

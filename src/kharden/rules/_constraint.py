@@ -254,6 +254,9 @@ class Subject:
     pod: EffectivePod
     container: EffectiveContainer | None
     item: Any = None
+    source: Any = None
+    """The list item itself (a :class:`~kharden.analysis.podspec.Volume`, a port, a field), for tests that
+    read more of it than ``item``, the value it is judged by."""
 
 
 @dataclass(frozen=True)
@@ -347,33 +350,44 @@ class Is(Test):
     def leaves(self) -> Iterator[Is]:
         yield self
 
-    def cel(self, subject: _CelSubject) -> str:
-        if self.row is None:
-            assert subject.item is not None
-            return self.pred.cel(subject.item)
+    def cel_candidates(self, subject: _CelSubject) -> list[tuple[str, str, bool]]:
+        """Where the effective value may be set, first set wins: ``(presence, value, is a legacy
+        annotation)`` as CEL, in the order of :mod:`~kharden.analysis.podspec`."""
+        assert self.row is not None
         row, roots = self.row, subject.roots
-        candidates: list[tuple[str, str]] = []
+        candidates: list[tuple[str, str, bool]] = []
         if subject.container is not None and row.container is not None:
-            candidates.append(_has_path(subject.container, row.container))
+            candidates.append((*_has_path(subject.container, row.container), False))
             if row.container_annotation is not None and not self.own:
                 key = f"({cel_literal(row.container_annotation)} + {subject.container}.name)"
                 value = f"{roots.metadata}.annotations[{key}]"
                 candidates.append(
-                    (f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations", value)
+                    (
+                        f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations",
+                        value,
+                        True,
+                    )
                 )
         if (subject.container is None or not self.own) and row.pod is not None:
-            candidates.append(_has_path(roots.spec, row.pod))
+            candidates.append((*_has_path(roots.spec, row.pod), False))
         if (subject.container is None or not self.own) and row.pod_annotation is not None:
             key = cel_literal(row.pod_annotation)
             candidates.append(
                 (
                     f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations",
                     f"{roots.metadata}.annotations[{key}]",
+                    True,
                 )
             )
+        return candidates
+
+    def cel(self, subject: _CelSubject) -> str:
+        if self.row is None:
+            assert subject.item is not None
+            return self.pred.cel(subject.item)
         expr = cel_literal(self.unset)
-        for presence, value in reversed(candidates):
-            typed = _legacy_profile_cel(value) if "annotations[" in value else value
+        for presence, value, annotation in reversed(self.cel_candidates(subject)):
+            typed = _legacy_profile_cel(value) if annotation else value
             expr = f"(({presence}) ? ({self.pred.cel(typed)}) : {expr})"
         return expr
 
@@ -499,7 +513,7 @@ class Constraint:
                 holder = owner if owner is not None else pod
                 for item in getattr(holder, self.items.attr):
                     value, found = _item_field(self.items, item)
-                    if not self.test.holds(Subject(pod, owner, value)):
+                    if not self.test.holds(Subject(pod, owner, value, item)):
                         yield Violation(self, pod, found, (owner,) if owner else (), item)
             return
         at = self._at()
@@ -525,7 +539,7 @@ class Constraint:
         for each in violation.subjects:
             subject = each
             if self.items is not None:
-                subject = Subject(each.pod, each.container, _item_field(self.items, each.item)[0])
+                subject = Subject(each.pod, each.container, _item_field(self.items, each.item)[0], each.item)
             out.append((subject, self.test.failing(subject)))
         return out
 

@@ -22,9 +22,15 @@ __all__ = [
 K8S = "https://kubernetes.io/docs/reference/command-line-tools-reference/"
 
 
-def at(setting: Setting, message: str, severity: Severity | None = None) -> Hit:
-    """A hit on where ``setting`` was written (or where it should be)."""
-    return Hit(path=setting.path, message=message, obj=setting.obj, severity=severity)
+def at(setting: Setting, message: str, severity: Severity | None = None, *, item: str | None = None) -> Hit:
+    """A hit on where ``setting`` was written (or where it should be).
+
+    Its identity is the component and the flag (``kube-apiserver --profiling``), and ``item`` when the
+    problem is one item of a list flag (an admission plugin, an etcd URL): several flags left unset
+    point at the same command line, and a written flag's place in it moves when flags are added.
+    """
+    key = f"{setting.component} --{setting.name}" + (f" {item}" if item is not None else "")
+    return Hit(path=setting.path, message=message, obj=setting.obj, severity=severity, key=key)
 
 
 def file_objects(

@@ -1,20 +1,24 @@
-"""Helpers the network rules share: naming pods, and where a finding about a namespace points.
+"""Helpers the network rules share: naming pods, and one finding per workload.
 
-Network findings are about groups of pods. The pods that no policy covers (hostNetwork pods
-among them: no policy can select them) are reported once per namespace, on the Namespace object
-when the scan holds it (a default-deny policy there is the fix), else on their first workload;
-pods let through by a rule are reported on that rule (or the peer of it that matches).
+Network findings are about workloads: each workload whose pods no policy covers (hostNetwork pods
+among them: no policy can select them) gets its own finding, and so does each workload a policy
+rule lets through, once per rule (keyed by the rule, so that the findings of one workload stay
+apart). Annotations, baselines and counts then speak for one workload, never for its neighbours.
+Findings point at the workload's pod labels (what a policy's podSelector matches), or at its
+hostNetwork field; the message names the rule that lets the traffic through and where it is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
-from ..analysis.netpol import EGRESS, External, Grant, Network, Peer, PodClass, Rule
+from ..analysis.netpol import EGRESS, External, Grant, Network, Peer, PodClass, Rule, workload_ref
+from ..analysis.podspec import EffectivePod
 from ..analysis.selectors import LabelSelector
 from ..model import Hit, Severity
 
-__all__ = ["by_namespace", "pods_of", "reach_hits", "rule_hit", "selector_text", "uncovered_hit"]
+__all__ = ["RuleHits", "Workload", "pods_of", "reach_hits", "selector_text", "uncovered_hits", "workloads"]
 
 _SHOWN = 4
 
@@ -29,45 +33,75 @@ def pods_of(classes: Sequence[PodClass]) -> str:
     return f"{', '.join(names[:_SHOWN])} and {len(names) - _SHOWN} more"
 
 
-def by_namespace(classes: Iterable[PodClass]) -> Iterator[tuple[str, list[PodClass]]]:
-    """Classes grouped by namespace, namespaces in the order the network holds them."""
-    groups: dict[str, list[PodClass]] = {}
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A workload of the network: its name, and the first of its pods (whose object findings are on)."""
+
+    name: str
+    """``Deployment 'web'``; a Pod whose controller is outside the scan is named by that controller."""
+    namespace: str
+    pod: EffectivePod
+    host_network: bool
+
+    def hit(self, message: str, key: str | None = None, severity: Severity | None = None) -> Hit:
+        """A finding on the workload: its hostNetwork field, or the labels a podSelector would match."""
+        field = "spec/hostNetwork" if self.host_network else "metadata/labels"
+        path = f"{self.pod.template_path}/{field}"
+        return Hit(path=path, message=message, obj=self.pod.obj, key=key, severity=severity)
+
+
+def workloads(classes: Iterable[PodClass]) -> list[Workload]:
+    """The workloads of ``classes``, once each, in the order the network holds them."""
+    found: dict[tuple[str, str, str], Workload] = {}
     for cls in classes:
-        groups.setdefault(cls.namespace, []).append(cls)
-    yield from groups.items()
+        for pod in cls.pods:
+            kind, name = workload_ref(pod.obj)
+            if (cls.namespace, kind, name) not in found:
+                found[(cls.namespace, kind, name)] = Workload(
+                    f"{kind} {name!r}", cls.namespace, pod, cls.host_network
+                )
+    return list(found.values())
 
 
-def uncovered_hit(
-    network: Network, namespace: str, classes: Sequence[PodClass], verb: str, direction: str
-) -> Hit:
-    """A finding about the pods of ``namespace`` that no policy covers in ``direction``: on the Namespace
-    object when the scan holds it, else on the first workload. hostNetwork pods are named apart."""
-    regular = [c for c in classes if not c.host_network]
-    host = [c for c in classes if c.host_network]
-    if regular:
-        message = (
-            f"pods of {pods_of(regular)} in namespace {namespace!r} {verb}:"
-            f" no NetworkPolicy selects them for {direction.lower()}"
-        )
-        if host:
-            message += f"; so do {pods_of(host)}, on hostNetwork, which NetworkPolicies never select"
-    else:
-        message = (
-            f"pods of {pods_of(host)} in namespace {namespace!r} {verb}:"
-            " they use hostNetwork, which NetworkPolicies never select"
-        )
-    ns = network.namespaces[namespace]
-    if ns.obj is not None:
-        return Hit(path="/metadata/name", message=message, obj=ns.obj)
-    pod = (regular or host)[0].pods[0]
-    return Hit(path=f"{pod.template_path}/metadata/labels", message=message, obj=pod.obj)
+def uncovered_hits(classes: Iterable[PodClass], verb: str, direction: str) -> Iterator[Hit]:
+    """A finding for each workload of ``classes``, which no policy covers in ``direction``."""
+    for workload in workloads(classes):
+        where = f"pods of {workload.name} in namespace {workload.namespace!r} {verb}"
+        if workload.host_network:
+            yield workload.hit(f"{where}: they use hostNetwork, which NetworkPolicies never select")
+        else:
+            yield workload.hit(f"{where}: no NetworkPolicy selects them for {direction.lower()}")
 
 
-def rule_hit(rule: Rule, grant: Grant | None, message: str, severity: Severity | None = None) -> Hit:
-    """A finding on the peer of ``rule`` that lets traffic through, or on the rule when it has no peers."""
-    peer = grant.peer if grant is not None else None
-    path = rule.path if peer is None else peer.path
-    return Hit(path=path, message=message, obj=rule.policy.obj, severity=severity)
+class RuleHits:
+    """Findings for the workloads that policy rules let through, each (workload, rule) once.
+
+    The key is the rule (and its peer): two copies of one NetworkPolicy in the scan (variants of an
+    install) open the same path once.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[int, str]] = set()
+
+    def __call__(
+        self,
+        rule: Rule,
+        peer: Peer | None,
+        classes: Iterable[PodClass],
+        before: str,
+        after: str,
+        severity: Severity | None = None,
+    ) -> Iterator[Hit]:
+        """A finding for each workload of ``classes`` that ``rule`` (through ``peer``, when given) lets
+        through: the message is ``before``, the pods (``pods of Deployment 'web'``), ``after``, and where
+        the rule is written."""
+        location = rule.policy.locate(rule.path if peer is None else peer.path)
+        key = f"{rule}" if peer is None else f"{rule} peer {peer.index}"
+        for workload in workloads(classes):
+            if (id(workload.pod.obj), key) in self._seen:
+                continue
+            self._seen.add((id(workload.pod.obj), key))
+            yield workload.hit(f"{before}pods of {workload.name}{after} ({location})", key, severity)
 
 
 def selector_text(selector: LabelSelector) -> str:
@@ -77,7 +111,8 @@ def selector_text(selector: LabelSelector) -> str:
 def reach_hits(
     network: Network, target: External, port: tuple[str, int] | None, verb: str, reaches: str
 ) -> Iterator[Hit]:
-    """Findings for pods that can reach ``target`` (on ``port`` when given), grouped by what lets them."""
+    """Findings for the workloads that can reach ``target`` (on ``port`` when given): one per workload
+    no policy covers, one per workload and rule that lets it through."""
     uncovered: list[PodClass] = []
     granted: dict[tuple[Rule, Peer | None], tuple[Grant, list[PodClass]]] = {}
     for cls in network.classes[:-1]:
@@ -92,14 +127,14 @@ def reach_hits(
             else:
                 granted.setdefault((grant.rule, grant.peer), (grant, []))[1].append(cls)
     where = "" if port is None else f" on {port[1]}/{port[0]}"
-    for namespace, classes in by_namespace(uncovered):
-        yield uncovered_hit(network, namespace, classes, verb + where, EGRESS)
+    yield from uncovered_hits(uncovered, verb + where, EGRESS)
+    rule_hits = RuleHits()
     for (rule, peer), (grant, classes) in granted.items():
         if port is None and rule.dns_only:
             # DNS only: a resolver anywhere is reachable, and through it a DNS tunnel, not the whole Internet
             dest = "any address (the rule has no 'to')" if peer is None else f"ipBlock {peer.ip_block}"
-            message = f"{rule} lets pods of {pods_of(classes)} send DNS on {grant.ports} to {dest}: a path"
-            yield rule_hit(rule, grant, message + " for tunnelling data out", Severity.LOW)
+            after = f" send DNS on {grant.ports} to {dest}: a path for tunnelling data out"
+            yield from rule_hits(rule, peer, classes, f"{rule} lets ", after, Severity.LOW)
             continue
         if peer is None or peer.addresses is None:
             how = "the rule has no 'to': every destination"
@@ -108,4 +143,4 @@ def reach_hits(
         else:
             how = f"ipBlock {peer.ip_block} covers {peer.addresses & target.addresses}"
         ports = where or f" on {grant.ports}"
-        yield rule_hit(rule, grant, f"{rule} lets pods of {pods_of(classes)} {reaches}{ports} ({how})")
+        yield from rule_hits(rule, peer, classes, f"{rule} lets ", f" {reaches}{ports} ({how})")

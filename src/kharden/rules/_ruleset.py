@@ -39,7 +39,7 @@ EVIDENCE = {
     "M": "manifests",
     "C": "a live cluster or a snapshot of one",
     "N": "node and control-plane files",
-    "G": "a whole-inventory analysis",
+    "G": "a whole-inventory analysis of manifests or a cluster",
 }
 INPUTS = {
     "image-report": "an image scan report (--image-report FILE: Trivy or Grype JSON)",

@@ -205,12 +205,19 @@ def plugins(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         setting = component.setting("enable-admission-plugins")
         if "NodeRestriction" in disabled:
             found = component.setting("disable-admission-plugins")
-            yield at(found, f"kube-apiserver disables the NodeRestriction admission plugin ({found.written})")
+            yield at(
+                found,
+                f"kube-apiserver disables the NodeRestriction admission plugin ({found.written})",
+                item="NodeRestriction",
+            )
         elif "NodeRestriction" not in enabled:
             yield at(
                 setting,
                 f"kube-apiserver does not enable the NodeRestriction admission plugin ({setting.describe()})",
+                item="NodeRestriction",
             )
         for name, found in component.items("enable-admission-plugins") + component.items("admission-control"):
             if name == "AlwaysAdmit":
-                yield at(found, f"kube-apiserver admits every request (AlwaysAdmit in {found.written})")
+                yield at(
+                    found, f"kube-apiserver admits every request (AlwaysAdmit in {found.written})", item=name
+                )

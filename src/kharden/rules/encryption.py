@@ -266,7 +266,7 @@ def control_plane_tls(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         servers = [url for url, _ in component.items("etcd-servers")]
         for url, setting in component.items("etcd-servers"):
             if url.startswith("http://"):
-                yield at(setting, f"kube-apiserver talks to etcd over plain http ({url})")
+                yield at(setting, f"kube-apiserver talks to etcd over plain http ({url})", item=url)
         remote = any(not url.startswith("unix://") for url in servers) or not servers
         needed = ["etcd-cafile", "etcd-certfile", "etcd-keyfile"] if remote else []
         for name in [*needed, "tls-cert-file", "tls-private-key-file", "kubelet-certificate-authority"]:

@@ -311,6 +311,8 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
                 endpoint.path,
                 f"{what[endpoint.source]} the public address {endpoint.address} ({endpoint.written})",
                 obj=endpoint.obj,
+                # a kubeconfig's path names its cluster entry; a flag's place on the command line moves
+                key=None if endpoint.source == "kubeconfig" else f"{endpoint.source} {endpoint.address}",
             )
         elif public is None and not is_loopback(endpoint.address):
             where = endpoint.obj.origin.file or str(endpoint.obj.ref)
@@ -383,7 +385,7 @@ def etcd_client_auth(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         for url, setting in component.items("listen-client-urls"):
             if url.startswith("http://"):
                 where = "" if is_loopback(url) else " on a non-loopback address"
-                yield at(setting, f"etcd serves clients over plain http{where} ({url})")
+                yield at(setting, f"etcd serves clients over plain http{where} ({url})", item=url)
 
 
 @rules.inventory(
@@ -674,13 +676,17 @@ def loadbalancer_open(context: ScanContext) -> Iterator[Hit]:
         annotations = service.obj.annotations
         if _internal_load_balancer(service, annotations):
             continue
-        ranges = [(r.value or "", r.path) for r in service.source_ranges]
+        # (range, where it is written, the identity of a range among the others of one annotation)
+        ranges: list[tuple[str, str, str | None]] = [
+            (r.value or "", r.path, None) for r in service.source_ranges
+        ]
         for key in (_AZURE_RANGES, _AZURE_TAGS):
             if annotations.get(key):
                 path = _pointer.join("/metadata/annotations", key)
-                ranges += [(part.strip(), path) for part in annotations[key].split(",") if part.strip()]
+                parts = [part.strip() for part in annotations[key].split(",") if part.strip()]
+                ranges += [(part, path, f"{key} {part}") for part in parts]
         if (annotations.get(_ALIBABA_ACL) or "").lower() == "on":
-            ranges.append(("acl", _pointer.join("/metadata/annotations", _ALIBABA_ACL)))
+            ranges.append(("acl", _pointer.join("/metadata/annotations", _ALIBABA_ACL), None))
         if not ranges:
             yield Hit(
                 service.type.path,
@@ -689,10 +695,13 @@ def loadbalancer_open(context: ScanContext) -> Iterator[Hit]:
                 obj=service.obj,
             )
             continue
-        for value, path in ranges:
+        for value, path, identity in ranges:
             if _any_address(value):
                 yield Hit(
-                    path, f"the load balancer accepts connections from any address ({value})", obj=service.obj
+                    path,
+                    f"the load balancer accepts connections from any address ({value})",
+                    obj=service.obj,
+                    key=identity,
                 )
 
 
@@ -885,8 +894,9 @@ def metadata_api(context: ScanContext) -> Iterator[Hit]:
 
     The metadata API hands out the node's cloud credentials (AWS IAM role, GCP service account token,
     Azure managed identity) to whoever asks from the node's network; a pod that reaches it can act as the
-    node in the cloud account. Findings are grouped per namespace and name the pods and the rule that lets
-    them through; hostNetwork pods, which no NetworkPolicy restricts, are reported on their hostNetwork field.
+    node in the cloud account. Each workload is reported on its own, once per policy rule that lets it
+    through (named with its file and line); hostNetwork pods, which no NetworkPolicy restricts, are
+    reported on their hostNetwork field.
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules, ipBlocks with except, ports), the labels
     and hostNetwork of every pod template and running Pod.

@@ -14,7 +14,7 @@ from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity, Unevaluated
 from ._constraint import Constraint, Is, Ne, row
-from ._netcheck import by_namespace, pods_of, reach_hits, selector_text, uncovered_hit
+from ._netcheck import RuleHits, pods_of, reach_hits, selector_text, uncovered_hits
 from ._ruleset import RuleSet
 
 rules = RuleSet("isolation")
@@ -43,7 +43,8 @@ def ingress_open(context: ScanContext) -> Iterator[Hit]:
 
     By default every pod accepts connections from every pod of the cluster. A compromised pod anywhere can
     then reach databases, admin endpoints and third-party components (dashboards, Tiller) that were never
-    meant to be reached from outside their namespace. Findings are grouped per namespace; hostNetwork pods,
+    meant to be reached from outside their namespace. Each workload is reported on its own (and once per
+    policy rule that opens it), so that its annotations and baselines speak for it alone; hostNetwork pods,
     which no NetworkPolicy can select, count among the pods no policy covers.
 
     Reads: NetworkPolicies (podSelector, policyTypes, ingress rules), Namespaces and their labels, the labels
@@ -70,7 +71,8 @@ def egress_open(context: ScanContext) -> Iterator[Hit]:
     does not fire (netpol.internet-egress reports DNS to any address).
 
     A compromised pod with open egress can probe and attack every service of the cluster, and reach the
-    components that hand out credentials. Findings are grouped per namespace.
+    components that hand out credentials. Each workload is reported on its own (and once per policy rule
+    that opens it).
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules), Namespaces and their labels, the labels
     and hostNetwork of every pod template and running Pod.
@@ -84,26 +86,27 @@ def _open(network: Network, direction: str) -> Iterator[Hit]:
         verb, everything = "accept ingress from every namespace", "every source"
     else:
         verb, everything = "may send traffic to every namespace", "every destination"
-    for namespace, classes in by_namespace(uncovered):
-        yield uncovered_hit(network, namespace, classes, verb, direction)
+    yield from uncovered_hits(uncovered, verb, direction)
+    rule_hits = RuleHits()
     for rule in network.rules(direction):
         if direction == EGRESS and rule.dns_only:
             continue  # DNS (port 53) alone is not open egress; netpol.internet-egress weighs it
-        pods = f"pods of {pods_of(network.selected(rule.policy))}"
+        peer = None
         if rule.peers is None:
             what = everything
-            path = rule.path
         else:
             peers = [p for p in rule.peers if network.admits_every_namespace(p)]
-            if not peers or peers[0].namespace_selector is None:
+            selector = peers[0].namespace_selector if peers else None
+            if selector is None:
                 continue
-            what = f"every namespace (namespaceSelector: {selector_text(peers[0].namespace_selector)})"
-            path = f"{peers[0].path}/namespaceSelector"
+            peer = peers[0]
+            what = f"every namespace (namespaceSelector: {selector_text(selector)})"
+        ports = rule.ports_text()
         if direction == INGRESS:
-            message = f"{rule} admits {what} to {pods} on {rule.ports_text()}"
+            before, after = f"{rule} admits {what} to ", f" on {ports}"
         else:
-            message = f"{rule} lets {pods} reach {what} on {rule.ports_text()}"
-        yield Hit(path=path, message=message, obj=rule.policy.obj)
+            before, after = f"{rule} lets ", f" reach {what} on {ports}"
+        yield from rule_hits(rule, peer, network.selected(rule.policy), before, after)
 
 
 @rules.inventory(
@@ -126,7 +129,8 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
 
     Open egress to the Internet lets a compromised pod download tools and send data out, and turns the
     cluster into a relay. Public means outside the special-purpose ranges of RFC 6890 (private, loopback,
-    link-local, CGNAT, documentation, multicast) and, for IPv6, the global unicast range 2000::/3.
+    link-local, CGNAT, documentation, multicast) and, for IPv6, the global unicast range 2000::/3. Each
+    workload is reported on its own (and once per policy rule that lets it out).
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules and their ipBlocks and ports), the labels
     and hostNetwork of every pod template and running Pod.

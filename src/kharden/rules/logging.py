@@ -132,6 +132,7 @@ def _policy_hits(policy: Obj) -> Iterator[Hit]:
                         _level_path(decision),
                         f"{theme} are not recorded: {_why_none(decision, request)}",
                         obj=policy,
+                        key=f"{theme} not recorded",
                     )
                 break
             if "ResponseComplete" in decision.omit_stages:
@@ -142,6 +143,7 @@ def _policy_hits(policy: Obj) -> Iterator[Hit]:
                         decision.path + "/omitStages" if decision.rule is not None else "/omitStages",
                         f"{theme} are recorded without their outcome (omitStages includes ResponseComplete)",
                         obj=policy,
+                        key=f"{theme} without outcome",
                     )
                 break
     for request, level in _LEAKS:
@@ -155,6 +157,7 @@ def _policy_hits(policy: Obj) -> Iterator[Hit]:
                 _level_path(decision),
                 f"'{request}' is recorded at level {decision.level}: the audit log holds the secret data",
                 obj=policy,
+                key=f"'{request}' leaks",
             )
 
 
@@ -253,6 +256,7 @@ def audit_not_shipped(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --audit-log-path and --audit-webhook-config-file; DaemonSet names and
     container images.
     """
+    yield from absent(context, APISERVER)
     apiservers = [
         c for c in context.control_plane.of(APISERVER)
         if c.setting("audit-log-path").value not in {None, "-"} and c.has("audit-log-path")

@@ -20,12 +20,25 @@ import posixpath
 import stat
 from collections import deque
 
-__all__ = ["MAX_SYMLINKS", "NodeRoot"]
+__all__ = ["MAX_SYMLINKS", "BlockedError", "NodeRoot"]
 
 MAX_SYMLINKS = 40
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | os.O_RDONLY | _CLOEXEC
+# Directories are walked through with O_PATH where there is one: like the kernel's own lookup, it needs
+# search permission on the way, not read permission on each directory.
+_WALK = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
+_DIRECTORY = _WALK | getattr(os, "O_NOFOLLOW", 0)
+_LIST = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
 _FILE = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | os.O_RDONLY | _CLOEXEC
+
+
+class BlockedError(PermissionError):
+    """What this process may not read: ``filename`` is the directory it may not enter or list (when
+    ``directory``), or the file it may not read."""
+
+    def __init__(self, error: OSError, path: str, *, directory: bool) -> None:
+        super().__init__(error.errno, error.strerror, path)
+        self.directory = directory
 
 
 def _components(path: str) -> list[str]:
@@ -85,7 +98,7 @@ class NodeRoot:
 
     def is_directory(self, node_path: str) -> bool:
         try:
-            _, _, fd = self._walk(node_path, keep_open=True, last="directory")
+            _, _, fd = self._walk(node_path, keep_open=True, last="path")
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise
@@ -99,9 +112,10 @@ class NodeRoot:
     ) -> tuple[list[str], list[str], int | None]:
         """Resolve ``node_path`` from the root: ``(resolved names, names left unresolved, fd)``.
 
-        With ``keep_open`` the final component is opened (as ``last``: a ``file`` or a ``directory``)
-        and every component must exist; without, components that do not exist are kept as written
-        (``..`` after them undoing them) and returned second.
+        With ``keep_open`` the final component is opened (as ``last``: a ``file`` to read, a
+        ``directory`` to list, a directory's ``path``) and every component must exist; without,
+        components that do not exist are kept as written (``..`` after them undoing them) and
+        returned second.
         """
         walk = _Walk(self.root, node_path)
         try:
@@ -115,6 +129,8 @@ class NodeRoot:
                     continue
                 try:
                     status = os.stat(part, dir_fd=walk.directory, follow_symlinks=False)
+                except PermissionError as e:
+                    raise BlockedError(e, walk.here(), directory=True) from None
                 except OSError as e:
                     if keep_open or e.errno not in (errno.ENOENT, errno.ENOTDIR):
                         raise
@@ -127,8 +143,11 @@ class NodeRoot:
                 if final and not keep_open:
                     walk.names.append(part)
                 elif final and last == "file":
-                    fd = os.open(part, _FILE, dir_fd=walk.directory)
                     walk.names.append(part)
+                    try:
+                        fd = os.open(part, _FILE, dir_fd=walk.directory)
+                    except PermissionError as e:
+                        raise BlockedError(e, walk.here(), directory=False) from None
                     return walk.names, [], fd
                 elif stat.S_ISDIR(status.st_mode):
                     walk.enter(part)
@@ -138,7 +157,12 @@ class NodeRoot:
                 return walk.names, walk.missing, None
             if last == "file":
                 raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-            return walk.names, [], os.dup(walk.directory)
+            if last == "path":
+                return walk.names, [], os.dup(walk.directory)
+            try:
+                return walk.names, [], os.open(".", _LIST, dir_fd=walk.directory)
+            except PermissionError as e:
+                raise BlockedError(e, walk.here(), directory=True) from None
         finally:
             walk.close()
 
@@ -148,9 +172,10 @@ class _Walk:
     followed so far and the components still to resolve."""
 
     def __init__(self, root: str, node_path: str) -> None:
+        self.root = root
         self.node_path = node_path
         self.parts = deque(_components(node_path))
-        self.stack = [os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)]
+        self.stack = [os.open(root, _WALK)]
         self.names: list[str] = []
         self.missing: list[str] = []
         self.hops = 0
@@ -167,9 +192,16 @@ class _Walk:
             os.close(self.stack.pop())
             self.names.pop()
 
+    def here(self) -> str:
+        """The directory reached, or the file named last, under the root."""
+        return os.path.join(self.root, *self.names)
+
     def enter(self, name: str) -> None:
-        self.stack.append(os.open(name, _DIRECTORY, dir_fd=self.directory))
         self.names.append(name)
+        try:
+            self.stack.append(os.open(name, _DIRECTORY, dir_fd=self.directory))
+        except PermissionError as e:
+            raise BlockedError(e, self.here(), directory=True) from None
 
     def follow(self, target: str) -> None:
         """Resolve a link's target next; an absolute one from the root (the node's root is ours)."""

@@ -193,8 +193,10 @@ class Collected:
         origin = Origin(file, line, column, document.positions, template, renderer, node, tracer)
         self.add_object(Obj(raw=data, ref=ref, origin=origin))
 
-    def add_object(self, obj: Obj) -> None:
-        """Add one object a source built itself (node sources build a few synthetic ones)."""
+    def add_object(self, obj: Obj, *, counted: bool = True) -> None:
+        """Add one object a source built itself (node sources build a few synthetic ones); one not
+        ``counted`` is kharden's own note, left out of the objects the scan reports it read."""
         self.objects.append(obj)
-        self.stats.objects += 1
-        self.stats.kinds[obj.ref.kind] += 1
+        if counted:
+            self.stats.objects += 1
+            self.stats.kinds[obj.ref.kind] += 1

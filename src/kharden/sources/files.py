@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from .._files import TooLargeError, read_bounded, read_stream
 from .._yaml import Document, iter_documents
 from ..errors import InputError
+from ..model import STDIN_FILE
 from . import helm, kustomize
 from .documents import Collected
 
@@ -42,6 +43,8 @@ class FileOptions:
     stdin: BinaryIO | None = field(default=None, compare=False)
     jobs: int | None = None
     """Processes that parse files (``--jobs``); default: one per CPU for large inputs."""
+    stdin_name: str | None = None
+    """The file name stdin's objects are reported under (``--stdin-name``), else ``<stdin>``."""
 
 
 def read_paths(paths: list[str], collected: Collected, options: FileOptions) -> None:
@@ -79,9 +82,16 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
     for path in paths:
         if path == STDIN:
             yield "stdin", path
-        elif not os.path.lexists(path):
+            continue
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
             yield "error", InputError("no such file or directory", file=path)
-        elif os.path.isdir(path):
+            continue
+        except OSError as e:  # a directory on the way that this user may not enter
+            yield "error", InputError(f"cannot read: {e.strerror}", file=path)
+            continue
+        if os.path.isdir(path):
             yield from _walk(path)
         else:
             yield "file", path
@@ -241,15 +251,16 @@ def _read_file(path: str, max_bytes: int) -> bytes:
 
 def _read_stdin(collected: Collected, options: FileOptions) -> None:
     stream = options.stdin if options.stdin is not None else sys.stdin.buffer
+    name = options.stdin_name or STDIN_FILE
     try:
-        data = _check_text(read_stream(stream, options.max_file_bytes), "<stdin>", options.max_file_bytes)
+        data = _check_text(read_stream(stream, options.max_file_bytes), name, options.max_file_bytes)
     except TooLargeError as e:
-        collected.error(InputError(_too_large(e.size, options.max_file_bytes), file="<stdin>"))
+        collected.error(InputError(_too_large(e.size, options.max_file_bytes), file=name))
         return
     except InputError as e:
         collected.error(e)
         return
-    collected.add_stream(data, "<stdin>")
+    collected.add_stream(data, name)
 
 
 def _check_text(data: bytes, path: str, max_bytes: int) -> bytes:

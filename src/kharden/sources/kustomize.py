@@ -24,14 +24,14 @@ from typing import Any
 from .._files import TooLargeError, read_bounded
 from .._yaml import iter_documents
 from ..errors import InputError
-from ..model import EditTracer
+from ..model import RENDER_ROOT_FILES, EditTracer
 from ._fields import display
 from .documents import Collected
 from .kustomize_edits import KustomizeTracing
 
 __all__ = ["KUSTOMIZATION_FILES", "find_kustomization", "is_component", "read"]
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_FILES = RENDER_ROOT_FILES["kustomize"]
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
 TIMEOUT_SECONDS = 300

@@ -41,7 +41,7 @@ from .._yaml import Positions, iter_documents
 from ..errors import InputError
 from ..model import Obj, ObjRef, Origin
 from . import _noderoot
-from ._noderoot import NodeRoot
+from ._noderoot import BlockedError, NodeRoot
 from .documents import Collected
 
 __all__ = [
@@ -97,13 +97,26 @@ _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json", ".manifest")
 _CNI_SUFFIXES = (".conf", ".conflist", ".json")
 
 
-def read_node(root: str, collected: Collected) -> None:
-    """Read the node files under ``root`` into ``collected``; what cannot be read is an error."""
+# What makes a node root a node: a control-plane component or a kubelet was found there.
+_COMPONENT_KINDS = frozenset({"Pod", "ComponentArgs", "DistributionConfig", "KubeletConfiguration"})
+
+
+def read_node(root: str, collected: Collected) -> bool:
+    """Read the node files under ``root`` into ``collected``; what cannot be read is an error.
+
+    Returns whether the root holds a control-plane component or a kubelet (a static pod, a k3s or
+    RKE2 configuration, the kubelet's unit, flags or configuration): a root without any is the
+    wrong directory, or a machine that is no node.
+    """
     if not os.path.isdir(root):
         collected.error(InputError("node root is not a directory", file=root))
-        return
-    collected.evidence.add("N")
+        return False
+    before = len(collected.objects)
     _Node(root, collected).read()
+    read = [o for o in collected.objects[before:] if o.ref.kind != "NodeFiles"]
+    if read:
+        collected.evidence.add("N")
+    return any(o.ref.kind in _COMPONENT_KINDS for o in read)
 
 
 @dataclass
@@ -128,11 +141,22 @@ class _Node:
         except OSError:
             return _noderoot.display(self.root, node_path)  # data() says why, once
 
-    def _cannot(self, node_path: str, message: str, file: str | None = None) -> None:
-        """Record, once per node path, why it cannot be read."""
-        if node_path not in self._failed:
-            self._failed.add(node_path)
-            self.collected.error(InputError(message, file=file or _noderoot.display(self.root, node_path)))
+    def _cannot(self, node_path: str, error: OSError, file: str | None = None) -> None:
+        """Record why a node path cannot be read, once: the directory this process may not enter or
+        list when that is why (read as another user, kubeadm's 0700 etc/kubernetes/manifests would make
+        a control plane look empty), else the path."""
+        if isinstance(error, BlockedError) and error.filename:
+            what = "directory" if error.directory else "file"
+            self._record(error.filename, f"cannot read {what}: {error.strerror}", error.filename)
+        else:
+            self._record(
+                node_path, f"cannot read: {error.strerror}", file or _noderoot.display(self.root, node_path)
+            )
+
+    def _record(self, key: str, message: str, file: str) -> None:
+        if key not in self._failed:
+            self._failed.add(key)
+            self.collected.error(InputError(message, file=file))
 
     def data(self, node_path: str) -> bytes | None:
         """The bytes of a node file, ``None`` when it does not exist; unreadable is an error."""
@@ -140,14 +164,14 @@ class _Node:
             fd, path = self.fs.open_file(node_path)
         except OSError as e:
             if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
-                self._cannot(node_path, f"cannot read: {e.strerror}")
+                self._cannot(node_path, e)
             return None
         try:
             return read_fd(fd, MAX_FILE_BYTES)
         except OSError as e:
-            self._cannot(node_path, f"cannot read: {e.strerror}", path)
+            self._cannot(node_path, e, path)
         except TooLargeError:
-            self._cannot(node_path, "file too large for a node configuration file", path)
+            self._record(node_path, "file too large for a node configuration file", path)
         finally:
             os.close(fd)
         return None
@@ -157,15 +181,15 @@ class _Node:
         try:
             return self.fs.is_directory(node_path) if directory else self.fs.is_file(node_path)
         except OSError as e:
-            self._cannot(node_path, f"cannot read: {e.strerror}")
+            self._cannot(node_path, e)
             return False
 
     def listing(self, node_dir: str, suffixes: tuple[str, ...]) -> list[str]:
         try:
             names = sorted(self.fs.list_directory(node_dir))
         except OSError as e:
-            if e.errno == errno.ELOOP:
-                self._cannot(node_dir, f"cannot read: {e.strerror}")
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self._cannot(node_dir, e)
             return []
         found = [posixpath.join(node_dir, n) for n in names if n.endswith(suffixes) and not n.startswith(".")]
         return [p for p in found if self._is(p)]
@@ -184,12 +208,19 @@ class _Node:
         return True
 
     def add(
-        self, kind: str, name: str, node_path: str, body: dict[str, Any], positions: Positions | None
+        self,
+        kind: str,
+        name: str,
+        node_path: str,
+        body: dict[str, Any],
+        positions: Positions | None,
+        *,
+        counted: bool = True,
     ) -> None:
         raw = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, **body}
         ref = ObjRef(kind, None, name, API_VERSION)
         origin = Origin(self.real(node_path), 1, 1, positions, node=self.root)
-        self.collected.add_object(Obj(raw=raw, ref=ref, origin=origin))
+        self.collected.add_object(Obj(raw=raw, ref=ref, origin=origin), counted=counted)
 
     # -- layouts -------------------------------------------------------------------------------
 
@@ -216,6 +247,7 @@ class _Node:
             "/",
             {"root": self.root, "layouts": self.layouts, "missing": self.missing},
             None,
+            counted=False,  # kharden's own notes about the root, not something read from it
         )
 
     def static_pod(self, node_path: str) -> None:
