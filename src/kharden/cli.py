@@ -21,6 +21,7 @@ from . import __version__, attack_paths, reach
 from ._display import printable, say
 from .baseline import Baseline, baseline_json, load_baseline
 from .config import Config, find_config, load_config
+from .enforce import command as admission_command
 from .errors import KhardenError, UsageError
 from .generate import command as generate_command
 from .model import STDIN_FILE, Report, Severity
@@ -212,7 +213,14 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    for add_parser in (_reach_parser, _fix_parser, _paths_parser, _probe_parser, _generate_parser):
+    for add_parser in (
+        _reach_parser,
+        _fix_parser,
+        _paths_parser,
+        _probe_parser,
+        _generate_parser,
+        _admission_parser,
+    ):
         add_parser(commands)
     return parser
 
@@ -446,6 +454,21 @@ def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     generate_command.add_arguments(generate_cmd)
     _cluster_arguments(generate_cmd)
+
+
+def _admission_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    admission_cmd = commands.add_parser(
+        "admission",
+        help="enforce the rules at admission: ValidatingAdmissionPolicies, or a validating webhook",
+        description=(
+            "Enforce kharden's rules when objects are created: 'policies' writes ValidatingAdmissionPolicies"
+            " generated from the pod rules, 'webhook' serves a validating admission webhook judged by the"
+            " same rule runner as 'kharden scan'. See docs/admission.md."
+        ),
+    )
+    admission_command.add_arguments(
+        admission_cmd, lambda **kw: admission_cmd.add_subparsers(parser_class=_Parser, **kw)
+    )
 
 
 def _paths_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -692,6 +715,8 @@ def _run(argv: list[str]) -> int:
         return _probe(args)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "admission":
+        return admission_command.run(args, _write)
     parser.print_help(sys.stderr)
     return 2
 

@@ -264,6 +264,10 @@ class Hit(NamedTuple):
     stands for the field in the fingerprint. A key names what the problem is about
     (``kube-scheduler --profiling``, ``AlwaysAdmit``, an audit clause), never a line, so that it
     survives line moves and reformatting.
+
+    ``at`` is the object whose field ``path`` names, when the problem of ``obj`` is fixed in another
+    object: a workload whose pods a NetworkPolicy rule lets through is the finding's object (its
+    identity, suppressions and counts), and the rule is where it points. A hit with ``at`` needs a key.
     """
 
     path: str
@@ -272,6 +276,7 @@ class Hit(NamedTuple):
     severity: Severity | None = None
     obj: Obj | None = None
     key: str | None = None
+    at: Obj | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,7 @@ def finding(
     of its reference) and the field, or the hit's key when the rule gives one.
     """
     severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
-    location, stable = obj.trace(hit.path)
+    location, stable = (obj if hit.at is None else hit.at).trace(hit.path)
     print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable if hit.key is None else hit.key, instance)
     return Finding(
         rule=rule.id,
@@ -123,7 +123,7 @@ def finding(
         message=hit.message,
         remediation=rule.remediation,
         fingerprint=print_,
-        suppressed=policy.suppression(rule.id, obj, annotations, print_, severity),
+        suppressed=policy.suppression(rule.id, obj, annotations, print_, severity, also=hit.at),
     )
 
 

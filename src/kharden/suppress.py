@@ -112,9 +112,13 @@ class Policy:
         template_annotations: Mapping[str, str],
         fingerprint: str,
         severity: Severity,
+        also: Obj | None = None,
     ) -> Suppression | None:
-        """The first that applies: the object's annotation, a config ignore, the baseline."""
+        """The first that applies: the object's annotation (or that of ``also``, the object the finding
+        points into when it is another one), a config ignore, the baseline."""
         found = annotation_suppression(rule_id, obj, template_annotations)
+        if found is None and also is not None:
+            found = annotation_suppression(rule_id, also, {})
         if found is not None:
             return found
         for ignore in self.ignores:

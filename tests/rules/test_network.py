@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import findings, scan_text
-from kharden.model import Finding, Severity
+from kharden.model import Finding, Severity, Suppression
 from kharden.rules import select
 from kharden.scan import evaluate
 from kharden.sources.documents import Collected
@@ -55,12 +55,12 @@ OPEN_CASES = [
     pytest.param("netpol.ingress-open", [namespace(), deployment(), deployment(name="api")], [("Deployment/web", LABELS, "high"), ("Deployment/api", LABELS, "high")], id="ingress-no-policy-each-workload"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS], [], id="ingress-default-deny"),
     pytest.param("netpol.ingress-open", [deployment(), DENY_INGRESS, policy(ingress=[{"from": [{"namespaceSelector": {}}]}])],
-                 [("Deployment/web", LABELS, "high")], id="ingress-every-namespace"),
+                 [("Deployment/web", "/spec/ingress/0/from/0", "high")], id="ingress-every-namespace"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {"matchExpressions": [
         {"key": "kubernetes.io/metadata.name", "operator": "Exists"}]}}]}])],
-                 [("Deployment/web", LABELS, "high")], id="ingress-name-label-exists-is-every-namespace"),
+                 [("Deployment/web", "/spec/ingress/0/from/0", "high")], id="ingress-name-label-exists-is-every-namespace"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"ports": [{"port": 8080}]}])],
-                 [("Deployment/web", LABELS, "high")], id="ingress-rule-without-from"),
+                 [("Deployment/web", "/spec/ingress/0", "high")], id="ingress-rule-without-from"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}}]}])],
                  [], id="ingress-every-namespace-but-some-pods"),
     pytest.param("netpol.ingress-open", [deployment(), policy(ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"team": "shop"}}}]}])],
@@ -72,9 +72,9 @@ OPEN_CASES = [
     # egress-open
     pytest.param("netpol.egress-open", [namespace(), deployment()], [("Deployment/web", LABELS, "medium")], id="egress-no-policy"),
     pytest.param("netpol.egress-open", [deployment(), DENY_INGRESS], [("Deployment/web", LABELS, "medium")], id="egress-ingress-policy-only"),
-    pytest.param("netpol.egress-open", [deployment(), egress({})], [("Deployment/web", LABELS, "medium")], id="egress-rule-without-to"),
+    pytest.param("netpol.egress-open", [deployment(), egress({})], [("Deployment/web", "/spec/egress/0", "medium")], id="egress-rule-without-to"),
     pytest.param("netpol.egress-open", [deployment(), egress({"to": [{"namespaceSelector": {}}], "ports": [{"port": 9090}]})],
-                 [("Deployment/web", LABELS, "medium")], id="egress-every-namespace"),
+                 [("Deployment/web", "/spec/egress/0/to/0", "medium")], id="egress-every-namespace"),
     pytest.param("netpol.egress-open", [deployment(), egress({"to": [{"podSelector": {}}]}, to_block("0.0.0.0/0"))], [], id="egress-own-namespace-and-addresses"),
 ]  # fmt: skip
 
@@ -82,8 +82,8 @@ EXTERNAL_CASES = [
     # internet-egress
     pytest.param("netpol.internet-egress", [deployment()], [("Deployment/web", LABELS, "medium")], id="internet-no-policy"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 443}]))],
-                 [("Deployment/web", LABELS, "medium")], id="internet-https"),
-    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("::/0"))], [("Deployment/web", LABELS, "medium")], id="internet-ipv6"),
+                 [("Deployment/web", "/spec/egress/0/to/0", "medium")], id="internet-https"),
+    pytest.param("netpol.internet-egress", [deployment(), egress(to_block("::/0"))], [("Deployment/web", "/spec/egress/0/to/0", "medium")], id="internet-ipv6"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("10.0.0.0/8"), to_block("fd00::/8"), to_block("100.64.0.0/10"))], [], id="internet-private-ranges"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": "http"}]))], [], id="internet-named-port-matches-no-address"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1"))], [], id="internet-everything-excepted"),
@@ -91,22 +91,22 @@ EXTERNAL_CASES = [
     # DNS only (port 53, no 'to' or any address): not open egress; DNS to any address is low
     pytest.param("netpol.egress-open", [deployment(), egress({"ports": DNS})], [], id="egress-dns-only-is-not-open"),
     pytest.param("netpol.egress-open", [deployment(), egress({"ports": [*DNS, {"port": 443}]})],
-                 [("Deployment/web", LABELS, "medium")], id="egress-dns-and-https-is-open"),
+                 [("Deployment/web", "/spec/egress/0", "medium")], id="egress-dns-and-https-is-open"),
     pytest.param("netpol.internet-egress", [deployment(), egress({"ports": DNS})],
-                 [("Deployment/web", LABELS, "low")], id="internet-dns-to-any-address-is-low"),
+                 [("Deployment/web", "/spec/egress/0", "low")], id="internet-dns-to-any-address-is-low"),
     pytest.param("netpol.internet-egress", [deployment(), egress(to_block("0.0.0.0/0", ports=DNS))],
-                 [("Deployment/web", LABELS, "low")], id="internet-dns-to-every-ipv4-is-low"),
+                 [("Deployment/web", "/spec/egress/0/to/0", "low")], id="internet-dns-to-every-ipv4-is-low"),
     # metadata-api
     pytest.param("exposure.metadata-api", [namespace(), deployment()], [("Deployment/web", LABELS, "high")], id="metadata-no-policy"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.169.254/32"))], [], id="metadata-excepted"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", "169.254.0.0/16"))], [], id="metadata-excepted-by-a-wider-range"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("169.254.0.0/16", ports=[{"port": 53, "protocol": "UDP"}]))], [], id="metadata-range-on-another-port"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("0.0.0.0/0", ports=[{"port": 1, "endPort": 1024}]))],
-                 [("Deployment/web", LABELS, "high")], id="metadata-port-range"),
+                 [("Deployment/web", "/spec/egress/0/to/0", "high")], id="metadata-port-range"),
     pytest.param("exposure.metadata-api", [deployment(), egress(to_block("169.254.169.254/32", ports=[{"port": 80}]))],
-                 [("Deployment/web", LABELS, "high")], id="metadata-address-itself"),
-    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("fd00::/8"))], [("Deployment/web", LABELS, "high")], id="metadata-ipv6"),
-    pytest.param("exposure.metadata-api", [deployment(), egress({"ports": [{"port": 80}]})], [("Deployment/web", LABELS, "high")], id="metadata-rule-without-to"),
+                 [("Deployment/web", "/spec/egress/0/to/0", "high")], id="metadata-address-itself"),
+    pytest.param("exposure.metadata-api", [deployment(), egress(to_block("fd00::/8"))], [("Deployment/web", "/spec/egress/0/to/0", "high")], id="metadata-ipv6"),
+    pytest.param("exposure.metadata-api", [deployment(), egress({"ports": [{"port": 80}]})], [("Deployment/web", "/spec/egress/0", "high")], id="metadata-rule-without-to"),
     pytest.param("exposure.metadata-api", [deployment(), egress({"to": [{"namespaceSelector": {}}]})], [], id="metadata-pods-only"),
 ]  # fmt: skip
 
@@ -180,12 +180,15 @@ def test_messages_name_pods_policy_and_ports() -> None:
         deployment(name="api"),
         egress(to_block("0.0.0.0/0", "10.0.0.0/8", ports=[{"port": 80}, {"port": 443}])),
     )
-    opens = (
-        "reach the metadata API on 80/TCP (ipBlock 0.0.0.0/0 except 10.0.0.0/8 covers 169.254.169.254)"
-        " (test.yaml:53:7)"
-    )
+    opens = "reach the metadata API on 80/TCP (ipBlock 0.0.0.0/0 except 10.0.0.0/8 covers 169.254.169.254)"
     assert web.message == f"egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web' {opens}"
     assert api.message == f"egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'api' {opens}"
+    # Each workload is the finding's object; both point at the rule's peer, the place to change.
+    assert [(f.object.name, f.location.file, f.location.line, f.location.column) for f in (web, api)] == [
+        ("web", "test.yaml", 53, 7),
+        ("api", "test.yaml", 53, 7),
+    ]
+    assert web.fingerprint != api.fingerprint
     web, agent = findings(
         "netpol.ingress-open", namespace(), deployment(), deployment(name="agent", host_network=True)
     )
@@ -202,8 +205,9 @@ def test_messages_name_pods_policy_and_ports() -> None:
     )
     assert wide.message == (
         "egress rule 0 of NetworkPolicy shop/egress lets pods of Deployment 'web' reach the Internet on 443/TCP"
-        " (ipBlock 0.0.0.0/0) (test.yaml:32:7)"
+        " (ipBlock 0.0.0.0/0)"
     )
+    assert (wide.location.line, wide.location.column, wide.location.path) == (32, 7, "/spec/egress/0/to/0")
 
 
 def test_one_finding_per_workload() -> None:
@@ -243,6 +247,25 @@ def test_a_workload_annotation_speaks_for_that_workload_only() -> None:
     debug["metadata"]["annotations"] = {"kharden.io/ignore": "netpol.ingress-open=node agent"}
     found = findings("netpol.ingress-open", namespace(), web, debug)
     assert [(f.object.name, f.suppressed is not None) for f in found] == [("web", True), ("debug", True)]
+
+
+def test_a_rule_opened_path_is_the_workloads_finding_on_the_rule() -> None:
+    """A rule that lets two workloads through: one finding each, on the rule; the workload's annotation
+    silences its own, the policy's annotation silences what its rules open."""
+    web = deployment()
+    web["spec"]["template"]["metadata"]["annotations"] = {"kharden.io/ignore": "netpol.ingress-open=WAF"}
+    wide = policy(name="wide", ingress=[{"from": [{"namespaceSelector": {}}]}])
+    found = findings("netpol.ingress-open", web, deployment(name="api"), wide)
+    assert sorted((f.object.name, f.location.path, f.suppressed is not None) for f in found) == [
+        ("api", "/spec/ingress/0/from/0", False),
+        ("web", "/spec/ingress/0/from/0", True),
+    ]
+    wide["metadata"]["annotations"] = {"kharden.io/ignore": "netpol.*=the mesh authorizes every call"}
+    found = findings("netpol.ingress-open", web, deployment(name="api"), wide)
+    assert sorted((f.object.name, f.suppressed) for f in found) == [
+        ("api", Suppression("annotation", "the mesh authorizes every call")),
+        ("web", Suppression("annotation", "WAF")),
+    ]
 
 
 def test_a_baseline_of_one_workload_does_not_cover_another() -> None:

@@ -130,7 +130,13 @@ SCHEMA: dict[str, Any] = {
                         },
                         "line": {"type": ["integer", "null"], "minimum": 1},
                         "column": {"type": ["integer", "null"], "minimum": 1},
-                        "path": {"type": "string", "description": "JSON pointer to the field in the object."},
+                        "path": {
+                            "type": "string",
+                            "description": (
+                                "JSON pointer to the field in the object (for a network finding opened"
+                                " by a policy rule, in that NetworkPolicy: the place to change)."
+                            ),
+                        },
                         "template": {
                             "type": "string",
                             "description": "The template or resource file a rendered object came from.",

@@ -4,8 +4,10 @@ Network findings are about workloads: each workload whose pods no policy covers 
 among them: no policy can select them) gets its own finding, and so does each workload a policy
 rule lets through, once per rule (keyed by the rule, so that the findings of one workload stay
 apart). Annotations, baselines and counts then speak for one workload, never for its neighbours.
-Findings point at the workload's pod labels (what a policy's podSelector matches), or at its
-hostNetwork field; the message names the rule that lets the traffic through and where it is written.
+A workload no policy covers is reported on its pod labels (what a policy's podSelector would match),
+or on its hostNetwork field; a workload a rule lets through is reported on that rule (or its peer), the
+place to change, with the workload as the finding's object: its annotations suppress it, and an ignore
+annotation on the NetworkPolicy suppresses what its rules open.
 """
 
 from __future__ import annotations
@@ -95,13 +97,14 @@ class RuleHits:
         """A finding for each workload of ``classes`` that ``rule`` (through ``peer``, when given) lets
         through: the message is ``before``, the pods (``pods of Deployment 'web'``), ``after``, and where
         the rule is written."""
-        location = rule.policy.locate(rule.path if peer is None else peer.path)
+        path = rule.path if peer is None else peer.path
         key = f"{rule}" if peer is None else f"{rule} peer {peer.index}"
         for workload in workloads(classes):
             if (id(workload.pod.obj), key) in self._seen:
                 continue
             self._seen.add((id(workload.pod.obj), key))
-            yield workload.hit(f"{before}pods of {workload.name}{after} ({location})", key, severity)
+            message = f"{before}pods of {workload.name}{after}"
+            yield Hit(path, message, obj=workload.pod.obj, key=key, severity=severity, at=rule.policy.obj)
 
 
 def selector_text(selector: LabelSelector) -> str:

@@ -116,7 +116,8 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     plugin configuration (defaults.enforce, exemptions.namespaces) of kube-apiserver
     --admission-control-config-file or in the scan; --disable-admission-plugins; Kyverno ClusterPolicies
     and Policies with validate.podSecurity in Enforce mode; Gatekeeper K8sPSP* constraints with
-    enforcementAction deny; ValidatingAdmissionPolicies bound with validationActions Deny.
+    enforcementAction deny; ValidatingAdmissionPolicies bound with validationActions Deny (kharden's own
+    by the rule each names in kharden.io/rule, others by the fields their CEL tests).
     """
     config: PodSecurityConfig | None = None
     config_unknown = False

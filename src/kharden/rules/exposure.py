@@ -25,8 +25,8 @@ from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, Severity, Unevaluated
 from ._constraint import Constraint, Eq, Is, row
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
+from ._message import WHO, ItemAttr, Message, Value
 from ._netcheck import pods_of, reach_hits
-from ._podcheck import who
 from ._ruleset import RuleSet
 
 rules = RuleSet("exposure")
@@ -53,9 +53,15 @@ def host_port() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(None, Eq(0)),
-            lambda v: (
-                f"{who(v.containers)} binds port {v.field.value}/{v.item.protocol} on the node"
-                f" (hostPort: {v.field.value})"
+            Message(
+                WHO,
+                " binds port ",
+                Value(),
+                "/",
+                ItemAttr("protocol", "TCP"),
+                " on the node (hostPort: ",
+                Value(),
+                ")",
             ),
             items=row("ports"),
         ),
@@ -894,9 +900,10 @@ def metadata_api(context: ScanContext) -> Iterator[Hit]:
 
     The metadata API hands out the node's cloud credentials (AWS IAM role, GCP service account token,
     Azure managed identity) to whoever asks from the node's network; a pod that reaches it can act as the
-    node in the cloud account. Each workload is reported on its own, once per policy rule that lets it
-    through (named with its file and line); hostNetwork pods, which no NetworkPolicy restricts, are
-    reported on their hostNetwork field.
+    node in the cloud account. Each workload is reported on its own: on each NetworkPolicy rule that lets
+    it through (the place to change, naming the workload), or on its pod labels when no egress policy
+    selects it; hostNetwork pods, which no NetworkPolicy restricts, are reported on their hostNetwork
+    field.
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules, ipBlocks with except, ports), the labels
     and hostNetwork of every pod template and running Pod.

@@ -14,6 +14,7 @@ from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity, Unevaluated
 from ._constraint import Constraint, Is, Ne, row
+from ._message import Message
 from ._netcheck import RuleHits, pods_of, reach_hits, selector_text, uncovered_hits
 from ._ruleset import RuleSet
 
@@ -43,9 +44,10 @@ def ingress_open(context: ScanContext) -> Iterator[Hit]:
 
     By default every pod accepts connections from every pod of the cluster. A compromised pod anywhere can
     then reach databases, admin endpoints and third-party components (dashboards, Tiller) that were never
-    meant to be reached from outside their namespace. Each workload is reported on its own (and once per
-    policy rule that opens it), so that its annotations and baselines speak for it alone; hostNetwork pods,
-    which no NetworkPolicy can select, count among the pods no policy covers.
+    meant to be reached from outside their namespace. Each workload is reported on its own, so that its
+    annotations and baselines speak for it alone: on its pod labels when no policy covers it, or on each
+    policy rule that opens it (the place to change); hostNetwork pods, which no NetworkPolicy can select,
+    count among the pods no policy covers.
 
     Reads: NetworkPolicies (podSelector, policyTypes, ingress rules), Namespaces and their labels, the labels
     and hostNetwork of every pod template and running Pod.
@@ -71,8 +73,8 @@ def egress_open(context: ScanContext) -> Iterator[Hit]:
     does not fire (netpol.internet-egress reports DNS to any address).
 
     A compromised pod with open egress can probe and attack every service of the cluster, and reach the
-    components that hand out credentials. Each workload is reported on its own (and once per policy rule
-    that opens it).
+    components that hand out credentials. Each workload is reported on its own: on its pod labels when no
+    policy covers it, or on each policy rule that opens it.
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules), Namespaces and their labels, the labels
     and hostNetwork of every pod template and running Pod.
@@ -130,7 +132,8 @@ def internet_egress(context: ScanContext) -> Iterator[Hit]:
     Open egress to the Internet lets a compromised pod download tools and send data out, and turns the
     cluster into a relay. Public means outside the special-purpose ranges of RFC 6890 (private, loopback,
     link-local, CGNAT, documentation, multicast) and, for IPv6, the global unicast range 2000::/3. Each
-    workload is reported on its own (and once per policy rule that lets it out).
+    workload is reported on its own: on its pod labels when no policy covers it, or on each policy rule
+    that lets it out.
 
     Reads: NetworkPolicies (podSelector, policyTypes, egress rules and their ipBlocks and ports), the labels
     and hostNetwork of every pod template and running Pod.
@@ -161,7 +164,7 @@ def host_network() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("hostNetwork"), Ne(True), unset=True),
-            lambda v: "the pod uses the node's network namespace (hostNetwork: true)",
+            Message("the pod uses the node's network namespace (hostNetwork: true)"),
             containers=False,
         ),
     )
