@@ -400,3 +400,17 @@ def test_api_answers_of_the_wrong_shape(
     assert all("\n" not in e["message"] for e in report["errors"])
     if path == "/api/v1/pods":
         assert [e["message"] for e in report["errors"]] == ["Pod: metadata must be a mapping"]
+
+
+def test_the_admission_webhooks_role_reader_says_who_reads(tmp_path: Path, certs: Certs) -> None:
+    """The webhook's reader is built by the same client code: User-Agent, exec plugins, bounded credentials."""
+    import asyncio  # noqa: PLC0415
+
+    from kharden.enforce.cluster import ClusterRoles  # noqa: PLC0415
+
+    with FakeApiServer(cluster(), certs) as server:
+        roles = ClusterRoles(str(write_kubeconfig(tmp_path / "config", server.url, certs)))
+        assert asyncio.run(roles("ClusterRole", None, "no-such-role")) is None
+    assert [(r.path, r.user_agent) for r in server.requests] == [
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles/no-such-role", f"kharden/{__version__}")
+    ]

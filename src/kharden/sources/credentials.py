@@ -36,7 +36,14 @@ if TYPE_CHECKING:
 
     from .kubeconfig import Target
 
-__all__ = ["EXEC_API_VERSIONS", "MAX_CREDENTIAL_BYTES", "USER_AGENT", "http_client", "inline_files"]
+__all__ = [
+    "EXEC_API_VERSIONS",
+    "MAX_CREDENTIAL_BYTES",
+    "USER_AGENT",
+    "async_http_client",
+    "http_client",
+    "inline_files",
+]
 
 USER_AGENT = f"kharden/{__version__}"
 MAX_CREDENTIAL_BYTES = 1024 * 1024
@@ -96,6 +103,20 @@ def inline_files(single: SingleConfig, where: str) -> SingleConfig:
 
 def http_client(target: Target, timeout: float) -> httpx.Client:
     """An HTTP client for ``target``'s server with its credentials (an exec plugin is run now)."""
+    return httpx.Client(**_client_arguments(target, timeout))
+
+
+def async_http_client(target: Target, timeout: float) -> httpx.AsyncClient:
+    """:func:`http_client` for asyncio (the admission webhook's role reader)."""
+    return httpx.AsyncClient(**_client_arguments(target, timeout))
+
+
+def _client_arguments(target: Target, timeout: float) -> dict[str, Any]:
+    """The keyword arguments of an httpx client: base URL, TLS, auth, timeout, proxy, User-Agent.
+
+    Raises :class:`ClusterError` for an exec plugin that fails; lightkube's ``ConfigError``,
+    ``OSError`` (a certificate that does not load) and ``ValueError`` as they come.
+    """
     config = target.config
     auth: httpx.Auth | None = None
     if config.user is not None and config.user.exec is not None:
@@ -118,7 +139,7 @@ def http_client(target: Target, timeout: float) -> httpx.Client:
     if config.user is not None and config.user.exec is not None:
         kwargs["auth"] = auth
     kwargs["headers"] = {"User-Agent": USER_AGENT}
-    return httpx.Client(**kwargs)
+    return kwargs
 
 
 class _Credential(msgspec.Struct, frozen=True):
@@ -205,7 +226,8 @@ class _ExecTokenAuth(httpx.Auth):
         self.plugin = plugin
         self.bearer = f"Bearer {token}"
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # One flow for both clients: the plugin runs again only after a 401, briefly.
         request.headers["Authorization"] = self.bearer
         response = yield request
         if response.status_code != 401:
