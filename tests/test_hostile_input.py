@@ -271,13 +271,21 @@ def test_fail_on_empty_is_refused(value: str) -> None:
 def test_a_deep_directory_tree(tmp_path: Path) -> None:
     """1,500 nested directories: the walk recursed, and Python stopped it with a traceback."""
     deep = tmp_path
-    for _ in range(1500):
+    for _ in range(1500):  # one level at a time: Path.mkdir(parents=True) recurses once per level
         deep = deep / "d"
-    deep.mkdir(parents=True)
+        deep.mkdir()
     (deep / "pod.yaml").write_text(PRIVILEGED.replace("NAME", "deep"))
-    code, out, err = _cli("scan", str(tmp_path), "--rule", "pod.privileged", "-f", "json")
-    assert (code, err) == (1, "")
-    assert [f["object"]["name"] for f in json.loads(out)["findings"]] == ["deep"]
+    try:
+        code, out, err = _cli("scan", str(tmp_path), "--rule", "pod.privileged", "-f", "json")
+        assert (code, err) == (1, "")
+        assert [f["object"]["name"] for f in json.loads(out)["findings"]] == ["deep"]
+    finally:
+        # Removed here, bottom up: pytest's own clean-up of old temporary directories recurses once
+        # per level and would stop with a RecursionError in a later session.
+        (deep / "pod.yaml").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
 
 
 CHART = str(TESTS / "data" / "charts" / "web")
