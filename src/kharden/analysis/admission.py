@@ -312,7 +312,8 @@ def _vaps(inventory: Inventory) -> Iterable[Engine]:
     enforced: list[tuple[Obj, str, LabelSelector | None]] = []  # kharden's: policy, rule, namespaces
     for binding in inventory.of_kind("ValidatingAdmissionPolicyBinding"):
         spec = binding.raw.get("spec")
-        if not isinstance(spec, Mapping) or "Deny" not in (spec.get("validationActions") or []):
+        actions = spec.get("validationActions") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping) or not isinstance(actions, list) or "Deny" not in actions:
             continue
         policy = policies.get(str(spec.get("policyName")))
         if policy is None or not _vap_for_pods(policy):
@@ -354,7 +355,8 @@ def _vap_for_pods(policy: Obj) -> bool:
     constraints = spec.get("matchConstraints") if isinstance(spec, Mapping) else None
     rules = constraints.get("resourceRules") if isinstance(constraints, Mapping) else None
     for rule in rules if isinstance(rules, list) else []:
-        if isinstance(rule, Mapping) and {"pods", "*"} & set(rule.get("resources") or []):
+        resources = rule.get("resources") if isinstance(rule, Mapping) else None
+        if isinstance(resources, list) and ("pods" in resources or "*" in resources):
             return True
     return False
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from ..errors import ClusterError
 from ..sources.kubeconfig import resolve
 from .review import RoleUnreadableError
 
@@ -35,13 +36,16 @@ class ClusterRoles:
         timeout: float = 2.0,
         ttl: float = 30.0,
     ) -> None:
-        import httpx2 as httpx  # noqa: PLC0415
-        from lightkube.config import client_adapter  # noqa: PLC0415
+        from lightkube.core.exceptions import ConfigError as LightkubeConfigError  # noqa: PLC0415
+
+        from ..sources.credentials import async_http_client  # noqa: PLC0415 - exec plugins, User-Agent
 
         target = resolve(kubeconfig, context)
         self.server = target.server
-        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), proxy=target.proxy)
-        self.http = client_adapter.AsyncClient(target.config, params)
+        try:
+            self.http = async_http_client(target, timeout)
+        except (LightkubeConfigError, OSError, ValueError) as e:
+            raise ClusterError(f"context {target.context!r}: cannot set up the connection: {e}") from e
         self.ttl = ttl
         self.cache: dict[tuple[str, str | None, str], tuple[float, Mapping[str, Any] | None]] = {}
 
