@@ -306,11 +306,17 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --advertise-address; clusters[*].cluster.server of kubeconfigs under
     etc/kubernetes and etc/rancher; k3s/RKE2 advertise-address; LoadBalancer Services whose selector
     matches the apiserver pods (status.loadBalancer.ingress, spec.loadBalancerIP). Host names are not
-    resolved (reported as not evaluated).
+    resolved (reported as not evaluated), and a scan that shows no address at all is not evaluated.
     """
     what = {"advertise-address": "kube-apiserver advertises", "kubeconfig": "a kubeconfig names",
             "load balancer": "a LoadBalancer in front of kube-apiserver has"}  # fmt: skip
-    for endpoint in api_endpoints(context.inventory, context.control_plane):
+    endpoints = api_endpoints(context.inventory, context.control_plane)
+    if not endpoints:
+        yield Unevaluated(
+            "no API server address in this scan (no kube-apiserver --advertise-address, kubeconfig under"
+            " the node's etc/kubernetes or etc/rancher, or LoadBalancer in front of kube-apiserver)"
+        )
+    for endpoint in endpoints:
         public = is_public(endpoint.address)
         if public:
             yield Hit(
