@@ -267,7 +267,7 @@ def test_bash_completes_through_the_script(tmp_path: Path) -> None:
 
 def test_rules_table_explains_its_from_column(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run_cli(capsys, "rules")
-    legend = out.split("\n\nFROM: ", 1)[1].splitlines()
+    legend = out.split("\n\nFROM: ", 1)[1].split("\n\n")[0].splitlines()
     assert legend[0] == "the evidence a rule judges (it runs when the scan has one of them)"
     assert legend[1 : 1 + len(EVIDENCE)] == [f"  {letter}  {meaning}" for letter, meaning in EVIDENCE.items()]
     assert [line.split(":")[0] for line in legend[1 + len(EVIDENCE) :]] == ["CEL", "FIX"]

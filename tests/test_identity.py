@@ -207,3 +207,37 @@ subjects:
     report = scan_text(binding, ["rbac.default-sa-bound"])
     assert len(report.findings) == 2
     assert shared_fingerprints(report) == []
+
+
+_DEFAULTED = """\
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: {enforce: baseline}
+"""
+
+
+def test_namespaces_a_pod_security_configuration_decides_keep_their_findings(tmp_path: Path) -> None:
+    """The configuration's default leaves several namespaces at baseline: one finding per namespace, each
+    the Namespace's (pointing at the default), so that its fingerprint does not depend on the others."""
+    config = tmp_path / "admission.yaml"
+    config.write_text(_DEFAULTED, encoding="utf-8")
+    namespaces = {}
+    for name in ("a", "b"):
+        namespaces[name] = tmp_path / f"{name}.yaml"
+        namespaces[name].write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n", "utf-8")
+    rules = ("admission.pod-security",)
+    both = scan([str(config), *map(str, namespaces.values())], ScanOptions(rules=rules))
+    assert sorted((f.object.kind, f.object.name, f.location.path) for f in both.findings) == [
+        ("Namespace", "a", "/plugins/0/configuration/defaults"),
+        ("Namespace", "b", "/plugins/0/configuration/defaults"),
+    ]
+    for name, path in namespaces.items():
+        alone = scan([str(config), str(path)], ScanOptions(rules=rules))
+        assert [f.fingerprint for f in alone.findings] == [
+            f.fingerprint for f in both.findings if f.object.name == name
+        ]

@@ -27,6 +27,7 @@ FORBIDDEN = {
     "runner.py": ("kharden.report", "kharden.cli", "kharden.scan", "kharden.sources", "kharden.fix"),
     "fix": ("kharden.cli",),
     "generate": ("kharden.cli", "kharden.report"),
+    "enforce": ("kharden.cli", "kharden.report", "kharden.scan"),
 }
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, PRIVILEGED_POD, TESTS, run_cli
+from conftest import EXAMPLES, PRIVILEGED_POD, TESTS, run_cli, scan_text
 from kharden import ScanOptions, scan
 from kharden.cli import main
+from kharden.model import Report
 
 PRIVILEGED = PRIVILEGED_POD
 
@@ -136,6 +137,104 @@ def test_a_section_whose_rules_judged_nothing_scores_na_in_every_format(
     assert 'data-section="logging"' in html
     card = html.split('data-section="logging"', 1)[1].split("</div>", 2)
     assert "n/a" in "".join(card[:2])
+
+
+def _statuses(report: Report) -> dict[str, str]:
+    """Each rule run's outcome: ``fires``, ``passes`` (judged something, found nothing) or the reason it
+    was not evaluated."""
+    findings = {f.rule for f in report.findings}
+    reasons = {n.rule: n.reason for n in report.not_evaluated}
+    return {
+        run.rule: "fires"
+        if run.rule in findings
+        else reasons.get(run.rule, "passes" if run.examined else "?")
+        for run in report.rules
+    }
+
+
+def test_a_worker_node_passes_only_what_it_judged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A worker node root holds a kubelet, its kubeconfig and a CNI: no kube-apiserver, no policy object.
+    The admission rules cannot judge anything there (the section is n/a, not 100); the rules that pass
+    judged something (the kubelet's flags, the API server address in kubelet.conf, Cilium enforcing any
+    NetworkPolicy). A worker running flannel cannot say whether policies go unenforced, nor one without
+    a kubeconfig where the API server is."""
+    worker = TESTS / "data" / "nodes" / "worker"
+    report = scan([], ScanOptions(node_roots=(str(worker),)))
+    assert report.scores is not None
+    statuses = _statuses(report)
+    assert statuses["admission.psp-unenforced"] == (
+        "no PodSecurityPolicy and no kube-apiserver in this scan: nothing tells whether the cluster holds"
+        " PodSecurityPolicies or enforces them (scan the cluster or a control-plane node)"
+    )
+    assert statuses["admission.plugins"].startswith("no kube-apiserver in this scan")
+    assert {r.rule: r.examined for r in report.rules if r.section == "admission"} == {
+        "admission.psp-unenforced": 0,
+        "admission.plugins": 0,
+    }
+    assert [rule for rule, status in statuses.items() if status == "passes"] == [
+        "exposure.apiserver-public",
+        "exposure.kubelet-auth",
+        "netpol.cni-unsupported",
+    ]
+    sections = {s.section: s.score for s in report.scores.sections}
+    assert sections == {
+        "exposure": 100,
+        "isolation": 100,
+        "encryption": None,
+        "logging": None,
+        "admission": None,
+    }
+    _, text, _ = run_cli(capsys, "scan", "--node-root", str(worker))
+    assert [line.split()[-1] for line in text.splitlines() if line.startswith("  admission ")] == ["n/a"]
+
+    flannel = tmp_path / "flannel"
+    shutil.copytree(worker, flannel)
+    (flannel / "etc" / "cni" / "net.d" / "05-cilium.conflist").unlink()
+    shutil.copy(
+        TESTS / "data" / "nodes" / "kubeadm-insecure" / "etc" / "cni" / "net.d" / "10-flannel.conflist",
+        flannel / "etc" / "cni" / "net.d",
+    )
+    (flannel / "etc" / "kubernetes" / "kubelet.conf").unlink()
+    report = scan([], ScanOptions(node_roots=(str(flannel),)))
+    statuses = _statuses(report)
+    assert statuses["netpol.cni-unsupported"] == (
+        "no NetworkPolicy in this scan tells whether the cluster holds any, and node"
+        f" {flannel} runs the flannel CNI, which would not enforce them"
+    )
+    assert statuses["exposure.apiserver-public"] == (
+        "no API server address in this scan (no kube-apiserver --advertise-address, kubeconfig under the"
+        " node's etc/kubernetes or etc/rancher, or LoadBalancer in front of kube-apiserver)"
+    )
+    assert [rule for rule, status in statuses.items() if status == "passes"] == ["exposure.kubelet-auth"]
+    assert report.scores is not None
+    sections = {s.section: s.score for s in report.scores.sections}
+    assert sections == {
+        "exposure": 100,
+        "isolation": None,
+        "encryption": None,
+        "logging": None,
+        "admission": None,
+    }
+
+
+def test_a_control_plane_without_a_podsecuritypolicy_is_judged_where_it_can_be() -> None:
+    """1.31: no PodSecurityPolicy can exist, a pass. 1.24 without the plugin: only the cluster's objects
+    tell whether some go unenforced; a cluster read that lists none is a pass."""
+    rules = ("admission.psp-unenforced",)
+    current = scan(
+        [], ScanOptions(node_roots=(str(TESTS / "data" / "nodes" / "kubeadm-secure"),), rules=rules)
+    )
+    assert _statuses(current) == {"admission.psp-unenforced": "passes"}
+    old = TESTS / "data" / "nodes" / "kubeadm-insecure"
+    report = scan([], ScanOptions(node_roots=(str(old),), rules=rules))
+    assert _statuses(report) == {
+        "admission.psp-unenforced": "Kubernetes 1.24: kube-apiserver does not enable the PodSecurityPolicy"
+        " admission plugin and no PodSecurityPolicy in this scan tells whether the cluster holds any"
+        " (scan the cluster)"
+    }
+    namespace = "kind: Namespace\napiVersion: v1\nmetadata: {name: shop}\n"
+    cluster = scan_text(namespace, list(rules), node_roots=(str(old),), evidence=("C",))
+    assert _statuses(cluster) == {"admission.psp-unenforced": "passes"}
 
 
 def test_rules_without_the_kinds_they_read_judge_nothing() -> None:

@@ -9,7 +9,9 @@ table keyed by the identity of each dict and list, so the data stays plain.
 
 Safety: libyaml refuses nesting deeper than 1000 levels; aliases are expanded by
 reference (never copied) and a document whose aliases would expand past
-``MAX_ALIAS_EXPANSION`` nodes, or that refers to itself, is an input error.
+``MAX_ALIAS_EXPANSION`` nodes or ``MAX_ALIAS_BYTES`` of scalar text (one long string
+aliased thousands of times is as much a bomb as nested lists: every consumer of the data,
+messages and reports, copies it), or that refers to itself, is an input error.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from yaml.resolver import Resolver
 from . import _pointer
 from .errors import InputError
 
-__all__ = ["MAX_ALIAS_EXPANSION", "Document", "Positions", "iter_documents"]
+__all__ = ["MAX_ALIAS_BYTES", "MAX_ALIAS_EXPANSION", "Document", "Positions", "iter_documents"]
 
 try:
     from yaml._yaml import CParser
@@ -39,6 +41,9 @@ except ImportError as e:  # pragma: no cover - every PyYAML wheel ships libyaml
 
 MAX_ALIAS_EXPANSION = 100_000
 """Most nodes that aliases of one document may stand for (billion-laughs guard)."""
+MAX_ALIAS_BYTES = 16 * 1024 * 1024
+"""Most characters of scalars (keys and values) that aliases of one document may stand for."""
+_COUNTED_SCALAR = 64  # shorter scalars cannot amplify more than the '*a' that aliases them
 
 _IMPLICIT = "!kharden/implicit"
 _STR = "tag:yaml.org,2002:str"
@@ -342,27 +347,44 @@ def _containers(data: Any) -> Iterator[Any]:
 class _Builder:
     """Turns one composed document into plain data plus its position table."""
 
-    __slots__ = ("build", "built", "expanded", "file", "memo", "table")
+    __slots__ = (
+        "build",
+        "built",
+        "built_bytes",
+        "expanded",
+        "expanded_bytes",
+        "file",
+        "memo",
+        "scalars",
+        "table",
+        "tracking",
+    )
 
     def __init__(self, file: str, track_aliases: bool) -> None:
         self.file = file
         self.table: dict[int, array[int]] = {}
-        self.memo: dict[int, tuple[Any, int] | None] = {}
+        self.memo: dict[int, tuple[Any, int, int] | None] = {}
         self.built = 0  # nodes built so far (collections and the scalars in them)
         self.expanded = 0  # nodes that alias uses stand for
+        self.built_bytes = 0  # characters of the scalars built so far (with aliases tracked)
+        self.expanded_bytes = 0  # characters of the scalars that alias uses stand for
+        self.scalars: set[int] = set()  # the long scalar nodes met so far: met again is an alias
         # Only documents that may hold anchors pay for alias bookkeeping.
+        self.tracking = track_aliases
         self.build: Callable[[Node], Any] = self._build_shared if track_aliases else self._build
 
     def _build_shared(self, node: Node) -> Any:
         if node.__class__ is ScalarNode:
+            self._count_scalar(node)
             return self._build(node)
         key = id(node)
         if key in self.memo:
             seen = self.memo[key]
             if seen is None:
                 raise self._error(node, "an alias refers to the node that contains it")
-            value, size = seen
+            value, size, characters = seen
             self.expanded += size
+            self._expand(node, characters)
             if self.expanded > MAX_ALIAS_EXPANSION:
                 raise self._error(
                     node,
@@ -372,10 +394,37 @@ class _Builder:
             return value
         self.memo[key] = None
         built, expanded = self.built, self.expanded
+        built_bytes, expanded_bytes = self.built_bytes, self.expanded_bytes
         value = self._build(node)
         # What a copy of this node would hold: what it built plus what its aliases stand for.
-        self.memo[key] = (value, self.built - built + self.expanded - expanded)
+        self.memo[key] = (
+            value,
+            self.built - built + self.expanded - expanded,
+            self.built_bytes - built_bytes + self.expanded_bytes - expanded_bytes,
+        )
         return value
+
+    def _count_scalar(self, node: ScalarNode) -> None:
+        """Count a scalar's characters: once when first met, as an expansion when an alias meets it again."""
+        size = len(node.value)
+        if size < _COUNTED_SCALAR:
+            self.built_bytes += size
+            return
+        key = id(node)
+        if key in self.scalars:
+            self._expand(node, size)
+        else:
+            self.scalars.add(key)
+            self.built_bytes += size
+
+    def _expand(self, node: Node, characters: int) -> None:
+        self.expanded_bytes += characters
+        if self.expanded_bytes > MAX_ALIAS_BYTES:
+            raise self._error(
+                node,
+                "aliases of the anchor on this line expand the document past"
+                f" {MAX_ALIAS_BYTES // 1048576} MiB of text (a YAML alias bomb?)",
+            )
 
     def _build(self, node: Node) -> Any:
         cls = node.__class__
@@ -388,8 +437,11 @@ class _Builder:
             positions: list[_Packed] = []
             merges: list[Node] = []
             cache = _plain_cache
+            tracking = self.tracking
             for key_node, value_node in node.value:
                 if key_node.__class__ is ScalarNode:
+                    if tracking:
+                        self._count_scalar(key_node)
                     key = key_node.value
                     if key_node.tag is _IMPLICIT and key_node.style == "":
                         if key == _MERGE:
@@ -402,7 +454,7 @@ class _Builder:
                         key = _key_text(_typed(key_node.tag, key))
                 else:
                     raise self._error(key_node, "a mapping key must be a scalar")
-                if value_node.__class__ is ScalarNode:
+                if value_node.__class__ is ScalarNode and not tracking:
                     value = value_node.value
                     if value_node.tag is _IMPLICIT and value_node.style == "":
                         value = cache[value] if value in cache else _plain(value)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import sys
 import time
 
 from . import TYPE_CHECKING, __version__
+from ._display import printable, say
 from .errors import KhardenError, UsageError
 from .report import FORMATS
 from .sources.limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU, WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
@@ -211,7 +213,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
 
     for add_parser in (_reach_parser, _fix_parser):
         add_parser(commands)
-    for add_heavy in (_paths_parser, _probe_parser, _generate_parser):  # arguments only for the one that runs
+    heavy = (_paths_parser, _probe_parser, _generate_parser, _admission_parser)
+    for add_heavy in heavy:  # arguments only for the one that runs
         add_heavy(commands, command)
     return parser
 
@@ -358,9 +361,9 @@ def _fix(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(unified_diff(f) for f in changed))
         sys.stdout.flush()
     for error in errors:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _say("error", str(error))
     for advice in result.advice:
-        print(f"{PROG}: {advice}", file=sys.stderr)
+        say(f"{PROG}: {advice}")
     unsafe = sum(1 for _, s in result.skipped if s.reason.startswith("needs --unsafe"))
     manual = sum(1 for _, s in result.skipped if not s.reason.startswith("needs --unsafe"))
     files = f"{len(changed)} file{'s' * (len(changed) != 1)}"
@@ -372,7 +375,7 @@ def _fix(args: argparse.Namespace) -> int:
         summary += f"; {unsafe} left that only --unsafe fixes"
     if manual:
         summary += f"; {manual} with no automatic fix"
-    print(f"{PROG}: {summary}", file=sys.stderr)
+    say(f"{PROG}: {summary}")
     if errors:
         return 2
     return 1 if changed else 0
@@ -453,6 +456,24 @@ def _generate_parser(commands: argparse._SubParsersAction[_Parser], running: str
 
         generate_command.add_arguments(generate_cmd)
         _cluster_arguments(generate_cmd)
+
+
+def _admission_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
+    admission_cmd = commands.add_parser(
+        "admission",
+        help="enforce the rules at admission: ValidatingAdmissionPolicies, or a validating webhook",
+        description=(
+            "Enforce kharden's rules when objects are created: 'policies' writes ValidatingAdmissionPolicies"
+            " generated from the pod rules, 'webhook' serves a validating admission webhook judged by the"
+            " same rule runner as 'kharden scan'. See docs/admission.md."
+        ),
+    )
+    if running in {"admission", _EVERY_COMMAND}:
+        from .enforce import command as admission_command  # noqa: PLC0415 - see the module docstring
+
+        admission_command.add_arguments(
+            admission_cmd, lambda **kw: admission_cmd.add_subparsers(parser_class=_Parser, **kw)
+        )
 
 
 def _paths_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
@@ -552,7 +573,7 @@ def _file_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-file-size",
-        type=float,
+        type=_size_mib,
         default=DEFAULT_MAX_FILE_BYTES / 1048576,
         metavar="MIB",
         help=f"refuse files larger than this (default: {DEFAULT_MAX_FILE_BYTES // 1048576} MiB)",
@@ -590,11 +611,34 @@ def _cluster_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     )
     parser.add_argument(
         "--request-timeout",
-        type=float,
+        type=_seconds,
         default=30.0,
         metavar="SECONDS",
         help="give up on an API server that does not answer a request within SECONDS (default: 30)",
     )
+
+
+_MAX_FILE_MIB = 1024.0 * 1024  # 1 TiB: more than any file kharden could hold in memory
+_MAX_SECONDS = 86_400.0
+
+
+def _positive(text: str, unit: str, upper: float) -> float:
+    """A finite number above 0 and at most ``upper``: ``nan``, ``inf`` and ``1e400`` are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 < value <= upper:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {unit} above 0 and at most {upper:,.0f}")
+    return value
+
+
+def _size_mib(text: str) -> float:
+    return _positive(text, "a size in MiB", _MAX_FILE_MIB)
+
+
+def _seconds(text: str) -> float:
+    return _positive(text, "a number of seconds", _MAX_SECONDS)
 
 
 def _format(value: str) -> str:
@@ -615,14 +659,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except KhardenError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _say("error", str(e))
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (`kharden scan ... | head`); stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return 0
+
+
+def _say(kind: str, text: str) -> None:
+    """One line on stderr: ``kharden: error: ...``; what came from input cannot start another line."""
+    say(f"{PROG}: {kind}: {text}")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered is not flushed again at exit."""
+    if sys.stdout is not None:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            sys.stdout = None
 
 
 def _run(argv: list[str]) -> int:
@@ -640,20 +698,20 @@ def _run(argv: list[str]) -> int:
     if args.command == "rules":
         from . import _catalog  # noqa: PLC0415 - see the module docstring
 
-        sys.stdout.write(_catalog.rules_text(args.format))
+        _write(_catalog.rules_text(args.format), None, terminal=args.format == "table")
         return 0
     if args.command == "explain":
         from . import _catalog  # noqa: PLC0415
 
-        sys.stdout.write(_catalog.explain_text(args.rule))
+        _write(_catalog.explain_text(args.rule), None, terminal=True)
         return 0
     if args.command == "completion":
-        sys.stdout.write(completion_script(args.shell))
+        _write(completion_script(args.shell), None)
         return 0
     if args.command == "schema":
         from .report import schema  # noqa: PLC0415 - only this command needs it
 
-        sys.stdout.write(schema.render() if args.format == "json" else schema.markdown())
+        _write(schema.render() if args.format == "json" else schema.markdown(), None)
         return 0
     if args.command == "baseline":
         return _baseline_write(args.file, parser.parse_args(["scan", *args.scan_args]))
@@ -669,6 +727,8 @@ def _run(argv: list[str]) -> int:
         return _probe(args)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "admission":
+        return _admission(args)
     parser.print_help(sys.stderr)
     return 2
 
@@ -681,7 +741,9 @@ def _scan(args: argparse.Namespace) -> int:
     from .report import plan_outputs, render  # noqa: PLC0415
 
     config = _config(args)
-    fail_text = args.fail_on or config.fail_on or "high"
+    if args.fail_on is not None and not args.fail_on.strip():
+        raise UsageError("--fail-on needs a severity (critical, high, medium, low, info) or 'never'")
+    fail_text = args.fail_on if args.fail_on is not None else config.fail_on or "high"
     fail_on = None if fail_text.strip().lower() == "never" else Severity.parse(fail_text)
     outputs = plan_outputs(args.format or ["text"], args.output)
     baseline = load_baseline(args.baseline) if args.baseline else None
@@ -689,7 +751,7 @@ def _scan(args: argparse.Namespace) -> int:
     counted = any(name in {"json", "html"} for name, _ in outputs)
     report = _run_scan(args.paths, replace(_scan_options(args, config, baseline), attack_paths=counted))
     for error in report.errors:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _say("error", str(error))
     _check_locations(report, [name for name, _ in outputs])
     for name, file in outputs:
         output = render(
@@ -700,12 +762,12 @@ def _scan(args: argparse.Namespace) -> int:
             sarif_root=args.sarif_root,
             fail_on=fail_on,
         )
-        _write(output, file)
+        _write(output, file, terminal=name == "text")
     code = (2 if report.errors else 0) if fail_on is None else report.exit_code(fail_on)
     overall = report.scores.overall if report.scores is not None else None
     if code == 0 and args.min_score is not None and (overall is None or overall < args.min_score):
         score = "n/a" if overall is None else f"{overall}/100"
-        print(f"{PROG}: the score {score} is below --min-score {args.min_score}", file=sys.stderr)
+        say(f"{PROG}: the score {score} is below --min-score {args.min_score}")
         code = 1
     return code
 
@@ -816,8 +878,6 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
         )
     if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
         raise UsageError("--context, --kubeconfig and --namespace need --cluster")
-    if args.max_file_size <= 0:
-        raise UsageError("--max-file-size must be positive")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.min_score is not None and not 0 <= args.min_score <= 100:
@@ -857,8 +917,6 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
 
     if args.parallel < 1:
         raise UsageError("--parallel must be at least 1")
-    if args.request_timeout <= 0:
-        raise UsageError("--request-timeout must be positive")
     return ClusterOptions(
         kubeconfig=args.kubeconfig,
         context=args.context,
@@ -877,9 +935,13 @@ def _snapshot(args: argparse.Namespace) -> int:
         info = write_snapshot(options, args.output)
     finally:
         _ProgressLine.clear(options.progress)
+    failed = set(info.failed)
     for kind, reason in info.unread.items():
-        print(f"{PROG}: warning: {kind}: {reason}", file=sys.stderr)
-    return 0
+        if reason not in failed:
+            _say("warning", f"{kind}: {reason}")
+    for reason in info.failed:
+        _say("error", f"cluster {info.context}: {reason}")
+    return 2 if info.failed else 0
 
 
 class _ProgressLine:
@@ -921,7 +983,7 @@ def _baseline_write(file: str, args: argparse.Namespace) -> int:
     config = replace(_config(args), baseline=None)
     report = _run_scan(args.paths, _scan_options(args, config, None))
     for error in report.errors:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _say("error", str(error))
     if report.errors:
         raise UsageError(
             f"not writing the baseline: {len(report.errors)} input(s) could not be read, and their findings"
@@ -929,7 +991,11 @@ def _baseline_write(file: str, args: argparse.Namespace) -> int:
         )
     _write(baseline_json(report.findings), file)
     recorded = len({f.fingerprint for f in report.active})
-    print(f"{PROG}: wrote {recorded} finding{'s' * (recorded != 1)} to the baseline {file}", file=sys.stderr)
+    if sys.stderr is not None:
+        print(
+            f"{PROG}: wrote {recorded} finding{'s' * (recorded != 1)} to the baseline {printable(file)}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -949,9 +1015,9 @@ def _who_can(args: argparse.Namespace) -> int:
         options=ScanOptions(helm_values=tuple(args.values), helm_set=tuple(args.set)),
     )
     for error in answer.errors:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _say("error", str(error))
     render = whocan_report.render_json if args.format == "json" else whocan_report.render_text
-    _write(render(answer), args.output)
+    _write(render(answer), args.output, terminal=args.format == "text")
     return 2 if answer.errors else 0
 
 
@@ -984,7 +1050,7 @@ def _reach(args: argparse.Namespace) -> int:
     finally:
         _ProgressLine.clear(options.cluster.progress if options.cluster else None)
     for error in errors:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _say("error", str(error))
     code = 2 if errors else 0
     if args.matrix:
         found = reach.namespace_matrix(network, columns)
@@ -992,6 +1058,7 @@ def _reach(args: argparse.Namespace) -> int:
         _write(
             reach_report.matrix_json(found, errors) if as_json else reach_report.matrix_text(found),
             args.output,
+            terminal=not as_json,
         )
         return code
     answers = reach.ask(
@@ -1001,7 +1068,7 @@ def _reach(args: argparse.Namespace) -> int:
         output = reach_report.answers_json(args.source, args.destination, answers, errors)
     else:
         output = reach_report.answers_text(args.source, args.destination, answers)
-    _write(output, args.output)
+    _write(output, args.output, terminal=args.format == "text")
     if code == 0 and args.expect and any(a.allowed != (args.expect == "allowed") for a in answers):
         code = 1
     return code
@@ -1066,12 +1133,13 @@ def _paths(args: argparse.Namespace) -> int:
     finally:
         _ProgressLine.clear(options.cluster.progress if options.cluster else None)
     for error in found.errors:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        _say("error", str(error))
     if args.format == "neo4j":
         for name, text in paths_report.render_files(found.analysis).items():
             _write(text, os.path.join(args.output, name))
     else:
-        _write(paths_report.render(args.format, found.analysis, found.errors, limit=args.limit), args.output)
+        output = paths_report.render(args.format, found.analysis, found.errors, limit=args.limit)
+        _write(output, args.output, terminal=args.format == "text")
     if found.errors:
         return 2
     return 1 if found.analysis.paths else 0
@@ -1094,15 +1162,41 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
+def _admission(args: argparse.Namespace) -> int:
+    from .enforce import command as admission_command  # noqa: PLC0415 - see the module docstring
+
+    return admission_command.run(args, _write)
+
+
+def _write(text: str, output: str | None, *, terminal: bool = False) -> None:
+    """Write ``text`` to ``output`` (stdout when ``None``) as UTF-8; text meant for a terminal
+    (``terminal``) goes to stdout in stdout's encoding, what it cannot encode written as escapes."""
     from pathlib import Path  # noqa: PLC0415
 
+    if output is not None:
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            Path(output).write_bytes(text.encode("utf-8", "backslashreplace"))
+        except OSError as e:
+            raise UsageError(f"cannot write {output}: {e.strerror}") from e
+        return
+    stdout = sys.stdout
+    if stdout is None:
+        raise UsageError("cannot write the output: stdout is closed (give --output FILE)")
+    encoding = (getattr(stdout, "encoding", None) or "utf-8") if terminal else "utf-8"
+    data = text.encode(encoding, "backslashreplace")
     try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot write {output}: {e.strerror}") from e
+        stdout.flush()
+        buffer = getattr(stdout, "buffer", None)
+        if buffer is None:  # a text-only stream (tests, embedding programs)
+            stdout.write(data.decode(encoding))
+            stdout.flush()
+        else:
+            buffer.write(data)
+            buffer.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as e:
+        _silence_stdout()
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else "it is closed"
+        raise UsageError(f"cannot write the output to stdout: {reason}") from e

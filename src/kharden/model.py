@@ -347,6 +347,9 @@ class ClusterInfo:
     unread: Mapping[str, str] = field(default_factory=dict)
     api_groups: tuple[str, ...] = ()
     """Every API group the server serves (``""`` is the core group), from discovery."""
+    failed: tuple[str, ...] = ()
+    """Lists the server failed to give (errors, persistent 429/503, lists that never end): the scan's
+    input errors. Their kinds are in ``unread`` too."""
 
 
 @dataclass(slots=True)

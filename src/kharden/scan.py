@@ -148,7 +148,7 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
     if options.snapshot is not None:
         with empty.watch(options.snapshot, "the snapshot holds no object"):
             try:
-                read_snapshot(options.snapshot, collected)
+                read_snapshot(options.snapshot, collected, options.max_file_bytes)
             except InputError as e:
                 collected.error(e)
     if options.cluster is not None:

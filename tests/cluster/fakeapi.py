@@ -16,7 +16,12 @@ It serves, from a list of objects:
   removes it, ``GET .../pods/NAME/log`` is its output; lists honour ``labelSelector``
   (``key``, ``key=value``, comma-separated).
 
-Every request is recorded (method, path, query, Accept) for the tests to assert on.
+It misbehaves on demand, as a hostile or failing server would (:class:`Behaviour`): connections
+dropped halfway through an answer, bodies trickled a byte at a time or never ending, continue
+tokens that repeat or never end, persistent statuses (429 with ``Retry-After``, 503), huge
+answers, answers replaced by arbitrary JSON (for the fuzz tests).
+
+Every request is recorded (method, path, query, Accept, User-Agent) for the tests to assert on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 import time
@@ -164,6 +170,7 @@ class Recorded:
     query: dict[str, list[str]]
     accept: str
     authorization: str
+    user_agent: str = ""
 
 
 @dataclass
@@ -186,15 +193,34 @@ class Behaviour:
     """Seconds to wait before answering anything but /version."""
     extra: tuple[ApiResource, ...] = ()
     """Resources served besides RESOURCES (PSP, CRDs)."""
+    forbidden_list: set[tuple[str, str]] = field(default_factory=set)
+    """``(group, resource)`` whose lists answer 403 while a GET by name is allowed."""
+    drop: dict[str, set[int]] = field(default_factory=dict)
+    """path -> which requests to it (1 for the first) get half their answer, then the connection closes."""
+    trickle: set[str] = field(default_factory=set)
+    """Paths whose answer comes a byte every ``trickle_interval`` seconds."""
+    trickle_interval: float = 0.05
+    endless: set[str] = field(default_factory=set)
+    """Paths whose answer never ends (a list whose items keep coming)."""
+    huge: dict[str, int] = field(default_factory=dict)
+    """path -> bytes of a well-formed list answer padded to that size (items with a large annotation)."""
+    status: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    """path -> a status and headers answered every time (429 with Retry-After, 503)."""
+    pagination: dict[str, str] = field(default_factory=dict)
+    """path -> ``repeat`` (the same continue token every page) or ``endless`` (a new one every page)."""
+    replace: dict[str, Any] = field(default_factory=dict)
+    """path -> the JSON body to answer instead of the real one (discovery or lists of the wrong shape)."""
+
     refuse_creates_after: int | None = None
     """Pod creations after this many answer 403 (a RoleBinding missing in some namespace)."""
 
 
-class FakeApiServer:
+class FakeApi:
+    """The answers of the API server, from a list of objects (in process: the fuzz tests ask it directly)."""
+
     def __init__(
         self,
         objects: list[dict[str, Any]],
-        certs: Certs,
         behaviour: Behaviour | None = None,
         runtime: PodRuntime | None = None,
     ) -> None:
@@ -207,30 +233,15 @@ class FakeApiServer:
         for obj in objects:
             group = obj["apiVersion"].rpartition("/")[0]
             self.objects[self.by_kind[(group, obj["kind"])]].append(obj)
-        for items in self.objects.values():
-            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        self.sort()
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
         self.expired: set[str] = set()
-        handler = type("Handler", (_Handler,), {"api": self})
-        self.httpd = _Server(("127.0.0.1", 0), handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certs.server_cert, certs.server_key)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeApiServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+    def sort(self) -> None:
+        """Lists in the API server's order (namespace, name); objects of any shape (the fuzz tests') too."""
+        for items in self.objects.values():
+            items.sort(key=lambda o: (str(_meta(o).get("namespace", "")), str(_meta(o).get("name"))))
 
     # --- pods that run (kharden probe) -----------------------------------------------------------
 
@@ -418,8 +429,11 @@ class FakeApiServer:
         )
         if resource is None or (namespace is not None and not resource.namespaced):
             return _status(404, "NotFound", "the server could not find the requested resource")
-        if (group, resource.name) in self.behaviour.forbidden or (
-            namespace in self.behaviour.forbidden_namespaces
+        listing = len(rest) == 1
+        if (
+            (group, resource.name) in self.behaviour.forbidden
+            or namespace in self.behaviour.forbidden_namespaces
+            or (listing and (group, resource.name) in self.behaviour.forbidden_list)
         ):
             scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
             verb = "get" if len(rest) == 2 else "list"
@@ -433,7 +447,7 @@ class FakeApiServer:
         items = [
             o
             for o in self.objects[resource]
-            if (namespace is None or o["metadata"].get("namespace") == namespace)
+            if (namespace is None or _meta(o).get("namespace") == namespace)
             and _selected(o, query.get("labelSelector", [""])[0])
         ]
         metadata_only = "as=PartialObjectMetadata" in accept
@@ -442,7 +456,7 @@ class FakeApiServer:
                 406, "NotAcceptable", "only the following media types are accepted: application/json"
             )
         if len(rest) == 2:
-            found = [o for o in items if o["metadata"]["name"] == rest[1]]
+            found = [o for o in items if _meta(o).get("name") == rest[1]]
             if not found:
                 return _status(404, "NotFound", f'{resource.name} "{rest[1]}" not found', {"name": rest[1]})
             return 200, found[0], ""
@@ -477,14 +491,22 @@ class FakeApiServer:
                 json.dumps({"rv": 48213, "start": offset + len(page)}).encode()
             ).decode()
             meta["remainingItemCount"] = rest
+        pagination = self.behaviour.pagination.get(path)
+        if pagination is not None:
+            # A broken pager: the same token again and again, or a new token for every page.
+            page = []
+            step = 0 if pagination == "repeat" else offset + 1
+            meta["continue"] = base64.urlsafe_b64encode(
+                json.dumps({"rv": 1, "start": step}).encode()
+            ).decode()
         if "as=Table" in accept:
             rows = [
                 {
-                    "cells": [o["metadata"]["name"]],
+                    "cells": [_meta(o).get("name")],
                     "object": {
                         "kind": "PartialObjectMetadata",
                         "apiVersion": "meta.k8s.io/v1",
-                        "metadata": o["metadata"],
+                        "metadata": _meta(o),
                     },
                 }
                 for o in page
@@ -499,7 +521,11 @@ class FakeApiServer:
             return 200, table, "application/json;as=Table;v=v1;g=meta.k8s.io"
         if metadata_only:
             partial = [
-                {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": o.get("metadata"),
+                }
                 for o in page
             ]
             return (
@@ -529,12 +555,53 @@ class FakeApiServer:
         )
 
 
+class FakeApiServer(FakeApi):
+    """:class:`FakeApi` over HTTPS on 127.0.0.1 (a port of its own, or ``port``)."""
+
+    def __init__(
+        self,
+        objects: list[dict[str, Any]],
+        certs: Certs,
+        behaviour: Behaviour | None = None,
+        runtime: PodRuntime | None = None,
+        *,
+        port: int = 0,
+    ) -> None:
+        super().__init__(objects, behaviour, runtime)
+        handler = type("Handler", (_Handler,), {"api": self})
+        self.httpd = _Server(("127.0.0.1", port), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certs.server_cert, certs.server_key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> FakeApiServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
 _AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def _meta(obj: Any) -> dict[str, Any]:
+    """An object's metadata, ``{}`` when the object or its metadata is not a mapping."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _selected(obj: dict[str, Any], selector: str) -> bool:
     """Whether ``obj``'s labels match a label selector of ``key`` and ``key=value`` terms."""
-    labels = obj["metadata"].get("labels") or {}
+    labels = _meta(obj).get("labels")
+    labels = labels if isinstance(labels, dict) else {}
     for term in filter(None, selector.split(",")):
         key, equals, value = term.partition("=")
         if key not in labels or (equals and labels[key] != value):
@@ -567,7 +634,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    api: FakeApiServer
+    api: FakeApi
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -584,6 +651,7 @@ class _Handler(BaseHTTPRequestHandler):
                     query,
                     self.headers.get("Accept", ""),
                     self.headers.get("Authorization", ""),
+                    self.headers.get("User-Agent", ""),
                 )
             )
         return url.path, query
@@ -605,6 +673,20 @@ class _Handler(BaseHTTPRequestHandler):
                 *_status(503, "ServiceUnavailable", "the server is currently unable to handle the request")
             )
             return
+        if path in behaviour.status:
+            code, headers = behaviour.status[path]
+            phrase = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(code, "InternalError")
+            self._send(*_status(code, phrase, f"scripted {code}"), headers=headers)
+            return
+        if path in behaviour.endless:
+            self._stream_endless(path)
+            return
+        if path in behaviour.huge:
+            self._send_huge(path, behaviour.huge[path])
+            return
+        if path in behaviour.replace:
+            self._send(200, behaviour.replace[path], "")
+            return
         where = self._pod_path()
         if where is not None and where[2] == "log" and where[1] is not None:
             self._send_text(*self.api.pod_log(where[0], where[1]))
@@ -618,6 +700,62 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _misbehave(self, path: str, data: bytes) -> bool:
+        """Drop or trickle the answer ``data`` when the behaviour says so; ``True`` when it did."""
+        behaviour = self.api.behaviour
+        with self.api.lock:
+            ordinal = sum(1 for r in self.api.requests if r.path == path)
+        if ordinal in behaviour.drop.get(path, ()):
+            # Half the body, then the connection closes: what a load balancer that restarts does.
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if path in behaviour.trickle:
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+                time.sleep(behaviour.trickle_interval)
+            return True
+        return False
+
+    def _stream_endless(self, path: str) -> None:
+        """A list whose items never stop coming (until the client goes away)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        item = b'{"metadata": {"name": "x", "namespace": "default"}},'
+        try:
+            self.wfile.write(b'{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [')
+            while True:
+                self.wfile.write(item * 1000)
+                if path in self.api.behaviour.trickle:
+                    time.sleep(self.api.behaviour.trickle_interval)
+        except OSError:
+            return
+
+    def _send_huge(self, path: str, size: int) -> None:
+        """A well-formed list of ``size`` bytes, written in pieces (never held whole here)."""
+        pad = "p" * 60_000
+        item = json.dumps({"metadata": {"name": "x", "namespace": "default", "annotations": {"pad": pad}}})
+        head = b'{"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": ['
+        count = max(1, (size - len(head)) // (len(item) + 1))
+        body_size = len(head) + count * (len(item) + 1) - 1 + 2
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(body_size))
+        self.end_headers()
+        try:
+            self.wfile.write(head)
+            for index in range(count):
+                self.wfile.write(item.encode() + (b"," if index < count - 1 else b""))
+            self.wfile.write(b"]}")
+        except OSError:
+            return
 
     def _refuse(self) -> None:
         self._record()
@@ -654,14 +792,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._record()
         self._send(*self.api.delete_pod(where[0], where[1]))
 
-    def _send(self, code: int, body: dict[str, Any], content_type: str) -> None:
+    def _send(
+        self, code: int, body: Any, content_type: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", content_type or "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Audit-Id", "3a7f0c1e-5f43-4b0e-9c36-7f1d2c1c8f00")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            if not self._misbehave(urlsplit(self.path).path, data):
+                self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client gave up (a deadline): nothing more to say
 
 
 @dataclass(frozen=True)

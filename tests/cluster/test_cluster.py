@@ -258,17 +258,21 @@ def test_unavailable_is_retried(tmp_path: Path, certs: Certs) -> None:
     assert report.stats.kinds["Deployment"] == 2
 
 
-def test_a_list_that_keeps_failing_is_recorded(tmp_path: Path, certs: Certs) -> None:
+def test_a_list_that_keeps_failing_is_an_input_error(tmp_path: Path, certs: Certs) -> None:
+    """A persistent 503 (as opposed to RBAC forbidding the list) is an input error naming the resource;
+    its kind is also unread, so the rules that need it are not evaluated on part of the cluster."""
     behaviour = Behaviour(unavailable={"/apis/networking.k8s.io/v1/ingresses": 10})
     with FakeApiServer(cluster(), certs, behaviour) as server:
         collected = _read(server, tmp_path, certs)
     assert collected.stats.kinds["Ingress"] == 0
     assert collected.stats.kinds["Pod"] == 15  # the read went on
     assert collected.cluster is not None
-    assert dict(collected.cluster.unread) == {
-        "Ingress": "could not list ingresses.networking.k8s.io"
-        " (503 Service Unavailable: the server is currently unable to handle the request)"
-    }
+    reason = (
+        "could not list ingresses.networking.k8s.io"
+        " (503 Service Unavailable: the server is currently unable to handle the request; 4 attempts)"
+    )
+    assert dict(collected.cluster.unread) == {"Ingress": reason}
+    assert [str(e) for e in collected.errors] == [f"cluster kind-test: {reason}"]
 
 
 def test_cluster_info(tmp_path: Path, certs: Certs) -> None:

@@ -165,7 +165,7 @@ def test_bad_kubeconfig(tmp_path: Path, conf: dict[str, Any], context: str | Non
 def test_not_yaml(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_text("clusters: [\n  - {")
-    with pytest.raises(ClusterError, match=r"config:\d+: not valid YAML$"):
+    with pytest.raises(ClusterError, match=r"config:\d+: invalid YAML: "):
         resolve(str(path))
 
 

@@ -70,6 +70,7 @@ def test_snapshot_file_layout(tmp_path: Path, certs: Certs) -> None:
         "resources": document["kharden"]["resources"],
         "unread": {"CronJob": "forbidden to list cronjobs.batch"},
         "apiGroups": document["kharden"]["apiGroups"],
+        "failed": [],
     }
     assert document["kharden"]["resources"][:3] == ["namespaces", "nodes", "serviceaccounts"]
     assert document["kharden"]["resources"][-1] == "pods"

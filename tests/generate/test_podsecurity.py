@@ -70,6 +70,27 @@ CASES: list[tuple[list[tuple[str, Any]], str, str | None]] = [
         "restricted",
         None,
     ),
+    # The pod's own profile counts even where every container sets its own (Pod Security Admission's
+    # seccompProfile checks judge the pod level, then each container).
+    (
+        [
+            (f"{P}/seccompProfile", {"type": "Unconfined"}),
+            (f"{C}/securityContext/seccompProfile", {"type": "RuntimeDefault"}),
+            (f"{I}/securityContext/seccompProfile", {"type": "RuntimeDefault"}),
+        ],
+        "privileged",
+        "Seccomp",
+    ),
+    (
+        [
+            (P, {"runAsNonRoot": True, "runAsUser": 10001}),
+            ("/metadata/annotations", {"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}),
+            (f"{C}/securityContext/seccompProfile", {"type": "RuntimeDefault"}),
+            (f"{I}/securityContext/seccompProfile", {"type": "Localhost", "localhostProfile": "p.json"}),
+        ],
+        "privileged",
+        "Seccomp",
+    ),
     ([(f"{P}/sysctls", [{"name": "net.core.somaxconn", "value": "1024"}])], "privileged", "Sysctls"),
     ([(f"{P}/sysctls", [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}])], "restricted", None),
     ([(f"{C}/securityContext/allowPrivilegeEscalation", True)], "baseline", "Privilege Escalation"),

@@ -56,25 +56,44 @@ def _effective(pod: dict[str, Any], container: dict[str, Any], key: str) -> Any:
     return pod["spec"].get("securityContext", {}).get(key)
 
 
+def _as_annotation(profile: dict[str, Any] | None) -> str | None:
+    """A seccompProfile/appArmorProfile field as the legacy annotation's value."""
+    if not profile:
+        return None
+    names = {"RuntimeDefault": "runtime/default", "Unconfined": "unconfined"}
+    return str(names.get(profile["type"], "localhost/" + profile.get("localhostProfile", "")))
+
+
 def _profile(
     pod: dict[str, Any], container: dict[str, Any], field: str, container_key: str, pod_key: str | None
 ) -> str | None:
-    """A container's effective seccomp/AppArmor profile, as the legacy annotation's name."""
+    """A container's effective seccomp/AppArmor profile, as the legacy annotation's name (the PSP's
+    ``profileForContainer``: its field, its annotation, the pod's field, the pod's annotation)."""
     annotations = pod["metadata"].get("annotations", {})
-    names = {"RuntimeDefault": "runtime/default", "Unconfined": "unconfined"}
-    own = container.get("securityContext", {}).get(field)
+    own = _as_annotation(container.get("securityContext", {}).get(field))
     if own:
-        return str(names.get(own["type"], "localhost/" + own.get("localhostProfile", "")))
+        return own
     if container_key + container["name"] in annotations:
         return str(annotations[container_key + container["name"]])
-    pod_field = pod["spec"].get("securityContext", {}).get(field)
+    pod_field = _as_annotation(pod["spec"].get("securityContext", {}).get(field))
     if pod_field:
-        return str(names.get(pod_field["type"], "localhost/" + pod_field.get("localhostProfile", "")))
+        return pod_field
     return str(annotations[pod_key]) if pod_key and pod_key in annotations else None
 
 
+def _pod_seccomp(pod: dict[str, Any]) -> str | None:
+    """The pod's own seccomp profile as the PSP's ``ValidatePod`` read it: the pod annotation, else the
+    pod's field."""
+    annotations = pod["metadata"].get("annotations", {})
+    if annotations.get(SECCOMP_POD):
+        return str(annotations[SECCOMP_POD])
+    return _as_annotation(pod["spec"].get("securityContext", {}).get("seccompProfile"))
+
+
+SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_C = "container.seccomp.security.alpha.kubernetes.io/"
 APPARMOR_C = "container.apparmor.security.beta.kubernetes.io/"
+SECCOMP_ALLOWED = ("docker/default", "runtime/default")
 
 
 def seed_psp(submitted: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -87,12 +106,10 @@ def seed_psp(submitted: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         psc["fsGroup"] = 1
     if not psc.get("supplementalGroups"):
         psc["supplementalGroups"] = [1]
-    if _profile(
-        pod, {"name": ""}, "seccompProfile", "\0", "seccomp.security.alpha.kubernetes.io/pod"
-    ) is None and not any(_profile(pod, c, "seccompProfile", SECCOMP_C, None) for c in _containers(pod)):
-        pod["metadata"].setdefault("annotations", {})["seccomp.security.alpha.kubernetes.io/pod"] = (
-            "runtime/default"
-        )
+    # The seccomp strategy's Generate, on the pod level only: the pod's own profile, else the default
+    # (defaultProfileName), whatever its containers set.
+    if _pod_seccomp(pod) is None:
+        pod["metadata"].setdefault("annotations", {})[SECCOMP_POD] = "runtime/default"
     for c in _containers(pod):
         sc = c.setdefault("securityContext", {})
         sc.setdefault("allowPrivilegeEscalation", False)
@@ -102,6 +119,7 @@ def seed_psp(submitted: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
             drop.append("ALL")
         if _effective(pod, c, "runAsNonRoot") is None and _effective(pod, c, "runAsUser") is None:
             sc["runAsNonRoot"] = True
+        # AppArmor is per container only (its annotation; no pod-level profile, no pod annotation).
         if _profile(pod, c, "appArmorProfile", APPARMOR_C, None) is None:
             pod["metadata"].setdefault("annotations", {})[APPARMOR_C + c["name"]] = "runtime/default"
     # Validation.
@@ -110,6 +128,7 @@ def seed_psp(submitted: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     ok &= all(g >= 1 and g <= 65535 for g in psc["supplementalGroups"])
     ok &= 1 <= psc["fsGroup"] <= 65535
     ok &= all(s["name"] in SAFE_SYSCTLS for s in psc.get("sysctls", []))
+    ok &= _pod_seccomp(pod) in SECCOMP_ALLOWED  # the seccomp strategy's ValidatePod
     for c in _containers(pod):
         sc = c["securityContext"]
         ok &= sc.get("privileged") is not True
@@ -119,8 +138,7 @@ def seed_psp(submitted: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         ok &= _effective(pod, c, "runAsNonRoot") is not False
         ok &= _effective(pod, c, "runAsUser") != 0
         ok &= sc.get("procMount", "Default") == "Default"
-        seccomp = _profile(pod, c, "seccompProfile", SECCOMP_C, "seccomp.security.alpha.kubernetes.io/pod")
-        ok &= seccomp in ("runtime/default", "docker/default")
+        ok &= _profile(pod, c, "seccompProfile", SECCOMP_C, SECCOMP_POD) in SECCOMP_ALLOWED
         ok &= _profile(pod, c, "appArmorProfile", APPARMOR_C, None) == "runtime/default"
     return bool(ok), pod
 
@@ -144,6 +162,7 @@ def _with(*changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
 
 SC = (*C, "securityContext")
 PSC = ("spec", "securityContext")
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
 
 PODS: dict[str, dict[str, Any]] = {
     "plain (the PSP fills in its defaults)": _with(),
@@ -212,6 +231,31 @@ PODS: dict[str, dict[str, Any]] = {
     "seccomp annotation unconfined on the container": _with(
         (("metadata", "annotations"), {SECCOMP_C + "app": "unconfined"})
     ),
+    "pod seccomp Unconfined, the container's RuntimeDefault": _with(
+        ((*PSC, "seccompProfile"), {"type": "Unconfined"}), ((*SC, "seccompProfile"), RUNTIME_DEFAULT)
+    ),
+    "pod seccomp Unconfined, the container's and an init container's RuntimeDefault": _with(
+        ((*PSC, "seccompProfile"), {"type": "Unconfined"}),
+        ((*SC, "seccompProfile"), RUNTIME_DEFAULT),
+        (
+            ("spec", "initContainers"),
+            [{"name": "init", "image": "i", "securityContext": {"seccompProfile": RUNTIME_DEFAULT}}],
+        ),
+    ),
+    "pod annotation unconfined, the container's annotation runtime/default": _with(
+        (("metadata", "annotations"), {SECCOMP_POD: "unconfined", SECCOMP_C + "app": "runtime/default"})
+    ),
+    "pod seccomp Localhost (not allowed), the container's RuntimeDefault": _with(
+        ((*PSC, "seccompProfile"), {"type": "Localhost", "localhostProfile": "p.json"}),
+        ((*SC, "seccompProfile"), RUNTIME_DEFAULT),
+    ),
+    "pod seccomp RuntimeDefault, the container's Unconfined": _with(
+        ((*PSC, "seccompProfile"), RUNTIME_DEFAULT), ((*SC, "seccompProfile"), {"type": "Unconfined"})
+    ),
+    "pod seccomp RuntimeDefault, the container's too": _with(
+        ((*PSC, "seccompProfile"), RUNTIME_DEFAULT), ((*SC, "seccompProfile"), RUNTIME_DEFAULT)
+    ),
+    "no pod seccomp, the container's RuntimeDefault": _with(((*SC, "seccompProfile"), RUNTIME_DEFAULT)),
     "AppArmor Unconfined": _with(((*SC, "appArmorProfile"), {"type": "Unconfined"})),
     "AppArmor RuntimeDefault": _with(((*SC, "appArmorProfile"), {"type": "RuntimeDefault"})),
     "AppArmor annotation unconfined": _with(
@@ -260,6 +304,28 @@ def test_the_migration_admits_and_rejects_what_the_psp_did(
     else:
         assert denied_fields(policy, seed_migration, submitted) != []
         assert denied_fields(policy, seed_migration, mutated) != []
+
+
+def test_the_pods_own_seccomp_profile_is_checked_as_the_psp_did(
+    migrated: tuple[list[dict[str, Any]], str], seed_migration: Migration
+) -> None:
+    """The PSP validated the pod's own profile even where every container set its own, and had set its
+    default (allowed) where the pod set none: a pod-level Unconfined is refused, a missing one is not."""
+    policy = AdmissionPolicy(next(d for d in migrated[0] if d["kind"] == "ValidatingAdmissionPolicy"))
+    seccomp = "annotation seccomp.security.alpha.kubernetes.io/allowedProfileNames"
+    admitted, mutated = seed_psp(PODS["no pod seccomp, the container's RuntimeDefault"])
+    assert admitted
+    assert mutated["metadata"]["annotations"][SECCOMP_POD] == "runtime/default"
+    del mutated["metadata"]["annotations"][SECCOMP_POD]
+    assert denied_fields(policy, seed_migration, mutated) == []
+    for pod_level in ({SECCOMP_POD: "unconfined"}, {SECCOMP_POD: "localhost/p.json"}):
+        unconfined = copy.deepcopy(mutated)
+        unconfined["metadata"]["annotations"].update(pod_level)
+        assert not seed_psp(unconfined)[0]
+        assert denied_fields(policy, seed_migration, unconfined) == [seccomp]
+        [check] = [c for c in seed_migration.validations() if c.field == seccomp]
+        [hit] = [v.hit() for c in check.constraints for v in c.violations(effective(unconfined))]
+        assert (hit.path, hit.container) == ("/metadata/annotations/" + SECCOMP_POD.replace("/", "~1"), None)
 
 
 def test_the_table_has_both_outcomes() -> None:

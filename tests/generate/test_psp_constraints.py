@@ -312,12 +312,15 @@ PODS: dict[str, dict[str, Any]] = {
         ((*PSC, "seccompProfile"), {"type": "Unconfined"}),
         ((*SC, "seccompProfile"), {"type": "RuntimeDefault"}),
     ),
+    "pod seccomp Localhost not allowed, the container's allowed": _with(
+        ((*PSC, "seccompProfile"), {"type": "Localhost", "localhostProfile": "other.json"}),
+        ((*SC, "seccompProfile"), {"type": "Localhost", "localhostProfile": "audit.json"}),
+    ),
+    # No defaultProfileName: a pod without a profile of its own kept none, and "" was not allowed.
+    "no pod seccomp, the container's RuntimeDefault": _with(
+        ((*PSC, "seccompProfile"), DELETE), ((*SC, "seccompProfile"), {"type": "RuntimeDefault"})
+    ),
 }
-
-KNOWN_DIFFERENCES = {"pod seccomp Unconfined, the container's RuntimeDefault": ["pod seccomp"]}
-"""Pods the migration admits though the PSP refused them: the PSP also checked the pod's own seccomp
-profile, which no container runs with once every container sets its own; the migration checks what
-each container runs with (pod.seccomp's reading)."""
 
 
 @pytest.fixture(scope="module")
@@ -342,10 +345,7 @@ def test_the_wide_migration_admits_and_rejects_what_the_psp_did(
     policy, migration = wide
     submitted = PODS[name]
     admitted, mutated, failed = wide_psp(submitted)
-    if name in KNOWN_DIFFERENCES:
-        assert failed == KNOWN_DIFFERENCES[name]
-        assert denied_fields(policy, migration, mutated) == []
-    elif admitted:
+    if admitted:
         assert denied_fields(policy, migration, mutated) == []
         if mutated == submitted:
             assert denied_fields(policy, migration, submitted) == []

@@ -23,6 +23,7 @@ from pathdocs import (
 )
 
 from kharden.errors import UsageError
+from kharden.rules import admission as admission_rules
 from rbacdocs import binding, cluster_role, group, role, rule, sa
 
 WEB = "workload:Deployment/shop/web"
@@ -271,6 +272,51 @@ def test_a_baseline_namespace_refuses_privileged_pods_and_an_unlabelled_one_admi
     unlabelled = analyse(namespace(), workload(account="web"), ingress(), creator())
     [step] = unlabelled.graph.steps[("newpod:shop", ANY_NODE)]
     assert [(e.rule, e.path) for e in step.evidence] == [("admission.pod-security", "/metadata/labels")]
+
+
+def test_pod_security_findings_are_read_by_their_namespace_not_their_wording(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """paths asks admission.pod-security which namespaces admit privileged pods by the findings' object
+    (the Namespace), so that rewording the message changes nothing; a level decided by the PodSecurity
+    configuration's default is a fact on the configuration (one fix), and the finding the Namespace's."""
+    monkeypatch.setattr(admission_rules, "_message", lambda *_: "reworded")
+    unlabelled = analyse(namespace(), workload(account="web"), ingress(), creator())
+    [step] = unlabelled.graph.steps[("newpod:shop", ANY_NODE)]
+    assert [(e.rule, e.object and e.object.kind, e.path, e.text) for e in step.evidence] == [
+        ("admission.pod-security", "Namespace", "/metadata/labels", "reworded")
+    ]
+    baseline = analyse(
+        namespace(**{"pod-security.kubernetes.io/enforce": "baseline"}),
+        workload(account="web"),
+        ingress(),
+        creator(),
+    )
+    assert ("newpod:shop", ANY_NODE) not in baseline.graph.steps
+    config: Doc = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AdmissionConfiguration",
+        "plugins": [
+            {
+                "name": "PodSecurity",
+                "configuration": {
+                    "apiVersion": "pod-security.admission.config.k8s.io/v1",
+                    "kind": "PodSecurityConfiguration",
+                    "defaults": {"enforce": "privileged"},
+                },
+            }
+        ],
+    }
+    defaulted = analyse(namespace(), config, workload(account="web"), ingress(), creator())
+    [step] = defaulted.graph.steps[("newpod:shop", ANY_NODE)]
+    [fact] = step.evidence
+    assert (fact.object and fact.object.kind, fact.path) == (
+        "AdmissionConfiguration",
+        "/plugins/0/configuration/defaults",
+    )
+    assert [(rule, obj.kind, obj.name, path) for rule, obj, path in fact.counted] == [
+        ("admission.pod-security", "Namespace", "shop", "/plugins/0/configuration/defaults")
+    ]
 
 
 def test_a_token_not_mounted_is_no_step() -> None:

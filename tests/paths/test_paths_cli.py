@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -164,3 +165,70 @@ def test_the_cli_counts_only_for_json_and_html(capsys: pytest.CaptureFixture[str
     findings = json.loads(out)["findings"]
     assert all(isinstance(f["attack_paths"], int) for f in findings)
     assert any(f["attack_paths"] > 0 for f in findings if f["rule"] == "rbac.cluster-admin")
+
+
+def _labelled(doc: Doc, app: str) -> Doc:
+    """``doc`` with its pods labelled ``app: APP`` (two workloads of one label share a network class)."""
+    doc["spec"]["selector"]["matchLabels"] = {"app": app}
+    doc["spec"]["template"]["metadata"]["labels"] = {"app": app}
+    return doc
+
+
+def test_network_findings_count_the_paths_through_their_own_workload(tmp_path: Path) -> None:
+    """Network findings are each workload's: on its pod labels when no policy covers it, on the policy rule
+    that lets it through otherwise (the workload stays the finding's object). Each counts the paths that
+    go through its own workload, not its namespace's nor its neighbours' with the same labels."""
+    quiet: dict[str, Any] = {"automountServiceAccountToken": False}
+    agent_in = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "agent-in", "namespace": "shop"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "agent"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {}}]}],
+        },
+    }
+    docs = [
+        namespace(),
+        workload("web", **quiet),
+        service("web", kind="LoadBalancer"),
+        # worker-a (a hostPort: an entry point) and worker-b share their labels, so their network class.
+        _labelled(
+            workload("worker-a", container={"ports": [{"containerPort": 80, "hostPort": 8080}]}, **quiet),
+            "worker",
+        ),
+        _labelled(workload("worker-b", **quiet), "worker"),
+        workload("batch", **quiet),
+        workload("agent", container={"securityContext": {"privileged": True}}, **quiet),
+        agent_in,
+    ]
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    report = scan([str(tmp_path / "cluster.yaml")])
+    assert report.attack_paths is not None
+    counts = {
+        (f.rule, f.object.name, f.location.path): report.attack_paths.get(f.fingerprint, 0)
+        for f in report.findings
+        if f.rule in {"netpol.egress-open", "netpol.ingress-open", "exposure.metadata-api", "pod.privileged"}
+    }
+    labels = "/spec/template/metadata/labels"
+    # web and worker-a reach the privileged agent over the pod network (a node), and the metadata API.
+    assert counts == {
+        ("netpol.egress-open", "web", labels): 1,
+        ("netpol.egress-open", "worker-a", labels): 1,
+        ("netpol.egress-open", "worker-b", labels): 0,
+        ("netpol.egress-open", "batch", labels): 0,
+        ("netpol.egress-open", "agent", labels): 0,
+        ("exposure.metadata-api", "web", labels): 1,
+        ("exposure.metadata-api", "worker-a", labels): 1,
+        ("exposure.metadata-api", "worker-b", labels): 0,
+        ("exposure.metadata-api", "batch", labels): 0,
+        ("exposure.metadata-api", "agent", labels): 0,
+        ("netpol.ingress-open", "web", labels): 0,
+        ("netpol.ingress-open", "worker-a", labels): 0,
+        ("netpol.ingress-open", "worker-b", labels): 0,
+        ("netpol.ingress-open", "batch", labels): 0,
+        # The rule that admits every namespace: the agent's finding, on the rule's peer.
+        ("netpol.ingress-open", "agent", "/spec/ingress/0/from/0"): 2,
+        ("pod.privileged", "agent", "/spec/template/spec/containers/0/securityContext/privileged"): 2,
+    }

@@ -10,8 +10,17 @@ https://kubernetes.io/docs/concepts/security/pod-security-admission/
 Equivalent engines recognised (each must enforce, not only audit, and apply to the namespace):
 Kyverno (Cluster)Policies with a ``validate.podSecurity`` rule in Enforce mode; Gatekeeper constraints
 of the pod-security library (``K8sPSP*``) covering the controls of a level with ``enforcementAction:
-deny``; ValidatingAdmissionPolicies bound with ``validationActions: [Deny]`` to pods whose CEL
-expressions test the fields of a level's controls.
+deny``; ValidatingAdmissionPolicies bound with ``validationActions: [Deny]`` to pods.
+
+A ValidatingAdmissionPolicy kharden wrote (``kharden.io/generated-by``) is recognised by what it says it
+enforces, never by its text: ``kharden admission policies`` writes one policy per rule and names the rule
+(``kharden.io/rule``); a namespace is held to a level when the policies bound to it with Deny cover the
+rules of every control of that level (:data:`LEVEL_RULES`), and a policy that honours ``kharden.io/ignore``
+annotations (``kharden.io/suppressible: "true"``: anyone who writes the pod can exempt it) counts for
+nothing. The PodSecurityPolicy migration's policies (``kharden generate psa --from-psp``) name no rule:
+they add the PSP's checks to the level the namespace's labels enforce, and count for no level of their
+own. Any other policy is judged conservatively by its CEL text: it must test the fields of a level's
+controls.
 """
 
 from __future__ import annotations
@@ -27,12 +36,52 @@ from ..inventory import Inventory
 from ..model import Obj
 from .selectors import EVERYTHING, NOTHING, LabelSelector, parse_label_selector
 
-__all__ = ["LEVELS", "Engine", "NamespaceLevel", "PodSecurityConfig", "engines_for", "namespace_level"]
+__all__ = [
+    "GENERATED_BY",
+    "LEVELS",
+    "LEVEL_RULES",
+    "RULE_ANNOTATION",
+    "SUPPRESSIBLE_ANNOTATION",
+    "Engine",
+    "NamespaceLevel",
+    "PodSecurityConfig",
+    "engines_for",
+    "namespace_level",
+]
 
 LEVELS = ("privileged", "baseline", "restricted")
 ENFORCE = "pod-security.kubernetes.io/enforce"
 ENFORCE_VERSION = "pod-security.kubernetes.io/enforce-version"
 _VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
+
+GENERATED_BY = "kharden.io/generated-by"
+"""On every object kharden writes."""
+RULE_ANNOTATION = "kharden.io/rule"
+"""On a ValidatingAdmissionPolicy of ``kharden admission policies``: the one rule it enforces."""
+SUPPRESSIBLE_ANNOTATION = "kharden.io/suppressible"
+"""``"true"`` on a policy that lets ``kharden.io/ignore`` annotations exempt an object."""
+
+_BASELINE_RULES = frozenset(
+    {
+        "pod.privileged",  # Privileged Containers, HostProcess
+        "pod.host-namespaces",  # Host Namespaces (hostPID, hostIPC)
+        "netpol.host-network",  # Host Namespaces (hostNetwork)
+        "pod.dangerous-capabilities",  # Capabilities (kharden allows only NET_BIND_SERVICE: stricter)
+        "pod.volume-types",  # HostPath Volumes (kharden allows only the restricted set: stricter)
+        "exposure.host-port",  # Host Ports
+        "pod.apparmor",  # AppArmor
+        "pod.selinux",  # SELinux (kharden also refuses container_engine_t: stricter)
+        "pod.proc-mount",  # /proc Mount Type
+        "pod.seccomp",  # Seccomp (kharden also refuses unset: stricter)
+        "pod.unsafe-sysctls",  # Sysctls
+    }
+)
+LEVEL_RULES = {
+    "baseline": _BASELINE_RULES,
+    "restricted": _BASELINE_RULES | {"pod.privilege-escalation", "pod.run-as-root", "pod.capabilities"},
+}
+"""The kharden rules whose policies, together, hold pods to each Pod Security Standards level: each rule is
+at least as strict as the controls it stands for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,23 +309,45 @@ def _selector(raw: Any) -> LabelSelector:
 
 def _vaps(inventory: Inventory) -> Iterable[Engine]:
     policies = {p.ref.name: p for p in inventory.of_kind("ValidatingAdmissionPolicy")}
+    enforced: list[tuple[Obj, str, LabelSelector | None]] = []  # kharden's: policy, rule, namespaces
     for binding in inventory.of_kind("ValidatingAdmissionPolicyBinding"):
         spec = binding.raw.get("spec")
-        if not isinstance(spec, Mapping) or "Deny" not in (spec.get("validationActions") or []):
+        actions = spec.get("validationActions") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping) or not isinstance(actions, list) or "Deny" not in actions:
             continue
         policy = policies.get(str(spec.get("policyName")))
         if policy is None or not _vap_for_pods(policy):
+            continue
+        resources = spec.get("matchResources")
+        selector = resources.get("namespaceSelector") if isinstance(resources, Mapping) else None
+        parsed = _selector(selector) if isinstance(selector, Mapping) else None
+        annotations = policy.annotations
+        if GENERATED_BY in annotations:
+            rule = annotations.get(RULE_ANNOTATION)
+            if rule and annotations.get(SUPPRESSIBLE_ANNOTATION) != "true":
+                enforced.append((policy, rule, parsed))
             continue
         expressions = " ".join(_vap_expressions(policy))
         if not all(f in expressions for f in _BASELINE_FIELDS):
             continue
         level = "restricted" if all(f in expressions for f in _RESTRICTED_FIELDS) else "baseline"
-        resources = spec.get("matchResources")
-        selector = resources.get("namespaceSelector") if isinstance(resources, Mapping) else None
-        parsed = _selector(selector) if isinstance(selector, Mapping) else None
         yield Engine(
             policy, level, "ValidatingAdmissionPolicy", lambda ns, s=parsed: s is None or s.matches(ns.labels)
         )
+    if enforced:
+        yield from _kharden_levels(enforced)
+
+
+def _kharden_levels(enforced: list[tuple[Obj, str, LabelSelector | None]]) -> Iterable[Engine]:
+    """A level for the namespaces where kharden's policies bound with Deny cover every rule of the level."""
+
+    def covered(namespace: Obj) -> set[str]:
+        return {rule for _, rule, s in enforced if s is None or s.matches(namespace.labels)}
+
+    first = min((policy for policy, _, _ in enforced), key=lambda p: p.ref.name)
+    for level in ("restricted", "baseline"):
+        needed = LEVEL_RULES[level]
+        yield Engine(first, level, "kharden admission policies", lambda ns, n=needed: n <= covered(ns))
 
 
 def _vap_for_pods(policy: Obj) -> bool:
@@ -284,7 +355,8 @@ def _vap_for_pods(policy: Obj) -> bool:
     constraints = spec.get("matchConstraints") if isinstance(spec, Mapping) else None
     rules = constraints.get("resourceRules") if isinstance(constraints, Mapping) else None
     for rule in rules if isinstance(rules, list) else []:
-        if isinstance(rule, Mapping) and {"pods", "*"} & set(rule.get("resources") or []):
+        resources = rule.get("resources") if isinstance(rule, Mapping) else None
+        if isinstance(resources, list) and ("pods" in resources or "*" in resources):
             return True
     return False
 

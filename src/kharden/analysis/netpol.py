@@ -164,7 +164,7 @@ def workload_ref(obj: Obj) -> tuple[str, str]:
         for owner in owners if isinstance(owners, list) else ():
             if isinstance(owner, Mapping) and owner.get("controller") is True:
                 kind, name = owner.get("kind"), owner.get("name")
-                if kind in TEMPLATE_KINDS and isinstance(name, str):  # not a mirror pod's Node
+                if isinstance(kind, str) and kind in TEMPLATE_KINDS and isinstance(name, str):  # not a Node
                     return kind, name
     return obj.ref.kind, obj.ref.name
 

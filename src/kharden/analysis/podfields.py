@@ -41,10 +41,12 @@ class PodField:
 
     ``attr`` is the attribute of :class:`~kharden.analysis.podspec.EffectiveContainer` (fields with a
     ``container`` pointer) or of :class:`~kharden.analysis.podspec.EffectivePod` (pod-only fields)
-    that holds its effective :class:`~kharden.analysis.podspec.Field`. ``type`` is the JSON type the
-    API server insists on: ``boolean``, ``integer``, ``string``, ``strings`` (a list of strings),
-    ``mapping`` or ``list`` (of mappings). ``item`` is, for a list field, the CEL of what one item
-    ``x`` contributes (``x.name`` for a sysctl).
+    that holds its effective :class:`~kharden.analysis.podspec.Field`; an inherited field that a check
+    also reads on the pod itself (runAsGroup, seccompProfile, seLinuxOptions) has the pod's own value
+    under the same name on ``EffectivePod`` (a constraint with ``containers=False`` reads it).
+    ``type`` is the JSON type the API server insists on: ``boolean``, ``integer``, ``string``,
+    ``strings`` (a list of strings), ``mapping`` or ``list`` (of mappings). ``item`` is, for a list
+    field, the CEL of what one item ``x`` contributes (``x.name`` for a sysctl).
     """
 
     name: str

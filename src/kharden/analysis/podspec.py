@@ -30,6 +30,7 @@ from .podfields import (
     LEGACY_PROFILES,
     PodField,
 )
+from .podfields import field as pod_field
 
 __all__ = [
     "CONTAINER_LISTS",
@@ -231,6 +232,9 @@ class EffectivePod:
     host_pid: Field[bool]
     host_ipc: Field[bool]
     run_as_group: Field[int]
+    seccomp_profile: Field[str]
+    """The pod's own seccomp profile (its field, else the legacy pod annotation): what its containers that
+    set none inherit, and what the pod sandbox runs with; unset means the runtime's choice."""
     fs_group: Field[int]
     supplemental_groups: tuple[Field[int], ...]
     sysctls: tuple[Field[str], ...]
@@ -395,6 +399,7 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         containers=containers,
         **{row.attr: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _POD_SCALARS},
         run_as_group=pod.fields["runAsGroup"],
+        seccomp_profile=pod.own(_SECCOMP),
         supplemental_groups=tuple(Field(g, f"{groups_at}/{i}", "pod") for i, g in enumerate(groups)),
         sysctls=tuple(
             read.string(raw, path, "name", "pod") for path, raw in read.mappings(psc, psc_at, "sysctls")
@@ -522,6 +527,12 @@ class _PodLevel:
         )
         self.annotations = annotations
 
+    def own(self, row: PodField) -> Field[Any]:
+        """What the pod itself sets for an inherited field: its field, else its legacy annotation."""
+        if row.pod_annotation is None:
+            return self.fields[row.name]
+        return _first(self.fields[row.name], self.annotations.profile(row.pod_annotation))
+
 
 _READERS: dict[str, Callable[..., Field[Any]]] = {
     "boolean": _Reader.boolean,
@@ -532,6 +543,7 @@ _SCALAR_TYPES = frozenset(_READERS)
 _CONTAINER_SCALARS = tuple(row for row in FIELDS if row.container is not None and row.type in _SCALAR_TYPES)
 _INHERITED = tuple(row for row in _CONTAINER_SCALARS if row.pod is not None)
 _POD_SCALARS = tuple(row for row in FIELDS if row.container is None and row.type in _SCALAR_TYPES)
+_SECCOMP = pod_field("seccompProfile")
 
 
 def _leaf(read: _Reader, root: Mapping[str, Any], at: str, pointer: str, kind: str, level: str) -> Field[Any]:
@@ -548,9 +560,7 @@ def _effective(row: PodField, own: Field[Any], name: str, pod: _PodLevel) -> Fie
     if row.container_annotation is not None:
         candidates.append(pod.annotations.profile(row.container_annotation + name))
     if row.pod is not None:
-        candidates.append(pod.fields[row.name])
-    if row.pod_annotation is not None:
-        candidates.append(pod.annotations.profile(row.pod_annotation))
+        candidates.append(pod.own(row))
     return _first(*candidates)
 
 

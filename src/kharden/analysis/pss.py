@@ -8,7 +8,8 @@ copies them into the fields of the pods it creates). Like the admission plugin:
   containers, adding capabilities beyond the default set, hostPath volumes, hostPort, AppArmor
   ``Unconfined``, SELinux types other than ``container_t``, ``container_init_t``, ``container_kvm_t`` and
   ``container_engine_t`` (and any SELinux user or role), ``procMount`` other than Default, seccomp
-  ``Unconfined``, and sysctls outside the safe set;
+  ``Unconfined`` (the pod's own profile too, whatever its containers set), and sysctls outside the safe
+  set;
 - **restricted** adds: volume types other than configMap, csi, downwardAPI, emptyDir, ephemeral,
   persistentVolumeClaim, projected and secret; ``allowPrivilegeEscalation`` not false; ``runAsNonRoot``
   not true; ``runAsUser: 0``; seccomp neither RuntimeDefault nor Localhost; capabilities that do not drop
@@ -123,6 +124,8 @@ def _baseline(pod: EffectivePod) -> Iterator[Violation]:
             yield Violation(b, "/proc Mount Type", f"{who}: procMount: {c.proc_mount.value}")
         if c.seccomp_profile.value == "Unconfined":
             yield Violation(b, "Seccomp", f"{who}: Unconfined")
+    if pod.seccomp_profile.value == "Unconfined":  # the pod's own, even where each container sets one
+        yield Violation(b, "Seccomp", "pod: Unconfined")
     pod_options = pod.se_linux_options.value or {}
     if (
         (pod_options.get("type") or "") not in SELINUX_TYPES

@@ -141,7 +141,7 @@ def _requirement(expression: Any) -> Requirement:
     key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values")
     if not isinstance(key, str) or not key:
         raise ValueError("a matchExpressions entry needs a key")
-    if operator not in OPERATORS:
+    if not isinstance(operator, str) or operator not in OPERATORS:
         raise ValueError(
             f"matchExpressions operator {operator!r} is not one of In, NotIn, Exists, DoesNotExist"
         )

@@ -7,10 +7,8 @@ own information names its digest, for the same registry, repository and tag.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
-import yaml
-
+from .._files import MAX_YAML_BYTES, read_yaml
 from ..analysis.imageref import ImageRef, parse_image
 from ..errors import InputError
 from ..model import ImageScan
@@ -62,12 +60,8 @@ def read_digests(paths: Iterable[str], scans: Iterable[ImageScan]) -> Digests:
     """``--digests FILE`` (a YAML or JSON mapping of image reference to digest) and scan reports."""
     digests = Digests()
     for path in paths:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise InputError(f"cannot read: {e.strerror}", file=path) from e
-        except yaml.YAMLError as e:
-            raise InputError("not valid YAML or JSON", file=path) from e
+        documents = read_yaml(path, MAX_YAML_BYTES, "digests file")  # guarded: input like any YAML
+        loaded = documents[0].data if documents else None
         if not isinstance(loaded, Mapping):
             raise InputError("a digests file maps image references to digests (image: sha256:...)", file=path)
         for image, digest in loaded.items():

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .._files import read_yaml
 from ..errors import InputError
 from ..rules import Rule
 from ..scan import evaluate
 from ..sources import helm as helm_source
 from ..sources.documents import Collected
+from ..sources.helm import VALUES_MAX_BYTES
 
 if TYPE_CHECKING:
     from ._apply import FixOptions, FixResult
@@ -43,8 +45,8 @@ def values(
 
     for chart, plans in plans_by_chart.items():
         try:
-            defaults = yaml.safe_load(Path(chart, "values.yaml").read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
+            defaults = _values(os.path.join(chart, "values.yaml"))
+        except InputError:
             defaults = {}
         user = _user_values(options)
         candidates = _candidates(plans, defaults if isinstance(defaults, dict) else {}, user)
@@ -87,12 +89,18 @@ def _user_values(options: FixOptions) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in options.helm_values:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(loaded, dict):
-            merged.update(loaded)
+            merged.update(_values(path))
+        except InputError:
+            continue  # the scan said why
     return merged
+
+
+def _values(path: str) -> dict[str, Any]:
+    """A values file's mapping (``{}`` for another document), through the guarded loader: a chart's
+    values.yaml is input like any YAML."""
+    documents = read_yaml(path, VALUES_MAX_BYTES, "values file")
+    data = documents[0].data if documents else None
+    return data if isinstance(data, dict) else {}
 
 
 def _candidates(

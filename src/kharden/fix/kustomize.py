@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from .. import _pointer
+from .._files import MAX_YAML_BYTES, first_document, read_limited
+from ..errors import InputError
 from ..model import ErrorRecord
 from ..sources.kustomize import find_kustomization
 from ._text import SpliceError, Splicer, changes
@@ -61,9 +60,10 @@ def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult, by: str 
         kustomization = find_kustomization(directory)
         if kustomization is None:  # pragma: no cover - it was rendered as one
             continue
-        raw_text = Path(kustomization).read_bytes()
-        text = raw_text.decode("utf-8")
-        loaded = yaml.safe_load(text) or {}
+        read = _read_kustomization(kustomization, result)
+        if read is None:
+            continue
+        raw_text, text, loaded = read
         prefix, suffix = str(loaded.get("namePrefix") or ""), str(loaded.get("nameSuffix") or "")
         entries: list[dict[str, Any]] = []
         for plan in plans:
@@ -89,12 +89,10 @@ def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult, by: str 
             if any(isinstance(p, dict) and p.get("path") == file for p in loaded.get("patches") or ()):
                 # Fixed before: the rendered object already went through that patch; more operations
                 # at its end apply to what it made.
-                try:
-                    old_bytes = Path(existing).read_bytes()
-                except OSError as e:
-                    result.errors.append(ErrorRecord(existing, None, f"cannot read: {e.strerror}"))
+                previous = _read_text(existing, result)
+                if previous is None:
                     continue
-                old = old_bytes.decode("utf-8")
+                old_bytes, old = previous
                 result.files.append(
                     FileFix(existing, old, old + ("" if old.endswith("\n") else "\n") + lines, old_bytes)
                 )
@@ -111,6 +109,34 @@ def patch(plans_by_dir: dict[str, list[ObjectPlan]], result: FixResult, by: str 
         result.files.append(FileFix(kustomization, text, after, raw_text))
 
 
+def _read_kustomization(path: str, result: FixResult) -> tuple[bytes, str, dict[str, Any]] | None:
+    """The kustomization's bytes, text and data (through the guarded loader: it is input too)."""
+    read = _read_text(path, result)
+    if read is None:
+        return None
+    try:
+        loaded = first_document(read[0], path)
+    except InputError as e:
+        result.errors.append(ErrorRecord(e.file, e.line, e.message))
+        return None
+    if not isinstance(loaded, dict):
+        result.errors.append(ErrorRecord(path, None, "the kustomization is not a mapping"))
+        return None
+    return read[0], read[1], loaded
+
+
+def _read_text(path: str, result: FixResult) -> tuple[bytes, str] | None:
+    """A file's bytes and text; why not, in ``result.errors``."""
+    try:
+        data = read_limited(path, MAX_YAML_BYTES, "the file")
+        return data, data.decode("utf-8")
+    except UnicodeDecodeError:
+        result.errors.append(ErrorRecord(path, None, "not UTF-8 text"))
+    except InputError as e:
+        result.errors.append(ErrorRecord(e.file, e.line, e.message))
+    return None
+
+
 def _add_patches(text: str, loaded: Mapping[str, Any], entries: list[dict[str, Any]]) -> str:
     splicer = Splicer(text, json_mode=False)
     if isinstance(loaded.get("patches"), list) and loaded["patches"]:
@@ -120,6 +146,11 @@ def _add_patches(text: str, loaded: Mapping[str, Any], entries: list[dict[str, A
     else:
         splicer.add_key(0, "", "patches", entries)
     after, _ = splicer.result()
-    if (yaml.safe_load(after) or {}).get("patches", [])[-len(entries) :] != entries:
+    try:
+        edited = first_document(after.encode("utf-8"), "<edited kustomization>")
+    except InputError as e:
+        raise SpliceError(e.message) from None
+    patches = edited.get("patches") if isinstance(edited, dict) else None
+    if not isinstance(patches, list) or patches[-len(entries) :] != entries:
         raise SpliceError("the edited kustomization would not list the patches")
     return after

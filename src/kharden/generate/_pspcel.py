@@ -476,7 +476,14 @@ def _seccomp(
     spec: Mapping[str, Any], annotations: Mapping[str, str], out: list[Check], __: list[str]
 ) -> None:
     _profile_check(
-        out, annotations, "seccomp", "pod.seccomp", "seccompProfile", SECCOMP_ALLOWED, SECCOMP_DEFAULT
+        out,
+        annotations,
+        "seccomp",
+        "pod.seccomp",
+        "seccompProfile",
+        SECCOMP_ALLOWED,
+        SECCOMP_DEFAULT,
+        pod_level=True,
     )
 
 
@@ -496,23 +503,40 @@ def _profile_check(
     field: str,
     allowed_key: str,
     default_key: str,
+    *,
+    pod_level: bool = False,
 ) -> None:
     """The effective seccomp or AppArmor profile of every container is one the PSP allows: the rule's
-    constraint on the profile with the PSP's types, or a Localhost profile of the PSP's names."""
+    constraint on the profile with the PSP's types, or a Localhost profile of the PSP's names.
+
+    ``pod_level`` (seccomp): the pod's own profile too, as the seccomp strategy's ``ValidatePod`` did,
+    even where every container sets its own. The PSP had set the default profile on pods that set none
+    (its ``Generate``, on the pod level), so an unset pod profile passes when that default is allowed and
+    fails when there is none (the PSP then refused the empty profile). AppArmor had no pod level: the PSP
+    read and defaulted each container's annotation only."""
     written = annotations.get(allowed_key)
-    if written is None or "*" in [n.strip() for n in written.split(",")]:
+    names = [n.strip() for n in (written or "").split(",") if n.strip()]
+    if written is None or "*" in names:
         return
-    types, local = _profiles([n.strip() for n in written.split(",") if n.strip()])
+    types, local = _profiles(names)
     constraint = _rule(rule, field, OneOf(types), unset=False)
     if local:
         either = Any_((constraint.test, LocalhostProfile(row(field), Present(), names=local)))
         constraint = replace(constraint, test=either, at=row(field))
+    constraints = [constraint]
     default = annotations.get(default_key)
+    message = f"the {what} profile must be one of {written}"
+    if pod_level:
+        unset = bool(default) and default in names
+        test: Test = Is(row(field), OneOf(types), unset=unset)
+        if local:
+            test = Any_((test, LocalhostProfile(row(field), Present(), unset=unset, names=local)))
+        constraints.append(_own(test, message, containers=False, at=row(field), linux_only=True))
     out.append(
         Check(
             f"annotation {allowed_key}",
-            (constraint,),
-            f"the {what} profile must be one of {written}",
+            tuple(constraints),
+            message,
             f"the PSP set the {what} profile {default} where none was set" if default else "",
         )
     )

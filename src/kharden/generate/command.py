@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .._display import say
 from ..analysis.context import ScanContext
 from ..errors import UsageError
 from ..fix import plan_edits, write_fixes
@@ -131,12 +132,12 @@ def run(args: argparse.Namespace, cluster: ClusterOptions | None, write: Writer)
         inputs.append("--cluster")
     _emit(generated, inputs, args, kustomization, write)
     for error in dict.fromkeys(str(e) for e in generated.errors):
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        say(f"{PROG}: error: {error}")
     shown: dict[str, int] = {}
     for note in generated.notes:
         count = shown[note.topic] = shown.get(note.topic, 0) + 1
         if not note.topic or count <= SHOWN_PER_TOPIC:
-            print(f"{PROG}: {note.level}: {note.text}", file=sys.stderr)
+            say(f"{PROG}: {note.level}: {note.text}")
     for topic, count in shown.items():
         if topic and count > SHOWN_PER_TOPIC:
             print(f"{PROG}: ... and {count - SHOWN_PER_TOPIC} more like these ({topic})", file=sys.stderr)

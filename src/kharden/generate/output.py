@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .. import __version__
+from .._files import MAX_YAML_BYTES, first_document, read_limited
 from ..errors import InputError, UsageError
 from .model import REASON, Generated, Item
 
@@ -129,11 +130,12 @@ def _identity(obj: dict[str, Any]) -> tuple[str, str, str]:
 def add_to_kustomization(kustomization: Path, key: str, entries: Sequence[str | dict[str, str]]) -> bool:
     """Add ``entries`` to the kustomization's ``key`` list (``resources``, ``patches``) unless there; the
     rest of the file, comments included, is kept as written. Returns whether the file changed."""
+    raw = read_limited(str(kustomization), MAX_YAML_BYTES, "the kustomization")
     try:
-        text = kustomization.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise InputError(f"cannot read the kustomization: {e}", file=str(kustomization)) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the kustomization is not UTF-8 text", file=str(kustomization)) from None
+    data = first_document(raw, str(kustomization)) or {}  # guarded: a kustomization is input too
     if not isinstance(data, dict):
         raise InputError("the kustomization is not a mapping", file=str(kustomization))
     present = data.get(key) or []

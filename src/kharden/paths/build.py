@@ -572,9 +572,9 @@ class _Builder:
         rule = get_rule("admission.pod-security")
         reported: dict[str, Hit] = {}
         for result in rule.check(self.context):
-            # Its hits name the namespace first: "namespace 'shop' enforces no Pod Security level".
-            if isinstance(result, Hit) and result.message.startswith("namespace '"):
-                reported[result.message.split("'", 2)[1]] = result
+            # Each finding is a Namespace's (pointing, with ``at``, where its level is decided).
+            if isinstance(result, Hit) and result.obj is not None and result.obj.ref.kind == "Namespace":
+                reported[result.obj.ref.name] = result
         for namespace in self.context.inventory.of_kind("Namespace"):
             name = namespace.ref.name
             hit = reported.get(name)
@@ -615,7 +615,11 @@ class _Builder:
             if found is not None:
                 for vertex in by_class[cls.index]:
                     self._edge(
-                        vertex, GOAL_VERTICES["cloud"], "network", "reaches the cloud metadata API", found
+                        vertex,
+                        GOAL_VERTICES["cloud"],
+                        "network",
+                        "reaches the cloud metadata API",
+                        self._bound(found, vertex),
                     )
             for facts, target, port in etcd:
                 reach = net.to_address(cls, target, port, "netpol.egress-open")
@@ -626,7 +630,7 @@ class _Builder:
                             GOAL_VERTICES["etcd"],
                             "network",
                             "reaches etcd, which does not authenticate clients",
-                            [*facts, *reach],
+                            [*facts, *self._bound(reach, vertex)],
                         )
             if kubelet:
                 reach = net.to_address(
@@ -639,7 +643,7 @@ class _Builder:
                             self._kubelet(),
                             "network",
                             "reaches a kubelet that runs anyone's commands",
-                            [*kubelet, *reach],
+                            [*kubelet, *self._bound(reach, vertex)],
                         )
         self._services(
             "netpol.dashboard",
@@ -668,9 +672,11 @@ class _Builder:
                     reach = self.net.between(source, cls)
                     if reach is None:
                         continue
+                    into = self.net.bind(reach[1], pod)
                     for vertex in self.by_class.get(source.index, ()):
                         if vertex != server:
-                            self._edge(vertex, account, "network", summary, [fact, token_fact, *reach])
+                            out = self._bound(reach[:1], vertex)
+                            self._edge(vertex, account, "network", summary, [fact, token_fact, *out, into])
 
     def _etcd_exposure(self) -> list[tuple[list[Evidence], External, tuple[str, int]]]:
         """Each etcd that serves clients without authenticating them off the loopback interface."""
@@ -753,7 +759,7 @@ class _Builder:
                 hub = hub or self._network_hub()
                 open_targets |= 1 << index
                 for vertex in targets:
-                    self._edge(hub, vertex, "network", _LATERAL, [admitted])
+                    self._edge(hub, vertex, "network", _LATERAL, self._bound([admitted], vertex))
                 continue
             done = 0
             # Sources that may send here: open egress, or egress rules that match this pod (the others
@@ -774,7 +780,13 @@ class _Builder:
             if sent is not None:
                 if hub:
                     for vertex in self.by_class[source.index]:
-                        self._edge(vertex, hub, "network", "sends to any pod: its egress is open", [sent])
+                        self._edge(
+                            vertex,
+                            hub,
+                            "network",
+                            "sends to any pod: its egress is open",
+                            self._bound([sent], vertex),
+                        )
                 continue
             for index in _bits(net.egress_bits(source) & open_targets & ~(1 << source.index)):
                 target = classes[index]
@@ -783,11 +795,20 @@ class _Builder:
                 if out is not None and into is not None:
                     self._pairs(source, (out, into), valuable[index])
 
-    def _pairs(self, source: PodClass, reach: tuple[Evidence, ...], targets: list[str]) -> None:
+    def _pairs(self, source: PodClass, reach: tuple[Evidence, Evidence], targets: list[str]) -> None:
+        """Steps from the pods of ``source`` to ``targets`` over ``reach`` (the source's egress, the
+        target's ingress)."""
+        out, into = reach
         for vertex in self.by_class[source.index]:
+            sent = self._bound([out], vertex)
             for each in targets:
                 if vertex != each:
-                    self._edge(vertex, each, "network", _LATERAL, reach)
+                    self._edge(vertex, each, "network", _LATERAL, [*sent, *self._bound([into], each)])
+
+    def _bound(self, facts: Iterable[Evidence], vertex: str) -> list[Evidence]:
+        """Network facts of a pod class as the step of the workload ``vertex`` rests on them."""
+        pod = self.pod_of[vertex]
+        return [self.net.bind(fact, pod) for fact in facts]
 
     def _network_hub(self) -> str:
         return self._vertex(Vertex(NETWORK, "network", "the pod network"))
@@ -821,7 +842,11 @@ class _Builder:
         obj = hit.obj
         if obj is None:  # pragma: no cover - whole-inventory hits always name their object
             raise ValueError(f"{rule.id}: a hit without its object")
-        return Evidence.at(obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
+        if hit.at is None:
+            return Evidence.at(obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
+        # Written (and fixed) in another object than the finding's: the fact is there, the finding is obj's.
+        found = ((rule.id, obj.ref, hit.path),)
+        return Evidence.at(hit.at, hit.path, hit.message, rule=rule.id, fix=rule.remediation, findings=found)
 
 
 def _covers(held: Held, namespace: str, name: str | None) -> bool:

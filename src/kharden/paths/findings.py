@@ -1,10 +1,12 @@
 """How many attack paths each finding of a scan lies on: what ``kharden scan`` reports beside each finding.
 
 A finding lies on a step when the step rests on it: same rule, same object, and the same field (a
-fact that names no field matches the rule's finding anywhere on the object). It lies on the attack
-path from an entry point to a goal when it lies on a step of one of the *shortest* paths between
-them (all of them, not the one ``kharden paths`` happens to print when several are as short). The
-count is over the pairs (entry point, goal) with ``kharden paths``' defaults: exposed workloads,
+fact that names no field matches the rule's finding anywhere on the object). A fact whose finding is
+not where its fix is written names that finding itself (``Evidence.findings``): a workload's network
+finding, whose fix is its namespace's missing policy or the policy rule that lets it through. It lies
+on the attack path from an entry point to a goal when it lies on a step of one of the *shortest* paths
+between them (all of them, not the one ``kharden paths`` happens to print when several are as short).
+The count is over the pairs (entry point, goal) with ``kharden paths``' defaults: exposed workloads,
 every goal.
 """
 
@@ -56,8 +58,8 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
                 reached[target] = reached.get(target, 0) | entries
                 for edge in graph.steps[(vertex, target)]:
                     for fact in edge.evidence:
-                        if fact.rule is not None and fact.object is not None:
-                            fields = index.setdefault((fact.rule, fact.object), {}).setdefault(fact.path, {})
+                        for rule, obj, path in fact.counted:
+                            fields = index.setdefault((rule, obj), {}).setdefault(path, {})
                             fields[goal] = fields.get(goal, 0) | entries
     return index
 

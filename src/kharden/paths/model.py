@@ -22,6 +22,7 @@ __all__ = [
     "Edge",
     "Entry",
     "Evidence",
+    "FindingKey",
     "FixKey",
     "Hop",
     "Path",
@@ -49,6 +50,10 @@ subject goes.
 """
 
 
+FindingKey = tuple[str, ObjRef, str | None]
+"""A finding a fact is: its rule, its object and the JSON pointer it points at (``None``: anywhere)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One fact a step needs: what it is, where it is written, and what breaks it.
@@ -66,10 +71,25 @@ class Evidence:
     fix: str | None = None
     aspect: str = ""
     """Tells apart facts of one object and field that different changes fix (``Ingress``, ``Egress``)."""
+    findings: tuple[FindingKey, ...] = ()
+    """The findings this fact is, when they are not ``rule``'s on ``object`` at ``path``: a finding whose
+    object is not where its fix is written (a workload's network finding, fixed by its namespace's
+    missing policy or by a policy rule; a namespace's Pod Security finding decided by the PodSecurity
+    configuration)."""
 
     @property
     def key(self) -> FixKey:
         return (self.object, self.path, self.aspect)
+
+    @property
+    def counted(self) -> tuple[FindingKey, ...]:
+        """Each finding this fact is, as ``(rule, object, JSON pointer)`` (a pointer of ``None``: the rule's
+        finding anywhere on the object)."""
+        if self.findings:
+            return self.findings
+        if self.rule is None or self.object is None:
+            return ()
+        return ((self.rule, self.object, self.path),)
 
     @property
     def cuttable(self) -> bool:
@@ -85,9 +105,10 @@ class Evidence:
         rule: str | None = None,
         fix: str | None = None,
         aspect: str = "",
+        findings: tuple[FindingKey, ...] = (),
     ) -> Evidence:
         """A fact written in ``obj`` at ``path`` (the object itself when ``None``)."""
-        return cls(text, rule, obj.ref, path, obj.locate(path or ""), fix, aspect)
+        return cls(text, rule, obj.ref, path, obj.locate(path or ""), fix, aspect, findings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,16 @@ and which policy (or missing policy) decides it.
 
 A connection needs the source's egress and the destination's ingress; each side is a fact of
 the step (fixing either breaks it). A side that no policy isolates is the namespace's missing
-default-deny policy (the finding ``netpol.egress-open``, ``netpol.ingress-open`` or
-``exposure.metadata-api`` on the Namespace); a side a rule lets through is that rule (a finding
+default-deny policy (one fix for the namespace); a side a rule lets through is that rule (a finding
 when it admits every namespace or every address, else a rule written on purpose, which can still
 be narrowed); a hostNetwork pod is outside NetworkPolicy altogether (``netpol.host-network``).
+
+The findings of those facts are each workload's own (``netpol.egress-open``, ``netpol.ingress-open``,
+``exposure.metadata-api``: one per workload, on its pod labels or hostNetwork field when no policy
+covers it, on the policy rule that lets it through otherwise, see ``rules/_netcheck.py``). A side is
+computed once per pod class, which several workloads may share; :meth:`NetView.bind` gives the fact of
+a step the findings of the workload whose pod takes it, so that each finding counts the paths through
+its own workload.
 
 To keep pod pairs from growing with the square of the pods, the sources that may reach a pod are
 first narrowed with the engine's bit sets (the classes each ingress rule matches), then each
@@ -15,15 +21,20 @@ remaining pair is asked with ``Network.connection`` when a policy isolates eithe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from ..analysis._netsets import ALL_PORTS
 from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, PortSet, Side, bit_indexes
 from ..analysis.podspec import EffectivePod
 from ..rules import get as get_rule
-from .model import Evidence
+from ..rules._netcheck import Workload, workload_of
+from .model import Evidence, FindingKey
 
 __all__ = ["NetView"]
+
+_Findings = Callable[[EffectivePod, Workload], tuple[FindingKey, ...]]
+"""The findings of a fact for the pod whose step rests on it, and that pod's workload."""
 
 
 class NetView:
@@ -32,13 +43,36 @@ class NetView:
         self._open: dict[tuple[int, str], Evidence | None] = {}
         self._egress: dict[int, int] = {}
         self._uncovered_facts: dict[tuple[int, str, str], Evidence] = {}
+        self._rule_facts: dict[tuple[int, int, str | None], Evidence] = {}
+        self._host_facts: dict[tuple[int, str], Evidence] = {}
         self._class: dict[int, PodClass] = {}
         for cls in network.classes[:-1]:
             for pod in cls.pods:
                 self._class[id(pod)] = cls
+        self._workloads = workload_of(network.classes[:-1])
+        self._per_workload: dict[int, tuple[Evidence, _Findings]] = {}
+        """Facts whose findings are each workload's (by ``id``): the fact, and its findings for a pod."""
+        self._bound: dict[tuple[int, int], Evidence] = {}
 
     def class_of(self, pod: EffectivePod) -> PodClass | None:
         return self._class.get(id(pod))
+
+    def bind(self, fact: Evidence, pod: EffectivePod) -> Evidence:
+        """``fact`` as the step of ``pod`` rests on it: a side of the pod's class, with the findings of the
+        pod's own workload (other facts are returned as they are)."""
+        entry = self._per_workload.get(id(fact))
+        workload = self._workloads.get(id(pod))
+        if entry is None or workload is None:
+            return fact
+        key = (id(fact), id(pod))
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = replace(fact, findings=entry[1](pod, workload))
+        return bound
+
+    def _per(self, fact: Evidence, findings: _Findings) -> Evidence:
+        self._per_workload[id(fact)] = (fact, findings)
+        return fact
 
     def to_address(
         self, cls: PodClass, target: External, port: tuple[str, int] | None, open_rule: str
@@ -51,7 +85,10 @@ class NetView:
         grants = side.grants if port is None else side.grants_for(*port)
         if not grants:
             return None
-        return (self._side_fact(cls, side, grants[0], open_rule, open_rule),)
+        # exposure.metadata-api reports every rule that lets pods reach the address; netpol.egress-open only
+        # the rules that admit every namespace (a narrow rule towards etcd's address is written on purpose).
+        every = open_rule == "exposure.metadata-api" or _admits_everyone(self.network, grants[0])
+        return (self._side_fact(cls, side, grants[0], open_rule if every else None, open_rule),)
 
     def sources(self, destination: PodClass) -> Iterator[PodClass]:
         """Classes that may reach ``destination`` on some port by its ingress side alone (a superset)."""
@@ -208,25 +245,35 @@ class NetView:
         self, cls: PodClass, side: Side, grant: Grant, rule_id: str | None, open_rule: str
     ) -> Evidence:
         if cls.host_network:
-            return _host_network(cls)
+            return self._host_network(cls, open_rule)
         if grant.rule is None:
             return self._uncovered(cls, side.direction, open_rule)
         rule = grant.rule
         peer = grant.peer
-        path = rule.path if peer is None else peer.path
+        key = (id(rule), id(peer), rule_id)
+        found = self._rule_facts.get(key)
+        if found is not None:
+            return found
+        # The rule's finding points at the rule, or at its peer; the fix of a peer that admits every
+        # namespace is its namespaceSelector.
+        finding = rule.path if peer is None else peer.path
+        path = finding
         what = "every peer" if peer is None else str(peer)
-        if rule_id is not None and peer is not None and peer.namespace_selector is not None:
+        opens = rule_id not in (None, "exposure.metadata-api")
+        if opens and peer is not None and peer.namespace_selector is not None:
             path = f"{peer.path}/namespaceSelector"
-        if rule_id == "exposure.metadata-api" and peer is not None:
-            path = peer.path
         fix = (
             get_rule(rule_id).remediation
             if rule_id
             else f"narrow {rule} to the peers and ports it must allow"
         )
-        return Evidence.at(
+        fact = Evidence.at(
             rule.policy.obj, path, f"{rule} allows {what} on {rule.ports_text()}", rule=rule_id, fix=fix
         )
+        if rule_id is not None:  # each workload the rule lets through has its finding, on the rule
+            fact = self._per(fact, lambda _, workload: ((rule_id, workload.pod.obj.ref, finding),))
+        self._rule_facts[key] = fact
+        return fact
 
     def _uncovered(self, cls: PodClass, direction: str, rule_id: str) -> Evidence:
         """No policy isolates ``cls`` in ``direction``: the fact is on its Namespace (else its workload)."""
@@ -237,13 +284,40 @@ class NetView:
         return found
 
     def _uncovered_fact(self, cls: PodClass, direction: str, rule_id: str) -> Evidence:
+        """The namespace's missing default-deny policy (one fix for its workloads); the findings are each
+        workload's, on its pod labels."""
         rule = get_rule(rule_id)
         if cls.host_network:
-            return _host_network(cls)
+            return self._host_network(cls, rule_id)
         namespace = self.network.namespaces[cls.namespace]
         text = f"no NetworkPolicy isolates the pods of namespace {cls.namespace!r} for {direction.lower()}"
         obj = namespace.obj if namespace.obj is not None else cls.pods[0].obj
-        return Evidence.at(obj, None, text, rule=rule.id, fix=rule.remediation, aspect=direction)
+        fact = Evidence.at(obj, None, text, rule=rule.id, fix=rule.remediation, aspect=direction)
+        return self._per(fact, lambda _, workload: ((rule_id, workload.pod.obj.ref, workload.path),))
+
+    def _host_network(self, cls: PodClass, open_rule: str) -> Evidence:
+        """A hostNetwork pod, which no NetworkPolicy selects: its netpol.host-network finding, and its
+        workload's ``open_rule`` finding on the same field."""
+        key = (cls.index, open_rule)
+        found = self._host_facts.get(key)
+        if found is None:
+            pod = cls.pods[0]
+            rule = get_rule("netpol.host-network")
+            fact = Evidence.at(
+                pod.obj,
+                pod.host_network.path,
+                f"{pod.obj.ref} uses hostNetwork: no NetworkPolicy applies to it",
+                rule=rule.id,
+                fix=rule.remediation,
+            )
+            found = self._host_facts[key] = self._per(
+                fact,
+                lambda own, workload: (
+                    (rule.id, own.obj.ref, own.host_network.path),
+                    (open_rule, workload.pod.obj.ref, workload.path),
+                ),
+            )
+        return found
 
 
 def _admits_everyone(network: Network, grant: Grant) -> bool:
@@ -253,15 +327,3 @@ def _admits_everyone(network: Network, grant: Grant) -> bool:
     if grant.peer is None:
         return True
     return network.admits_every_namespace(grant.peer)
-
-
-def _host_network(cls: PodClass) -> Evidence:
-    pod = cls.pods[0]
-    rule = get_rule("netpol.host-network")
-    return Evidence.at(
-        pod.obj,
-        pod.host_network.path,
-        f"{pod.obj.ref} uses hostNetwork: no NetworkPolicy applies to it",
-        rule=rule.id,
-        fix=rule.remediation,
-    )

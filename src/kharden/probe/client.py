@@ -34,15 +34,14 @@ class PodClient:
     """Pods of one cluster: create, get, list by label, delete, logs."""
 
     def __init__(self, target: Target, timeout: float) -> None:
-        import httpx2 as httpx  # noqa: PLC0415
-        from lightkube.config import client_adapter  # noqa: PLC0415
         from lightkube.core.exceptions import ConfigError as LightkubeConfigError  # noqa: PLC0415
+
+        from ..sources.credentials import http_client  # noqa: PLC0415 - the reader's: exec plugins, User-Agent
 
         self.target = target
         self.timeout = timeout
-        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), proxy=target.proxy)
         try:
-            self.http = client_adapter.Client(target.config, params)
+            self.http = http_client(target, timeout)
         except (LightkubeConfigError, OSError, ValueError) as e:
             raise ClusterError(f"context {target.context!r}: cannot set up the connection: {e}") from e
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from .._display import printable, say
 from ..errors import UsageError
 from ..model import Severity
 from ..report import render
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace, cluster: ClusterOptions, write: Writer, color:
         plan_options = replace(plan_options, metadata=metadata)
     loaded = load([], ScanOptions(snapshot=args.snapshot, cluster=None if args.snapshot else cluster))
     for error in loaded.errors:
-        print(f"kharden: error: {error}", file=sys.stderr)
+        say(f"kharden: error: {error}")
     plan = make_plan(loaded.network, loaded.plan_options(plan_options))
     run_id = new_run_id()
     settings = PodSettings(
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace, cluster: ClusterOptions, write: Writer, color:
                 keys,
                 loaded.namespace_uids,
                 start_timeout=args.start_timeout,
-                say=lambda text: print(f"kharden: {text}", file=sys.stderr),
+                say=lambda text: say(f"kharden: {text}"),
             )
         verdicts = judge(outcome.observations)
     else:
@@ -190,7 +191,7 @@ def _cleanup(cluster: ClusterOptions) -> int:
     with connect(cluster.kubeconfig, cluster.context, cluster.timeout) as client:
         deleted = cleanup(client, cluster.namespaces)
     for namespace, name in deleted:
-        print(f"deleted pod {namespace}/{name}")
+        print(printable(f"deleted pod {namespace}/{name}"))
     where = f"in {', '.join(cluster.namespaces)}" if cluster.namespaces else "in any namespace"
     print(f"kharden: {len(deleted)} probe pod{'s' * (len(deleted) != 1)} deleted {where}", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ import importlib
 import os
 
 from .. import TYPE_CHECKING
+from .._display import without_surrogates
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -69,12 +70,15 @@ def render(
         fail_on = Severity.HIGH
     module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
-        return str(module.render(report, color=color, show_suppressed=show_suppressed))
-    if name in {"sarif", "github"}:
-        return str(module.render(report, root=sarif_root))
-    if name == "junit":
-        return str(module.render(report, fail_on=fail_on))
-    return str(module.render(report))
+        output = module.render(report, color=color, show_suppressed=show_suppressed)
+    elif name in {"sarif", "github"}:
+        output = module.render(report, root=sarif_root)
+    elif name == "junit":
+        output = module.render(report, fail_on=fail_on)
+    else:
+        output = module.render(report)
+    # A file name that is not UTF-8 (or a \udcff escape in a manifest) must not make the report unwritable.
+    return without_surrogates(str(output))
 
 
 def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, str | None]]:

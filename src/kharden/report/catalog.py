@@ -75,6 +75,22 @@ def rules_table(rules: Sequence[Rule]) -> str:
         "CEL: yes when the rule exports as a ValidatingAdmissionPolicy expression",
         "FIX: what kharden fix does: auto (repairs it), unsafe (only with --unsafe), - (nothing)",
     ]
+    return "\n".join(lines) + "\n" + _not_exportable(rules)
+
+
+def _not_exportable(rules: Sequence[Rule]) -> str:
+    """CEL: which rules ``kharden admission policies`` cannot export, grouped by why."""
+    reasons: dict[str, list[str]] = {}
+    for rule in rules:
+        if not rule.constraints:
+            reasons.setdefault(rule.export_note.removeprefix("not exported: "), []).append(rule.id)
+    if not reasons:
+        return ""
+    lines = [
+        "",
+        "Not exportable as ValidatingAdmissionPolicies (CEL '-'; 'kharden admission webhook' judges some):",
+    ]
+    lines += [f"  {why}: {', '.join(ids)}" for why, ids in reasons.items()]
     return "\n".join(lines) + "\n"
 
 

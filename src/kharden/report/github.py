@@ -5,7 +5,8 @@ runner turns each line into an annotation on the file and line, in the run's sum
 pull request's diff. Critical and high findings are errors, medium ones warnings, low and info
 ones notices; input errors are errors. Values are escaped as the Actions toolkit escapes them
 (``%``, carriage return and newline in the message; also ``:`` and ``,`` in the properties), so
-that text from a manifest cannot end a command or start another one. Files are relative to
+that text from a manifest cannot end a command or start another one; other control characters are
+escaped by :func:`kharden._display.printable` first. Files are relative to
 ``root`` (``--sarif-root``, default the working directory: the repository root in a workflow).
 GitHub shows at most 10 annotations of each level per step and 50 per job: the last line
 counts them all.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+from .._display import printable
 from ..model import Report, Severity
 from ._source import source_file
 
@@ -43,7 +45,9 @@ def render(report: Report, *, root: str | None = None) -> str:
                 if finding.location.column is not None:
                     properties["col"] = str(finding.location.column)
         properties["title"] = f"{finding.rule}: {finding.title}"
-        message = f"{finding.object}: {finding.message}\nfix: {finding.remediation}"
+        message = (
+            f"{printable(str(finding.object))}: {printable(finding.message)}\nfix: {finding.remediation}"
+        )
         lines.append(_command(LEVELS[finding.severity], properties, message))
     for error in report.errors:
         properties = {}
@@ -52,7 +56,7 @@ def render(report: Report, *, root: str | None = None) -> str:
             if error.line is not None:
                 properties["line"] = str(error.line)
         properties["title"] = "kharden: input error"
-        lines.append(_command("error", properties, error.message))
+        lines.append(_command("error", properties, printable(error.message)))
     counts = ", ".join(f"{n} {label}" for label, n in report.counts().items() if n) or "no findings"
     score = report.scores.overall if report.scores is not None else None
     summary = f"kharden: {counts}; score {'n/a' if score is None else f'{score}/100'}"
@@ -65,7 +69,10 @@ def render(report: Report, *, root: str | None = None) -> str:
 def _relative(path: str, base: str) -> str:
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute, base)
-    return absolute if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+    # A log line: no control character of a file name reaches the runner's log (escape sequences).
+    return printable(
+        absolute if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+    )
 
 
 def _command(level: str, properties: dict[str, str], message: str) -> str:

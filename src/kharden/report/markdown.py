@@ -11,9 +11,9 @@ into the comment. The comment stays under GitHub's 65,536-character limit: past
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterable
 
+from .._display import printable
 from ..model import Finding, Report, Severity
 from ..rules import get as get_rule
 
@@ -28,12 +28,12 @@ ICONS = {
     Severity.INFO: "⚪",
 }
 _LABELS = [s.label for s in sorted(Severity, reverse=True)]
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def cell(text: str) -> str:
-    """Text for a table cell: HTML-escaped, pipes and Markdown punctuation neutralised, one line."""
-    text = html.escape(" ".join(_CONTROL.sub(" ", text).split()), quote=False)
+    """Text for a table cell: one line (controls escaped), HTML-escaped, pipes and Markdown punctuation
+    neutralised."""
+    text = html.escape(" ".join(printable(text).split()), quote=False)
     for char in "\\`*_[]|#~":
         text = text.replace(char, "\\" + char)
     return text
@@ -133,7 +133,8 @@ def _row(finding: Finding) -> str:
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+    """Inline code on one line: controls escaped, backticks and pipes made harmless."""
+    return "`" + printable(text).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def _fixes(findings: Iterable[Finding]) -> list[tuple[str, str]]:

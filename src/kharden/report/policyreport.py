@@ -17,6 +17,7 @@ reports problems, not passes, like Trivy Operator.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,9 +26,22 @@ from .catalog import SECTION_TITLES
 
 __all__ = ["API_VERSION", "render"]
 
-_json = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+# What JSON leaves raw but a YAML stream may not hold (DEL, C1 controls, U+FFFE/U+FFFF) or reads as a
+# line break (NEL, U+2028, U+2029): written as \u escapes, which JSON and YAML share. (Lone surrogates
+# become U+FFFD in every format, see report.render.)
+_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
-_json = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _json(value: Any) -> str:
+    """``value`` as a JSON (so YAML flow) scalar or collection that any YAML parser reads back as it is."""
+    text = _encode(value)
+    return text if text.isascii() and "\x7f" not in text else _NOT_YAML.sub(_escape, text)
+
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
 NAME = "kharden"

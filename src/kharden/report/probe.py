@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._display import printable
 from ..model import Report
 from ..probe.plan import Address, Plan, Probe
 from ..probe.results import Verdict
@@ -90,7 +91,7 @@ def plan_text(plan: Plan, pods: PlannedPods, run_id: str) -> str:
         "",
         "Nothing was created. Run 'kharden probe --yes' to probe (it creates, then deletes, these pods).",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def plan_json(plan: Plan, manifests: Sequence[dict[str, Any]], run_id: str) -> str:
@@ -116,9 +117,12 @@ def results_text(verdicts: Sequence[Verdict], report: Report, run_id: str, *, co
         observation = verdict.observation
         expected = "allowed" if verdict.probe.expected else "denied"
         why = f": {verdict.why}" if verdict.why and verdict.verdict != "not-enforced" else ""
+        lines.append(printable(_line(verdict.probe)))
         lines.append(
-            f"{_line(verdict.probe)}\n         expected {expected}, observed {observation.result}"
-            f" -> {_VERDICT_TEXT[verdict.verdict]}{why}"
+            printable(
+                f"         expected {expected}, observed {observation.result}"
+                f" -> {_VERDICT_TEXT[verdict.verdict]}{why}"
+            )
         )
     return "\n".join(lines) + "\n\n" + render("text", report, color=color)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from .._display import printable
 from ..analysis._netmatrix import ALL, SOME, Matrix
 from ..analysis.netpol import EGRESS, Answer, Endpoint, External, Grant, Policy, Side
 
@@ -80,7 +81,7 @@ def answers_text(source: str, destination: str, answers: Sequence[Answer]) -> st
     allowed = sum(a.allowed for a in answers)
     lines.append("")
     lines.append(f"{source} -> {destination}: {allowed} of {len(answers)} allowed")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _side_dict(side: Side, answer: Answer) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def matrix_text(m: Matrix) -> str:
         ]
     if m.empty:
         lines += ["", "namespaces without pods in the scan: " + ", ".join(m.empty)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def matrix_json(m: Matrix, errors: Sequence[Any]) -> str:

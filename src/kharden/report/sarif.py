@@ -198,7 +198,8 @@ def _artifact(path: str, base: str) -> dict[str, Any]:
     relative = os.path.relpath(absolute, base)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return {"uri": Path(absolute).as_uri()}
-    return {"uri": quote(Path(relative).as_posix()), "uriBaseId": SRCROOT}
+    # A URI holds bytes: a file name that is not UTF-8 is percent-encoded as the bytes it is (%FF).
+    return {"uri": quote(os.fsencode(Path(relative).as_posix())), "uriBaseId": SRCROOT}
 
 
 def _invocation(report: Report, base: str) -> dict[str, Any]:

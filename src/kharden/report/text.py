@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from rich.style import Style
 
+from .._display import printable
 from ..model import Finding, ObjRef, Report, Severity
 
 __all__ = ["render"]
@@ -55,7 +56,7 @@ def render(report: Report, *, color: bool = False, show_suppressed: bool = False
     width = max((len(f.rule) for f in shown), default=0)
     fixes = {run.rule: run.fix for run in report.rules}
     for file, in_file in _grouped(shown, lambda f: f.location.file or "<unknown>").items():
-        lines.append(paint(file, "file"))
+        lines.append(paint(printable(file), "file"))
         for ref, group in _grouped(in_file, lambda f: f.object).items():
             lines.append("  " + paint(_object_title(ref), "object") + _rendered_from(group[0], file))
             seen: set[str] = set()
@@ -78,17 +79,17 @@ def _grouped(findings: Iterable[Finding], key: Callable[[Finding], K]) -> dict[K
 
 
 def _object_title(ref: ObjRef) -> str:
-    return str(ref)
+    return printable(str(ref))
 
 
 def _rendered_from(finding: Finding, file: str) -> str:
     location = finding.location
     if location.renderer is not None:
         rendered = location.rendered.file if location.rendered is not None else None
-        source = f" from {rendered}" if rendered and rendered != file else ""
+        source = f" from {printable(rendered)}" if rendered and rendered != file else ""
         return f"  (rendered by {location.renderer}{source})"
     if location.template:
-        return f"  (from template {location.template})"
+        return f"  (from template {printable(location.template)})"
     return ""
 
 
@@ -103,7 +104,8 @@ def _rendered_at(finding: Finding) -> tuple[str, str]:
     if location.edit is not None:
         return f"  (rendered {at})", ""
     if location.line is None:
-        return "", f"no line of {location.file} is known to write this field; rendered output line {at}"
+        file = printable(location.file or "")
+        return "", f"no line of {file} is known to write this field; rendered output line {at}"
     return "", ""
 
 
@@ -116,7 +118,7 @@ def _finding_lines(finding: Finding, paint: _Paint, width: int, *, fix: tuple[bo
     note, untraced = _rendered_at(finding)
     head = (
         f"    {where:>8}  {paint(f'{severity:<8}', severity)}  {paint(f'{finding.rule:<{width}}', 'rule')}  "
-        f"{finding.message}{paint(note, 'muted') if note else ''}"
+        f"{printable(finding.message)}{paint(note, 'muted') if note else ''}"
     )
     pad = " " * (8 + 4 + 2 + 8 + 2)
     tail = f"\n{pad}{paint(untraced, 'muted')}" if untraced else ""
@@ -127,8 +129,8 @@ def _finding_lines(finding: Finding, paint: _Paint, width: int, *, fix: tuple[bo
         )
         tail += f"\n{pad}{paint('fix: ' + (command if automatic or unsafe else finding.remediation), 'fix')}"
     if finding.suppressed is not None:
-        tail += (
-            f"\n{pad}{paint(f'suppressed ({finding.suppressed.kind}): {finding.suppressed.reason}', 'muted')}"
+        tail += f"\n{pad}" + paint(
+            f"suppressed ({finding.suppressed.kind}): {printable(finding.suppressed.reason)}", "muted"
         )
     return head + tail
 
@@ -160,7 +162,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
     if report.baseline is not None:
         base = report.baseline
         entries = _count(base.entries, "entry", "entries")
-        yield f"  baseline {base.file}: {base.matched} of {entries} still found" + (
+        yield f"  baseline {printable(base.file)}: {base.matched} of {entries} still found" + (
             f", {base.fixed} fixed or no longer scanned" if base.fixed else ""
         )
     scores = {s.section: s.score for s in report.scores.sections} if report.scores else {}
@@ -191,7 +193,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
         ):
             yield (
                 "    "
-                + paint(reason.removeprefix("no evidence in this scan: "), "muted")
+                + paint(printable(reason.removeprefix("no evidence in this scan: ")), "muted")
                 + ": "
                 + ", ".join(e.rule for e in group)
             )
@@ -206,7 +208,7 @@ def _summary(report: Report, paint: _Paint) -> Iterable[str]:
             "error",
         )
         for error in report.errors:
-            yield f"    {error}"
+            yield f"    {printable(str(error))}"
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:

@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import Any
 
 from .. import __version__
+from .._display import printable
 from ..analysis.rbac import Binding, Grant, RoleId, RuleRef
 from ..whocan import WhoCan
 from .json import location_dict
@@ -37,7 +38,7 @@ def render_text(answer: WhoCan) -> str:
         lines.append("")
     if answer.request.name is None and answer.request.url is None:
         lines.append("rules limited by resourceNames are not counted: ask about one object with --name")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def render_json(answer: WhoCan) -> str:

@@ -47,6 +47,7 @@ __all__ = [
     "Remedy",
     "Subject",
     "Violation",
+    "field_candidates",
     "hits",
     "row",
     "rule_cel",
@@ -268,6 +269,11 @@ class CelRoots:
 
     spec: str = "variables.podSpec"
     metadata: str = "variables.podMetadata"
+    exempt: str = ""
+    """CEL that is true when the container ``{c}`` is exempt (its image is exempted): it passes every
+    container test. Empty: no exemption."""
+    pod_exempt: str = ""
+    """CEL that is true when the whole pod is exempt from the pod-level tests (every container is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,32 +360,12 @@ class Is(Test):
         """Where the effective value may be set, first set wins: ``(presence, value, is a legacy
         annotation)`` as CEL, in the order of :mod:`~kharden.analysis.podspec`."""
         assert self.row is not None
-        row, roots = self.row, subject.roots
-        candidates: list[tuple[str, str, bool]] = []
-        if subject.container is not None and row.container is not None:
-            candidates.append((*_has_path(subject.container, row.container), False))
-            if row.container_annotation is not None and not self.own:
-                key = f"({cel_literal(row.container_annotation)} + {subject.container}.name)"
-                value = f"{roots.metadata}.annotations[{key}]"
-                candidates.append(
-                    (
-                        f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations",
-                        value,
-                        True,
-                    )
-                )
-        if (subject.container is None or not self.own) and row.pod is not None:
-            candidates.append((*_has_path(roots.spec, row.pod), False))
-        if (subject.container is None or not self.own) and row.pod_annotation is not None:
-            key = cel_literal(row.pod_annotation)
-            candidates.append(
-                (
-                    f"has({roots.metadata}.annotations) && {key} in {roots.metadata}.annotations",
-                    f"{roots.metadata}.annotations[{key}]",
-                    True,
-                )
+        return [
+            (presence, value, source.endswith("annotation"))
+            for presence, value, source in field_candidates(
+                self.row, subject.roots, subject.container, self.own
             )
-        return candidates
+        ]
 
     def cel(self, subject: _CelSubject) -> str:
         if self.row is None:
@@ -390,6 +376,44 @@ class Is(Test):
             typed = _legacy_profile_cel(value) if annotation else value
             expr = f"(({presence}) ? ({self.pred.cel(typed)}) : {expr})"
         return expr
+
+
+def field_candidates(
+    row: PodField, roots: CelRoots, container: str | None, own: bool
+) -> list[tuple[str, str, str]]:
+    """Where the effective value of ``row`` may come from, first set wins, as CEL: ``(presence, value,
+    source)`` with ``source`` ``container``, ``container-annotation``, ``pod`` or ``pod-annotation``
+    (a legacy annotation's value as written: :func:`typed_value` translates it to the field's type name).
+
+    ``container`` is the CEL variable of the container judged (``None``: the pod); ``own`` keeps only the
+    container's own field.
+    """
+    candidates: list[tuple[str, str, str]] = []
+    annotations = f"{roots.metadata}.annotations"
+    if container is not None and row.container is not None:
+        candidates.append((*_has_path(container, row.container), "container"))
+        if row.container_annotation is not None and not own:
+            key = f"({cel_literal(row.container_annotation)} + {container}.name)"
+            candidates.append(
+                (
+                    f"has({annotations}) && {key} in {annotations}",
+                    f"{annotations}[{key}]",
+                    "container-annotation",
+                )
+            )
+    if (container is None or not own) and row.pod is not None:
+        candidates.append((*_has_path(roots.spec, row.pod), "pod"))
+    if (container is None or not own) and row.pod_annotation is not None:
+        key = cel_literal(row.pod_annotation)
+        candidates.append(
+            (f"has({annotations}) && {key} in {annotations}", f"{annotations}[{key}]", "pod-annotation")
+        )
+    return candidates
+
+
+def typed_value(value: str, source: str) -> str:
+    """The CEL of a candidate's value in the field's terms (a legacy annotation's value translated)."""
+    return _legacy_profile_cel(value) if source.endswith("annotation") else value
 
 
 @dataclass(frozen=True)
@@ -567,9 +591,13 @@ class Constraint:
             else:
                 body = self.test.cel(subject)
             if var is not None:
+                if roots.exempt:
+                    body = f"({roots.exempt.format(c=var)} || {body})"
                 body = f"(!has({spec}.{list_name}) || {spec}.{list_name}.all({var}, {body}))"
             parts.append(body)
         expression = " && ".join(parts)
+        if not self.containers and roots.pod_exempt:
+            expression = f"{roots.pod_exempt} || ({expression})"
         if self.linux_only:
             expression = f"{_WINDOWS_CEL.format(s=spec)} || ({expression})"
         return expression

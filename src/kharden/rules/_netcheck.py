@@ -20,7 +20,16 @@ from ..analysis.podspec import EffectivePod
 from ..analysis.selectors import LabelSelector
 from ..model import Hit, Severity
 
-__all__ = ["RuleHits", "Workload", "pods_of", "reach_hits", "selector_text", "uncovered_hits", "workloads"]
+__all__ = [
+    "RuleHits",
+    "Workload",
+    "pods_of",
+    "reach_hits",
+    "selector_text",
+    "uncovered_hits",
+    "workload_of",
+    "workloads",
+]
 
 _SHOWN = 4
 
@@ -43,24 +52,38 @@ class Workload:
     pod: EffectivePod
     host_network: bool
 
-    def hit(self, message: str, key: str | None = None, severity: Severity | None = None) -> Hit:
-        """A finding on the workload: its hostNetwork field, or the labels a podSelector would match."""
+    @property
+    def path(self) -> str:
+        """Where its findings no policy decides point: its hostNetwork field, or the labels a podSelector
+        would match."""
         field = "spec/hostNetwork" if self.host_network else "metadata/labels"
-        path = f"{self.pod.template_path}/{field}"
-        return Hit(path=path, message=message, obj=self.pod.obj, key=key, severity=severity)
+        return f"{self.pod.template_path}/{field}"
+
+    def hit(self, message: str, key: str | None = None, severity: Severity | None = None) -> Hit:
+        """A finding on the workload, at :attr:`path`."""
+        return Hit(path=self.path, message=message, obj=self.pod.obj, key=key, severity=severity)
+
+
+def workload_of(classes: Iterable[PodClass]) -> dict[int, Workload]:
+    """The workload of each pod of ``classes`` (by ``id``): one per namespace, kind and name, which its
+    first pod in the order the network holds them stands for."""
+    found: dict[tuple[str, str, str], Workload] = {}
+    of: dict[int, Workload] = {}
+    for cls in classes:
+        for pod in cls.pods:
+            kind, name = workload_ref(pod.obj)
+            workload = found.get((cls.namespace, kind, name))
+            if workload is None:
+                workload = found[(cls.namespace, kind, name)] = Workload(
+                    f"{kind} {name!r}", cls.namespace, pod, cls.host_network
+                )
+            of[id(pod)] = workload
+    return of
 
 
 def workloads(classes: Iterable[PodClass]) -> list[Workload]:
     """The workloads of ``classes``, once each, in the order the network holds them."""
-    found: dict[tuple[str, str, str], Workload] = {}
-    for cls in classes:
-        for pod in cls.pods:
-            kind, name = workload_ref(pod.obj)
-            if (cls.namespace, kind, name) not in found:
-                found[(cls.namespace, kind, name)] = Workload(
-                    f"{kind} {name!r}", cls.namespace, pod, cls.host_network
-                )
-    return list(found.values())
+    return list({id(w): w for w in workload_of(classes).values()}.values())
 
 
 def uncovered_hits(classes: Iterable[PodClass], verb: str, direction: str) -> Iterator[Hit]:

@@ -81,10 +81,14 @@ class Rule:
         """``exported`` (its CEL comes from its constraints), else ``not exported: <why>``."""
         if self.constraints:
             return "exported"
-        if self.target == "inventory":
+        if self.target == "inventory" and not self.evidence & {"M", "G"}:
+            why = (
+                "it reads node and control-plane files or a live cluster, which no admission request carries"
+            )
+        elif self.target == "inventory":
             why = "it judges the whole inventory, not one object"
         elif self.target == "object":
-            why = "it judges objects other than pods"
+            why = f"it judges {', '.join(sorted(self.kinds))} objects, not pods"
         else:
             why = self.not_exported or "it is written as code"
         return f"not exported: {why}"

@@ -50,6 +50,10 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     The checklist notes it: a PodSecurityPolicy without its admission controller is never applied,
     and nothing warns that pods are admitted unchecked.
 
+    Without a PodSecurityPolicy in the scan it is judged only where that means something: a cluster
+    read holds none, or a kube-apiserver would enforce any (the plugin enabled, or 1.25+, where none can
+    exist). Manifests or node files alone (a worker node) cannot say: not evaluated, never a pass.
+
     Reads: PodSecurityPolicy objects (policy and extensions groups); the Kubernetes version
     (--kube-version, the cluster's, a node root's kube-apiserver image tag; never a kube-apiserver
     manifest among plain manifests); kube-apiserver --enable-admission-plugins,
@@ -59,6 +63,7 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         p for p in context.inventory.of_kind("PodSecurityPolicy") if p.ref.group in {"policy", "extensions"}
     ]
     if not policies:
+        yield from _no_policy(context)
         return
     plane = context.control_plane
     plane.assume("PodSecurityPolicy, removed in 1.25")
@@ -91,6 +96,34 @@ def psp_unenforced(context: ScanContext) -> Iterator[Hit | Unevaluated]:
             )
 
 
+def _no_policy(context: ScanContext) -> Iterator[Unevaluated]:
+    """Why a scan without PodSecurityPolicies cannot tell whether some would go unenforced (nothing when
+    it can: a cluster read lists none, or every kube-apiserver would enforce them or cannot hold any)."""
+    if "C" in context.evidence:
+        return
+    plane = context.control_plane
+    apiservers = plane.of(APISERVER)
+    if not apiservers:
+        yield Unevaluated(
+            "no PodSecurityPolicy and no kube-apiserver in this scan: nothing tells whether the cluster"
+            " holds PodSecurityPolicies or enforces them (scan the cluster or a control-plane node)"
+        )
+        return
+    plane.assume("PodSecurityPolicy, removed in 1.25")
+    version = plane.kube_version
+    if version >= (1, 25):
+        return
+    for component in apiservers:
+        enabled, disabled = _enabled_plugins(component)
+        if "PodSecurityPolicy" not in enabled or "PodSecurityPolicy" in disabled:
+            yield Unevaluated(
+                f"Kubernetes {version[0]}.{version[1]}: kube-apiserver does not enable the PodSecurityPolicy"
+                " admission plugin and no PodSecurityPolicy in this scan tells whether the cluster holds"
+                " any (scan the cluster)"
+            )
+            return
+
+
 @rules.inventory(
     "admission.pod-security",
     Severity.HIGH,
@@ -110,13 +143,16 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
 
     Without enforcement any workload may run privileged, share the host's namespaces or mount its
     filesystem; admission is the one place that stops such pods before they run. An invalid level
-    label enforces restricted and an invalid version means latest, as the admission plugin does.
+    label enforces restricted and an invalid version means latest, as the admission plugin does. Each
+    finding is the namespace's; where its level is decided elsewhere (the PodSecurity configuration's
+    defaults or exemptions, the API server's flags) it points there.
 
     Reads: Namespace labels pod-security.kubernetes.io/enforce and enforce-version; the PodSecurity
     plugin configuration (defaults.enforce, exemptions.namespaces) of kube-apiserver
     --admission-control-config-file or in the scan; --disable-admission-plugins; Kyverno ClusterPolicies
     and Policies with validate.podSecurity in Enforce mode; Gatekeeper K8sPSP* constraints with
-    enforcementAction deny; ValidatingAdmissionPolicies bound with validationActions Deny.
+    enforcementAction deny; ValidatingAdmissionPolicies bound with validationActions Deny (kharden's own
+    by the rule each names in kharden.io/rule, others by the fields their CEL tests).
     """
     config: PodSecurityConfig | None = None
     config_unknown = False
@@ -153,7 +189,22 @@ def pod_security(context: ScanContext) -> Iterator[Hit | Unevaluated]:
         if enforced == "restricted":
             continue
         severity = Severity.MEDIUM if enforced == "baseline" else None
-        yield Hit(path, _message(namespace, enforced, how, engine is not None), obj=obj, severity=severity)
+        message = _message(namespace, enforced, how, engine is not None)
+        # The finding is the namespace's (its identity, annotations, baseline; what `kharden paths` reads);
+        # where the level is decided elsewhere (the PodSecurity configuration, the API server's flags), the
+        # finding points there.
+        if obj is namespace:
+            yield Hit(path, message, obj=namespace, severity=severity)
+        else:
+            yield Hit(path, message, obj=namespace, severity=severity, key=_DECIDED_BY[how], at=obj)
+
+
+_DECIDED_BY = {
+    "exempt": "PodSecurity exemptions.namespaces",
+    "default": "PodSecurity defaults.enforce",
+    "disabled": "kube-apiserver --disable-admission-plugins PodSecurity",
+}
+"""The key of a namespace's finding decided outside the namespace (by how its level was found)."""
 
 
 def _rank(level: str) -> int:

@@ -25,8 +25,8 @@ from ..analysis.staticpods import is_static_pod
 from ..model import Hit, Obj, Severity, Unevaluated
 from ._constraint import Constraint, Eq, Is, row
 from ._controlplane import K8S, absent, at, file_objects, is_loopback, is_public, missing_kubelets
+from ._message import WHO, ItemAttr, Message, Value
 from ._netcheck import pods_of, reach_hits
-from ._podcheck import who
 from ._ruleset import RuleSet
 
 rules = RuleSet("exposure")
@@ -53,9 +53,15 @@ def host_port() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(None, Eq(0)),
-            lambda v: (
-                f"{who(v.containers)} binds port {v.field.value}/{v.item.protocol} on the node"
-                f" (hostPort: {v.field.value})"
+            Message(
+                WHO,
+                " binds port ",
+                Value(),
+                "/",
+                ItemAttr("protocol", "TCP"),
+                " on the node (hostPort: ",
+                Value(),
+                ")",
             ),
             items=row("ports"),
         ),
@@ -300,11 +306,17 @@ def apiserver_public(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     Reads: kube-apiserver --advertise-address; clusters[*].cluster.server of kubeconfigs under
     etc/kubernetes and etc/rancher; k3s/RKE2 advertise-address; LoadBalancer Services whose selector
     matches the apiserver pods (status.loadBalancer.ingress, spec.loadBalancerIP). Host names are not
-    resolved (reported as not evaluated).
+    resolved (reported as not evaluated), and a scan that shows no address at all is not evaluated.
     """
     what = {"advertise-address": "kube-apiserver advertises", "kubeconfig": "a kubeconfig names",
             "load balancer": "a LoadBalancer in front of kube-apiserver has"}  # fmt: skip
-    for endpoint in api_endpoints(context.inventory, context.control_plane):
+    endpoints = api_endpoints(context.inventory, context.control_plane)
+    if not endpoints:
+        yield Unevaluated(
+            "no API server address in this scan (no kube-apiserver --advertise-address, kubeconfig under"
+            " the node's etc/kubernetes or etc/rancher, or LoadBalancer in front of kube-apiserver)"
+        )
+    for endpoint in endpoints:
         public = is_public(endpoint.address)
         if public:
             yield Hit(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from .. import _pointer
-from ..analysis.cni import POLICY_ADDONS
+from ..analysis.cni import POLICY_ADDONS, Plugin
 from ..analysis.context import ScanContext
 from ..analysis.imageref import parse_image
 from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
@@ -14,6 +14,7 @@ from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import RBAC_KINDS, Subject
 from ..model import Hit, Severity, Unevaluated
 from ._constraint import Constraint, Is, Ne, row
+from ._message import Message
 from ._netcheck import RuleHits, pods_of, reach_hits, selector_text, uncovered_hits
 from ._ruleset import RuleSet
 
@@ -163,7 +164,7 @@ def host_network() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("hostNetwork"), Ne(True), unset=True),
-            lambda v: "the pod uses the node's network namespace (hostNetwork: true)",
+            Message("the pod uses the node's network namespace (hostNetwork: true)"),
             containers=False,
         ),
     )
@@ -183,7 +184,7 @@ def host_network() -> tuple[Constraint, ...]:
         "https://kubernetes.io/docs/concepts/extend-kubernetes/compute-storage-net/network-plugins/",
     ),
 )
-def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
+def cni_unsupported(context: ScanContext) -> Iterator[Hit | Unevaluated]:
     """Fires when NetworkPolicies exist but a node's CNI plugin does not enforce them (flannel alone,
     kubenet, the AWS VPC CNI without its network policy agent, kube-router with --run-firewall=false,
     k3s with disable-network-policy), or no plugin is identified at all. Each node root is judged by
@@ -194,14 +195,28 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
     The API server accepts NetworkPolicies whatever the network does with them; without an enforcing
     plugin every policy is silently ignored and all pods reach all pods, as the checklist warns.
 
+    Without a NetworkPolicy in the scan it is judged only where that means something: a cluster read
+    holds none, or every plugin found would enforce them. Node files alone (a worker running flannel)
+    cannot say whether the cluster holds policies: not evaluated, never a pass.
+
     Reads: NetworkPolicy objects; CNI configurations of the nodes, kube-system DaemonSets
     (calico-node, cilium, canal, kube-flannel-ds, weave-net, antrea-agent, kube-router, aws-node and its
     aws-network-policy-agent container), k3s/RKE2 config (cni, flannel-backend, disable-network-policy).
     """
     policies = [p for p in context.inventory.of_kind("NetworkPolicy") if p.ref.group == "networking.k8s.io"]
-    if not policies:
-        return
     plugins = context.cni_plugins
+    ignoring = _not_enforcing(plugins)
+    if not policies:
+        if "C" not in context.evidence and (ignoring or not plugins):
+            which = ", ".join(
+                f"node {p.node} runs the {p.name} CNI" if p.node is not None else f"the {p.name} CNI runs"
+                for p in ignoring
+            )
+            yield Unevaluated(
+                "no NetworkPolicy in this scan tells whether the cluster holds any, and "
+                + (f"{which}, which would not enforce them" if which else "no CNI plugin was identified")
+            )
+        return
     count = f"{len(policies)} NetworkPolicies exist" if len(policies) > 1 else "a NetworkPolicy exists"
     if not plugins:
         yield Hit(
@@ -211,24 +226,27 @@ def cni_unsupported(context: ScanContext) -> Iterator[Hit]:
             obj=policies[0],
         )
         return
+    for plugin in ignoring:
+        why = f": {plugin.why}" if plugin.why else ""
+        where = (
+            f"node {plugin.node} runs the {plugin.name} CNI, which"
+            if plugin.node
+            else f"the {plugin.name} CNI"
+        )
+        yield Hit(plugin.path, f"{count} but {where} does not enforce them{why}", obj=plugin.obj)
+
+
+def _not_enforcing(plugins: list[Plugin]) -> list[Plugin]:
+    """The plugins that would leave NetworkPolicies unenforced.
+
+    Each node is judged by the CNI it uses (one node that ignores policies lets its pods through) unless
+    a policy add-on runs beside it; the cluster's DaemonSets count as one: some plugin among them must
+    enforce.
+    """
     cluster = [p for p in plugins if p.node is None]
-    addon = next((p for p in cluster if p.enforces and p.name in POLICY_ADDONS), None)
-    # Each node is judged by the CNI it uses: one node that ignores the policies lets its pods through.
-    for plugin in plugins:
-        if plugin.node is not None and not plugin.enforces and addon is None:
-            why = f": {plugin.why}" if plugin.why else ""
-            yield Hit(
-                plugin.path,
-                f"{count} but node {plugin.node} runs the {plugin.name} CNI,"
-                f" which does not enforce them{why}",
-                obj=plugin.obj,
-            )
-    if cluster and not any(p.enforces for p in cluster):
-        for plugin in cluster:
-            why = f": {plugin.why}" if plugin.why else ""
-            yield Hit(
-                plugin.path, f"{count} but the {plugin.name} CNI does not enforce them{why}", obj=plugin.obj
-            )
+    addon = any(p.enforces and p.name in POLICY_ADDONS for p in cluster)
+    nodes = [p for p in plugins if p.node is not None and not p.enforces and not addon]
+    return nodes + (cluster if cluster and not any(p.enforces for p in cluster) else [])
 
 
 @rules.inventory(

@@ -10,7 +10,7 @@ the Pod Security Standards.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from ..analysis.podspec import EffectivePod, normalize_capability
 from ..model import Hit, Severity
@@ -35,7 +35,22 @@ from ._constraint import (
     Violation,
     row,
 )
-from ._podcheck import plural_s, set_where, who
+from ._message import (
+    WHO,
+    FromAnnotation,
+    If_,
+    ItemAttr,
+    ItemKind,
+    Items,
+    Key,
+    Message,
+    NonEmpty,
+    Plural,
+    Quoted,
+    UpperIs,
+    Value,
+    Where,
+)
 from ._ruleset import RuleSet
 
 rules = RuleSet("pods")
@@ -52,21 +67,9 @@ def _severity_in_user_namespace(violation: Violation) -> Severity | None:
     return Severity.MEDIUM if violation.pod.host_users.value is False else None
 
 
-def _user_namespace_note(violation: Violation) -> str:
-    return " in a user namespace (hostUsers: false)" if violation.pod.host_users.value is False else ""
-
-
-def _runs_as_root(v: Violation) -> str:
-    c = v.containers
-    return f"{who(c)} run{plural_s(c)} as root{_user_namespace_note(v)} (runAsUser: 0{set_where(v.field)})"
-
-
-def _may_run_as_root(v: Violation) -> str:
-    state = "runAsNonRoot: false" if v.field.value is False else "runAsNonRoot is not set"
-    return (
-        f"{who(v.containers)} may run as root{_user_namespace_note(v)}: {state}{set_where(v.field)}"
-        " and runAsUser is not set"
-    )
+_USER_NAMESPACE_NOTE = If_(Is(row("hostUsers"), Eq(False)), [" in a user namespace (hostUsers: false)"])
+_RUNS = (" run", Plural("s", ""))
+"""``container 'a' runs``, ``containers 'a', 'b' run``."""
 
 
 @rules.policy(
@@ -100,10 +103,23 @@ def run_as_root() -> tuple[Constraint, ...]:
         (Is(row("runAsUser"), Present()), Is(row("runAsNonRoot"), Eq(True), fix=Remedy("set", True)))
     )
     return (
-        Constraint(user, _runs_as_root, group=True, severity=_severity_in_user_namespace),
+        Constraint(
+            user,
+            Message(WHO, *_RUNS, " as root", _USER_NAMESPACE_NOTE, " (runAsUser: 0", Where(), ")"),
+            group=True,
+            severity=_severity_in_user_namespace,
+        ),
         Constraint(
             non_root,
-            _may_run_as_root,
+            Message(
+                WHO,
+                " may run as root",
+                _USER_NAMESPACE_NOTE,
+                ": ",
+                If_(Is(row("runAsNonRoot"), Eq(False)), ["runAsNonRoot: false"], ["runAsNonRoot is not set"]),
+                Where(),
+                " and runAsUser is not set",
+            ),
             at=row("runAsNonRoot"),
             group=True,
             severity=_severity_in_user_namespace,
@@ -130,20 +146,17 @@ def root_group() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("runAsGroup"), Ne(0), unset=True),
-            lambda v: (
-                f"{who(v.containers)} run{plural_s(v.containers)} with group 0"
-                f" (runAsGroup: 0{set_where(v.field)})"
-            ),
+            Message(WHO, *_RUNS, " with group 0 (runAsGroup: 0", Where(), ")"),
             group=True,
         ),
         Constraint(
             Is(row("fsGroup"), Ne(0), unset=True),
-            lambda v: "the pod's volumes are owned by group 0 (fsGroup: 0)",
+            Message("the pod's volumes are owned by group 0 (fsGroup: 0)"),
             containers=False,
         ),
         Constraint(
             Is(None, Ne(0)),
-            lambda v: "the pod adds group 0 to every container (supplementalGroups contains 0)",
+            Message("the pod adds group 0 to every container (supplementalGroups contains 0)"),
             containers=False,
             items=row("supplementalGroups"),
         ),
@@ -172,13 +185,16 @@ def privileged() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("privileged"), Ne(True), unset=True, fix=_REMOVE),
-            lambda v: f"{who(v.containers)} runs privileged (securityContext.privileged: true)",
+            Message(WHO, " runs privileged (securityContext.privileged: true)"),
         ),
         Constraint(
             Is(row("hostProcess"), Ne(True), unset=True),
-            lambda v: (
-                f"{who(v.containers)} run{plural_s(v.containers)} as a Windows HostProcess container "
-                f"(windowsOptions.hostProcess: true{set_where(v.field)})"
+            Message(
+                WHO,
+                *_RUNS,
+                " as a Windows HostProcess container (windowsOptions.hostProcess: true",
+                Where(),
+                ")",
             ),
             group=True,
         ),
@@ -188,18 +204,27 @@ def privileged() -> tuple[Constraint, ...]:
 ESCALATING_CAPABILITIES = frozenset({"SYS_ADMIN", "ALL"})
 
 
-def _escalation(v: Violation) -> str:
-    container = v.containers[0]
-    field = container.allow_privilege_escalation
-    if container.privileged.value is True:
-        why = "it is privileged, which always allows it"
-    elif field.value is False:
-        why = "it adds SYS_ADMIN (or ALL), which always allows it"
-    elif field.value is True:
-        why = "allowPrivilegeEscalation: true"
-    else:
-        why = "allowPrivilegeEscalation is not set and defaults to true"
-    return f"{who([container])} allows privilege escalation: {why}"
+_ESCALATION = Message(
+    WHO,
+    " allows privilege escalation: ",
+    If_(
+        Is(row("privileged"), Eq(True)),
+        ["it is privileged, which always allows it"],
+        [
+            If_(
+                Is(row("allowPrivilegeEscalation"), Eq(False)),
+                ["it adds SYS_ADMIN (or ALL), which always allows it"],
+                [
+                    If_(
+                        Is(row("allowPrivilegeEscalation"), Eq(True)),
+                        ["allowPrivilegeEscalation: true"],
+                        ["allowPrivilegeEscalation is not set and defaults to true"],
+                    )
+                ],
+            )
+        ],
+    ),
+)
 
 
 @rules.policy(
@@ -231,18 +256,24 @@ def privilege_escalation() -> tuple[Constraint, ...]:
             Is(row("allowPrivilegeEscalation"), Eq(False), fix=Remedy("set", False)),
         )
     )
-    return (Constraint(test, _escalation, at=row("allowPrivilegeEscalation"), linux_only=True),)
+    return (Constraint(test, _ESCALATION, at=row("allowPrivilegeEscalation"), linux_only=True),)
 
 
-def _drops(v: Violation) -> str:
-    drop = v.field.value or ()
-    if any(d.upper() == "ALL" for d in drop):
-        state = "drops 'all' in lower case, which the Pod Security Standards do not accept; write 'ALL'"
-    elif drop:
-        state = "drops " + ", ".join(repr(d) for d in drop) + " but not ALL"
-    else:
-        state = "does not drop ALL capabilities"
-    return f"{who(v.containers)} {state}"
+_DROPS = Message(
+    WHO,
+    " ",
+    If_(
+        Is(row("capabilities.drop"), UpperIs("ALL")),
+        ["drops 'all' in lower case, which the Pod Security Standards do not accept; write 'ALL'"],
+        [
+            If_(
+                Is(row("capabilities.drop"), NonEmpty()),
+                ["drops ", Items(), " but not ALL"],
+                ["does not drop ALL capabilities"],
+            )
+        ],
+    ),
+)
 
 
 @rules.policy(
@@ -266,7 +297,7 @@ def capabilities() -> tuple[Constraint, ...]:
     """
     return (
         Constraint(
-            Is(row("capabilities.drop"), Contains("ALL"), fix=AddItem("ALL")), _drops, linux_only=True
+            Is(row("capabilities.drop"), Contains("ALL"), fix=AddItem("ALL")), _DROPS, linux_only=True
         ),
     )
 
@@ -305,7 +336,7 @@ def dangerous_capabilities() -> tuple[Constraint, ...]:
                 CapabilityIn(HARMLESS_CAPABILITIES),
                 fix=Remedy("remove-items", unsafe="the program may need the capability it adds"),
             ),
-            lambda v: f"{who(v.containers)} adds capability {v.field.value!r}",
+            Message(WHO, " adds capability ", Quoted(Value())),
             items=row("capabilities.add"),
             linux_only=True,
             severity=lambda v: (
@@ -341,14 +372,15 @@ def writable_root_fs() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("readOnlyRootFilesystem"), Eq(True), fix=fix),
-            lambda v: (
-                f"{who(v.containers)} has a writable root filesystem ("
-                + (
-                    "readOnlyRootFilesystem: false"
-                    if v.field.value is False
-                    else "readOnlyRootFilesystem is not set"
-                )
-                + ")"
+            Message(
+                WHO,
+                " has a writable root filesystem (",
+                If_(
+                    Is(row("readOnlyRootFilesystem"), Eq(False)),
+                    ["readOnlyRootFilesystem: false"],
+                    ["readOnlyRootFilesystem is not set"],
+                ),
+                ")",
             ),
             linux_only=True,
         ),
@@ -358,17 +390,23 @@ def writable_root_fs() -> tuple[Constraint, ...]:
 _CONFINED_SECCOMP = frozenset({"RuntimeDefault", "Localhost"})
 
 
-def _seccomp_message(v: Violation) -> str:
-    field, containers = v.field, v.containers
-    if field.value is None:
-        message = f"{who(containers)} {'has' if len(containers) == 1 else 'have'} no seccomp profile"
-        return message + " (seccompProfile is not set)"
-    how = (
-        f"legacy annotation: {field.value}"
-        if field.source == "annotation"
-        else f"seccompProfile.type: {field.value}{set_where(field)}"
-    )
-    return f"{who(containers)} run{plural_s(containers)} without seccomp confinement ({how})"
+_SECCOMP_MESSAGE = Message(
+    WHO,
+    If_(
+        Is(row("seccompProfile"), Present()),
+        [
+            *_RUNS,
+            " without seccomp confinement (",
+            If_(
+                FromAnnotation(),
+                ["legacy annotation: ", Value()],
+                ["seccompProfile.type: ", Value(), Where()],
+            ),
+            ")",
+        ],
+        [" ", Plural("has", "have"), " no seccomp profile (seccompProfile is not set)"],
+    ),
+)
 
 
 @rules.policy(
@@ -396,7 +434,7 @@ def seccomp() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("seccompProfile"), OneOf(_CONFINED_SECCOMP), fix=Remedy("set", "RuntimeDefault")),
-            _seccomp_message,
+            _SECCOMP_MESSAGE,
             group=True,
             linux_only=True,
         ),
@@ -423,14 +461,16 @@ def apparmor() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("appArmorProfile"), Ne("Unconfined"), unset=True, fix=_REMOVE),
-            lambda v: (
-                f"{who(v.containers)} run{plural_s(v.containers)} without AppArmor ("
-                + (
-                    "legacy annotation: unconfined"
-                    if v.field.source == "annotation"
-                    else f"appArmorProfile.type: Unconfined{set_where(v.field)}"
-                )
-                + ")"
+            Message(
+                WHO,
+                *_RUNS,
+                " without AppArmor (",
+                If_(
+                    FromAnnotation(),
+                    ["legacy annotation: unconfined"],
+                    ["appArmorProfile.type: Unconfined", Where()],
+                ),
+                ")",
             ),
             group=True,
             linux_only=True,
@@ -457,12 +497,12 @@ def host_namespaces() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("hostPID"), Ne(True), unset=True, fix=_REMOVE),
-            lambda v: "the pod shares the node's process namespace (hostPID: true)",
+            Message("the pod shares the node's process namespace (hostPID: true)"),
             containers=False,
         ),
         Constraint(
             Is(row("hostIPC"), Ne(True), unset=True, fix=_REMOVE),
-            lambda v: "the pod shares the node's IPC namespace (hostIPC: true)",
+            Message("the pod shares the node's IPC namespace (hostIPC: true)"),
             containers=False,
         ),
     )
@@ -536,7 +576,7 @@ def volume_types() -> tuple[Constraint, ...]:
                 NoKeyOf(OTHER_VOLUME_TYPES),
                 fix=Remedy("remove-volume", unsafe="the program may need what the host path holds"),
             ),
-            lambda v: f"volume {v.item.name!r} is of type {v.item.type}",
+            Message("volume ", Quoted(ItemAttr("name")), " is of type ", ItemKind(OTHER_VOLUME_TYPES)),
             containers=False,
             items=row("volumes"),
         ),
@@ -649,7 +689,7 @@ def proc_mount() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(row("procMount"), Ne("Unmasked"), unset=True, fix=_REMOVE),
-            lambda v: f"{who(v.containers)} mounts /proc unmasked (procMount: Unmasked)",
+            Message(WHO, " mounts /proc unmasked (procMount: Unmasked)"),
             linux_only=True,
         ),
     )
@@ -704,7 +744,7 @@ def unsafe_sysctls() -> tuple[Constraint, ...]:
     return (
         Constraint(
             Is(None, OneOf(SAFE_SYSCTL_NAMES)),
-            lambda v: f"the pod sets unsafe sysctl {v.field.value!r}",
+            Message("the pod sets unsafe sysctl ", Quoted(Value())),
             containers=False,
             items=row("sysctls"),
         ),
@@ -714,15 +754,8 @@ def unsafe_sysctls() -> tuple[Constraint, ...]:
 ALLOWED_SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
 
 
-def _selinux_message(key: str) -> Callable[[Violation], str]:
-    def message(v: Violation) -> str:
-        owner = who(v.containers) if v.containers else "the pod"
-        value = (v.field.value or {}).get(key)
-        if key == "type":
-            value = value or ""
-        return f"{owner} sets SELinux {key} {value!r}"
-
-    return message
+def _selinux_message(key: str) -> Message:
+    return Message(WHO, f" sets SELinux {key} ", Quoted(Key(key)))
 
 
 @rules.policy(

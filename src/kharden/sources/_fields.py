@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _pointer
+from .._files import TooLargeError, read_bounded
 from .._yaml import Document, iter_documents, unpack
 from ..errors import InputError
 
@@ -76,12 +77,9 @@ def load(path: str, shown: str | None = None) -> YamlText | None:
     """The documents of the YAML (or JSON) file at ``path``, named ``shown`` in findings (by
     default relative to the working directory); ``None`` if it cannot be read."""
     try:
-        if os.path.getsize(path) > MAX_BYTES:
-            return None
-        with open(path, "rb") as handle:
-            text = handle.read()
+        text = read_bounded(path, MAX_BYTES)
         return YamlText(shown or display(path), list(iter_documents(text, path)))
-    except (OSError, InputError):
+    except (OSError, InputError, TooLargeError):
         return None
 
 

@@ -105,7 +105,12 @@ def owner_key(owners: Any, namespace: Any) -> Key | None:
         if isinstance(owner, Mapping) and owner.get("controller") is True:
             kind, name = owner.get("kind"), owner.get("name")
             namespace = namespace or ""
-            if kind in CONTROLLER_KINDS and isinstance(name, str) and isinstance(namespace, str):
+            if (
+                isinstance(kind, str)
+                and kind in CONTROLLER_KINDS
+                and isinstance(name, str)
+                and isinstance(namespace, str)
+            ):
                 return kind, namespace, name
             return None
     return None
@@ -355,6 +360,8 @@ class Keeper:
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         trim(item)
         kind = item.get("kind")
+        if not isinstance(kind, str):
+            return item  # not an object: the source says so
         if kind in CONTROLLER_KINDS:
             key = object_key(item)
             if key is not None:

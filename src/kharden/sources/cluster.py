@@ -20,17 +20,26 @@ credentials and timeouts end the scan with one :class:`~kharden.errors.ClusterEr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import email.utils
+import hashlib
+import http
+import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..errors import ClusterError
+from .._display import printable, without_userinfo
+from ..errors import ClusterError, InputError
 from ..model import ClusterInfo, Origin
 from . import _trim
 from .documents import Collected
@@ -136,8 +145,15 @@ NAMED_CONFIGMAPS = (
 )
 """Mesh and CNI settings kept outside kube-system, read by name."""
 
+MAX_PAGES = 2_000
+"""Pages of one list at most (a million objects of one kind at 500 a page); past it the list fails."""
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""Bytes of one answer at most, decompressed; a page over it is asked again in smaller pages."""
+RETRY_BUDGET_SECONDS = 120.0
+"""Seconds one read may spend waiting to retry, in all (``Retry-After`` is honoured within it)."""
 _RETRIES = 3
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_ERROR_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +203,12 @@ class ClusterOptions:
     parallel: int = 4
     """Requests in flight at most."""
     timeout: float = 30.0
-    """Seconds to wait for the server to connect or answer one request."""
+    """Seconds one request may take in all: connecting, waiting for the answer and reading it."""
     page_size: int = PAGE_SIZE
     progress: Callable[[Progress], None] | None = field(default=None, compare=False)
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    max_pages: int = MAX_PAGES
+    retry_budget: float = RETRY_BUDGET_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +216,8 @@ class _Request:
     resource: Resource
     namespace: str | None = None
     name: str | None = None
+    by_name: tuple[str, ...] = ()
+    """Objects to GET one by one should the list be forbidden (a namespace admin's own Namespaces)."""
 
 
 class _RefusedError(Exception):
@@ -208,23 +229,55 @@ class _RefusedError(Exception):
         self.message = message
 
 
-class _Api:
-    """GET requests through lightkube's authenticated HTTP client; every error says where in one line."""
+class _TooLargeError(Exception):
+    """An answer larger than ``max_response_bytes``."""
 
-    def __init__(self, target: Target, timeout: float) -> None:
+
+class _ListError(Exception):
+    """A list that cannot be completed (a continue token repeated, too many pages): the list fails."""
+
+
+class _TransportError(Exception):
+    """A request that got no complete answer; ``retry`` when trying again may help (refused, dropped)."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry = retry
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+class _Api:
+    """GET requests through an authenticated HTTP client; every error says what happened, in one line.
+
+    Each request has a deadline (``timeout``) that covers the whole answer, read in chunks and
+    capped at ``max_response_bytes``: a body trickled byte by byte, or one that never ends, is
+    abandoned. A request that got no answer because the connection was refused or dropped is
+    sent again (GET is idempotent), as are 429 and 5xx answers, after a backoff or the
+    ``Retry-After`` the server asked for, up to :data:`_RETRIES` times and within the read's
+    ``retry_budget`` seconds of waiting in all.
+    """
+
+    def __init__(self, target: Target, options: ClusterOptions) -> None:
         # lightkube and its HTTP stack cost a third of the start-up time of every other command:
         # imported only when a cluster is read.
-        import httpx2 as httpx  # noqa: PLC0415
-        from lightkube.config import client_adapter  # noqa: PLC0415
         from lightkube.core.exceptions import ConfigError as LightkubeConfigError  # noqa: PLC0415
 
+        from .credentials import http_client  # noqa: PLC0415
+
         self.target = target
-        self.timeout = timeout
-        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), proxy=target.proxy)
+        self.timeout = options.timeout
+        self.max_bytes = options.max_response_bytes
+        self._budget = options.retry_budget
+        self._budget_lock = threading.Lock()
         try:
-            self.http = client_adapter.Client(target.config, params)
+            self.http = http_client(target, options.timeout)
         except (LightkubeConfigError, OSError, ValueError) as e:
-            raise ClusterError(f"context {target.context!r}: cannot set up the connection: {e}") from e
+            reason = without_userinfo(str(e) or type(e).__name__)
+            raise ClusterError(f"context {target.context!r}: cannot set up the connection: {reason}") from e
         self.decoder = msgspec.json.Decoder()
 
     def close(self) -> None:
@@ -233,14 +286,21 @@ class _Api:
     def get(self, path: str, params: dict[str, str] | None = None, accept: str = ACCEPT_JSON) -> Any:
         """The decoded JSON body of ``GET path``.
 
-        Raises :class:`_RefusedError` for an answer that is not 200 nor 401, ClusterError for the rest.
+        Raises :class:`_RefusedError` for an answer that is not 200 nor 401, :class:`_TooLargeError`
+        for one over the size limit, ClusterError for the rest.
         """
         for attempt in range(_RETRIES + 1):
-            response = self._send(path, params, accept)
-            status = response.status_code
+            last = attempt == _RETRIES
+            try:
+                status, headers, body = self._send(path, params, accept)
+            except _TransportError as e:
+                if not e.retry or last or not self._wait(0.25 * 2**attempt):
+                    attempts = f" ({attempt + 1} attempts)" if attempt else ""
+                    raise ClusterError(e.message + attempts) from None
+                continue
             if status == 200:
                 try:
-                    return self.decoder.decode(response.content)
+                    return self.decoder.decode(body)
                 except msgspec.DecodeError as e:
                     raise ClusterError(f"{self._where(path)}: the server sent invalid JSON") from e
             if status == 401:
@@ -248,55 +308,168 @@ class _Api:
                     f"the API server at {self.target.server} refused the credentials of context"
                     f" {self.target.context!r} (401 Unauthorized)"
                 )
-            if status in _RETRY_STATUS and attempt < _RETRIES:
-                time.sleep(_backoff(response, attempt))
-                continue
-            raise _RefusedError(status, _status_message(response))
+            message = _status_message(status, headers, body)
+            if status in _RETRY_STATUS:
+                wait = _retry_after(headers.get("Retry-After", ""))
+                if wait is not None and wait > self._budget:
+                    raise _RefusedError(status, f"{message} (it asked to retry after {wait:g} s)")
+                if not last and self._wait(wait if wait is not None else 0.25 * 2**attempt):
+                    continue
+                if attempt:
+                    message += f"; {attempt + 1} attempts"
+            raise _RefusedError(status, message)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, path: str, params: dict[str, str] | None, accept: str) -> httpx.Response:
+    def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` out of the read's retry budget; ``False`` when the budget cannot pay."""
+        with self._budget_lock:
+            if seconds > self._budget:
+                return False
+            self._budget -= seconds
+        _sleep(seconds)
+        return True
+
+    def _send(self, path: str, params: dict[str, str] | None, accept: str) -> tuple[int, Any, bytes]:
+        """Status, headers and body of one GET, whole within the deadline."""
         import httpx2 as httpx  # noqa: PLC0415
         from lightkube.core.exceptions import ConfigError as LightkubeConfigError  # noqa: PLC0415
 
+        deadline = time.monotonic() + self.timeout
         try:
-            return self.http.get(path, params=params, headers={"Accept": accept})
+            request = self.http.build_request("GET", path, params=params, headers={"Accept": accept})
+            response = self.http.send(request, stream=True)
         except httpx.TimeoutException as e:
-            raise ClusterError(
-                f"the API server at {self.target.server} did not answer within {self.timeout:g} s ({path})"
-            ) from e
+            raise _TransportError(self._late(path, "did not answer"), retry=False) from e
         except httpx.TransportError as e:
-            raise ClusterError(f"cannot reach the API server at {self.target.server}: {_reason(e)}") from e
+            raise self._transport_error(e, path) from e
         except LightkubeConfigError as e:
             raise ClusterError(f"context {self.target.context!r}: credentials: {e}") from e
+        except httpx.HTTPError as e:  # a URL it will not send, a protocol it will not speak
+            raise _TransportError(f"{self._where(path)}: {_reason(e)}", retry=False) from e
+        limit = self.max_bytes if response.status_code == 200 else _ERROR_BODY_BYTES
+        try:
+            return response.status_code, response.headers, self._body(response, deadline, limit, path)
+        finally:
+            response.close()
+
+    def _body(self, response: httpx.Response, deadline: float, limit: int, path: str) -> bytes:
+        """The body, decompressed, read in chunks until the deadline: a watchdog shuts the socket then, so
+        that a server trickling bytes (each within the read timeout) cannot keep kharden waiting."""
+        import httpx2 as httpx  # noqa: PLC0415
+
+        expired = threading.Event()
+
+        def abort() -> None:
+            expired.set()
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), abort)
+        watchdog.daemon = True
+        watchdog.start()
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    if response.status_code != 200:
+                        break  # an error's message is at its start
+                    raise _TooLargeError(
+                        f"{self._where(path)}: the answer is larger than {limit // 1048576} MiB"
+                    )
+                chunks.append(chunk)
+                if expired.is_set():
+                    break
+        except httpx.TransportError as e:
+            if not expired.is_set():
+                raise self._transport_error(e, path) from e
+        except httpx.HTTPError as e:  # a body that does not decompress
+            raise _TransportError(
+                f"{self._where(path)}: the answer does not decode: {_reason(e)}", retry=False
+            ) from e
+        finally:
+            watchdog.cancel()
+        if expired.is_set():
+            raise _TransportError(self._late(path, "did not finish its answer"), retry=False)
+        return b"".join(chunks)
+
+    def _late(self, path: str, what: str) -> str:
+        return f"the API server at {self.target.server} {what} within {self.timeout:g} s ({path})"
+
+    def _transport_error(self, error: Exception, path: str) -> _TransportError:
+        """Why a request got no answer, in the words of what happened: refused, dropped, TLS, timeout."""
+        import httpx2 as httpx  # noqa: PLC0415
+
+        server = self.target.server
+        cause = _root_cause(error)
+        if isinstance(error, httpx.TimeoutException):
+            return _TransportError(self._late(path, "did not answer"), retry=False)
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = f"certificate verify failed: {cause.verify_message}"
+            return _TransportError(f"cannot reach the API server at {server}: TLS: {reason}", retry=False)
+        if isinstance(cause, ssl.SSLError):
+            reason = f"handshake failed: {cause.reason or cause}"
+            return _TransportError(f"cannot reach the API server at {server}: TLS: {reason}", retry=False)
+        if isinstance(cause, ConnectionRefusedError):
+            return _TransportError(
+                f"cannot reach the API server at {server}: the connection was refused", retry=True
+            )
+        if isinstance(error, httpx.ConnectError | httpx.ProxyError):
+            return _TransportError(f"cannot reach the API server at {server}: {_reason(error)}", retry=False)
+        # The connection was open and the server (or something between) closed or reset it.
+        return _TransportError(
+            f"the API server at {server} dropped the connection ({path}): {_reason(error)}", retry=True
+        )
 
     def _where(self, path: str) -> str:
         return f"{self.target.server}{path}"
 
 
-def _backoff(response: httpx.Response, attempt: int) -> float:
-    after = response.headers.get("Retry-After", "")
-    seconds = float(after) if after.isdigit() else 0.25 * 2**attempt
-    return min(seconds, 5.0)
+def _retry_after(value: str) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date), if it says."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _status_message(response: httpx.Response) -> str:
+def _status_message(status: int, headers: Any, body: bytes) -> str:
     """The message of a ``Status`` body, or the HTTP reason."""
     try:
-        body = msgspec.json.decode(response.content)
+        decoded = msgspec.json.decode(body)
     except msgspec.DecodeError:
-        body = None
-    message = body.get("message") if isinstance(body, dict) else None
-    reason = response.reason_phrase or "error"
-    return f"{response.status_code} {reason}: {message}" if message else f"{response.status_code} {reason}"
+        decoded = None
+    message = decoded.get("message") if isinstance(decoded, dict) else None
+    reason = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "error"
+    if isinstance(message, str) and message:
+        return f"{status} {reason}: {printable(message)[:300]}"
+    return f"{status} {reason}"
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    cause = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    return cause
 
 
 def _reason(error: Exception) -> str:
     """The root cause of a transport error, in a few words (no traceback, no secret)."""
-    cause: BaseException = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    cause = _root_cause(error)
     text = str(cause) or str(error) or type(error).__name__
-    return text.splitlines()[0]
+    return without_userinfo(text.splitlines()[0])
 
 
 class ClusterReader:
@@ -315,10 +488,12 @@ class ClusterReader:
         self.target = target if target is not None else resolve(options.kubeconfig, options.context)
         self.progress = Progress()
         self.unread: dict[str, list[str]] = {}
+        self.failed: list[str] = []
+        """Lists the server failed to give (not those RBAC forbids): input errors, one line each."""
         self._lock = threading.Lock()
 
     def read(self, on_items: Callable[[Resource, list[dict[str, Any]]], None]) -> ClusterInfo:
-        api = _Api(self.target, self.options.timeout)
+        api = _Api(self.target, self.options)
         try:
             version = self._version(api)
             resources, groups = discover(api)
@@ -343,12 +518,13 @@ class ClusterReader:
             namespaces=self.options.namespaces,
             unread={kind: "; ".join(reasons) for kind, reasons in sorted(self.unread.items())},
             api_groups=groups,
+            failed=tuple(self.failed),
         )
 
     def _version(self, api: _Api) -> str | None:
         try:
             body = api.get("/version")
-        except _RefusedError:
+        except (_RefusedError, _TooLargeError):
             return None
         version = body.get("gitVersion") if isinstance(body, dict) else None
         return version if isinstance(version, str) else None
@@ -376,6 +552,9 @@ class ClusterReader:
                 requests += [_Request(resource, ns, name) for ns, name in NAMED_CONFIGMAPS]
             elif resource.namespaced and self.options.namespaces:
                 requests += [_Request(resource, ns) for ns in self.options.namespaces]
+            elif key == ("", "namespaces"):
+                # A namespace admin may not list Namespaces but may get their own: the rules need them.
+                requests.append(_Request(resource, by_name=self.options.namespaces))
             else:
                 requests.append(_Request(resource))
         return requests
@@ -407,37 +586,50 @@ class ClusterReader:
         return items
 
     def _pages(self, api: _Api, request: _Request) -> Iterator[list[dict[str, Any]]]:
+        """The pages of one list (or the one object of a named request); what the server does not give
+        is recorded: unread when RBAC forbids it, failed (and unread) when the server fails."""
         resource = request.resource
         path = resource.path(request.namespace if resource.namespaced else None, request.name)
         key = (resource.group, resource.name)
         accept = ACCEPT_METADATA if key in METADATA_ONLY else ACCEPT_JSON
         if request.name is not None:
-            try:
-                item = api.get(path, accept=accept)
-            except _RefusedError as e:
-                if e.status != 404:
-                    self._unread(request, e)
-                return
-            yield [self._item(resource, item)] if isinstance(item, dict) else []
+            item = self._get(api, request, path, accept)
+            yield [item] if item is not None else []
             return
-        params = {"limit": str(self.options.page_size)}
+        limit = self.options.page_size
+        params = {"limit": str(limit)}
         restarts = 0
+        pages = 0
         delivered: set[tuple[str, str]] = set()
+        tokens: set[bytes] = set()
         while True:
             try:
                 body = api.get(path, params, accept)
+            except _TooLargeError as e:
+                if limit > 1:
+                    # Too large to hold: the same page again in smaller ones (a continue token says where
+                    # the list is, not how many objects a page has).
+                    limit = max(1, limit // 10)
+                    params["limit"] = str(limit)
+                    continue
+                self._failed(request, str(e))
+                return
             except _RefusedError as e:
                 if e.status == 410 and "continue" in params and restarts < 2:
                     # The continue token expired (the list took longer than etcd's compaction window):
                     # list again from the start, as client-go's pager does, skipping what was delivered.
                     restarts += 1
                     params.pop("continue")
+                    tokens.clear()
                     continue
-                if e.status != 404:  # 404: the resource went away after discovery (a CRD deleted)
-                    self._unread(request, e)
+                if e.status == 403 and request.by_name and "continue" not in params:
+                    yield [item for name in request.by_name if (item := self._get_named(api, request, name))]
+                    return
+                self._refused(request, e)
                 return
+            pages += 1
             items = body.get("items") if isinstance(body, dict) else None
-            page = [self._item(resource, item) for item in items or () if isinstance(item, dict)]
+            page = [self._item(resource, item) for item in _dicts(items)]
             if restarts:
                 page = [item for item in page if _identity(item) not in delivered]
             delivered.update(_identity(item) for item in page)
@@ -449,7 +641,41 @@ class ClusterReader:
             token = metadata.get("continue") if isinstance(metadata, dict) else None
             if not token:
                 return
+            problem = self._endless(token, tokens, pages)
+            if problem is not None:
+                self._failed(request, problem)
+                return
             params["continue"] = token
+
+    def _endless(self, token: object, seen: set[bytes], pages: int) -> str | None:
+        """Why a list whose server sent ``token`` for page ``pages + 1`` must stop, if it must."""
+        if not isinstance(token, str):
+            return "the server sent a continue token that is not a string"
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        if digest in seen:
+            return (
+                f"the server sent a continue token it had sent before, after page {pages}: a list without end"
+            )
+        if pages >= self.options.max_pages:
+            return f"more than {self.options.max_pages:,} pages: stopped (a list that never ends?)"
+        seen.add(digest)
+        return None
+
+    def _get(self, api: _Api, request: _Request, path: str, accept: str) -> dict[str, Any] | None:
+        """The object of a named request; ``None`` when it does not exist or cannot be read."""
+        try:
+            item = api.get(path, accept=accept)
+        except _TooLargeError as e:
+            self._failed(request, str(e))
+            return None
+        except _RefusedError as e:
+            self._refused(request, e)
+            return None
+        return self._item(request.resource, item) if isinstance(item, dict) else None
+
+    def _get_named(self, api: _Api, request: _Request, name: str) -> dict[str, Any] | None:
+        one = dataclasses.replace(request, name=name, by_name=())
+        return self._get(api, one, request.resource.path(None, name), ACCEPT_JSON)
 
     @staticmethod
     def _item(resource: Resource, item: dict[str, Any]) -> dict[str, Any]:
@@ -460,20 +686,36 @@ class ClusterReader:
             item = {"apiVersion": resource.api_version, "kind": resource.kind, **item}
         return _trim.trim(item)
 
+    def _refused(self, request: _Request, error: _RefusedError) -> None:
+        """A list or get the server answered with an error: 404 (gone since discovery) is nothing, 403 and
+        406 leave the kind unread (not evaluated), any other is a list the server failed to give."""
+        if error.status == 404:
+            return
+        if error.status in (403, 406):
+            self._unread(request, error)
+        else:
+            self._failed(request, error.message)
+
     def _unread(self, request: _Request, error: _RefusedError) -> None:
         label = request.resource.label
+        verb = "get" if request.name is not None else "list"
         if error.status == 403:
-            reason = f"forbidden to list {label}"
-        elif error.status == 406:
-            reason = f"cannot list {label} as metadata only (the server does not support it)"
+            reason = f"forbidden to {verb} {label}"
         else:
-            reason = f"could not list {label} ({error.message})"
-        if request.name is not None:
-            reason += f" ({request.namespace}/{request.name})"
-        elif request.namespace is not None:
-            reason += f" in namespace {request.namespace}"
+            reason = f"cannot {verb} {label} as metadata only (the server does not support it)"
+        self._record(request, reason + _scope(request), failed=False)
+
+    def _failed(self, request: _Request, message: str) -> None:
+        verb = "get" if request.name is not None else "list"
+        self._record(
+            request, f"could not {verb} {request.resource.label} ({message}){_scope(request)}", failed=True
+        )
+
+    def _record(self, request: _Request, reason: str, *, failed: bool) -> None:
         with self._lock:
             self.unread.setdefault(request.resource.kind, []).append(reason)
+            if failed:
+                self.failed.append(reason)
 
     def _done(self, request: _Request) -> None:
         with self._lock:
@@ -487,8 +729,16 @@ class ClusterReader:
             self.options.progress(snapshot)
 
 
+def _scope(request: _Request) -> str:
+    if request.name is not None:
+        return f" ({request.namespace}/{request.name})" if request.namespace else f" ({request.name})"
+    return f" in namespace {request.namespace}" if request.namespace is not None else ""
+
+
 def _identity(item: dict[str, Any]) -> tuple[str, str]:
-    metadata = item.get("metadata") or {}
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict):
+        return "", ""
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
 
@@ -508,24 +758,29 @@ def discover(api: _Api) -> tuple[dict[tuple[str, str], Resource], tuple[str, ...
             doc = api.get(root, accept=ACCEPT_DISCOVERY)
         except _RefusedError as e:
             raise ClusterError(f"{api.target.server}{root}: discovery failed: {e.message}") from e
+        except _TooLargeError as e:
+            raise ClusterError(f"discovery failed: {e}") from e
         if not isinstance(doc, dict):
             raise ClusterError(f"{api.target.server}{root}: discovery failed: not a discovery document")
         if doc.get("kind") == "APIGroupDiscoveryList":
             for group_doc in _dicts(doc.get("items")):
-                group = str((group_doc.get("metadata") or {}).get("name") or "")
+                group = _text(_mapping(group_doc.get("metadata")).get("name"))
                 groups.append(group)
                 for version_doc in _dicts(group_doc.get("versions")):
-                    version = str(version_doc.get("version") or "")
+                    version = _text(version_doc.get("version"))
                     for res in _dicts(version_doc.get("resources")):
                         _add(resources, _aggregated(group, version, res))
         elif root == "/api":
             groups.append("")
-            legacy.append(("", [v for v in doc.get("versions") or () if isinstance(v, str)]))
+            versions = doc.get("versions")
+            legacy.append(
+                ("", [v for v in versions if isinstance(v, str)] if isinstance(versions, list) else [])
+            )
         else:
             for group_doc in _dicts(doc.get("groups")):
-                name = str(group_doc.get("name") or "")
-                preferred = (group_doc.get("preferredVersion") or {}).get("version")
-                versions = [str(v.get("version")) for v in _dicts(group_doc.get("versions"))]
+                name = _text(group_doc.get("name"))
+                preferred = _mapping(group_doc.get("preferredVersion")).get("version")
+                versions = [_text(v.get("version")) for v in _dicts(group_doc.get("versions"))]
                 if preferred in versions:
                     versions.remove(preferred)
                     versions.insert(0, preferred)
@@ -536,10 +791,12 @@ def discover(api: _Api) -> tuple[dict[tuple[str, str], Resource], tuple[str, ...
         if group not in wanted:
             continue
         for version in versions:
+            if not _NAME.fullmatch(version):
+                continue
             path = f"/apis/{group}/{version}" if group else f"/api/{version}"
             try:
                 doc = api.get(path)
-            except _RefusedError:
+            except (_RefusedError, _TooLargeError):
                 continue  # an aggregated API that is down: its kinds are not read
             for res in _dicts(doc.get("resources") if isinstance(doc, dict) else None):
                 _add(resources, _legacy(group, version, res))
@@ -550,25 +807,47 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _add(resources: dict[tuple[str, str], Resource], resource: Resource | None) -> None:
     if resource is not None:
         resources.setdefault((resource.group, resource.name), resource)
 
 
 def _aggregated(group: str, version: str, doc: dict[str, Any]) -> Resource | None:
-    name, kind = doc.get("resource"), (doc.get("responseKind") or {}).get("kind")
-    if not isinstance(name, str) or not isinstance(kind, str) or not kind:
-        return None
-    verbs = frozenset(v for v in doc.get("verbs") or () if isinstance(v, str))
-    return Resource(group, version, name, kind, doc.get("scope") == "Namespaced", verbs)
+    name, kind = doc.get("resource"), _mapping(doc.get("responseKind")).get("kind")
+    return _resource(group, version, name, kind, doc.get("scope") == "Namespaced", doc)
 
 
 def _legacy(group: str, version: str, doc: dict[str, Any]) -> Resource | None:
-    name, kind = doc.get("name"), doc.get("kind")
-    if not isinstance(name, str) or "/" in name or not isinstance(kind, str):
-        return None  # a subresource (pods/exec)
-    verbs = frozenset(v for v in doc.get("verbs") or () if isinstance(v, str))
-    return Resource(group, version, name, kind, doc.get("namespaced") is True, verbs)
+    return _resource(group, version, doc.get("name"), doc.get("kind"), doc.get("namespaced") is True, doc)
+
+
+# What the names of API groups, versions, resources and kinds are made of: anything else (a subresource
+# such as pods/exec, a name that would change the path of a request) is not a resource kharden lists.
+_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _resource(
+    group: str, version: str, name: Any, kind: Any, namespaced: bool, doc: dict[str, Any]
+) -> Resource | None:
+    if not isinstance(name, str) or not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        return None
+    if not all(_NAME.fullmatch(part) for part in (name, version, *([group] if group else []))):
+        return None
+    return Resource(group, version, name, kind, namespaced, _verbs(doc))
+
+
+def _verbs(doc: dict[str, Any]) -> frozenset[str]:
+    verbs = doc.get("verbs")
+    return frozenset(v for v in verbs if isinstance(v, str)) if isinstance(verbs, list) else frozenset()
 
 
 def read_cluster(options: ClusterOptions, collected: Collected) -> None:
@@ -583,3 +862,5 @@ def read_cluster(options: ClusterOptions, collected: Collected) -> None:
 
     collected.cluster = reader.read(add)
     collected.evidence |= {"C", "M"}
+    for reason in collected.cluster.failed:
+        collected.error(InputError(reason, file=origin.file))

@@ -14,9 +14,9 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
+from .._files import TooLargeError, read_bounded, read_stream
 from .._yaml import iter_documents
 from ..errors import InputError
 from ..model import STDIN_FILE
@@ -104,13 +104,28 @@ def read_file(path: str, max_bytes: int) -> bytes:
     return _read_file(path, max_bytes)
 
 
-def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, Any]]:
+def _walk(root: str) -> Iterator[tuple[str, Any]]:
     """``(kind, path)`` for each input under ``root``: ``file``, ``kustomize`` or ``helm``, sorted;
     ``("error", InputError)`` for what cannot be read, and the walk goes on.
 
     Directory symlinks are followed, each directory once (a link back up would loop forever).
+    Depth first with a stack of its own: a tree may nest deeper than Python recurses.
     """
-    seen = set() if seen is None else seen
+    seen: set[tuple[int, int]] = set()
+    stack: list[Iterator[tuple[str, Any]]] = [_directory(root, seen)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif item[0] == "directory":
+            stack.append(_directory(item[1], seen))
+        else:
+            yield item
+
+
+def _directory(root: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, Any]]:
+    """What one directory holds, in order: its inputs, and ``("directory", path)`` for each
+    subdirectory (walked by :func:`_walk`)."""
     try:
         status = os.stat(root)
     except OSError as e:
@@ -145,7 +160,7 @@ def _walk(root: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple
             yield "error", InputError(f"cannot read: {e.strerror}", file=path)
             continue
         if is_dir:
-            yield from _walk(path, seen)
+            yield "directory", path
         elif is_file and entry.name.endswith(MANIFEST_SUFFIXES):
             yield "file", path
 
@@ -206,13 +221,11 @@ def _parse_files(files: list[str], max_bytes: int, jobs: int) -> Iterator[Parsed
 
 def _read_file(path: str, max_bytes: int) -> bytes:
     try:
-        with Path(path).open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                raise InputError(_too_large(size, max_bytes), file=path)
-            data = handle.read(max_bytes + 1)
+        data = read_bounded(path, max_bytes)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=path) from e
+    except TooLargeError as e:
+        raise InputError(_too_large(e.size, max_bytes), file=path) from e
     return _check_text(data, path, max_bytes)
 
 
@@ -220,7 +233,10 @@ def _read_stdin(collected: Collected, options: FileOptions) -> None:
     stream = options.stdin if options.stdin is not None else sys.stdin.buffer
     name = options.stdin_name or STDIN_FILE
     try:
-        data = _check_text(stream.read(options.max_file_bytes + 1), name, options.max_file_bytes)
+        data = _check_text(read_stream(stream, options.max_file_bytes), name, options.max_file_bytes)
+    except TooLargeError as e:
+        collected.error(InputError(_too_large(e.size, options.max_file_bytes), file=name))
+        return
     except InputError as e:
         collected.error(e)
         return

@@ -13,11 +13,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._files import read_yaml
 from ..errors import InputError
 from ..model import EditTracer
 from .documents import Collected, ObjectSource
@@ -27,6 +25,7 @@ __all__ = ["RELEASE_NAME", "read"]
 
 RELEASE_NAME = "release-name"  # what `helm template` calls a release that has no name
 TIMEOUT_SECONDS = 300
+VALUES_MAX_BYTES = 16 * 1024 * 1024
 _NOT_MANIFESTS = ("NOTES.txt",)
 
 
@@ -34,6 +33,9 @@ def read(
     directory: str, collected: Collected, *, values: tuple[str, ...] = (), set_values: tuple[str, ...] = ()
 ) -> None:
     """Render the chart in ``directory`` and add its objects; a failed render is an input error."""
+    # Read by kharden first, through the guarded loader as every YAML (and whichever renders them):
+    # a values file is input too, and an alias bomb in one never reaches a renderer.
+    loaded = _values_files(values)
     tracing = HelmTracing(directory, values, set_values)
 
     def source(raw: dict[str, Any], template: str | None) -> tuple[str | None, EditTracer | None]:
@@ -50,7 +52,7 @@ def read(
             "this is a Helm chart; install the helm binary or `pip install 'kharden[helm]'` to render it",
             file=directory,
         ) from None
-    _read_with_sdk(helm_python, directory, collected, values, set_values, source)
+    _read_with_sdk(helm_python, directory, collected, loaded, set_values, source)
 
 
 def _template_path(directory: str, source: str) -> str:
@@ -91,12 +93,12 @@ def _read_with_sdk(
     sdk: Any,
     directory: str,
     collected: Collected,
-    values: tuple[str, ...],
+    values: dict[str, Any],
     set_values: tuple[str, ...],
     source: ObjectSource,
 ) -> None:
     try:
-        user_values = _user_values(sdk, values, set_values)
+        user_values = _with_set_values(sdk, directory, values, set_values)
         chart = sdk.Chart.load(os.path.abspath(directory))
         try:
             rendered: dict[str, str] = chart.render(user_values, name=RELEASE_NAME, namespace="default")
@@ -118,23 +120,27 @@ def _read_with_sdk(
         )
 
 
-def _user_values(sdk: Any, files: tuple[str, ...], set_values: tuple[str, ...]) -> dict[str, Any]:
-    """``--values`` files then ``--set`` expressions, later ones winning key by key, as Helm merges them."""
+def _values_files(files: tuple[str, ...]) -> dict[str, Any]:
+    """The ``--values`` files merged, later ones winning key by key as Helm merges them (Helm reads the
+    first document of each)."""
     merged: dict[str, Any] = {}
     for path in files:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise InputError(f"cannot read values file: {e.strerror}", file=path) from e
-        except yaml.YAMLError as e:
-            raise InputError("values file is not valid YAML", file=path) from e
-        if loaded is None:
-            continue
-        if not isinstance(loaded, dict):
-            raise InputError("a values file must hold a mapping", file=path)
-        _merge(merged, loaded)
+        for document in read_yaml(path, VALUES_MAX_BYTES, "values file")[:1]:
+            if not isinstance(document.data, dict):
+                raise InputError("a values file must hold a mapping", file=path, line=document.line)
+            _merge(merged, document.data)
+    return merged
+
+
+def _with_set_values(
+    sdk: Any, directory: str, merged: dict[str, Any], set_values: tuple[str, ...]
+) -> dict[str, Any]:
+    """``merged`` values with the ``--set`` expressions over them, in order."""
     for expression in set_values:
-        _merge(merged, sdk.parse_set_string(expression))
+        try:
+            _merge(merged, sdk.parse_set_string(expression))
+        except RecursionError:
+            raise InputError("a --set value is nested too deeply", file=directory) from None
     return merged
 
 

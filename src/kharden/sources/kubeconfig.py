@@ -19,24 +19,29 @@ https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeco
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
-from lightkube.config.models import User
+from lightkube.config.models import Cluster, User
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from ..errors import ClusterError
+from .._display import without_userinfo
+from .._files import read_yaml
+from ..errors import ClusterError, InputError
+from .credentials import inline_files, read_credential_file
 
 __all__ = ["SERVICE_ACCOUNT_DIR", "Target", "resolve"]
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 IN_CLUSTER = "in-cluster"
+MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
 
+_BODIES = {"clusters": "cluster", "contexts": "context", "users": "user"}
 # Fields holding file paths, per section of the kubeconfig.
 _PATH_FIELDS = {
     "clusters": ("cluster", ("certificate-authority",)),
@@ -46,7 +51,11 @@ _PATH_FIELDS = {
 
 @dataclass(frozen=True)
 class Target:
-    """A cluster to read: the context's name, the server URL and lightkube's connection config."""
+    """A cluster to read: the context's name, the server URL and lightkube's connection config.
+
+    ``server`` is for messages and reports: a user and password written in the URL are replaced by
+    ``***`` (the connection uses ``config``).
+    """
 
     context: str
     server: str
@@ -64,11 +73,11 @@ def resolve(
     env = os.environ
     service_account_dir = service_account_dir or SERVICE_ACCOUNT_DIR
     if kubeconfig is not None:
-        if not os.path.isfile(kubeconfig):
+        if not os.path.exists(kubeconfig):
             raise ClusterError(f"kubeconfig {kubeconfig}: no such file")
         files = [kubeconfig]
     elif env.get("KUBECONFIG"):
-        files = [f for f in env["KUBECONFIG"].split(os.pathsep) if f and os.path.isfile(f)]
+        files = [f for f in env["KUBECONFIG"].split(os.pathsep) if f and os.path.exists(f)]
         if not files:
             raise ClusterError(f"none of the files in KUBECONFIG exists ({env['KUBECONFIG']})")
     else:
@@ -102,6 +111,10 @@ def _from_files(files: list[str], context: str | None) -> Target:
             for entry in entries:
                 if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
                     raise ClusterError(f"kubeconfig {file}: every entry of {section} needs a name")
+                body = entry.get(_BODIES[section])
+                if body is not None and not isinstance(body, Mapping):
+                    what = f"{section} entry {entry['name']!r}: {_BODIES[section]}"
+                    raise ClusterError(f"kubeconfig {file}: {what} must be a mapping")
                 if entry["name"] in seen[section]:
                     continue
                 seen[section].add(entry["name"])
@@ -115,12 +128,14 @@ def _from_files(files: list[str], context: str | None) -> Target:
         raise ClusterError(f"kubeconfig: no context {name!r} (contexts: {known})")
     cluster_name = contexts[name].get("cluster")
     clusters = {c["name"]: c.get("cluster") or {} for c in merged["clusters"]}
-    if cluster_name not in clusters:
+    if not isinstance(cluster_name, str) or cluster_name not in clusters:
         raise ClusterError(
             f"kubeconfig: context {name!r} names cluster {cluster_name!r}, which is not defined"
         )
     user_name = contexts[name].get("user")
-    if user_name and user_name not in {u["name"] for u in merged["users"]}:
+    if user_name and (
+        not isinstance(user_name, str) or user_name not in {u["name"] for u in merged["users"]}
+    ):
         raise ClusterError(f"kubeconfig: context {name!r} names user {user_name!r}, not defined")
     cluster = clusters[cluster_name]
     try:
@@ -137,22 +152,21 @@ def _from_files(files: list[str], context: str | None) -> Target:
             " use an exec credential plugin (client.authentication.k8s.io)"
         )
     proxy = cluster.get("proxy-url")
-    return Target(name, single.cluster.server, single, proxy if isinstance(proxy, str) else None)
+    single = inline_files(single, f"kubeconfig: context {name!r}")
+    return Target(
+        name, without_userinfo(single.cluster.server), single, proxy if isinstance(proxy, str) else None
+    )
 
 
 def _load(file: str) -> dict[str, Any]:
+    """The first document of a kubeconfig file, through the guarded loader (bounded, no alias bomb)."""
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ClusterError(f"kubeconfig {file}: cannot read: {e.strerror}") from e
-    try:
-        conf = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ClusterError(f"kubeconfig {file}{where}: not valid YAML") from e
-    if conf is None:
+        documents = read_yaml(file, MAX_KUBECONFIG_BYTES, "kubeconfig")
+    except InputError as e:
+        raise ClusterError(f"kubeconfig {e}") from e
+    if not documents:
         return {}
+    conf = documents[0].data
     if not isinstance(conf, dict):
         raise ClusterError(f"kubeconfig {file}: not a kubeconfig (a mapping with clusters, contexts, users)")
     return conf
@@ -169,7 +183,8 @@ def _absolute_paths(section: str, entry: Mapping[str, Any], base: Path) -> dict[
         value = body.get(name)
         if isinstance(value, str) and value and not os.path.isabs(value):
             body[name] = str(base / value)
-    command = (body.get("exec") or {}).get("command") if section == "users" else None
+    exec_spec = body.get("exec") if section == "users" else None
+    command = exec_spec.get("command") if isinstance(exec_spec, Mapping) else None
     if isinstance(command, str) and "/" in command and not os.path.isabs(command):
         body["exec"] = {**body["exec"], "command": str(base / command)}
     result[key] = body
@@ -177,10 +192,18 @@ def _absolute_paths(section: str, entry: Mapping[str, Any], base: Path) -> dict[
 
 
 def _in_cluster(directory: str) -> Target:
-    try:
-        single = KubeConfig.from_service_account(directory).get()
-    except (LightkubeConfigError, KeyError, OSError) as e:
-        raise ClusterError(f"in-cluster configuration: {e}") from e
-    if single is None:  # pragma: no cover - from_service_account always sets a context
+    """The pod's service account, as client-go's InClusterConfig reads it (its files bounded)."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST", ""), os.environ.get("KUBERNETES_SERVICE_PORT", "")
+    if not host or not port:
+        raise ClusterError(
+            "in-cluster configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set"
+        )
+    where = "in-cluster configuration:"
+    token = read_credential_file(os.path.join(directory, "token"), where).decode("utf-8", "replace").strip()
+    ca = read_credential_file(os.path.join(directory, "ca.crt"), where)
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    cluster = Cluster(server=server, certificate_auth_data=base64.b64encode(ca).decode("ascii"))
+    single = KubeConfig.from_one(cluster=cluster, user=User(token=token)).get()
+    if single is None:  # pragma: no cover - from_one always sets a context
         raise ClusterError("in-cluster configuration: no context")
-    return Target(IN_CLUSTER, single.cluster.server, single)
+    return Target(IN_CLUSTER, without_userinfo(server), single)

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .._files import TooLargeError, read_bounded
 from .._yaml import iter_documents
 from ..errors import InputError
 from ..model import RENDER_ROOT_FILES, EditTracer
@@ -47,9 +48,8 @@ def find_kustomization(directory: str) -> str | None:
 def is_component(path: str) -> bool:
     """Whether the kustomization file at ``path`` is a ``kind: Component``."""
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(1024 * 1024)
-    except OSError:
+        text = read_bounded(path, 1024 * 1024)
+    except (OSError, TooLargeError):
         return False
     if b"Component" not in text:
         return False
@@ -217,7 +217,7 @@ def _parse(text: str) -> Any:
     """An annotation's YAML: objects of one file or one overlay share the same text, and the
     callers never change what they get."""
     try:
-        documents = list(iter_documents(text.encode("utf-8"), "<annotation>"))
+        documents = list(iter_documents(text.encode("utf-8", "surrogatepass"), "<annotation>"))
     except InputError:
         return None
     return documents[0].data if documents else None

@@ -27,19 +27,21 @@ files the flags point to that are missing, so that rules report them as not eval
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .. import _flags, _hostpath
+from .._files import TooLargeError, read_fd
 from .._yaml import Positions, iter_documents
 from ..errors import InputError
 from ..model import Obj, ObjRef, Origin
+from . import _noderoot
+from ._noderoot import BlockedError, NodeRoot
 from .documents import Collected
 
 __all__ = [
@@ -123,77 +125,74 @@ class _Node:
     collected: Collected
     read_files: set[str] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
-    unreadable_paths: set[str] = field(default_factory=set)
     layouts: list[str] = field(default_factory=list)
     position: int = 0
 
     # -- files ---------------------------------------------------------------------------------
 
+    def __post_init__(self) -> None:
+        self.fs = NodeRoot(self.root)
+        self._failed: set[str] = set()
+
     def real(self, node_path: str) -> str:
-        """The path under the root of a node path, symlinks resolved inside the root."""
-        parts = [p for p in posixpath.normpath("/" + node_path).split("/") if p]
-        resolved: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            candidate = os.path.join(self.root, *resolved, part)
-            if os.path.islink(candidate) and hops < 40:
-                hops += 1
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    resolved = []
-                parts = [p for p in target.split("/") if p and p != "."] + parts
-                continue
-            resolved.append(part)
-        return os.path.join(self.root, *resolved)
+        """Where a node path is under the root, symlinks resolved inside the root (:mod:`._noderoot`)."""
+        try:
+            return self.fs.path(node_path)
+        except OSError:
+            return _noderoot.display(self.root, node_path)  # data() says why, once
+
+    def _cannot(self, node_path: str, error: OSError, file: str | None = None) -> None:
+        """Record why a node path cannot be read, once: the directory this process may not enter or
+        list when that is why (read as another user, kubeadm's 0700 etc/kubernetes/manifests would make
+        a control plane look empty), else the path."""
+        if isinstance(error, BlockedError) and error.filename:
+            what = "directory" if error.directory else "file"
+            self._record(error.filename, f"cannot read {what}: {error.strerror}", error.filename)
+        else:
+            self._record(
+                node_path, f"cannot read: {error.strerror}", file or _noderoot.display(self.root, node_path)
+            )
+
+    def _record(self, key: str, message: str, file: str) -> None:
+        if key not in self._failed:
+            self._failed.add(key)
+            self.collected.error(InputError(message, file=file))
 
     def data(self, node_path: str) -> bytes | None:
         """The bytes of a node file, ``None`` when it does not exist; unreadable is an error."""
-        path = self.real(node_path)
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                return None
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+            fd, path = self.fs.open_file(node_path)
         except OSError as e:
-            self.unreadable(path, e)
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+                self._cannot(node_path, e)
             return None
         try:
-            with Path(path).open("rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
+            return read_fd(fd, MAX_FILE_BYTES)
         except OSError as e:
-            self.collected.error(InputError(f"cannot read: {e.strerror}", file=path))
-            return None
-        if len(data) > MAX_FILE_BYTES:
-            self.collected.error(InputError("file too large for a node configuration file", file=path))
-            return None
-        return data
+            self._cannot(node_path, e, path)
+        except TooLargeError:
+            self._record(node_path, "file too large for a node configuration file", path)
+        finally:
+            os.close(fd)
+        return None
+
+    def _is(self, node_path: str, *, directory: bool = False) -> bool:
+        """Whether ``node_path`` is a regular file (a ``directory``); a link chain too long is an error."""
+        try:
+            return self.fs.is_directory(node_path) if directory else self.fs.is_file(node_path)
+        except OSError as e:
+            self._cannot(node_path, e)
+            return False
 
     def listing(self, node_dir: str, suffixes: tuple[str, ...]) -> list[str]:
-        path = self.real(node_dir)
         try:
-            names = sorted(os.listdir(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+            names = sorted(self.fs.list_directory(node_dir))
         except OSError as e:
-            self.unreadable(path, e)
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self._cannot(node_dir, e)
             return []
         found = [posixpath.join(node_dir, n) for n in names if n.endswith(suffixes) and not n.startswith(".")]
-        return [p for p in found if os.path.isfile(self.real(p))]
-
-    def unreadable(self, path: str, error: OSError) -> None:
-        """An input error naming the directory that cannot be read (once), or else the file: read as
-        another user, kubeadm's 0700 etc/kubernetes/manifests would make a control plane look empty."""
-        blocker = _blocking_directory(self.root, path) or path
-        if blocker in self.unreadable_paths:
-            return
-        self.unreadable_paths.add(blocker)
-        what = "directory" if os.path.isdir(blocker) else "file"
-        self.collected.error(InputError(f"cannot read {what}: {error.strerror}", file=blocker))
+        return [p for p in found if self._is(p)]
 
     def load(self, node_path: str, *, required_by: str | None = None) -> bool:
         """Read a YAML/JSON file of Kubernetes-style objects; a missing required file is recorded."""
@@ -240,7 +239,7 @@ class _Node:
         for directory in CNI_DIRS:
             for path in self.listing(directory, _CNI_SUFFIXES):
                 self.cni(directory, path)
-        if os.path.isdir(self.real("/etc/kubernetes")) and "kubeadm" not in self.layouts:
+        if self._is("/etc/kubernetes", directory=True) and "kubeadm" not in self.layouts:
             self.layouts.insert(0, "kubeadm")
         self.add(
             "NodeFiles",
@@ -413,18 +412,6 @@ class _Node:
     def cni(self, directory: str, node_path: str) -> None:
         """A CNI network configuration; which one of a directory is in use is the analysis' call."""
         self.wrapped(node_path, "CNIConfig", posixpath.basename(node_path), {"directory": directory})
-
-
-def _blocking_directory(root: str, path: str) -> str | None:
-    """The first directory from ``root`` down to ``path`` that this process may not enter or list."""
-    relative = os.path.relpath(path, root)
-    parts = [] if relative == "." else relative.split(os.sep)
-    directory = root
-    for part in ["", *parts]:
-        directory = os.path.join(directory, part) if part else directory
-        if os.path.isdir(directory) and not os.access(directory, os.R_OK | os.X_OK):
-            return directory
-    return None
 
 
 def _in_pod(spec: Mapping[str, Any], container: Mapping[str, Any], path: str) -> str | None:

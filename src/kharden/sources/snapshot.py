@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,11 +29,14 @@ from typing import IO, Any
 import msgspec
 
 from .. import __version__
-from ..errors import ClusterError, InputError
+from .._display import without_userinfo
+from .._files import TooLargeError, read_fd
+from ..errors import InputError, UsageError
 from ..model import ClusterInfo, Origin
 from . import _trim
 from .cluster import ClusterOptions, ClusterReader, Resource
 from .documents import Collected
+from .files import DEFAULT_MAX_FILE_BYTES as DEFAULT_MAX_BYTES
 
 __all__ = ["SNAPSHOT_KEY", "read_snapshot", "write_snapshot"]
 
@@ -74,18 +78,27 @@ _BYTE_SUFFIX = re.compile(r" \(byte \d+\)$")
 _JSON_OBJECT = re.compile(rb"\s*\{")
 
 
-def read_snapshot(path: str, collected: Collected) -> None:
-    """Read a snapshot into ``collected``; an unreadable file is an :class:`InputError`."""
+def read_snapshot(path: str, collected: Collected, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Read a snapshot into ``collected``; an unreadable file is an :class:`InputError`.
+
+    A regular file in kharden's or kubectl's layout streams, whatever its size (each item at most
+    ``max_bytes``); any other is read whole, at most ``max_bytes``: a pipe (``<(kubectl get ...)``),
+    a FIFO (given up on when nothing is written to it), a device.
+    """
     try:
-        streamed = _read_streamed(path, collected)
+        data = _whole_unless_streamable(path, max_bytes)
+        if data is None and _read_streamed(path, collected, max_bytes):
+            return
+        if data is None:
+            data = _read_whole(path, max_bytes)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=path) from e
-    if streamed:
-        return
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=path) from e
+    except TooLargeError as e:
+        raise InputError(
+            f"too large: {e.size / 1048576:.1f} MiB, the limit is {max_bytes / 1048576:.0f} MiB for a"
+            " snapshot that is not a regular file or not in kubectl's layout (raise it with --max-file-size)",
+            file=path,
+        ) from e
     collected.stats.files += 1
     collected.evidence |= {"C", "M"}
     if not _JSON_OBJECT.match(data):
@@ -114,17 +127,40 @@ def read_snapshot(path: str, collected: Collected) -> None:
         for raw in envelope.items:
             _add_item(collected, decoder.decode(raw), item_kind, version, keep, origin)
     header = envelope.kharden if envelope is not None else None
+    _cluster_info(collected, path, header, before)
+
+
+def _cluster_info(collected: Collected, path: str, header: Any, before: int) -> None:
+    """What the snapshot says about its cluster; the lists its read failed to get are input errors again."""
     if isinstance(header, dict):
         collected.cluster = _info(header)
+        for reason in collected.cluster.failed:
+            collected.error(InputError(f"when the snapshot was taken: {reason}", file=path))
     else:
         collected.cluster = _foreign_info(collected.objects[before:])
+
+
+def _whole_unless_streamable(path: str, max_bytes: int) -> bytes | None:
+    """``None`` for a regular file (it can be read twice and from its end); the bytes of anything else."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return read_fd(fd, max_bytes, waits=not path.startswith(("/dev/fd/", "/proc/self/fd/", "/dev/stdin")))
+    finally:
+        os.close(fd)
+
+
+def _read_whole(path: str, max_bytes: int) -> bytes:
+    with Path(path).open("rb") as handle:
+        return read_fd(handle.fileno(), max_bytes)
 
 
 _BLOCK = 8 << 20
 _ITEMS = re.compile(rb'^\s*\{.*?"items"\s*:\s*\[[ \t]*(\r?\n)([ \t]*)\{', re.DOTALL)
 
 
-def _read_streamed(path: str, collected: Collected) -> bool:
+def _read_streamed(path: str, collected: Collected, max_bytes: int) -> bool:
     """Stream a List whose items each start on a line of their own; ``False`` for any other layout.
 
     The items of such a List are separated by ``},`` at the end of a line and ``{`` at the
@@ -150,7 +186,7 @@ def _read_streamed(path: str, collected: Collected) -> bool:
         heads = msgspec.json.Decoder(_Head)
         controllers: set[_trim.Key] = set()
         owners: list[_trim.Key | None] = []  # of each item: its controller, when it is a Pod that has one
-        for _, raw in _stream(path, indent, closing, first):
+        for _, raw in _stream(path, indent, closing, first, max_bytes):
             item_head = heads.decode(raw)
             _add_controller(controllers, item_head, item_kind)
             owners.append(_pod_owner(item_head, item_kind))
@@ -163,22 +199,22 @@ def _read_streamed(path: str, collected: Collected) -> bool:
     keep = _trim.Keeper(controllers)
     decoder = msgspec.json.Decoder()
     before = len(collected.objects)
-    for index, (line, raw) in enumerate(_stream(path, indent, closing, first)):
+    for index, (line, raw) in enumerate(_stream(path, indent, closing, first, max_bytes)):
         # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
         record = _trim.decode_runtime_pod(raw, keep.share) if runtime[index] else None
         if record is not None:
             collected.add_raw(record, Origin(path, line))
         else:
             _add_item(collected, decoder.decode(raw), item_kind, version, keep, Origin(path, line))
-    header = skeleton.kharden
-    collected.cluster = (
-        _info(header) if isinstance(header, dict) else _foreign_info(collected.objects[before:])
-    )
+    _cluster_info(collected, path, skeleton.kharden, before)
     return True
 
 
-def _stream(path: str, indent: bytes, closing: re.Pattern[bytes], first: int) -> Iterator[tuple[int, bytes]]:
-    """``(line, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes."""
+def _stream(
+    path: str, indent: bytes, closing: re.Pattern[bytes], first: int, max_bytes: int
+) -> Iterator[tuple[int, bytes]]:
+    """``(line, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes; an item (or what is not
+    one) larger than ``max_bytes`` is an input error."""
     separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
     with Path(path).open("rb") as handle:
         buffer = handle.read(first)
@@ -194,6 +230,12 @@ def _stream(path: str, indent: bytes, closing: re.Pattern[bytes], first: int) ->
                 line += lines
                 start = next_start
             buffer = buffer[start:]
+            if len(buffer) > max_bytes + _BLOCK:
+                raise InputError(
+                    f"an item larger than {max_bytes / 1048576:.0f} MiB (raise it with --max-file-size)",
+                    file=path,
+                    line=line,
+                )
             if not block:
                 break
     end = closing.search(buffer)
@@ -286,7 +328,8 @@ def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -
     kind = head.kind if head.kind is not None else item_kind
     meta = head.metadata
     if (
-        kind in _trim.CONTROLLER_KINDS
+        isinstance(kind, str)
+        and kind in _trim.CONTROLLER_KINDS
         and meta is not None
         and isinstance(meta.name, str)
         and isinstance(meta.namespace, str | None)
@@ -325,13 +368,15 @@ def _info(header: dict[str, Any]) -> ClusterInfo:
         return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
     unread = header.get("unread")
+    server = text("server")
     return ClusterInfo(
         context=text("context"),
-        server=text("server"),
+        server=without_userinfo(server) if server is not None else None,  # an older kharden kept it
         version=text("serverVersion"),
         namespaces=texts("namespaces"),
         unread={k: v for k, v in unread.items() if isinstance(v, str)} if isinstance(unread, dict) else {},
         api_groups=texts("apiGroups"),
+        failed=texts("failed"),
     )
 
 
@@ -366,20 +411,34 @@ def write_snapshot(
 
     The file is written whole or not at all: to a temporary file beside it, renamed at the end.
     """
+    if output is not None and os.path.isdir(output):
+        # Said before the cluster is read, not after minutes of reading it.
+        raise UsageError(f"cannot write the snapshot to {output}: it is a directory (give a file name)")
     reader = ClusterReader(options)
     if output is None:
-        return _write(reader, sys.stdout.buffer, now)
+        stdout = sys.stdout
+        if stdout is None:
+            raise UsageError("cannot write the snapshot: stdout is closed (give --output FILE)")
+        try:
+            return _write(reader, stdout.buffer, now)
+        except OSError as e:
+            if isinstance(e, BrokenPipeError):
+                raise
+            raise UsageError(f"cannot write the snapshot to stdout: {e.strerror}") from e
     directory = os.path.dirname(os.path.abspath(output))
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
             "wb", dir=directory, prefix=".kharden-snapshot-", suffix=".tmp", delete=False
         )
     except OSError as e:
-        raise ClusterError(f"cannot write {output}: {e.strerror}") from e
+        raise UsageError(f"cannot write {output}: {e.strerror}") from e
     try:
         with handle:
             info = _write(reader, handle, now)
         os.replace(handle.name, output)
+    except OSError as e:
+        Path(handle.name).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {output}: {e.strerror}") from e
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
@@ -414,6 +473,7 @@ def _write(reader: ClusterReader, out: IO[bytes], now: Callable[[], datetime]) -
         "resources": resources,
         "unread": dict(info.unread),
         "apiGroups": list(info.api_groups),
+        "failed": list(info.failed),
     }
     out.write(b"\n], " + b'"metadata": {"resourceVersion": ""}, "' + SNAPSHOT_KEY.encode() + b'": ')
     out.write(encode(header) + b"}\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
+from ..._display import without_surrogates
 from ...errors import UsageError
 from ...model import ErrorRecord
 from ...paths import Analysis
@@ -38,10 +39,12 @@ def render(name: str, analysis: Analysis, errors: Sequence[ErrorRecord] = (), *,
         raise UsageError(f"unknown format {name!r} for one file (expected one of: {', '.join(EXTENSIONS)})")
     module = importlib.import_module(f"{__name__}.{_MODULES.get(name, name)}")
     if name == "text":
-        return str(module.render(analysis, errors, limit=limit))
-    if name in {"dot", "mermaid", "cypher"}:
-        return str(getattr(module, name)(analysis))
-    return str(module.render(analysis, errors))
+        output = module.render(analysis, errors, limit=limit)
+    elif name in {"dot", "mermaid", "cypher"}:
+        output = getattr(module, name)(analysis)
+    else:
+        output = module.render(analysis, errors)
+    return without_surrogates(str(output))  # as report.render: a non-UTF-8 file name stays writable
 
 
 def render_files(analysis: Analysis) -> dict[str, str]:

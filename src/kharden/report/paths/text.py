@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..._display import printable
 from ...model import ErrorRecord
 from ...paths import GOAL_LABELS, Analysis, ChokePoint, Edge, Evidence, Path
 from .common import subject, where
@@ -32,7 +33,7 @@ def render(analysis: Analysis, errors: Sequence[ErrorRecord] = (), *, limit: int
     if not entries:
         lines.append("No entry point: no workload is exposed (Ingress, LoadBalancer, NodePort, externalIPs,")
         lines.append("hostPort, hostNetwork). Name some with --from NAMESPACE/NAME, or --from any.")
-        return "\n".join(lines) + "\n"
+        return "\n".join(printable(line) for line in lines) + "\n"
     lines.append("Entry points")
     for entry in sorted(entries, key=lambda e: graph.vertices[e.vertex].label):
         reasons = "; ".join(_fact_line(r) for r in entry.reasons[:2])
@@ -58,7 +59,7 @@ def render(analysis: Analysis, errors: Sequence[ErrorRecord] = (), *, limit: int
     if errors:
         lines.append("")
         lines.append(f"{_count(len(errors), 'input')} could not be read; the graph is built from the others.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _path(analysis: Analysis, path: Path) -> list[str]:
