@@ -46,9 +46,9 @@ _EVERY_COMMAND = "*"
 """``_parser``'s command when every command's arguments are wanted (shell completion)."""
 
 
-def _parser(command: str | None = None) -> argparse.ArgumentParser:
+def _parser(command: str | None = _EVERY_COMMAND) -> argparse.ArgumentParser:
     """The whole command line; ``command`` (the first word of the arguments) is the one about to run: the
-    arguments of a command whose module is heavy to import are added only for it."""
+    arguments of a command whose module is heavy to import are added only for it (all by default)."""
     parser = _Parser(
         prog=PROG,
         description="Audit Kubernetes manifests, charts and clusters against a hardening checklist.",
@@ -824,7 +824,7 @@ def _complete(output: TextIO | None = None, exit_method: Callable[[int], object]
     def formats(prefix: str, **_: object) -> list[str]:
         return [name for name in FORMATS if name.startswith(prefix)]
 
-    parser = _parser(_EVERY_COMMAND)
+    parser = _parser()
     for action in _actions(parser):
         if action.dest in {"rule", "skip_rule"}:
             action.completer = rules  # type: ignore[attr-defined]
