@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -642,16 +643,23 @@ class Rbac:
                     self._holders.setdefault(source, []).append((role, rank))
         self._bound: dict[Role, list[tuple[int, Binding]]] = {}
         self._bound_holders: dict[Role, list[tuple[Role, int]]] | None = None
+        self._bound_in: dict[str | None, set[Role]] = {}
+        """Roles by where bindings grant them: a namespace, or ``None`` (ClusterRoleBindings)."""
         for index, binding in enumerate(self.bindings):
             if binding.role is not None:
                 self._bound.setdefault(binding.role, []).append((index, binding))
+                self._bound_in.setdefault(binding.namespace, set()).add(binding.role)
 
     def rules_where(
-        self, test: Callable[[PolicyRule], _T | None], *, bound: bool = False
+        self,
+        test: Callable[[PolicyRule], _T | None],
+        *,
+        bound: bool = False,
+        among: AbstractSet[Role] | None = None,
     ) -> dict[Role, tuple[tuple[RuleRef, _T], ...]]:
         """Every role holding a rule that ``test`` answers (not ``None``) for, with those rules and answers
         in the role's order (``Role.rules``; aggregation resolved); only roles a binding names when
-        ``bound``.
+        ``bound``, only those ``among`` a set when given.
 
         ``test`` runs once per distinct rule, whatever the number of roles that write or aggregate it.
         """
@@ -679,6 +687,8 @@ class Rbac:
                 found.sort(key=_rule_index)
             rules = tuple(found)
             for holder, rank in holders.get(source, ()):
+                if among is not None and holder not in among:
+                    continue
                 parts = held.get(holder)
                 if parts is None:
                     held[holder] = [(rank, rules)]
@@ -701,8 +711,16 @@ class Rbac:
 
         ``some_object``: count rules that resourceNames limit to some objects (see ``PolicyRule.allows``).
         """
+        among = None  # anywhere: every bound role
+        if namespace is not None or request.cluster_scoped:
+            # Only the roles bindings grant where the request is: cluster-wide, or in its namespace.
+            among = self._bound_in.get(None, set())
+            if not request.cluster_scoped and namespace in self._bound_in:
+                among = among | self._bound_in[namespace]
         allowing = self.rules_where(
-            lambda rule: True if rule.allows(request, some_object=some_object) else None, bound=True
+            lambda rule: True if rule.allows(request, some_object=some_object) else None,
+            bound=True,
+            among=among,
         )
         found = [
             (index, binding, allowing[role])
