@@ -42,7 +42,9 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 TIMEOUT_S = 3600  # a single scan that runs longer than this is stopped and reported
 # checkov asks Prisma Cloud for check metadata unless told not to; there is no network here.
 CHECKOV_ENV = {"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
-OK_EXIT = {"kharden": {0, 1}, "checkov": {0, 1}}  # 1 means "found something": expected here
+# 1 means "found something": expected here; kharden exits 2 when some file has an input error (the real
+# corpus has one: an Istio sample whose apiVersion never served its kind), its report still complete.
+OK_EXIT = {"kharden": {0, 1, 2}, "checkov": {0, 1}}
 
 
 @dataclass
