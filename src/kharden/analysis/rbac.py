@@ -43,6 +43,7 @@ from .selectors import NOTHING, LabelSelector, parse_label_selector
 
 __all__ = [
     "ALL",
+    "BIND_REQUESTS",
     "RBAC_GROUP",
     "Binding",
     "Grant",
@@ -211,6 +212,11 @@ class Request:
         text = self.resource + (f".{self.group}" if self.group else "")
         text += f"/{self.subresource}" if self.subresource else ""
         return f"{self.verb} {text}" + (f" {self.name!r}" if self.name is not None else "")
+
+
+# The authorizer asks "bind" in the namespace of the RoleBinding being written, for a ClusterRole too: a
+# RoleBinding may grant it (the RBAC documentation's role-grantor example), so both are asked namespaced.
+BIND_REQUESTS = (Request("bind", "clusterroles", RBAC_GROUP), Request.of("bind", "roles", RBAC_GROUP))
 
 
 def parse_request(

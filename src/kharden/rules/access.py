@@ -16,6 +16,8 @@ from ..analysis.context import ScanContext
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
 from ..analysis.rbac import (
     ALL,
+    BIND_REQUESTS,
+    RBAC_GROUP,
     RBAC_KINDS,
     Binding,
     Grant,
@@ -298,11 +300,8 @@ def secrets_read(context: ScanContext) -> Iterator[Hit]:
 
 
 _ESCALATE = (
-    [
-        Request.of(verb, resource, "rbac.authorization.k8s.io")
-        for verb in ("escalate", "bind")
-        for resource in ("roles", "clusterroles")
-    ]
+    [Request.of("escalate", resource, RBAC_GROUP) for resource in ("roles", "clusterroles")]
+    + list(BIND_REQUESTS)
     + [Request.of("impersonate", resource) for resource in ("users", "groups", "serviceaccounts")]
     + [Request.of("impersonate", "uids", "authentication.k8s.io")]
 )
