@@ -33,15 +33,16 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-## docs: regenerate docs/rules.md from the rule registry, docs/json.md and the JSON report's schema
+## docs: regenerate docs/rules.md and the rendered catalog (src/kharden/catalog.json) from the rule registry, docs/json.md and the JSON report's schema
 docs: $(VENV)/.installed
+	$(BIN)/python -m kharden._catalog
 	$(KHARDEN) rules --format md > docs/rules.md
 	$(KHARDEN) schema --format md > docs/json.md
 	$(KHARDEN) schema > docs/report.schema.json
 
-## golden: regenerate the golden reports of tests/report/golden/ (then review `git diff`)
+## golden: regenerate the golden reports (tests/report/golden/, tests/data/same-findings.txt; review `git diff`)
 golden: $(VENV)/.installed
-	KHARDEN_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/report/test_golden.py
+	KHARDEN_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/report/test_golden.py tests/test_same_findings.py
 
 ## bench: compare kharden with checkov (installs checkov in its own venv; slow)
 bench: $(VENV)/.installed

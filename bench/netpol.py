@@ -72,6 +72,10 @@ SIZES = {  # name: (pods, namespaces, policies, extra generator arguments)
         ["--pods-as-pods", "--forbids-out", str(DATA / "forbid-metadata-10k.yaml")],
     ),
 }
+LARGE = {  # --large: ten times the standard 10,000-pod cluster, and the same with fewer namespaces
+    "cluster-100k": (100000, 10000, 30000, []),
+    "cluster-100k-1k-ns": (100000, 1000, 30000, []),
+}
 
 
 @dataclass
@@ -187,8 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-nca-connectivity", action="store_true", help="skip the long nca --connectivity run"
     )
     parser.add_argument("--nca", help="the nca executable (default: bench/.venv-nca/bin/nca)")
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="also 100,000 pods and 30,000 policies in 10,000 namespaces, then in 1,000 (made on first use)",
+    )
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(args_list)
+    if args.large:
+        SIZES.update(LARGE)
     ensure_inputs()
     subprocess.run([str(PYTHON), "-m", "compileall", "-q", "src"], cwd=ROOT, check=True)
     rows: list[Row] = []

@@ -1,11 +1,12 @@
 """Time and memory of `kharden scan --snapshot` (and `--cluster`) on the standard 50,000-pod cluster.
 
-    .venv/bin/python bench/snapshot.py [--runs 3] [--kubectl-layout] [--cluster] [--json FILE]
+    .venv/bin/python bench/snapshot.py [--runs 3] [--kubectl-layout] [--cluster] [--large] [--json FILE]
 
 The snapshot is `../shared/bench/gen_snapshot.py --pods 50000 --workloads 2000 --seed 1` (278 MB),
 written to bench/data/ on first use (git-ignored); `--kubectl-layout` also times the same cluster
 as `kubectl get -o json` lays it out (`--indent 4`, 723 MB). For comparison the script times
-`json.load` of the same file, the figure quoted in ../shared/bench/README.md. `--cluster` serves
+`json.load` of the same file, the figure quoted in ../shared/bench/README.md. `--large` also scans
+four times the cluster: `gen_snapshot.py --pods 200000 --workloads 8000 --seed 1` (1.1 GB). `--cluster` serves
 the snapshot's objects from the test API server (tests/cluster/fakeapi.py, HTTPS on 127.0.0.1,
 pages of 500) and times `kharden scan --cluster` against it; the server shares the 2 cores.
 
@@ -33,13 +34,13 @@ KHARDEN = ROOT / ".venv" / "bin" / "kharden"
 GNU_TIME = "/usr/bin/time"
 
 
-def _generate(path: Path, indent: int) -> None:
+def _generate(path: Path, indent: int, pods: int = 50000, workloads: int = 2000) -> None:
     if path.exists():
         return
     DATA.mkdir(parents=True, exist_ok=True)
     print(f"writing {path.name} ...", file=sys.stderr)
     subprocess.run(
-        [sys.executable, str(GENERATOR), "--pods", "50000", "--workloads", "2000", "--seed", "1",
+        [sys.executable, str(GENERATOR), "--pods", str(pods), "--workloads", str(workloads), "--seed", "1",
          "--indent", str(indent), "--out", str(path)],
         check=True,
     )  # fmt: skip
@@ -106,6 +107,7 @@ def main() -> int:
     parser.add_argument(
         "--cluster", action="store_true", help="also time --cluster against the test API server"
     )
+    parser.add_argument("--large", action="store_true", help="also scan the 200,000-pod snapshot")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     args = parser.parse_args()
 
@@ -128,6 +130,10 @@ def main() -> int:
             pretty = DATA / "snapshot-50k-indent4.json"
             _generate(pretty, 4)
             results["scan --snapshot (kubectl layout, 723 MB)"] = _scan(pretty, args.runs, out)
+        if args.large:
+            large = DATA / "snapshot-200k.json"
+            _generate(large, 0, 200000, 8000)
+            results["scan --snapshot (200,000 pods, 1.1 GB)"] = _scan(large, args.runs, out)
         if args.cluster:
             print("kharden scan --cluster against the test API server ...", file=sys.stderr)
             results["scan --cluster (test API server on 127.0.0.1)"] = _cluster(standard, args.runs, out)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jsonschema
@@ -172,6 +175,19 @@ def require_shared() -> Path:
             pytest.fail(f"{missing}, and CI=true: the catalog contract cannot be checked")
         pytest.skip(missing)
     return SHARED
+
+
+def load_bench(name: str) -> ModuleType:
+    """The benchmark script ``bench/NAME.py`` as a module (its input generators serve tests too)."""
+    module_name = f"bench_{name}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, TESTS.parent / "bench" / f"{name}.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = sys.modules[module_name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

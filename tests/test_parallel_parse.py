@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kharden import ScanOptions, scan
-from kharden._yaml import iter_documents
+from kharden._yaml import Document, iter_documents
 from kharden.errors import ConfigError, InputError
 from kharden.model import Report
-from kharden.sources import files
+from kharden.sources import _workers, files
 
 
 def _round_trip(value: object) -> Any:
@@ -91,7 +92,55 @@ def test_default_uses_workers_only_for_large_inputs(tmp_path: Path, monkeypatch:
     assert files._jobs(None, small[:1]) == 1
     assert files._jobs(2, small) == 2
     monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", 10)
-    assert files._jobs(None, small) == 4
+    assert files._jobs(None, small) == 2  # one per CPU, but never more than the files
+    many = small * 5
+    assert files._jobs(None, many) == 4
+
+
+def test_jobs_never_more_than_the_files_nor_twice_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert files._jobs(5000, ["a.yaml", "b.yaml"]) == 2
+    assert files._jobs(5000, [f"{n}.yaml" for n in range(300)]) == 4
+    assert files._jobs(3, [f"{n}.yaml" for n in range(300)]) == 3
+
+
+def test_jobs_5000_on_two_files_starts_two_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(POD.format(name=name))
+    started: list[int] = []
+    real = _workers._Pool.__post_init__
+
+    def counting(pool: _workers._Pool) -> None:
+        real(pool)
+        started.append(len(pool.workers))
+
+    monkeypatch.setattr(_workers._Pool, "__post_init__", counting)
+    report = scan([str(tmp_path)], ScanOptions(jobs=5000, rules=("pod.privileged",)))
+    assert started == [2]
+    assert sorted(f.object.name for f in report.findings) == ["a", "b"]
+
+
+def test_workers_send_documents_back_in_chunks_as_they_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker holds one chunk of documents, not a file's: a large file arrives in many messages, and the
+    main process adds the first documents before the worker has parsed the last."""
+    big = tmp_path / "big.yaml"
+    big.write_text("---\n".join(POD.format(name=f"p{n}") for n in range(400)))
+    (tmp_path / "small.yaml").write_text(POD.format(name="small"))
+    monkeypatch.setattr(_workers, "WORKER_CHUNK_BYTES", 4096)
+    messages: list[int] = []
+    real = _workers._unpickled
+
+    def counting(message: bytes) -> Iterator[Document]:
+        messages.append(len(message))
+        return real(message)
+
+    monkeypatch.setattr(_workers, "_unpickled", counting)
+    parallel = scan([str(tmp_path)], ScanOptions(jobs=2))
+    assert len(messages) >= 20  # 401 documents of about 300 pickled bytes each, in chunks of 4 KiB
+    assert max(messages) < 4096 + 2048  # a chunk is full at 4 KiB: one document over at most
+    assert _summary(parallel) == _summary(scan([str(tmp_path)], ScanOptions(jobs=1)))
 
 
 _PARENT = os.getpid()
@@ -177,3 +226,32 @@ def test_jobs_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["scan", "--jobs", "0", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "kharden: error: --jobs must be at least 1"
     assert main(["scan", "--jobs", "2", "-f", "json", str(tmp_path)]) == 1
+
+
+def _dies_half_way_through(path: str, max_bytes: int) -> object:
+    """Module level, like _dies_in_a_worker: a worker killed after it has sent part of a file."""
+    documents, error = _PARSE_FILE(path, max_bytes)
+    if os.getpid() == _PARENT or documents is None or not path.endswith("big.yaml"):
+        return documents, error
+
+    def then_dies() -> Iterator[Document]:
+        for index, document in enumerate(documents):
+            if index == 300:
+                os._exit(9)
+            yield document
+
+    return then_dies(), error
+
+
+def test_a_worker_dying_half_way_through_a_file_loses_and_repeats_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.yaml").write_text(POD.format(name="first"))
+    (tmp_path / "big.yaml").write_text("---\n".join(POD.format(name=f"p{n}") for n in range(400)))
+    (tmp_path / "c.yaml").write_text(POD.format(name="last"))
+    expected = _summary(scan([str(tmp_path)], ScanOptions(jobs=1)))
+    monkeypatch.setattr(_workers, "WORKER_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(files, "_parse_file", _dies_half_way_through)
+    parallel = scan([str(tmp_path)], ScanOptions(jobs=2))
+    assert _summary(parallel) == expected
+    assert sum(1 for f in parallel.findings if f.rule == "pod.privileged") == 402

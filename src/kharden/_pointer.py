@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
-__all__ = ["escape", "join", "split", "trace"]
+__all__ = ["Positions", "escape", "join", "split", "trace"]
+
+
+class Positions(Protocol):
+    """Where the keys or items of a container were written, by the container's ``id``."""
+
+    def get(self, key: int, /) -> Sequence[int] | None: ...
 
 
 def escape(token: str | int) -> str:
@@ -54,7 +60,7 @@ def walk(root: Any, pointer: str) -> Iterator[tuple[Any, str | int]]:
             return
 
 
-def trace(root: Any, pointer: str, positions: Mapping[int, Sequence[int]] | None) -> tuple[int | None, str]:
+def trace(root: Any, pointer: str, positions: Positions | None) -> tuple[int | None, str]:
     """One walk of ``pointer`` through ``root`` for what a finding needs of it.
 
     Returns the position (from ``positions``: per dict, one entry per key in the dict's order;

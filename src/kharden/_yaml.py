@@ -20,7 +20,7 @@ import gc
 import re
 import sys
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -123,14 +123,36 @@ def _key_text(key: Any) -> str:
 class Positions:
     """Where each key and list item of one document was written.
 
-    Per dict, an ``array`` of packed positions in the dict's key order; per list, one
-    per item. Arrays hold machine integers, a quarter of the memory of a dict of ints.
+    Per dict, the packed positions of its keys in the dict's order; per list, one per item. They are
+    kept in one ``array`` for the whole document (a few bytes per field, where an array per container
+    cost four kilobytes per document): the containers in preorder, each as the size of its block (its
+    own and its descendants' entries, headers included) followed by its own positions, so that a walk
+    down a pointer skips a sibling's whole subtree in one step. A document whose anchors and aliases
+    share a container keeps the table by container (``id``) it was built with.
     """
 
-    __slots__ = ("_table",)
+    __slots__ = ("_packed", "_root", "_table")
 
-    def __init__(self, table: dict[int, array[int]]) -> None:
+    def __init__(
+        self, table: dict[int, array[int]] | None = None, root: Any = None, packed: array[int] | None = None
+    ) -> None:
         self._table = table
+        self._root = root
+        self._packed = packed
+
+    @classmethod
+    def compact(cls, root: Any, table: dict[int, array[int]]) -> Positions:
+        """The positions of ``table`` (per container of ``root``, by ``id``) in one array, when each container
+        appears once in ``root`` with one position per key or item; else kept as the table."""
+        packed: array[int] = array("Q")
+        visited = [0]
+        try:
+            _pack(root, table, packed, visited)
+        except _NotPackable:
+            return cls(table)
+        if visited[0] != len(table):
+            return cls(table)  # a container shared (aliases): it has one table entry for several places
+        return cls(root=root, packed=packed)
 
     @classmethod
     def of_list(cls, items: list[Any], marks: list[tuple[int, int]]) -> Positions:
@@ -140,11 +162,91 @@ class Positions:
 
     def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
-        return unpack(_pointer.trace(root, pointer, self._table)[0])
+        return unpack(_pointer.trace(root, pointer, self.lookup())[0])
+
+    def lookup(self) -> Mapping[int, Sequence[int]] | _Walk:
+        """What ``_pointer.trace`` reads positions from, for one walk down from the document's root."""
+        return self._table if self._table is not None else _Walk(self)
 
     @property
-    def table(self) -> dict[int, array[int]]:
-        return self._table
+    def table(self) -> Mapping[int, Sequence[int]]:
+        """Per container (by ``id``), the positions of its keys or items."""
+        if self._table is not None:
+            return self._table
+        view = memoryview(cast("array[int]", self._packed))
+        laid_out = {}
+        offset = 0
+        for container in _preorder(self._root):
+            laid_out[id(container)] = view[offset + 1 : offset + 1 + len(container)]
+            offset += 1 + len(container)
+        return laid_out
+
+    def _packed_bytes(self) -> bytes | None:
+        return self._packed.tobytes() if self._packed is not None else None
+
+
+class _Walk:
+    """The positions of the containers one pointer walk meets, from the document's root down, in the
+    order ``_pointer.trace`` asks for them: each child is found after its parent's block header by
+    skipping its earlier siblings' blocks. Anything else is looked up in the whole table."""
+
+    __slots__ = ("_node", "_offset", "_positions")
+
+    def __init__(self, positions: Positions) -> None:
+        self._positions = positions
+        self._node: Any = positions._root
+        self._offset = 0
+
+    def get(self, key: int, default: Any = None) -> Any:
+        node = self._node
+        packed = cast("array[int]", self._positions._packed)
+        if id(node) == key:
+            return memoryview(packed)[self._offset + 1 : self._offset + 1 + len(node)]
+        offset = self._offset + 1 + len(node)
+        for child in _children(node):
+            if id(child) == key:
+                self._node, self._offset = child, offset
+                return memoryview(packed)[offset + 1 : offset + 1 + len(child)]
+            offset += packed[offset]
+        return self._positions.table.get(key, default)
+
+
+class _NotPackable(Exception):  # noqa: N818 - a signal, caught in Positions.compact
+    """A container without one position per key or item."""
+
+
+def _pack(node: Any, table: dict[int, array[int]], packed: array[int], visited: list[int]) -> int:
+    """Append the block of ``node`` (its size, its positions, its children's blocks) to ``packed``."""
+    entry = table.get(id(node))
+    if entry is None or len(entry) != len(node):
+        raise _NotPackable
+    visited[0] += 1
+    header = len(packed)
+    packed.append(0)
+    packed.extend(entry)
+    size = 1 + len(entry)
+    for child in node.values() if node.__class__ is dict else node:
+        if child.__class__ is dict or child.__class__ is list:
+            size += _pack(child, table, packed, visited)
+    packed[header] = size
+    return size
+
+
+def _children(node: Any) -> list[Any]:
+    """The dicts and lists directly in ``node``, in order."""
+    values = node.values() if node.__class__ is dict else node if node.__class__ is list else ()
+    return [v for v in values if v.__class__ is dict or v.__class__ is list]
+
+
+def _preorder(root: Any) -> Iterator[Any]:
+    """Every dict and list in ``root``, each before its children, children in order (no recursion:
+    YAML nests 1,000 deep)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.__class__ is dict or node.__class__ is list:
+            yield node
+            stack += reversed(_children(node))
 
 
 def unpack(packed: int | None) -> tuple[int, int] | None:
@@ -172,13 +274,26 @@ class Document:
     """The ``# Source: chart/templates/x.yaml`` comment Helm writes before the document."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Positions are keyed by the id() of each dict and list, which means nothing in another
-        # process: send the containers in a list, which one pickle keeps the same objects as those
-        # in ``data``, and their positions as one block of bytes (an array apiece pickles 4x slower).
+        # Positions by container are keyed by the id() of each dict and list, which means nothing in
+        # another process: send the containers in a list, which one pickle keeps the same objects as
+        # those in ``data``, and their positions as one block of bytes (an array apiece pickles 4x
+        # slower). Positions kept in one array need only the array.
+        packed = self.positions._packed_bytes()
+        if packed is not None:
+            return _document, (
+                self.data,
+                self.index,
+                self.line,
+                self.column,
+                None,
+                packed,
+                None,
+                self.source_comment,
+            )
         table = self.positions.table
         containers = [c for c in _containers(self.data) if id(c) in table]
         positions = [table[id(c)] for c in containers]
-        packed = b"".join([p.tobytes() for p in positions])
+        packed = b"".join([bytes(p) for p in positions])
         sizes = array("L", [len(p) for p in positions]).tobytes()
         return _document, (
             self.data,
@@ -197,13 +312,15 @@ def _document(
     index: int,
     line: int,
     column: int,
-    containers: list[Any],
+    containers: list[Any] | None,
     packed: bytes,
-    sizes: bytes,
+    sizes: bytes | None,
     source: str | None,
 ) -> Document:
     flat: array[int] = array("Q")
     flat.frombytes(packed)
+    if containers is None or sizes is None:
+        return Document(data, index, line, column, Positions(root=data, packed=flat), source)
     counts: array[int] = array("L")
     counts.frombytes(sizes)
     table: dict[int, array[int]] = {}
@@ -459,12 +576,16 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
                     source = path
                 next_comment += 1
             previous_end = node.end_mark.line
+            positions = Positions.compact(data, builder.table)
+            # The builder's bound method refers to the builder: without this, that cycle would keep it,
+            # and the table of arrays the compact positions replace, until a collection.
+            del builder.build
             yield Document(
                 data=data,
                 index=index,
                 line=start.line + 1,
                 column=start.column + 1,
-                positions=Positions(builder.table),
+                positions=positions,
                 source_comment=source,
             )
             index += 1

@@ -2,6 +2,9 @@
 
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or input
 errors (an input error in one file does not hide the other files' findings).
+
+Each command imports what it needs when it runs (``kharden --version`` and ``kharden rules`` start
+in a few tens of milliseconds); only the argument parser and light modules load at start-up.
 """
 
 from __future__ import annotations
@@ -12,33 +15,22 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import TextIO
 
-from . import __version__, attack_paths, reach
+from . import TYPE_CHECKING, __version__
 from ._display import printable, say
-from .baseline import Baseline, baseline_json, load_baseline
-from .config import Config, find_config, load_config
-from .enforce import command as admission_command
 from .errors import KhardenError, UsageError
-from .generate import command as generate_command
-from .model import STDIN_FILE, Report, Severity
-from .paths import EXPOSED, GOALS
-from .probe import command as probe_command
-from .report import FORMATS, plan_outputs, render
-from .report import catalog as catalog_report
-from .report import paths as paths_report
-from .report import reach as reach_report
-from .report import whocan as whocan_report
-from .rules import REGISTRY
-from .rules import get as get_rule
-from .scan import ScanOptions, scan
-from .sources.cluster import ClusterOptions, Progress
-from .sources.files import DEFAULT_MAX_FILE_BYTES
-from .sources.snapshot import write_snapshot
-from .whocan import who_can
+from .report import FORMATS
+from .sources.limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU, WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TextIO
+
+    from .baseline import Baseline
+    from .config import Config
+    from .model import Report, Severity
+    from .scan import ScanOptions
+    from .sources.cluster import ClusterOptions, Progress
 
 __all__ = ["main"]
 
@@ -50,7 +42,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _parser() -> argparse.ArgumentParser:
+_EVERY_COMMAND = "*"
+"""``_parser``'s command when every command's arguments are wanted (shell completion)."""
+
+
+def _parser(command: str | None = _EVERY_COMMAND) -> argparse.ArgumentParser:
+    """The whole command line; ``command`` (the first word of the arguments) is the one about to run: the
+    arguments of a command whose module is heavy to import are added only for it (all by default)."""
     parser = _Parser(
         prog=PROG,
         description="Audit Kubernetes manifests, charts and clusters against a hardening checklist.",
@@ -213,15 +211,11 @@ def _parser() -> argparse.ArgumentParser:
     who_cmd.add_argument("--values", action="append", default=[], metavar="FILE", help="Helm values file")
     who_cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Helm --set value")
 
-    for add_parser in (
-        _reach_parser,
-        _fix_parser,
-        _paths_parser,
-        _probe_parser,
-        _generate_parser,
-        _admission_parser,
-    ):
+    for add_parser in (_reach_parser, _fix_parser):
         add_parser(commands)
+    heavy = (_paths_parser, _probe_parser, _generate_parser, _admission_parser)
+    for add_heavy in heavy:  # arguments only for the one that runs
+        add_heavy(commands, command)
     return parser
 
 
@@ -387,7 +381,7 @@ def _fix(args: argparse.Namespace) -> int:
     return 1 if changed else 0
 
 
-def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _probe_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
     probe_cmd = commands.add_parser(
         "probe",
         help="prove with probe pods that the network blocks what the NetworkPolicies deny (writes!)",
@@ -400,8 +394,11 @@ def _probe_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             " The only kharden command that writes to a cluster (RBAC: deploy/probe/)."
         ),
     )
-    probe_command.add_arguments(probe_cmd)
-    _cluster_arguments(probe_cmd)
+    if running in {"probe", _EVERY_COMMAND}:  # the module is heavy to import: see the module docstring
+        from .probe import command as probe_command  # noqa: PLC0415 - see the module docstring
+
+        probe_command.add_arguments(probe_cmd)
+        _cluster_arguments(probe_cmd)
 
 
 def _gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -435,10 +432,12 @@ def _gate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _severities(text: str) -> frozenset[Severity]:
+    from .model import Severity  # noqa: PLC0415 - see the module docstring
+
     return frozenset(Severity.parse(part) for part in text.split(",") if part.strip())
 
 
-def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _generate_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
     generate_cmd = commands.add_parser(
         "generate",
         help="write the hardening the inputs are missing (NetworkPolicies, ServiceAccounts, Pod Security)",
@@ -452,11 +451,14 @@ def _generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             " (-o DIR), or adds them to a kustomization (--write)."
         ),
     )
-    generate_command.add_arguments(generate_cmd)
-    _cluster_arguments(generate_cmd)
+    if running in {"generate", _EVERY_COMMAND}:
+        from .generate import command as generate_command  # noqa: PLC0415 - see the module docstring
+
+        generate_command.add_arguments(generate_cmd)
+        _cluster_arguments(generate_cmd)
 
 
-def _admission_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _admission_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
     admission_cmd = commands.add_parser(
         "admission",
         help="enforce the rules at admission: ValidatingAdmissionPolicies, or a validating webhook",
@@ -466,12 +468,15 @@ def _admission_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             " same rule runner as 'kharden scan'. See docs/admission.md."
         ),
     )
-    admission_command.add_arguments(
-        admission_cmd, lambda **kw: admission_cmd.add_subparsers(parser_class=_Parser, **kw)
-    )
+    if running in {"admission", _EVERY_COMMAND}:
+        from .enforce import command as admission_command  # noqa: PLC0415 - see the module docstring
+
+        admission_command.add_arguments(
+            admission_cmd, lambda **kw: admission_cmd.add_subparsers(parser_class=_Parser, **kw)
+        )
 
 
-def _paths_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _paths_parser(commands: argparse._SubParsersAction[_Parser], running: str | None) -> None:
     paths_cmd = commands.add_parser(
         "paths",
         help="attack paths from exposed workloads to cluster-admin, nodes, cloud, etcd and secrets",
@@ -488,6 +493,10 @@ def _paths_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
             "Exit codes: 0 no path, 1 paths found, 2 usage or input errors. See docs/paths.md."
         ),
     )
+    if running not in {"paths", _EVERY_COMMAND}:
+        return
+    from .report import paths as paths_report  # noqa: PLC0415 - see the module docstring
+
     paths_cmd.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or '-' for stdin")
     paths_cmd.add_argument(
         "--from",
@@ -573,7 +582,11 @@ def _file_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         metavar="N",
-        help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more)",
+        help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more;"
+        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU). Memory: each holds one file at a time"
+        " (at most --max-file-size) and sends its documents back in chunks of"
+        f" {WORKER_CHUNK_BYTES // 1048576} MiB; the main process keeps at most"
+        f" {WORKER_AHEAD_BYTES // 1048576} MiB of them for files ahead, besides the objects the scan reads",
     )
 
 
@@ -671,7 +684,7 @@ def _silence_stdout() -> None:
 
 
 def _run(argv: list[str]) -> int:
-    parser = _parser()
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
     args, extra = parser.parse_known_args(argv)
     if extra:
         # argparse leaves paths given after options unparsed ('who-can get secrets -n shop k8s/'): take them.
@@ -683,15 +696,14 @@ def _run(argv: list[str]) -> int:
     if args.command == "snapshot":
         return _snapshot(args)
     if args.command == "rules":
-        render = {
-            "table": catalog_report.rules_table,
-            "md": catalog_report.rules_markdown,
-            "json": catalog_report.rules_json,
-        }
-        _write(render[args.format](REGISTRY), None, terminal=args.format == "table")
+        from . import _catalog  # noqa: PLC0415 - see the module docstring
+
+        _write(_catalog.rules_text(args.format), None, terminal=args.format == "table")
         return 0
     if args.command == "explain":
-        _write(catalog_report.explain(get_rule(args.rule)), None, terminal=True)
+        from . import _catalog  # noqa: PLC0415
+
+        _write(_catalog.explain_text(args.rule), None, terminal=True)
         return 0
     if args.command == "completion":
         _write(completion_script(args.shell), None)
@@ -716,12 +728,18 @@ def _run(argv: list[str]) -> int:
     if args.command == "generate":
         return _generate(args)
     if args.command == "admission":
-        return admission_command.run(args, _write)
+        return _admission(args)
     parser.print_help(sys.stderr)
     return 2
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from .baseline import load_baseline  # noqa: PLC0415
+    from .model import Severity  # noqa: PLC0415
+    from .report import plan_outputs, render  # noqa: PLC0415
+
     config = _config(args)
     if args.fail_on is not None and not args.fail_on.strip():
         raise UsageError("--fail-on needs a severity (critical, high, medium, low, info) or 'never'")
@@ -759,6 +777,8 @@ def _check_locations(report: Report, formats: list[str]) -> None:
     ``# Source:`` comments of rendered charts, or ``--stdin-name``."""
     if not {"sarif", "github"} & set(formats):
         return
+    from .model import STDIN_FILE  # noqa: PLC0415
+
     nameless = [f for f in report.findings if f.location.file == STDIN_FILE and not f.location.template]
     if nameless:
         raise UsageError(
@@ -768,6 +788,8 @@ def _check_locations(report: Report, formats: list[str]) -> None:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    from .config import Config, find_config, load_config  # noqa: PLC0415
+
     if args.no_config:
         if args.config:
             raise UsageError("--config and --no-config contradict each other")
@@ -790,6 +812,8 @@ def _complete(output: TextIO | None = None, exit_method: Callable[[int], object]
     """Answer the shell's completion request (argcomplete's protocol) and exit; rule options complete
     rule IDs and section globs."""
     import argcomplete  # noqa: PLC0415 - only completion needs it
+
+    from .rules import REGISTRY  # noqa: PLC0415
 
     rule_ids = [rule.id for rule in REGISTRY]
     globs = sorted({f"{rule_id.split('.', 1)[0]}.*" for rule_id in rule_ids})
@@ -844,6 +868,8 @@ def _catalog_parsers(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline | None) -> ScanOptions:
+    from .scan import ScanOptions  # noqa: PLC0415
+
     node_roots = tuple(args.node_root) + (("/",) if args.node else ())
     if not args.paths and not node_roots and not args.cluster and args.snapshot is None:
         raise UsageError(
@@ -878,6 +904,8 @@ def _scan_options(args: argparse.Namespace, config: Config, baseline: Baseline |
 
 
 def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
+    from .scan import scan  # noqa: PLC0415
+
     try:
         return scan(paths, options)
     finally:
@@ -885,6 +913,8 @@ def _run_scan(paths: Sequence[str], options: ScanOptions) -> Report:
 
 
 def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
+    from .sources.cluster import ClusterOptions  # noqa: PLC0415
+
     if args.parallel < 1:
         raise UsageError("--parallel must be at least 1")
     return ClusterOptions(
@@ -898,6 +928,8 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
+    from .sources.snapshot import write_snapshot  # noqa: PLC0415
+
     options = _cluster_options(args)
     try:
         info = write_snapshot(options, args.output)
@@ -942,6 +974,10 @@ class _ProgressLine:
 
 
 def _baseline_write(file: str, args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from .baseline import baseline_json  # noqa: PLC0415
+
     if args.baseline:
         raise UsageError("baseline write records every unsuppressed finding: it takes no --baseline")
     config = replace(_config(args), baseline=None)
@@ -964,6 +1000,10 @@ def _baseline_write(file: str, args: argparse.Namespace) -> int:
 
 
 def _who_can(args: argparse.Namespace) -> int:
+    from .report import whocan as whocan_report  # noqa: PLC0415
+    from .scan import ScanOptions  # noqa: PLC0415
+    from .whocan import who_can  # noqa: PLC0415
+
     if not args.paths:
         raise UsageError("nothing to read: give files, directories, or '-' for stdin")
     answer = who_can(
@@ -982,6 +1022,10 @@ def _who_can(args: argparse.Namespace) -> int:
 
 
 def _reach(args: argparse.Namespace) -> int:
+    from . import reach  # noqa: PLC0415
+    from .report import reach as reach_report  # noqa: PLC0415
+    from .scan import ScanOptions  # noqa: PLC0415
+
     if not args.paths and not args.cluster and args.snapshot is None:
         raise UsageError(
             "nothing to read: give files, directories, '-' for stdin, --cluster or --snapshot FILE"
@@ -1031,6 +1075,8 @@ def _reach(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
+    from .probe import command as probe_command  # noqa: PLC0415
+
     options = _cluster_options(args)
     try:
         return probe_command.run(args, options, _write, color=_color("auto", args.output))
@@ -1039,6 +1085,8 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from .generate import command as generate_command  # noqa: PLC0415
+
     if not args.cluster and (args.context or args.kubeconfig or args.namespaces):
         raise UsageError("--context, --kubeconfig and --namespace need --cluster")
     options = _cluster_options(args) if args.cluster else None
@@ -1049,6 +1097,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _paths(args: argparse.Namespace) -> int:
+    from . import attack_paths  # noqa: PLC0415
+    from .paths import EXPOSED, GOALS  # noqa: PLC0415
+    from .report import paths as paths_report  # noqa: PLC0415
+    from .scan import ScanOptions  # noqa: PLC0415
+
     if not args.paths and not args.node_root and not args.cluster and args.snapshot is None:
         raise UsageError(
             "nothing to read: give files, directories, '-' for stdin, --node-root DIR, --cluster or"
@@ -1109,9 +1162,17 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+def _admission(args: argparse.Namespace) -> int:
+    from .enforce import command as admission_command  # noqa: PLC0415 - see the module docstring
+
+    return admission_command.run(args, _write)
+
+
 def _write(text: str, output: str | None, *, terminal: bool = False) -> None:
     """Write ``text`` to ``output`` (stdout when ``None``) as UTF-8; text meant for a terminal
     (``terminal``) goes to stdout in stdout's encoding, what it cannot encode written as escapes."""
+    from pathlib import Path  # noqa: PLC0415
+
     if output is not None:
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,10 @@ Messages never echo the offending text, which may hold a secret: file and line a
 
 from __future__ import annotations
 
-from typing import Any
+from . import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ClusterError", "ConfigError", "InputError", "KhardenError", "UsageError"]
 

@@ -219,7 +219,8 @@ class Obj:
     def trace(self, path: str) -> tuple[Location, str]:
         """The location of ``path`` and its stable form (list items by name), in one walk."""
         origin = self.origin
-        packed, stable = _pointer.trace(self.raw, path, origin.positions.table if origin.positions else None)
+        positions = origin.positions.lookup() if origin.positions is not None else None
+        packed, stable = _pointer.trace(self.raw, path, positions)
         found = unpack(packed)
         line, column = found if found is not None else (origin.line, origin.column)
         if origin.renderer is None:

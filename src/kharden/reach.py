@@ -126,7 +126,7 @@ def _pods(network: Network, text: str, ref: str) -> list[PodClass]:
         return network.classes[:-1]
     classes = network.classes_of(namespace)
     if name == "*" and kind is None:
-        found = classes
+        found = list(classes)  # the network's list is shared: read-only
     else:
         found = [c for c in classes if any(_names(p.obj, network, kind, name) for p in c.pods)]
     if not found:

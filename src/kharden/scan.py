@@ -35,7 +35,6 @@ from .model import (
     Severity,
     Unevaluated,
 )
-from .paths.findings import on_paths
 from .rules import INPUTS, Rule, select
 from .runner import Judgement, Runner, template_annotations
 from .score import scorecard
@@ -295,7 +294,11 @@ def evaluate(
 
     findings.sort(key=_order)
     _tell_apart(findings, policy)  # final fingerprints, before the attack paths count by them
-    counts = on_paths(context, findings) if attack_paths else None  # before errors: it may build engines
+    counts = None
+    if attack_paths:  # before errors: it may build engines
+        from .paths.findings import on_paths  # noqa: PLC0415 - networkx and the graph, only when counted
+
+        counts = on_paths(context, findings)
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     runs = [
         RuleRun(

@@ -280,6 +280,9 @@ def grant(written: Doc, namespace: str | None = None) -> list[Doc]:
     ("rule_id", "written", "namespace", "fires"),
     [
         ("rbac.escalate", rule("rbac.authorization.k8s.io", "clusterroles", "bind", "cluster-admin"), None, True),
+        # bind is asked in the namespace of the RoleBinding being written, for a ClusterRole too
+        ("rbac.escalate", rule("rbac.authorization.k8s.io", "clusterroles", "bind", "admin"), "shop", True),
+        ("rbac.escalate", rule("rbac.authorization.k8s.io", "clusterroles", "escalate"), "shop", False),
         ("rbac.escalate", rule("rbac.authorization.k8s.io", "roles", "escalate"), "shop", True),
         ("rbac.escalate", rule("rbac.authorization.k8s.io", "roles", "*"), "shop", True),
         ("rbac.escalate", rule("", "users", "impersonate"), None, True),

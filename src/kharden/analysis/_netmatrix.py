@@ -24,12 +24,12 @@ only: addresses outside the cluster have no NetworkPolicy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._netparse import EGRESS, INGRESS, Rule
 from ._netsets import ALL_PORTS, AddressSet
-from .netpol import External, Network, PodClass
+from .netpol import External, Network, PodClass, bit_indexes
 
 __all__ = ["ALL", "SOME", "Matrix", "matrix"]
 
@@ -79,7 +79,7 @@ class _Computation:
 
     # -- bit sets of classes to namespaces -----------------------------------------------------------
 
-    def ns_bits(self, classes: int) -> int:
+    def nsbit_indexes(self, classes: int) -> int:
         """The namespaces (as a bit set) holding some of ``classes``."""
         found = self._ns_bits.get(classes)
         if found is None:
@@ -94,13 +94,13 @@ class _Computation:
     def ns_list(self, classes: int) -> tuple[int, ...]:
         found = self._ns_list.get(classes)
         if found is None:
-            found = tuple(_bits(self.ns_bits(classes)))
+            found = tuple(bit_indexes(self.nsbit_indexes(classes)))
             self._ns_list[classes] = found
         return found
 
     def add(self, sources: int, destinations: int) -> None:
         if sources and destinations:
-            reached = self.ns_bits(destinations)
+            reached = self.nsbit_indexes(destinations)
             for ns in self.ns_list(sources):
                 self.some[ns] |= reached
 
@@ -156,8 +156,10 @@ class _Computation:
         cells: dict[str, dict[str, str]] = {}
         for a in populated:
             row: dict[str, str] = {}
-            for b in _bits(self.some[a]):
-                row[names[b]] = ALL if full[a] >> b & 1 else SOME
+            some = self.some[a]
+            fully = set(bit_indexes(some & full[a]))  # a set: testing bit b of a long row costs the row
+            for b in bit_indexes(some):
+                row[names[b]] = ALL if b in fully else SOME
             row.update(self.external_row(a, externals))
             if row:
                 cells[names[a]] = row
@@ -222,7 +224,7 @@ class _Computation:
         if not externals:
             return {}
         levels: dict[str, list[str | None]] = {e.name: [] for e in externals}
-        for index in _bits(self.masks[ns]):
+        for index in bit_indexes(self.masks[ns]):
             cls = self.net.classes[index]
             for external in externals:
                 levels[external.name].append(self.external_level(cls, external.addresses))
@@ -247,10 +249,3 @@ class _Computation:
                     return ALL
                 level = SOME
         return level
-
-
-def _bits(value: int) -> Iterator[int]:
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low

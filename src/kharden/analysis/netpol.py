@@ -90,6 +90,7 @@ __all__ = [
     "PortSpec",
     "Rule",
     "Side",
+    "bit_indexes",
     "build_network",
     "target_port",
     "workload_ref",
@@ -303,6 +304,8 @@ class Network:
         self.class_ns[-1] = len(namespaces)
         self._index = _LabelIndex([c for c in self.classes[:-1] if not c.host_network])
         self._namespace_cache: dict[LabelSelector, tuple[int, int, bool]] = {}
+        self._of_namespace: dict[str, list[PodClass]] = {}
+        self._by_label: dict[str, dict[tuple[str, str], list[PodClass]]] = {}
         self._known_names = frozenset(self.namespaces)
         self.isolated_bits = {INGRESS: 0, EGRESS: 0}
         for policy in self.policies:
@@ -321,7 +324,7 @@ class Network:
             if direction not in policy.types:
                 continue
             self.isolated_bits[direction] |= policy.selected
-            for index in _bits(policy.selected):
+            for index in bit_indexes(policy.selected):
                 self.classes[index].policies(direction).append(policy)
 
     def _compile_rule(self, rule: Rule, ns: Namespace) -> None:
@@ -335,26 +338,26 @@ class Network:
                 addresses.append(peer.addresses)
                 peer_bits.append((0, 0))
             else:
-                peer_bits.append(self._peer_bits(peer, ns))
+                peer_bits.append(self._peerbit_indexes(peer, ns))
         rule.peer_bits = tuple(peer_bits)
         rule.classes = 0
         for bits, _ in peer_bits:
             rule.classes |= bits
         rule.addresses = AddressSet.union(addresses)
 
-    def _peer_bits(self, peer: Peer, ns: Namespace) -> tuple[int, int]:
+    def _peerbit_indexes(self, peer: Peer, ns: Namespace) -> tuple[int, int]:
         """``(classes the peer matches, those among them matched only by assumption)``."""
         pods = self._index.bits(peer.pod_selector or EVERYTHING)
         if peer.namespace_selector is None:
             return pods & self.ns_masks[ns.index], 0
-        sure, maybe, outside = self._namespace_bits(peer.namespace_selector)
+        sure, maybe, outside = self._namespacebit_indexes(peer.namespace_selector)
         bits, assumed = pods & (sure | maybe), pods & maybe
         if outside and (peer.pod_selector is None or _satisfiable(peer.pod_selector, None)):
             bits |= self.outside_bit
             assumed |= self.outside_bit
         return bits, assumed
 
-    def _namespace_bits(self, selector: LabelSelector) -> tuple[int, int, bool]:
+    def _namespacebit_indexes(self, selector: LabelSelector) -> tuple[int, int, bool]:
         """Classes of the namespaces ``selector`` matches surely, or by assumption; and whether it
         may match a namespace outside the scan."""
         cached = self._namespace_cache.get(selector)
@@ -373,8 +376,13 @@ class Network:
     # -- questions -----------------------------------------------------------------------------
 
     def classes_of(self, namespace: str) -> list[PodClass]:
-        ns = self.namespaces.get(namespace)
-        return [] if ns is None else [self.classes[i] for i in _bits(self.ns_masks[ns.index])]
+        """The classes of a namespace's pods (one list per namespace, made once: read-only)."""
+        found = self._of_namespace.get(namespace)
+        if found is None:
+            ns = self.namespaces.get(namespace)
+            found = [] if ns is None else [self.classes[i] for i in bit_indexes(self.ns_masks[ns.index])]
+            self._of_namespace[namespace] = found
+        return found
 
     def isolated(self, cls: PodClass, direction: str) -> bool:
         return bool(self.isolated_bits[direction] >> cls.index & 1)
@@ -456,7 +464,7 @@ class Network:
                 yield from policy.rules(direction)
 
     def selected(self, policy: Policy) -> list[PodClass]:
-        return [self.classes[i] for i in _bits(policy.selected)]
+        return [self.classes[i] for i in bit_indexes(policy.selected)]
 
     def admits_every_namespace(self, peer: Peer) -> bool:
         """Whether the peer matches every pod of every namespace (``namespaceSelector: {}``).
@@ -475,7 +483,19 @@ class Network:
     def backends(self, service: Service) -> list[PodClass]:
         """The pods a Service sends to: its selector over the pods of its namespace."""
         namespace = service.obj.ref.namespace or "default"
-        return [c for c in self.classes_of(namespace) if service.selector.matches(c.labels)]
+        key = service.selector.index_key
+        classes = self.classes_of(namespace) if key is None else self._labelled(namespace).get(key, ())
+        return [c for c in classes if service.selector.matches(c.labels)]
+
+    def _labelled(self, namespace: str) -> dict[tuple[str, str], list[PodClass]]:
+        """A namespace's classes by each of their labels (in class order), made once per namespace."""
+        found = self._by_label.get(namespace)
+        if found is None:
+            found = self._by_label[namespace] = {}
+            for cls in self.classes_of(namespace):
+                for item in cls.labels.items():
+                    found.setdefault(item, []).append(cls)
+        return found
 
     def open_ingress(self, cls: PodClass, protocol: str, port: int) -> Grant | None:
         """What lets any source, inside or outside the cluster, reach ``cls`` on ``port``: no
@@ -501,12 +521,31 @@ def _named(destination: Endpoint) -> tuple[NamedPorts | None, int]:
     return destination.named_ports, destination.ports_key
 
 
-def _bits(value: int) -> Iterator[int]:
-    """Indices of the set bits of ``value``, lowest first."""
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low
+def bit_indexes(value: int) -> list[int]:
+    """Indices of the set bits of ``value``, lowest first.
+
+    Peeling the lowest bit off costs the whole integer each time: fine for a few bits, quadratic for a
+    row of thousands of classes or namespaces. Those are read off the binary digits instead.
+    """
+    if value.bit_count() <= _FEW_BITS:
+        found = []
+        while value:
+            low = value & -value
+            found.append(low.bit_length() - 1)
+            value ^= low
+        return found
+    digits = bin(value)  # '0b' then the highest bit first
+    top = len(digits) - 1
+    found = []
+    position = digits.find("1", 2)
+    while position >= 0:
+        found.append(top - position)
+        position = digits.find("1", position + 1)
+    found.reverse()
+    return found
+
+
+_FEW_BITS = 8
 
 
 class _LabelIndex:

@@ -30,9 +30,10 @@ in and its index, so a finding names file and line.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from ..errors import InputError
 from ..model import Location, Obj
@@ -42,9 +43,11 @@ from .selectors import NOTHING, LabelSelector, parse_label_selector
 
 __all__ = [
     "ALL",
+    "BIND_REQUESTS",
     "RBAC_GROUP",
     "Binding",
     "Grant",
+    "Holding",
     "PermissionSet",
     "PolicyRule",
     "Rbac",
@@ -54,6 +57,7 @@ __all__ = [
     "RuleRef",
     "Subject",
     "custom_resources",
+    "describe_role_rules",
     "describe_rules",
     "parse_request",
 ]
@@ -65,6 +69,7 @@ BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
 RBAC_KINDS = ROLE_KINDS + BINDING_KINDS
 SERVICE_ACCOUNT = "ServiceAccount"
 _SA_USER_PREFIX = "system:serviceaccount:"
+_T = TypeVar("_T")
 
 
 # Built-in resources: plural -> (preferred API group, cluster-scoped?). Bare names on the command
@@ -209,6 +214,11 @@ class Request:
         return f"{self.verb} {text}" + (f" {self.name!r}" if self.name is not None else "")
 
 
+# The authorizer asks "bind" in the namespace of the RoleBinding being written, for a ClusterRole too: a
+# RoleBinding may grant it (the RBAC documentation's role-grantor example), so both are asked namespaced.
+BIND_REQUESTS = (Request("bind", "clusterroles", RBAC_GROUP), Request.of("bind", "roles", RBAC_GROUP))
+
+
 def parse_request(
     verb: str, resource: str, name: str | None = None, custom: Mapping[str, tuple[str, bool]] | None = None
 ) -> Request:
@@ -337,7 +347,7 @@ class RuleRef:
 
 @dataclass(eq=False, slots=True)
 class Role:
-    """A Role or ClusterRole, with its effective rules (aggregation resolved)."""
+    """A Role or ClusterRole, with its effective rules (aggregation resolved, kept unexpanded)."""
 
     id: RoleId
     obj: Obj | None
@@ -345,8 +355,31 @@ class Role:
     aggregation: tuple[LabelSelector, ...] | None
     """The ``clusterRoleSelectors`` of an aggregated ClusterRole; ``None`` when it aggregates nothing."""
     written: tuple[RuleRef, ...]
-    rules: tuple[RuleRef, ...] = ()
-    """What the role holds: its written rules, or those of the roles an aggregated ClusterRole aggregates."""
+    aggregated: tuple[Role, ...] = ()
+    """For an aggregated ClusterRole: the ClusterRoles whose written rules it holds, in order (those its
+    selectors reach, transitively; aggregated ones only pass their selectors on). Their rules are not
+    copied: a ClusterRole aggregated by a hundred others is one set of rules."""
+    _rules: tuple[RuleRef, ...] | None = field(default=None, repr=False)
+
+    @property
+    def sources(self) -> tuple[Role, ...]:
+        """The roles whose written rules this one holds: itself, or what it aggregates."""
+        return self.aggregated if self.aggregation is not None else (self,)
+
+    @property
+    def rules(self) -> tuple[RuleRef, ...]:
+        """What the role holds: its written rules, or those of the roles an aggregated ClusterRole aggregates.
+
+        Expanded on first use; the engine's own questions (``Rbac.rules_where``) never expand it.
+        """
+        if self._rules is None:
+            self._rules = tuple(ref for source in self.sources for ref in source.written)
+        return self._rules
+
+    @property
+    def rule_count(self) -> int:
+        """``len(rules)``, without expanding them."""
+        return sum(len(source.written) for source in self.sources)
 
     @property
     def builtin(self) -> bool:
@@ -410,6 +443,12 @@ def describe_rules(binding: Binding, rules: Sequence[RuleRef], most: int = 3) ->
     """
     role = binding.role
     text = f"{binding.label} -> {role.label if role is not None else binding.role_ref}"
+    rules_text = describe_role_rules(role, rules, most)
+    return f"{text} {rules_text}" if rules_text else text
+
+
+def describe_role_rules(role: Role | None, rules: Sequence[RuleRef], most: int = 3) -> str:
+    """The rules part of :func:`describe_rules`: the same for every binding of ``role``."""
     groups: dict[RoleId, list[RuleRef]] = {}
     for ref in rules[:most]:
         groups.setdefault(ref.role, []).append(ref)
@@ -426,19 +465,54 @@ def describe_rules(binding: Binding, rules: Sequence[RuleRef], most: int = 3) ->
         parts.append(f"{prefix}rule{'s' if len(refs) > 1 else ''} {where}")
     if len(rules) > most:
         parts[-1] += f" and {len(rules) - most} more rule{'s' if len(rules) - most > 1 else ''}"
-    return f"{text} {'; '.join(parts)}" if parts else text
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
-class PermissionSet:
-    """Everything one subject holds, directly or through the groups it is in.
+class Holding:
+    """A symbolic grant: every subject ``binding`` names holds ``rules`` (of its role) in its scope.
 
-    ``bindings`` are the bindings that name the subject (or a group of it), each with the subject as it
-    names it and its pointer; their roles' rules, aggregation resolved, are what it holds.
+    Iterating it gives the grants one by one, subject by subject.
     """
 
-    subject: Subject
-    bindings: tuple[tuple[Binding, Subject, str], ...]
+    binding: Binding
+    rules: tuple[RuleRef, ...]
+
+    @property
+    def scope(self) -> str | None:
+        """The namespace the rules hold in; ``None``: cluster-wide."""
+        return self.binding.namespace
+
+    def __iter__(self) -> Iterator[Grant]:
+        binding = self.binding
+        return (
+            Grant(subject, path, binding, ref) for subject, path in binding.subjects for ref in self.rules
+        )
+
+    def __len__(self) -> int:
+        return len(self.binding.subjects) * len(self.rules)
+
+
+class PermissionSet:
+    """Everything one subject holds, directly or through the groups it is in, kept symbolic.
+
+    ``by_identity`` gives, for the subject and each group it is in, the bindings naming it (shared with every
+    other member of the group, never copied per subject); their roles' rules, aggregation resolved, are what
+    it holds. ``bindings`` and ``grants`` expand them on demand.
+    """
+
+    __slots__ = ("by_identity", "subject")
+
+    def __init__(
+        self, subject: Subject, by_identity: Sequence[tuple[Subject, Sequence[tuple[Binding, Subject, str]]]]
+    ) -> None:
+        self.subject = subject
+        self.by_identity = tuple(by_identity)
+
+    @property
+    def bindings(self) -> tuple[tuple[Binding, Subject, str], ...]:
+        """``(binding, subject as named, pointer)`` of every binding naming the subject or a group of it."""
+        return tuple(entry for _, entries in self.by_identity for entry in entries)
 
     @property
     def grants(self) -> tuple[Grant, ...]:
@@ -497,6 +571,7 @@ class Rbac:
             binding.stock = _is_stock(binding)
             for subject, path in binding.subjects:
                 self._by_subject.setdefault(subject, []).append((binding, subject, path))
+        self._index()
 
     def role(self, role_id: RoleId) -> Role | None:
         """The role with this kind, namespace and name (the first copy when the scan has several)."""
@@ -512,10 +587,7 @@ class Rbac:
         return next((r for r in found if r.obj is not None and r.obj.origin.file == file), found[0])
 
     def _aggregate(self) -> None:
-        """Give each aggregated ClusterRole the rules of the ClusterRoles it reaches through its selectors."""
-        for found in self.roles.values():
-            for role in found:
-                role.rules = role.written
+        """Give each aggregated ClusterRole the ClusterRoles its selectors reach (not their rules)."""
         # Aggregation sees one copy of each ClusterRole (the cluster holds one); others follow the first.
         cluster_roles = [found[0] for role_id, found in self.roles.items() if role_id.kind == "ClusterRole"]
         by_label: dict[tuple[str, str], list[Role]] = {}
@@ -540,7 +612,7 @@ class Rbac:
                 continue
             seen = {role}
             queue = [role]
-            rules: dict[RuleRef, None] = {}  # in order, each once
+            sources = []
             while queue:
                 current = queue.pop()
                 for selector in current.aggregation or ():
@@ -551,12 +623,119 @@ class Rbac:
                         if source.aggregation is not None:
                             queue.append(source)
                         else:
-                            rules.update(dict.fromkeys(source.written))
-            role.rules = tuple(rules)
+                            sources.append(source)
+            role.aggregated = tuple(sources)
         for found in self.roles.values():
+            first = found[0]
             for copy in found[1:]:
                 if copy.aggregation is not None:
-                    copy.rules = found[0].rules
+                    copy.aggregated = first.sources
+
+    def _index(self) -> None:
+        """The symbolic grants: each distinct rule -> where it is written -> who holds it -> who is bound.
+
+        Nothing is expanded per subject or per resource: a question is matched once against each distinct
+        rule (roles repeat the same rules thousands of times), and only the roles holding a matching rule
+        and the bindings naming those roles are visited.
+        """
+        self._written: dict[PolicyRule, list[tuple[Role, RuleRef]]] = {}
+        self._holders: dict[Role, list[tuple[Role, int]]] = {}
+        """Written role -> every role holding its rules, with the rank of its rules there (``Role.rules``)."""
+        for found in self.roles.values():
+            for role in found:
+                for ref in role.written:
+                    self._written.setdefault(ref.rule, []).append((role, ref))
+                for rank, source in enumerate(role.sources):
+                    self._holders.setdefault(source, []).append((role, rank))
+        self._bound: dict[Role, list[tuple[int, Binding]]] = {}
+        self._bound_holders: dict[Role, list[tuple[Role, int]]] | None = None
+        self._bound_in: dict[str | None, set[Role]] = {}
+        """Roles by where bindings grant them: a namespace, or ``None`` (ClusterRoleBindings)."""
+        for index, binding in enumerate(self.bindings):
+            if binding.role is not None:
+                self._bound.setdefault(binding.role, []).append((index, binding))
+                self._bound_in.setdefault(binding.namespace, set()).add(binding.role)
+
+    def rules_where(
+        self,
+        test: Callable[[PolicyRule], _T | None],
+        *,
+        bound: bool = False,
+        among: AbstractSet[Role] | None = None,
+    ) -> dict[Role, tuple[tuple[RuleRef, _T], ...]]:
+        """Every role holding a rule that ``test`` answers (not ``None``) for, with those rules and answers
+        in the role's order (``Role.rules``; aggregation resolved); only roles a binding names when
+        ``bound``, only those ``among`` a set when given.
+
+        ``test`` runs once per distinct rule, whatever the number of roles that write or aggregate it.
+        """
+        holders = self._holders
+        if bound:
+            if self._bound_holders is None:
+                self._bound_holders = {
+                    source: [(holder, rank) for holder, rank in found if holder in self._bound]
+                    for source, found in self._holders.items()
+                }
+            holders = self._bound_holders
+        answers: dict[Role, list[tuple[RuleRef, _T]]] = {}  # by the role the rule is written in
+        for rule, written in self._written.items():
+            answer = test(rule)
+            if answer is not None:
+                for role, ref in written:
+                    found = answers.get(role)
+                    if found is None:
+                        answers[role] = [(ref, answer)]
+                    else:
+                        found.append((ref, answer))
+        held: dict[Role, list[tuple[int, tuple[tuple[RuleRef, _T], ...]]]] = {}
+        for source, found in answers.items():
+            if len(found) > 1:
+                found.sort(key=_rule_index)
+            rules = tuple(found)
+            for holder, rank in holders.get(source, ()):
+                if among is not None and holder not in among:
+                    continue
+                parts = held.get(holder)
+                if parts is None:
+                    held[holder] = [(rank, rules)]
+                else:
+                    parts.append((rank, rules))
+        result = {}
+        for holder, parts in held.items():
+            if len(parts) == 1:
+                result[holder] = parts[0][1]
+            else:
+                parts.sort(key=_rank)
+                result[holder] = tuple(item for _, rules in parts for item in rules)
+        return result
+
+    def holdings(
+        self, request: Request, namespace: str | None = None, *, some_object: bool = False
+    ) -> list[Holding]:
+        """Who may make ``request`` in ``namespace`` (``None``: anywhere, cluster-wide included),
+        symbolically: per binding, the rules of its role that allow it, for every subject it names.
+
+        ``some_object``: count rules that resourceNames limit to some objects (see ``PolicyRule.allows``).
+        """
+        among = None  # anywhere: every bound role
+        if namespace is not None or request.cluster_scoped:
+            # Only the roles bindings grant where the request is: cluster-wide, or in its namespace.
+            among = self._bound_in.get(None, set())
+            if not request.cluster_scoped and namespace in self._bound_in:
+                among = among | self._bound_in[namespace]
+        allowing = self.rules_where(
+            lambda rule: True if rule.allows(request, some_object=some_object) else None,
+            bound=True,
+            among=among,
+        )
+        found = [
+            (index, binding, allowing[role])
+            for role in allowing
+            for index, binding in self._bound.get(role, ())
+            if binding.applies(request, namespace)
+        ]
+        found.sort(key=lambda item: item[0])
+        return [Holding(binding, tuple(ref for ref, _ in refs)) for _, binding, refs in found]
 
     def bindings_of(self, subject: Subject) -> list[tuple[Binding, Subject, str]]:
         """``(binding, subject as named, pointer)`` of every binding naming the subject or a group of it."""
@@ -564,33 +743,36 @@ class Rbac:
 
     def permissions(self, subject: Subject) -> PermissionSet:
         """Everything ``subject`` holds (stock bindings included: see ``Binding.stock``)."""
-        return PermissionSet(subject, tuple(self.bindings_of(subject)))
+        return PermissionSet(
+            subject, [(identity, self._by_subject.get(identity, ())) for identity in subject.identities()]
+        )
 
     def who_can(
         self, request: Request, namespace: str | None = None, *, some_object: bool = False
     ) -> list[Grant]:
-        """Every grant that allows ``request`` in ``namespace`` (``None``: anywhere, cluster-wide included).
+        """Every grant that allows ``request`` in ``namespace`` (``None``: anywhere, cluster-wide included),
+        one per subject and rule: ``holdings`` expanded.
 
         ``some_object``: count rules that resourceNames limit to some objects (see ``PolicyRule.allows``).
         """
-        grants = []
-        allowing: dict[Role, list[RuleRef]] = {}  # roles are shared by many bindings: match each once
-        for binding in self.bindings:
-            role = binding.role
-            if role is None or not binding.applies(request, namespace):
-                continue
-            refs = allowing.get(role)
-            if refs is None:
-                refs = allowing[role] = [
-                    r for r in role.rules if r.rule.allows(request, some_object=some_object)
-                ]
-            grants += [Grant(s, path, binding, ref) for s, path in binding.subjects for ref in refs]
-        return grants
+        return [
+            grant
+            for holding in self.holdings(request, namespace, some_object=some_object)
+            for grant in holding
+        ]
 
     @property
     def unresolved(self) -> list[Binding]:
         """Bindings whose role is neither in the scan nor one every cluster has."""
         return [b for b in self.bindings if b.role is None]
+
+
+def _rule_index(item: tuple[RuleRef, object]) -> int:
+    return item[0].index
+
+
+def _rank(item: tuple[int, object]) -> int:
+    return item[0]
 
 
 _NO_STRINGS: frozenset[str] = frozenset()

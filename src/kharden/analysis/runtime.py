@@ -170,8 +170,23 @@ def node_facts(obj: Obj) -> Node:
     )
 
 
-def owner_chain(inventory: Inventory, obj: Obj) -> tuple[Obj, ...]:
-    """The controllers of ``obj`` in the inventory, nearest first (cycles and unknown owners end it)."""
+def owner_chain(
+    inventory: Inventory, obj: Obj, chains: dict[int, tuple[Obj, ...]] | None = None
+) -> tuple[Obj, ...]:
+    """The controllers of ``obj`` in the inventory, nearest first (cycles and unknown owners end it).
+
+    ``chains`` keeps the chain of each controller met, for the next object it controls (the Pods of a
+    ReplicaSet share the rest of their chain).
+    """
+    if chains is not None:
+        owner = _controller(inventory, obj)
+        if owner is None or owner is obj:
+            return ()
+        rest = chains.get(id(owner))
+        if rest is None:
+            rest = chains[id(owner)] = owner_chain(inventory, owner)
+        if obj not in rest:
+            return (owner, *rest)
     chain: list[Obj] = []
     current = obj
     while True:
@@ -226,6 +241,7 @@ class Runtime:
         self.nodes: dict[str, Node] = {obj.ref.name: node_facts(obj) for obj in inventory.of_kind("Node")}
         self.pods: list[RunningPod] = []
         self._by_workload: dict[int, list[RunningPod]] = {}
+        chains: dict[int, tuple[Obj, ...]] = {}
         for obj in inventory.of_kind("Pod"):
             spec = _mapping(obj.raw.get("spec"))
             status = _mapping(obj.raw.get("status"))
@@ -236,7 +252,7 @@ class Runtime:
                 obj=obj,
                 node_name=node_name,
                 node=self.nodes.get(node_name) if node_name else None,
-                owners=owner_chain(inventory, obj),
+                owners=owner_chain(inventory, obj, chains),
                 mirror=MIRROR_ANNOTATION in obj.annotations,
                 phase=phase if isinstance(phase, str) else None,
             )

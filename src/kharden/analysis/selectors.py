@@ -67,6 +67,15 @@ class LabelSelector:
             return False
         return all(r.matches(labels) for r in self.requirements)
 
+    @property
+    def index_key(self) -> tuple[str, str] | None:
+        """A ``(key, value)`` label every object it matches has (its first equality), for indexing
+        objects by label: ``None`` when it has none (then any object may match)."""
+        for r in self.requirements:
+            if r.operator == "In" and len(r.values) == 1:
+                return r.key, next(iter(r.values))
+        return None
+
     def __str__(self) -> str:
         if self.selects_nothing:
             return "<nothing>"

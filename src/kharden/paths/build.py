@@ -35,6 +35,7 @@ from ..analysis.admission import namespace_level
 from ..analysis.context import ScanContext
 from ..analysis.controlplane import ETCD, KUBELET
 from ..analysis.netpol import EGRESS, INGRESS, METADATA, External, PodClass
+from ..analysis.netpol import bit_indexes as _bits
 from ..analysis.podspec import EffectivePod
 from ..analysis.serviceaccounts import WorkloadAccount
 from ..analysis.staticpods import is_static_pod
@@ -750,6 +751,7 @@ class _Builder:
         for index, source in classes.items():
             if net.wide_open(source, EGRESS) is not None:
                 open_sources |= 1 << index
+        reaching = _restricted_senders(net, classes, open_sources)
         for index, targets in valuable.items():
             target = classes[index]
             admitted = net.wide_open(target, INGRESS)
@@ -760,15 +762,16 @@ class _Builder:
                     self._edge(hub, vertex, "network", _LATERAL, self._bound([admitted], vertex))
                 continue
             done = 0
+            # Sources that may send here: open egress, or egress rules that match this pod (the others
+            # would be skipped one by one below: grouped by their egress, they are left out at once).
+            senders = open_sources | reaching(index)
             for bits, fact, ports in net.admitting(target):
-                for source_index in _bits(bits & present & ~done & ~(1 << index)):
+                for source_index in _bits(bits & present & ~done & ~(1 << index) & senders):
                     source = classes[source_index]
                     if open_sources >> source_index & 1:
                         sent = net.wide_open(source, EGRESS)
-                    elif net.egress_bits(source) >> index & 1:
+                    else:  # its egress rules may reach the target: ``senders`` says so
                         sent = net.sending(source, target, ports)
-                    else:
-                        continue
                     if sent is not None:
                         self._pairs(source, (sent, fact), targets)
                         done |= 1 << source_index
@@ -920,16 +923,30 @@ def _skips_login(pod: EffectivePod) -> bool:
     return False
 
 
+def _restricted_senders(
+    net: NetView, classes: dict[int, PodClass], open_sources: int
+) -> Callable[[int], int]:
+    """For a class index, the classes of ``classes`` not in ``open_sources`` whose egress rules may reach
+    it: classes grouped by what their egress may reach, each group asked once (not each class: testing a
+    bit of a set of ten thousand classes costs the whole set)."""
+    by_egress: dict[int, int] = {}
+    for index, source in classes.items():
+        if not open_sources >> index & 1:
+            reach = net.egress_bits(source)
+            by_egress[reach] = by_egress.get(reach, 0) | 1 << index
+
+    def reaching(target: int) -> int:
+        found = 0
+        for reach, sources in by_egress.items():
+            if reach >> target & 1:
+                found |= sources
+        return found
+
+    return reaching
+
+
 def _address(host: str) -> AddressSet:
     try:
         return AddressSet.parse(host)
     except ValueError:
         return ALL_ADDRESSES
-
-
-def _bits(value: int) -> Iterator[int]:
-    """Indices of the set bits of ``value``, lowest first."""
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low

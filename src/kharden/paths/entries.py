@@ -47,8 +47,19 @@ def exposed(context: ScanContext, graph: AttackGraph) -> dict[str, list[Evidence
     """Workload vertex -> why it is reachable from outside, for every exposed workload of the graph."""
     services = context.services
     by_namespace: dict[str, list[Service]] = {}
+    # Each pod is checked against the Services that may select it: those indexed under one of its labels
+    # (every Service selecting it has its selector's first equality among them), and those not indexed.
+    by_label: dict[tuple[str, str, str], list[int]] = {}
+    unindexed: dict[str, list[int]] = {}
     for service in services.services:
-        by_namespace.setdefault(service.obj.ref.namespace or "default", []).append(service)
+        namespace = service.obj.ref.namespace or "default"
+        position = len(by_namespace.setdefault(namespace, []))
+        by_namespace[namespace].append(service)
+        key = service.selector.index_key
+        if key is None:
+            unindexed.setdefault(namespace, []).append(position)
+        else:
+            by_label.setdefault((namespace, *key), []).append(position)
     routes: dict[tuple[str | None, str], list[tuple[Ingress, str]]] = {}
     for ingress in services.ingresses:
         for name, path in ingress.backends:
@@ -56,7 +67,12 @@ def exposed(context: ScanContext, graph: AttackGraph) -> dict[str, list[Evidence
     found: dict[str, list[Evidence]] = {}
     for pod in _pods(context, graph):
         reasons: list[Evidence] = []
-        for service in by_namespace.get(pod.obj.ref.namespace or "default", ()):
+        namespace = pod.obj.ref.namespace or "default"
+        in_namespace = by_namespace.get(namespace, [])
+        candidates = [*unindexed.get(namespace, ())]
+        for item in pod.labels.items():
+            candidates += by_label.get((namespace, *item), ())
+        for service in (in_namespace[position] for position in sorted(candidates)):
             if not service.selector.matches(pod.labels) or service.selector.selects_nothing:
                 continue
             kind = service.type.value

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from ..analysis._netsets import ALL_PORTS
-from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, PortSet, Side
+from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, PortSet, Side, bit_indexes
 from ..analysis.podspec import EffectivePod
 from ..rules import get as get_rule
 from ..rules._netcheck import Workload, workload_of
@@ -93,9 +93,10 @@ class NetView:
     def sources(self, destination: PodClass) -> Iterator[PodClass]:
         """Classes that may reach ``destination`` on some port by its ingress side alone (a superset)."""
         network = self.network
-        candidates = self.ingress_bits(destination)
-        for cls in network.classes[:-1]:
-            if candidates >> cls.index & 1 and cls is not destination:
+        last = len(network.classes) - 1  # the class of pods outside the scan
+        for index in bit_indexes(self.ingress_bits(destination)):
+            cls = network.classes[index]
+            if index < last and cls is not destination:
                 yield cls
 
     def admitting(self, cls: PodClass) -> list[tuple[int, Evidence, PortSet]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..analysis.rbac import RBAC_GROUP, Grant, Rbac, Request, Subject
+from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, Subject
 from ..rules import get as get_rule
 from .model import Evidence
 
@@ -72,9 +72,7 @@ NODE_PROXY = [Request.of("create", "nodes/proxy")]
 IMPERSONATE_GROUPS = [Request.of("impersonate", "groups")]
 IMPERSONATE_USERS = [Request.of("impersonate", "users")]
 IMPERSONATE_ACCOUNTS = [Request.of("impersonate", "serviceaccounts")]
-# The authorizer asks "bind" in the namespace of the RoleBinding being written, for a ClusterRole too:
-# a RoleBinding may grant it (the RBAC documentation's role-grantor example), so it is asked namespaced.
-BIND = [Request("bind", "clusterroles", RBAC_GROUP), Request.of("bind", "roles", RBAC_GROUP)]
+BIND = list(BIND_REQUESTS)
 ESCALATE = [Request.of("escalate", r, RBAC_GROUP) for r in ("clusterroles", "roles")]
 CREATE_CLUSTER_BINDINGS = [Request.of("create", "clusterrolebindings", RBAC_GROUP)]
 CREATE_BINDINGS = [Request.of("create", "rolebindings", RBAC_GROUP)]

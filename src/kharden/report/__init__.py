@@ -8,9 +8,14 @@ from __future__ import annotations
 import importlib
 import os
 
+from .. import TYPE_CHECKING
 from .._display import without_surrogates
 from ..errors import UsageError
-from ..model import Report, Severity
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..model import Report, Severity
 
 __all__ = [
     "EXTENSIONS",
@@ -39,6 +44,7 @@ EXTENSIONS = {
     "github": ".github",
 }
 STDOUT = "-"
+_HIGH: Any = object()  # render()'s default fail_on: Severity.HIGH, without importing the model here
 
 
 def render(
@@ -48,7 +54,7 @@ def render(
     color: bool = False,
     show_suppressed: bool = False,
     sarif_root: str | None = None,
-    fail_on: Severity | None = Severity.HIGH,
+    fail_on: Severity | None = _HIGH,
 ) -> str:
     """``report`` in the format ``name`` (one of :data:`FORMATS`); ``fail_on`` is the run's ``--fail-on``
     (``None``: never), for the formats that say what fails the run.
@@ -58,6 +64,10 @@ def render(
     """
     if name not in FORMATS:
         raise UsageError(f"unknown format {name!r} (expected one of: {', '.join(FORMATS)})")
+    if fail_on is _HIGH:
+        from ..model import Severity  # noqa: PLC0415 - the command line imports this module at start-up
+
+        fail_on = Severity.HIGH
     module = importlib.import_module(f"{__name__}.{name}")
     if name == "text":
         output = module.render(report, color=color, show_suppressed=show_suppressed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .. import __version__
@@ -64,15 +65,21 @@ def finding_dict(finding: Finding, fix: tuple[bool, bool] = (False, False)) -> d
 
 
 def as_dict(report: Report) -> dict[str, Any]:
-    counts = report.counts()
+    return _document(report, list(_finding_dicts(report)))
+
+
+def _finding_dicts(report: Report) -> Iterator[dict[str, Any]]:
     fixes = {run.rule: run.fix for run in report.rules}
+    for f in report.findings:
+        yield _with_paths(finding_dict(f, fixes.get(f.rule, (False, False))), f, report.attack_paths)
+
+
+def _document(report: Report, findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    counts = report.counts()
     return {
         "version": SCHEMA_VERSION,
         "tool": {"name": "kharden", "version": __version__},
-        "findings": [
-            _with_paths(finding_dict(f, fixes.get(f.rule, (False, False))), f, report.attack_paths)
-            for f in report.findings
-        ],
+        "findings": findings,
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in report.errors],
         "not_evaluated": [{"rule": n.rule, "reason": n.reason} for n in report.not_evaluated],
         "assumptions": list(report.assumptions),
@@ -132,15 +139,23 @@ def render(report: Report) -> str:
     the C one on reports of tens of thousands of findings; each finding (and each other
     top-level value) is encoded compactly by the C encoder instead.
     """
-    data = as_dict(report)
-    parts = []
+    # The findings are encoded one by one as they are made: a report of 300,000 findings never holds
+    # them all as dicts (a kilobyte each), only as the lines of the output.
+    data = _document(report, _finding_dicts(report))
+    pieces = ["{\n"]
     for key, value in data.items():
-        if isinstance(value, list) and value:
-            items = ",\n    ".join(_compact(item) for item in value)
-            parts.append(f"  {_compact(key)}: [\n    {items}\n  ]")
+        if len(pieces) > 1:
+            pieces.append(",\n")
+        pieces += ["  ", _compact(key), ": "]
+        if isinstance(value, list | Iterator):
+            first = len(pieces)
+            for item in value:
+                pieces += [",\n    " if len(pieces) > first else "[\n    ", _compact(item)]
+            pieces.append("\n  ]" if len(pieces) > first else "[]")
         else:
-            parts.append(f"  {_compact(key)}: {_compact(value)}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+            pieces.append(_compact(value))
+    pieces.append("\n}\n")
+    return "".join(pieces)  # one copy of the output, not one per level
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))

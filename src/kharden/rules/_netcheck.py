@@ -36,9 +36,7 @@ _SHOWN = 4
 
 def pods_of(classes: Sequence[PodClass]) -> str:
     """``Deployment 'web', StatefulSet 'db'`` (at most four names, then ``and 3 more``)."""
-    names: list[str] = []
-    for cls in classes:
-        names += [n for n in cls.workloads() if n not in names]
+    names = list(dict.fromkeys(name for cls in classes for name in cls.workloads()))
     if len(names) <= _SHOWN:
         return ", ".join(names)
     return f"{', '.join(names[:_SHOWN])} and {len(names) - _SHOWN} more"

@@ -10,10 +10,25 @@ snapshot of one) are not reported; a user's binding to a built-in role is.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from ..analysis.context import ScanContext
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
-from ..analysis.rbac import ALL, RBAC_KINDS, Binding, Request, Role, RuleRef, Subject, describe_rules
+from ..analysis.rbac import (
+    ALL,
+    BIND_REQUESTS,
+    RBAC_GROUP,
+    RBAC_KINDS,
+    Binding,
+    Grant,
+    PolicyRule,
+    Request,
+    Role,
+    RuleRef,
+    Subject,
+    describe_role_rules,
+    describe_rules,
+)
 from ..model import Hit, ObjRef, Severity
 from ._constraint import Remedy
 from ._ruleset import RuleSet
@@ -235,13 +250,11 @@ def cluster_admin(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles and the ClusterRoles those aggregate.
     """
-    superusers: dict[Role, list[RuleRef]] = {}  # bindings share roles
+    held = context.rbac.rules_where(lambda rule: True if rule.superuser else None, bound=True)
     for binding, role in _user_bindings(context):
-        superuser = superusers.get(role)
-        if superuser is None:
-            superuser = superusers[role] = [ref for ref in role.rules if ref.rule.superuser]
-        if not superuser:
+        if role not in held:
             continue
+        superuser = [ref for ref, _ in held[role]]
         where = "in the whole cluster" if binding.namespace is None else f"in namespace {binding.namespace!r}"
         chain = describe_rules(binding, superuser)
         for subject, path in binding.subjects:
@@ -281,17 +294,14 @@ def secrets_read(context: ScanContext) -> Iterator[Hit]:
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved): verbs, apiGroups,
     resources and resourceNames of each rule.
     """
-    for binding, matched in _granting(context, _SECRETS_READ):
+    for binding, granted in _granting(context, _SECRETS_READ):
         severity = Severity.CRITICAL if binding.namespace is None else None
-        yield from _subject_hits(binding, matched, severity)
+        yield from _subject_hits(binding, granted, severity)
 
 
 _ESCALATE = (
-    [
-        Request.of(verb, resource, "rbac.authorization.k8s.io")
-        for verb in ("escalate", "bind")
-        for resource in ("roles", "clusterroles")
-    ]
+    [Request.of("escalate", resource, RBAC_GROUP) for resource in ("roles", "clusterroles")]
+    + list(BIND_REQUESTS)
     + [Request.of("impersonate", resource) for resource in ("users", "groups", "serviceaccounts")]
     + [Request.of("impersonate", "uids", "authentication.k8s.io")]
 )
@@ -322,8 +332,8 @@ def escalate(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved).
     """
-    for binding, matched in _granting(context, _ESCALATE, some_object=True, also=_RBAC_WRITE):
-        yield from _subject_hits(binding, matched)
+    for binding, granted in _granting(context, _ESCALATE, some_object=True, also=_RBAC_WRITE):
+        yield from _subject_hits(binding, granted)
 
 
 _POD_EXEC = [Request.of("create", f"pods/{sub}") for sub in ("exec", "attach", "portforward")] + [
@@ -349,8 +359,8 @@ def pod_exec(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved).
     """
-    for binding, matched in _granting(context, _POD_EXEC, some_object=True):
-        yield from _subject_hits(binding, matched)
+    for binding, granted in _granting(context, _POD_EXEC, some_object=True):
+        yield from _subject_hits(binding, granted)
 
 
 _TEMPLATE_KINDS = [
@@ -390,8 +400,8 @@ def workload_create(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved).
     """
-    for binding, matched in _granting(context, _WORKLOAD_WRITE, some_object=True):
-        yield from _subject_hits(binding, matched)
+    for binding, granted in _granting(context, _WORKLOAD_WRITE, some_object=True):
+        yield from _subject_hits(binding, granted)
 
 
 _TOKEN_REQUEST = [Request.of("create", "serviceaccounts/token")]
@@ -430,23 +440,30 @@ def token_create(context: ScanContext) -> Iterator[Hit]:
     """
     # One finding per subject of a binding: the token request and the CSR approval it grants, together.
     found: dict[tuple[int, str], Hit] = {}
-    for binding, matched in _granting(context, _TOKEN_REQUEST, some_object=True):
-        for hit in _subject_hits(binding, matched):
+    for binding, granted in _granting(context, _TOKEN_REQUEST, some_object=True):
+        for hit in _subject_hits(binding, granted):
             found[(id(binding), hit.path)] = hit
     rbac = context.rbac
-    for binding, matched in _granting(context, _CSR_APPROVAL, some_object=True):
-        for (subject, _), hit in zip(binding.subjects, _subject_hits(binding, matched), strict=True):
-            approve = _SIGNER_APPROVE
-            signers = [
-                g
-                for g in rbac.permissions(subject).grants
-                if g.binding.applies(approve) and g.rule.rule.allows(approve, some_object=True)
-            ]
-            if not signers:
+    approve = _SIGNER_APPROVE
+    signing = rbac.rules_where(
+        lambda rule: True if rule.allows(approve, some_object=True) else None, bound=True
+    )
+
+    def first_signer_grant(subject: Subject) -> Grant | None:
+        """The first grant of the subject allowing approve on signers (in ``PermissionSet.grants`` order)."""
+        for held, named, path in rbac.permissions(subject).bindings:
+            if held.role in signing and held.applies(approve):
+                return Grant(named, path, held, signing[held.role][0][0])
+        return None
+
+    for binding, granted in _granting(context, _CSR_APPROVAL, some_object=True):
+        for (subject, _), hit in zip(binding.subjects, _subject_hits(binding, granted), strict=True):
+            signer = first_signer_grant(subject)
+            if signer is None:
                 continue  # the API server refuses an approval without approve on the CSR's signer
-            names = sorted(signers[0].rule.rule.resource_names)
+            names = sorted(signer.rule.rule.resource_names)
             which = f" ({', '.join(repr(n) for n in names)})" if names else ""
-            approval = f"with approve on signers{which}: {signers[0].chain()}"
+            approval = f"with approve on signers{which}: {signer.chain()}"
             key = (id(binding), hit.path)
             if key in found:
                 grants = hit.message.removeprefix(f"grants {subject} ")
@@ -495,8 +512,8 @@ def admission_write(context: ScanContext) -> Iterator[Hit]:
 
     Reads: RoleBindings, ClusterRoleBindings, their roles (aggregation resolved).
     """
-    for binding, matched in _granting(context, _ADMISSION_WRITE):
-        yield from _subject_hits(binding, matched)
+    for binding, granted in _granting(context, _ADMISSION_WRITE):
+        yield from _subject_hits(binding, granted)
 
 
 _ANONYMOUS = {
@@ -583,52 +600,63 @@ def _user_bindings(context: ScanContext) -> Iterator[tuple[Binding, Role]]:
             yield binding, binding.role
 
 
+@dataclass(frozen=True, slots=True)
+class _Granted:
+    """What a role grants of the requests asked about, in one scope, described once for all its bindings."""
+
+    rules: list[tuple[RuleRef, list[Request]]]
+    """The role's rules that allow some of the requests, each with those requests."""
+    what: str
+    """``get, list on secrets; create on deployments (apps)``, ``(only 'a' and 'b')`` for resourceNames."""
+    chain: str
+    """The rules part of the chain (:func:`describe_role_rules`)."""
+
+
 def _granting(
     context: ScanContext,
     requests: Sequence[Request],
     *,
     some_object: bool = False,
     also: Sequence[Request] = (),
-) -> Iterator[tuple[Binding, list[tuple[RuleRef, list[Request]]]]]:
-    """Each user binding with the rules of its role that allow some of ``requests`` (where it can grant them).
+) -> Iterator[tuple[Binding, _Granted]]:
+    """Each user binding whose role allows some of ``requests`` where it can grant them, with what it allows.
 
-    ``some_object`` counts rules limited by resourceNames for ``requests``; never for ``also``. A role is
-    matched once per scope (bindings share roles), and rules naming none of the verbs or resources asked
-    about are skipped before any matching.
+    ``some_object`` counts rules limited by resourceNames for ``requests``; never for ``also``. Each distinct
+    rule is matched once (``Rbac.rules_where``), and each role once per scope, however many bindings name it.
     """
     asked = [(r, some_object) for r in requests] + [(r, False) for r in also]
     verbs = {r.verb for r, _ in asked}
     resources = {r.combined_resource for r, _ in asked} | {
         f"*/{r.subresource}" for r, _ in asked if r.subresource
     }
-    matched_by_role: dict[tuple[Role, bool], list[tuple[RuleRef, list[Request]]]] = {}
+
+    def allowed(rule: PolicyRule) -> list[Request] | None:
+        if (ALL not in rule.verbs and rule.verbs.isdisjoint(verbs)) or (
+            ALL not in rule.resources and rule.resources.isdisjoint(resources)
+        ):
+            return None
+        return [r for r, some in asked if rule.allows(r, some_object=some)] or None
+
+    held = context.rbac.rules_where(allowed, bound=True)
+    granted_by_role: dict[tuple[Role, bool], _Granted | None] = {}
     for binding, role in _user_bindings(context):
-        namespaced = binding.namespace is not None
-        matched = matched_by_role.get((role, namespaced))
-        if matched is None:
-            matched = matched_by_role[(role, namespaced)] = []
-            here = [(r, some) for r, some in asked if not (namespaced and r.cluster_scoped)]
-            for ref in role.rules:
-                rule = ref.rule
-                if (ALL not in rule.verbs and rule.verbs.isdisjoint(verbs)) or (
-                    ALL not in rule.resources and rule.resources.isdisjoint(resources)
-                ):
-                    continue
-                allowed = [r for r, some in here if rule.allows(r, some_object=some)]
-                if allowed:
-                    matched.append((ref, allowed))
-        if matched:
-            yield binding, matched
+        if role not in held:
+            continue
+        key = (role, binding.namespace is not None)
+        if key not in granted_by_role:
+            matched = list(held[role])
+            if key[1]:  # a RoleBinding never grants cluster-scoped resources
+                matched = [(ref, [r for r in found if not r.cluster_scoped]) for ref, found in matched]
+                matched = [(ref, found) for ref, found in matched if found]
+            granted_by_role[key] = _granted(role, matched) if matched else None
+        granted = granted_by_role[key]
+        if granted is not None:
+            yield binding, granted
 
 
-def _subject_hits(
-    binding: Binding, matched: list[tuple[RuleRef, list[Request]]], severity: Severity | None = None
-) -> Iterator[Hit]:
-    """One hit per subject of ``binding``: what it is granted, where, and through which rules.
-
-    ``get, list on secrets; create on deployments, daemonsets (apps)``: resources of one group granted the
-    same verbs are named together.
-    """
+def _granted(role: Role, matched: list[tuple[RuleRef, list[Request]]]) -> _Granted:
+    """What ``matched`` grants, in words: resources of one group granted the same verbs are named together
+    (``get, list on secrets; create on deployments, daemonsets (apps)``)."""
     everything = [requests for ref, requests in matched if ALL in ref.rule.resources & ref.rule.api_groups]
     if everything:
         # A rule on every resource of every group says it all: name its verbs and a few of the resources.
@@ -654,10 +682,18 @@ def _subject_hits(
     if all(ref.rule.resource_names for ref, _ in matched):
         names = sorted({name for ref, _ in matched for name in ref.rule.resource_names})
         what += f" (only {_join([repr(n) for n in names])})"
+    return _Granted(matched, what, describe_role_rules(role, [ref for ref, _ in matched]))
+
+
+def _subject_hits(binding: Binding, granted: _Granted, severity: Severity | None = None) -> Iterator[Hit]:
+    """One hit per subject of ``binding``: what it is granted, where, and through which rules."""
     where = "cluster-wide" if binding.namespace is None else f"in namespace {binding.namespace!r}"
-    chain = describe_rules(binding, [ref for ref, _ in matched])
+    role = binding.role.label if binding.role is not None else str(binding.role_ref)
+    chain = f"{binding.label} -> {role} {granted.chain}"
     for subject, path in binding.subjects:
-        yield Hit(path, f"grants {subject} {what} {where}: {chain}", severity=severity, obj=binding.obj)
+        yield Hit(
+            path, f"grants {subject} {granted.what} {where}: {chain}", severity=severity, obj=binding.obj
+        )
 
 
 def _join(items: Sequence[str]) -> str:

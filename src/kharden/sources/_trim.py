@@ -18,7 +18,8 @@ read are kept whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -28,7 +29,9 @@ __all__ = [
     "LAST_APPLIED",
     "Keeper",
     "controller_key",
+    "decode_runtime_pod",
     "object_key",
+    "owner_key",
     "runtime_pod",
     "trim",
 ]
@@ -91,13 +94,17 @@ def controller_key(item: Mapping[str, Any]) -> Key | None:
     metadata = item.get("metadata")
     if not isinstance(metadata, Mapping):
         return None
-    owners = metadata.get("ownerReferences")
+    return owner_key(metadata.get("ownerReferences"), metadata.get("namespace"))
+
+
+def owner_key(owners: Any, namespace: Any) -> Key | None:
+    """:func:`controller_key` of an object in ``namespace`` with these ``ownerReferences``."""
     if not isinstance(owners, list):
         return None
     for owner in owners:
         if isinstance(owner, Mapping) and owner.get("controller") is True:
             kind, name = owner.get("kind"), owner.get("name")
-            namespace = metadata.get("namespace") or ""
+            namespace = namespace or ""
             if (
                 isinstance(kind, str)
                 and kind in CONTROLLER_KINDS
@@ -119,18 +126,17 @@ def runtime_pod(pod: dict[str, Any], share: Callable[[Any], Any] = lambda value:
     class and each container's name, image and imageID (the digest that runs).
 
     ``share`` may return an equal value already kept (the pods of one controller have the
-    same labels, tolerations, affinity, containers...): records are read-only.
+    same labels, tolerations, affinity, containers...): records are read-only. Strings that
+    pods repeat (namespace, node, images, policies) are interned: 200,000 records hold one copy.
     """
     trim(pod)
-    record: dict[str, Any] = {k: pod[k] for k in ("apiVersion", "kind", "metadata") if k in pod}
-    metadata = record.get("metadata")
-    if isinstance(metadata, dict):
-        record["metadata"] = {k: share(v) if type(v) in _SHAREABLE else v for k, v in metadata.items()}
+    record = _kept(pod, share, ("apiVersion", "kind"))
+    if "metadata" in pod:
+        metadata = pod["metadata"]
+        record["metadata"] = _kept(metadata, share) if isinstance(metadata, dict) else metadata
     spec = pod.get("spec")
     if isinstance(spec, dict):
-        slim = {
-            k: share(v) if type(v) in _SHAREABLE else v for k, v in spec.items() if k not in _SPEC_DROPPED
-        }
+        slim = _kept(spec, share, drop=_SPEC_DROPPED)
         for key in ("containers", "initContainers"):
             containers = spec.get(key)
             if isinstance(containers, list):
@@ -138,13 +144,199 @@ def runtime_pod(pod: dict[str, Any], share: Callable[[Any], Any] = lambda value:
         record["spec"] = slim
     status = pod.get("status")
     if isinstance(status, dict):
-        kept = _pick(status, _STATUS_FIELDS)
+        kept = _kept(status, share, _STATUS_FIELDS)
         for key in _STATUS_CONTAINER_LISTS:
             statuses = status.get(key)
             if isinstance(statuses, list):
                 kept[key] = share([_pick(s, _STATUS_CONTAINER_FIELDS) for s in statuses])
         record["status"] = kept
     return record
+
+
+# Values each pod has its own of: interning or sharing them would only grow the tables that do it.
+_UNIQUE = frozenset({"name", "uid", "resourceVersion", "creationTimestamp", "startTime", "podIP", "podIPs"})
+
+
+def _kept(
+    mapping: dict[str, Any],
+    share: Callable[[Any], Any],
+    fields: tuple[str, ...] | None = None,
+    drop: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``fields`` of ``mapping`` (all but ``drop`` when ``None``) as a runtime record keeps them: mappings
+    and lists shared, strings interned but those each pod has its own of (``_UNIQUE``)."""
+    kept = {}
+    intern = sys.intern
+    items = mapping.items() if fields is None else ((k, mapping[k]) for k in fields if k in mapping)
+    for key, value in items:
+        if key in drop:
+            continue
+        kind = type(value)
+        if kind is str:
+            kept[key] = value if key in _UNIQUE else intern(value)
+        elif kind is dict or kind is list:
+            kept[key] = value if key in _UNIQUE else share(value)
+        else:
+            kept[key] = value
+    return kept
+
+
+# Decoding a Pod known to become a runtime record straight into what the record keeps: msgspec skips the
+# rest (container environments, probes, volumes, conditions) without building it, three times faster.
+# Anything unexpected (a spec field not listed here, a container that is not a mapping) is refused by the
+# typed decoder, and the Pod then takes the path of every object: decoded whole, then runtime_pod.
+_POD_SPEC_FIELDS = (
+    "activeDeadlineSeconds",
+    "affinity",
+    "automountServiceAccountToken",
+    "dnsConfig",
+    "dnsPolicy",
+    "enableServiceLinks",
+    "ephemeralContainers",
+    "evictionResponders",
+    "hostAliases",
+    "hostIPC",
+    "hostNetwork",
+    "hostPID",
+    "hostUsers",
+    "hostname",
+    "hostnameOverride",
+    "imagePullSecrets",
+    "nodeName",
+    "nodeSelector",
+    "os",
+    "overhead",
+    "preemptionPolicy",
+    "priority",
+    "priorityClassName",
+    "readinessGates",
+    "resourceClaims",
+    "resources",
+    "restartPolicy",
+    "runtimeClassName",
+    "schedulerName",
+    "schedulingGates",
+    "schedulingGroup",
+    "securityContext",
+    "serviceAccount",
+    "serviceAccountName",
+    "setHostnameAsFQDN",
+    "shareProcessNamespace",
+    "subdomain",
+    "terminationGracePeriodSeconds",
+    "tolerations",
+    "topologySpreadConstraints",
+)
+"""Every field of a PodSpec (Kubernetes 1.34) but the containers, initContainers and volumes."""
+
+_UNSET = msgspec.UNSET
+
+
+class _Container(msgspec.Struct):
+    """What a runtime record keeps of a container (``_CONTAINER_FIELDS``)."""
+
+    name: Any = _UNSET
+    image: Any = _UNSET
+    ports: Any = _UNSET
+    restartPolicy: Any = _UNSET  # noqa: N815 - the JSON name
+
+
+class _StatusContainer(msgspec.Struct):
+    """What a runtime record keeps of a container's status (``_STATUS_CONTAINER_FIELDS``)."""
+
+    name: Any = _UNSET
+    image: Any = _UNSET
+    imageID: Any = _UNSET  # noqa: N815
+
+
+assert _Container.__struct_fields__ == _CONTAINER_FIELDS
+assert _StatusContainer.__struct_fields__ == _STATUS_CONTAINER_FIELDS
+_Spec = msgspec.defstruct(
+    "_Spec",
+    [
+        *((f, Any, _UNSET) for f in _POD_SPEC_FIELDS),
+        ("containers", list[_Container] | msgspec.UnsetType, _UNSET),
+        ("initContainers", list[_Container] | msgspec.UnsetType, _UNSET),
+        ("volumes", msgspec.Raw | msgspec.UnsetType, _UNSET),
+    ],
+    forbid_unknown_fields=True,
+)
+_Status = msgspec.defstruct(
+    "_Status",
+    [
+        *((f, Any, _UNSET) for f in _STATUS_FIELDS),
+        *((f, list[_StatusContainer] | msgspec.UnsetType, _UNSET) for f in _STATUS_CONTAINER_LISTS),
+    ],
+)
+_RuntimePod = msgspec.defstruct(
+    "_RuntimePod",
+    [
+        ("apiVersion", str, _UNSET),
+        ("kind", str, _UNSET),
+        ("metadata", dict[str, Any], _UNSET),
+        ("spec", _Spec | msgspec.UnsetType, _UNSET),
+        ("status", _Status | msgspec.UnsetType, _UNSET),
+    ],
+)
+_decode_runtime_pod = msgspec.json.Decoder(_RuntimePod).decode
+
+
+def decode_runtime_pod(raw: bytes, share: Callable[[Any], Any]) -> dict[str, Any] | None:
+    """``runtime_pod`` of the Pod that ``raw`` (JSON) is, decoding only what the record keeps; ``None``
+    when ``raw`` is not shaped as the typed decoder expects (then decode it whole and call ``runtime_pod``).
+    """
+    try:
+        pod: Any = _decode_runtime_pod(raw)
+    except msgspec.ValidationError:
+        return None
+    if pod.apiVersion is _UNSET or pod.kind != "Pod" or pod.metadata is _UNSET:
+        return None
+    metadata = pod.metadata
+    metadata.pop("managedFields", None)
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
+    record: dict[str, Any] = {"apiVersion": sys.intern(pod.apiVersion), "kind": "Pod"}
+    record["metadata"] = _kept(metadata, share)
+    spec = pod.spec
+    if spec is not _UNSET:
+        slim = _kept_fields(spec, _POD_SPEC_FIELDS, share)
+        for key in ("containers", "initContainers"):
+            containers = getattr(spec, key)
+            if containers is not _UNSET:
+                slim[key] = share([_kept_fields(c, _CONTAINER_FIELDS, _same) for c in containers])
+        record["spec"] = slim
+    status = pod.status
+    if status is not _UNSET:
+        kept = _kept_fields(status, _STATUS_FIELDS, share)
+        for key in _STATUS_CONTAINER_LISTS:
+            statuses = getattr(status, key)
+            if statuses is not _UNSET:
+                kept[key] = share([_kept_fields(s, _STATUS_CONTAINER_FIELDS, _same) for s in statuses])
+        record["status"] = kept
+    return record
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _kept_fields(struct: Any, fields: Sequence[str], share: Callable[[Any], Any]) -> dict[str, Any]:
+    """:func:`_kept` of the ``fields`` a decoded struct has (``UNSET``: absent from the JSON)."""
+    kept = {}
+    intern = sys.intern
+    for key in fields:
+        value = getattr(struct, key)
+        if value is _UNSET:
+            continue
+        kind = type(value)
+        if kind is str:
+            kept[key] = value if key in _UNIQUE else intern(value)
+        elif kind is dict or kind is list:
+            kept[key] = value if key in _UNIQUE else share(value)
+        else:
+            kept[key] = value
+    return kept
 
 
 class Keeper:
@@ -182,4 +374,4 @@ class Keeper:
 def _pick(value: Any, fields: tuple[str, ...]) -> Any:
     if not isinstance(value, dict):
         return value
-    return {k: value[k] for k in fields if k in value}
+    return {k: sys.intern(v) if type(v) is str else v for k in fields if k in value for v in (value[k],)}

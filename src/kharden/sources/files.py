@@ -10,26 +10,23 @@ not manifests (templates do not even parse as YAML).
 from __future__ import annotations
 
 import contextlib
-import itertools
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
-from .._yaml import Document, iter_documents
+from .._yaml import iter_documents
 from ..errors import InputError
 from ..model import STDIN_FILE
-from . import helm, kustomize
+from . import _workers, helm, kustomize
+from ._workers import Parsed
 from .documents import Collected
+from .limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU
 
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "inputs", "read_file", "read_paths"]
 
-DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -177,19 +174,14 @@ def _directory_kind(path: str) -> str | None:
     return None
 
 
-def _parse_file(path: str, max_bytes: int) -> tuple[list[Document] | None, InputError | None]:
-    """The documents of one file and the error that ended them; ``None`` documents for a file
-    that cannot be read at all (it is not counted as read)."""
+def _parse_file(path: str, max_bytes: int) -> Parsed:
+    """The documents of one file, parsed as they are asked for (the iterator raises the error that ends
+    them); ``None`` documents for a file that cannot be read at all (it is not counted as read)."""
     try:
         text = _read_file(path, max_bytes)
     except InputError as e:
         return None, e
-    documents: list[Document] = []
-    try:
-        documents.extend(iter_documents(text, path))
-    except InputError as e:
-        return documents, e
-    return documents, None
+    return iter_documents(text, path), None
 
 
 # Parsing is most of a scan's time and each file parses on its own: worth other processes when
@@ -204,11 +196,13 @@ _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 def _jobs(requested: int | None, files: list[str]) -> int:
     """Processes to parse ``files`` with: ``requested`` (``--jobs``), else one per available CPU
-    when the files are large enough to gain from it."""
+    when the files are large enough to gain from it; never more than the files, nor than
+    :data:`~.limits.MAX_JOBS_PER_CPU` per CPU (parsing keeps a CPU busy: more only wait their turn)."""
     if len(files) < 2:
         return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if requested is not None:
-        return max(1, requested)
+        return max(1, min(requested, len(files), MAX_JOBS_PER_CPU * cpus))
     if _START_METHOD != "fork":
         return 1  # starting a fresh interpreter per worker costs more than it gains
     total = 0
@@ -216,27 +210,13 @@ def _jobs(requested: int | None, files: list[str]) -> int:
         with contextlib.suppress(OSError):
             total += os.path.getsize(path)
         if total >= _PARALLEL_MIN_BYTES:
-            return min(len(os.sched_getaffinity(0)), _MAX_JOBS)
+            return min(cpus, _MAX_JOBS, len(files))
     return 1
 
 
-def _parse_files(
-    files: list[str], max_bytes: int, jobs: int
-) -> Iterator[tuple[list[Document] | None, InputError | None]]:
+def _parse_files(files: list[str], max_bytes: int, jobs: int) -> Iterator[Parsed]:
     """:func:`_parse_file` of each file, in order, by ``jobs`` processes (this one when 1)."""
-    done = 0
-    if jobs > 1:
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(_START_METHOD))
-        try:
-            for result in pool.map(_parse_file, files, itertools.repeat(max_bytes), chunksize=4):
-                yield result
-                done += 1
-        except BrokenProcessPool:
-            pass  # a worker died (killed, out of memory): parse what is left here
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-    for path in files[done:]:
-        yield _parse_file(path, max_bytes)
+    return _workers.parse_files(files, max_bytes, jobs, _parse_file, _START_METHOD)
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:

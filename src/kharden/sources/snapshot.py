@@ -58,6 +58,7 @@ ALWAYS_PRESENT = {
 class _Meta(msgspec.Struct):
     name: Any = None
     namespace: Any = None
+    ownerReferences: Any = None  # noqa: N815 - the JSON name
 
 
 class _Head(msgspec.Struct):
@@ -173,7 +174,6 @@ def _read_streamed(path: str, collected: Collected, max_bytes: int) -> bool:
     if found is None:
         return False
     indent = found[2]
-    separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
     closing = re.compile(
         rb"\}[ \t]*\r?\n" + (rb"[ \t]{0,%d}" % (len(indent) - 1) if indent else b"") + rb"\]"
     )
@@ -185,26 +185,37 @@ def _read_streamed(path: str, collected: Collected, max_bytes: int) -> bool:
         item_kind, version = _item_kind(skeleton)
         heads = msgspec.json.Decoder(_Head)
         controllers: set[_trim.Key] = set()
-        for _, raw in _stream(path, separator, closing, first, max_bytes):
-            _add_controller(controllers, heads.decode(raw), item_kind)
+        owners: list[_trim.Key | None] = []  # of each item: its controller, when it is a Pod that has one
+        for _, raw in _stream(path, indent, closing, first, max_bytes):
+            item_head = heads.decode(raw)
+            _add_controller(controllers, item_head, item_kind)
+            owners.append(_pod_owner(item_head, item_kind))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False  # not the layout it looked like: decode it whole
+    runtime = bytes(owner is not None and owner in controllers for owner in owners)
+    del owners
     collected.stats.files += 1
     collected.evidence |= {"C", "M"}
     keep = _trim.Keeper(controllers)
     decoder = msgspec.json.Decoder()
     before = len(collected.objects)
-    for line, raw in _stream(path, separator, closing, first, max_bytes):
-        _add_item(collected, decoder.decode(raw), item_kind, version, keep, Origin(path, line))
+    for index, (line, raw) in enumerate(_stream(path, indent, closing, first, max_bytes)):
+        # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
+        record = _trim.decode_runtime_pod(raw, keep.share) if runtime[index] else None
+        if record is not None:
+            collected.add_raw(record, Origin(path, line))
+        else:
+            _add_item(collected, decoder.decode(raw), item_kind, version, keep, Origin(path, line))
     _cluster_info(collected, path, skeleton.kharden, before)
     return True
 
 
 def _stream(
-    path: str, separator: re.Pattern[bytes], closing: re.Pattern[bytes], first: int, max_bytes: int
+    path: str, indent: bytes, closing: re.Pattern[bytes], first: int, max_bytes: int
 ) -> Iterator[tuple[int, bytes]]:
     """``(line, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes; an item (or what is not
     one) larger than ``max_bytes`` is an input error."""
+    separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
     with Path(path).open("rb") as handle:
         buffer = handle.read(first)
         line = buffer.count(b"\n") + 1
@@ -213,11 +224,11 @@ def _stream(
             block = handle.read(_BLOCK)
             buffer += block
             start = 0
-            for match in separator.finditer(buffer):
-                item = buffer[start : match.start() + 1]
-                yield line, item
-                line += item.count(b"\n") + buffer.count(b"\n", match.start(), match.end() - 1)
-                start = match.end() - 1
+            found = _separators(separator, buffer) if indent else _separators_at_column_0(buffer)
+            for item_end, next_start, lines in found:
+                yield line, buffer[start : item_end + 1]
+                line += lines
+                start = next_start
             buffer = buffer[start:]
             if len(buffer) > max_bytes + _BLOCK:
                 raise InputError(
@@ -231,6 +242,48 @@ def _stream(
     if end is None:
         raise msgspec.DecodeError("the items do not end")
     yield line, buffer[: end.start() + 1]
+
+
+def _separators(separator: re.Pattern[bytes], buffer: bytes) -> Iterator[tuple[int, int, int]]:
+    """``(end of an item, start of the next, line breaks from the start of the one to the other)``."""
+    start = 0
+    for match in separator.finditer(buffer):
+        next_start = match.end() - 1
+        yield match.start(), next_start, buffer.count(b"\n", start, next_start)
+        start = next_start
+
+
+def _separators_at_column_0(buffer: bytes) -> Iterator[tuple[int, int, int]]:
+    """:func:`_separators` when the items start at column 0, without the pattern's search: that tries every
+    ``}`` of every item (nested objects are many), where ``memchr`` finds each line break and the few
+    bytes before one that starts an item are checked (``}``, ``,`` and blanks, as in the pattern)."""
+    lines = 0
+    newline = buffer.find(b"\n")
+    while newline >= 0:
+        lines += 1
+        if buffer[newline + 1 : newline + 2] == b"{":
+            end = _separator_end(buffer, newline)
+            if end >= 0:
+                yield end, newline + 1, lines
+                lines = 0
+        newline = buffer.find(b"\n", newline + 1)
+
+
+def _separator_end(buffer: bytes, newline: int) -> int:
+    """Where the ``}`` of ``}[ \\t]*,[ \\t]*\\r?`` ending just before ``newline`` is; -1 if it does not."""
+    index = newline - 1
+    if index >= 0 and buffer[index] == 0x0D:  # \r
+        index -= 1
+    for expected in (0x2C, 0x7D):  # ',' then '}', each after blanks
+        while index >= 0 and buffer[index] in _BLANKS:
+            index -= 1
+        if index < 0 or buffer[index] != expected:
+            return -1
+        index -= 1 if expected == 0x2C else 0
+    return index
+
+
+_BLANKS = frozenset(b" \t")
 
 
 def _trailer(path: str, closing: re.Pattern[bytes], first: int) -> bytes:
@@ -282,6 +335,15 @@ def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -
         and isinstance(meta.namespace, str | None)
     ):
         found.add((kind, meta.namespace or "", meta.name))
+
+
+def _pod_owner(head: _Head, item_kind: str | None) -> _trim.Key | None:
+    """The controller of a Pod (see ``_trim.controller_key``); ``None`` for any other item."""
+    kind = head.kind if head.kind is not None else item_kind
+    meta = head.metadata
+    if kind != "Pod" or meta is None:
+        return None
+    return _trim.owner_key(meta.ownerReferences, meta.namespace)
 
 
 def _controllers(items: list[msgspec.Raw], item_kind: str | None) -> set[_trim.Key]:
