@@ -1,6 +1,6 @@
 """Helm charts: templates are not rewritten; the values the chart exposes are written to --values-out,
 each kept only when re-rendering the chart with it fixes findings, and what values cannot fix is named
-with its template."""
+with its template line when the field's place in it is certain."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_values_out_proven_by_rerendering(tmp_path: Path) -> None:
         "serviceAccount": {"create": True, "automount": False},
     }
     assert result.advice == [
-        f"{CHART}/templates/deployment.yaml: pod.proc-mount at /spec/template/spec/containers/1/securityContext/procMount:"
+        f"{CHART}/templates/deployment.yaml:25:13: pod.proc-mount at /spec/template/spec/containers/1/securityContext/procMount:"
         " no values key of the chart sets it; change the template"
     ]
     after = scan([str(CHART)], ScanOptions(rules=RULES, helm_values=(str(out),)))

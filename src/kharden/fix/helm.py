@@ -5,7 +5,7 @@ Charts commonly expose the security settings as values: ``securityContext`` or
 ``serviceAccount.automount``. For each such key of the chart's ``values.yaml``, kharden proposes
 the fixed settings, renders the chart with them, and keeps the key only when the re-render fixes
 findings of the selected rules and adds none. What no values key can fix is named with the
-template it comes from, for a person to change.
+template line that writes it (the template alone when that line is not certain), for a person to change.
 """
 
 from __future__ import annotations
@@ -56,15 +56,16 @@ def values(
         kept: dict[str, Any] = {}
         for key, value in candidates.items():
             trial = _findings(chart, options, rules, {**kept, key: value})
-            if trial is not None and _better(baseline, trial):
+            if trial is not None and _better(baseline[0], trial[0]):
                 kept[key] = value
         final = _findings(chart, options, rules, kept) if kept else baseline
-        left = final if final is not None else baseline
-        for (rule, template, path), count in sorted(left.items()):
+        counts, where = final if final is not None else baseline
+        for found, count in sorted(counts.items()):
+            rule, template, path = found
             if count > 0 and any(rule == c.rule for p in plans for c in p.changes):
                 result.advice.append(
-                    f"{template or chart}: {rule} at {path}: no values key of the chart sets it;"
-                    " change the template"
+                    f"{where.get(found) or template or chart}: {rule} at {path}: no values key of the chart"
+                    " sets it; change the template"
                 )
         if not kept:
             continue
@@ -82,7 +83,7 @@ def values(
         )
         original = Path(options.values_out).read_bytes() if before else None
         result.files.append(FileFix(options.values_out, before, text, original, created=not before))
-        result.fixed += sum(baseline.values()) - sum((final or baseline).values())
+        result.fixed += sum(baseline[0].values()) - sum(counts.values())
 
 
 def _user_values(options: FixOptions) -> dict[str, Any]:
@@ -155,11 +156,16 @@ def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return into
 
 
+_Key = tuple[str, str | None, str]
+"""A finding of a render: rule, template, field (the template line would move with a values file's)."""
+
+
 def _findings(
     chart: str, options: FixOptions, rules: list[Rule], extra: dict[str, Any] | None
-) -> Counter[tuple[str, str | None, str]] | None:
-    """Findings of ``rules`` when the chart is rendered with ``extra`` values on top; ``None`` when it
-    does not render."""
+) -> tuple[Counter[_Key], dict[_Key, str]] | None:
+    """Findings of ``rules`` when the chart is rendered with ``extra`` values on top, counted, and the
+    template line that writes each field where it is known for certain (the place issue 20's locations
+    name); ``None`` when the chart does not render."""
     collected = Collected()
     with tempfile.TemporaryDirectory(prefix="kharden-values-") as scratch:
         files = options.helm_values
@@ -172,13 +178,16 @@ def _findings(
         except InputError:
             return None
     report = evaluate(collected, rules)
-    return Counter(
-        (f.rule, f.location.template, f.location.path) for f in report.findings if f.suppressed is None
-    )
+    live = [f for f in report.findings if f.suppressed is None]
+    keys = [(f.rule, f.location.template, f.location.path) for f in live]
+    where = {
+        key: str(f.location)
+        for key, f in zip(keys, live, strict=True)
+        if f.location.edit is not None and f.location.edit.kind == "template"
+    }
+    return Counter(keys), where
 
 
-def _better(
-    before: Counter[tuple[str, str | None, str]], after: Counter[tuple[str, str | None, str]]
-) -> bool:
+def _better(before: Counter[_Key], after: Counter[_Key]) -> bool:
     """Some finding fixed, none added."""
     return sum(after.values()) < sum(before.values()) and not (after - before)
