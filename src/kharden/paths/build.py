@@ -668,7 +668,7 @@ class _Builder:
                     continue
                 account, token_fact = token
                 fact = self._hit_fact(hit, rule)
-                for source in self.net.sources(cls):
+                for source in self.net.senders(cls):
                     reach = self.net.between(source, cls)
                     if reach is None:
                         continue
