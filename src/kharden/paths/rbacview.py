@@ -111,6 +111,8 @@ class RbacView:
     def __init__(self, rbac: Rbac) -> None:
         self._rbac = rbac
         self._asked: dict[tuple[Request, ...], dict[Subject, list[Grant]]] = {}
+        self._built: dict[tuple[int, str, str], list[Held]] = {}
+        """(``id`` of a list of grants in ``_asked``, what, rule) -> those grants as held."""
 
     def _granted(self, requests: tuple[Request, ...]) -> dict[Subject, list[Grant]]:
         """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once)."""
@@ -144,21 +146,37 @@ class RbacView:
         such grants; both go into the evidence.
         """
         granted = self._granted(tuple(requests))
-        grants = [grant for identity in subject.identities() for grant in granted.get(identity, ())]
-        if not grants:
-            return []
-        remediation = get_rule(rule).remediation
-        held = []
-        for grant in grants:
-            names = grant.rule.rule.resource_names or None
-            where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
-            only = f" (only {', '.join(sorted(names))})" if names else ""
-            evidence = Evidence.at(
-                grant.binding.obj,
-                grant.subject_path,
-                f"{what}{only} {where} for {grant.subject}: {grant.chain()}",
-                rule=rule,
-                fix=remediation,
-            )
-            held.append(Held(grant.scope, frozenset(names) if names else None, evidence))
+        held: list[Held] = []
+        for identity in subject.identities():
+            grants = granted.get(identity)
+            if grants:
+                held += self._held_of(grants, what, rule)
         return held
+
+    def _held_of(self, grants: list[Grant], what: str, rule: str) -> list[Held]:
+        """``grants`` (those of one identity, as :meth:`_granted` keeps them) as :class:`Held`, built once.
+
+        A grant to a group (``system:serviceaccounts``, ``system:authenticated``) is held by every
+        ServiceAccount: its evidence names the group, not the account, so it is one and the same for all
+        of them: building it (the binding's location, the role chain's text) per account cost accounts
+        times group grants.
+        """
+        key = (id(grants), what, rule)  # ``grants`` lives as long as ``self._asked``: its id is stable
+        found = self._built.get(key)
+        if found is None:
+            found = self._built[key] = [self._hold(grant, what, rule) for grant in grants]
+        return found
+
+    @staticmethod
+    def _hold(grant: Grant, what: str, rule: str) -> Held:
+        names = grant.rule.rule.resource_names or None
+        where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
+        only = f" (only {', '.join(sorted(names))})" if names else ""
+        evidence = Evidence.at(
+            grant.binding.obj,
+            grant.subject_path,
+            f"{what}{only} {where} for {grant.subject}: {grant.chain()}",
+            rule=rule,
+            fix=get_rule(rule).remediation,
+        )
+        return Held(grant.scope, frozenset(names) if names else None, evidence)
