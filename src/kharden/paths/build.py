@@ -28,8 +28,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-import networkx as nx
-
 from ..analysis._netsets import ALL_ADDRESSES, AddressSet
 from ..analysis.admission import namespace_level
 from ..analysis.context import ScanContext
@@ -63,8 +61,8 @@ from .rbacview import (
     IMPERSONATE_USERS,
     NODE_PROXY,
     SECRETS_CREATE,
-    SECRETS_GET,
     SECRETS_LIST,
+    SECRETS_READ,
     SIGNER_APPROVE,
     TOKEN,
     UPDATE_CLUSTER_ROLES,
@@ -321,7 +319,7 @@ class _Builder:
                     "lists every Secret of the cluster",
                     [h.evidence],
                 )
-        readers = held(subject, [*SECRETS_GET, *SECRETS_LIST], "read secrets", "rbac.secrets-read")
+        readers = held(subject, SECRETS_READ, "read secrets", "rbac.secrets-read")
         for secret, account in self._token_secrets():
             namespace = secret.ref.namespace or "default"
             for h in readers:
@@ -817,7 +815,7 @@ class _Builder:
         """Workloads that lead to a goal through their token or their node (not their network position)."""
         graph = self.graph
         goals = {v.id for v in graph.vertices.values() if v.goal is not None}
-        leading = set(nx.multi_source_dijkstra_path_length(graph.graph.reverse(copy=False), goals))
+        leading = graph.steps_to(goals)
         return {
             vertex.id
             for vertex in graph.vertices.values()

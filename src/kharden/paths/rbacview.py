@@ -35,6 +35,7 @@ __all__ = [
     "SECRETS_CREATE",
     "SECRETS_GET",
     "SECRETS_LIST",
+    "SECRETS_READ",
     "SIGNER_APPROVE",
     "TOKEN",
     "UPDATE_CLUSTER_ROLES",
@@ -51,6 +52,7 @@ __all__ = [
 EVERYTHING = [Request("*", "*", "*")]
 SECRETS_LIST = [Request.of(verb, "secrets") for verb in ("list", "watch")]
 SECRETS_GET = [Request.of("get", "secrets")]
+SECRETS_READ = [*SECRETS_GET, *SECRETS_LIST]
 SECRETS_CREATE = [Request.of("create", "secrets")]
 _CONTROLLERS = [
     ("", "replicationcontrollers"),
@@ -111,22 +113,33 @@ class RbacView:
     def __init__(self, rbac: Rbac) -> None:
         self._rbac = rbac
         self._asked: dict[tuple[Request, ...], dict[Subject, list[Grant]]] = {}
+        self._lists: dict[int, tuple[Sequence[Request], dict[Subject, list[Grant]]]] = {}
+        self._identities: dict[Subject, tuple[Subject, ...]] = {}
         self._built: dict[tuple[int, str, str], list[Held]] = {}
         """(``id`` of a list of grants in ``_asked``, what, rule) -> those grants as held."""
 
-    def _granted(self, requests: tuple[Request, ...]) -> dict[Subject, list[Grant]]:
-        """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once)."""
-        found = self._asked.get(requests)
+    def _granted(self, requests: Sequence[Request]) -> dict[Subject, list[Grant]]:
+        """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once).
+
+        A list asked before (this module's constants, asked once per ServiceAccount) is found by its
+        identity: hashing its Requests on every question cost more than the answers.
+        """
+        known = self._lists.get(id(requests))
+        if known is not None and known[0] is requests:
+            return known[1]
+        key = tuple(requests)
+        found = self._asked.get(key)
         if found is None:
             seen: set[tuple[int, str, int]] = set()
             found = {}
-            for request in requests:
+            for request in key:
                 for grant in self._rbac.who_can(request, some_object=True):
-                    key = (id(grant.binding), grant.subject_path, id(grant.rule))
-                    if key not in seen:
-                        seen.add(key)
+                    grant_key = (id(grant.binding), grant.subject_path, id(grant.rule))
+                    if grant_key not in seen:
+                        seen.add(grant_key)
                         found.setdefault(grant.subject, []).append(grant)
-            self._asked[requests] = found
+            self._asked[key] = found
+        self._lists[id(requests)] = (requests, found)  # holds ``requests``: its id is not reused
         return found
 
     def superusers(self, kind: str) -> set[str]:
@@ -134,7 +147,7 @@ class RbacView:
         cluster-wide."""
         return {
             grant.subject.name
-            for grants in self._granted(tuple(EVERYTHING)).values()
+            for grants in self._granted(EVERYTHING).values()
             for grant in grants
             if grant.scope is None and grant.subject.kind == kind and not grant.rule.rule.resource_names
         }
@@ -145,9 +158,12 @@ class RbacView:
         ``what`` says it in words (``create pods``) and ``rule`` names the kharden rule that reports
         such grants; both go into the evidence.
         """
-        granted = self._granted(tuple(requests))
+        granted = self._granted(requests)
+        identities = self._identities.get(subject)
+        if identities is None:
+            identities = self._identities[subject] = subject.identities()
         held: list[Held] = []
-        for identity in subject.identities():
+        for identity in identities:
             grants = granted.get(identity)
             if grants:
                 held += self._held_of(grants, what, rule)
