@@ -3,14 +3,22 @@ gives: each is checked against it on a table of cases."""
 
 from __future__ import annotations
 
+import random
+
+import networkx as nx
+import pytest
 import yaml
-from pathdocs import Doc, deny, namespace, policy, workload
+from pathdocs import Doc, analyse, deny, ingress, namespace, policy, service_account, workload
 
 from kharden.analysis.context import ScanContext
 from kharden.analysis.rbac import Request, Subject
 from kharden.inventory import Inventory
+from kharden.model import ObjRef
+from kharden.paths.findings import Index, pairs_through
+from kharden.paths.graph import AttackGraph
+from kharden.paths.model import GOALS, Edge, Evidence, Vertex
 from kharden.paths.netview import NetView
-from kharden.paths.rbacview import SECRETS_GET, SECRETS_LIST, WORKLOAD_WRITE, Held, RbacView
+from kharden.paths.rbacview import SECRETS_READ, WORKLOAD_WRITE, Held, RbacView
 from kharden.sources.documents import Collected
 from rbacdocs import binding, cluster_role, group, role, rule, sa
 
@@ -101,7 +109,7 @@ RBAC = (
 SUBJECTS = [("shop", "web"), ("shop", "api"), ("ops", "tool"), ("ops", "default"), ("lab", "x")]
 ASKED = [
     (WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"),
-    ([*SECRETS_GET, *SECRETS_LIST], "read secrets", "rbac.secrets-read"),
+    (SECRETS_READ, "read secrets", "rbac.secrets-read"),
 ]
 
 
@@ -139,3 +147,83 @@ def test_held_is_built_once_per_grant_and_is_what_each_subject_holds() -> None:
     shared = found[("ops", "default", "rbac.secrets-read")]
     assert len(shared) == 2
     assert all(a is b for a, b in zip(shared, found[("lab", "x", "rbac.secrets-read")], strict=True))
+    # A list of requests is found by its identity, or else by what it asks: one answer either way.
+    assert view._granted(list(SECRETS_READ)) is view._granted(SECRETS_READ)
+
+
+def _reference_pairs(graph: AttackGraph, goals: tuple[str, ...]) -> Index:
+    """The index as networkx finds it: Dijkstra's distances, the steps one closer, topologically sorted."""
+    bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
+    index: Index = {}
+    reverse = graph.graph.reverse(copy=False)
+    for goal in goals:
+        targets = graph.goal_vertices(goal)
+        if not targets:
+            continue
+        distance = nx.multi_source_dijkstra_path_length(reverse, set(targets), weight=lambda *_: 1)
+        closer: nx.DiGraph[str] = nx.DiGraph()
+        closer.add_edges_from(
+            (u, v) for u, v in graph.steps if v in distance and distance.get(u) == distance[v] + 1
+        )
+        reached: dict[str, int] = {}
+        for vertex in nx.topological_sort(closer):
+            entries = reached.get(vertex, 0) | bit.get(vertex, 0)
+            if not entries:
+                continue
+            for target in closer.successors(vertex):
+                reached[target] = reached.get(target, 0) | entries
+                for edge in graph.steps[(vertex, target)]:
+                    for fact in edge.evidence:
+                        for rule_id, obj, path in fact.counted:
+                            fields = index.setdefault((rule_id, obj), {}).setdefault(path, {})
+                            fields[goal] = fields.get(goal, 0) | entries
+    return index
+
+
+def _random_graph(seed: int, size: int) -> AttackGraph:
+    """Workloads, hubs and goals joined at random, each step resting on facts of a few rules."""
+    chance = random.Random(seed)  # noqa: S311 - a reproducible graph, not a secret
+    graph = AttackGraph()
+    names = [f"v{i}" for i in range(size)]
+    goals = {f"g-{goal}": goal for goal in GOALS}
+    for name in names:
+        graph.add_vertex(Vertex(name, "workload", name))
+    for vertex, goal in goals.items():
+        graph.add_vertex(Vertex(vertex, "goal", vertex, goal=goal))
+    everything = [*names, *goals]
+    for _ in range(size * 3):
+        source, target = chance.choice(names), chance.choice(everything)
+        facts = tuple(
+            Evidence(
+                "fact",
+                chance.choice(["rbac.a", "netpol.b", "pods.c"]),
+                ObjRef("Deployment", "ns", f"o{chance.randrange(size // 2)}"),
+                chance.choice([None, "/spec/x", "/spec/y"]),
+            )
+            for _ in range(chance.randrange(3))
+        )
+        graph.add_edge(Edge(source, target, "rbac", "step", facts))
+    for name in chance.sample(names, size // 5):
+        graph.add_entry(name, ())
+    return graph
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pairs_through_is_what_networkx_finds(seed: int) -> None:
+    graph = _random_graph(seed, 60 + 20 * seed)
+    assert pairs_through(graph, GOALS) == _reference_pairs(graph, GOALS)
+    goals = [v for v in graph.vertices if v.startswith("g-")]
+    reverse = graph.graph.reverse(copy=False)
+    assert graph.steps_to(goals) == nx.multi_source_dijkstra_path_length(reverse, goals, weight=lambda *_: 1)
+
+
+def test_pairs_through_counts_on_the_cases_of_the_issue() -> None:
+    creator = [
+        service_account("web"),
+        role("shop", "creator", rule("", "pods", "create")),
+        binding("creator", "Role", "creator", sa("shop", "web"), namespace="shop"),
+    ]
+    found = analyse(namespace(), workload(account="web"), ingress(), creator, deny("Egress"))
+    index = pairs_through(found.graph, GOALS)
+    assert index == _reference_pairs(found.graph, GOALS)
+    assert index  # the binding and the token lie on the path to a node

@@ -61,6 +61,27 @@ class AttackGraph:
     def hop(self, source: str, target: str) -> Hop:
         return Hop(source, target, tuple(self.steps[(source, target)]))
 
+    def steps_to(self, targets: Iterable[str]) -> dict[str, int]:
+        """Vertex -> the fewest steps from it to one of ``targets`` (the vertices that reach none left out).
+
+        Breadth-first over the steps backwards: where every step counts one, it gives what Dijkstra's
+        search gives, without its heap.
+        """
+        before = self.graph.pred
+        distance = dict.fromkeys(targets, 0)
+        frontier = list(distance)
+        steps = 0
+        while frontier:
+            steps += 1
+            reached = []
+            for vertex in frontier:
+                for source in before[vertex]:
+                    if source not in distance:
+                        distance[source] = steps
+                        reached.append(source)
+            frontier = reached
+        return distance
+
     def goal_vertices(self, goal: str) -> list[str]:
         return [v.id for v in self.vertices.values() if v.goal == goal]
 
