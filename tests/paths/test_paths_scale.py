@@ -14,6 +14,7 @@ from kharden.analysis.context import ScanContext
 from kharden.analysis.rbac import Request, Subject
 from kharden.inventory import Inventory
 from kharden.model import ObjRef
+from kharden.paths.build import build_graph
 from kharden.paths.findings import Index, pairs_through
 from kharden.paths.graph import AttackGraph
 from kharden.paths.model import GOALS, Edge, Evidence, Vertex
@@ -227,3 +228,65 @@ def test_pairs_through_counts_on_the_cases_of_the_issue() -> None:
     index = pairs_through(found.graph, GOALS)
     assert index == _reference_pairs(found.graph, GOALS)
     assert index  # the binding and the token lie on the path to a node
+
+
+def _token_secret(name: str, ns: str, account: str) -> Doc:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/service-account-token",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "annotations": {"kubernetes.io/service-account.name": account},
+        },
+    }
+
+
+GROUP_GRANTS = [
+    # Every account of shop creates pods, execs into "api" and requests tokens for "web" and "api".
+    [
+        role("shop", "group", rule("", "pods", "create"), rule("", "pods/exec", "create", names="api")),
+        role("shop", "tokens", rule("", "serviceaccounts/token", "create", names="web api")),
+        binding("group", "Role", "group", group("system:serviceaccounts:shop"), namespace="shop"),
+        binding("tokens", "Role", "tokens", group("system:serviceaccounts:shop"), namespace="shop"),
+    ],
+    # Every account of the cluster reads Secrets (the token Secrets of web, of an ops account).
+    [
+        cluster_role("reader", rule("", "secrets", "get list")),
+        binding("reader", "ClusterRole", "reader", group("system:serviceaccounts")),
+        _token_secret("web-token", "shop", "web"),
+        _token_secret("tool-token", "ops", "tool"),
+    ],
+    # Bound by name as well as by group, and impersonation of named accounts.
+    [
+        cluster_role("imp", rule("", "serviceaccounts", "impersonate", names="web tool")),
+        binding("imp", "ClusterRole", "imp", group("system:authenticated"), sa("shop", "api")),
+        binding("admin", "ClusterRole", "cluster-admin", sa("ops", "tool")),
+    ],
+]
+
+
+@pytest.mark.parametrize("grants", range(len(GROUP_GRANTS)))
+def test_accounts_that_hold_only_their_groups_grants_get_the_steps_asked_one_by_one(
+    grants: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = (
+        namespace("shop"),
+        namespace("ops"),
+        workload("web", account="web"),
+        workload("api", account="api"),
+        workload("db"),
+        workload("tool", "ops", account="tool"),
+        service_account("web"),
+        service_account("api"),
+        service_account("tool", "ops"),
+        GROUP_GRANTS[grants],
+    )
+    grouped = build_graph(context_of(*docs))
+    monkeypatch.setattr(RbacView, "named", lambda *_: True)  # every account asked on its own
+    direct = build_graph(context_of(*docs))
+    assert list(grouped.steps) == list(direct.steps)
+    assert grouped.steps == direct.steps
+    rbac_steps = [pair for pair, edges in direct.steps.items() if any(e.kind == "rbac" for e in edges)]
+    assert len({source for source, _ in rbac_steps}) >= 3  # several accounts share the group's steps

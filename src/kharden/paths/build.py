@@ -125,6 +125,8 @@ class _Builder:
         self.pod_of: dict[str, EffectivePod] = {}
         self.tokens: dict[int, tuple[str, Evidence]] = {}
         """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
+        self._recording: tuple[str, list[Edge]] | None = None
+        """While set: a vertex, and the steps from it that :meth:`_edge` is asked for (in order)."""
 
     def build(self) -> AttackGraph:
         self._goals()
@@ -146,7 +148,10 @@ class _Builder:
     def _edge(
         self, source: str, target: str, kind: str, summary: str, evidence: Iterable[Evidence] = ()
     ) -> None:
-        self.graph.add_edge(Edge(source, target, kind, summary, tuple(evidence)))
+        edge = Edge(source, target, kind, summary, tuple(evidence))
+        if self._recording is not None and source == self._recording[0]:
+            self._recording[1].append(edge)  # before add_edge: a step onto itself is another's step
+        self.graph.add_edge(edge)
 
     def _goals(self) -> None:
         labels = {
@@ -287,10 +292,28 @@ class _Builder:
     # -- RBAC ----------------------------------------------------------------------------------------
 
     def _permissions(self) -> None:
+        """The steps of what RBAC grants each ServiceAccount.
+
+        Most accounts are named by no binding: they hold what their groups hold
+        (``system:serviceaccounts:NS`` and the groups of every account), the same for every such account
+        of a namespace. The steps of the first one are kept and given to the others, each from its own
+        vertex (their targets never depend on the account), rather than asking RBAC again per account.
+        """
         superusers = self._superuser_users()
         for namespace, accounts in sorted(self.accounts.items()):
+            grouped: list[Edge] | None = None
             for name, vertex in sorted(accounts.items()):
-                self._subject(Subject.service_account(namespace, name), vertex, superusers)
+                subject = Subject.service_account(namespace, name)
+                if self.rbac.named(subject):
+                    self._subject(subject, vertex, superusers)
+                elif grouped is None:
+                    self._recording = (vertex, [])
+                    self._subject(subject, vertex, superusers)
+                    grouped = self._recording[1]
+                    self._recording = None
+                else:
+                    for edge in grouped:
+                        self.graph.add_edge(Edge(vertex, edge.target, edge.kind, edge.summary, edge.evidence))
 
     def _superuser_users(self) -> set[str]:
         """Users RBAC makes cluster-admin by name: impersonating one of them is being cluster-admin."""

@@ -113,6 +113,7 @@ class RbacView:
     def __init__(self, rbac: Rbac) -> None:
         self._rbac = rbac
         self._asked: dict[tuple[Request, ...], dict[Subject, list[Grant]]] = {}
+        self._named = {subject for binding in rbac.bindings for subject, _ in binding.subjects}
         self._lists: dict[int, tuple[Sequence[Request], dict[Subject, list[Grant]]]] = {}
         self._identities: dict[Subject, tuple[Subject, ...]] = {}
         self._built: dict[tuple[int, str, str], list[Held]] = {}
@@ -141,6 +142,10 @@ class RbacView:
             self._asked[key] = found
         self._lists[id(requests)] = (requests, found)  # holds ``requests``: its id is not reused
         return found
+
+    def named(self, subject: Subject) -> bool:
+        """Whether a binding names ``subject`` itself: if not, it holds only what its groups hold."""
+        return subject in self._named
 
     def superusers(self, kind: str) -> set[str]:
         """Names of the subjects of ``kind`` (``User``, ``Group``) that hold every verb on every resource
