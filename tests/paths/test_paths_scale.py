@@ -4,6 +4,7 @@ gives: each is checked against it on a table of cases."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import networkx as nx
 import pytest
@@ -290,3 +291,22 @@ def test_accounts_that_hold_only_their_groups_grants_get_the_steps_asked_one_by_
     assert grouped.steps == direct.steps
     rbac_steps = [pair for pair, edges in direct.steps.items() if any(e.kind == "rbac" for e in edges)]
     assert len({source for source, _ in rbac_steps}) >= 3  # several accounts share the group's steps
+
+
+def test_a_facts_kept_hash_is_its_fields_hash() -> None:
+    ref = ObjRef("Deployment", "shop", "web")
+    fact = Evidence("text", "pod.privileged", ref, "/spec/x", fix="fix it")
+    same = Evidence("text", "pod.privileged", ref, "/spec/x", fix="fix it")
+    assert hash(fact) == hash(same)
+    assert fact == same
+    assert len({fact, same}) == 1
+    bound = replace(fact, findings=(("netpol.egress-open", ref, None),))
+    assert bound != fact
+    assert hash(bound) == hash(replace(same, findings=bound.findings))  # not the hash kept by ``fact``
+    graph = AttackGraph()
+    for vertex in ("a", "b"):
+        graph.add_vertex(Vertex(vertex, "workload", vertex))
+    for facts in [(fact,), (same,), (bound,), (fact,)]:
+        graph.add_edge(Edge("a", "b", "rbac", "step", facts))
+    assert [e.evidence for e in graph.steps[("a", "b")]] == [(fact,), (bound,)]
+    assert len(graph) == 2

@@ -34,9 +34,13 @@ class AttackGraph:
 
     def add_edge(self, edge: Edge) -> None:
         """Add a step between two vertices already in the graph (the same step twice counts once)."""
-        if edge.source == edge.target or edge in self._seen:
+        if edge.source == edge.target:
             return
-        self._seen.add(edge)
+        seen = self._seen
+        known = len(seen)
+        seen.add(edge)  # hashed once: it tells whether the step is new by the set's size
+        if len(seen) == known:
+            return
         pair = (edge.source, edge.target)
         found = self.steps.get(pair)
         weight = 1 + min(len(edge.evidence), 9) / 1000

@@ -76,6 +76,17 @@ class Evidence:
     object is not where its fix is written (a workload's network finding, fixed by its namespace's
     missing policy or by a policy rule; a namespace's Pod Security finding decided by the PodSecurity
     configuration)."""
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # A step is known by its facts, so each is hashed every time a step resting on it is added: its
+        # location and findings are deep, and a large graph adds a hundred thousand steps.
+        found = self._hash
+        if not found:
+            fields = (self.text, self.rule, self.object, self.path, self.location, self.fix, self.aspect)
+            found = hash((*fields, self.findings)) or 1
+            object.__setattr__(self, "_hash", found)  # frozen: written once, as the dataclass itself does
+        return found
 
     @property
     def key(self) -> FixKey:
