@@ -21,6 +21,7 @@ from kharden.paths.graph import AttackGraph
 from kharden.paths.model import GOALS, Edge, Evidence, Vertex
 from kharden.paths.netview import NetView
 from kharden.paths.rbacview import SECRETS_READ, WORKLOAD_WRITE, Held, RbacView
+from kharden.rules import get as get_rule
 from kharden.sources.documents import Collected
 from rbacdocs import binding, cluster_role, group, role, rule, sa
 
@@ -117,12 +118,17 @@ ASKED = [
 
 def _direct(view: RbacView, subject: Subject, requests: list[Request], what: str, rule_id: str) -> list[Held]:
     """What ``held`` gives, built per subject and grant as it was before grants were built once."""
-    granted = view._granted(tuple(requests))
-    return [
-        RbacView._hold(grant, what, rule_id)
-        for identity in subject.identities()
-        for grant in granted.get(identity, ())
-    ]
+    found = []
+    for identity in subject.identities():
+        for grant in view._granted(tuple(requests)).get(identity, ()):
+            names = grant.rule.rule.resource_names
+            where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
+            only = f" (only {', '.join(sorted(names))})" if names else ""
+            text = f"{what}{only} {where} for {grant.subject}: {grant.chain()}"
+            fix = get_rule(rule_id).remediation
+            evidence = Evidence.at(grant.binding.obj, grant.subject_path, text, rule=rule_id, fix=fix)
+            found.append(Held(grant.scope, names or None, evidence))
+    return found
 
 
 def test_held_is_built_once_per_grant_and_is_what_each_subject_holds() -> None:

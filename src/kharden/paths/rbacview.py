@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, Subject
+from ..model import Location
 from ..rules import get as get_rule
 from .model import Evidence
 
@@ -117,6 +118,7 @@ class RbacView:
         self._lists: dict[int, tuple[Sequence[Request], dict[Subject, list[Grant]]]] = {}
         self._identities: dict[Subject, tuple[Subject, ...]] = {}
         self._built: dict[tuple[int, str, str], list[Held]] = {}
+        self._where: dict[tuple[int, str, int], tuple[Location, str]] = {}
         """(``id`` of a list of grants in ``_asked``, what, rule) -> those grants as held."""
 
     def _granted(self, requests: Sequence[Request]) -> dict[Subject, list[Grant]]:
@@ -188,16 +190,26 @@ class RbacView:
             found = self._built[key] = [self._hold(grant, what, rule) for grant in grants]
         return found
 
-    @staticmethod
-    def _hold(grant: Grant, what: str, rule: str) -> Held:
+    def _hold(self, grant: Grant, what: str, rule: str) -> Held:
         names = grant.rule.rule.resource_names or None
         where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
         only = f" (only {', '.join(sorted(names))})" if names else ""
-        evidence = Evidence.at(
-            grant.binding.obj,
+        location, chain = self._written(grant)
+        evidence = Evidence(
+            f"{what}{only} {where} for {grant.subject}: {chain}",
+            rule,
+            grant.binding.obj.ref,
             grant.subject_path,
-            f"{what}{only} {where} for {grant.subject}: {grant.chain()}",
-            rule=rule,
-            fix=get_rule(rule).remediation,
+            location,
+            get_rule(rule).remediation,
         )
         return Held(grant.scope, frozenset(names) if names else None, evidence)
+
+    def _written(self, grant: Grant) -> tuple[Location, str]:
+        """Where the grant's subject is written and the role chain that grants it: what a fact of the grant
+        says whatever permission it is asked for (one grant answers a dozen questions)."""
+        key = (id(grant.binding), grant.subject_path, id(grant.rule))  # the engine's, alive as long
+        found = self._where.get(key)
+        if found is None:
+            found = self._where[key] = (grant.binding.obj.locate(grant.subject_path), grant.chain())
+        return found
