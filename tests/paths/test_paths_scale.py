@@ -316,3 +316,39 @@ def test_a_facts_kept_hash_is_its_fields_hash() -> None:
         graph.add_edge(Edge("a", "b", "rbac", "step", facts))
     assert [e.evidence for e in graph.steps[("a", "b")]] == [(fact,), (bound,)]
     assert len(graph) == 2
+
+
+def _as_added(graph: AttackGraph) -> nx.DiGraph[str]:
+    """The networkx graph made by adding each vertex and step as it came (the weight: the least)."""
+    found: nx.DiGraph[str] = nx.DiGraph()
+    found.add_nodes_from(graph.vertices)
+    for edge in graph.edges():
+        weight = 1 + min(len(edge.evidence), 9) / 1000
+        if found.has_edge(edge.source, edge.target):
+            data = found[edge.source][edge.target]
+            data["weight"] = min(data["weight"], weight)
+        else:
+            found.add_edge(edge.source, edge.target, weight=weight)
+    return found
+
+
+def _layout(
+    graph: nx.DiGraph[str],
+) -> tuple[list[str], list[tuple[str, str, float]], list[tuple[str, list[str]]]]:
+    """Nodes, edges with their weights, and each node's predecessors: all in networkx's order."""
+    edges = [(u, v, float(data["weight"])) for u, v, data in graph.edges(data=True)]
+    return list(graph.nodes), edges, [(v, list(graph.pred[v])) for v in graph.nodes]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_networkx_graph_built_when_asked_is_the_one_built_step_by_step(seed: int) -> None:
+    graph = _random_graph(seed, 40 + 10 * seed)
+    assert _layout(graph.graph) == _layout(_as_added(graph))
+    for source, target in graph.succ.items():
+        assert target == list(graph.graph.successors(source))
+    # Kept current once built: a new vertex, a new pair, a cheaper step between a known pair.
+    graph.add_vertex(Vertex("late", "workload", "late"))
+    graph.add_edge(Edge("late", "v0", "rbac", "late step"))
+    first = next(iter(graph.steps))
+    graph.add_edge(Edge(*first, "rbac", "a step on no fact"))
+    assert _layout(graph.graph) == _layout(_as_added(graph))

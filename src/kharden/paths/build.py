@@ -845,7 +845,7 @@ class _Builder:
             if vertex.kind == "workload"
             and any(
                 edge.kind in {"token", "escape"} and edge.target in leading
-                for target in graph.graph.successors(vertex.id)
+                for target in graph.succ.get(vertex.id, ())
                 for edge in graph.steps[(vertex.id, target)]
             )
         }

@@ -38,7 +38,7 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
     """
     bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
     index: Index = {}
-    after = graph.graph.succ
+    after = graph.succ
     for goal in goals:
         targets = graph.goal_vertices(goal)
         if not targets:
@@ -51,7 +51,7 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
         for steps in range(max(by_distance, default=0), 0, -1):
             for vertex in by_distance.get(steps, ()):
                 entries = reached[vertex]
-                for target in after[vertex]:
+                for target in after.get(vertex, ()):
                     if distance.get(target) != steps - 1:
                         continue
                     if target not in reached:
