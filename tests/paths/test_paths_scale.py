@@ -16,9 +16,10 @@ from kharden.analysis.rbac import Request, Subject
 from kharden.inventory import Inventory
 from kharden.model import ObjRef
 from kharden.paths.build import build_graph
+from kharden.paths.entries import add_entries
 from kharden.paths.findings import Index, pairs_through
 from kharden.paths.graph import AttackGraph
-from kharden.paths.model import GOALS, Edge, Evidence, Vertex
+from kharden.paths.model import GOALS, Edge, Evidence, Vertex, counting_only
 from kharden.paths.netview import NetView
 from kharden.paths.rbacview import SECRETS_READ, WORKLOAD_WRITE, Held, RbacView
 from kharden.rules import get as get_rule
@@ -352,3 +353,50 @@ def test_the_networkx_graph_built_when_asked_is_the_one_built_step_by_step(seed:
     first = next(iter(graph.steps))
     graph.add_edge(Edge(*first, "rbac", "a step on no fact"))
     assert _layout(graph.graph) == _layout(_as_added(graph))
+
+
+def _exposed(*docs: Doc | list[Doc]) -> tuple[Doc | list[Doc], ...]:
+    """``docs`` with the shop's web workload exposed, privileged, with a token and a hostPath."""
+    web = workload(
+        "web",
+        account="web",
+        container={"image": "registry.example.com/app:1", "securityContext": {"privileged": True}},
+        volumes=[{"name": "root", "hostPath": {"path": "/"}}],
+    )
+    dashboard = workload(
+        "kubernetes-dashboard",
+        "kube-system",
+        account="kubernetes-dashboard",
+        container={"image": "kubernetesui/dashboard:v2.7.0", "args": ["--enable-skip-login"]},
+    )
+    admin = binding("dashboard", "ClusterRole", "cluster-admin", sa("kube-system", "kubernetes-dashboard"))
+    return (*docs, web, *ingress(), dashboard, service_account("kubernetes-dashboard", "kube-system"), admin)
+
+
+COUNTED = [
+    _exposed(*NETWORK[:3]),
+    _exposed(*NETWORK),
+    *(
+        _exposed(namespace("shop"), namespace("ops"), grants, workload("tool", "ops", account="tool"))
+        for grants in GROUP_GRANTS
+    ),
+]
+
+
+@pytest.mark.parametrize("docs", range(len(COUNTED)))
+def test_a_graph_made_only_to_count_counts_what_the_whole_graph_does(docs: int) -> None:
+    context = context_of(*COUNTED[docs])
+    whole = build_graph(context)
+    add_entries(context, whole)
+    with counting_only():
+        counted = build_graph(context)
+        add_entries(context, counted)
+    assert list(counted.entries) == list(whole.entries)
+    assert list(counted.steps) == list(whole.steps)  # the same pairs, in the same order
+    index = pairs_through(whole, GOALS)
+    assert index  # something to count: the cases have paths
+    assert pairs_through(counted, GOALS) == index
+    facts = [fact for edge in counted.edges() for fact in edge.evidence]
+    assert all(fact.location is None for fact in facts)
+    assert len(counted) <= len(whole)  # steps that differed only in facts that are no finding are one
+    assert any(fact.location is not None for edge in whole.edges() for fact in edge.evidence)

@@ -19,7 +19,7 @@ from ..model import Finding, ObjRef
 from .build import build_graph
 from .entries import add_entries
 from .graph import AttackGraph
-from .model import GOALS, Edge
+from .model import GOALS, Edge, counting_only
 
 __all__ = ["Index", "on_paths", "pairs_through"]
 
@@ -73,8 +73,9 @@ def _through(index: Index, edges: list[Edge], goal: str, entries: int) -> None:
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
     """Fingerprint -> number of (entry point, goal) whose shortest paths rest on the finding (0 left out)."""
-    graph = build_graph(context)
-    add_entries(context, graph)
+    with counting_only():
+        graph = build_graph(context)
+        add_entries(context, graph)
     index = pairs_through(graph, GOALS)
     counts: dict[str, int] = {}
     for finding in findings:

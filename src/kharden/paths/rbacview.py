@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, Subject
 from ..model import Location
 from ..rules import get as get_rule
-from .model import Evidence
+from .model import Evidence, locating
 
 __all__ = [
     "ADMISSION_WRITE",
@@ -118,7 +118,7 @@ class RbacView:
         self._lists: dict[int, tuple[Sequence[Request], dict[Subject, list[Grant]]]] = {}
         self._identities: dict[Subject, tuple[Subject, ...]] = {}
         self._built: dict[tuple[int, str, str], list[Held]] = {}
-        self._where: dict[tuple[int, str, int], tuple[Location, str]] = {}
+        self._where: dict[tuple[int, str, int], tuple[Location | None, str]] = {}
         """(``id`` of a list of grants in ``_asked``, what, rule) -> those grants as held."""
 
     def _granted(self, requests: Sequence[Request]) -> dict[Subject, list[Grant]]:
@@ -205,11 +205,15 @@ class RbacView:
         )
         return Held(grant.scope, frozenset(names) if names else None, evidence)
 
-    def _written(self, grant: Grant) -> tuple[Location, str]:
+    def _written(self, grant: Grant) -> tuple[Location | None, str]:
         """Where the grant's subject is written and the role chain that grants it: what a fact of the grant
         says whatever permission it is asked for (one grant answers a dozen questions)."""
         key = (id(grant.binding), grant.subject_path, id(grant.rule))  # the engine's, alive as long
         found = self._where.get(key)
         if found is None:
-            found = self._where[key] = (grant.binding.obj.locate(grant.subject_path), grant.chain())
+            if locating():
+                found = (grant.binding.obj.locate(grant.subject_path), grant.chain())
+            else:  # only counted: no count reads where a fact is, nor its words
+                found = (None, "")
+            self._where[key] = found
         return found
