@@ -42,7 +42,7 @@ from ..rules import Rule
 from ..rules import get as get_rule
 from .escape import escapes
 from .graph import AttackGraph
-from .model import Edge, Evidence, Vertex
+from .model import Edge, Evidence, Vertex, locating
 from .netview import NetView
 from .placement import ANY_NODE, Placement
 from .rbacview import (
@@ -111,7 +111,11 @@ class _Builder:
     def __init__(self, context: ScanContext, lateral: bool) -> None:
         self.context = context
         self.lateral = lateral
-        self.graph = AttackGraph()
+        counting = not locating()
+        self.graph = AttackGraph(counting=counting)
+        self._facts: dict[tuple[Evidence, ...], tuple[Evidence, ...]] | None = {} if counting else None
+        """While only counting: each distinct tuple of facts, kept once (a large cluster's half a million
+        steps rest on ten thousand)."""
         self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
         self.placement = Placement(context, self.pods)
         self.rbac = RbacView(context.rbac)
@@ -148,7 +152,10 @@ class _Builder:
     def _edge(
         self, source: str, target: str, kind: str, summary: str, evidence: Iterable[Evidence] = ()
     ) -> None:
-        edge = Edge(source, target, kind, summary, tuple(evidence))
+        facts = tuple(evidence)
+        if self._facts is not None:
+            facts = self._facts.setdefault(facts, facts)
+        edge = Edge(source, target, kind, summary, facts)
         if self._recording is not None and source == self._recording[0]:
             self._recording[1].append(edge)  # before add_edge: a step onto itself is another's step
         self.graph.add_edge(edge)

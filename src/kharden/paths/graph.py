@@ -21,7 +21,10 @@ __all__ = ["AttackGraph"]
 
 
 class AttackGraph:
-    def __init__(self) -> None:
+    def __init__(self, *, counting: bool = False) -> None:
+        """``counting``: the graph serves only to count the attack paths through each finding, which go by
+        pairs of vertices and the findings of their steps: the same step added twice is kept twice rather
+        than looked up among every step added (a set of half a million steps on a large cluster)."""
         self.vertices: dict[str, Vertex] = {}
         self.steps: dict[tuple[str, str], list[Edge]] = {}
         self.entries: dict[str, Entry] = {}
@@ -29,7 +32,8 @@ class AttackGraph:
         """Vertex -> the vertices it steps to, in the order the pairs were first added."""
         self.pred: dict[str, list[str]] = {}
         """Vertex -> the vertices that step to it, in the order the pairs were first added."""
-        self._seen: set[Edge] = set()
+        self._seen: set[Edge] | None = None if counting else set()
+        self._added = 0
         self._graph: nx.DiGraph[str] | None = None
 
     @property
@@ -61,10 +65,12 @@ class AttackGraph:
         if edge.source == edge.target:
             return
         seen = self._seen
-        known = len(seen)
-        seen.add(edge)  # hashed once: it tells whether the step is new by the set's size
-        if len(seen) == known:
-            return
+        if seen is not None:
+            known = len(seen)
+            seen.add(edge)  # hashed once: it tells whether the step is new by the set's size
+            if len(seen) == known:
+                return
+        self._added += 1
         pair = (edge.source, edge.target)
         found = self.steps.get(pair)
         if found is None:
@@ -117,7 +123,8 @@ class AttackGraph:
         return [v.id for v in self.vertices.values() if v.goal == goal]
 
     def __len__(self) -> int:
-        return len(self._seen)
+        """The steps added (each once, unless ``counting``)."""
+        return self._added
 
 
 def _weight(edge: Edge) -> float:
