@@ -373,7 +373,21 @@ def _exposed(*docs: Doc | list[Doc]) -> tuple[Doc | list[Doc], ...]:
     return (*docs, web, *ingress(), dashboard, service_account("kubernetes-dashboard", "kube-system"), admin)
 
 
+SECRET_MAKERS = [
+    cluster_role("read", rule("", "secrets", "get list")),
+    cluster_role("make", rule("", "secrets", "create")),
+    binding("read-shop", "ClusterRole", "read", sa("shop", "web"), namespace="shop"),
+    binding("read-all", "ClusterRole", "read", sa("shop", "web")),
+    *(
+        binding(f"make-{ns}", "ClusterRole", "make", sa("shop", "web"), namespace=ns)
+        for ns in ("shop", "ops")
+    ),
+    binding("make-all", "ClusterRole", "make", sa("shop", "web")),
+]
+"""Readers times makers of Secrets, in several scopes: a token Secret made and read back."""
+
 COUNTED = [
+    _exposed(namespace("shop"), namespace("ops"), SECRET_MAKERS),
     _exposed(*NETWORK[:3]),
     _exposed(*NETWORK),
     *(
@@ -403,3 +417,16 @@ def test_a_graph_made_only_to_count_counts_what_the_whole_graph_does(docs: int) 
     assert len({id(t) for t in tuples}) == len(set(tuples))
     assert len(counted) == sum(len(edges) for edges in counted.steps.values()) >= len(set(counted.edges()))
     assert any(fact.location is not None for edge in whole.edges() for fact in edge.evidence)
+
+
+def test_a_graph_made_only_to_count_takes_one_secret_maker_per_scope() -> None:
+    context = context_of(*COUNTED[0])
+    whole = build_graph(context)
+    with counting_only():
+        counted = build_graph(context)
+    hubs = ("sa:shop/web", "tokens:shop")
+    made = [e for e in whole.steps[hubs] if e.summary.startswith("creates a token Secret")]
+    # Read in shop x made in shop or anywhere; read anywhere x made in shop (the others: ops, anywhere).
+    assert len(made) == 3
+    # One per reader: its scope (shop) once, whichever Secrets it could make.
+    assert len([e for e in counted.steps[hubs] if e.summary.startswith("creates a token Secret")]) == 2

@@ -111,9 +111,10 @@ class _Builder:
     def __init__(self, context: ScanContext, lateral: bool) -> None:
         self.context = context
         self.lateral = lateral
-        counting = not locating()
-        self.graph = AttackGraph(counting=counting)
-        self._facts: dict[tuple[Evidence, ...], tuple[Evidence, ...]] | None = {} if counting else None
+        self.counting = not locating()
+        """The graph serves only to count the attack paths through each finding (see ``counting_only``)."""
+        self.graph = AttackGraph(counting=self.counting)
+        self._facts: dict[tuple[Evidence, ...], tuple[Evidence, ...]] | None = {} if self.counting else None
         """While only counting: each distinct tuple of facts, kept once (a large cluster's half a million
         steps rest on ten thousand)."""
         self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
@@ -407,10 +408,17 @@ class _Builder:
         for h in readers:
             if h.names is not None:
                 continue  # it reads named Secrets only: not the one it would create
+            scopes: set[str | None] = set()
             for maker in makers:
                 if h.scope is not None and maker.scope not in {None, h.scope}:
                     continue
                 scope = maker.scope if h.scope is None else h.scope
+                if self.counting:
+                    # The maker's fact is no finding: one maker per scope gives every count (readers times
+                    # makers was the square of a large cluster's Secret grants).
+                    if scope in scopes:
+                        continue
+                    scopes.add(scope)
                 facts = [_unruled(maker.evidence, "remove create on secrets"), h.evidence]
                 summary = "creates a token Secret for {} and reads it back"
                 self._to_accounts(vertex, Held(scope, None, h.evidence), summary, facts)
