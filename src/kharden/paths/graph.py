@@ -61,7 +61,8 @@ class AttackGraph:
         return vertex.id
 
     def add_edge(self, edge: Edge) -> None:
-        """Add a step between two vertices already in the graph (the same step twice counts once)."""
+        """Add a step between two vertices already in the graph (the same step twice counts once, unless
+        the graph is only ``counting``)."""
         if edge.source == edge.target:
             return
         seen = self._seen

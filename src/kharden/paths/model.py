@@ -43,8 +43,8 @@ def counting_only() -> Iterator[None]:
 
     A count reads a fact's findings (``Evidence.counted``) and nothing else: facts are not located (the
     walk through the object's positions was the dearest part of a fact), and the facts that are no
-    finding are all one. Steps that differ only in such facts become one step, which changes no count
-    (a count goes by pairs of vertices and the findings of their steps).
+    finding are all one. Whether steps that differ only in such facts are one step or several changes
+    no count: a count goes by pairs of vertices and the findings of their steps.
     """
     token = _COUNTING.set(True)
     try:

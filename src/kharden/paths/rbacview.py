@@ -118,8 +118,9 @@ class RbacView:
         self._lists: dict[int, tuple[Sequence[Request], dict[Subject, list[Grant]]]] = {}
         self._identities: dict[Subject, tuple[Subject, ...]] = {}
         self._built: dict[tuple[int, str, str], list[Held]] = {}
-        self._where: dict[tuple[int, str, int], tuple[Location | None, str]] = {}
         """(``id`` of a list of grants in ``_asked``, what, rule) -> those grants as held."""
+        self._where: dict[tuple[int, str, int], tuple[Location | None, str]] = {}
+        """A grant (as ``_granted`` tells grants apart) -> where its subject is written, its role chain."""
 
     def _granted(self, requests: Sequence[Request]) -> dict[Subject, list[Grant]]:
         """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once).
