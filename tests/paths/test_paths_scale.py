@@ -8,12 +8,9 @@ from dataclasses import replace
 
 import networkx as nx
 import pytest
-import yaml
-from pathdocs import Doc, analyse, deny, ingress, namespace, policy, service_account, workload
+from pathdocs import Doc, analyse, context_of, deny, ingress, namespace, policy, service_account, workload
 
-from kharden.analysis.context import ScanContext
 from kharden.analysis.rbac import Request, Subject
-from kharden.inventory import Inventory
 from kharden.model import ObjRef
 from kharden.paths.build import build_graph
 from kharden.paths.entries import add_entries
@@ -23,18 +20,7 @@ from kharden.paths.model import GOALS, Edge, Evidence, Vertex, counting_only
 from kharden.paths.netview import NetView
 from kharden.paths.rbacview import SECRETS_READ, WORKLOAD_WRITE, Held, RbacView
 from kharden.rules import get as get_rule
-from kharden.sources.documents import Collected
 from rbacdocs import binding, cluster_role, group, role, rule, sa
-
-
-def context_of(*docs: Doc | list[Doc]) -> ScanContext:
-    flat: list[Doc] = []
-    for doc in docs:
-        flat += doc if isinstance(doc, list) else [doc]
-    collected = Collected()
-    collected.add_stream(yaml.safe_dump_all(flat, sort_keys=False).encode(), "cluster.yaml")
-    assert not collected.errors, collected.errors
-    return ScanContext(Inventory(collected.objects), frozenset("MG"))
 
 
 def _to(app: str) -> list[Doc]:
