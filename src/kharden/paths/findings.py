@@ -19,7 +19,7 @@ from ..model import Finding, ObjRef
 from .build import build_graph
 from .entries import add_entries
 from .graph import AttackGraph
-from .model import GOALS, Edge, counting_only
+from .model import GOALS, Edge, FindingKey, counting_only
 
 __all__ = ["Index", "on_paths", "pairs_through"]
 
@@ -38,6 +38,7 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
     """
     bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
     index: Index = {}
+    counted: dict[tuple[str, str], tuple[FindingKey, ...]] = {}
     after = graph.succ
     for goal in goals:
         targets = graph.goal_vertices(goal)
@@ -58,17 +59,19 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
                         reached[target] = 0
                         by_distance.setdefault(steps - 1, []).append(target)
                     reached[target] |= entries
-                    _through(index, graph.steps[(vertex, target)], goal, entries)
+                    pair = (vertex, target)
+                    found = counted.get(pair)
+                    if found is None:
+                        found = counted[pair] = _counted(graph.steps[pair])
+                    for rule, obj, path in found:
+                        fields = index.setdefault((rule, obj), {}).setdefault(path, {})
+                        fields[goal] = fields.get(goal, 0) | entries
     return index
 
 
-def _through(index: Index, edges: list[Edge], goal: str, entries: int) -> None:
-    """Record that the shortest paths of ``entries`` to ``goal`` take one of ``edges``."""
-    for edge in edges:
-        for fact in edge.evidence:
-            for rule, obj, path in fact.counted:
-                fields = index.setdefault((rule, obj), {}).setdefault(path, {})
-                fields[goal] = fields.get(goal, 0) | entries
+def _counted(edges: list[Edge]) -> tuple[FindingKey, ...]:
+    """The findings the steps between two vertices rest on, each once (asked once per pair, not per goal)."""
+    return tuple(dict.fromkeys(key for edge in edges for fact in edge.evidence for key in fact.counted))
 
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
