@@ -165,8 +165,15 @@ class _Computation:
         names = [*(ns.name for ns in net.namespaces.values()), "*"]
         populated = [i for i in range(self.ns_count) if self.masks[i]]
         cells: dict[str, dict[str, str]] = {}
+        # Namespaces under the same policies reach the same namespaces: a row met before is copied
+        # (a copy, as the external columns differ), far cheaper than building it again.
+        rows: dict[tuple[int, int], dict[str, str]] = {}
         for a in populated:
-            row = _row(names, self.some[a], self.some[a] & full[a])
+            key = (self.some[a], self.some[a] & full[a])
+            made = rows.get(key)
+            if made is None:
+                made = rows[key] = _row(names, *key)
+            row = dict(made)
             row.update(self.external_row(a, externals))
             if row:
                 cells[names[a]] = row
