@@ -304,4 +304,4 @@ def test_matrix_json_is_json_dumps_byte_for_byte(value: str) -> None:
         "list": [value, None, True, False, 0, -5, 2**70],
         "errors": [{"file": value, "line": None, "message": value}],
     }
-    assert _compact_json(data) == json.dumps(data, separators=(",", ":"))
+    assert _compact_json(data) == json.dumps(data, separators=(",", ":")).encode()
