@@ -3,6 +3,7 @@ documents, their numbers, every line and column, and the errors with their lines
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ SPECIAL = [
     "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ended}\n...\n",  # an end marker
     "---\t\napiVersion: v1\nkind: Secret\nmetadata:\n  name: tabbed\nstringData: {k: v}\n",
     "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  k: a plain scalar\n    on two lines\n",
+    '---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: unicode}\ndata: {k: "é ☃ 🐍", l: ünï}\n',
 ]
 
 
@@ -191,3 +193,16 @@ def test_workers_parse_one_large_file_in_parts(tmp_path: Path, broken: str) -> N
     assert _report([str(tmp_path)], jobs=2) == serial
     assert _names(serial)[-1] == "after"  # the file after the large one is read whole and in order
     assert bool(serial[1]) == bool(broken)
+
+
+def test_a_fifo_is_never_read_to_be_cut(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    assert files._tasks(str(fifo), 1 << 30, 2) == [str(fifo)]  # returns at once: nothing read
+
+
+def test_utf8_beyond_ascii_is_cut() -> None:
+    text = _stream(30).encode()
+    assert not text.isascii()
+    assert _split.parts("unused", text) is None  # not a file: its size cannot be checked
+    assert _split._cuttable(text)

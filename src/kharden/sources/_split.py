@@ -25,6 +25,7 @@ are not UTF-8, and what cannot be read twice (a FIFO, stdin).
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import stat
@@ -98,13 +99,21 @@ def _cuttable(text: bytes) -> bool:
         return False
     if text.count(b"\r") != text.count(b"\r\n"):
         return False
-    if not text.isascii():
-        try:
-            text.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        if any(other in text for other in _OTHER_BREAKS):
-            return False
+    # ASCII is UTF-8 without other line breaks; the rest is checked.
+    return text.isascii() or (_utf8(text) and not any(other in text for other in _OTHER_BREAKS))
+
+
+def _utf8(text: bytes) -> bool:
+    """Whether ``text`` is UTF-8, checked a megabyte at a time (decoded whole, it would take up to four
+    times its size)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(text)
+    try:
+        for start in range(0, len(text), 1 << 20):
+            decoder.decode(view[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -250,8 +251,9 @@ def _tasks(path: str, max_bytes: int, jobs: int) -> list[Task]:
     if jobs < 2:
         return [path]
     try:
-        if os.path.getsize(path) < 2 * _split.PART_BYTES:
-            return [path]
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode) or status.st_size < 2 * _split.PART_BYTES:
+            return [path]  # what is not a regular file (a FIFO) can be read only once
         text = _read_file(path, max_bytes)
     except (OSError, InputError):
         return [path]  # the worker's parse reports what is wrong with it
