@@ -206,3 +206,30 @@ def test_utf8_beyond_ascii_is_cut() -> None:
     assert not text.isascii()
     assert _split.parts("unused", text) is None  # not a file: its size cannot be checked
     assert _split._cuttable(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "documents"),
+    [
+        ("--- |\n  a\n---\nb\n", ["a\n", "b"]),  # a block scalar's content is indented at least once
+        ("--- |1\n a\n---\nb\n", ["a\n", "b"]),
+        ("--- |+\n  a\n\n---\nb\n", ["a\n\n", "b"]),
+        ("k: >\n  a\n---\nb\n", [{"k": "a\n"}, "b"]),
+        ("k: a\n  b\n---\nc\n", [{"k": "a b"}, "c"]),  # a plain scalar ends at the marker
+        ("a\n---\tb\n", ["a", "b"]),
+        ('k: "a\n---\nb"\n', None),  # inside a quoted scalar or a flow collection: an error
+        ("k: 'a\n---\nb'\n", None),
+        ("k: [a,\n---\n b]\n", None),
+        ("k: {a: 1,\n---\n b: 2}\n", None),
+        ("--- |\na\n---\nb\n", None),
+    ],
+)
+def test_libyaml_reads_a_marker_at_column_0_as_a_document_start_or_an_error(
+    text: str, documents: list[object] | None
+) -> None:
+    """What cutting files at markers relies on (``_split.py``): checked here, should libyaml change."""
+    if documents is None:
+        with pytest.raises(InputError):
+            list(iter_documents(text.encode(), "f.yaml"))
+    else:
+        assert [d.data for d in iter_documents(text.encode(), "f.yaml")] == documents
