@@ -36,7 +36,7 @@ from itertools import pairwise
 from .._yaml import Document, iter_documents
 from ..errors import InputError
 
-__all__ = ["Part", "joined", "parse_part", "parts"]
+__all__ = ["Parsed", "Part", "joined", "parse_part", "parts"]
 
 PART_BYTES = 4 * 1024 * 1024
 """The least bytes of a part: smaller ones would cost more to start and send back than they save."""
@@ -134,6 +134,8 @@ def parse_part(part: Part) -> Iterator[Document] | None:
 
 
 Parsed = tuple[Iterator[Document] | None, InputError | None]
+"""The documents of a file (an iterator that raises the parse error that ends them), or ``None`` and the
+error of a file that cannot be read."""
 
 
 def joined(count: int, parsed: Iterator[Parsed], whole: Callable[[], Parsed]) -> Iterator[Document]:

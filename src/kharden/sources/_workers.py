@@ -27,14 +27,11 @@ from typing import Any
 
 from .._yaml import Document
 from ..errors import InputError
-from ._split import Part
+from ._split import Parsed, Part
 from .limits import WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
 
 __all__ = ["Parse", "Parsed", "Task", "parse_files"]
 
-Parsed = tuple[Iterator[Document] | None, InputError | None]
-"""The documents of a file (an iterator that raises the parse error that ends them), or ``None`` and the
-error of a file that cannot be read."""
 Task = str | Part
 """A file to parse, by its path, or a part of one (``_split.py``)."""
 Parse = Callable[[Task, int], Parsed]
