@@ -141,6 +141,7 @@ def test_bit_indexes_and_flags_read_every_set_bit(width: int, density: float) ->
     value = sum(1 << i for i in range(width) if rng.random() < density)
     assert bit_indexes(value) == _peeled(value)
     assert list(compress(range(width), bit_flags(value))) == _peeled(value)
+    assert bit_indexes(value << 5000) == [5000 + i for i in _peeled(value)]
 
 
 def test_row_cells_keep_namespace_order_with_all_over_some() -> None:

@@ -536,7 +536,9 @@ def bit_indexes(value: int) -> list[int]:
             found.append(low.bit_length() - 1)
             value ^= low
         return found
-    return list(compress(range(value.bit_length()), bit_flags(value)))
+    low = (value & -value).bit_length() - 1  # from the lowest set bit: a class's bits sit thousands up
+    value >>= low
+    return list(compress(range(low, low + value.bit_length()), bit_flags(value)))
 
 
 def bit_flags(value: int) -> bytes:
