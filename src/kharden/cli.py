@@ -583,7 +583,8 @@ def _file_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more;"
-        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU). Memory: each holds one file at a time"
+        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU; a file of 8 MiB or more is parsed"
+        " in parts of about 4 MiB, one per worker at a time). Memory: each holds one file at a time"
         " (at most --max-file-size) and sends its documents back in chunks of"
         f" {WORKER_CHUNK_BYTES // 1048576} MiB; the main process keeps at most"
         f" {WORKER_AHEAD_BYTES // 1048576} MiB of them for files ahead, besides the objects the scan reads",
@@ -1168,15 +1169,18 @@ def _admission(args: argparse.Namespace) -> int:
     return admission_command.run(args, _write)
 
 
-def _write(text: str, output: str | None, *, terminal: bool = False) -> None:
+def _write(text: str | bytes, output: str | None, *, terminal: bool = False) -> None:
     """Write ``text`` to ``output`` (stdout when ``None``) as UTF-8; text meant for a terminal
-    (``terminal``) goes to stdout in stdout's encoding, what it cannot encode written as escapes."""
+    (``terminal``) goes to stdout in stdout's encoding, what it cannot encode written as escapes.
+    ``bytes`` are UTF-8 already (a report too large to copy as ``str``)."""
     from pathlib import Path  # noqa: PLC0415
 
     if output is not None:
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
-            Path(output).write_bytes(text.encode("utf-8", "backslashreplace"))
+            Path(output).write_bytes(
+                text if isinstance(text, bytes) else text.encode("utf-8", "backslashreplace")
+            )
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
         return
@@ -1184,7 +1188,10 @@ def _write(text: str, output: str | None, *, terminal: bool = False) -> None:
     if stdout is None:
         raise UsageError("cannot write the output: stdout is closed (give --output FILE)")
     encoding = (getattr(stdout, "encoding", None) or "utf-8") if terminal else "utf-8"
-    data = text.encode(encoding, "backslashreplace")
+    if isinstance(text, bytes):
+        data = text if encoding == "utf-8" else text.decode("utf-8").encode(encoding, "backslashreplace")
+    else:
+        data = text.encode(encoding, "backslashreplace")
     try:
         stdout.flush()
         buffer = getattr(stdout, "buffer", None)
