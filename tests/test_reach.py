@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kharden.cli import main
+from kharden.report.reach import _compact_json
 
 CLUSTER = """\
 apiVersion: v1
@@ -283,3 +284,24 @@ def test_reach_reads_a_snapshot(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     )
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == "Deployment shop/web -> 10.0.0.1:443/TCP: allowed"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain-ascii/with:punctuation {} [] ,",
+        'a "quote" and a \\ backslash',
+        "control \x00 \x01 \x1f \b \f \n \r \t",
+        "DEL \x7f",
+        "non-ASCII: é, ☃, 🐍, \u2028",
+        "",
+    ],
+)
+def test_matrix_json_is_json_dumps_byte_for_byte(value: str) -> None:
+    data = {
+        "version": 1,
+        "matrix": {"a": {value: "some", "b": "all"}, value: {}},
+        "list": [value, None, True, False, 0, -5, 2**70],
+        "errors": [{"file": value, "line": None, "message": value}],
+    }
+    assert _compact_json(data) == json.dumps(data, separators=(",", ":")).encode()

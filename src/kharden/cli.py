@@ -583,7 +583,8 @@ def _file_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more;"
-        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU). Memory: each holds one file at a time"
+        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU; a file of 8 MiB or more is parsed"
+        " in parts of about 4 MiB, one per worker at a time). Memory: each holds one file at a time"
         " (at most --max-file-size) and sends its documents back in chunks of"
         f" {WORKER_CHUNK_BYTES // 1048576} MiB; the main process keeps at most"
         f" {WORKER_AHEAD_BYTES // 1048576} MiB of them for files ahead, besides the objects the scan reads",
@@ -1168,19 +1169,19 @@ def _admission(args: argparse.Namespace) -> int:
     return admission_command.run(args, _write)
 
 
-def _write(text: str | Iterable[str], output: str | None, *, terminal: bool = False) -> None:
+def _write(text: str | bytes | Iterable[str], output: str | None, *, terminal: bool = False) -> None:
     """Write ``text`` (or its consecutive pieces, each as it comes) to ``output`` (stdout when ``None``) as
     UTF-8; text meant for a terminal (``terminal``) goes to stdout in stdout's encoding, what it cannot
-    encode written as escapes."""
+    encode written as escapes. ``bytes`` are UTF-8 already (a report too large to copy as ``str``)."""
     from pathlib import Path  # noqa: PLC0415
 
-    pieces = [text] if isinstance(text, str) else text
+    pieces: Iterable[str | bytes] = [text] if isinstance(text, str | bytes) else text
     if output is not None:
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
             with Path(output).open("wb") as file:
                 for piece in pieces:
-                    file.write(piece.encode("utf-8", "backslashreplace"))
+                    file.write(_encoded(piece, "utf-8"))
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
         return
@@ -1192,7 +1193,7 @@ def _write(text: str | Iterable[str], output: str | None, *, terminal: bool = Fa
         stdout.flush()
         buffer = getattr(stdout, "buffer", None)
         for piece in pieces:
-            data = piece.encode(encoding, "backslashreplace")
+            data = _encoded(piece, encoding)
             if buffer is None:  # a text-only stream (tests, embedding programs)
                 stdout.write(data.decode(encoding))
             else:
@@ -1207,3 +1208,10 @@ def _write(text: str | Iterable[str], output: str | None, *, terminal: bool = Fa
         _silence_stdout()
         reason = e.strerror if isinstance(e, OSError) and e.strerror else "it is closed"
         raise UsageError(f"cannot write the output to stdout: {reason}") from e
+
+
+def _encoded(piece: str | bytes, encoding: str) -> bytes:
+    """A piece of output in ``encoding``: ``bytes`` are UTF-8 already."""
+    if isinstance(piece, bytes):
+        return piece if encoding == "utf-8" else piece.decode("utf-8").encode(encoding, "backslashreplace")
+    return piece.encode(encoding, "backslashreplace")

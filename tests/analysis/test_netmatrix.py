@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
+from itertools import compress
 from typing import Any
 
 import pytest
 from test_netpol import build
 
-from kharden.analysis._netmatrix import ALL, SOME, matrix
+from kharden.analysis._netmatrix import ALL, SOME, _row, matrix
 from kharden.analysis._netsets import ALL_PORTS
-from kharden.analysis.netpol import EGRESS, INTERNET, METADATA, External, Network
+from kharden.analysis.netpol import EGRESS, INTERNET, METADATA, External, Network, bit_flags, bit_indexes
 from netdocs import deployment, namespace, policy
 
 NAMESPACES = ["a", "b", "c"]
@@ -126,3 +127,28 @@ def test_namespaces_without_object_or_pods_are_listed() -> None:
     net, _ = build(namespace("empty"), deployment("a", "web"), policy("b", "p"))
     found = matrix(net)
     assert (found.namespaces, found.unlabelled, found.empty) == (("a", "*"), ("a",), ("b", "empty"))
+
+
+def _peeled(value: int) -> list[int]:
+    """The set bits of ``value`` one at a time: the plain definition the fast paths must equal."""
+    return [i for i in range(value.bit_length()) if value >> i & 1]
+
+
+@pytest.mark.parametrize("width", [0, 1, 8, 9, 63, 64, 65, 1000, 20_000])
+@pytest.mark.parametrize("density", [0.0, 0.01, 0.5, 1.0])
+def test_bit_indexes_and_flags_read_every_set_bit(width: int, density: float) -> None:
+    rng = random.Random(width * 7 + int(density * 100))  # noqa: S311 - reproducible bits, not secrets
+    value = sum(1 << i for i in range(width) if rng.random() < density)
+    assert bit_indexes(value) == _peeled(value)
+    assert list(compress(range(width), bit_flags(value))) == _peeled(value)
+    assert bit_indexes(value << 5000) == [5000 + i for i in _peeled(value)]
+
+
+def test_row_cells_keep_namespace_order_with_all_over_some() -> None:
+    names = [f"ns-{i}" for i in range(3000)]
+    some = sum(1 << i for i in range(0, 3000, 3)) | 1 << 2999
+    fully = some & sum(1 << i for i in range(0, 3000, 7))
+    expected = {names[b]: ALL if fully >> b & 1 else SOME for b in _peeled(some)}
+    row = _row(names, some, fully)
+    assert list(row.items()) == list(expected.items())
+    assert _row(names, 0, 0) == {}

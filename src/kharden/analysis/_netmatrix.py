@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 from ._netparse import EGRESS, INGRESS, Rule
 from ._netsets import ALL_PORTS, AddressSet
-from .netpol import External, Network, PodClass, bit_indexes
+from .netpol import External, Network, PodClass, bit_flags, bit_indexes
 
 __all__ = ["ALL", "SOME", "Matrix", "matrix"]
 
@@ -61,13 +62,26 @@ def matrix(network: Network, externals: Sequence[External] = ()) -> Matrix:
     return _Computation(network).run(tuple(externals))
 
 
+def _row(names: Sequence[str], some: int, fully: int) -> dict[str, str]:
+    """The cells of one row: ``some`` for the namespaces (bits) in ``some``, ``all`` for those also in
+    ``fully``, in the order of ``names``. A dense row of 10,000 namespaces is built in C (no loop per cell:
+    a matrix holds millions of cells); updating a key keeps its place."""
+    row = dict.fromkeys(compress(names, bit_flags(some)), SOME)
+    if fully:
+        row.update(dict.fromkeys(compress(names, bit_flags(fully)), ALL))
+    return row
+
+
 class _Computation:
     def __init__(self, network: Network) -> None:
         self.net = network
         n = len(network.ns_masks)
         self.masks = [*network.ns_masks, network.outside_bit]  # the outside class is namespace n
         self.ns_count = n + 1
-        self.some = [0] * (n + 1)
+        self.reaching: dict[int, int] = {}
+        """Destination namespaces reached, by the bit set of the source namespaces that reach them:
+        many rectangles share their sources' namespaces, so each row is OR-ed once per distinct set
+        (20,520 times on cluster-100k) rather than once per rectangle and source (2.3 million)."""
         self.not_isolated = {d: network.all_bits & ~network.isolated_bits[d] for d in (INGRESS, EGRESS)}
         self._ns_bits: dict[int, int] = {}
         self._ns_list: dict[int, tuple[int, ...]] = {}
@@ -100,9 +114,16 @@ class _Computation:
 
     def add(self, sources: int, destinations: int) -> None:
         if sources and destinations:
-            reached = self.nsbit_indexes(destinations)
-            for ns in self.ns_list(sources):
-                self.some[ns] |= reached
+            key = self.nsbit_indexes(sources)
+            self.reaching[key] = self.reaching.get(key, 0) | self.nsbit_indexes(destinations)
+
+    def rows(self) -> list[int]:
+        """Per source namespace, the destination namespaces it reaches (``some``)."""
+        some = [0] * self.ns_count
+        for sources, reached in self.reaching.items():
+            for ns in bit_indexes(sources):
+                some[ns] |= reached
+        return some
 
     def with_ports(self, sources: int, destinations: int, rules: Sequence[Rule]) -> None:
         """Add the destinations towards which every rule of ``rules`` allows a common port."""
@@ -151,15 +172,19 @@ class _Computation:
                 if destinations and sources:
                     self.with_ports(sources, destinations, (e_rule, i_rule))
         full = self.full()
+        some = self.rows()
         names = [*(ns.name for ns in net.namespaces.values()), "*"]
         populated = [i for i in range(self.ns_count) if self.masks[i]]
         cells: dict[str, dict[str, str]] = {}
+        # Namespaces under the same policies reach the same namespaces: a row met before is copied
+        # (a copy, as the external columns differ), far cheaper than building it again.
+        rows: dict[tuple[int, int], dict[str, str]] = {}
         for a in populated:
-            row: dict[str, str] = {}
-            some = self.some[a]
-            fully = set(bit_indexes(some & full[a]))  # a set: testing bit b of a long row costs the row
-            for b in bit_indexes(some):
-                row[names[b]] = ALL if b in fully else SOME
+            key = (some[a], some[a] & full[a])
+            made = rows.get(key)
+            if made is None:
+                made = rows[key] = _row(names, *key)
+            row = dict(made)
             row.update(self.external_row(a, externals))
             if row:
                 cells[names[a]] = row

@@ -47,6 +47,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from ..errors import InputError
@@ -90,6 +91,7 @@ __all__ = [
     "PortSpec",
     "Rule",
     "Side",
+    "bit_flags",
     "bit_indexes",
     "build_network",
     "target_port",
@@ -525,7 +527,7 @@ def bit_indexes(value: int) -> list[int]:
     """Indices of the set bits of ``value``, lowest first.
 
     Peeling the lowest bit off costs the whole integer each time: fine for a few bits, quadratic for a
-    row of thousands of classes or namespaces. Those are read off the binary digits instead.
+    row of thousands of classes or namespaces. Those are read off :func:`bit_flags` in C instead.
     """
     if value.bit_count() <= _FEW_BITS:
         found = []
@@ -534,17 +536,21 @@ def bit_indexes(value: int) -> list[int]:
             found.append(low.bit_length() - 1)
             value ^= low
         return found
-    digits = bin(value)  # '0b' then the highest bit first
-    top = len(digits) - 1
-    found = []
-    position = digits.find("1", 2)
-    while position >= 0:
-        found.append(top - position)
-        position = digits.find("1", position + 1)
-    found.reverse()
-    return found
+    low = (value & -value).bit_length() - 1  # from the lowest set bit: a class's bits sit thousands up
+    value >>= low
+    return list(compress(range(low, low + value.bit_length()), bit_flags(value)))
 
 
+def bit_flags(value: int) -> bytes:
+    """One byte per bit of ``value``, lowest first: 1 where the bit is set, else 0.
+
+    ``itertools.compress(items, bit_flags(value))`` picks the items of the set bits without a Python
+    loop (the binary digits, reversed, with '0' and '1' translated to 0 and 1).
+    """
+    return bin(value)[:1:-1].encode().translate(_BIT_FLAGS)
+
+
+_BIT_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 _FEW_BITS = 8
 
 

@@ -507,9 +507,13 @@ class _Annotations:
 
     def profile(self, key: str) -> Field[str]:
         """A legacy seccomp/AppArmor annotation, translated to the field's type name."""
+        return self.set_profile(key) or Field(None, _pointer.join(self.path, key))
+
+    def set_profile(self, key: str) -> Field[str] | None:
+        """:meth:`profile` when the annotation is written, else ``None`` (without building a pointer)."""
         value = self.values.get(key)
         if value is None:
-            return Field(None, _pointer.join(self.path, key))
+            return None
         return Field(_legacy_profile(value), _pointer.join(self.path, key), "annotation")
 
 
@@ -526,12 +530,18 @@ class _PodLevel:
             read, read.mapping(spec, spec_at, "securityContext"), f"{spec_at}/securityContext", "pod"
         )
         self.annotations = annotations
+        self._own: dict[str, Field[Any]] = {}
 
     def own(self, row: PodField) -> Field[Any]:
-        """What the pod itself sets for an inherited field: its field, else its legacy annotation."""
-        if row.pod_annotation is None:
-            return self.fields[row.name]
-        return _first(self.fields[row.name], self.annotations.profile(row.pod_annotation))
+        """What the pod itself sets for an inherited field: its field, else its legacy annotation
+        (once per pod: every container asks)."""
+        found = self._own.get(row.name)
+        if found is None:
+            found = self.fields[row.name]
+            if row.pod_annotation is not None:
+                found = _first(found, self.annotations.profile(row.pod_annotation))
+            self._own[row.name] = found
+        return found
 
 
 _READERS: dict[str, Callable[..., Field[Any]]] = {
@@ -554,14 +564,48 @@ def _leaf(read: _Reader, root: Mapping[str, Any], at: str, pointer: str, kind: s
     return _READERS[kind](read, root, at, key, level)
 
 
+# Per container scalar row: the row, its parent mappings (``securityContext``) as one key and as a path,
+# the field's key and the reader of its type.
+_CONTAINER_LEAVES = tuple(
+    (row, parents, tuple(parents.split("/")) if parents else (), key, _READERS[row.type])
+    for row in _CONTAINER_SCALARS
+    for parents, _, key in [(row.container or "").rpartition("/")]
+)
+
+
+def _container_scalars(
+    read: _Reader, raw: Mapping[str, Any], path: str, name: str, pod: _PodLevel
+) -> dict[str, Field[Any]]:
+    """The effective scalar fields of one container, as ``_leaf`` and ``_effective`` of each row give
+    them; each parent mapping is looked up once per container, not once per field under it."""
+    found: dict[str, Field[Any]] = {}
+    parents_read: dict[str, tuple[Mapping[str, Any], str]] = {}
+    for row, parents, chain, key, reader in _CONTAINER_LEAVES:
+        parent = parents_read.get(parents)
+        if parent is None:
+            node, at = raw, path
+            for token in chain:
+                node, at = read.mapping(node, at, token), f"{at}/{token}"
+            parent = parents_read[parents] = (node, at)
+        found[row.attr] = _effective(row, reader(read, parent[0], parent[1], key, "container"), name, pod)
+    return found
+
+
 def _effective(row: PodField, own: Field[Any], name: str, pod: _PodLevel) -> Field[Any]:
-    """The first set of: the container's field, its legacy annotation, the pod's field and annotation."""
-    candidates = [own]
+    """The first set of: the container's field, its legacy annotation, the pod's field and annotation;
+    the container's own field when none is. (``_first`` of the candidates, looked at only as needed:
+    this runs for every field of every container.)"""
+    if own.source is not None:
+        return own
     if row.container_annotation is not None:
-        candidates.append(pod.annotations.profile(row.container_annotation + name))
+        annotation = pod.annotations.set_profile(row.container_annotation + name)
+        if annotation is not None:
+            return annotation
     if row.pod is not None:
-        candidates.append(pod.own(row))
-    return _first(*candidates)
+        inherited = pod.own(row)
+        if inherited.source is not None:
+            return inherited
+    return own
 
 
 def _selinux(read: _Reader, sc: Mapping[str, Any], at: str, level: str) -> Field[Mapping[str, Any]]:
@@ -602,12 +646,7 @@ def _container(
         index=index,
         path=path,
         image=read.string(raw, path, "image", "container"),
-        **{
-            row.attr: _effective(
-                row, _leaf(read, raw, path, row.container or "", row.type, "container"), name, pod
-            )
-            for row in _CONTAINER_SCALARS
-        },
+        **_container_scalars(read, raw, path, name, pod),
         capabilities_add=tuple(add),
         capabilities_drop=Field(
             tuple(d for d in drop if d is not None),

@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from .. import __version__
 from .._display import printable
 from ..analysis._netmatrix import ALL, SOME, Matrix
@@ -200,7 +202,9 @@ def matrix_text(m: Matrix) -> str:
     return "\n".join(printable(line) for line in lines) + "\n"
 
 
-def matrix_json(m: Matrix, errors: Sequence[Any]) -> str:
+def matrix_json(m: Matrix, errors: Sequence[Any]) -> bytes:
+    """The matrix as JSON, UTF-8 encoded: bytes, because a large matrix is hundreds of megabytes that a
+    ``str`` would copy twice more (decoded, then encoded again to be written)."""
     data = {
         "version": 1,
         "tool": {"name": "kharden", "version": __version__},
@@ -217,4 +221,18 @@ def matrix_json(m: Matrix, errors: Sequence[Any]) -> str:
         },
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in errors],
     }
-    return json.dumps(data, separators=(",", ":")) + "\n"
+    return _compact_json(data) + b"\n"
+
+
+def _compact_json(data: dict[str, Any]) -> bytes:
+    """``json.dumps(data, separators=(",", ":"))``, byte for byte, ten times faster on a large matrix.
+
+    msgspec writes the same compact JSON for dicts (in their order), lists, strings, ints, booleans and
+    None, except how it escapes: it keeps non-ASCII text and DEL as they are, where ``json`` writes
+    ``\\uXXXX``. Output without any escape and without those characters is the same in both; anything
+    else goes through ``json``.
+    """
+    encoded = msgspec.json.encode(data)
+    if encoded.isascii() and b"\\" not in encoded and b"\x7f" not in encoded:
+        return encoded
+    return json.dumps(data, separators=(",", ":")).encode("ascii")  # ensure_ascii: ASCII only

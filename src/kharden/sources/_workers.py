@@ -27,14 +27,14 @@ from typing import Any
 
 from .._yaml import Document
 from ..errors import InputError
+from ._split import Parsed, Part
 from .limits import WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
 
-__all__ = ["Parse", "Parsed", "parse_files"]
+__all__ = ["Parse", "Parsed", "Task", "parse_files"]
 
-Parsed = tuple[Iterator[Document] | None, InputError | None]
-"""The documents of a file (an iterator that raises the parse error that ends them), or ``None`` and the
-error of a file that cannot be read."""
-Parse = Callable[[str, int], Parsed]
+Task = str | Part
+"""A file to parse, by its path, or a part of one (``_split.py``)."""
+Parse = Callable[[Task, int], Parsed]
 
 # Messages from a worker, each one ``bytes``: a tag, then pickles.
 _DOCUMENTS = b"D"  # pickled documents, one after the other
@@ -43,7 +43,7 @@ _UNREADABLE = b"U"  # the file could not be read: the pickled InputError
 
 
 def parse_files(
-    files: list[str], max_bytes: int, jobs: int, parse: Parse, start_method: str
+    files: list[Task], max_bytes: int, jobs: int, parse: Parse, start_method: str
 ) -> Iterator[Parsed]:
     """``parse(file, max_bytes)`` of each file, in order, done by ``jobs`` worker processes (by this one when
     ``jobs`` is 1). Each file's documents must be used up, or left, before the next file is asked for."""
@@ -56,6 +56,10 @@ def parse_files(
         yield from pool.results()
     finally:
         pool.close()
+
+
+def _path(task: Task) -> str:
+    return task.path if isinstance(task, Part) else task
 
 
 class _WorkerDiedError(Exception):
@@ -72,7 +76,7 @@ class _Worker:
 
 @dataclass(eq=False)
 class _Pool:
-    files: list[str]
+    files: list[Task]
     max_bytes: int
     jobs: int
     parse: Parse
@@ -129,7 +133,7 @@ class _Pool:
             self._break()
             documents, error = self.parse(self.files[index], self.max_bytes)
             if documents is None:
-                raise error or InputError("cannot read", file=self.files[index]) from None
+                raise error or InputError("cannot read", file=_path(self.files[index])) from None
             for skipped, document in enumerate(documents):
                 if skipped >= given:
                     yield document

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
 from .._yaml import iter_documents
 from ..errors import InputError
 from ..model import STDIN_FILE
-from . import _workers, helm, kustomize
-from ._workers import Parsed
+from . import _split, _workers, helm, kustomize
+from ._workers import Parsed, Task
 from .documents import Collected
 from .limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU
 
@@ -48,16 +50,24 @@ def read_paths(paths: list[str], collected: Collected, options: FileOptions) -> 
     """Read every path into ``collected``; unreadable inputs become errors, the rest goes on.
 
     Objects come in the order of the paths and, within a directory, of the sorted walk, however
-    many processes parse the files.
+    many processes parse the files (a large file may be parsed in parts, ``_split.py``).
     """
     inputs = list(_inputs(paths))
     files = [item for kind, item in inputs if kind == "file"]
-    parsed = _parse_files(files, options.max_file_bytes, _jobs(options.jobs, files))
+    jobs = _jobs(options.jobs, files)
+    tasks = [_tasks(path, options.max_file_bytes, jobs) for path in files]
+    parsed = _parse_files([task for each in tasks for task in each], options.max_file_bytes, jobs)
+    per_file = iter(tasks)
     for kind, item in inputs:
         try:
             if kind == "error":
                 raise item
             if kind == "file":
+                count = len(next(per_file))
+                if count > 1:
+                    whole = partial(_parse_file, item, options.max_file_bytes)
+                    collected.add_documents(_split.joined(count, parsed, whole), item)
+                    continue
                 documents, error = next(parsed)
                 if documents is not None:
                     collected.add_documents(documents, item)
@@ -174,9 +184,13 @@ def _directory_kind(path: str) -> str | None:
     return None
 
 
-def _parse_file(path: str, max_bytes: int) -> Parsed:
+def _parse_file(path: Task, max_bytes: int) -> Parsed:
     """The documents of one file, parsed as they are asked for (the iterator raises the error that ends
-    them); ``None`` documents for a file that cannot be read at all (it is not counted as read)."""
+    them); ``None`` documents for a file that cannot be read at all (it is not counted as read).
+    The documents of a part of a file, or ``None`` when the file changed since it was cut."""
+    if isinstance(path, _split.Part):
+        documents = _split.parse_part(path)
+        return documents, None if documents is not None else InputError("changed", file=path.path)
     try:
         text = _read_file(path, max_bytes)
     except InputError as e:
@@ -196,13 +210,15 @@ _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 def _jobs(requested: int | None, files: list[str]) -> int:
     """Processes to parse ``files`` with: ``requested`` (``--jobs``), else one per available CPU
-    when the files are large enough to gain from it; never more than the files, nor than
-    :data:`~.limits.MAX_JOBS_PER_CPU` per CPU (parsing keeps a CPU busy: more only wait their turn)."""
-    if len(files) < 2:
+    when the files are large enough to gain from it; never more than the parts the files can be parsed
+    in (a file each, or more for a large one), nor than :data:`~.limits.MAX_JOBS_PER_CPU` per CPU
+    (parsing keeps a CPU busy: more only wait their turn)."""
+    pieces = _pieces(files)
+    if pieces < 2:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if requested is not None:
-        return max(1, min(requested, len(files), MAX_JOBS_PER_CPU * cpus))
+        return max(1, min(requested, pieces, MAX_JOBS_PER_CPU * cpus))
     if _START_METHOD != "fork":
         return 1  # starting a fresh interpreter per worker costs more than it gains
     total = 0
@@ -210,11 +226,42 @@ def _jobs(requested: int | None, files: list[str]) -> int:
         with contextlib.suppress(OSError):
             total += os.path.getsize(path)
         if total >= _PARALLEL_MIN_BYTES:
-            return min(cpus, _MAX_JOBS, len(files))
+            return min(cpus, _MAX_JOBS, pieces)
     return 1
 
 
-def _parse_files(files: list[str], max_bytes: int, jobs: int) -> Iterator[Parsed]:
+def _pieces(files: list[str]) -> int:
+    """The parts ``files`` may be parsed in, at most: one per file, or one per :data:`~._split.PART_BYTES`
+    of a file large enough to be cut. Counted only when there are few files (many keep the workers busy
+    anyway)."""
+    if len(files) >= _MAX_JOBS:
+        return len(files)
+    pieces = 0
+    for path in files:
+        size = 0
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(path)
+        pieces += max(1, size // _split.PART_BYTES)
+    return pieces
+
+
+def _tasks(path: str, max_bytes: int, jobs: int) -> list[Task]:
+    """What workers parse of one file: the file, or its parts when it is large enough to be cut and can
+    be (``_split.py``); read here to find where to cut it, then again by the workers."""
+    if jobs < 2:
+        return [path]
+    try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode) or status.st_size < 2 * _split.PART_BYTES:
+            return [path]  # what is not a regular file (a FIFO) can be read only once
+        text = _read_file(path, max_bytes)
+    except (OSError, InputError):
+        return [path]  # the worker's parse reports what is wrong with it
+    cut = _split.parts(path, text)
+    return [path] if cut is None else list(cut)
+
+
+def _parse_files(files: list[Task], max_bytes: int, jobs: int) -> Iterator[Parsed]:
     """:func:`_parse_file` of each file, in order, by ``jobs`` processes (this one when 1)."""
     return _workers.parse_files(files, max_bytes, jobs, _parse_file, _START_METHOD)
 
