@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,11 +30,11 @@ from kharden.sources.node import read_node
 # Every JSON report the tests produce is validated against the published schema, closed: a field the schema
 # does not describe fails the test that produced it (tests/test_json_schema.py checks that this is on).
 _REPORT_SCHEMA = jsonschema.Draft202012Validator(report_schema.closed())
-_render_json_report = json_report.render
+_json_report_pieces = json_report.pieces
 
 
 def _validated_json_report(report: Report) -> str:
-    text = _render_json_report(report)
+    text = "".join(_json_report_pieces(report))
     problems = [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in _REPORT_SCHEMA.iter_errors(json.loads(text))
@@ -43,7 +43,14 @@ def _validated_json_report(report: Report) -> str:
     return text
 
 
+def _validated_json_pieces(report: Report, size: int = 1 << 20) -> Iterator[str]:
+    """What the command line writes, piece by piece: checked whole first."""
+    _validated_json_report(report)
+    yield from _json_report_pieces(report, size)
+
+
 json_report.render = _validated_json_report
+json_report.pieces = _validated_json_pieces
 
 PRIVILEGED_POD = """\
 apiVersion: v1

@@ -57,3 +57,5 @@ def test_the_published_schema_accepts_added_fields_the_tests_do_not(monkeypatch:
     monkeypatch.setattr(json_report, "_document", with_an_extra_field)
     with pytest.raises(AssertionError, match="does not match its schema"):
         json_report.render(edge_report())  # every JSON report rendered in the tests is checked
+    with pytest.raises(AssertionError, match="does not match its schema"):
+        list(json_report.pieces(edge_report()))  # and every one the command line writes

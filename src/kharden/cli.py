@@ -23,7 +23,7 @@ from .report import FORMATS
 from .sources.limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU, WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import TextIO
 
     from .baseline import Baseline
@@ -739,7 +739,7 @@ def _scan(args: argparse.Namespace) -> int:
 
     from .baseline import load_baseline  # noqa: PLC0415
     from .model import Severity  # noqa: PLC0415
-    from .report import plan_outputs, render  # noqa: PLC0415
+    from .report import plan_outputs, render_pieces  # noqa: PLC0415
 
     config = _config(args)
     if args.fail_on is not None and not args.fail_on.strip():
@@ -755,7 +755,7 @@ def _scan(args: argparse.Namespace) -> int:
         _say("error", str(error))
     _check_locations(report, [name for name, _ in outputs])
     for name, file in outputs:
-        output = render(
+        output = render_pieces(
             name,
             report,
             color=name == "text" and _color(args.color, file),
@@ -1169,18 +1169,19 @@ def _admission(args: argparse.Namespace) -> int:
     return admission_command.run(args, _write)
 
 
-def _write(text: str | bytes, output: str | None, *, terminal: bool = False) -> None:
-    """Write ``text`` to ``output`` (stdout when ``None``) as UTF-8; text meant for a terminal
-    (``terminal``) goes to stdout in stdout's encoding, what it cannot encode written as escapes.
-    ``bytes`` are UTF-8 already (a report too large to copy as ``str``)."""
+def _write(text: str | bytes | Iterable[str], output: str | None, *, terminal: bool = False) -> None:
+    """Write ``text`` (or its consecutive pieces, each as it comes) to ``output`` (stdout when ``None``) as
+    UTF-8; text meant for a terminal (``terminal``) goes to stdout in stdout's encoding, what it cannot
+    encode written as escapes. ``bytes`` are UTF-8 already (a report too large to copy as ``str``)."""
     from pathlib import Path  # noqa: PLC0415
 
+    pieces: Iterable[str | bytes] = [text] if isinstance(text, str | bytes) else text
     if output is not None:
         try:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
-            Path(output).write_bytes(
-                text if isinstance(text, bytes) else text.encode("utf-8", "backslashreplace")
-            )
+            with Path(output).open("wb") as file:
+                for piece in pieces:
+                    file.write(_encoded(piece, "utf-8"))
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
         return
@@ -1188,18 +1189,18 @@ def _write(text: str | bytes, output: str | None, *, terminal: bool = False) -> 
     if stdout is None:
         raise UsageError("cannot write the output: stdout is closed (give --output FILE)")
     encoding = (getattr(stdout, "encoding", None) or "utf-8") if terminal else "utf-8"
-    if isinstance(text, bytes):
-        data = text if encoding == "utf-8" else text.decode("utf-8").encode(encoding, "backslashreplace")
-    else:
-        data = text.encode(encoding, "backslashreplace")
     try:
         stdout.flush()
         buffer = getattr(stdout, "buffer", None)
-        if buffer is None:  # a text-only stream (tests, embedding programs)
-            stdout.write(data.decode(encoding))
+        for piece in pieces:
+            data = _encoded(piece, encoding)
+            if buffer is None:  # a text-only stream (tests, embedding programs)
+                stdout.write(data.decode(encoding))
+            else:
+                buffer.write(data)
+        if buffer is None:
             stdout.flush()
         else:
-            buffer.write(data)
             buffer.flush()
     except BrokenPipeError:
         raise
@@ -1207,3 +1208,10 @@ def _write(text: str | bytes, output: str | None, *, terminal: bool = False) -> 
         _silence_stdout()
         reason = e.strerror if isinstance(e, OSError) and e.strerror else "it is closed"
         raise UsageError(f"cannot write the output to stdout: {reason}") from e
+
+
+def _encoded(piece: str | bytes, encoding: str) -> bytes:
+    """A piece of output in ``encoding``: ``bytes`` are UTF-8 already."""
+    if isinstance(piece, bytes):
+        return piece if encoding == "utf-8" else piece.decode("utf-8").encode(encoding, "backslashreplace")
+    return piece.encode(encoding, "backslashreplace")

@@ -111,6 +111,17 @@ def deny(direction: str, ns: str = "shop") -> Doc:
     return policy(f"deny-{direction.lower()}", ns, policyTypes=[direction])
 
 
+def context_of(*docs: Doc | list[Doc]) -> ScanContext:
+    """The scan context of ``docs`` (lists flattened), read as one manifest file."""
+    flat: list[Doc] = []
+    for doc in docs:
+        flat += doc if isinstance(doc, list) else [doc]
+    collected = Collected()
+    collected.add_stream(yaml.safe_dump_all(flat, sort_keys=False).encode(), "cluster.yaml")
+    assert not collected.errors, collected.errors
+    return ScanContext(Inventory(collected.objects), frozenset("MG"))
+
+
 def analyse(
     *docs: Doc | list[Doc],
     sources: Sequence[str] = (EXPOSED,),
@@ -118,13 +129,7 @@ def analyse(
     max_length: int | None = None,
     lateral: bool = True,
 ) -> Analysis:
-    flat: list[Doc] = []
-    for doc in docs:
-        flat += doc if isinstance(doc, list) else [doc]
-    collected = Collected()
-    collected.add_stream(yaml.safe_dump_all(flat, sort_keys=False).encode(), "cluster.yaml")
-    assert not collected.errors, collected.errors
-    context = ScanContext(Inventory(collected.objects), frozenset("MG"))
+    context = context_of(*docs)
     found = analyze(context, sources=sources, goals=goals, max_length=max_length, lateral=lateral)
     assert not context.errors, context.errors
     return found

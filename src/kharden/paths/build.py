@@ -28,8 +28,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-import networkx as nx
-
 from ..analysis._netsets import ALL_ADDRESSES, AddressSet
 from ..analysis.admission import namespace_level
 from ..analysis.context import ScanContext
@@ -44,7 +42,7 @@ from ..rules import Rule
 from ..rules import get as get_rule
 from .escape import escapes
 from .graph import AttackGraph
-from .model import Edge, Evidence, Vertex
+from .model import Edge, Evidence, Vertex, locating
 from .netview import NetView
 from .placement import ANY_NODE, Placement
 from .rbacview import (
@@ -63,8 +61,8 @@ from .rbacview import (
     IMPERSONATE_USERS,
     NODE_PROXY,
     SECRETS_CREATE,
-    SECRETS_GET,
     SECRETS_LIST,
+    SECRETS_READ,
     SIGNER_APPROVE,
     TOKEN,
     UPDATE_CLUSTER_ROLES,
@@ -113,7 +111,12 @@ class _Builder:
     def __init__(self, context: ScanContext, lateral: bool) -> None:
         self.context = context
         self.lateral = lateral
-        self.graph = AttackGraph()
+        self.counting = not locating()
+        """The graph serves only to count the attack paths through each finding (see ``counting_only``)."""
+        self.graph = AttackGraph(counting=self.counting)
+        self._facts: dict[tuple[Evidence, ...], tuple[Evidence, ...]] | None = {} if self.counting else None
+        """While only counting: each distinct tuple of facts, kept once (a large cluster's half a million
+        steps rest on ten thousand)."""
         self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
         self.placement = Placement(context, self.pods)
         self.rbac = RbacView(context.rbac)
@@ -127,6 +130,8 @@ class _Builder:
         self.pod_of: dict[str, EffectivePod] = {}
         self.tokens: dict[int, tuple[str, Evidence]] = {}
         """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
+        self._recording: tuple[str, list[Edge]] | None = None
+        """While set: a vertex, and the steps from it that :meth:`_edge` is asked for (in order)."""
 
     def build(self) -> AttackGraph:
         self._goals()
@@ -148,7 +153,13 @@ class _Builder:
     def _edge(
         self, source: str, target: str, kind: str, summary: str, evidence: Iterable[Evidence] = ()
     ) -> None:
-        self.graph.add_edge(Edge(source, target, kind, summary, tuple(evidence)))
+        facts = tuple(evidence)
+        if self._facts is not None:
+            facts = self._facts.setdefault(facts, facts)
+        edge = Edge(source, target, kind, summary, facts)
+        if self._recording is not None and source == self._recording[0]:
+            self._recording[1].append(edge)  # before add_edge: a step onto itself is another's step
+        self.graph.add_edge(edge)
 
     def _goals(self) -> None:
         labels = {
@@ -289,10 +300,28 @@ class _Builder:
     # -- RBAC ----------------------------------------------------------------------------------------
 
     def _permissions(self) -> None:
+        """The steps of what RBAC grants each ServiceAccount.
+
+        Most accounts are named by no binding: they hold what their groups hold
+        (``system:serviceaccounts:NS`` and the groups of every account), the same for every such account
+        of a namespace. The steps of the first one are kept and given to the others, each from its own
+        vertex (their targets never depend on the account), rather than asking RBAC again per account.
+        """
         superusers = self._superuser_users()
         for namespace, accounts in sorted(self.accounts.items()):
+            grouped: list[Edge] | None = None
             for name, vertex in sorted(accounts.items()):
-                self._subject(Subject.service_account(namespace, name), vertex, superusers)
+                subject = Subject.service_account(namespace, name)
+                if self.rbac.named(subject):
+                    self._subject(subject, vertex, superusers)
+                elif grouped is None:
+                    self._recording = (vertex, [])
+                    self._subject(subject, vertex, superusers)
+                    grouped = self._recording[1]
+                    self._recording = None
+                else:
+                    for edge in grouped:
+                        self.graph.add_edge(Edge(vertex, edge.target, edge.kind, edge.summary, edge.evidence))
 
     def _superuser_users(self) -> set[str]:
         """Users RBAC makes cluster-admin by name: impersonating one of them is being cluster-admin."""
@@ -321,7 +350,7 @@ class _Builder:
                     "lists every Secret of the cluster",
                     [h.evidence],
                 )
-        readers = held(subject, [*SECRETS_GET, *SECRETS_LIST], "read secrets", "rbac.secrets-read")
+        readers = held(subject, SECRETS_READ, "read secrets", "rbac.secrets-read")
         for secret, account in self._token_secrets():
             namespace = secret.ref.namespace or "default"
             for h in readers:
@@ -379,10 +408,17 @@ class _Builder:
         for h in readers:
             if h.names is not None:
                 continue  # it reads named Secrets only: not the one it would create
+            scopes: set[str | None] = set()
             for maker in makers:
                 if h.scope is not None and maker.scope not in {None, h.scope}:
                     continue
                 scope = maker.scope if h.scope is None else h.scope
+                if self.counting:
+                    # The maker's fact is no finding: one maker per scope gives every count (readers times
+                    # makers was the square of a large cluster's Secret grants).
+                    if scope in scopes:
+                        continue
+                    scopes.add(scope)
                 facts = [_unruled(maker.evidence, "remove create on secrets"), h.evidence]
                 summary = "creates a token Secret for {} and reads it back"
                 self._to_accounts(vertex, Held(scope, None, h.evidence), summary, facts)
@@ -668,7 +704,7 @@ class _Builder:
                     continue
                 account, token_fact = token
                 fact = self._hit_fact(hit, rule)
-                for source in self.net.sources(cls):
+                for source in self.net.senders(cls):
                     reach = self.net.between(source, cls)
                     if reach is None:
                         continue
@@ -817,14 +853,14 @@ class _Builder:
         """Workloads that lead to a goal through their token or their node (not their network position)."""
         graph = self.graph
         goals = {v.id for v in graph.vertices.values() if v.goal is not None}
-        leading = set(nx.multi_source_dijkstra_path_length(graph.graph.reverse(copy=False), goals))
+        leading = graph.steps_to(goals)
         return {
             vertex.id
             for vertex in graph.vertices.values()
             if vertex.kind == "workload"
             and any(
                 edge.kind in {"token", "escape"} and edge.target in leading
-                for target in graph.graph.successors(vertex.id)
+                for target in graph.succ.get(vertex.id, ())
                 for edge in graph.steps[(vertex.id, target)]
             )
         }

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import networkx as nx
-
 from ..analysis.context import ScanContext
 from ..model import Finding, ObjRef
 from .build import build_graph
 from .entries import add_entries
 from .graph import AttackGraph
-from .model import GOALS
+from .model import GOALS, Edge, FindingKey, counting_only
 
 __all__ = ["Index", "on_paths", "pairs_through"]
 
@@ -34,40 +32,53 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
     """For each fact that names a rule: the (entry point, goal) pairs one of whose shortest paths rests on it.
 
     Per goal, the steps that shortest paths take (one step closer to the goal) form an acyclic graph;
-    walking it in topological order (networkx) carries to each vertex the entry points that reach it on
-    a shortest path, as a bit set, so that no entry point is walked on its own.
+    walking its vertices farthest from the goal first (a topological order of it) carries to each vertex
+    the entry points that reach it on a shortest path, as a bit set, so that no entry point is walked on
+    its own, and only vertices that some entry point reaches are walked at all.
     """
     bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
     index: Index = {}
-    reverse = graph.graph.reverse(copy=False)
+    counted: dict[tuple[str, str], tuple[FindingKey, ...]] = {}
+    after = graph.succ
     for goal in goals:
         targets = graph.goal_vertices(goal)
         if not targets:
             continue
-        distance: dict[str, float] = nx.multi_source_dijkstra_path_length(reverse, set(targets), weight=_step)
-        closer: nx.DiGraph[str] = nx.DiGraph()
-        closer.add_edges_from(
-            (u, v) for u, v in graph.steps if v in distance and distance.get(u) == distance[v] + 1
-        )
-        reached: dict[str, int] = {}
-        for vertex in nx.topological_sort(closer):
-            entries = reached.get(vertex, 0) | bit.get(vertex, 0)
-            if not entries:
-                continue
-            for target in closer.successors(vertex):
-                reached[target] = reached.get(target, 0) | entries
-                for edge in graph.steps[(vertex, target)]:
-                    for fact in edge.evidence:
-                        for rule, obj, path in fact.counted:
-                            fields = index.setdefault((rule, obj), {}).setdefault(path, {})
-                            fields[goal] = fields.get(goal, 0) | entries
+        distance = graph.steps_to(targets)
+        reached = {entry: entries for entry, entries in bit.items() if distance.get(entry, 0) > 0}
+        by_distance: dict[int, list[str]] = {}
+        for vertex in reached:
+            by_distance.setdefault(distance[vertex], []).append(vertex)
+        for steps in range(max(by_distance, default=0), 0, -1):
+            for vertex in by_distance.get(steps, ()):
+                entries = reached[vertex]
+                for target in after.get(vertex, ()):
+                    if distance.get(target) != steps - 1:
+                        continue
+                    if target not in reached:
+                        reached[target] = 0
+                        by_distance.setdefault(steps - 1, []).append(target)
+                    reached[target] |= entries
+                    pair = (vertex, target)
+                    found = counted.get(pair)
+                    if found is None:
+                        found = counted[pair] = _counted(graph.steps[pair])
+                    for rule, obj, path in found:
+                        fields = index.setdefault((rule, obj), {}).setdefault(path, {})
+                        fields[goal] = fields.get(goal, 0) | entries
     return index
+
+
+def _counted(edges: list[Edge]) -> tuple[FindingKey, ...]:
+    """The findings the steps between two vertices rest on, each once (asked once per pair, not per goal)."""
+    return tuple(dict.fromkeys(key for edge in edges for fact in edge.evidence for key in fact.counted))
 
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
     """Fingerprint -> number of (entry point, goal) whose shortest paths rest on the finding (0 left out)."""
-    graph = build_graph(context)
-    add_entries(context, graph)
+    with counting_only():
+        graph = build_graph(context)
+        add_entries(context, graph)
     index = pairs_through(graph, GOALS)
     counts: dict[str, int] = {}
     for finding in findings:
@@ -81,8 +92,3 @@ def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int
         if found:
             counts[finding.fingerprint] = found
     return counts
-
-
-def _step(_source: str, _target: str, _data: dict[str, float]) -> float:
-    """Every step counts one: here all shortest paths count, whatever facts they rest on."""
-    return 1

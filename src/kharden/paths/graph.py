@@ -1,10 +1,12 @@
 """The attack graph: vertices, the steps between them, and where an attacker starts.
 
-Topology lives in a :class:`networkx.DiGraph` (one edge per pair of vertices), on which the
-searches run; the steps themselves, several per pair when several facts each allow it (two
-bindings that both grant ``create pods``), are kept beside it. Each edge weighs one step and a
-thousandth per fact its simplest step rests on: the shortest path is the one of fewest steps,
-and among those the one that rests on the fewest facts.
+The steps, several per pair of vertices when several facts each allow it (two bindings that both
+grant ``create pods``), are kept per pair, with the pairs each vertex steps to and from. The
+searches of ``kharden paths`` run on the same topology as a :class:`networkx.DiGraph` (one edge
+per pair), built when first asked for: counting the attack paths of a scan walks the pairs
+breadth-first and never needs it (a networkx edge costs a dict of its own). Each edge weighs one
+step and a thousandth per fact its simplest step rests on: the shortest path is the one of fewest
+steps, and among those the one that rests on the fewest facts.
 """
 
 from __future__ import annotations
@@ -19,34 +21,70 @@ __all__ = ["AttackGraph"]
 
 
 class AttackGraph:
-    def __init__(self) -> None:
-        self.graph: nx.DiGraph[str] = nx.DiGraph()
+    def __init__(self, *, counting: bool = False) -> None:
+        """``counting``: the graph serves only to count the attack paths through each finding, which go by
+        pairs of vertices and the findings of their steps: the same step added twice is kept twice rather
+        than looked up among every step added (a set of half a million steps on a large cluster)."""
         self.vertices: dict[str, Vertex] = {}
         self.steps: dict[tuple[str, str], list[Edge]] = {}
         self.entries: dict[str, Entry] = {}
-        self._seen: set[Edge] = set()
+        self.succ: dict[str, list[str]] = {}
+        """Vertex -> the vertices it steps to, in the order the pairs were first added."""
+        self.pred: dict[str, list[str]] = {}
+        """Vertex -> the vertices that step to it, in the order the pairs were first added."""
+        self._seen: set[Edge] | None = None if counting else set()
+        self._added = 0
+        self._graph: nx.DiGraph[str] | None = None
+
+    @property
+    def graph(self) -> nx.DiGraph[str]:
+        """The topology as networkx holds it, built when first asked for and kept current after.
+
+        Nodes in the order the vertices were added, edges in the order their pairs were first added:
+        the graph that adding each to networkx as it came would have made.
+        """
+        if self._graph is None:
+            graph: nx.DiGraph[str] = nx.DiGraph()
+            graph.add_nodes_from(self.vertices)
+            graph.add_weighted_edges_from(
+                (source, target, min(_weight(edge) for edge in edges))
+                for (source, target), edges in self.steps.items()
+            )
+            self._graph = graph
+        return self._graph
 
     def add_vertex(self, vertex: Vertex) -> str:
         if vertex.id not in self.vertices:
             self.vertices[vertex.id] = vertex
-            self.graph.add_node(vertex.id)
+            if self._graph is not None:
+                self._graph.add_node(vertex.id)
         return vertex.id
 
     def add_edge(self, edge: Edge) -> None:
-        """Add a step between two vertices already in the graph (the same step twice counts once)."""
-        if edge.source == edge.target or edge in self._seen:
+        """Add a step between two vertices already in the graph (the same step twice counts once, unless
+        the graph is only ``counting``)."""
+        if edge.source == edge.target:
             return
-        self._seen.add(edge)
+        seen = self._seen
+        if seen is not None:
+            known = len(seen)
+            seen.add(edge)  # hashed once: it tells whether the step is new by the set's size
+            if len(seen) == known:
+                return
+        self._added += 1
         pair = (edge.source, edge.target)
         found = self.steps.get(pair)
-        weight = 1 + min(len(edge.evidence), 9) / 1000
         if found is None:
             self.steps[pair] = [edge]
-            self.graph.add_edge(*pair, weight=weight)
+            self.succ.setdefault(edge.source, []).append(edge.target)
+            self.pred.setdefault(edge.target, []).append(edge.source)
+            if self._graph is not None:
+                self._graph.add_edge(*pair, weight=_weight(edge))
         else:
             found.append(edge)
-            data = self.graph[edge.source][edge.target]
-            data["weight"] = min(data["weight"], weight)
+            if self._graph is not None:
+                data = self._graph[edge.source][edge.target]
+                data["weight"] = min(data["weight"], _weight(edge))
 
     def add_entry(self, vertex: str, reasons: Iterable[Evidence]) -> None:
         """Mark a workload as a place an attacker starts from (reasons add up)."""
@@ -61,8 +99,34 @@ class AttackGraph:
     def hop(self, source: str, target: str) -> Hop:
         return Hop(source, target, tuple(self.steps[(source, target)]))
 
+    def steps_to(self, targets: Iterable[str]) -> dict[str, int]:
+        """Vertex -> the fewest steps from it to one of ``targets`` (the vertices that reach none left out).
+
+        Breadth-first over the steps backwards: where every step counts one, it gives what Dijkstra's
+        search gives, without its heap.
+        """
+        before = self.pred
+        distance = dict.fromkeys(targets, 0)
+        frontier = list(distance)
+        steps = 0
+        while frontier:
+            steps += 1
+            reached = []
+            for vertex in frontier:
+                for source in before.get(vertex, ()):
+                    if source not in distance:
+                        distance[source] = steps
+                        reached.append(source)
+            frontier = reached
+        return distance
+
     def goal_vertices(self, goal: str) -> list[str]:
         return [v.id for v in self.vertices.values() if v.goal == goal]
 
     def __len__(self) -> int:
-        return len(self._seen)
+        """The steps added (each once, unless ``counting``)."""
+        return self._added
+
+
+def _weight(edge: Edge) -> float:
+    return 1 + min(len(edge.evidence), 9) / 1000

@@ -10,6 +10,9 @@ rule ID, the object and the JSON pointer of that finding; facts that are how Kub
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ..model import Location, Obj, ObjRef
@@ -27,7 +30,33 @@ __all__ = [
     "Hop",
     "Path",
     "Vertex",
+    "counting_only",
+    "locating",
 ]
+
+_COUNTING: ContextVar[bool] = ContextVar("kharden_paths_counting", default=False)
+
+
+@contextmanager
+def counting_only() -> Iterator[None]:
+    """Facts made meanwhile serve only to count the attack paths through each finding (``kharden scan``).
+
+    A count reads a fact's findings (``Evidence.counted``) and nothing else: facts are not located (the
+    walk through the object's positions was the dearest part of a fact), and the facts that are no
+    finding are all one. Whether steps that differ only in such facts are one step or several changes
+    no count: a count goes by pairs of vertices and the findings of their steps.
+    """
+    token = _COUNTING.set(True)
+    try:
+        yield
+    finally:
+        _COUNTING.reset(token)
+
+
+def locating() -> bool:
+    """Whether facts made now say where they are written (not while :func:`counting_only`)."""
+    return not _COUNTING.get()
+
 
 GOALS = ("cluster-admin", "node", "cloud", "etcd", "secrets")
 """What an attacker is after, in the order kharden reports them."""
@@ -76,6 +105,17 @@ class Evidence:
     object is not where its fix is written (a workload's network finding, fixed by its namespace's
     missing policy or by a policy rule; a namespace's Pod Security finding decided by the PodSecurity
     configuration)."""
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # A step is known by its facts, so each is hashed every time a step resting on it is added: its
+        # location and findings are deep, and a large graph adds a hundred thousand steps.
+        found = self._hash
+        if not found:
+            fields = (self.text, self.rule, self.object, self.path, self.location, self.fix, self.aspect)
+            found = hash((*fields, self.findings)) or 1
+            object.__setattr__(self, "_hash", found)  # frozen: written once, as the dataclass itself does
+        return found
 
     @property
     def key(self) -> FixKey:
@@ -108,7 +148,15 @@ class Evidence:
         findings: tuple[FindingKey, ...] = (),
     ) -> Evidence:
         """A fact written in ``obj`` at ``path`` (the object itself when ``None``)."""
+        if _COUNTING.get():
+            if rule is None and not findings:
+                return _UNCOUNTED
+            return cls(text, rule, obj.ref, path, None, fix, aspect, findings)
         return cls(text, rule, obj.ref, path, obj.locate(path or ""), fix, aspect, findings)
+
+
+_UNCOUNTED = Evidence("a fact that is no finding")
+"""What :meth:`Evidence.at` makes of every fact that is no finding while :func:`counting_only`."""
 
 
 @dataclass(frozen=True, slots=True)

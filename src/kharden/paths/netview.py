@@ -99,6 +99,15 @@ class NetView:
             if index < last and cls is not destination:
                 yield cls
 
+    def senders(self, destination: PodClass) -> Iterator[PodClass]:
+        """Classes that may reach ``destination`` on some port by both sides' bit sets (a superset of those
+        :meth:`between` connects): the ingress side's, then each source's egress (cached per class), so
+        that a source whose egress rules never match ``destination`` is not asked pair by pair."""
+        bit = 1 << destination.index
+        for source in self.sources(destination):
+            if self.egress_bits(source) & bit:
+                yield source
+
     def admitting(self, cls: PodClass) -> list[tuple[int, Evidence, PortSet]]:
         """For a pod isolated for ingress: ``(classes, fact, ports)`` for each peer of its ingress rules that
         admits pods on a port it has (a rule without ``from``: every class)."""

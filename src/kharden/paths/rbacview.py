@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, Subject
+from ..model import Location
 from ..rules import get as get_rule
-from .model import Evidence
+from .model import Evidence, locating
 
 __all__ = [
     "ADMISSION_WRITE",
@@ -35,6 +36,7 @@ __all__ = [
     "SECRETS_CREATE",
     "SECRETS_GET",
     "SECRETS_LIST",
+    "SECRETS_READ",
     "SIGNER_APPROVE",
     "TOKEN",
     "UPDATE_CLUSTER_ROLES",
@@ -51,6 +53,7 @@ __all__ = [
 EVERYTHING = [Request("*", "*", "*")]
 SECRETS_LIST = [Request.of(verb, "secrets") for verb in ("list", "watch")]
 SECRETS_GET = [Request.of("get", "secrets")]
+SECRETS_READ = [*SECRETS_GET, *SECRETS_LIST]
 SECRETS_CREATE = [Request.of("create", "secrets")]
 _CONTROLLERS = [
     ("", "replicationcontrollers"),
@@ -111,28 +114,48 @@ class RbacView:
     def __init__(self, rbac: Rbac) -> None:
         self._rbac = rbac
         self._asked: dict[tuple[Request, ...], dict[Subject, list[Grant]]] = {}
+        self._named = {subject for binding in rbac.bindings for subject, _ in binding.subjects}
+        self._lists: dict[int, tuple[Sequence[Request], dict[Subject, list[Grant]]]] = {}
+        self._identities: dict[Subject, tuple[Subject, ...]] = {}
+        self._built: dict[tuple[int, str, str], list[Held]] = {}
+        """(``id`` of a list of grants in ``_asked``, what, rule) -> those grants as held."""
+        self._where: dict[tuple[int, str, int], tuple[Location | None, str]] = {}
+        """A grant (as ``_granted`` tells grants apart) -> where its subject is written, its role chain."""
 
-    def _granted(self, requests: tuple[Request, ...]) -> dict[Subject, list[Grant]]:
-        """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once)."""
-        found = self._asked.get(requests)
+    def _granted(self, requests: Sequence[Request]) -> dict[Subject, list[Grant]]:
+        """Subject as the bindings name it -> the grants that allow one of ``requests`` (each grant once).
+
+        A list asked before (this module's constants, asked once per ServiceAccount) is found by its
+        identity: hashing its Requests on every question cost more than the answers.
+        """
+        known = self._lists.get(id(requests))
+        if known is not None and known[0] is requests:
+            return known[1]
+        key = tuple(requests)
+        found = self._asked.get(key)
         if found is None:
             seen: set[tuple[int, str, int]] = set()
             found = {}
-            for request in requests:
+            for request in key:
                 for grant in self._rbac.who_can(request, some_object=True):
-                    key = (id(grant.binding), grant.subject_path, id(grant.rule))
-                    if key not in seen:
-                        seen.add(key)
+                    grant_key = (id(grant.binding), grant.subject_path, id(grant.rule))
+                    if grant_key not in seen:
+                        seen.add(grant_key)
                         found.setdefault(grant.subject, []).append(grant)
-            self._asked[requests] = found
+            self._asked[key] = found
+        self._lists[id(requests)] = (requests, found)  # holds ``requests``: its id is not reused
         return found
+
+    def named(self, subject: Subject) -> bool:
+        """Whether a binding names ``subject`` itself: if not, it holds only what its groups hold."""
+        return subject in self._named
 
     def superusers(self, kind: str) -> set[str]:
         """Names of the subjects of ``kind`` (``User``, ``Group``) that hold every verb on every resource
         cluster-wide."""
         return {
             grant.subject.name
-            for grants in self._granted(tuple(EVERYTHING)).values()
+            for grants in self._granted(EVERYTHING).values()
             for grant in grants
             if grant.scope is None and grant.subject.kind == kind and not grant.rule.rule.resource_names
         }
@@ -143,22 +166,55 @@ class RbacView:
         ``what`` says it in words (``create pods``) and ``rule`` names the kharden rule that reports
         such grants; both go into the evidence.
         """
-        granted = self._granted(tuple(requests))
-        grants = [grant for identity in subject.identities() for grant in granted.get(identity, ())]
-        if not grants:
-            return []
-        remediation = get_rule(rule).remediation
-        held = []
-        for grant in grants:
-            names = grant.rule.rule.resource_names or None
-            where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
-            only = f" (only {', '.join(sorted(names))})" if names else ""
-            evidence = Evidence.at(
-                grant.binding.obj,
-                grant.subject_path,
-                f"{what}{only} {where} for {grant.subject}: {grant.chain()}",
-                rule=rule,
-                fix=remediation,
-            )
-            held.append(Held(grant.scope, frozenset(names) if names else None, evidence))
+        granted = self._granted(requests)
+        identities = self._identities.get(subject)
+        if identities is None:
+            identities = self._identities[subject] = subject.identities()
+        held: list[Held] = []
+        for identity in identities:
+            grants = granted.get(identity)
+            if grants:
+                held += self._held_of(grants, what, rule)
         return held
+
+    def _held_of(self, grants: list[Grant], what: str, rule: str) -> list[Held]:
+        """``grants`` (those of one identity, as :meth:`_granted` keeps them) as :class:`Held`, built once.
+
+        A grant to a group (``system:serviceaccounts``, ``system:authenticated``) is held by every
+        ServiceAccount: its evidence names the group, not the account, so it is one and the same for all
+        of them: building it (the binding's location, the role chain's text) per account cost accounts
+        times group grants.
+        """
+        key = (id(grants), what, rule)  # ``grants`` lives as long as ``self._asked``: its id is stable
+        found = self._built.get(key)
+        if found is None:
+            found = self._built[key] = [self._hold(grant, what, rule) for grant in grants]
+        return found
+
+    def _hold(self, grant: Grant, what: str, rule: str) -> Held:
+        names = grant.rule.rule.resource_names or None
+        where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
+        only = f" (only {', '.join(sorted(names))})" if names else ""
+        location, chain = self._written(grant)
+        evidence = Evidence(
+            f"{what}{only} {where} for {grant.subject}: {chain}",
+            rule,
+            grant.binding.obj.ref,
+            grant.subject_path,
+            location,
+            get_rule(rule).remediation,
+        )
+        return Held(grant.scope, frozenset(names) if names else None, evidence)
+
+    def _written(self, grant: Grant) -> tuple[Location | None, str]:
+        """Where the grant's subject is written and the role chain that grants it: what a fact of the grant
+        says whatever permission it is asked for (one grant answers a dozen questions)."""
+        key = (id(grant.binding), grant.subject_path, id(grant.rule))  # the engine's, alive as long
+        found = self._where.get(key)
+        if found is None:
+            if locating():
+                found = (grant.binding.obj.locate(grant.subject_path), grant.chain())
+            else:  # only counted: no count reads where a fact is, nor its words
+                found = (None, "")
+            self._where[key] = found
+        return found

@@ -13,6 +13,7 @@ from .._display import without_surrogates
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from ..model import Report, Severity
@@ -28,6 +29,7 @@ __all__ = [
     "plan_outputs",
     "policyreport",
     "render",
+    "render_pieces",
     "sarif",
     "text",
 ]
@@ -79,6 +81,18 @@ def render(
         output = module.render(report)
     # A file name that is not UTF-8 (or a \udcff escape in a manifest) must not make the report unwritable.
     return without_surrogates(str(output))
+
+
+def render_pieces(name: str, report: Report, **options: Any) -> Iterator[str]:
+    """:func:`render`'s output in consecutive pieces, to be written as they come: the JSON report of a
+    large scan (a hundred megabytes) is never held whole, nor its encoded copy. Other formats come in one
+    piece."""
+    if name != "json":
+        yield render(name, report, **options)
+        return
+    module = importlib.import_module(f"{__name__}.json")
+    for piece in module.pieces(report):
+        yield without_surrogates(piece)  # a surrogate is one character: pieces change nothing
 
 
 def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, str | None]]:

@@ -133,7 +133,13 @@ def scores_dict(scores: Scorecard | None) -> dict[str, Any] | None:
 
 
 def render(report: Report) -> str:
-    """Indented JSON with one finding per line.
+    """Indented JSON with one finding per line (:func:`pieces`, joined)."""
+    return "".join(pieces(report))  # one copy of the output, not one per level
+
+
+def pieces(report: Report, size: int = 1 << 20) -> Iterator[str]:
+    """:func:`render`'s output in consecutive pieces of about ``size`` characters, for writing as they come:
+    the report of a large scan is then never held whole, nor its encoded copy.
 
     ``json.dumps(indent=...)`` runs Python's pure-Python encoder, ten times slower than
     the C one on reports of tens of thousands of findings; each finding (and each other
@@ -142,20 +148,25 @@ def render(report: Report) -> str:
     # The findings are encoded one by one as they are made: a report of 300,000 findings never holds
     # them all as dicts (a kilobyte each), only as the lines of the output.
     data = _document(report, _finding_dicts(report))
-    pieces = ["{\n"]
-    for key, value in data.items():
-        if len(pieces) > 1:
-            pieces.append(",\n")
-        pieces += ["  ", _compact(key), ": "]
+    parts = ["{\n"]
+    held = 0
+    for number, (key, value) in enumerate(data.items()):
+        parts += [",\n  " if number else "  ", _compact(key), ": "]
         if isinstance(value, list | Iterator):
-            first = len(pieces)
+            opening = "[\n    "
             for item in value:
-                pieces += [",\n    " if len(pieces) > first else "[\n    ", _compact(item)]
-            pieces.append("\n  ]" if len(pieces) > first else "[]")
+                encoded = _compact(item)
+                parts += [opening, encoded]
+                opening = ",\n    "
+                held += len(encoded)
+                if held >= size:
+                    yield "".join(parts)
+                    parts, held = [], 0
+            parts.append("[]" if opening == "[\n    " else "\n  ]")
         else:
-            pieces.append(_compact(value))
-    pieces.append("\n}\n")
-    return "".join(pieces)  # one copy of the output, not one per level
+            parts.append(_compact(value))
+    parts.append("\n}\n")
+    yield "".join(parts)
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
