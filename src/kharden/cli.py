@@ -24,6 +24,7 @@ from .sources.limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU, WORKER_AHE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
+    from pathlib import Path
     from typing import TextIO
 
     from .baseline import Baseline
@@ -1169,6 +1170,38 @@ def _admission(args: argparse.Namespace) -> int:
     return admission_command.run(args, _write)
 
 
+def _write_file(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write a report that is encoded while it is written: into a temporary file beside ``path``, renamed
+    over it once complete, so that a scan that fails half way never leaves half a report where a CI job
+    reads one. Anything but a regular file (``/dev/null``, a FIFO, a symbolic link) is written in place."""
+    import contextlib  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with path.open("wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+        return
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+        os.chmod(scratch, mode)
+        os.replace(scratch, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)
+        raise
+
+
 def _write(text: str | bytes | Iterable[str], output: str | None, *, terminal: bool = False) -> None:
     """Write ``text`` (or its consecutive pieces, each as it comes) to ``output`` (stdout when ``None``) as
     UTF-8; text meant for a terminal (``terminal``) goes to stdout in stdout's encoding, what it cannot
@@ -1178,10 +1211,7 @@ def _write(text: str | bytes | Iterable[str], output: str | None, *, terminal: b
     pieces: Iterable[str | bytes] = [text] if isinstance(text, str | bytes) else text
     if output is not None:
         try:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            with Path(output).open("wb") as file:
-                for piece in pieces:
-                    file.write(_encoded(piece, "utf-8"))
+            _write_file(Path(output), (_encoded(piece, "utf-8") for piece in pieces))
         except OSError as e:
             raise UsageError(f"cannot write {output}: {e.strerror}") from e
         return

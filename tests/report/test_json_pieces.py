@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,37 @@ def test_the_command_line_writes_the_pieces_to_a_file_and_to_stdout(
     assert code == 1
     assert written.read_text(encoding="utf-8") == out
     assert [f["rule"] for f in json.loads(out)["findings"]] == [f.rule for f in report.findings]
+
+
+def test_a_report_that_fails_half_way_leaves_the_previous_file_whole(tmp_path: Path) -> None:
+    from kharden.cli import _write  # noqa: PLC0415
+
+    written = tmp_path / "report.json"
+    written.write_text("previous report\n")
+    written.chmod(0o640)
+
+    def failing() -> Iterator[str]:
+        yield "{"
+        raise RuntimeError("rendering failed")
+
+    with pytest.raises(RuntimeError):
+        _write(failing(), str(written))
+    assert written.read_text() == "previous report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no scratch file left
+    _write(iter(["{", "}\n"]), str(written))
+    assert written.read_text() == "{}\n"
+    assert written.stat().st_mode & 0o777 == 0o640  # the file's mode kept
+
+
+def test_what_is_no_regular_file_is_written_in_place(tmp_path: Path) -> None:
+    from kharden.cli import _write  # noqa: PLC0415
+
+    target = tmp_path / "target.json"
+    target.write_text("")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    _write(iter(["{", "}\n"]), str(link))
+    assert link.is_symlink()
+    assert target.read_text() == "{}\n"
+    _write(iter(["{}\n"]), os.devnull)  # not replaced by a file
+    assert Path(os.devnull).is_char_device()
