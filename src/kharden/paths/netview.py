@@ -164,29 +164,22 @@ class NetView:
 
     def ingress_bits(self, cls: PodClass) -> int:
         """The classes ``cls``'s ingress side may admit (every class when no policy isolates it)."""
-        network = self.network
-        if cls.host_network or not network.isolated(cls, INGRESS):
-            return network.all_bits
-        found = 0
-        for policy in cls.ingress_policies:
-            for rule in policy.ingress:
-                found |= rule.classes
-        return found
+        return self._side_bits(cls, INGRESS)
 
     def egress_bits(self, cls: PodClass) -> int:
         """The classes ``cls``'s egress side may reach (every class when no policy isolates it)."""
         found = self._egress.get(cls.index)
         if found is None:
-            found = self._egress[cls.index] = self._egress_bits(cls)
+            found = self._egress[cls.index] = self._side_bits(cls, EGRESS)
         return found
 
-    def _egress_bits(self, cls: PodClass) -> int:
+    def _side_bits(self, cls: PodClass, direction: str) -> int:
         network = self.network
-        if cls.host_network or not network.isolated(cls, EGRESS):
+        if cls.host_network or not network.isolated(cls, direction):
             return network.all_bits
         found = 0
-        for policy in cls.egress_policies:
-            for rule in policy.egress:
+        for policy in cls.policies(direction):
+            for rule in policy.ingress if direction == INGRESS else policy.egress:
                 found |= rule.classes
         return found
 

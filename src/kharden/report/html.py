@@ -36,12 +36,9 @@ _CSP = (
 )
 
 
-def render(report: Report) -> str:
-    counts = report.counts()
-    total = sum(counts.values())
-    title = f"kharden report: {total} finding{'s' * (total != 1)}"
-    rules = [get_rule(rule_id) for rule_id in dict.fromkeys(f.rule for f in report.findings)]
-    parts = [
+def page_head(title: str, csp: str, style: str) -> list[str]:
+    """The lines of a self-contained page up to ``<body>``: its Content-Security-Policy, title and style."""
+    return [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
@@ -53,6 +50,16 @@ def render(report: Report) -> str:
         f"<style>{_STYLE}</style>",
         "</head>",
         "<body>",
+    ]
+
+
+def render(report: Report) -> str:
+    counts = report.counts()
+    total = sum(counts.values())
+    title = f"kharden report: {total} finding{'s' * (total != 1)}"
+    rules = [get_rule(rule_id) for rule_id in dict.fromkeys(f.rule for f in report.findings)]
+    parts = [
+        *page_head(title, _CSP, _STYLE),
         "<header>",
         "<h1>kharden report</h1>",
         f'<p class="facts">{_facts(report, total)}</p>',

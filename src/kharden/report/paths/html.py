@@ -22,6 +22,7 @@ from typing import Any
 from ... import __version__
 from ...model import ErrorRecord
 from ...paths import GOAL_LABELS, Analysis, Edge, Evidence
+from ..html import page_head
 from .common import evidence_dict, path_edges, subject, where
 
 __all__ = ["render"]
@@ -50,17 +51,7 @@ def render(analysis: Analysis, errors: Sequence[ErrorRecord] = ()) -> str:
     if errors:
         facts.insert(3, f"{len(errors)} inputs could not be read")
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f'<meta name="generator" content="kharden {escape(__version__)}">',
-        f"<title>{escape(title)}</title>",
-        f"<style>{_STYLE}</style>",
-        "</head>",
-        "<body>",
+        *page_head(title, _CSP, _STYLE),
         "<header><h1>kharden attack paths</h1>",
         f'<p class="facts">{" · ".join(facts)}</p></header>',
         '<main class="layout">',
