@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..inventory import Inventory
@@ -18,6 +19,10 @@ from .serviceaccounts import ServiceAccounts
 from .services import Services
 from .staticpods import is_static_pod
 from .vulns import ImageVulnerabilities
+
+if TYPE_CHECKING:
+    from ..model import Hit, Unevaluated
+    from ..rules import Rule
 
 __all__ = ["ScanContext"]
 
@@ -45,6 +50,16 @@ class ScanContext:
         """The cluster read (``--cluster`` or ``--snapshot``): context, server URL, version; else ``None``."""
         self.errors: list[InputError] = []
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
+        self._answers: dict[str, list[Hit | Unevaluated]] = {}
+
+    def answer(self, rule: Rule) -> list[Hit | Unevaluated]:
+        """What a whole-inventory rule finds in this scan, worked out once: the attack-path count of a scan
+        asks again the rules it rests on (``netpol.dashboard`` alone compared every Service with each
+        Dashboard pod twice)."""
+        found = self._answers.get(rule.id)
+        if found is None:
+            found = self._answers[rule.id] = list(rule.check(self))
+        return found
 
     @cached_property
     def pods(self) -> list[EffectivePod]:
