@@ -150,3 +150,86 @@ spec: {{containers: [{{name: c, image: x}}]}}
         assert network._namespacebit_indexes(selector) == expected, selector
         found.add((bool(sure), bool(maybe)))
     assert len(found) > 1
+
+
+def _random_policies(seed: int) -> str:
+    """Workloads of two namespaces under random policies: several classes share the same policies."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible inputs, not a secret
+    docs = []
+    for i in range(rng.randint(6, 20)):
+        labels = _labels(rng)
+        declared = "[{name: http, containerPort: 8080}]" if rng.random() < 0.5 else "[{containerPort: 80}]"
+        docs.append(
+            f"""---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: d{i}, namespace: {rng.choice(("n1", "n2"))}}}
+spec:
+  selector: {{matchLabels: {_flow(labels)}}}
+  template:
+    metadata: {{labels: {_flow(labels)}}}
+    spec: {{hostNetwork: {str(rng.random() < 0.1).lower()}, containers: [{{name: c, image: x, ports: {declared}}}]}}
+"""
+        )
+    peers = (
+        "[]",
+        "[{podSelector: {}}]",
+        "[{namespaceSelector: {}}]",
+        "[{ipBlock: {cidr: 0.0.0.0/0}}]",
+        "[{ipBlock: {cidr: 169.254.0.0/16}}]",
+        "[{podSelector: {matchLabels: {app: a}}}]",
+    )
+    ports = ("", ", ports: [{port: 80}]", ", ports: [{port: http}]", ", ports: [{port: 53, protocol: UDP}]")
+    for i in range(rng.randint(1, 8)):
+        selector = _flow(_labels(rng, 1))
+        rules = {
+            side: "["
+            + ", ".join(
+                "{" + ("from" if side == "ingress" else "to") + f": {rng.choice(peers)}{rng.choice(ports)}}}"
+                if rng.random() < 0.8
+                else "{}"
+                for _ in range(rng.randint(0, 2))
+            )
+            + "]"
+            for side in ("ingress", "egress")
+        }
+        types = rng.choice(("[Ingress]", "[Egress]", "[Ingress, Egress]"))
+        docs.append(
+            f"""---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: p{i}, namespace: {rng.choice(("n1", "n2"))}}}
+spec: {{podSelector: {{matchLabels: {selector}}}, policyTypes: {types}, ingress: {rules["ingress"]}, egress: {rules["egress"]}}}
+"""
+        )
+    return "".join(docs)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_answers_shared_by_classes_under_the_same_policies_are_each_class_own(seed: int) -> None:
+    """Egress towards an address (``Network.side``), a wide-open side and the peers admitting a pod
+    (``NetView``) are kept by policies: each is what asking for the class alone gives."""
+    from kharden.analysis._netsets import ALL_ADDRESSES  # noqa: PLC0415
+    from kharden.analysis.netpol import EGRESS, INGRESS, INTERNET, METADATA, External  # noqa: PLC0415
+    from kharden.paths.netview import NetView  # noqa: PLC0415
+
+    network = _context(_random_policies(seed)).network
+    view, fresh = NetView(network), NetView(network)
+    for cls in network.classes[:-1]:
+        for target in (INTERNET, METADATA, External("any node", ALL_ADDRESSES)):
+            side = network.side(EGRESS, cls, target)
+            if cls.egress_policies and not cls.host_network:
+                assert side == network._decide(EGRESS, cls.egress_policies, cls, target)
+        for direction in (INGRESS, EGRESS):
+            assert view.wide_open(cls, direction) == fresh._wide_open(cls, direction)
+            if network.isolated(cls, direction) and not cls.host_network:
+                assert view._open_under[
+                    (
+                        direction,
+                        cls.ports_key if direction == INGRESS else 0,
+                        *map(id, cls.policies(direction)),
+                    )
+                ] == fresh._opening(cls, direction, f"netpol.{direction.lower()}-open")
+        if network.isolated(cls, INGRESS):
+            assert view.admitting(cls) == fresh._admitted(cls)
+    assert len(network.classes) > 2
