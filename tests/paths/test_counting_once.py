@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 import kharden.rules
+from kharden.analysis.context import ASKED_AGAIN, ScanContext
 from kharden.model import Hit, Unevaluated
 from kharden.rules import Rule, select
 from kharden.scan import ScanOptions, collect, evaluate
 
 INSECURE = Path(__file__).resolve().parents[2] / "examples" / "insecure"
-ASKED_AGAIN = ("netpol.dashboard", "netpol.tiller", "encryption.secrets-at-rest", "admission.pod-security")
 
 
 def _counted(rule: Rule, calls: dict[str, int]) -> Rule:
@@ -35,12 +35,18 @@ def _counted(rule: Rule, calls: dict[str, int]) -> Rule:
     return dataclasses.replace(rule, check=check)
 
 
-def test_the_count_reads_the_hits_the_scan_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def _counting(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Rule], dict[str, int]]:
+    """The registry with the rules the count asks again replaced by copies that count their calls."""
     calls: dict[str, int] = {}
     by_id = dict(kharden.rules._BY_ID)
     for rule_id in ASKED_AGAIN:
         by_id[rule_id] = _counted(by_id[rule_id], calls)
     monkeypatch.setattr(kharden.rules, "_BY_ID", by_id)
+    return by_id, calls
+
+
+def test_the_count_reads_the_hits_the_scan_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    by_id, calls = _counting(monkeypatch)
     rules = [by_id[rule.id] for rule in select()]
     report = evaluate(collect([str(INSECURE)], ScanOptions()), rules, attack_paths=True)
     assert calls == dict.fromkeys(ASKED_AGAIN, 1)
@@ -51,14 +57,19 @@ def test_the_count_reads_the_hits_the_scan_reported(monkeypatch: pytest.MonkeyPa
 
 def test_the_count_without_the_scan_asks_the_rules_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rules the scan did not run (``--rule``) are still asked by the count, once."""
-    calls: dict[str, int] = {}
-    by_id = dict(kharden.rules._BY_ID)
-    for rule_id in ASKED_AGAIN:
-        by_id[rule_id] = _counted(by_id[rule_id], calls)
-    monkeypatch.setattr(kharden.rules, "_BY_ID", by_id)
+    by_id, calls = _counting(monkeypatch)
+    asked: list[str] = []
+    answer = ScanContext.answer
+
+    def spied(context: ScanContext, rule: Rule) -> Iterable[Hit | Unevaluated]:
+        asked.append(rule.id)
+        return answer(context, rule)
+
+    monkeypatch.setattr(ScanContext, "answer", spied)
     rules = [by_id["pod.privileged"]]
     evaluate(collect([str(INSECURE)], ScanOptions()), rules, attack_paths=True)
     assert calls == dict.fromkeys(ASKED_AGAIN, 1)
+    assert set(asked) == ASKED_AGAIN  # what the count reads is what the context keeps
 
 
 def test_a_scan_that_counts_its_paths_does_not_import_networkx() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,12 @@ if TYPE_CHECKING:
     from ..model import Hit, Unevaluated
     from ..rules import Rule
 
-__all__ = ["ScanContext"]
+__all__ = ["ASKED_AGAIN", "ScanContext"]
+
+ASKED_AGAIN = frozenset(
+    {"netpol.dashboard", "netpol.tiller", "encryption.secrets-at-rest", "admission.pod-security"}
+)
+"""The whole-inventory rules whose hits the attack-path count of a scan reads (paths/build.py)."""
 
 
 class ScanContext:
@@ -52,10 +57,12 @@ class ScanContext:
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
         self._answers: dict[str, list[Hit | Unevaluated]] = {}
 
-    def answer(self, rule: Rule) -> list[Hit | Unevaluated]:
-        """What a whole-inventory rule finds in this scan, worked out once: the attack-path count of a scan
-        asks again the rules it rests on (``netpol.dashboard`` alone compared every Service with each
-        Dashboard pod twice)."""
+    def answer(self, rule: Rule) -> Iterable[Hit | Unevaluated]:
+        """What a whole-inventory rule finds in this scan. The hits of the rules the attack-path count rests
+        on are worked out once and kept (``netpol.dashboard`` alone compared every Service with each
+        Dashboard pod, in the scan and again in the count); the others' are made as they are read."""
+        if rule.id not in ASKED_AGAIN:
+            return rule.check(self)
         found = self._answers.get(rule.id)
         if found is None:
             found = self._answers[rule.id] = list(rule.check(self))
