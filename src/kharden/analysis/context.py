@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InputError
 from ..inventory import Inventory
@@ -22,9 +22,19 @@ from .vulns import ImageVulnerabilities
 
 if TYPE_CHECKING:
     from ..model import Hit, Unevaluated
-    from ..rules import Rule
 
-__all__ = ["ASKED_AGAIN", "ScanContext"]
+
+class InventoryRule(Protocol):
+    """A whole-inventory rule as the context asks it (``rules.Rule``: analyses do not import the rules)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def check(self) -> Callable[..., Iterable[Hit | Unevaluated]]: ...
+
+
+__all__ = ["ASKED_AGAIN", "InventoryRule", "ScanContext"]
 
 ASKED_AGAIN = frozenset(
     {"netpol.dashboard", "netpol.tiller", "encryption.secrets-at-rest", "admission.pod-security"}
@@ -57,7 +67,7 @@ class ScanContext:
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
         self._answers: dict[str, list[Hit | Unevaluated]] = {}
 
-    def answer(self, rule: Rule) -> Iterable[Hit | Unevaluated]:
+    def answer(self, rule: InventoryRule) -> Iterable[Hit | Unevaluated]:
         """What a whole-inventory rule finds in this scan. The hits of the rules the attack-path count rests
         on are worked out once and kept (``netpol.dashboard`` alone compared every Service with each
         Dashboard pod, in the scan and again in the count); the others' are made as they are read."""
