@@ -262,11 +262,11 @@ _REAL_SERVE = _workers._serve
 _NOTES: list[Path] = []
 
 
-def _serve_noting_the_next_path(connection: Any, max_bytes: int, parse: Any) -> None:
+def _serve_noting_the_next_path(connection: Any, max_bytes: int, parse: _workers.Parse) -> None:
     """A worker's loop that notes, for each file it starts, whether the path of its next file is waiting
     in its pipe already (module level: the workers are forked with it)."""
 
-    def noting(path: str, max_bytes: int) -> object:
+    def noting(path: _workers.Task, max_bytes: int) -> _workers.Parsed:
         time.sleep(0.2)  # the main process gives out the next files meanwhile
         with open(_NOTES[0] / str(os.getpid()), "a") as notes:
             notes.write(f"{int(connection.poll())}\n")
