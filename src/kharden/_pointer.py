@@ -131,19 +131,23 @@ def trace_packed(root: Any, pointer: str, packed: Sequence[int], offset: int) ->
     tokens = (pointer[1:].split("/") if escaped else split(pointer)) if pointer else []
     stable: list[str] = []
     present = True
-    for token in tokens:
+    last = len(tokens) - 1
+    for step, token in enumerate(tokens):
         if present and node.__class__ is dict and token in node:
             child = node[token]
             if offset >= 0:
                 slots = packed[offset] >> SLOTS_SHIFT
                 block = offset + 1 + slots  # the first child's block
-                index = 0
-                for key, value in node.items():
-                    if key == token:
-                        break
-                    if value.__class__ is dict or value.__class__ is list:
-                        block += packed[block] & _SIZE_MASK
-                    index += 1
+                if step == last:  # the child's block is not needed: the position is all
+                    index = list(node).index(token)
+                else:
+                    index = 0
+                    for key, value in node.items():
+                        if key == token:
+                            break
+                        if value.__class__ is dict or value.__class__ is list:
+                            block += packed[block] & _SIZE_MASK
+                        index += 1
                 if index < slots:
                     found = packed[offset + 1 + index]
                     offset = block
@@ -157,11 +161,12 @@ def trace_packed(root: Any, pointer: str, packed: Sequence[int], offset: int) ->
                 slots = packed[offset] >> SLOTS_SHIFT
                 if index < slots:
                     found = packed[offset + 1 + index]
-                    block = offset + 1 + slots
-                    for value in node[:index]:
-                        if value.__class__ is dict or value.__class__ is list:
-                            block += packed[block] & _SIZE_MASK
-                    offset = block
+                    if step != last:  # a List's items are located one by one: no walk over the earlier
+                        block = offset + 1 + slots
+                        for value in node[:index]:
+                            if value.__class__ is dict or value.__class__ is list:
+                                block += packed[block] & _SIZE_MASK
+                        offset = block
                 else:
                     offset = -1
             items = node
