@@ -15,7 +15,6 @@ again here, less the documents already added, and so is every file after it.
 
 from __future__ import annotations
 
-import gc
 import io
 import multiprocessing
 import os
@@ -258,20 +257,7 @@ def _unpickled(message: bytes) -> Iterator[Document]:
     stream.seek(1)
     unpickler = pickle.Unpickler(stream)  # noqa: S301 - our own worker's bytes; one memo for the chunk
     while stream.tell() < len(message):
-        yield _load(unpickler)
-
-
-def _load(unpickler: pickle.Unpickler) -> Any:
-    """The next document, unpickled with the cyclic garbage collector off: the documents hold no cycles,
-    and the collections their containers would set off (again and again as the scan's objects grow)
-    took half the time."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return unpickler.load()
-    finally:
-        if collecting:
-            gc.enable()
+        yield unpickler.load()
 
 
 def _work(connection: Connection, max_bytes: int, parse: Parse) -> None:
