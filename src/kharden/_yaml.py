@@ -204,9 +204,8 @@ class Positions(_pointer.Walker):
         return self._packed.tobytes() if self._packed is not None else None
 
 
-_SLOTS_SHIFT = 32
+_SLOTS_SHIFT = _pointer.SLOTS_SHIFT  # the layout _pointer.trace_packed walks
 _SIZE_MASK = (1 << _SLOTS_SHIFT) - 1
-assert _pointer.SLOTS_SHIFT == _SLOTS_SHIFT
 
 
 def _inner_blocks(root: Any, packed: array[int]) -> dict[int, int]:
@@ -528,14 +527,14 @@ class _Builder:
         return InputError(message, file=self.file, line=node.start_mark.line + 1)
 
 
-class _Unusual(Exception):  # noqa: N818 - a signal, caught in _build_document
+class _Unusual(Exception):  # noqa: N818 - a signal, caught in _next_document
     """What the direct build leaves to :class:`_Builder`: merge keys, repeated keys, keys that are not
-    plain strings, explicit tags that do not read, and errors (the builder words them)."""
+    scalars or carry a tag, tags that do not read (the builder words the errors)."""
 
 
 def _direct(node: Node) -> tuple[Any, array[int]]:
     """The data of a document without anchors, and its positions laid out as :class:`Positions` packs them
-    (each container's block: its size, its keys' or items' positions, its children's blocks), written while
+    (each container's block: its header, its keys' or items' positions, its children's blocks), written while
     the data is built: no table by container, no second walk. Raises :class:`_Unusual` for what only
     :class:`_Builder` handles, so that every document gets the same data and errors either way."""
     packed: list[int] = []
