@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -272,7 +272,7 @@ _RuntimePod = msgspec.defstruct(
     "_RuntimePod",
     [
         ("apiVersion", str, _UNSET),
-        ("kind", str, _UNSET),
+        ("kind", Literal["Pod"], _UNSET),  # any other kind is refused at its second key, not after its spec
         ("metadata", dict[str, Any], _UNSET),
         ("spec", _Spec | msgspec.UnsetType, _UNSET),
         ("status", _Status | msgspec.UnsetType, _UNSET),
@@ -344,18 +344,28 @@ class Keeper:
 
     ``controllers`` may be known beforehand (a snapshot's first pass); controllers seen
     in passing are added.
+
+    The pod spec of a workload's template is shared with an equal one kept before: a Deployment's
+    current ReplicaSet (and every ReplicaSet of a revision rolled back to) repeats its spec, the
+    larger half of a controller; objects are read-only past the sources.
     """
 
     def __init__(self, controllers: set[Key] | None = None) -> None:
         self.controllers: set[Key] = set(controllers or ())
-        self._shared: dict[bytes, Any] = {}
+        self._shared: dict[bytes | int, Any] = {}
         self._encode = msgspec.json.Encoder().encode
 
     def share(self, value: Any) -> Any:
         """An equal mapping or list kept before, else ``value`` (strings are small: kept as they are)."""
         if not isinstance(value, dict | list) or not value:
             return value
-        return self._shared.setdefault(self._encode(value), value)
+        encoded = self._encode(value)
+        if len(encoded) <= _SMALL:
+            return self._shared.setdefault(encoded, value)
+        # A large value is known by the hash of its JSON, not the JSON itself (a pod spec's is kilobytes);
+        # the one kept under it is checked equal, so that a collision only costs the sharing.
+        kept = self._shared.setdefault(hash(encoded), value)
+        return kept if kept is value or kept == value else value
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         trim(item)
@@ -368,7 +378,23 @@ class Keeper:
                 self.controllers.add(key)
         elif kind == "Pod" and controller_key(item) in self.controllers:
             return runtime_pod(item, self.share)
+        self._share_template(item)
         return item
+
+    def _share_template(self, item: dict[str, Any]) -> None:
+        spec = item.get("spec")
+        if not isinstance(spec, dict):
+            return
+        job = spec.get("jobTemplate")  # a CronJob's
+        if isinstance(job, dict) and isinstance(job.get("spec"), dict):
+            spec = job["spec"]
+        template = spec.get("template")
+        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+            template["spec"] = self.share(template["spec"])
+
+
+_SMALL = 256
+"""Values whose JSON is at most this long are shared by the JSON itself (labels, tolerations, owners)."""
 
 
 def _pick(value: Any, fields: tuple[str, ...]) -> Any:
