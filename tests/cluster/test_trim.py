@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from fixture import cluster
 
-from kharden.sources._trim import Keeper, trim
+from kharden.sources._trim import LAST_APPLIED, Keeper, decode_runtime_pod, runtime_pod, trim
 
 
 def _spec(obj: dict[str, Any]) -> Any:
@@ -54,3 +54,22 @@ def test_a_large_value_is_shared_only_when_equal() -> None:
     small = {"app": "web"}
     assert keep.share(dict(small)) is keep.share(dict(small))
     assert keep.share({}) is not keep.share({})  # empty values are not worth a lookup
+
+
+def test_the_typed_decoder_keeps_what_runtime_pod_keeps() -> None:
+    """Decoding a Pod straight into its runtime record gives the record of the Pod decoded whole."""
+    pods = [o for o in cluster() if o["kind"] == "Pod"]
+    odd = copy.deepcopy(pods[0])
+    odd["metadata"]["annotations"] = {LAST_APPLIED: "{}", "team": "shop"}
+    odd["status"]["startTime"] = "2026-03-01T10:00:01Z"
+    for pod in [*pods, odd]:
+        typed = decode_runtime_pod(msgspec.json.encode(pod), Keeper().share)
+        whole = runtime_pod(copy.deepcopy(pod))
+        assert typed == whole
+        assert typed is not None
+        assert not {"uid", "resourceVersion", "creationTimestamp", "managedFields"} & set(typed["metadata"])
+        assert "startTime" not in typed.get("status", {})
+        assert LAST_APPLIED not in typed["metadata"].get("annotations", {})
+        for status in typed.get("status", {}).get("containerStatuses", []):
+            assert set(status) <= {"name", "image"}
+    assert decode_runtime_pod(msgspec.json.encode({**pods[0], "kind": "Deployment"}), Keeper().share) is None
