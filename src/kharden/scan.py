@@ -345,7 +345,7 @@ def _run_inventory(
     undecided: set[str] = set()
     for rule in rules:
         found = 0
-        for hit in rule.check(context):
+        for hit in context.answer(rule):
             if isinstance(hit, Unevaluated):
                 not_evaluated.append(NotEvaluated(rule.id, hit.reason))
                 undecided.add(rule.id)

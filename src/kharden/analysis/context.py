@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InputError
 from ..inventory import Inventory
@@ -19,7 +20,26 @@ from .services import Services
 from .staticpods import is_static_pod
 from .vulns import ImageVulnerabilities
 
-__all__ = ["ScanContext"]
+if TYPE_CHECKING:
+    from ..model import Hit, Unevaluated
+
+
+class InventoryRule(Protocol):
+    """A whole-inventory rule as the context asks it (``rules.Rule``: analyses do not import the rules)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def check(self) -> Callable[..., Iterable[Hit | Unevaluated]]: ...
+
+
+__all__ = ["ASKED_AGAIN", "InventoryRule", "ScanContext"]
+
+ASKED_AGAIN = frozenset(
+    {"netpol.dashboard", "netpol.tiller", "encryption.secrets-at-rest", "admission.pod-security"}
+)
+"""The whole-inventory rules whose hits the attack-path count of a scan reads (paths/build.py)."""
 
 
 class ScanContext:
@@ -45,6 +65,18 @@ class ScanContext:
         """The cluster read (``--cluster`` or ``--snapshot``): context, server URL, version; else ``None``."""
         self.errors: list[InputError] = []
         """Objects whose fields have the wrong type for an analysis; reported, then skipped."""
+        self._answers: dict[str, list[Hit | Unevaluated]] = {}
+
+    def answer(self, rule: InventoryRule) -> Iterable[Hit | Unevaluated]:
+        """What a whole-inventory rule finds in this scan. The hits of the rules the attack-path count rests
+        on are worked out once and kept (``netpol.dashboard`` alone compared every Service with each
+        Dashboard pod, in the scan and again in the count); the others' are made as they are read."""
+        if rule.id not in ASKED_AGAIN:
+            return rule.check(self)
+        found = self._answers.get(rule.id)
+        if found is None:
+            found = self._answers[rule.id] = list(rule.check(self))
+        return found
 
     @cached_property
     def pods(self) -> list[EffectivePod]:

@@ -48,7 +48,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import InputError
 from ..inventory import Inventory
@@ -305,7 +305,13 @@ class Network:
             self.class_ns[cls.index] = ns
         self.class_ns[-1] = len(namespaces)
         self._index = _LabelIndex([c for c in self.classes[:-1] if not c.host_network])
+        # Namespaces whose labels the scan holds are matched by label index (a large cluster asks tens of
+        # selectors of ten thousand namespaces); the others' labels are unknown, asked one by one.
+        self._ns_index = _LabelIndex([ns for ns in namespaces if ns.known])
+        self._unknown_namespaces = [ns for ns in namespaces if not ns.known]
         self._namespace_cache: dict[LabelSelector, tuple[int, int, bool]] = {}
+        self._to_external: dict[tuple[Any, ...], Side] = {}
+        """Egress sides towards an address, by the address and the policies (by ``id``) of the source."""
         self._of_namespace: dict[str, list[PodClass]] = {}
         self._by_label: dict[str, dict[tuple[str, str], list[PodClass]]] = {}
         self._known_names = frozenset(self.namespaces)
@@ -365,12 +371,15 @@ class Network:
         cached = self._namespace_cache.get(selector)
         if cached is None:
             sure = maybe = 0
-            for ns in self.namespaces.values():
+            masks = self.ns_masks
+            for index in bit_indexes(self._ns_index.bits(selector)):
+                sure |= masks[index]
+            for ns in self._unknown_namespaces:
                 match = _namespace_match(selector, ns)
                 if match:
-                    sure |= self.ns_masks[ns.index]
+                    sure |= masks[ns.index]
                 elif match is None:
-                    maybe |= self.ns_masks[ns.index]
+                    maybe |= masks[ns.index]
             cached = (sure, maybe, _satisfiable(selector, self._known_names))
             self._namespace_cache[selector] = cached
         return cached
@@ -414,6 +423,18 @@ class Network:
         policies = subject.policies(direction)
         if not policies:
             return Side(direction, (), _OPEN)
+        if direction == EGRESS and isinstance(other, External):
+            # Towards an address, egress depends on the policies alone: the classes of a namespace under the
+            # same policies share one answer (tens of policies each, asked per class, on a large scan).
+            key = (other, *map(id, policies))
+            found = self._to_external.get(key)
+            if found is None:
+                found = self._to_external[key] = self._decide(direction, policies, subject, other)
+            return found
+        return self._decide(direction, policies, subject, other)
+
+    def _decide(self, direction: str, policies: Sequence[Policy], subject: PodClass, other: Endpoint) -> Side:
+        """What ``policies``, those of ``subject`` in ``direction``, grant towards ``other``."""
         destination = other if direction == EGRESS else subject
         named, key = _named(destination)
         grants = []
@@ -554,10 +575,17 @@ _BIT_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 _FEW_BITS = 8
 
 
-class _LabelIndex:
-    """Which classes carry each label and key: a selector becomes ANDs and ORs of bit sets."""
+class _Labelled(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
 
-    def __init__(self, classes: Iterable[PodClass]) -> None:
+
+class _LabelIndex:
+    """Which classes (or namespaces) carry each label and key: a selector becomes ANDs and ORs of bit sets."""
+
+    def __init__(self, classes: Iterable[_Labelled]) -> None:
         self.pairs: dict[tuple[str, str], int] = defaultdict(int)
         self.keys: dict[str, int] = defaultdict(int)
         self.all = 0

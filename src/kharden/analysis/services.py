@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .. import _pointer
@@ -148,14 +149,40 @@ class Services:
                 self.errors.append(e)
 
     def selecting(self, pod: EffectivePod) -> list[Service]:
-        """The Services whose selector selects ``pod``'s template."""
-        return [service for service in self.services if service.selects(pod)]
+        """The Services whose selector selects ``pod``'s template (in the order of ``services``)."""
+        unindexed, by_label = self._by_label
+        namespace = pod.obj.ref.namespace
+        candidates = [*unindexed.get(namespace, ())]
+        for item in pod.labels.items():
+            candidates += by_label.get((namespace, *item), ())
+        services = self.services
+        return [services[i] for i in sorted(candidates) if services[i].selects(pod)]
+
+    @cached_property
+    def _by_label(self) -> tuple[dict[str | None, list[int]], dict[tuple[str | None, str, str], list[int]]]:
+        """The positions of the Services of each namespace that select no pod without a given label (by that
+        label: the first equality of their selector), and those of the others: a pod is compared only with
+        the Services indexed under one of its labels and the unindexed ones, not with every Service."""
+        unindexed: dict[str | None, list[int]] = {}
+        by_label: dict[tuple[str | None, str, str], list[int]] = {}
+        for position, service in enumerate(self.services):
+            namespace = service.obj.ref.namespace
+            key = service.selector.index_key
+            if key is None:
+                unindexed.setdefault(namespace, []).append(position)
+            else:
+                by_label.setdefault((namespace, *key), []).append(position)
+        return unindexed, by_label
 
     def ingresses_to(self, service: Service) -> list[tuple[Ingress, str]]:
         """``(Ingress, pointer of the backend)`` for every Ingress routing to ``service``."""
-        found = []
+        return list(self._routes.get((service.obj.ref.namespace, service.name), ()))
+
+    @cached_property
+    def _routes(self) -> dict[tuple[str | None, str], list[tuple[Ingress, str]]]:
+        """(namespace, Service name) -> ``(Ingress, pointer of the backend)``, in ``ingresses`` order."""
+        found: dict[tuple[str | None, str], list[tuple[Ingress, str]]] = {}
         for ingress in self.ingresses:
-            if ingress.obj.ref.namespace != service.obj.ref.namespace:
-                continue
-            found += [(ingress, path) for name, path in ingress.backends if name == service.name]
+            for name, path in ingress.backends:
+                found.setdefault((ingress.obj.ref.namespace, name), []).append((ingress, path))
         return found

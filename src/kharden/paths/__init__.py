@@ -23,7 +23,6 @@ from .build import build_graph, workload_id
 from .entries import ANY, EXPOSED, add_entries
 from .graph import AttackGraph
 from .model import GOAL_LABELS, GOALS, Choke, ChokePoint, Edge, Entry, Evidence, Hop, Path, Vertex
-from .search import choke_points, shortest_paths
 
 __all__ = [
     "ANY",
@@ -86,6 +85,9 @@ def analyze(
     wanted = list(dict.fromkeys(sources))
     add_entries(context, graph, wanted)
     ordered = tuple(g for g in GOALS if g in goals)
+    # networkx is for these searches only: a scan that counts its attack paths does not import it.
+    from .search import choke_points, shortest_paths  # noqa: PLC0415
+
     paths = shortest_paths(graph, graph.entries, ordered, max_length)
     found = choke_points(graph, paths, graph.entries, ordered) if choke else None
     return Analysis(graph, ordered, tuple(paths), found, max_length, tuple(wanted))

@@ -607,7 +607,7 @@ class _Builder:
         found: dict[str, Evidence | None] = {}
         rule = get_rule("admission.pod-security")
         reported: dict[str, Hit] = {}
-        for result in rule.check(self.context):
+        for result in self.context.answer(rule):
             # Each finding is a Namespace's (pointing, with ``at``, where its level is decided).
             if isinstance(result, Hit) and result.obj is not None and result.obj.ref.kind == "Namespace":
                 reported[result.obj.ref.name] = result
@@ -694,7 +694,7 @@ class _Builder:
         """Steps from every pod that reaches a Dashboard or Tiller to the ServiceAccount it acts as (with
         the token it holds)."""
         rule = get_rule(rule_id)
-        hits = {id(h.obj): h for h in rule.check(self.context) if isinstance(h, Hit) and h.obj is not None}
+        hits = {id(h.obj): h for h in self.context.answer(rule) if isinstance(h, Hit) and h.obj is not None}
         for pods in self.workloads.values():
             for pod, server in pods:
                 hit = hits.get(id(pod.obj))
@@ -869,7 +869,7 @@ class _Builder:
 
     def _rule_hits(self, rule_id: str) -> Iterator[tuple[Hit, Rule]]:
         rule = get_rule(rule_id)
-        for hit in rule.check(self.context):
+        for hit in self.context.answer(rule):
             if isinstance(hit, Hit) and hit.obj is not None:
                 yield hit, rule
 

@@ -12,10 +12,12 @@ steps, and among those the one that rests on the fewest facts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .model import Edge, Entry, Evidence, Hop, Vertex
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["AttackGraph"]
 
@@ -44,6 +46,8 @@ class AttackGraph:
         the graph that adding each to networkx as it came would have made.
         """
         if self._graph is None:
+            import networkx as nx  # noqa: PLC0415 - ~80 ms that a scan counting its paths never needs
+
             graph: nx.DiGraph[str] = nx.DiGraph()
             graph.add_nodes_from(self.vertices)
             graph.add_weighted_edges_from(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 from ..analysis._netsets import ALL_PORTS
 from ..analysis.netpol import EGRESS, INGRESS, External, Grant, Network, PodClass, PortSet, Side, bit_indexes
@@ -41,6 +42,9 @@ class NetView:
     def __init__(self, network: Network) -> None:
         self.network = network
         self._open: dict[tuple[int, str], Evidence | None] = {}
+        self._open_under: dict[tuple[Any, ...], Evidence | None] = {}
+        self._admitting: dict[tuple[Any, ...], list[tuple[int, Evidence, PortSet]]] = {}
+        """What :meth:`wide_open` finds, by direction, named ports (ingress) and policies (by ``id``)."""
         self._egress: dict[int, int] = {}
         self._uncovered_facts: dict[tuple[int, str, str], Evidence] = {}
         self._rule_facts: dict[tuple[int, int, str | None], Evidence] = {}
@@ -110,7 +114,15 @@ class NetView:
 
     def admitting(self, cls: PodClass) -> list[tuple[int, Evidence, PortSet]]:
         """For a pod isolated for ingress: ``(classes, fact, ports)`` for each peer of its ingress rules that
-        admits pods on a port it has (a rule without ``from``: every class)."""
+        admits pods on a port it has (a rule without ``from``: every class). Read-only: classes under the
+        same policies with the same named ports share one answer."""
+        key = (cls.host_network, cls.ports_key, *map(id, cls.ingress_policies))
+        found = self._admitting.get(key)
+        if found is None:
+            found = self._admitting[key] = self._admitted(cls)
+        return found
+
+    def _admitted(self, cls: PodClass) -> list[tuple[int, Evidence, PortSet]]:
         network = self.network
         found = []
         policies = tuple(cls.ingress_policies)
@@ -196,6 +208,17 @@ class NetView:
         open_rule = "netpol.egress-open" if direction == EGRESS else "netpol.ingress-open"
         if cls.host_network or not network.isolated(cls, direction):
             return self._uncovered(cls, direction, open_rule)
+        # The fact of a rule is the rule's, whatever class it opens: classes under the same policies (and, on
+        # ingress, the same named ports) share the answer, asked once rather than per class (tens of
+        # policies of thousands of classes, each rule compared with every class, on a large scan).
+        key = (direction, cls.ports_key if direction == INGRESS else 0, *map(id, cls.policies(direction)))
+        if key not in self._open_under:
+            self._open_under[key] = self._opening(cls, direction, open_rule)
+        return self._open_under[key]
+
+    def _opening(self, cls: PodClass, direction: str, open_rule: str) -> Evidence | None:
+        """The fact of the first rule of ``cls``'s policies (isolating it) that opens it to every pod."""
+        network = self.network
         every = network.all_bits & ~network.outside_bit
         for policy in cls.policies(direction):
             for rule in policy.rules(direction):
