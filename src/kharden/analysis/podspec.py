@@ -325,25 +325,35 @@ class _Reader:
 
     def boolean(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[bool]:
         value = parent.get(key)
-        if value is not None and not isinstance(value, bool):
+        if value is None:
+            return _new(Field, (None, f"{at}/{key}", None))
+        if not isinstance(value, bool):
             raise self.wrong(f"{at}/{key}", "true or false", value)
-        return Field(value, f"{at}/{key}", level if value is not None else None)
+        return _new(Field, (value, f"{at}/{key}", level))
 
     def integer(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[int]:
         value = parent.get(key)
-        if value is not None and not _is_int(value):
+        if value is None:
+            return _new(Field, (None, f"{at}/{key}", None))
+        if not _is_int(value):
             raise self.wrong(f"{at}/{key}", "an integer", value)
-        return Field(value, f"{at}/{key}", level if value is not None else None)
+        return _new(Field, (value, f"{at}/{key}", level))
 
     def string(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
         value = parent.get(key)
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            return _new(Field, (None, f"{at}/{key}", None))
+        if not isinstance(value, str):
             raise self.wrong(f"{at}/{key}", "a string", value)
-        return Field(value, f"{at}/{key}", level if value is not None else None)
+        return _new(Field, (value, f"{at}/{key}", level))
 
 
 FieldReader = _Reader
 """The typed reader, shared by the other analysis readers (RBAC, Services, ServiceAccounts)."""
+
+_new = tuple.__new__
+"""``_new(Field, (value, path, source))`` is ``Field(value, path, source)`` without the named tuple's
+Python-level ``__new__``: the readers make ~65 fields per pod."""
 
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
 
@@ -677,11 +687,14 @@ def _port(read: _Reader, at: str, raw: Mapping[str, Any]) -> Port:
 
 
 def _env(read: _Reader, at: str, raw: Mapping[str, Any]) -> EnvVar:
-    name = read.string(raw, at, "name", "container").value or ""
+    name = raw.get("name")
+    if type(name) is not str:  # (the common case without a Field: pods have dozens of variables)
+        name = read.string(raw, at, "name", "container").value or ""
     value = raw.get("value")
     # A number or boolean is still a literal value (the API server would refuse it, but it is written).
-    literal = value is not None and str(value) != "" and not _only_reference(str(value))
-    return EnvVar(name=name, path=f"{at}/value" if literal else at, literal=literal)
+    text = value if type(value) is str else str(value)
+    literal = value is not None and text != "" and ("$" not in text or not _only_reference(text))
+    return EnvVar(name, f"{at}/value" if literal else at, literal)
 
 
 _REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)")
