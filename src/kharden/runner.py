@@ -50,9 +50,16 @@ class Runner:
                     self.object_rules.setdefault(kind, []).append(rule)
 
     def pod(self, pod: EffectivePod, out: Judgement) -> None:
-        """Judge one workload's effective pod."""
-        for rule in self.pod_rules if pod.obj.origin.node is None else self.node_pod_rules:
-            self._record(rule, pod.obj, rule.check(pod), pod.annotations, out)
+        """Judge one workload's effective pod (``_record`` of each rule's hits, inline: this runs per rule
+        per workload)."""
+        obj, annotations, findings = pod.obj, pod.annotations, out.findings
+        policy, instance = self.policy, self.instances.get(obj, "")
+        for rule in self.pod_rules if obj.origin.node is None else self.node_pod_rules:
+            for hit in rule.check(pod):
+                if isinstance(hit, Unevaluated):
+                    out.not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
+                else:
+                    findings.append(finding(rule, obj, hit, annotations, policy, instance))
 
     def object(self, obj: Obj, out: Judgement) -> None:
         """Judge one object by the rules of its kind."""

@@ -163,6 +163,9 @@ class Volume:
     source: Mapping[str, Any]
 
 
+_KIND_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
+
+
 @dataclass(frozen=True, slots=True)
 class EffectiveContainer:
     name: str
@@ -193,9 +196,7 @@ class EffectiveContainer:
 
     @property
     def kind_label(self) -> str:
-        return {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}.get(
-            self.list_name, "container"
-        )
+        return _KIND_LABELS.get(self.list_name, "container")
 
     def hit(self, at: Field[Any] | str, message: str, severity: Severity | None = None) -> Hit:
         path = at if isinstance(at, str) else at.path
