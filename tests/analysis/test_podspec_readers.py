@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
-from kharden.analysis.podspec import EnvVar, Field, _env, _only_reference, _Reader
+from kharden.analysis.podspec import (
+    _CONTAINER_LEAVES,
+    EnvVar,
+    Field,
+    _Annotations,
+    _container_scalars,
+    _env,
+    _first,
+    _leaf,
+    _only_reference,
+    _PodLevel,
+    _Reader,
+)
 from kharden.errors import InputError
 from kharden.model import Obj, ObjRef, Origin
 
@@ -65,3 +78,53 @@ def test_scalar_readers_make_the_fields_they_made(value: Any) -> None:
         else:
             with pytest.raises(InputError):
                 reader(parent, "/spec", "k", "pod")
+
+
+_SC: dict[str, list[Any]] = {
+    "runAsNonRoot": [True, False],
+    "runAsUser": [0, 1000],
+    "runAsGroup": [0, 5],
+    "privileged": [True, False],
+    "allowPrivilegeEscalation": [False],
+    "readOnlyRootFilesystem": [True],
+    "procMount": ["Unmasked"],
+    "seccompProfile": [{"type": "RuntimeDefault"}, {"type": "Unconfined"}, {}],
+    "appArmorProfile": [{"type": "Localhost"}],
+    "windowsOptions": [{"hostProcess": True}, {}],
+}
+_LEGACY = {
+    "seccomp.security.alpha.kubernetes.io/pod": ["runtime/default", "localhost/p"],
+    "container.seccomp.security.alpha.kubernetes.io/app": ["unconfined"],
+    "container.apparmor.security.beta.kubernetes.io/app": ["runtime/default"],
+    "container.apparmor.security.beta.kubernetes.io/other": ["unconfined"],
+}
+
+
+def _direct_scalars(raw: dict[str, Any], path: str, name: str, pod: _PodLevel) -> dict[str, Field[Any]]:
+    """The first set of: the container's field, its legacy annotation, the pod's field and annotation; the
+    container's own field when none is."""
+    found = {}
+    for row, *_ in _CONTAINER_LEAVES:
+        candidates = [_leaf(_READ, raw, path, row.container or "", row.type, "container")]
+        if row.container_annotation is not None:
+            candidates.append(pod.annotations.profile(row.container_annotation + name))
+        if row.pod is not None:
+            candidates.append(pod.own(row))
+        found[row.attr] = _first(*candidates)
+    return found
+
+
+def test_container_fields_are_the_first_set_of_their_candidates() -> None:
+    pick = random.Random(7)  # noqa: S311 - a seeded, repeatable test input
+
+    def some(table: dict[str, list[Any]]) -> dict[str, Any]:
+        return {key: pick.choice(values) for key, values in table.items() if pick.random() < 0.4}
+
+    for _ in range(400):
+        annotations = some(_LEGACY)
+        spec = {"securityContext": some(_SC)}
+        pod = _PodLevel(_READ, spec, "/spec", _Annotations(annotations, "/metadata/annotations"))
+        for name in ("app", "other"):
+            raw = {"name": name, "securityContext": some(_SC)} if pick.random() < 0.8 else {"name": name}
+            path = "/spec/containers/0"
+            assert _container_scalars(_READ, raw, path, name, pod) == _direct_scalars(raw, path, name, pod)

@@ -542,6 +542,7 @@ class _PodLevel:
         )
         self.annotations = annotations
         self._own: dict[str, Field[Any]] = {}
+        self._inherited: tuple[Field[Any] | None, ...] | None = None
 
     def own(self, row: PodField) -> Field[Any]:
         """What the pod itself sets for an inherited field: its field, else its legacy annotation
@@ -553,6 +554,16 @@ class _PodLevel:
                 found = _first(found, self.annotations.profile(row.pod_annotation))
             self._own[row.name] = found
         return found
+
+    def inherited(self) -> tuple[Field[Any] | None, ...]:
+        """Per row of ``_CONTAINER_LEAVES``, what a container that sets neither the field nor its legacy
+        annotation inherits from the pod (``None``: nothing), as ``_effective`` decides; once per pod."""
+        if self._inherited is None:
+            self._inherited = tuple(
+                found if row.pod is not None and (found := self.own(row)).source is not None else None
+                for row, *_ in _CONTAINER_LEAVES
+            )
+        return self._inherited
 
 
 _READERS: dict[str, Callable[..., Field[Any]]] = {
@@ -588,35 +599,30 @@ def _container_scalars(
     read: _Reader, raw: Mapping[str, Any], path: str, name: str, pod: _PodLevel
 ) -> dict[str, Field[Any]]:
     """The effective scalar fields of one container, as ``_leaf`` and ``_effective`` of each row give
-    them; each parent mapping is looked up once per container, not once per field under it."""
+    them; each parent mapping is looked up once per container, not once per field under it, and what
+    the pod sets for the inherited rows once per pod (:meth:`_PodLevel.inherited`). (This runs for every
+    field of every container: ``_effective`` is written inline, the reader called only for a set field.)"""
     found: dict[str, Field[Any]] = {}
     parents_read: dict[str, tuple[Mapping[str, Any], str]] = {}
-    for row, parents, chain, key, reader in _CONTAINER_LEAVES:
+    annotations = pod.annotations
+    legacy = bool(annotations.values)
+    for (row, parents, chain, key, reader), inherited in zip(_CONTAINER_LEAVES, pod.inherited(), strict=True):
         parent = parents_read.get(parents)
         if parent is None:
             node, at = raw, path
             for token in chain:
                 node, at = read.mapping(node, at, token), f"{at}/{token}"
             parent = parents_read[parents] = (node, at)
-        found[row.attr] = _effective(row, reader(read, parent[0], parent[1], key, "container"), name, pod)
+        if parent[0].get(key) is not None:  # the container's own field
+            found[row.attr] = reader(read, parent[0], parent[1], key, "container")
+            continue
+        if legacy and row.container_annotation is not None:
+            annotation = annotations.set_profile(row.container_annotation + name)
+            if annotation is not None:
+                found[row.attr] = annotation
+                continue
+        found[row.attr] = inherited or _new(Field, (None, f"{parent[1]}/{key}", None))
     return found
-
-
-def _effective(row: PodField, own: Field[Any], name: str, pod: _PodLevel) -> Field[Any]:
-    """The first set of: the container's field, its legacy annotation, the pod's field and annotation;
-    the container's own field when none is. (``_first`` of the candidates, looked at only as needed:
-    this runs for every field of every container.)"""
-    if own.source is not None:
-        return own
-    if row.container_annotation is not None:
-        annotation = pod.annotations.set_profile(row.container_annotation + name)
-        if annotation is not None:
-            return annotation
-    if row.pod is not None:
-        inherited = pod.own(row)
-        if inherited.source is not None:
-            return inherited
-    return own
 
 
 def _selinux(read: _Reader, sc: Mapping[str, Any], at: str, level: str) -> Field[Mapping[str, Any]]:
