@@ -613,34 +613,37 @@ class Constraint:
         them per pod)."""
         return _compiled(self.test), self._at()
 
-    def violations(self, pod: EffectivePod) -> Iterator[Violation]:
+    def violations(self, pod: EffectivePod) -> list[Violation]:
+        """The subjects of ``pod`` that fail the constraint, in container order (a list, not a generator:
+        most constraints find nothing, and a generator costs more to make and finish than a list)."""
         if self.linux_only and pod.is_windows:
-            return
+            return []
         holds, at = self._check
         owners: Sequence[EffectiveContainer | None] = pod.containers if self.containers else (None,)
+        found: list[Violation] = []
         if self.items is not None:
             items = self.items
             for owner in owners:
                 holder = owner if owner is not None else pod
                 for item in getattr(holder, items.attr):
-                    value, found = _item_field(items, item)
+                    value, field_ = _item_field(items, item)
                     if not holds(pod, owner, value, item):
-                        yield Violation(self, pod, found, (owner,) if owner else (), item)
-            return
+                        found.append(Violation(self, pod, field_, (owner,) if owner else (), item))
+            return found
         assert at is not None, "a constraint over several fields names the field its hits point at"
         groups: dict[str, tuple[Field[Any], list[EffectiveContainer]]] = {}
         for owner in owners:
             if holds(pod, owner, None, None):
                 continue
-            found = _field_at(at, pod, owner)
+            field_ = _field_at(at, pod, owner)
             if owner is None:
-                yield Violation(self, pod, found)
+                found.append(Violation(self, pod, field_))
             elif self.group:
-                groups.setdefault(found.path, (found, []))[1].append(owner)
+                groups.setdefault(field_.path, (field_, []))[1].append(owner)
             else:
-                yield Violation(self, pod, found, (owner,))
-        for found, members in groups.values():
-            yield Violation(self, pod, found, tuple(members))
+                found.append(Violation(self, pod, field_, (owner,)))
+        found += [Violation(self, pod, field_, tuple(members)) for field_, members in groups.values()]
+        return found
 
     def failing(self, violation: Violation) -> list[tuple[Subject, list[Is]]]:
         """Per subject of a violation, the test leaves to fix."""
@@ -693,11 +696,9 @@ def rule_cel(constraints: Sequence[Constraint], roots: CelRoots | None = None) -
     return " && ".join(f"({c.cel(roots)})" for c in constraints)
 
 
-def hits(constraints: Sequence[Constraint], pod: EffectivePod) -> Iterator[Hit]:
+def hits(constraints: Sequence[Constraint], pod: EffectivePod) -> list[Hit]:
     """The Python check of a rule: a hit per violation, constraint by constraint."""
-    for constraint in constraints:
-        for violation in constraint.violations(pod):
-            yield violation.hit()
+    return [violation.hit() for constraint in constraints for violation in constraint.violations(pod)]
 
 
 def row(name: str) -> PodField:
