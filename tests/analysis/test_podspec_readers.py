@@ -7,16 +7,20 @@ from typing import Any
 
 import pytest
 
+from kharden.analysis.podfields import PodField
 from kharden.analysis.podspec import (
     _CONTAINER_LEAVES,
+    _INHERITED,
+    _POD_SCALARS,
+    _READERS,
     EnvVar,
     Field,
     _Annotations,
     _container_scalars,
     _env,
     _first,
-    _leaf,
     _only_reference,
+    _pod_leaves,
     _PodLevel,
     _Reader,
 )
@@ -100,12 +104,20 @@ _LEGACY = {
 }
 
 
+def _leaf(root: dict[str, Any], at: str, pointer: str, kind: str, level: str) -> Field[Any]:
+    """The typed field at the relative ``pointer`` (``securityContext/runAsUser``) under ``root``."""
+    *parents, key = pointer.split("/")
+    for parent in parents:
+        root, at = _READ.mapping(root, at, parent), f"{at}/{parent}"  # type: ignore[assignment]
+    return _READERS[kind](_READ, root, at, key, level)
+
+
 def _direct_scalars(raw: dict[str, Any], path: str, name: str, pod: _PodLevel) -> dict[str, Field[Any]]:
     """The first set of: the container's field, its legacy annotation, the pod's field and annotation; the
     container's own field when none is."""
     found = {}
     for row, *_ in _CONTAINER_LEAVES:
-        candidates = [_leaf(_READ, raw, path, row.container or "", row.type, "container")]
+        candidates = [_leaf(raw, path, row.container or "", row.type, "container")]
         if row.container_annotation is not None:
             candidates.append(pod.annotations.profile(row.container_annotation + name))
         if row.pod is not None:
@@ -128,3 +140,49 @@ def test_container_fields_are_the_first_set_of_their_candidates() -> None:
             raw = {"name": name, "securityContext": some(_SC)} if pick.random() < 0.8 else {"name": name}
             path = "/spec/containers/0"
             assert _container_scalars(_READ, raw, path, name, pod) == _direct_scalars(raw, path, name, pod)
+
+
+def _one_by_one(spec: dict[str, Any], rows: tuple[PodField, ...], by: str) -> dict[str, Field[Any]] | str:
+    try:
+        return {getattr(row, by): _leaf(spec, "/spec", row.pod or "", row.type, "pod") for row in rows}
+    except InputError as e:
+        return str(e)
+
+
+def _together(spec: dict[str, Any], rows: tuple[PodField, ...], by: str) -> dict[str, Field[Any]] | str:
+    try:
+        return _pod_leaves(_READ, spec, "/spec", rows, by)
+    except InputError as e:
+        return str(e)
+
+
+def _some_of(pick: random.Random, table: dict[str, list[Any]]) -> dict[str, Any]:
+    return {key: pick.choice([*values, "text"]) for key, values in table.items() if pick.random() < 0.4}
+
+
+def test_pod_fields_are_read_as_one_by_one() -> None:
+    """The pod's fields, each parent mapping read once, are what reading each field on its own gives
+    (the same first error when one has the wrong type)."""
+    pick = random.Random(5)  # noqa: S311 - a seeded, repeatable test input
+    wrong: list[Any] = ["text", 3, [1]]
+    errors = 0
+    for _ in range(400):
+        spec: dict[str, Any] = {
+            "securityContext": {**_some_of(pick, _SC), **_some_of(pick, {"fsGroup": [0, 2]})}
+        }
+        for key in (
+            "hostNetwork",
+            "hostPID",
+            "hostUsers",
+            "automountServiceAccountToken",
+            "runtimeClassName",
+        ):
+            if pick.random() < 0.3:
+                spec[key] = pick.choice([True, False, "gvisor", *wrong])
+        if pick.random() < 0.1:
+            spec["securityContext"] = pick.choice(wrong)
+        for rows, by in ((_POD_SCALARS, "attr"), (_INHERITED, "name")):
+            expected = _one_by_one(spec, rows, by)
+            assert _together(spec, rows, by) == expected
+            errors += isinstance(expected, str)
+    assert errors > 50

@@ -408,7 +408,7 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         spec_path=spec_at,
         annotations=annotations,
         containers=containers,
-        **{row.attr: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _POD_SCALARS},
+        **_pod_leaves(read, spec, spec_at, _POD_SCALARS, "attr"),
         run_as_group=pod.fields["runAsGroup"],
         seccomp_profile=pod.own(_SECCOMP),
         supplemental_groups=tuple(Field(g, f"{groups_at}/{i}", "pod") for i, g in enumerate(groups)),
@@ -534,9 +534,7 @@ class _PodLevel:
     def __init__(
         self, read: _Reader, spec: Mapping[str, Any], spec_at: str, annotations: _Annotations
     ) -> None:
-        self.fields = {
-            row.name: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _INHERITED
-        }
+        self.fields = _pod_leaves(read, spec, spec_at, _INHERITED, "name")
         self.se_linux_options = _selinux(
             read, read.mapping(spec, spec_at, "securityContext"), f"{spec_at}/securityContext", "pod"
         )
@@ -578,12 +576,23 @@ _POD_SCALARS = tuple(row for row in FIELDS if row.container is None and row.type
 _SECCOMP = pod_field("seccompProfile")
 
 
-def _leaf(read: _Reader, root: Mapping[str, Any], at: str, pointer: str, kind: str, level: str) -> Field[Any]:
-    """The typed field at the relative ``pointer`` (``securityContext/runAsUser``) under ``root``."""
-    *parents, key = pointer.split("/")
-    for parent in parents:
-        root, at = read.mapping(root, at, parent), f"{at}/{parent}"
-    return _READERS[kind](read, root, at, key, level)
+def _pod_leaves(
+    read: _Reader, spec: Mapping[str, Any], spec_at: str, rows: tuple[PodField, ...], by: str
+) -> dict[str, Field[Any]]:
+    """``_leaf`` of each row's pod pointer, by the row's ``name`` or ``attr``; each parent mapping
+    (``securityContext``) looked up once, not once per field under it."""
+    found: dict[str, Field[Any]] = {}
+    parents_read: dict[str, tuple[Mapping[str, Any], str]] = {}
+    for row in rows:
+        parents, _, key = (row.pod or "").rpartition("/")
+        parent = parents_read.get(parents)
+        if parent is None:
+            node, at = spec, spec_at
+            for token in parents.split("/") if parents else ():
+                node, at = read.mapping(node, at, token), f"{at}/{token}"
+            parent = parents_read[parents] = (node, at)
+        found[getattr(row, by)] = _READERS[row.type](read, parent[0], parent[1], key, "pod")
+    return found
 
 
 # Per container scalar row: the row, its parent mappings (``securityContext``) as one key and as a path,
