@@ -19,6 +19,7 @@ from kharden.model import (
     Suppression,
 )
 from kharden.report import json as json_report
+from samples import edge_report, untraced_report
 
 _TEXTS = ["", "app", 'quote " and \\ back', "tab\tnew\nline\x00\x1f", "ünïcödé ☃ \U0001f600", "\u2028\ud800"]
 
@@ -77,3 +78,8 @@ def test_a_scanned_report_encodes_as_its_dicts() -> None:
     assert list(json_report._FindingLines(report)) == _generic(report)
     rendered = json_report.render(report)
     assert ",\n    ".join(_generic(report)) in rendered
+
+
+def test_the_edge_reports_encode_as_their_dicts() -> None:
+    for report in (edge_report(), untraced_report()):
+        assert list(json_report._FindingLines(report)) == _generic(report)
