@@ -50,16 +50,9 @@ class Runner:
                     self.object_rules.setdefault(kind, []).append(rule)
 
     def pod(self, pod: EffectivePod, out: Judgement) -> None:
-        """Judge one workload's effective pod (``_record`` of each rule's hits, inline: this runs per rule
-        per workload)."""
-        obj, annotations, findings = pod.obj, pod.annotations, out.findings
-        policy, instance = self.policy, self.instances.get(obj, "")
-        for rule in self.pod_rules if obj.origin.node is None else self.node_pod_rules:
-            for hit in rule.check(pod):
-                if isinstance(hit, Unevaluated):
-                    out.not_evaluated.append(NotEvaluated(rule.id, f"{obj.ref}: {hit.reason}"))
-                else:
-                    findings.append(finding(rule, obj, hit, annotations, policy, instance))
+        """Judge one workload's effective pod."""
+        for rule in self.pod_rules if pod.obj.origin.node is None else self.node_pod_rules:
+            self._record(rule, pod.obj, rule.check(pod), pod.annotations, out)
 
     def object(self, obj: Obj, out: Judgement) -> None:
         """Judge one object by the rules of its kind."""
@@ -122,26 +115,19 @@ def finding(
     suppressed = None
     if policy.ignores or policy.baseline is not None or hit.at is not None or _may_ignore(obj, annotations):
         suppressed = policy.suppression(rule.id, obj, annotations, print_, severity, also=hit.at)
-    return _new(
-        Finding,
-        (
-            rule.id,
-            severity,
-            rule.section,
-            rule.title,
-            obj.ref,
-            hit.container,
-            location,
-            hit.message,
-            rule.remediation,
-            print_,
-            suppressed,
-        ),
+    return Finding(
+        rule=rule.id,
+        severity=severity,
+        section=rule.section,
+        title=rule.title,
+        object=obj.ref,
+        container=hit.container,
+        location=location,
+        message=hit.message,
+        remediation=rule.remediation,
+        fingerprint=print_,
+        suppressed=suppressed,
     )
-
-
-_new = tuple.__new__
-"""``_new(Finding, (...))`` is ``Finding(...)`` without the named tuple's Python-level ``__new__``."""
 
 
 def _may_ignore(obj: Obj, annotations: Mapping[str, str]) -> bool:

@@ -355,6 +355,7 @@ FieldReader = _Reader
 _new = tuple.__new__
 """``_new(Field, (value, path, source))`` is ``Field(value, path, source)`` without the named tuple's
 Python-level ``__new__``: the readers make ~65 fields per pod."""
+assert Field._fields == ("value", "path", "source"), "_new makes a Field of exactly these three values"
 
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
 

@@ -538,10 +538,6 @@ def _field_at(row: PodField, pod: EffectivePod, owner: EffectiveContainer | None
 # ---------------------------------------------------------------------------------------------- constraints
 
 
-_new = tuple.__new__
-"""``_new(Hit, (...))`` is ``Hit(...)`` without the named tuple's Python-level ``__new__``."""
-
-
 @dataclass(frozen=True, slots=True)
 class Violation:
     """A subject that fails a constraint: the field a hit points at, and the containers it concerns."""
@@ -562,7 +558,7 @@ class Violation:
         c = self.constraint
         container = self.containers[0].name if len(self.containers) == 1 else None
         severity = c.severity(self) if c.severity is not None else None
-        return _new(Hit, (self.field.path + c.suffix, c.message(self), container, severity, None, None, None))
+        return Hit(self.field.path + c.suffix, c.message(self), container, severity)
 
 
 def _item_field(row: PodField, item: Any) -> tuple[Any, Field[Any]]:
