@@ -107,6 +107,36 @@ def test_owner_cycle_ends() -> None:
     assert [o.ref.name for o in owner_chain(inventory, a)] == ["b"]
 
 
+def test_pods_sharing_a_controller_reference_get_each_their_own_answer() -> None:
+    """Runtime remembers the object each controller reference names: pods of one ReplicaSet, pods
+    naming another uid, the same name in another namespace and a pod without a reference still get
+    what owner_chain works out for each alone."""
+    raws = [
+        _top("Deployment", "web", "shop", uid="d1"),
+        {**_owned("ReplicaSet", "web-5d8", "shop", "Deployment", "web", uid="d1")},
+        _top("ReplicaSet", "web-5d8", "other", uid="r2"),
+    ]
+    raws[1]["metadata"]["uid"] = "r1"
+    for index in range(6):
+        raws.append(_owned("Pod", f"web-{index}", "shop", "ReplicaSet", "web-5d8", uid="r1"))
+    raws.append(_owned("Pod", "stale", "shop", "ReplicaSet", "web-5d8", uid="r0"))
+    raws.append(_owned("Pod", "untold", "shop", "ReplicaSet", "web-5d8"))
+    raws.append(_owned("Pod", "elsewhere", "other", "ReplicaSet", "web-5d8", uid="r1"))
+    raws.append(_owned("Pod", "there", "other", "ReplicaSet", "web-5d8", uid="r2"))
+    raws.append(_top("Pod", "bare", "shop"))
+    inventory = _inventory(*raws)
+    runtime = Runtime(inventory)
+    assert [(p.obj.ref.name, [o.ref.name for o in p.owners]) for p in runtime.pods] == [
+        (p.obj.ref.name, [o.ref.name for o in owner_chain(inventory, p.obj)]) for p in runtime.pods
+    ]
+    by_name = {p.obj.ref.name: p for p in runtime.pods}
+    assert [o.ref.name for o in by_name["web-3"].owners] == ["web-5d8", "web"]
+    assert by_name["stale"].owners == ()
+    assert by_name["elsewhere"].owners == ()
+    assert [(o.ref.namespace, o.ref.name) for o in by_name["there"].owners] == [("other", "web-5d8")]
+    assert [o.ref.name for o in by_name["untold"].owners] == ["web-5d8", "web"]
+
+
 def test_pods_of_a_workload() -> None:
     inventory = _inventory(
         _top("DaemonSet", "agent", "ops"),

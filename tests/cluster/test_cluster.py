@@ -306,6 +306,8 @@ def test_objects_are_trimmed(tmp_path: Path, certs: Certs) -> None:
         }
     ]
     assert "volumes" not in web["spec"]
+    assert not {"uid", "resourceVersion", "creationTimestamp"} & set(web["metadata"])  # no rule reads them
+    assert web["status"]["containerStatuses"] == [{"name": "web", "image": "ghcr.io/example/web:1.4.2"}]
     assert by_name[("Pod", "kube-apiserver-cp-1")]["spec"]["containers"][0]["command"][0] == "kube-apiserver"
     assert "securityContext" in by_name[("Pod", "debug")]["spec"]["containers"][0]
 

@@ -233,3 +233,65 @@ def test_bad_snapshot(tmp_path: Path, text: str, message: str) -> None:
 def test_cluster_and_snapshot_together_is_a_usage_error(tmp_path: Path) -> None:
     code = main(["scan", "--cluster", "--snapshot", str(tmp_path / "x.json")])
     assert code == 2
+
+
+def _with_odd_pods(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fixture's cluster and two Pods off the beaten path: one the typed decoder refuses (a spec field
+    it does not know) whose ReplicaSet is read, one whose ReplicaSet is not."""
+    web = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"] == "web-5d8f7b9c4-m2p7d")
+    odd = json.loads(json.dumps(web))
+    odd["metadata"]["name"] += "-odd"
+    odd["spec"]["aFieldOfTomorrow"] = True
+    orphan = json.loads(json.dumps(web))
+    orphan["metadata"]["name"] += "-orphan"
+    orphan["metadata"]["ownerReferences"][0]["name"] = "gone-5d8f7b9c4"
+    return [*objects, odd, orphan]
+
+
+@pytest.mark.parametrize("order", ["as-read", "controllers-first", "shuffled"])
+@pytest.mark.parametrize("indent", [None, 4], ids=["one-line", "kubectl"])
+def test_one_pass_keeps_what_the_whole_read_keeps(tmp_path: Path, order: str, indent: int | None) -> None:
+    """The streamed read decides each Pod once every controller is known, as the read of the whole List."""
+    import random  # noqa: PLC0415
+
+    objects = _with_odd_pods(cluster())
+    if order == "controllers-first":
+        objects.sort(key=lambda o: o["kind"] == "Pod")
+    elif order == "shuffled":
+        random.Random(18).shuffle(objects)  # noqa: S311 - an order, not a secret
+    streamed, whole = tmp_path / "streamed.json", tmp_path / "whole.json"
+    if indent is None:  # kharden's layout: one item per line
+        streamed.write_text(
+            '{"apiVersion": "v1", "kind": "List", "items": [\n'
+            + ",\n".join(json.dumps(o) for o in objects)
+            + '\n], "metadata": {}}\n'
+        )
+    else:
+        streamed.write_text(json.dumps(_kubectl_list(objects), indent=indent))
+    whole.write_text(json.dumps(_kubectl_list(objects)))  # no line breaks: decoded whole
+    read: dict[str, Collected] = {}
+    for path in (streamed, whole):
+        read[path.name] = Collected()
+        read_snapshot(str(path), read[path.name])
+    one_pass, at_once = read["streamed.json"], read["whole.json"]
+    assert all(o.origin.line for o in one_pass.objects)
+    assert [(o.ref, o.raw) for o in one_pass.objects] == [(o.ref, o.raw) for o in at_once.objects]
+    assert (one_pass.stats, one_pass.errors) == (at_once.stats, at_once.errors)
+    pods = {o.ref.name: o.raw for o in one_pass.objects if o.ref.kind == "Pod"}
+    assert "volumes" not in pods["web-5d8f7b9c4-m2p7d"]["spec"]  # a runtime record
+    assert set(pods["web-5d8f7b9c4-m2p7d-odd"]["spec"]) - {"aFieldOfTomorrow"} == set(
+        pods["web-5d8f7b9c4-m2p7d"]["spec"]
+    )
+    assert "imagePullPolicy" in pods["web-5d8f7b9c4-m2p7d-orphan"]["spec"]["containers"][0]  # kept whole
+
+
+def test_an_item_that_is_not_an_object_reads_the_list_whole(tmp_path: Path) -> None:
+    """As the layout's guess fails: every object still read, none with a line."""
+    path = tmp_path / "odd.json"
+    objects: list[Any] = [*cluster()[:3], [1, 2]]
+    path.write_text('{"kind": "List", "items": [\n' + ",\n".join(json.dumps(o) for o in objects) + "\n]}")
+    collected = Collected()
+    read_snapshot(str(path), collected)
+    assert len(collected.objects) == 3
+    assert collected.stats.skipped_documents == 1
+    assert not any(o.origin.line for o in collected.objects)

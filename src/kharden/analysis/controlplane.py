@@ -478,8 +478,8 @@ def _pod_components(pod: Obj, errors: list[InputError]) -> Iterator[Component]:
     containers = spec.get("containers")
     node = pod.origin.node  # a mirror pod's spec.nodeName names a node, not a root kharden read
     for index, container in enumerate(containers if isinstance(containers, list) else []):
-        if not isinstance(container, Mapping):
-            continue
+        if not isinstance(container, Mapping) or ("command" not in container and "args" not in container):
+            continue  # no program named: no component (most pods of a cluster, every runtime record)
         base = f"/spec/containers/{index}"
         for key in ("command", "args"):
             value = container.get(key)

@@ -171,15 +171,19 @@ def node_facts(obj: Obj) -> Node:
 
 
 def owner_chain(
-    inventory: Inventory, obj: Obj, chains: dict[int, tuple[Obj, ...]] | None = None
+    inventory: Inventory,
+    obj: Obj,
+    chains: dict[int, tuple[Obj, ...]] | None = None,
+    controllers: dict[tuple[Any, ...], Obj | None] | None = None,
 ) -> tuple[Obj, ...]:
     """The controllers of ``obj`` in the inventory, nearest first (cycles and unknown owners end it).
 
     ``chains`` keeps the chain of each controller met, for the next object it controls (the Pods of a
-    ReplicaSet share the rest of their chain).
+    ReplicaSet share the rest of their chain); ``controllers`` keeps the object each controller reference
+    (namespace, kind, name, uid) names, which thousands of Pods of one ReplicaSet share.
     """
     if chains is not None:
-        owner = _controller(inventory, obj)
+        owner = _controller(inventory, obj, controllers)
         if owner is None or owner is obj:
             return ()
         rest = chains.get(id(owner))
@@ -197,22 +201,35 @@ def owner_chain(
         current = owner
 
 
-def _controller(inventory: Inventory, obj: Obj) -> Obj | None:
+def _controller(
+    inventory: Inventory, obj: Obj, memo: dict[tuple[Any, ...], Obj | None] | None = None
+) -> Obj | None:
     for owner in _list(obj.metadata.get("ownerReferences")):
         if owner.get("controller") is not True:
             continue
         kind, name, uid = owner.get("kind"), owner.get("name"), owner.get("uid")
         if not isinstance(kind, str) or not isinstance(name, str):
             return None
-        # An owner is in the dependent's namespace, or cluster-scoped (a mirror pod's Node).
-        found = inventory.get(kind, obj.ref.namespace, name) or inventory.get(kind, None, name)
-        if found is None or kind == "Node":
-            return None
-        found_uid = found.metadata.get("uid")
-        if isinstance(uid, str) and isinstance(found_uid, str) and uid != found_uid:
-            return None  # an owner of the same name, recreated: not this object's
-        return found
+        if memo is None:
+            return _named_controller(inventory, obj.ref.namespace, kind, name, uid)
+        key = (obj.ref.namespace, kind, name, uid if isinstance(uid, str) else None)
+        if key not in memo:
+            memo[key] = _named_controller(inventory, obj.ref.namespace, kind, name, uid)
+        return memo[key]
     return None
+
+
+def _named_controller(
+    inventory: Inventory, namespace: str | None, kind: str, name: str, uid: Any
+) -> Obj | None:
+    # An owner is in the dependent's namespace, or cluster-scoped (a mirror pod's Node).
+    found = inventory.get(kind, namespace, name) or inventory.get(kind, None, name)
+    if found is None or kind == "Node":
+        return None
+    found_uid = found.metadata.get("uid")
+    if isinstance(uid, str) and isinstance(found_uid, str) and uid != found_uid:
+        return None  # an owner of the same name, recreated: not this object's
+    return found
 
 
 def component(pod: Obj) -> str | None:
@@ -242,22 +259,27 @@ class Runtime:
         self.pods: list[RunningPod] = []
         self._by_workload: dict[int, list[RunningPod]] = {}
         chains: dict[int, tuple[Obj, ...]] = {}
+        controllers: dict[tuple[Any, ...], Obj | None] = {}
+        nodes, by_workload = self.nodes, self._by_workload
         for obj in inventory.of_kind("Pod"):
-            spec = _mapping(obj.raw.get("spec"))
-            status = _mapping(obj.raw.get("status"))
+            raw = obj.raw
+            spec = _mapping(raw.get("spec"))
+            status = _mapping(raw.get("status"))
             node_name = spec.get("nodeName")
             node_name = node_name if isinstance(node_name, str) and node_name else None
             phase = status.get("phase")
+            annotations = _mapping(_mapping(raw.get("metadata")).get("annotations"))
             pod = RunningPod(
                 obj=obj,
                 node_name=node_name,
-                node=self.nodes.get(node_name) if node_name else None,
-                owners=owner_chain(inventory, obj, chains),
-                mirror=MIRROR_ANNOTATION in obj.annotations,
+                node=nodes.get(node_name) if node_name else None,
+                owners=owner_chain(inventory, obj, chains, controllers),
+                mirror=isinstance(annotations.get(MIRROR_ANNOTATION), str),
                 phase=phase if isinstance(phase, str) else None,
             )
             self.pods.append(pod)
-            self._by_workload.setdefault(id(pod.workload), []).append(pod)
+            workload = pod.owners[-1] if pod.owners else obj
+            by_workload.setdefault(id(workload), []).append(pod)
 
     def node(self, name: str) -> Node | None:
         return self.nodes.get(name)

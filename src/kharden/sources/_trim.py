@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -54,9 +54,11 @@ _STATUS_FIELDS = (
     "podIPs",
     "nominatedNodeName",
     "qosClass",
-    "startTime",
 )
-_STATUS_CONTAINER_FIELDS = ("name", "image", "imageID")
+_STATUS_CONTAINER_FIELDS = ("name", "image")
+# Each pod's own values that nothing past the sources reads: a record without them is ~1 KB smaller (a
+# container status's imageID, and the pod's startTime, are dropped by the field lists above too).
+_METADATA_DROPPED = ("managedFields", "uid", "resourceVersion", "creationTimestamp")
 _STATUS_CONTAINER_LISTS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
 
 Key = tuple[str, str, str]
@@ -123,7 +125,8 @@ def runtime_pod(pod: dict[str, Any], share: Callable[[Any], Any] = lambda value:
     initContainers and volumes (so nodeName, hostNetwork, serviceAccountName, tolerations,
     nodeSelector, affinity, ephemeralContainers...), of each container and initContainer its
     name, image, ports and restartPolicy, and of the status the phase, IPs, host IPs, QoS
-    class and each container's name, image and imageID (the digest that runs).
+    class and each container's name and image. Not kept: what each pod has its own of and no
+    rule reads (uid, resourceVersion, creationTimestamp, startTime, each container's imageID).
 
     ``share`` may return an equal value already kept (the pods of one controller have the
     same labels, tolerations, affinity, containers...): records are read-only. Strings that
@@ -133,7 +136,9 @@ def runtime_pod(pod: dict[str, Any], share: Callable[[Any], Any] = lambda value:
     record = _kept(pod, share, ("apiVersion", "kind"))
     if "metadata" in pod:
         metadata = pod["metadata"]
-        record["metadata"] = _kept(metadata, share) if isinstance(metadata, dict) else metadata
+        record["metadata"] = (
+            _kept(metadata, share, drop=_METADATA_DROPPED) if isinstance(metadata, dict) else metadata
+        )
     spec = pod.get("spec")
     if isinstance(spec, dict):
         slim = _kept(spec, share, drop=_SPEC_DROPPED)
@@ -154,7 +159,7 @@ def runtime_pod(pod: dict[str, Any], share: Callable[[Any], Any] = lambda value:
 
 
 # Values each pod has its own of: interning or sharing them would only grow the tables that do it.
-_UNIQUE = frozenset({"name", "uid", "resourceVersion", "creationTimestamp", "startTime", "podIP", "podIPs"})
+_UNIQUE = frozenset({"name", "podIP", "podIPs"})
 
 
 def _kept(
@@ -246,7 +251,6 @@ class _StatusContainer(msgspec.Struct):
 
     name: Any = _UNSET
     image: Any = _UNSET
-    imageID: Any = _UNSET  # noqa: N815
 
 
 assert _Container.__struct_fields__ == _CONTAINER_FIELDS
@@ -272,7 +276,7 @@ _RuntimePod = msgspec.defstruct(
     "_RuntimePod",
     [
         ("apiVersion", str, _UNSET),
-        ("kind", str, _UNSET),
+        ("kind", Literal["Pod"], _UNSET),  # any other kind is refused at its second key, not after its spec
         ("metadata", dict[str, Any], _UNSET),
         ("spec", _Spec | msgspec.UnsetType, _UNSET),
         ("status", _Status | msgspec.UnsetType, _UNSET),
@@ -292,12 +296,11 @@ def decode_runtime_pod(raw: bytes, share: Callable[[Any], Any]) -> dict[str, Any
     if pod.apiVersion is _UNSET or pod.kind != "Pod" or pod.metadata is _UNSET:
         return None
     metadata = pod.metadata
-    metadata.pop("managedFields", None)
     annotations = metadata.get("annotations")
     if isinstance(annotations, dict):
         annotations.pop(LAST_APPLIED, None)
     record: dict[str, Any] = {"apiVersion": sys.intern(pod.apiVersion), "kind": "Pod"}
-    record["metadata"] = _kept(metadata, share)
+    record["metadata"] = _kept(metadata, share, drop=_METADATA_DROPPED)
     spec = pod.spec
     if spec is not _UNSET:
         slim = _kept_fields(spec, _POD_SPEC_FIELDS, share)
@@ -344,18 +347,28 @@ class Keeper:
 
     ``controllers`` may be known beforehand (a snapshot's first pass); controllers seen
     in passing are added.
+
+    The pod spec of a workload's template is shared with an equal one kept before: a Deployment's
+    current ReplicaSet (and every ReplicaSet of a revision rolled back to) repeats its spec, the
+    larger half of a controller; objects are read-only past the sources.
     """
 
     def __init__(self, controllers: set[Key] | None = None) -> None:
         self.controllers: set[Key] = set(controllers or ())
-        self._shared: dict[bytes, Any] = {}
+        self._shared: dict[bytes | int, Any] = {}
         self._encode = msgspec.json.Encoder().encode
 
     def share(self, value: Any) -> Any:
         """An equal mapping or list kept before, else ``value`` (strings are small: kept as they are)."""
         if not isinstance(value, dict | list) or not value:
             return value
-        return self._shared.setdefault(self._encode(value), value)
+        encoded = self._encode(value)
+        if len(encoded) <= _SMALL:
+            return self._shared.setdefault(encoded, value)
+        # A large value is known by the hash of its JSON, not the JSON itself (a pod spec's is kilobytes);
+        # the one kept under it is checked equal, so that a collision only costs the sharing.
+        kept = self._shared.setdefault(hash(encoded), value)
+        return kept if kept is value or kept == value else value
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         trim(item)
@@ -368,7 +381,23 @@ class Keeper:
                 self.controllers.add(key)
         elif kind == "Pod" and controller_key(item) in self.controllers:
             return runtime_pod(item, self.share)
+        self._share_template(item)
         return item
+
+    def _share_template(self, item: dict[str, Any]) -> None:
+        spec = item.get("spec")
+        if not isinstance(spec, dict):
+            return
+        job = spec.get("jobTemplate")  # a CronJob's
+        if isinstance(job, dict) and isinstance(job.get("spec"), dict):
+            spec = job["spec"]
+        template = spec.get("template")
+        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+            template["spec"] = self.share(template["spec"])
+
+
+_SMALL = 256
+"""Values whose JSON is at most this long are shared by the JSON itself (labels, tolerations, owners)."""
 
 
 def _pick(value: Any, fields: tuple[str, ...]) -> Any:

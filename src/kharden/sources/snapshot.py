@@ -7,11 +7,11 @@ a typed list such as ``PodList`` whose items lack apiVersion/kind, or one object
 
 Large snapshots are never one Python tree. When each item of the List starts on a line of
 its own (kharden's layout, one object per line; kubectl's, indented), the file is streamed
-in blocks and cut into items by their lines, twice: the first pass decodes only the kind and
-name of every item (to know which Pods' controllers are present), the second decodes one
-item at a time and keeps of each Pod whose controller is present only its runtime record
-(see :mod:`._trim`). Memory then holds the objects kept and one block, not the file; each
-object knows its line. Other layouts are decoded whole, then item by item.
+in blocks and cut into items by their lines, once: each item is decoded as it comes, and of
+each Pod whose controller is present only its runtime record is kept (see :mod:`._trim`); a
+Pod whose controller turns out absent is read again, whole, at the end. Memory then holds
+the objects kept and one block, not the file; each object knows its line. Other layouts are
+decoded whole, then item by item.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import msgspec
 
@@ -167,6 +167,11 @@ def _read_streamed(path: str, collected: Collected, max_bytes: int) -> bool:
     item indentation on the next; nothing inside an item starts a line there (JSON strings
     hold no raw newline, and nested values are indented deeper). An item that does not decode
     means the guess was wrong: the file is then read whole, and its error located there.
+
+    One pass: which Pods become runtime records depends on the controllers the whole List holds
+    (kharden's snapshots list Pods before them), so a Pod that has a controller is decoded as a
+    runtime record at once and, should its controller not be in the List after all, read again
+    from the file at the end and kept whole (bare and mirror Pods, rare).
     """
     with Path(path).open("rb") as handle:
         head = handle.read(1 << 16)
@@ -183,42 +188,91 @@ def _read_streamed(path: str, collected: Collected, max_bytes: int) -> bool:
         trailer = _trailer(path, closing, first)
         skeleton = msgspec.json.decode(prefix + b"]" + trailer, type=_Envelope)
         item_kind, version = _item_kind(skeleton)
-        heads = msgspec.json.Decoder(_Head)
-        controllers: set[_trim.Key] = set()
-        owners: list[_trim.Key | None] = []  # of each item: its controller, when it is a Pod that has one
-        for _, raw in _stream(path, indent, closing, first, max_bytes):
-            item_head = heads.decode(raw)
-            _add_controller(controllers, item_head, item_kind)
-            owners.append(_pod_owner(item_head, item_kind))
+        keep = _trim.Keeper()
+        slots = _slots(_stream(path, indent, closing, first, max_bytes), item_kind, version, keep, path)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False  # not the layout it looked like: decode it whole
-    runtime = bytes(owner is not None and owner in controllers for owner in owners)
-    del owners
     collected.stats.files += 1
     collected.evidence |= {"C", "M"}
-    keep = _trim.Keeper(controllers)
-    decoder = msgspec.json.Decoder()
     before = len(collected.objects)
-    for index, (line, raw) in enumerate(_stream(path, indent, closing, first, max_bytes)):
-        # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
-        record = _trim.decode_runtime_pod(raw, keep.share) if runtime[index] else None
-        if record is not None:
-            collected.add_raw(record, Origin(path, line))
-        else:
-            _add_item(collected, decoder.decode(raw), item_kind, version, keep, Origin(path, line))
+    decoder = msgspec.json.Decoder()
+    with Path(path).open("rb") as handle:
+        for slot in slots:
+            if isinstance(slot, _Later):
+                if slot.record is not None and slot.owner in keep.controllers:
+                    collected.add_raw(slot.record, slot.origin)
+                    continue
+                handle.seek(slot.offset)
+                item = decoder.decode(handle.read(slot.size))
+                _add_item(collected, item, item_kind, version, keep, slot.origin)
+            else:
+                collected.add_raw(*slot)
+    del slots
     _cluster_info(collected, path, skeleton.kharden, before)
     return True
 
 
+class _Later(NamedTuple):
+    """A Pod whose controller was not read yet: its runtime record (``None``: not decoded as one) and
+    where the item is in the file, to read it whole if its controller is not in the List."""
+
+    record: dict[str, Any] | None
+    owner: _trim.Key | None
+    origin: Origin
+    offset: int
+    size: int
+
+
+def _slots(
+    items: Iterator[tuple[int, int, bytes]],
+    item_kind: str | None,
+    version: str,
+    keep: _trim.Keeper,
+    path: str,
+) -> list[tuple[dict[str, Any], Origin] | _Later]:
+    """What to add of each item, in order (``(object, origin)``, or a Pod decided at the end); a
+    :class:`msgspec.DecodeError` or :class:`msgspec.ValidationError` for an item that is not an object."""
+    decoder = msgspec.json.Decoder()
+    decode_pod = _trim.decode_runtime_pod
+    share = keep.share
+    controllers = keep.controllers
+    runtime_first = item_kind is None or item_kind == "Pod"
+    slots: list[tuple[dict[str, Any], Origin] | _Later] = []
+    for line, offset, raw in items:
+        origin = Origin(path, line)
+        # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
+        record = decode_pod(raw, share) if runtime_first else None
+        if record is not None:
+            owner = _trim.controller_key(record)
+            if owner is not None:
+                if owner in controllers:
+                    slots.append((record, origin))
+                else:
+                    slots.append(_Later(record, owner, origin, offset, len(raw)))
+                continue
+        item = decoder.decode(raw)
+        if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict | None):
+            raise msgspec.ValidationError("an item that is not an object with metadata")
+        _typed(item, item_kind, version)
+        if item.get("kind") == "Pod":
+            owner = _trim.controller_key(item)
+            if owner is not None and owner not in controllers:
+                slots.append(_Later(None, owner, origin, offset, len(raw)))  # decided once all are known
+                continue
+        slots.append((keep(item), origin))
+    return slots
+
+
 def _stream(
     path: str, indent: bytes, closing: re.Pattern[bytes], first: int, max_bytes: int
-) -> Iterator[tuple[int, bytes]]:
-    """``(line, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes; an item (or what is not
-    one) larger than ``max_bytes`` is an input error."""
+) -> Iterator[tuple[int, int, bytes]]:
+    """``(line, offset in the file, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes; an
+    item (or what is not one) larger than ``max_bytes`` is an input error."""
     separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
     with Path(path).open("rb") as handle:
         buffer = handle.read(first)
         line = buffer.count(b"\n") + 1
+        base = len(buffer)  # the offset in the file of the buffer's first byte
         buffer = b""
         while True:
             block = handle.read(_BLOCK)
@@ -226,10 +280,11 @@ def _stream(
             start = 0
             found = _separators(separator, buffer) if indent else _separators_at_column_0(buffer)
             for item_end, next_start, lines in found:
-                yield line, buffer[start : item_end + 1]
+                yield line, base + start, buffer[start : item_end + 1]
                 line += lines
                 start = next_start
             buffer = buffer[start:]
+            base += start
             if len(buffer) > max_bytes + _BLOCK:
                 raise InputError(
                     f"an item larger than {max_bytes / 1048576:.0f} MiB (raise it with --max-file-size)",
@@ -241,7 +296,7 @@ def _stream(
     end = closing.search(buffer)
     if end is None:
         raise msgspec.DecodeError("the items do not end")
-    yield line, buffer[: end.start() + 1]
+    yield line, base, buffer[: end.start() + 1]
 
 
 def _separators(separator: re.Pattern[bytes], buffer: bytes) -> Iterator[tuple[int, int, int]]:
@@ -317,11 +372,15 @@ def _add_item(
     if not isinstance(item, dict):
         collected.stats.skipped_documents += 1
         return
+    _typed(item, item_kind, version)
+    collected.add_raw(keep(item), origin)
+
+
+def _typed(item: dict[str, Any], item_kind: str | None, version: str) -> None:
     if item_kind is not None and "kind" not in item:
         # The API server leaves apiVersion/kind off the items of a typed list: the list says what they are.
         item["kind"] = item_kind
         item.setdefault("apiVersion", version)
-    collected.add_raw(keep(item), origin)
 
 
 def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -> None:
@@ -335,15 +394,6 @@ def _add_controller(found: set[_trim.Key], head: _Head, item_kind: str | None) -
         and isinstance(meta.namespace, str | None)
     ):
         found.add((kind, meta.namespace or "", meta.name))
-
-
-def _pod_owner(head: _Head, item_kind: str | None) -> _trim.Key | None:
-    """The controller of a Pod (see ``_trim.controller_key``); ``None`` for any other item."""
-    kind = head.kind if head.kind is not None else item_kind
-    meta = head.metadata
-    if kind != "Pod" or meta is None:
-        return None
-    return _trim.owner_key(meta.ownerReferences, meta.namespace)
 
 
 def _controllers(items: list[msgspec.Raw], item_kind: str | None) -> set[_trim.Key]:
