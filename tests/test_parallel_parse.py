@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -255,3 +256,40 @@ def test_a_worker_dying_half_way_through_a_file_loses_and_repeats_nothing(
     parallel = scan([str(tmp_path)], ScanOptions(jobs=2))
     assert _summary(parallel) == expected
     assert sum(1 for f in parallel.findings if f.rule == "pod.privileged") == 402
+
+
+_REAL_SERVE = _workers._serve
+_NOTES: list[Path] = []
+
+
+def _serve_noting_the_next_path(connection: Any, max_bytes: int, parse: _workers.Parse) -> None:
+    """A worker's loop that notes, for each file it starts, whether the path of its next file is waiting
+    in its pipe already (module level: the workers are forked with it)."""
+
+    def noting(path: _workers.Task, max_bytes: int) -> _workers.Parsed:
+        time.sleep(0.2)  # the main process gives out the next files meanwhile
+        with open(_NOTES[0] / str(os.getpid()), "a") as notes:
+            notes.write(f"{int(connection.poll())}\n")
+        return parse(path, max_bytes)
+
+    _REAL_SERVE(connection, max_bytes, noting)
+
+
+def test_a_worker_has_its_next_file_before_it_finishes_the_one_it_is_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else each file would cost the worker a round trip to a main process that is busy adding documents."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    for index in range(6):
+        (manifests / f"pod-{index}.yaml").write_text(POD.format(name=f"p{index}"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    monkeypatch.setattr(_workers, "_serve", _serve_noting_the_next_path)
+    monkeypatch.setattr(files, "_START_METHOD", "fork")
+    _NOTES[:] = [notes]
+    expected = _summary(scan([str(manifests)], ScanOptions(jobs=1)))
+    assert _summary(scan([str(manifests)], ScanOptions(jobs=2))) == expected
+    waiting = [line for each in notes.iterdir() for line in each.read_text().split()]
+    assert len(waiting) == 6
+    assert waiting.count("1") >= 2  # the first file of each worker at least; the last ones have no next

@@ -111,3 +111,64 @@ def test_a_walk_down_the_document_finds_what_the_table_holds() -> None:
     # From an object inside the document (an item of a List), the walk falls back to the table.
     item = document.data["spec"]["template"]["spec"]["containers"][1]
     assert _pointer.trace(item, "/image", document.positions.lookup())[0] is not None
+
+
+def test_the_packed_walk_answers_as_the_table_on_random_documents() -> None:
+    """``_pointer.trace_packed`` (one frame, sibling blocks skipped by their sizes) against the walk by
+    container ``id``, for every pointer into random documents and one past each leaf."""
+    import random  # noqa: PLC0415
+
+    from kharden import _pointer  # noqa: PLC0415
+    from test_direct_build import _node, _text  # noqa: PLC0415
+
+    walked = 0
+    for seed in range(150):
+        rng = random.Random(seed)  # noqa: S311 - a seeded, repeatable test input
+        value = {"root": _node(rng, 0), "items": [_node(rng, 1) for _ in range(4)]}
+        for document in iter_documents(_text(value, flow=seed % 4 == 0).encode(), "f"):
+            if document.positions._packed is None:
+                continue
+            for pointer in _pointers(document.data):
+                expected = _pointer.trace(document.data, pointer, document.positions.table)
+                assert document.positions.trace(document.data, pointer) == expected, pointer
+                walked += 1
+    assert walked > 5000
+
+
+def test_keys_added_after_reading_have_no_position_and_shift_nothing() -> None:
+    """The items of a typed List get ``apiVersion`` and ``kind`` after they were read: the fields they
+    already had keep their places (the count of positions is in each block's header)."""
+    text = b"""\
+apiVersion: apps/v1
+kind: DeploymentList
+items:
+  - metadata: {name: a}
+    spec:
+      template:
+        spec:
+          containers:
+            - name: app
+              image: nginx
+  - metadata: {name: b}
+    spec: {replicas: 2}
+"""
+    document = _one(text)
+    for item in document.data["items"]:
+        item.setdefault("apiVersion", "apps/v1")
+        item["kind"] = "Deployment"
+    first, second = document.data["items"]
+    lookup = document.positions.lookup()
+    from kharden import _pointer  # noqa: PLC0415
+
+    assert _pointer.trace(first, "/spec/template/spec/containers/0/image", lookup)[0] is not None
+    assert document.positions.locate(first, "/spec/template/spec/containers/0/image") == (10, 15)
+    assert document.positions.locate(first, "/kind") is None  # no position of its own (the object's line)
+    assert document.positions.locate(second, "/spec/replicas") == (12, 12)
+    assert document.positions.locate(document.data, "/items/1/spec/replicas") == (12, 12)
+    assert document.positions.locate(document.data, "/items/0/kind/deeper") == (4, 5)
+
+
+def test_objects_deeper_than_a_list_item_are_found_through_the_table() -> None:
+    document = _one(TEXT)
+    ports = document.data["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert document.positions.locate(ports, "/1/containerPort") == (12, 41)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,15 @@ def test_an_unknown_rule_is_named_with_its_neighbours() -> None:
 
     with pytest.raises(UsageError, match=r"unknown rule 'pod\.privilegd'.*pod\.privileged"):
         _catalog.explain_text("pod.privilegd")
+
+
+def test_a_scan_of_files_does_not_load_the_cluster_reader(tmp_path: Path) -> None:
+    """The cluster and snapshot readers (HTTP, TLS, their decoders) are for the scans that read a cluster."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n"
+    )
+    modules, _ = _modules_after("scan", str(manifest), "-f", "json", "-o", str(tmp_path / "report.json"))
+    assert "kharden.scan" in modules
+    assert sorted(modules & {"kharden.sources.cluster", "kharden.sources.snapshot", "ssl"}) == []
+    assert (tmp_path / "report.json").exists()

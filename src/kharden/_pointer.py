@@ -5,13 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-__all__ = ["Positions", "escape", "join", "split", "trace"]
+__all__ = ["Positions", "Walker", "escape", "join", "split", "trace", "trace_packed"]
+
+SLOTS_SHIFT = 32
+"""In a block header of :func:`trace_packed`'s layout, the bits above this hold the number of slots."""
+_SIZE_MASK = (1 << SLOTS_SHIFT) - 1
 
 
 class Positions(Protocol):
     """Where the keys or items of a container were written, by the container's ``id``."""
 
     def get(self, key: int, /) -> Sequence[int] | None: ...
+
+
+class Walker:
+    """Positions that walk a pointer themselves (``_yaml.Positions``: one array per document)."""
+
+    __slots__ = ()
+
+    def trace(self, root: Any, pointer: str) -> tuple[int | None, str]:
+        """What :func:`trace` gives for ``root`` and ``pointer``."""
+        raise NotImplementedError
 
 
 def escape(token: str | int) -> str:
@@ -60,7 +74,7 @@ def walk(root: Any, pointer: str) -> Iterator[tuple[Any, str | int]]:
             return
 
 
-def trace(root: Any, pointer: str, positions: Positions | None) -> tuple[int | None, str]:
+def trace(root: Any, pointer: str, positions: Positions | Walker | None) -> tuple[int | None, str]:
     """One walk of ``pointer`` through ``root`` for what a finding needs of it.
 
     Returns the position (from ``positions``: per dict, one entry per key in the dict's order;
@@ -68,6 +82,8 @@ def trace(root: Any, pointer: str, positions: Positions | None) -> tuple[int | N
     the pointer with every list index replaced by the item's ``name`` where it has one
     (``/spec/containers/[app]/image``), which names the field however the list is ordered.
     """
+    if isinstance(positions, Walker):
+        return positions.trace(root, pointer)
     found: int | None = None
     node = root
     escaped = "~" not in pointer
@@ -90,6 +106,69 @@ def trace(root: Any, pointer: str, positions: Positions | None) -> tuple[int | N
                 entry = positions.get(id(node))
                 if entry is not None and index < len(entry):
                     found = entry[index]
+            items = node
+            node = node[index]
+            name = node.get("name") if node.__class__ is dict else None
+            stable.append(_item_name(items, index, name) if name.__class__ is str and name else token)
+        else:
+            present = False
+            stable.append(token if escaped else escape(token))
+    return found, "/" + "/".join(stable) if stable else ""
+
+
+def trace_packed(root: Any, pointer: str, packed: Sequence[int], offset: int) -> tuple[int | None, str]:
+    """:func:`trace` with the positions of ``root`` and everything in it laid out in ``packed`` from
+    ``offset`` on, in preorder: per container a header (the size of its block, which holds its
+    descendants' blocks, and above :data:`SLOTS_SHIFT` the number of its own positions), its positions
+    (per dict one per key in the dict's order, per list one per item), then its children's blocks.
+
+    The same walk as :func:`trace`, in one frame: a child's block is found by skipping the blocks of
+    the containers before it, with no lookup by ``id`` and no list built per step.
+    """
+    found: int | None = None
+    node = root
+    escaped = "~" not in pointer
+    tokens = (pointer[1:].split("/") if escaped else split(pointer)) if pointer else []
+    stable: list[str] = []
+    present = True
+    last = len(tokens) - 1
+    for step, token in enumerate(tokens):
+        if present and node.__class__ is dict and token in node:
+            child = node[token]
+            if offset >= 0:
+                slots = packed[offset] >> SLOTS_SHIFT
+                block = offset + 1 + slots  # the first child's block
+                if step == last:  # the child's block is not needed: the position is all
+                    index = list(node).index(token)
+                else:
+                    index = 0
+                    for key, value in node.items():
+                        if key == token:
+                            break
+                        if value.__class__ is dict or value.__class__ is list:
+                            block += packed[block] & _SIZE_MASK
+                        index += 1
+                if index < slots:
+                    found = packed[offset + 1 + index]
+                    offset = block
+                else:
+                    offset = -1  # a key added after the document was read: nothing below it was
+            node = child
+            stable.append(token if escaped else escape(token))
+        elif present and node.__class__ is list and token.isdigit() and int(token) < len(node):
+            index = int(token)
+            if offset >= 0:
+                slots = packed[offset] >> SLOTS_SHIFT
+                if index < slots:
+                    found = packed[offset + 1 + index]
+                    if step != last:  # a List's items are located one by one: no walk over the earlier
+                        block = offset + 1 + slots
+                        for value in node[:index]:
+                            if value.__class__ is dict or value.__class__ is list:
+                                block += packed[block] & _SIZE_MASK
+                        offset = block
+                else:
+                    offset = -1
             items = node
             node = node[index]
             name = node.get("name") if node.__class__ is dict else None

@@ -120,18 +120,20 @@ def _key_text(key: Any) -> str:
     return str(key)
 
 
-class Positions:
+class Positions(_pointer.Walker):
     """Where each key and list item of one document was written.
 
     Per dict, the packed positions of its keys in the dict's order; per list, one per item. They are
     kept in one ``array`` for the whole document (a few bytes per field, where an array per container
-    cost four kilobytes per document): the containers in preorder, each as the size of its block (its
-    own and its descendants' entries, headers included) followed by its own positions, so that a walk
-    down a pointer skips a sibling's whole subtree in one step. A document whose anchors and aliases
-    share a container keeps the table by container (``id``) it was built with.
+    cost four kilobytes per document): the containers in preorder, each as a header (the size of its
+    block, its own and its descendants' entries, headers included; and above :data:`_SLOTS_SHIFT`, the
+    number of its own positions) followed by its own positions, so that a walk down a pointer skips a
+    sibling's whole subtree in one step. The count is kept because a dict may gain keys after it was
+    read (the items of a ``DeploymentList`` get their ``kind``), and those have no position. A document
+    whose anchors and aliases share a container keeps the table by container (``id``) it was built with.
     """
 
-    __slots__ = ("_packed", "_root", "_table")
+    __slots__ = ("_inner", "_packed", "_root", "_table")
 
     def __init__(
         self, table: dict[int, array[int]] | None = None, root: Any = None, packed: array[int] | None = None
@@ -139,6 +141,7 @@ class Positions:
         self._table = table
         self._root = root
         self._packed = packed
+        self._inner: dict[int, int] | None = None
 
     @classmethod
     def compact(cls, root: Any, table: dict[int, array[int]]) -> Positions:
@@ -164,9 +167,24 @@ class Positions:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
         return unpack(_pointer.trace(root, pointer, self.lookup())[0])
 
-    def lookup(self) -> Mapping[int, Sequence[int]] | _Walk:
-        """What ``_pointer.trace`` reads positions from, for one walk down from the document's root."""
-        return self._table if self._table is not None else _Walk(self)
+    def lookup(self) -> Mapping[int, Sequence[int]] | Positions:
+        """What ``_pointer.trace`` reads positions from: the table, or these positions, which walk the
+        pointer down their own array."""
+        return self._table if self._table is not None else self
+
+    def trace(self, root: Any, pointer: str) -> tuple[int | None, str]:
+        """``_pointer.trace`` of ``pointer`` from ``root``: the document's root or an object in it."""
+        packed = cast("array[int]", self._packed)
+        if root is self._root:
+            return _pointer.trace_packed(root, pointer, packed, 0)
+        # An item of a List: where its block starts, found once per document for the containers one or
+        # two levels down (a List's items); anything deeper from the whole layout.
+        if self._inner is None:
+            self._inner = _inner_blocks(self._root, packed)
+        offset = self._inner.get(id(root))
+        if offset is not None:
+            return _pointer.trace_packed(root, pointer, packed, offset)
+        return _pointer.trace(root, pointer, self.table)
 
     @property
     def table(self) -> Mapping[int, Sequence[int]]:
@@ -177,38 +195,31 @@ class Positions:
         laid_out = {}
         offset = 0
         for container in _preorder(self._root):
-            laid_out[id(container)] = view[offset + 1 : offset + 1 + len(container)]
-            offset += 1 + len(container)
+            slots = view[offset] >> _SLOTS_SHIFT
+            laid_out[id(container)] = view[offset + 1 : offset + 1 + slots]
+            offset += 1 + slots
         return laid_out
 
     def _packed_bytes(self) -> bytes | None:
         return self._packed.tobytes() if self._packed is not None else None
 
 
-class _Walk:
-    """The positions of the containers one pointer walk meets, from the document's root down, in the
-    order ``_pointer.trace`` asks for them: each child is found after its parent's block header by
-    skipping its earlier siblings' blocks. Anything else is looked up in the whole table."""
+_SLOTS_SHIFT = _pointer.SLOTS_SHIFT  # the layout _pointer.trace_packed walks
+_SIZE_MASK = (1 << _SLOTS_SHIFT) - 1
 
-    __slots__ = ("_node", "_offset", "_positions")
 
-    def __init__(self, positions: Positions) -> None:
-        self._positions = positions
-        self._node: Any = positions._root
-        self._offset = 0
-
-    def get(self, key: int, default: Any = None) -> Any:
-        node = self._node
-        packed = cast("array[int]", self._positions._packed)
-        if id(node) == key:
-            return memoryview(packed)[self._offset + 1 : self._offset + 1 + len(node)]
-        offset = self._offset + 1 + len(node)
-        for child in _children(node):
-            if id(child) == key:
-                self._node, self._offset = child, offset
-                return memoryview(packed)[offset + 1 : offset + 1 + len(child)]
-            offset += packed[offset]
-        return self._positions.table.get(key, default)
+def _inner_blocks(root: Any, packed: array[int]) -> dict[int, int]:
+    """Where the blocks of the containers one and two levels below ``root`` start, by ``id``."""
+    found: dict[int, int] = {}
+    offset = 1 + (packed[0] >> _SLOTS_SHIFT)
+    for child in _children(root):
+        found[id(child)] = offset
+        inner = offset + 1 + (packed[offset] >> _SLOTS_SHIFT)
+        for grandchild in _children(child):
+            found[id(grandchild)] = inner
+            inner += packed[inner] & _SIZE_MASK
+        offset += packed[offset] & _SIZE_MASK
+    return found
 
 
 class _NotPackable(Exception):  # noqa: N818 - a signal, caught in Positions.compact
@@ -216,7 +227,7 @@ class _NotPackable(Exception):  # noqa: N818 - a signal, caught in Positions.com
 
 
 def _pack(node: Any, table: dict[int, array[int]], packed: array[int], visited: list[int]) -> int:
-    """Append the block of ``node`` (its size, its positions, its children's blocks) to ``packed``."""
+    """Append the block of ``node`` (its header, its positions, its children's blocks) to ``packed``."""
     entry = table.get(id(node))
     if entry is None or len(entry) != len(node):
         raise _NotPackable
@@ -228,7 +239,7 @@ def _pack(node: Any, table: dict[int, array[int]], packed: array[int], visited: 
     for child in node.values() if node.__class__ is dict else node:
         if child.__class__ is dict or child.__class__ is list:
             size += _pack(child, table, packed, visited)
-    packed[header] = size
+    packed[header] = size | (len(entry) << _SLOTS_SHIFT)
     return size
 
 
@@ -516,6 +527,114 @@ class _Builder:
         return InputError(message, file=self.file, line=node.start_mark.line + 1)
 
 
+class _Unusual(Exception):  # noqa: N818 - a signal, caught in _next_document
+    """What the direct build leaves to :class:`_Builder`: merge keys, repeated keys, keys that are not
+    scalars or carry a tag, tags that do not read (the builder words the errors)."""
+
+
+def _direct(node: Node) -> tuple[Any, array[int]]:
+    """The data of a document without anchors, and its positions laid out as :class:`Positions` packs them
+    (each container's block: its header, its keys' or items' positions, its children's blocks), written while
+    the data is built: no table by container, no second walk. Raises :class:`_Unusual` for what only
+    :class:`_Builder` handles, so that every document gets the same data and errors either way."""
+    packed: list[int] = []
+    data = _direct_node(node, packed, _plain_cache)
+    return data, array("Q", packed)
+
+
+def _direct_node(node: Node, packed: list[int], cache: dict[str, Any]) -> Any:
+    return (_direct_mapping if node.__class__ is MappingNode else _direct_sequence)(node, packed, cache)
+
+
+# The two below are written out for speed, locals only: the method call and the attribute lookups of
+# ``self`` per container in _Builder were a third of its time. Each reserves its block (header and
+# slots) before its children append theirs.
+
+
+def _direct_mapping(node: Node, packed: list[int], cache: dict[str, Any]) -> dict[str, Any]:
+    header = slot = len(packed)
+    pairs = node.value
+    count = len(pairs)
+    packed += _RESERVED[count] if count < _RESERVED_MAX else [0] * (count + 1)
+    result: dict[str, Any] = {}
+    for key_node, value_node in pairs:
+        if key_node.__class__ is not ScalarNode:
+            raise _Unusual
+        key = key_node.value
+        tag = key_node.tag
+        if tag is _IMPLICIT:
+            if key_node.style == "":
+                if key == _MERGE:
+                    raise _Unusual
+                key = cache[key] if key in cache else _plain(key)
+                if key.__class__ is not str:
+                    key = _key_text(key)
+        elif tag is not _STR:
+            raise _Unusual
+        cls = value_node.__class__
+        if cls is ScalarNode:
+            value = value_node.value
+            tag = value_node.tag
+            if tag is _IMPLICIT:
+                if value_node.style == "":
+                    value = cache[value] if value in cache else _plain(value)
+            elif tag is not _STR:
+                value = _direct_typed(tag, value)
+        elif cls is MappingNode:
+            value = _direct_mapping(value_node, packed, cache)
+        else:
+            value = _direct_sequence(value_node, packed, cache)
+        result[key] = value
+        mark = key_node.start_mark
+        slot += 1
+        packed[slot] = (mark.line << _LINE_SHIFT) | mark.column
+    if len(result) != count:
+        raise _Unusual  # a repeated key: its place is the last one's, which the builder keeps
+    packed[header] = (len(packed) - header) | (count << _SLOTS_SHIFT)
+    return result
+
+
+def _direct_sequence(node: Node, packed: list[int], cache: dict[str, Any]) -> list[Any]:
+    header = slot = len(packed)
+    items = node.value
+    count = len(items)
+    packed += _RESERVED[count] if count < _RESERVED_MAX else [0] * (count + 1)
+    result: list[Any] = []
+    append = result.append
+    for item in items:
+        cls = item.__class__
+        if cls is ScalarNode:
+            value = item.value
+            tag = item.tag
+            if tag is _IMPLICIT:
+                if item.style == "":
+                    value = cache[value] if value in cache else _plain(value)
+            elif tag is not _STR:
+                value = _direct_typed(tag, value)
+        elif cls is MappingNode:
+            value = _direct_mapping(item, packed, cache)
+        else:
+            value = _direct_sequence(item, packed, cache)
+        append(value)
+        mark = item.start_mark
+        slot += 1
+        packed[slot] = (mark.line << _LINE_SHIFT) | mark.column
+    packed[header] = (len(packed) - header) | (count << _SLOTS_SHIFT)
+    return result
+
+
+# A container's header and slots, reserved in one step (each a list of zeros, shared: ``+=`` copies it).
+_RESERVED_MAX = 64
+_RESERVED = [[0] * (count + 1) for count in range(_RESERVED_MAX)]
+
+
+def _direct_typed(tag: str, value: str) -> Any:
+    try:
+        return _typed(tag, value)
+    except (ConstructorError, ValueError) as e:
+        raise _Unusual from e
+
+
 def _source_comments(text: bytes) -> list[tuple[int, str]]:
     """``(0-based line, template path)`` of each Helm ``# Source:`` comment."""
     found: list[tuple[int, str]] = []
@@ -566,7 +685,7 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
             built = _next_document(parser, file, text, track_aliases)
             if built is None:
                 break
-            node, builder, data = built
+            node, data, positions = built
             start = node.start_mark
             # Comments are in line order: skip those before this document, keep the last one above it.
             source = None
@@ -576,10 +695,6 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
                     source = path
                 next_comment += 1
             previous_end = node.end_mark.line
-            positions = Positions.compact(data, builder.table)
-            # The builder's bound method refers to the builder: without this, that cycle would keep it,
-            # and the table of arrays the compact positions replace, until a collection.
-            del builder.build
             yield Document(
                 data=data,
                 index=index,
@@ -595,7 +710,7 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
 
 def _next_document(
     parser: _Parser, file: str, text: bytes, track_aliases: bool
-) -> tuple[Node, _Builder, Any] | None:
+) -> tuple[Node, Any, Positions] | None:
     # The trees built here hold no reference cycles; the collector would only rescan
     # them again and again while they grow (a sixth of the load time).
     collecting = gc.isenabled()
@@ -606,8 +721,20 @@ def _next_document(
         node: Node | None = parser.get_node()
         if node is None:  # pragma: no cover - check_node() said there is one
             return None
+        if not track_aliases and node.__class__ is not ScalarNode:
+            try:
+                data, packed = _direct(node)
+            except _Unusual:
+                pass
+            else:
+                return node, data, Positions(root=data, packed=packed)
         builder = _Builder(file, track_aliases)
-        return node, builder, builder.build(node)
+        data = builder.build(node)
+        positions = Positions.compact(data, builder.table)
+        # The builder's bound method refers to the builder: without this, that cycle would keep it,
+        # and the table of arrays the compact positions replace, until a collection.
+        del builder.build
+        return node, data, positions
     except yaml.YAMLError as e:
         raise _yaml_error(e, file, text) from e
     finally:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .analysis.context import ScanContext
 from .analysis.controlplane import parse_version
@@ -39,13 +39,14 @@ from .model import (
 from .rules import INPUTS, Rule, select
 from .runner import Judgement, Runner, template_annotations
 from .score import scorecard
-from .sources.cluster import BUILTIN_KINDS, ClusterOptions, read_cluster
 from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .sources.imagescan import read_image_report
 from .sources.node import read_node
-from .sources.snapshot import read_snapshot
 from .suppress import Policy
+
+if TYPE_CHECKING:  # a cluster's reader (its HTTP, TLS and decoders) is imported by the scans that read one
+    from .sources.cluster import ClusterOptions
 
 __all__ = ["ScanOptions", "collect", "evaluate", "scan"]
 
@@ -146,12 +147,16 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
         with empty.watch(root, _EMPTY_NODE) as found:
             found.append(read_node(root, collected))
     if options.snapshot is not None:
+        from .sources.snapshot import read_snapshot  # noqa: PLC0415
+
         with empty.watch(options.snapshot, "the snapshot holds no object"):
             try:
                 read_snapshot(options.snapshot, collected, options.max_file_bytes)
             except InputError as e:
                 collected.error(e)
     if options.cluster is not None:
+        from .sources.cluster import read_cluster  # noqa: PLC0415
+
         with empty.watch(f"cluster {options.cluster.context or ''}".strip(), "no object could be read"):
             read_cluster(options.cluster, collected)
     return collected
@@ -373,6 +378,8 @@ def unread_reasons(rule: Rule, unread: Mapping[str, str]) -> list[str]:
     elif rule.needs is not None:
         kinds = rule.needs & unread.keys()
     else:
+        from .sources.cluster import BUILTIN_KINDS  # noqa: PLC0415 - only cluster scans have unread kinds
+
         kinds = unread.keys() & (BUILTIN_KINDS - {"Secret"})
     return [unread[kind] for kind in sorted(kinds)]
 

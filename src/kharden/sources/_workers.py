@@ -2,7 +2,9 @@
 
 Each worker parses one file at a time and sends its documents back as it goes, pickled in chunks of
 about :data:`~.limits.WORKER_CHUNK_BYTES`: a worker holds one file's bytes (at most ``--max-file-size``),
-the document it is building and one chunk, whatever the number and size of the files. The main process
+the document it is building and one chunk, whatever the number and size of the files. Each is given the
+path of its next file before it finishes the one it is on (:data:`_QUEUED`), so that it never waits for
+the main process, busy adding documents, to read its end message. The main process
 adds the documents of one file after the other; what workers send for files further on waits, still
 pickled, up to :data:`~.limits.WORKER_AHEAD_BYTES` (then those workers wait too). So a scan holds, beyond
 the objects its inventory keeps, a bounded amount per worker.
@@ -41,6 +43,10 @@ _DOCUMENTS = b"D"  # pickled documents, one after the other
 _END = b"E"  # the file is done: the pickled InputError that ended it, or None
 _UNREADABLE = b"U"  # the file could not be read: the pickled InputError
 
+_QUEUED = 2
+"""Files given to a worker at a time: the one it parses and the next (only its path: it reads the file
+when it gets to it)."""
+
 
 def parse_files(
     files: list[Task], max_bytes: int, jobs: int, parse: Parse, start_method: str
@@ -70,8 +76,9 @@ class _WorkerDiedError(Exception):
 class _Worker:
     process: BaseProcess
     connection: Connection
-    file: int | None = None
-    """The index of the file it parses, ``None`` when idle."""
+    files: deque[int] = field(default_factory=deque)
+    """The indexes of the files it was given and has not finished, the one it parses first; empty when
+    idle."""
 
 
 @dataclass(eq=False)
@@ -155,23 +162,28 @@ class _Pool:
             self._break()
 
     def _assign(self, index: int) -> None:
-        """Give files to idle workers, in order, up to file ``index`` at least."""
-        for worker in self.workers:
-            if self.assigned >= len(self.files):
-                return
-            if worker.file is None and (self.assigned <= index or self.ahead_bytes < WORKER_AHEAD_BYTES):
-                try:
-                    worker.connection.send(self.files[self.assigned])
-                except OSError as e:
-                    raise _WorkerDiedError from e
-                worker.file = self.assigned
-                self.assigned += 1
+        """Give files to workers, in order, up to file ``index`` at least: first to idle ones, then a next
+        file to each."""
+        for queued in range(_QUEUED):
+            for worker in self.workers:
+                if self.assigned >= len(self.files):
+                    return
+                if len(worker.files) == queued and (
+                    self.assigned <= index or self.ahead_bytes < WORKER_AHEAD_BYTES
+                ):
+                    try:
+                        worker.connection.send(self.files[self.assigned])
+                    except OSError as e:
+                        raise _WorkerDiedError from e
+                    worker.files.append(self.assigned)
+                    self.assigned += 1
 
     def _finished(self, index: int) -> None:
-        for worker in self.workers:
-            if worker.file == index:
-                worker.file = None
-        self._assign(index + 1)
+        """File ``index`` is done (its end message read): give out the files after it."""
+        try:
+            self._assign(index + 1)
+        except _WorkerDiedError:
+            self._break()  # the files after this one are parsed here
 
     def _message(self, index: int) -> bytes:
         """The next message about file ``index``, reading what the other workers send meanwhile."""
@@ -181,9 +193,9 @@ class _Pool:
             self.ahead_bytes -= len(message)
             return message
         while True:
-            busy = [w for w in self.workers if w.file is not None]
+            busy = [w for w in self.workers if w.files]
             listening = [
-                w.connection for w in busy if w.file == index or self.ahead_bytes < WORKER_AHEAD_BYTES
+                w.connection for w in busy if w.files[0] == index or self.ahead_bytes < WORKER_AHEAD_BYTES
             ]
             assert listening  # the file's worker is busy until its end message is read
             found = None
@@ -193,10 +205,9 @@ class _Pool:
                     message = worker.connection.recv_bytes()
                 except (EOFError, OSError) as e:
                     raise _WorkerDiedError from e
-                file = worker.file
-                assert file is not None  # only busy workers are listened to
+                file = worker.files[0]  # only busy workers are listened to
                 if message[:1] != _DOCUMENTS:
-                    worker.file = None  # the end of its file: idle until given the next one
+                    worker.files.popleft()  # the end of its file: on to the next one, if given
                 if file == index:
                     found = message
                 else:
