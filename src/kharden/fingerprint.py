@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from hashlib import sha256
 from typing import Any
 
 from . import _pointer
@@ -41,9 +42,14 @@ def fingerprint(rule: str, ref: ObjRef, container: str | None, raw: Mapping[str,
 def fingerprint_of(rule: str, ref: ObjRef, container: str | None, stable: str, instance: str = "") -> str:
     """The fingerprint from a pointer already made stable (see :meth:`kharden.model.Obj.trace`), or from
     a hit's key; ``instance`` tells apart objects of one reference (:func:`object_instances`)."""
-    parts = (rule, ref.group, ref.kind, ref.namespace or "", ref.name, container or "", stable)
-    key = "\0".join((*parts, instance) if instance else parts)
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # "\0".join of rule, group, kind, namespace, name, container, stable (and instance), as one f-string
+    key = (
+        f"{rule}\0{ref.api_version.rpartition('/')[0]}\0{ref.kind}\0{ref.namespace or ''}\0{ref.name}\0"
+        f"{container or ''}\0{stable}"
+    )
+    if instance:
+        key = f"{key}\0{instance}"
+    return sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def object_instances(objects: Iterable[Obj]) -> dict[Obj, str]:

@@ -474,9 +474,10 @@ class Report:
         return dict(counts.most_common())
 
     def counts_by_section(self) -> dict[str, dict[str, int]]:
+        counted = Counter((f.section, f.severity) for f in self.findings if f.suppressed is None)
         sections: dict[str, Counter[Severity]] = {}
-        for f in self.active:
-            sections.setdefault(f.section, Counter())[f.severity] += 1
+        for (section, severity), count in counted.items():  # (not a Counter made per finding)
+            sections.setdefault(section, Counter())[severity] = count
         return {
             name: {s.label: c[s] for s in sorted(Severity, reverse=True)}
             for name, c in sorted(sections.items())

@@ -16,7 +16,7 @@ from .errors import InputError
 from .fingerprint import fingerprint_of
 from .model import Finding, Hit, NotEvaluated, Obj, Unevaluated
 from .rules import Rule
-from .suppress import Policy
+from .suppress import IGNORE_ANNOTATION, Policy
 
 __all__ = ["Judgement", "Runner", "finding", "judge", "template_annotations"]
 
@@ -112,6 +112,9 @@ def finding(
     severity = policy.severity.get(rule.id, hit.severity if hit.severity is not None else rule.severity)
     location, stable = (obj if hit.at is None else hit.at).trace(hit.path)
     print_ = fingerprint_of(rule.id, obj.ref, hit.container, stable if hit.key is None else hit.key, instance)
+    suppressed = None
+    if policy.ignores or policy.baseline is not None or hit.at is not None or _may_ignore(obj, annotations):
+        suppressed = policy.suppression(rule.id, obj, annotations, print_, severity, also=hit.at)
     return Finding(
         rule=rule.id,
         severity=severity,
@@ -123,8 +126,23 @@ def finding(
         message=hit.message,
         remediation=rule.remediation,
         fingerprint=print_,
-        suppressed=policy.suppression(rule.id, obj, annotations, print_, severity, also=hit.at),
+        suppressed=suppressed,
     )
+
+
+def _may_ignore(obj: Obj, annotations: Mapping[str, str]) -> bool:
+    """Whether an ignore annotation may suppress a finding on ``obj`` (``False`` only when neither the
+    object nor its pod template has one, the common case: then the policy need not be asked, when it
+    has no ignores and no baseline either)."""
+    if IGNORE_ANNOTATION in annotations:
+        return True
+    metadata = obj.raw.get("metadata")
+    if metadata is None:
+        return False
+    if type(metadata) is not dict:
+        return True
+    own = metadata.get("annotations")
+    return own is not None and (type(own) is not dict or IGNORE_ANNOTATION in own)
 
 
 def template_annotations(obj: Obj) -> Mapping[str, str]:

@@ -30,6 +30,7 @@ from .model import (
     ErrorRecord,
     Finding,
     NotEvaluated,
+    Obj,
     Report,
     RuleRun,
     Severity,
@@ -343,6 +344,7 @@ def _run_inventory(
     """Run the whole-inventory rules; the IDs of those that could only say what they could not judge
     (they examined nothing: a section of such rules scores n/a, never 100)."""
     undecided: set[str] = set()
+    read: dict[Obj, Mapping[str, str]] = {}  # template annotations by object: read once, not per finding
     for rule in rules:
         found = 0
         for hit in context.answer(rule):
@@ -353,7 +355,10 @@ def _run_inventory(
             found += 1
             if hit.obj is None:  # pragma: no cover - a rule bug, caught by the rule's tests
                 raise ValueError(f"{rule.id}: a whole-inventory hit must name its object")
-            findings.append(runner.finding(rule, hit.obj, hit, template_annotations(hit.obj)))
+            annotations = read.get(hit.obj)
+            if annotations is None:
+                annotations = read[hit.obj] = template_annotations(hit.obj)
+            findings.append(runner.finding(rule, hit.obj, hit, annotations))
         if found:
             undecided.discard(rule.id)
     return undecided

@@ -163,6 +163,9 @@ class Volume:
     source: Mapping[str, Any]
 
 
+_KIND_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
+
+
 @dataclass(frozen=True, slots=True)
 class EffectiveContainer:
     name: str
@@ -193,9 +196,7 @@ class EffectiveContainer:
 
     @property
     def kind_label(self) -> str:
-        return {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}.get(
-            self.list_name, "container"
-        )
+        return _KIND_LABELS.get(self.list_name, "container")
 
     def hit(self, at: Field[Any] | str, message: str, severity: Severity | None = None) -> Hit:
         path = at if isinstance(at, str) else at.path
@@ -325,25 +326,36 @@ class _Reader:
 
     def boolean(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[bool]:
         value = parent.get(key)
-        if value is not None and not isinstance(value, bool):
+        if value is None:
+            return _new(Field, (None, f"{at}/{key}", None))
+        if not isinstance(value, bool):
             raise self.wrong(f"{at}/{key}", "true or false", value)
-        return Field(value, f"{at}/{key}", level if value is not None else None)
+        return _new(Field, (value, f"{at}/{key}", level))
 
     def integer(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[int]:
         value = parent.get(key)
-        if value is not None and not _is_int(value):
+        if value is None:
+            return _new(Field, (None, f"{at}/{key}", None))
+        if not _is_int(value):
             raise self.wrong(f"{at}/{key}", "an integer", value)
-        return Field(value, f"{at}/{key}", level if value is not None else None)
+        return _new(Field, (value, f"{at}/{key}", level))
 
     def string(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
         value = parent.get(key)
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            return _new(Field, (None, f"{at}/{key}", None))
+        if not isinstance(value, str):
             raise self.wrong(f"{at}/{key}", "a string", value)
-        return Field(value, f"{at}/{key}", level if value is not None else None)
+        return _new(Field, (value, f"{at}/{key}", level))
 
 
 FieldReader = _Reader
 """The typed reader, shared by the other analysis readers (RBAC, Services, ServiceAccounts)."""
+
+_new = tuple.__new__
+"""``_new(Field, (value, path, source))`` is ``Field(value, path, source)`` without the named tuple's
+Python-level ``__new__``: the readers make ~65 fields per pod."""
+assert Field._fields == ("value", "path", "source"), "_new makes a Field of exactly these three values"
 
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
 
@@ -397,7 +409,7 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         spec_path=spec_at,
         annotations=annotations,
         containers=containers,
-        **{row.attr: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _POD_SCALARS},
+        **_pod_leaves(read, spec, spec_at, _POD_SCALARS, "attr"),
         run_as_group=pod.fields["runAsGroup"],
         seccomp_profile=pod.own(_SECCOMP),
         supplemental_groups=tuple(Field(g, f"{groups_at}/{i}", "pod") for i, g in enumerate(groups)),
@@ -523,14 +535,13 @@ class _PodLevel:
     def __init__(
         self, read: _Reader, spec: Mapping[str, Any], spec_at: str, annotations: _Annotations
     ) -> None:
-        self.fields = {
-            row.name: _leaf(read, spec, spec_at, row.pod or "", row.type, "pod") for row in _INHERITED
-        }
+        self.fields = _pod_leaves(read, spec, spec_at, _INHERITED, "name")
         self.se_linux_options = _selinux(
             read, read.mapping(spec, spec_at, "securityContext"), f"{spec_at}/securityContext", "pod"
         )
         self.annotations = annotations
         self._own: dict[str, Field[Any]] = {}
+        self._inherited: tuple[Field[Any] | None, ...] | None = None
 
     def own(self, row: PodField) -> Field[Any]:
         """What the pod itself sets for an inherited field: its field, else its legacy annotation
@@ -542,6 +553,16 @@ class _PodLevel:
                 found = _first(found, self.annotations.profile(row.pod_annotation))
             self._own[row.name] = found
         return found
+
+    def inherited(self) -> tuple[Field[Any] | None, ...]:
+        """Per row of ``_CONTAINER_LEAVES``, what a container that sets neither the field nor its legacy
+        annotation inherits from the pod (``None``: nothing), as ``_effective`` decides; once per pod."""
+        if self._inherited is None:
+            self._inherited = tuple(
+                found if row.pod is not None and (found := self.own(row)).source is not None else None
+                for row, *_ in _CONTAINER_LEAVES
+            )
+        return self._inherited
 
 
 _READERS: dict[str, Callable[..., Field[Any]]] = {
@@ -556,12 +577,23 @@ _POD_SCALARS = tuple(row for row in FIELDS if row.container is None and row.type
 _SECCOMP = pod_field("seccompProfile")
 
 
-def _leaf(read: _Reader, root: Mapping[str, Any], at: str, pointer: str, kind: str, level: str) -> Field[Any]:
-    """The typed field at the relative ``pointer`` (``securityContext/runAsUser``) under ``root``."""
-    *parents, key = pointer.split("/")
-    for parent in parents:
-        root, at = read.mapping(root, at, parent), f"{at}/{parent}"
-    return _READERS[kind](read, root, at, key, level)
+def _pod_leaves(
+    read: _Reader, spec: Mapping[str, Any], spec_at: str, rows: tuple[PodField, ...], by: str
+) -> dict[str, Field[Any]]:
+    """``_leaf`` of each row's pod pointer, by the row's ``name`` or ``attr``; each parent mapping
+    (``securityContext``) looked up once, not once per field under it."""
+    found: dict[str, Field[Any]] = {}
+    parents_read: dict[str, tuple[Mapping[str, Any], str]] = {}
+    for row in rows:
+        parents, _, key = (row.pod or "").rpartition("/")
+        parent = parents_read.get(parents)
+        if parent is None:
+            node, at = spec, spec_at
+            for token in parents.split("/") if parents else ():
+                node, at = read.mapping(node, at, token), f"{at}/{token}"
+            parent = parents_read[parents] = (node, at)
+        found[getattr(row, by)] = _READERS[row.type](read, parent[0], parent[1], key, "pod")
+    return found
 
 
 # Per container scalar row: the row, its parent mappings (``securityContext``) as one key and as a path,
@@ -577,35 +609,30 @@ def _container_scalars(
     read: _Reader, raw: Mapping[str, Any], path: str, name: str, pod: _PodLevel
 ) -> dict[str, Field[Any]]:
     """The effective scalar fields of one container, as ``_leaf`` and ``_effective`` of each row give
-    them; each parent mapping is looked up once per container, not once per field under it."""
+    them; each parent mapping is looked up once per container, not once per field under it, and what
+    the pod sets for the inherited rows once per pod (:meth:`_PodLevel.inherited`). (This runs for every
+    field of every container: ``_effective`` is written inline, the reader called only for a set field.)"""
     found: dict[str, Field[Any]] = {}
     parents_read: dict[str, tuple[Mapping[str, Any], str]] = {}
-    for row, parents, chain, key, reader in _CONTAINER_LEAVES:
+    annotations = pod.annotations
+    legacy = bool(annotations.values)
+    for (row, parents, chain, key, reader), inherited in zip(_CONTAINER_LEAVES, pod.inherited(), strict=True):
         parent = parents_read.get(parents)
         if parent is None:
             node, at = raw, path
             for token in chain:
                 node, at = read.mapping(node, at, token), f"{at}/{token}"
             parent = parents_read[parents] = (node, at)
-        found[row.attr] = _effective(row, reader(read, parent[0], parent[1], key, "container"), name, pod)
+        if parent[0].get(key) is not None:  # the container's own field
+            found[row.attr] = reader(read, parent[0], parent[1], key, "container")
+            continue
+        if legacy and row.container_annotation is not None:
+            annotation = annotations.set_profile(row.container_annotation + name)
+            if annotation is not None:
+                found[row.attr] = annotation
+                continue
+        found[row.attr] = inherited or _new(Field, (None, f"{parent[1]}/{key}", None))
     return found
-
-
-def _effective(row: PodField, own: Field[Any], name: str, pod: _PodLevel) -> Field[Any]:
-    """The first set of: the container's field, its legacy annotation, the pod's field and annotation;
-    the container's own field when none is. (``_first`` of the candidates, looked at only as needed:
-    this runs for every field of every container.)"""
-    if own.source is not None:
-        return own
-    if row.container_annotation is not None:
-        annotation = pod.annotations.set_profile(row.container_annotation + name)
-        if annotation is not None:
-            return annotation
-    if row.pod is not None:
-        inherited = pod.own(row)
-        if inherited.source is not None:
-            return inherited
-    return own
 
 
 def _selinux(read: _Reader, sc: Mapping[str, Any], at: str, level: str) -> Field[Mapping[str, Any]]:
@@ -677,11 +704,14 @@ def _port(read: _Reader, at: str, raw: Mapping[str, Any]) -> Port:
 
 
 def _env(read: _Reader, at: str, raw: Mapping[str, Any]) -> EnvVar:
-    name = read.string(raw, at, "name", "container").value or ""
+    name = raw.get("name")
+    if type(name) is not str:  # (the common case without a Field: pods have dozens of variables)
+        name = read.string(raw, at, "name", "container").value or ""
     value = raw.get("value")
     # A number or boolean is still a literal value (the API server would refuse it, but it is written).
-    literal = value is not None and str(value) != "" and not _only_reference(str(value))
-    return EnvVar(name=name, path=f"{at}/value" if literal else at, literal=literal)
+    text = value if type(value) is str else str(value)
+    literal = value is not None and text != "" and ("$" not in text or not _only_reference(text))
+    return EnvVar(name, f"{at}/value" if literal else at, literal)
 
 
 _REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)")

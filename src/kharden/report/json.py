@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring
 from typing import Any
 
 from .. import __version__
-from ..model import Finding, Location, ObjRef, Report, Scorecard
+from ..model import Finding, Location, ObjRef, Report, Scorecard, Severity
 
 __all__ = ["as_dict", "finding_dict", "layout", "render", "scores_dict"]
 
@@ -74,7 +75,7 @@ def _finding_dicts(report: Report) -> Iterator[dict[str, Any]]:
         yield _with_paths(finding_dict(f, fixes.get(f.rule, (False, False))), f, report.attack_paths)
 
 
-def _document(report: Report, findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def _document(report: Report, findings: Iterable[dict[str, Any]] | _FindingLines) -> dict[str, Any]:
     counts = report.counts()
     return {
         "version": SCHEMA_VERSION,
@@ -147,15 +148,16 @@ def pieces(report: Report, size: int = 1 << 20) -> Iterator[str]:
     """
     # The findings are encoded one by one as they are made: a report of 300,000 findings never holds
     # them all as dicts (a kilobyte each), only as the lines of the output.
-    data = _document(report, _finding_dicts(report))
+    data = _document(report, _FindingLines(report))
     parts = ["{\n"]
     held = 0
     for number, (key, value) in enumerate(data.items()):
         parts += [",\n  " if number else "  ", _compact(key), ": "]
-        if isinstance(value, list | Iterator):
+        if isinstance(value, list | Iterator | _FindingLines):
             opening = "[\n    "
+            encode = _compact if not isinstance(value, _FindingLines) else str  # (already encoded)
             for item in value:
-                encoded = _compact(item)
+                encoded = encode(item)
                 parts += [opening, encoded]
                 opening = ",\n    "
                 held += len(encoded)
@@ -192,3 +194,87 @@ def layout(value: Any, items: frozenset[str], indent: str = "") -> str:
 
 def _compact(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+_NULL = "null"
+
+
+def _number(value: int | None) -> str:
+    """``_compact`` of a line or column."""
+    return str(value) if type(value) is int else _compact(value)
+
+
+def _string(value: str | None) -> str:
+    """``_compact`` of a string (or ``None``)."""
+    return encode_basestring(value) if type(value) is str else _compact(value)
+
+
+class _FindingLines:
+    """The findings of a report, each encoded as :func:`_compact` encodes its :func:`finding_dict` (with
+    ``attack_paths``), character for character, at a fraction of the cost.
+
+    A finding dict goes through the C encoder's generic walk (a dict, nested dicts, every key encoded
+    again): on a large report that is most of the JSON time. Here what repeats is encoded once (what a
+    rule's findings share, each object reference, the severities) and per finding only
+    what differs (message, pointer, line, fingerprint). A location with more than file, line, column and
+    path (a rendered object's) takes the generic way.
+    """
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.fixes = {run.rule: run.fix for run in report.rules}
+        self.rules: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+        self.objects: dict[ObjRef, str] = {}
+        self.severities = {s: _compact(s.label) for s in Severity}
+
+    def __iter__(self) -> Iterator[str]:
+        counts = self.report.attack_paths
+        for finding in self.report.findings:
+            yield self.line(finding, counts)
+
+    def line(self, finding: Finding, counts: dict[str, int] | None) -> str:
+        key = (finding.rule, finding.section, finding.title, finding.remediation)
+        parts = self.rules.get(key)
+        if parts is None:
+            parts = self.rules[key] = self._rule_parts(finding)
+        head, middle, remediation, fix = parts
+        ref = finding.object
+        obj = self.objects.get(ref)
+        if obj is None:  # (most objects have a finding or two: encoded without the generic walk)
+            obj = self.objects[ref] = (
+                f'{{"apiVersion": {_string(ref.api_version)}, "kind": {_string(ref.kind)}, "namespace": '
+                f'{_string(ref.namespace)}, "name": {_string(ref.name)}}}'
+            )
+        location = finding.location
+        if (
+            location.template is None
+            and location.renderer is None
+            and location.rendered is None
+            and location.edit is None
+        ):
+            where = (
+                f'{{"file": {_string(location.file)}, "line": {_number(location.line)}, "column": '
+                f'{_number(location.column)}, "path": {_string(location.path)}}}'
+            )
+        else:
+            where = _compact(location_dict(location))
+        suppressed = finding.suppressed
+        quiet = (
+            _NULL if suppressed is None else _compact({"kind": suppressed.kind, "reason": suppressed.reason})
+        )
+        paths = "" if counts is None else f', "attack_paths": {_number(counts.get(finding.fingerprint, 0))}'
+        return (
+            f'{head}{self.severities[finding.severity]}{middle}{obj}, "container": '
+            f'{_string(finding.container)}, "location": {where}, "message": {_string(finding.message)}'
+            f'{remediation}, "fingerprint": {_string(finding.fingerprint)}, "suppressed": {quiet}'
+            f"{fix}{paths}}}"
+        )
+
+    def _rule_parts(self, finding: Finding) -> tuple[str, str, str, str]:
+        fix = self.fixes.get(finding.rule, (False, False))
+        return (
+            f'{{"rule": {_compact(finding.rule)}, "severity": ',
+            f', "section": {_compact(finding.section)}, "title": {_compact(finding.title)}, "object": ',
+            f', "remediation": {_compact(finding.remediation)}',
+            f', "fix": {_compact({"automatic": fix[0], "unsafe": fix[1]})}',
+        )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..analysis.podfields import PodField
@@ -460,6 +461,80 @@ class Any_(Test):  # noqa: N801 - ``Any`` is typing's
         return "(" + " || ".join(t.cel(subject) for t in self.tests) + ")"
 
 
+# ---------------------------------------------------------------------------------------------- compiled
+
+_Check = Callable[[EffectivePod, "EffectiveContainer | None", Any, Any], bool]
+"""``holds(pod, container, item, source)``: :meth:`Test.holds` of the :class:`Subject` of these."""
+
+
+def _compiled(test: Test) -> _Check:
+    """``test.holds`` as a function of the subject's parts, for the scan: what ``Is`` looks up per subject
+    (the row's attribute, the predicate's method, the level it reads) is looked up once here, and no
+    :class:`Subject` is built per container. Tests of other classes are asked through ``holds``."""
+    kind = type(test)
+    if kind is Is:
+        assert isinstance(test, Is)
+        return _compiled_is(test)
+    if kind is All or kind is Any_:
+        assert isinstance(test, All | Any_)
+        checks = tuple(_compiled(t) for t in test.tests)
+        if kind is All:
+
+            def every(pod: EffectivePod, c: EffectiveContainer | None, item: Any, source: Any) -> bool:
+                for check in checks:  # noqa: SIM110 - a loop: all() of a generator costs more, per container
+                    if not check(pod, c, item, source):
+                        return False
+                return True
+
+            return every
+
+        def some(pod: EffectivePod, c: EffectiveContainer | None, item: Any, source: Any) -> bool:
+            for check in checks:  # noqa: SIM110 - as above
+                if check(pod, c, item, source):
+                    return True
+            return False
+
+        return some
+
+    def generic(pod: EffectivePod, c: EffectiveContainer | None, item: Any, source: Any) -> bool:
+        return test.holds(Subject(pod, c, item, source))
+
+    return generic
+
+
+def _compiled_is(test: Is) -> _Check:
+    py, unset, own, row = test.pred.py, test.unset, test.own, test.row
+    if row is None:
+
+        def of_item(pod: EffectivePod, c: EffectiveContainer | None, item: Any, source: Any) -> bool:
+            return py(item)
+
+        return of_item
+    attr, per_container = row.attr, row.container is not None
+
+    def of_field(pod: EffectivePod, c: EffectiveContainer | None, item: Any, source: Any) -> bool:
+        if c is not None and per_container:
+            found = getattr(c, attr)
+            if own and found.source != "container":
+                return unset
+        else:
+            found = getattr(pod, attr)
+        if type(found) is tuple:  # capabilities.add, supplementalGroups: a Field per item
+            return py(tuple(f.value for f in found))
+        return py(found.value) if found.source is not None else unset
+
+    return of_field
+
+
+def _field_at(row: PodField, pod: EffectivePod, owner: EffectiveContainer | None) -> Field[Any]:
+    """The field a hit points at: ``Is(row, ...).field_of`` of the owner's subject."""
+    if owner is not None and row.container is not None:
+        found: Field[Any] = getattr(owner, row.attr)
+    else:
+        found = getattr(pod, row.attr)
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- constraints
 
 
@@ -528,34 +603,43 @@ class Constraint:
         leaves = list(self.test.leaves())
         return leaves[0].row if len(leaves) == 1 else None
 
-    def violations(self, pod: EffectivePod) -> Iterator[Violation]:
+    @cached_property
+    def _check(self) -> tuple[_Check, PodField | None]:
+        """The compiled test and the field hits point at, made once per constraint (the scan asks for
+        them per pod)."""
+        return _compiled(self.test), self._at()
+
+    def violations(self, pod: EffectivePod) -> list[Violation]:
+        """The subjects of ``pod`` that fail the constraint, in container order (a list, not a generator:
+        most constraints find nothing, and a generator costs more to make and finish than a list)."""
         if self.linux_only and pod.is_windows:
-            return
+            return []
+        holds, at = self._check
         owners: Sequence[EffectiveContainer | None] = pod.containers if self.containers else (None,)
+        found: list[Violation] = []
         if self.items is not None:
+            items = self.items
             for owner in owners:
                 holder = owner if owner is not None else pod
-                for item in getattr(holder, self.items.attr):
-                    value, found = _item_field(self.items, item)
-                    if not self.test.holds(Subject(pod, owner, value, item)):
-                        yield Violation(self, pod, found, (owner,) if owner else (), item)
-            return
-        at = self._at()
+                for item in getattr(holder, items.attr):
+                    value, field_ = _item_field(items, item)
+                    if not holds(pod, owner, value, item):
+                        found.append(Violation(self, pod, field_, (owner,) if owner else (), item))
+            return found
         assert at is not None, "a constraint over several fields names the field its hits point at"
         groups: dict[str, tuple[Field[Any], list[EffectiveContainer]]] = {}
         for owner in owners:
-            subject = Subject(pod, owner)
-            if self.test.holds(subject):
+            if holds(pod, owner, None, None):
                 continue
-            found = Is(at, Eq(None)).field_of(subject)
+            field_ = _field_at(at, pod, owner)
             if owner is None:
-                yield Violation(self, pod, found)
+                found.append(Violation(self, pod, field_))
             elif self.group:
-                groups.setdefault(found.path, (found, []))[1].append(owner)
+                groups.setdefault(field_.path, (field_, []))[1].append(owner)
             else:
-                yield Violation(self, pod, found, (owner,))
-        for found, members in groups.values():
-            yield Violation(self, pod, found, tuple(members))
+                found.append(Violation(self, pod, field_, (owner,)))
+        found += [Violation(self, pod, field_, tuple(members)) for field_, members in groups.values()]
+        return found
 
     def failing(self, violation: Violation) -> list[tuple[Subject, list[Is]]]:
         """Per subject of a violation, the test leaves to fix."""
@@ -608,11 +692,9 @@ def rule_cel(constraints: Sequence[Constraint], roots: CelRoots | None = None) -
     return " && ".join(f"({c.cel(roots)})" for c in constraints)
 
 
-def hits(constraints: Sequence[Constraint], pod: EffectivePod) -> Iterator[Hit]:
+def hits(constraints: Sequence[Constraint], pod: EffectivePod) -> list[Hit]:
     """The Python check of a rule: a hit per violation, constraint by constraint."""
-    for constraint in constraints:
-        for violation in constraint.violations(pod):
-            yield violation.hit()
+    return [violation.hit() for constraint in constraints for violation in constraint.violations(pod)]
 
 
 def row(name: str) -> PodField:

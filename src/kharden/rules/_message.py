@@ -16,8 +16,9 @@ order (containers, init containers, ephemeral containers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..analysis.podfields import PodField
@@ -29,6 +30,8 @@ from ._constraint import (
     Test,
     Violation,
     _CelSubject,
+    _Check,
+    _compiled,
     _has_path,
     cel_literal,
     field_candidates,
@@ -244,8 +247,13 @@ class Holds(Cond):
 
     test: Test
 
+    @cached_property
+    def _check(self) -> _Check:
+        return _compiled(self.test)
+
     def py(self, v: Violation) -> bool:
-        return self.test.holds(v.subjects[0])
+        # ``test.holds`` of ``v.subjects[0]``, compiled once
+        return self._check(v.pod, v.containers[0] if v.containers else None, v.item, None)
 
     def cel(self, m: _Cel) -> str:
         return self.test.cel(_CelSubject(m.roots, m.container))
@@ -269,10 +277,27 @@ class If(Part):
     otherwise: tuple[Part, ...] = ()
 
     def py(self, v: Violation) -> str:
-        return "".join(p.py(v) for p in (self.then if self.cond.py(v) else self.otherwise))
+        then, otherwise = self._pieces
+        return _render(then if self.cond.py(v) else otherwise, v)
+
+    @cached_property
+    def _pieces(self) -> tuple[_Pieces, _Pieces]:
+        return _pieces(self.then), _pieces(self.otherwise)
 
     def cel(self, m: _Cel) -> str:
         return f"({self.cond.cel(m)} ? {_concat(self.then, m)} : {_concat(self.otherwise, m)})"
+
+
+_Pieces = tuple[str | Callable[[Violation], str], ...]
+
+
+def _pieces(parts: Sequence[Part]) -> _Pieces:
+    """Parts as the scan renders them: text as is, the others' ``py`` looked up once, not per hit."""
+    return tuple(p.text if type(p) is Text else p.py for p in parts)
+
+
+def _render(pieces: _Pieces, v: Violation) -> str:
+    return "".join([piece if isinstance(piece, str) else piece(v) for piece in pieces])
 
 
 def _concat(parts: Sequence[Part], m: _Cel) -> str:
@@ -319,9 +344,10 @@ class Message:
         self.tail = self.parts[1:] if self.who else self.parts
         if any(p is WHO for p in self.tail):
             raise ValueError("WHO comes first in a message")
+        self._pieces = _pieces(self.parts)
 
     def __call__(self, v: Violation) -> str:
-        return "".join(p.py(v) for p in self.parts)
+        return _render(self._pieces, v)
 
     def tail_cel(self, m: _Cel) -> str:
         return _concat(self.tail, m)
