@@ -87,7 +87,7 @@ def trace(root: Any, pointer: str, positions: Positions | Walker | None) -> tupl
     found: int | None = None
     node = root
     escaped = "~" not in pointer
-    tokens = (pointer[1:].split("/") if escaped else split(pointer)) if pointer else []
+    tokens = split(pointer)
     stable: list[str] = []
     present = True
     for token in tokens:
@@ -128,7 +128,7 @@ def trace_packed(root: Any, pointer: str, packed: Sequence[int], offset: int) ->
     found: int | None = None
     node = root
     escaped = "~" not in pointer
-    tokens = (pointer[1:].split("/") if escaped else split(pointer)) if pointer else []
+    tokens = split(pointer)
     stable: list[str] = []
     present = True
     last = len(tokens) - 1
