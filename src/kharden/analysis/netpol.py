@@ -63,7 +63,7 @@ from ._netsets import (
     AddressSet,
     PortSet,
 )
-from .podspec import TEMPLATE_KINDS, EffectivePod
+from .podspec import TEMPLATE_KINDS, EffectivePod, named_ports
 from .selectors import EVERYTHING, LabelSelector, Requirement
 from .services import Service, ServicePort
 
@@ -690,7 +690,7 @@ def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[N
         namespace = pod.obj.ref.namespace or "default"
         labels = dict(pod.labels)
         host_network = pod.host_network.value is True
-        named = _named_ports(pod)
+        named = named_ports(pod)
         key = (namespace, frozenset(labels.items()), host_network, frozenset(named.items()))
         if key not in groups:
             groups[key] = []
@@ -715,13 +715,3 @@ def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[N
         classes.append(PodClass(len(classes), namespace, labels, host_network, named, ports_key, groups[key]))
     classes.append(PodClass(len(classes), OUTSIDE, {}, False, None, _UNKNOWN_NAMES))
     return Network(namespaces, classes, policies, inventory), errors
-
-
-def _named_ports(pod: EffectivePod) -> dict[tuple[str, str], int]:
-    """Named container ports (containers, and sidecar initContainers that declare ports)."""
-    named: dict[tuple[str, str], int] = {}
-    for container in pod.containers:
-        for port in container.ports:
-            if port.name and port.container_port:
-                named.setdefault((port.name, port.protocol), port.container_port)
-    return named
