@@ -12,11 +12,12 @@ import pytest
 from kharden.analysis.podspec import (
     _TEMPLATE,
     EffectivePod,
+    _Env,
     _LazyPod,
     _light_pod,
     _pod_fields,
     _StringValues,
-    _Untyped,
+    _Volume,
     effective_pod,
     named_ports,
 )
@@ -42,8 +43,10 @@ def _full(schema: Any, rng: random.Random) -> Any:
         return {"role": "db"}
     if schema is dict:
         return {"a": "b", "c": 1}
-    if schema is _Untyped:
-        return rng.choice([None, "x", "$(A)", 3, [1]])
+    if schema is _Volume:
+        return {"name": rng.choice(["v", None]), rng.choice(["emptyDir", "hostPath"]): {"path": "/"}}
+    if schema is _Env:
+        return {"name": rng.choice(["A", None]), "value": rng.choice([None, "x", "$(A)", 3, [1]])}
     return {bool: rng.choice([True, False]), int: rng.randint(0, 3), str: rng.choice(["", "x", "TCP"])}[
         schema
     ]
@@ -185,6 +188,8 @@ def test_every_field_the_pod_builder_reads_has_its_type_checked() -> None:
             schema = schema[0] if step == "[]" else schema[step]
         if schema is dict or schema is _StringValues:
             continue  # read whole (labels, annotations, seLinuxOptions, nodeSelector)
+        if schema is _Env and key in ("name", "value"):
+            continue  # a variable's value is read whatever its type
         if at == ("spec", "volumes", "[]"):
             continue  # a volume's source: its one other key, whatever it is, and not typed (else {})
         assert key in schema, (at, key)

@@ -459,8 +459,12 @@ class _StringValues:
     """A mapping of string keys to string values (``nodeSelector``)."""
 
 
-class _Untyped:
-    """A value read whatever its type (an environment variable's ``value``)."""
+class _Env:
+    """An environment variable: a string ``name`` (its ``value`` is read whatever its type)."""
+
+
+class _Volume:
+    """A volume: string keys (its source's becomes part of a pointer), and a string ``name``."""
 
 
 _SECURITY_CONTEXT: dict[str, Any] = {
@@ -484,7 +488,7 @@ _CONTAINER: dict[str, Any] = {
         "capabilities": {"add": [str], "drop": [str]},
     },
     "ports": [{"containerPort": int, "hostPort": int, "protocol": str, "name": str}],
-    "env": [{"name": str, "value": _Untyped}],
+    "env": [_Env],
     "command": [str],
     "args": [str],
 }
@@ -508,7 +512,7 @@ _TEMPLATE: dict[str, Any] = {
         "serviceAccountName": str,
         "serviceAccount": str,
         "os": {"name": str},
-        "volumes": [{"name": str}],
+        "volumes": [_Volume],
         "tolerations": [{"key": str, "operator": str, "value": str, "effect": str}],
         "nodeSelector": _StringValues,
         "affinity": {
@@ -520,31 +524,54 @@ _TEMPLATE: dict[str, Any] = {
     },
 }
 """What ``_pod_fields`` reads of a pod template, with the type it insists on: a type (``int``: not a
-boolean), a mapping of the keys read (other keys are not read; all keys must be strings), or a list of
-items (never null). ``None`` is allowed for every key: it reads as unset."""
+boolean), a mark (``_MARKS``, ``_StringValues``, ``_Env``, ``_Volume``), a mapping of the keys read
+(others are not read), or a list of items (never null). ``None`` is allowed for every key: it reads as
+unset."""
 
 
-def _fits(value: Any, schema: Any) -> bool:
-    """Whether ``value`` (not ``None``) has the types ``schema`` asks (conservatively: exact types)."""
-    kind = type(schema)
-    if kind is dict:
-        if type(value) is not dict:
-            return False
-        for key, item in value.items():
-            if type(key) is not str:
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether the mapping ``value`` has the types ``schema`` asks (conservatively: exact types). Only the
+    keys ``schema`` names are looked at (a pod template's probes, resources and mounts are not read)."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        inner = schema.get(key)
+        if inner is None or item is None:
+            continue
+        if type(inner) is dict:
+            if not _fits(item, inner):
                 return False
-            inner = schema.get(key)
-            if inner is not None and item is not None and not _fits(item, inner):
+        elif type(inner) is list:
+            if type(item) is not list:
                 return False
-        return True
-    if kind is list:
-        if type(value) is not list:
+            inner = inner[0]
+            if type(inner) is dict:
+                if not all(_fits(x, inner) for x in item):
+                    return False
+            elif not _all_marked(item, inner):
+                return False
+        elif type(item) is not inner and not _all_marked([item], inner):
             return False
-        inner = schema[0]
-        return all(item is not None and _fits(item, inner) for item in value)
-    if schema is _StringValues:
-        return type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items())
-    return schema is _Untyped or type(value) is schema
+    return True
+
+
+_NAME_TYPES = (str, type(None))
+
+
+def _all_marked(items: list[Any], mark: type) -> bool:
+    """Whether every item (``None`` is not one) is what ``mark``, a type or a mark of ``_TEMPLATE``, asks."""
+    if mark is _Env:  # (a container has dozens of variables: one pass, no call per item)
+        return all(type(x) is dict and type(x.get("name")) in _NAME_TYPES for x in items)
+    if mark is _StringValues:
+        return all(
+            type(x) is dict and all(type(k) is str and type(v) is str for k, v in x.items()) for x in items
+        )
+    if mark is _Volume:  # its source is its first key other than name, which becomes part of a pointer
+        return all(
+            type(x) is dict and all(type(k) is str for k in x) and type(x.get("name")) in _NAME_TYPES
+            for x in items
+        )
+    return all(type(x) is mark for x in items)
 
 
 class _LazyPod(EffectivePod):
