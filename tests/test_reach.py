@@ -17,7 +17,7 @@ from kharden.analysis._netsets import AddressSet
 from kharden.analysis.netpol import External
 from kharden.cli import main
 from kharden.errors import InputError
-from kharden.report.reach import _matrix_parts, matrix_json
+from kharden.report.reach import _Cells, _matrix_parts, matrix_json
 
 CLUSTER = """\
 apiVersion: v1
@@ -375,3 +375,32 @@ def test_matrix_json_of_random_rows_is_json_dumps_of_their_cells(seed: int) -> N
     cells = json.dumps(m.cells, separators=(",", ":")).encode()
     assert b"".join(matrix_json(m, [])) == expected.replace(b'"matrix":{}', b'"matrix":' + cells)
     assert _matrix_parts({}, rows, {}) is not None
+
+
+@pytest.mark.parametrize("width", [1, 63, 64, 65, 200, 1000])
+def test_row_cells_by_blocks_are_the_columns_picked_one_by_one(width: int) -> None:
+    """Blocks written once and looked up, and rows written whole once blocks rarely repeat, give the cells of
+    every column in turn."""
+    rng = random.Random(width)  # noqa: S311 - a seeded, repeatable test input
+    names = [f"ns-{i}" for i in range(width)]
+    groups = [rng.getrandbits(width) for _ in range(4)]
+    unions = []  # rows that are unions of a few groups: blocks repeat
+    for _ in range(300):
+        some = 0
+        for group in rng.sample(groups, rng.randint(0, 3)):
+            some |= group
+        unions.append((some, some & rng.choice([0, -1, groups[0], rng.getrandbits(width)])))
+    scattered = [
+        (some, some & rng.getrandbits(width)) for some in (rng.getrandbits(width) for _ in range(300))
+    ]
+    for rows, direct in ((unions, False), (scattered, width >= 1000), (unions + scattered, False)):
+        writer = _Cells.of(names)
+        assert writer is not None
+        for some, fully in rows:
+            cells = [
+                f'"{name}":"{"all" if fully >> i & 1 else "some"}"'
+                for i, name in enumerate(names)
+                if some >> i & 1
+            ]
+            assert writer.cells(some & ~fully, fully) == ",".join(cells).encode()
+        assert writer.direct == direct  # (narrow rows never write enough blocks to decide)
