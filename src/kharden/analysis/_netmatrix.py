@@ -119,6 +119,7 @@ class _Computation:
         self._ns_bits: dict[int, int] = {}
         self._ns_list: dict[int, tuple[int, ...]] = {}
         self.groups: dict[int, int] = {}  # ports_key -> classes with that named-port map
+        self._levels: dict[tuple[int, ...], tuple[str | None, ...]] = {}  # by egress policies (ids)
         self.named: dict[int, PodClass] = {}
         for cls in network.classes:
             self.groups[cls.ports_key] = self.groups.get(cls.ports_key, 0) | 1 << cls.index
@@ -281,10 +282,12 @@ class _Computation:
         if not externals:
             return {}
         levels: dict[str, list[str | None]] = {e.name: [] for e in externals}
-        for index in bit_indexes(self.masks[ns]):
-            cls = self.net.classes[index]
-            for external in externals:
-                levels[external.name].append(self.external_level(cls, external.addresses))
+        mask = self.masks[ns]
+        low = (mask & -mask).bit_length() - 1  # (its classes' bits sit thousands up: read them from there)
+        for index in bit_indexes(mask >> low) if mask else ():
+            known = self._external_levels(self.net.classes[low + index], externals)
+            for external, level in zip(externals, known, strict=True):
+                levels[external.name].append(level)
         row = {}
         for name, found in levels.items():
             if all(level == ALL for level in found):
@@ -292,6 +295,17 @@ class _Computation:
             elif any(found):
                 row[name] = SOME
         return row
+
+    def _external_levels(self, cls: PodClass, externals: tuple[External, ...]) -> tuple[str | None, ...]:
+        """:meth:`external_level` of each external; the same for the classes under the same egress policies
+        (tens of policies each, asked for every class of a large cluster), so worked out once for them."""
+        if cls.outside or cls.host_network or not self.net.isolated(cls, EGRESS):
+            return (ALL,) * len(externals)
+        key = tuple(map(id, cls.egress_policies))
+        found = self._levels.get(key)
+        if found is None:
+            found = self._levels[key] = tuple(self.external_level(cls, e.addresses) for e in externals)
+        return found
 
     def external_level(self, cls: PodClass, target: AddressSet) -> str | None:
         if cls.outside or cls.host_network or not self.net.isolated(cls, EGRESS):
