@@ -135,6 +135,7 @@ class PodClass:
     ingress_policies: list[Policy] = field(default_factory=list)
     egress_policies: list[Policy] = field(default_factory=list)
     _refs: list[tuple[str, str]] | None = None
+    _firsts: list[tuple[tuple[str, str], EffectivePod]] | None = None
 
     @property
     def outside(self) -> bool:
@@ -152,6 +153,16 @@ class PodClass:
         if self._refs is None:
             self._refs = list(dict.fromkeys(workload_ref(pod.obj) for pod in self.pods))
         return self._refs
+
+    def first_pods(self) -> list[tuple[tuple[str, str], EffectivePod]]:
+        """``(kind, name)`` of each workload of the class and its first pod, in scan order (made once per
+        class: each network rule asks)."""
+        if self._firsts is None:
+            firsts: dict[tuple[str, str], EffectivePod] = {}
+            for pod in self.pods:
+                firsts.setdefault(workload_ref(pod.obj), pod)
+            self._firsts = list(firsts.items())
+        return self._firsts
 
     def __str__(self) -> str:
         if self.outside:
