@@ -120,6 +120,7 @@ class _Computation:
         self._ns_list: dict[int, tuple[int, ...]] = {}
         self.groups: dict[int, int] = {}  # ports_key -> classes with that named-port map
         self._levels: dict[tuple[int, ...], tuple[str | None, ...]] = {}  # by egress policies (ids)
+        self._fully_by: dict[tuple[str | int, ...], int] = {}  # by direction and policies (ids)
         self.named: dict[int, PodClass] = {}
         for cls in network.classes:
             self.groups[cls.ports_key] = self.groups.get(cls.ports_key, 0) | 1 << cls.index
@@ -270,11 +271,16 @@ class _Computation:
         """The classes ``cls`` exchanges traffic with on every port, as far as its own policies go."""
         if cls.outside or cls.host_network or not self.net.isolated(cls, direction):
             return self.net.all_bits
-        found = 0
-        for policy in cls.policies(direction):
-            for rule in policy.rules(direction):
-                if rule.fixed_ports is not None and rule.fixed_ports.is_all:
-                    found |= rule.classes
+        policies = cls.policies(direction)
+        key: tuple[str | int, ...] = (direction, *map(id, policies))  # (shared by classes under them)
+        found = self._fully_by.get(key)
+        if found is None:
+            found = 0
+            for policy in policies:
+                for rule in policy.rules(direction):
+                    if rule.fixed_ports is not None and rule.fixed_ports.is_all:
+                        found |= rule.classes
+            self._fully_by[key] = found
         return found
 
     def external_row(self, ns: int, externals: tuple[External, ...]) -> dict[str, str]:
