@@ -87,6 +87,9 @@ def _same_as_built_whole(obj: Obj, path: str) -> None:
         return
     pod = effective_pod(obj, path)
     assert named_ports(pod) == named_ports(whole)
+    assert pod == whole
+    assert whole == pod
+    assert effective_pod(obj, path) == pod
     for name in _FIELDS:
         assert getattr(pod, name) == getattr(whole, name), name
 

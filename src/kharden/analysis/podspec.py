@@ -581,6 +581,14 @@ class _LazyPod(EffectivePod):
     __slots__ = ("named_ports",)
     named_ports: dict[tuple[str, str], int]
 
+    def __eq__(self, other: object) -> bool:
+        # As two EffectivePods compare (the dataclass's __eq__ compares only pods of one class).
+        if not isinstance(other, EffectivePod):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
+
+    __hash__ = EffectivePod.__hash__
+
     def __getattr__(self, name: str) -> Any:
         # Called only for a field not set yet (a slot never assigned): build them all now, once.
         if name not in _LAZY_FIELDS:
@@ -591,8 +599,9 @@ class _LazyPod(EffectivePod):
         return object.__getattribute__(self, name)
 
 
+_FIELDS = tuple(EffectivePod.__dataclass_fields__)
 _LIGHT_FIELDS = frozenset({"obj", "template_path", "labels", "host_network"})
-_LAZY_FIELDS = frozenset(EffectivePod.__dataclass_fields__) - _LIGHT_FIELDS
+_LAZY_FIELDS = frozenset(_FIELDS) - _LIGHT_FIELDS
 
 
 def _light_pod(obj: Obj, template_path: str) -> EffectivePod | None:
