@@ -1,5 +1,5 @@
-"""The classes each policy selects, and the policies of each class, read off bit sets shifted down to the
-policy's namespace, are those of the whole bit sets."""
+"""The classes each policy selects, the policies of each class and whether it is isolated, read off bit sets
+shifted down or off bytes per class, are those of the whole bit sets."""
 
 from __future__ import annotations
 
@@ -20,3 +20,14 @@ def test_classes_of_policies_and_policies_of_classes_are_the_set_bits(seed: int)
         for direction in (INGRESS, EGRESS):
             expected = [p for p in net.policies if p.selected >> cls.index & 1 and direction in p.types]
             assert cls.policies(direction) == expected
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_isolated_classes_are_the_set_bits(seed: int) -> None:
+    net, _ = build(*random_cluster(seed))
+    for direction in (INGRESS, EGRESS):
+        bits = net.isolated_bits[direction]
+        assert [net.isolated(c, direction) for c in net.classes] == [
+            bool(bits >> c.index & 1) for c in net.classes
+        ]
+        assert net.uncovered(direction) == [c for c in net.classes[:-1] if not bits >> c.index & 1]

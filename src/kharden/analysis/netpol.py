@@ -333,6 +333,9 @@ class Network:
         self.isolated_bits = {INGRESS: 0, EGRESS: 0}
         for policy in self.policies:
             self._compile(policy)
+        # Whether each class is isolated, one byte per class: shifting a bit set of tens of thousands of
+        # classes down to one class's bit costs the whole width, and rules ask it of every class.
+        self._isolated = {d: bit_flags(bits) for d, bits in self.isolated_bits.items()}
 
     # -- building ------------------------------------------------------------------------------
 
@@ -412,7 +415,8 @@ class Network:
         return found
 
     def isolated(self, cls: PodClass, direction: str) -> bool:
-        return bool(self.isolated_bits[direction] >> cls.index & 1)
+        flags = self._isolated[direction]
+        return cls.index < len(flags) and flags[cls.index] == 1
 
     def side(self, direction: str, subject: Endpoint, other: Endpoint) -> Side:
         """How ``subject``'s policies treat traffic with ``other``.
@@ -493,8 +497,7 @@ class Network:
 
     def uncovered(self, direction: str) -> list[PodClass]:
         """Pods of the scan that no policy isolates in ``direction`` (hostNetwork pods included)."""
-        isolated = self.isolated_bits[direction]
-        return [c for c in self.classes[:-1] if not isolated >> c.index & 1]
+        return [c for c in self.classes[:-1] if not self.isolated(c, direction)]
 
     def rules(self, direction: str) -> Iterator[Rule]:
         """Rules of ``direction`` whose policy isolates that direction of at least one pod."""
