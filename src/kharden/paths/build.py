@@ -42,7 +42,7 @@ from ..rules import Rule
 from ..rules import get as get_rule
 from .escape import escapes
 from .graph import AttackGraph
-from .model import Edge, Evidence, Vertex, locating
+from .model import Edge, Evidence, FindingKey, Vertex, locating
 from .netview import NetView
 from .placement import ANY_NODE, Placement
 from .rbacview import (
@@ -104,6 +104,10 @@ _POD_CREATING_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 _KUBELET_CREDENTIALS = "the kubelet's credentials may request a token for the ServiceAccount of its pods"
 _LATERAL = "reaches the workload's pods over the network (assumed exploitable)"
 _LONG_LIVED_FIX = "delete the long-lived token Secret (pods get short-lived tokens from the TokenRequest API)"
+_HOLDING = frozenset({"token", "escape"})
+"""The kinds of step that make a workload worth reaching over the network (its token, its node)."""
+_Step = tuple[str, str, str, tuple[Evidence, ...]]
+"""A step from a vertex given elsewhere: its target, kind, summary and facts."""
 _EVERY_INTERFACE = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - addresses etcd listens on, read
 
 
@@ -114,9 +118,16 @@ class _Builder:
         self.counting = not locating()
         """The graph serves only to count the attack paths through each finding (see ``counting_only``)."""
         self.graph = AttackGraph(counting=self.counting)
-        self._facts: dict[tuple[Evidence, ...], tuple[Evidence, ...]] | None = {} if self.counting else None
-        """While only counting: each distinct tuple of facts, kept once (a large cluster's half a million
-        steps rest on ten thousand)."""
+        self._findings: dict[tuple[Evidence, ...], tuple[FindingKey, ...]] | None = (
+            {} if self.counting else None
+        )
+        """While only counting: each distinct tuple of facts -> the findings it is, worked out once and
+        kept as one object per distinct tuple of findings (a large cluster's half a million steps rest on
+        ten thousand tuples of facts)."""
+        self._holding: dict[str, list[str]] = {}
+        """Vertex -> the targets of its ``token`` and ``escape`` steps (what :meth:`_valuable` reads; a
+        counting graph keeps no step's kind)."""
+        self._interned: dict[tuple[FindingKey, ...], tuple[FindingKey, ...]] = {}
         self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
         self.placement = Placement(context, self.pods)
         self.rbac = RbacView(context.rbac)
@@ -130,7 +141,7 @@ class _Builder:
         self.pod_of: dict[str, EffectivePod] = {}
         self.tokens: dict[int, tuple[str, Evidence]] = {}
         """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
-        self._recording: tuple[str, list[Edge]] | None = None
+        self._recording: tuple[str, list[_Step]] | None = None
         """While set: a vertex, and the steps from it that :meth:`_edge` is asked for (in order)."""
 
     def build(self) -> AttackGraph:
@@ -154,12 +165,23 @@ class _Builder:
         self, source: str, target: str, kind: str, summary: str, evidence: Iterable[Evidence] = ()
     ) -> None:
         facts = tuple(evidence)
-        if self._facts is not None:
-            facts = self._facts.setdefault(facts, facts)
-        edge = Edge(source, target, kind, summary, facts)
         if self._recording is not None and source == self._recording[0]:
-            self._recording[1].append(edge)  # before add_edge: a step onto itself is another's step
-        self.graph.add_edge(edge)
+            # Before it is added: a step onto itself is dropped, but it is another account's step.
+            self._recording[1].append((target, kind, summary, facts))
+        self._step(source, target, kind, summary, facts)
+
+    def _step(self, source: str, target: str, kind: str, summary: str, facts: tuple[Evidence, ...]) -> None:
+        if kind in _HOLDING and source != target:
+            self._holding.setdefault(source, []).append(target)
+        known = self._findings
+        if known is None:
+            self.graph.add_edge(Edge(source, target, kind, summary, facts))
+            return
+        findings = known.get(facts)
+        if findings is None:
+            found = tuple(dict.fromkeys(key for fact in facts for key in fact.counted))
+            findings = known[facts] = self._interned.setdefault(found, found)
+        self.graph.add_counted(source, target, findings)
 
     def _goals(self) -> None:
         labels = {
@@ -309,7 +331,7 @@ class _Builder:
         """
         superusers = self._superuser_users()
         for namespace, accounts in sorted(self.accounts.items()):
-            grouped: list[Edge] | None = None
+            grouped: list[_Step] | None = None
             for name, vertex in sorted(accounts.items()):
                 subject = Subject.service_account(namespace, name)
                 if self.rbac.named(subject):
@@ -320,8 +342,8 @@ class _Builder:
                     grouped = self._recording[1]
                     self._recording = None
                 else:
-                    for edge in grouped:
-                        self.graph.add_edge(Edge(vertex, edge.target, edge.kind, edge.summary, edge.evidence))
+                    for target, kind, summary, facts in grouped:
+                        self._step(vertex, target, kind, summary, facts)
 
     def _superuser_users(self) -> set[str]:
         """Users RBAC makes cluster-admin by name: impersonating one of them is being cluster-admin."""
@@ -855,14 +877,9 @@ class _Builder:
         goals = {v.id for v in graph.vertices.values() if v.goal is not None}
         leading = graph.steps_to(goals)
         return {
-            vertex.id
-            for vertex in graph.vertices.values()
-            if vertex.kind == "workload"
-            and any(
-                edge.kind in {"token", "escape"} and edge.target in leading
-                for target in graph.succ.get(vertex.id, ())
-                for edge in graph.steps[(vertex.id, target)]
-            )
+            vertex
+            for vertex, targets in self._holding.items()
+            if graph.vertices[vertex].kind == "workload" and any(target in leading for target in targets)
         }
 
     # -- helpers -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..model import Finding, ObjRef
 from .build import build_graph
 from .entries import add_entries
 from .graph import AttackGraph
-from .model import GOALS, Edge, FindingKey, counting_only
+from .model import GOALS, FindingKey, counting_only
 
 __all__ = ["Index", "on_paths", "pairs_through"]
 
@@ -38,8 +38,8 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
     """
     bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
     index: Index = {}
-    counted: dict[tuple[str, str], tuple[FindingKey, ...]] = {}
-    after = graph.succ
+    onward = graph.onward()
+    nowhere: dict[str, tuple[FindingKey, ...]] = {}
     for goal in goals:
         targets = graph.goal_vertices(goal)
         if not targets:
@@ -52,26 +52,17 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
         for steps in range(max(by_distance, default=0), 0, -1):
             for vertex in by_distance.get(steps, ()):
                 entries = reached[vertex]
-                for target in after.get(vertex, ()):
+                for target, found in onward.get(vertex, nowhere).items():
                     if distance.get(target) != steps - 1:
                         continue
                     if target not in reached:
                         reached[target] = 0
                         by_distance.setdefault(steps - 1, []).append(target)
                     reached[target] |= entries
-                    pair = (vertex, target)
-                    found = counted.get(pair)
-                    if found is None:
-                        found = counted[pair] = _counted(graph.steps[pair])
                     for rule, obj, path in found:
                         fields = index.setdefault((rule, obj), {}).setdefault(path, {})
                         fields[goal] = fields.get(goal, 0) | entries
     return index
-
-
-def _counted(edges: list[Edge]) -> tuple[FindingKey, ...]:
-    """The findings the steps between two vertices rest on, each once (asked once per pair, not per goal)."""
-    return tuple(dict.fromkeys(key for edge in edges for fact in edge.evidence for key in fact.counted))
 
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
