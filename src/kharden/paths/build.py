@@ -136,6 +136,9 @@ class _Builder:
         """Namespace -> ServiceAccount name -> vertex."""
         self.workloads: dict[str, list[tuple[EffectivePod, str]]] = {}
         """Namespace -> (pod, vertex) of its workloads."""
+        self._workload_names: dict[str, dict[str, list[tuple[int, str]]]] = {}
+        """Namespace -> workload name -> (position in ``workloads[namespace]``, vertex): what a permission
+        limited to some names reaches, without walking every workload of each namespace."""
         self.by_class: dict[int, list[str]] = {}
         """Network class index -> vertices of its workloads."""
         self.pod_of: dict[str, EffectivePod] = {}
@@ -301,7 +304,10 @@ class _Builder:
             vertex = self._vertex(
                 Vertex(workload_id(pod.obj), "workload", str(pod.obj.ref), pod.obj.ref, namespace=namespace)
             )
-            self.workloads.setdefault(namespace, []).append((pod, vertex))
+            workloads = self.workloads.setdefault(namespace, [])
+            named = self._workload_names.setdefault(namespace, {}).setdefault(pod.obj.ref.name, [])
+            named.append((len(workloads), vertex))
+            workloads.append((pod, vertex))
             self.pod_of[vertex] = pod
             workload = accounts.get(id(pod))
             account = self._account(namespace, workload.account.name if workload else "default")
@@ -480,6 +486,7 @@ class _Builder:
             (escalators, (cluster_roles, roles), "grants itself"),
         ):
             cluster_write, namespace_write = writes
+            first_write = _first_covering(namespace_write)
             for h in power:
                 if h.scope is None and cluster_write:
                     self._edge(
@@ -491,7 +498,7 @@ class _Builder:
                     )
                     continue
                 for namespace in self._scope(h):
-                    write = next((w for w in namespace_write if _covers(w, namespace, None)), None)
+                    write = first_write(namespace)
                     if write is not None:
                         self._edge(
                             vertex,
@@ -511,9 +518,13 @@ class _Builder:
                 self._edge(vertex, hub, "rbac", summary.format(self.graph.vertices[hub].label), evidence)
             return
         for namespace in self._scope(held):
-            for pod, target in self.workloads.get(namespace, ()):
-                if pod.obj.ref.name in held.names:
-                    self._edge(vertex, target, "rbac", summary.format("the workload's pods"), evidence)
+            named = self._workload_names.get(namespace)
+            if named is None:
+                continue
+            # The namespace's workloads of those names, in the order of the namespace's workloads.
+            found = sorted(each for name in held.names for each in named.get(name, ()))
+            for _, target in found:
+                self._edge(vertex, target, "rbac", summary.format("the workload's pods"), evidence)
 
     def _to_accounts(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
         """Steps to the ServiceAccounts a permission reaches: every one, a namespace's, or those it names."""
@@ -906,6 +917,25 @@ def _covers(held: Held, namespace: str, name: str | None) -> bool:
     if held.scope is not None and held.scope != namespace:
         return False
     return held.names is None or (name is not None and name in held.names)
+
+
+def _first_covering(held: list[Held]) -> Callable[[str], Held | None]:
+    """For a namespace, the first of ``held`` that covers every object there (``_covers(h, namespace,
+    None)``), looked up rather than searched for in each namespace of the cluster."""
+    anywhere: Held | None = None
+    first: dict[str, Held] = {}
+    for h in held:
+        if h.names is not None:
+            continue
+        if h.scope is None:
+            anywhere = h
+            break  # it covers every namespace: what comes after it is never the first
+        first.setdefault(h.scope, h)
+
+    def covering(namespace: str) -> Held | None:
+        return first.get(namespace, anywhere)
+
+    return covering
 
 
 def _unruled(evidence: Evidence, fix: str) -> Evidence:

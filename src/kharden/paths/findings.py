@@ -46,6 +46,10 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
             continue
         distance = graph.steps_to(targets)
         reached = {entry: entries for entry, entries in bit.items() if distance.get(entry, 0) > 0}
+        through: dict[int, tuple[tuple[FindingKey, ...], int]] = {}
+        """``id`` of a tuple of findings -> it, and the entry points whose shortest paths take a step
+        resting on it: pairs share their tuples (see ``AttackGraph.add_counted``), so each finding is
+        written into the index once per tuple rather than once per step."""
         by_distance: dict[int, list[str]] = {}
         for vertex in reached:
             by_distance.setdefault(distance[vertex], []).append(vertex)
@@ -59,9 +63,13 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
                         reached[target] = 0
                         by_distance.setdefault(steps - 1, []).append(target)
                     reached[target] |= entries
-                    for rule, obj, path in found:
-                        fields = index.setdefault((rule, obj), {}).setdefault(path, {})
-                        fields[goal] = fields.get(goal, 0) | entries
+                    if found:
+                        known = through.get(id(found))
+                        through[id(found)] = (found, entries if known is None else known[1] | entries)
+        for found, entries in through.values():
+            for rule, obj, path in found:
+                fields = index.setdefault((rule, obj), {}).setdefault(path, {})
+                fields[goal] = fields.get(goal, 0) | entries
     return index
 
 
