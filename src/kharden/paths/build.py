@@ -136,6 +136,10 @@ class _Builder:
         """Namespace -> ServiceAccount name -> vertex."""
         self.workloads: dict[str, list[tuple[EffectivePod, str]]] = {}
         """Namespace -> (pod, vertex) of its workloads."""
+        self._namespaces: list[str] | None = None
+        """The namespaces of ``accounts``, sorted (``_scope``), until one more comes."""
+        self._new_pods_of: dict[str, str] = {}
+        """Namespace -> its new-pod vertex."""
         self._workload_names: dict[str, dict[str, list[tuple[int, str]]]] = {}
         """Namespace -> workload name -> (position in ``workloads[namespace]``, vertex): what a permission
         limited to some names reaches, without walking every workload of each namespace."""
@@ -176,15 +180,51 @@ class _Builder:
     def _step(self, source: str, target: str, kind: str, summary: str, facts: tuple[Evidence, ...]) -> None:
         if kind in _HOLDING and source != target:
             self._holding.setdefault(source, []).append(target)
-        known = self._findings
-        if known is None:
+        if self._findings is None:
             self.graph.add_edge(Edge(source, target, kind, summary, facts))
-            return
+        else:
+            self.graph.add_counted(source, target, self._findings_of(facts))
+
+    def _findings_of(self, facts: tuple[Evidence, ...]) -> tuple[FindingKey, ...]:
+        """While counting: the findings ``facts`` are, each once; one object per distinct tuple."""
+        known = self._findings
+        if known is None:  # pragma: no cover - only asked while counting
+            raise ValueError("findings are looked up only while counting")
         findings = known.get(facts)
         if findings is None:
             found = tuple(dict.fromkeys(key for fact in facts for key in fact.counted))
             findings = known[facts] = self._interned.setdefault(found, found)
-        self.graph.add_counted(source, target, findings)
+        return findings
+
+    def _fan(
+        self,
+        source: str,
+        kind: str,
+        summary: Callable[[str], str],
+        steps: Iterable[tuple[str, str, tuple[Evidence, ...]]],
+    ) -> None:
+        """What :meth:`_edge` does for each of ``steps`` (target, what ``summary`` names, facts) from one
+        vertex: a permission held in every namespace steps to each (a large cluster's hundred thousand
+        steps). While counting, a step's words are not made and each run of one tuple of facts has its
+        findings looked up once."""
+        if kind in _HOLDING:  # pragma: no cover - fanned steps are RBAC's
+            raise ValueError(f"{kind} steps are made one by one")
+        recording = (
+            self._recording[1] if self._recording is not None and source == self._recording[0] else None
+        )
+        counting = self._findings is not None
+        last: tuple[Evidence, ...] | None = None
+        findings: tuple[FindingKey, ...] = ()
+        for target, name, facts in steps:
+            text = "" if counting else summary(name)  # no count reads a step's words
+            if recording is not None:
+                recording.append((target, kind, text, facts))
+            if not counting:
+                self.graph.add_edge(Edge(source, target, kind, text, facts))
+                continue
+            if facts is not last:
+                findings, last = self._findings_of(facts), facts
+            self.graph.add_counted(source, target, findings)
 
     def _goals(self) -> None:
         labels = {
@@ -281,7 +321,10 @@ class _Builder:
             self._account(namespace, "default")
 
     def _account(self, namespace: str, name: str) -> str:
-        found = self.accounts.setdefault(namespace, {})
+        found = self.accounts.get(namespace)
+        if found is None:
+            found = self.accounts[namespace] = {}
+            self._namespaces = None  # a namespace more
         vertex = found.get(name)
         if vertex is None:
             vertex = found[name] = self._vertex(
@@ -397,8 +440,10 @@ class _Builder:
                         [h.evidence, fact],
                     )
         for h in held(subject, WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"):
-            for namespace in self._scope(h):
-                self._edge(vertex, self._new_pod(namespace), "rbac", "creates pods", [h.evidence])
+            grant = (h.evidence,)
+            self._fan(
+                vertex, "rbac", _creates_pods, ((self._new_pod(ns), ns, grant) for ns in self._scope(h))
+            )
         for h in held(subject, EXEC, "exec into pods", "rbac.pod-exec"):
             self._to_pods(vertex, h, "runs commands in {} (exec)", [h.evidence])
         for h in held(subject, NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
@@ -497,16 +542,26 @@ class _Builder:
                         [h.evidence, cluster_write[0].evidence],
                     )
                     continue
-                for namespace in self._scope(h):
-                    write = first_write(namespace)
-                    if write is not None:
-                        self._edge(
-                            vertex,
-                            self._new_pod(namespace),
-                            "rbac",
-                            f"{summary} admin of namespace {namespace!r}, which creates pods",
-                            [h.evidence, write.evidence],
-                        )
+                self._fan(
+                    vertex,
+                    "rbac",
+                    _admin_of(summary),
+                    self._written_in(h.evidence, first_write, self._scope(h)),
+                )
+
+    def _written_in(
+        self, power: Evidence, first_write: Callable[[str], Held | None], namespaces: list[str]
+    ) -> Iterator[tuple[str, str, tuple[Evidence, ...]]]:
+        """The new-pod step of each namespace a write of RBAC objects covers, with ``power`` and that
+        write (one tuple of facts per write)."""
+        facts: dict[int, tuple[Evidence, ...]] = {}
+        for namespace in namespaces:
+            write = first_write(namespace)
+            if write is not None:
+                both = facts.get(id(write))
+                if both is None:
+                    both = facts[id(write)] = (power, write.evidence)
+                yield self._new_pod(namespace), namespace, both
 
     def _to_pods(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
         """Steps to the pods a permission reaches: every pod, a namespace's pods, or the ones it names.
@@ -540,7 +595,11 @@ class _Builder:
 
     def _scope(self, held: Held) -> list[str]:
         """The namespaces a permission holds in."""
-        return sorted(self.accounts) if held.scope is None else [held.scope]
+        if held.scope is not None:
+            return [held.scope]
+        if self._namespaces is None:
+            self._namespaces = sorted(self.accounts)
+        return self._namespaces
 
     def _token_secrets(self) -> list[tuple[Obj, str]]:
         found = []
@@ -554,9 +613,13 @@ class _Builder:
     # -- what a new pod, the kubelet API and admission give ------------------------------------------
 
     def _new_pod(self, namespace: str) -> str:
-        vertex = f"newpod:{namespace}"
-        if vertex not in self.graph.vertices:
-            self._vertex(Vertex(vertex, "newpod", f"a new pod in namespace {namespace}", namespace=namespace))
+        vertex = self._new_pods_of.get(namespace)
+        if vertex is None:
+            vertex = self._new_pods_of[namespace] = f"newpod:{namespace}"
+            if vertex not in self.graph.vertices:
+                self._vertex(
+                    Vertex(vertex, "newpod", f"a new pod in namespace {namespace}", namespace=namespace)
+                )
         return vertex
 
     def _kubelet(self) -> str:
@@ -917,6 +980,17 @@ def _covers(held: Held, namespace: str, name: str | None) -> bool:
     if held.scope is not None and held.scope != namespace:
         return False
     return held.names is None or (name is not None and name in held.names)
+
+
+def _creates_pods(_: str) -> str:
+    return "creates pods"
+
+
+def _admin_of(power: str) -> Callable[[str], str]:
+    def summary(namespace: str) -> str:
+        return f"{power} admin of namespace {namespace!r}, which creates pods"
+
+    return summary
 
 
 def _first_covering(held: list[Held]) -> Callable[[str], Held | None]:
