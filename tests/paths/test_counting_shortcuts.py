@@ -5,15 +5,18 @@ up, and the workloads a permission limited to some names reaches found by name."
 from __future__ import annotations
 
 import random
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from pathdocs import Doc, context_of, namespace, workload
 
 from kharden.analysis.rbac import Grant, Rbac
-from kharden.model import ObjRef
-from kharden.paths.build import _Builder, _covers, _first_covering
-from kharden.paths.model import Evidence
+from kharden.model import Finding, ObjRef
+from kharden.paths.build import _Builder, _covers, _first_covering, build_graph
+from kharden.paths.entries import add_entries
+from kharden.paths.findings import on_paths, pairs_through
+from kharden.paths.model import GOALS, Evidence, counting_only
 from kharden.paths.rbacview import (
     BIND,
     EVERYTHING,
@@ -176,3 +179,42 @@ def test_a_permission_limited_to_names_reaches_the_workloads_of_those_names_in_o
             if pod.obj.ref.name in names
         ]
         assert steps == direct
+
+
+def _finding(rule_id: str, obj: ObjRef, path: str | None, number: int) -> Finding:
+    """What the count reads of a finding: its rule, object, field and fingerprint."""
+    location = SimpleNamespace(path=path)
+    return cast(
+        "Finding", SimpleNamespace(rule=rule_id, object=obj, location=location, fingerprint=f"f{number}")
+    )
+
+
+def test_counts_summed_goal_by_goal_are_the_pairs_of_each_finding() -> None:
+    """``on_paths`` keeps two sums per (rule, object) goal by goal; the direct count ORs, per goal, the
+    entry points of the finding's field with those of its rule anywhere on the object."""
+    from test_paths_scale import COUNTED  # noqa: PLC0415 - the cases whose counts are pinned there
+
+    for docs in COUNTED:
+        context = context_of(*docs)
+        with counting_only():
+            graph = build_graph(context)
+            add_entries(context, graph)
+        index = pairs_through(graph, GOALS)
+        findings = [
+            _finding(rule_id, obj, path, number)
+            for number, (rule_id, obj, path) in enumerate(
+                [(*key, path) for key, fields in index.items() for path in [*fields, "/elsewhere", None]]
+                + [("pod.privileged", ObjRef("Deployment", "shop", "nowhere"), "/spec")]
+            )
+        ]
+        direct = {}
+        for finding in findings:
+            on = index.get((finding.rule, finding.object), {})
+            exact, anywhere = on.get(finding.location.path, {}), on.get(None, {})
+            found = sum(
+                (exact.get(g, 0) | anywhere.get(g, 0)).bit_count() for g in exact.keys() | anywhere.keys()
+            )
+            if found:
+                direct[finding.fingerprint] = found
+        assert direct  # something counted
+        assert on_paths(context, findings) == direct
