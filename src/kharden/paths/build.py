@@ -128,6 +128,8 @@ class _Builder:
         """Vertex -> the targets of its ``token`` and ``escape`` steps (what :meth:`_valuable` reads; a
         counting graph keeps no step's kind)."""
         self._interned: dict[tuple[FindingKey, ...], tuple[FindingKey, ...]] = {}
+        self._last: tuple[tuple[Evidence, ...], tuple[FindingKey, ...]] = ((), ())
+        """The tuple of facts :meth:`_findings_of` was last asked, and its findings."""
         self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
         self.placement = Placement(context, self.pods)
         self.rbac = RbacView(context.rbac)
@@ -187,6 +189,8 @@ class _Builder:
 
     def _findings_of(self, facts: tuple[Evidence, ...]) -> tuple[FindingKey, ...]:
         """While counting: the findings ``facts`` are, each once; one object per distinct tuple."""
+        if facts is self._last[0]:  # a node's runs-on and kubelet steps rest on one tuple
+            return self._last[1]
         known = self._findings
         if known is None:  # pragma: no cover - only asked while counting
             raise ValueError("findings are looked up only while counting")
@@ -194,6 +198,7 @@ class _Builder:
         if findings is None:
             found = tuple(dict.fromkeys(key for fact in facts for key in fact.counted))
             findings = known[facts] = self._interned.setdefault(found, found)
+        self._last = (facts, findings)
         return findings
 
     def _fan(
@@ -364,7 +369,7 @@ class _Builder:
                     self._edge(vertex, landing.spot.id, "escape", summary, [*facts, *landing.evidence])
             homes = self.placement.homes(pod) or [(landing.spot.id, landing) for landing in landings]
             for holder, landing in homes:
-                placed = [landing.how, *landing.evidence]
+                placed = (landing.how, *landing.evidence)  # one tuple: its findings looked up once
                 self._edge(holder, vertex, "runs-on", "the node runs the workload's containers", placed)
                 self._edge(holder, account, "kubelet", _KUBELET_CREDENTIALS, placed)
 

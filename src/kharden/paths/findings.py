@@ -61,10 +61,10 @@ def _through_each(graph: AttackGraph, goals: Iterable[str]) -> Iterator[tuple[st
             continue
         distance = graph.steps_to(targets)
         reached = {entry: entries for entry, entries in bit.items() if distance.get(entry, 0) > 0}
+        # ``id`` of a tuple of findings -> it, and the entry points whose shortest paths take a step resting
+        # on it: pairs share their tuples (see ``AttackGraph.add_counted``), so each finding is written into
+        # the index once per tuple rather than once per step.
         through: dict[int, tuple[tuple[FindingKey, ...], int]] = {}
-        """``id`` of a tuple of findings -> it, and the entry points whose shortest paths take a step
-        resting on it: pairs share their tuples (see ``AttackGraph.add_counted``), so each finding is
-        written into the index once per tuple rather than once per step."""
         by_distance: dict[int, list[str]] = {}
         for vertex in reached:
             by_distance.setdefault(distance[vertex], []).append(vertex)

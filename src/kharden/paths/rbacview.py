@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, Subject
+from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, RuleRef, Subject
 from ..model import Location
 from ..rules import get as get_rule
 from .model import Evidence, locating
@@ -139,10 +139,16 @@ class RbacView:
             # binding, since a holding gives each of its rules to every subject of its binding. Grants are
             # made only once deduplicated (the requests of one list mostly share their grants).
             seen: set[tuple[int, int]] = set()
+            # ``id`` of a binding -> the rules of its last holding: the requests of a list mostly find the
+            # same rules of a binding (``*`` verbs), which are then skipped whole.
+            last: dict[int, tuple[RuleRef, ...]] = {}
             found = {}
             for request in key:
                 for holding in self._rbac.holdings(request, some_object=True):
                     binding = holding.binding
+                    if last.get(id(binding)) == holding.rules:
+                        continue
+                    last[id(binding)] = holding.rules
                     fresh = []
                     for ref in holding.rules:
                         rule_key = (id(binding), id(ref))
