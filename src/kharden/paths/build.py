@@ -189,7 +189,7 @@ class _Builder:
 
     def _findings_of(self, facts: tuple[Evidence, ...]) -> tuple[FindingKey, ...]:
         """While counting: the findings ``facts`` are, each once; one object per distinct tuple."""
-        if facts is self._last[0]:  # a node's runs-on and kubelet steps rest on one tuple
+        if facts is self._last[0]:  # consecutive steps on one tuple: a node's runs-on and kubelet, _fan
             return self._last[1]
         known = self._findings
         if known is None:  # pragma: no cover - only asked while counting
@@ -210,26 +210,17 @@ class _Builder:
     ) -> None:
         """What :meth:`_edge` does for each of ``steps`` (target, what ``summary`` names, facts) from one
         vertex: a permission held in every namespace steps to each (a large cluster's hundred thousand
-        steps). While counting, a step's words are not made and each run of one tuple of facts has its
-        findings looked up once."""
-        if kind in _HOLDING:  # pragma: no cover - fanned steps are RBAC's
-            raise ValueError(f"{kind} steps are made one by one")
+        steps). While counting, a step's words are not made, and a run of steps on one tuple of facts has
+        its findings looked up once (:meth:`_findings_of`)."""
         recording = (
             self._recording[1] if self._recording is not None and source == self._recording[0] else None
         )
         counting = self._findings is not None
-        last: tuple[Evidence, ...] | None = None
-        findings: tuple[FindingKey, ...] = ()
         for target, name, facts in steps:
             text = "" if counting else summary(name)  # no count reads a step's words
             if recording is not None:
                 recording.append((target, kind, text, facts))
-            if not counting:
-                self.graph.add_edge(Edge(source, target, kind, text, facts))
-                continue
-            if facts is not last:
-                findings, last = self._findings_of(facts), facts
-            self.graph.add_counted(source, target, findings)
+            self._step(source, target, kind, text, facts)
 
     def _goals(self) -> None:
         labels = {
