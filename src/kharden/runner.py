@@ -97,7 +97,7 @@ def judge(obj: Obj, rules: Sequence[Rule], policy: Policy | None = None) -> Judg
     path = pod_template_path(obj)
     if path is not None and runner.pod_rules:
         try:
-            pod = effective_pod(obj, path)
+            pod = effective_pod(obj, path, lazy=False)  # the pod rules read every field
         except InputError as e:
             out.errors.append(e)
         else:

@@ -196,3 +196,34 @@ def test_every_field_the_pod_builder_reads_has_its_type_checked() -> None:
         if at == ("spec", "volumes", "[]"):
             continue  # a volume's source: its one other key, whatever it is, and not typed (else {})
         assert key in schema, (at, key)
+
+
+@pytest.mark.parametrize(("rule_ids", "lazy"), [(["netpol.ingress-open"], True), (["pod.privileged"], False)])
+def test_a_scan_builds_its_pods_whole_when_pod_rules_will_read_them(
+    rule_ids: list[str], lazy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lazily built pods spare a network scan the fields it never reads; pod rules read them all, so a scan
+    that runs any builds them whole (checking the types first would only cost time)."""
+    from kharden.analysis import context as context_module  # noqa: PLC0415
+    from kharden.rules import select  # noqa: PLC0415
+    from kharden.scan import evaluate  # noqa: PLC0415
+    from kharden.sources.documents import Collected  # noqa: PLC0415
+
+    built: list[EffectivePod] = []
+    original = context_module.ScanContext.pods.func  # type: ignore[attr-defined]
+
+    def pods(self: context_module.ScanContext) -> list[EffectivePod]:
+        built.extend(original(self))
+        return list(built)
+
+    monkeypatch.setattr(context_module.ScanContext, "pods", property(pods))
+    collected = Collected()
+    collected.add_stream(
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ns}\n"
+        b"spec:\n  template:\n    metadata: {labels: {app: web}}\n"
+        b"    spec:\n      containers: [{name: web, image: 'web:1', ports: [{name: http, containerPort: 80}]}]\n",
+        "web.yaml",
+    )
+    evaluate(collected, select(rule_ids))
+    assert built
+    assert all((type(pod) is _LazyPod) is lazy for pod in built)

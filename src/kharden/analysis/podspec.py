@@ -373,14 +373,15 @@ def _first(*candidates: Field[T]) -> Field[T]:
     return candidates[0]
 
 
-def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
+def effective_pod(obj: Obj, template_path: str, *, lazy: bool = True) -> EffectivePod:
     """Build the effective pod of ``obj`` whose template is at ``template_path``.
 
-    Raises :class:`InputError` when a field the rules read has the wrong type. A template whose every read
-    field has its type (:func:`_light_pod`) is built lazily: the fields a network model reads now, the
-    rest on first use.
+    Raises :class:`InputError` when a field the rules read has the wrong type. ``lazy``: a template whose
+    every read field has its type (:func:`_light_pod`) is built lazily, the fields a network model reads
+    now, the rest on first use; where every field will be read (pod rules run), checking the types first
+    only costs time.
     """
-    light = _light_pod(obj, template_path)
+    light = _light_pod(obj, template_path) if lazy else None
     return light if light is not None else EffectivePod(**_pod_fields(obj, template_path))
 
 
