@@ -941,16 +941,18 @@ class _Builder:
     def _network_hub(self) -> str:
         return self._vertex(Vertex(NETWORK, "network", "the pod network"))
 
-    def _valuable(self) -> set[str]:
-        """Workloads that lead to a goal through their token or their node (not their network position)."""
+    def _valuable(self) -> list[str]:
+        """Workloads that lead to a goal through their token or their node (not their network position), in
+        the order their steps were added: the lateral steps, and so the paths that tie, come in that order
+        whatever the run's hash seed."""
         graph = self.graph
         goals = {v.id for v in graph.vertices.values() if v.goal is not None}
         leading = graph.steps_to(goals)
-        return {
+        return [
             vertex
             for vertex, targets in self._holding.items()
             if graph.vertices[vertex].kind == "workload" and any(target in leading for target in targets)
-        }
+        ]
 
     # -- helpers -------------------------------------------------------------------------------------
 

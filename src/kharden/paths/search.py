@@ -53,7 +53,8 @@ def shortest_paths(
         if not targets:
             continue
         cutoff = None if max_length is None else max_length + 0.5  # weights add under 0.01 per step
-        back = nx.multi_source_dijkstra_path(reverse, set(targets), cutoff=cutoff)
+        # From a list, not a set (whose order changes with the hash seed): ties break alike in every run.
+        back = nx.multi_source_dijkstra_path(reverse, targets, cutoff=cutoff)
         for entry in wanted:
             route = back.get(entry)
             if route is not None and len(route) > 1:
@@ -112,6 +113,12 @@ def _key_text(key: FixKey) -> str:
     return f"{obj or ''} {path or ''} {aspect}"
 
 
+def _most(counts: Counter[FixKey]) -> FixKey:
+    """The fix counted most; of those that tie, the first by its text (a fix's steps come as sets, whose
+    order changes from run to run)."""
+    return min(counts, key=lambda key: (-counts[key], _key_text(key)))
+
+
 class _Cutter:
     """The part of the graph between the entry points and the goals, with what each fix breaks.
 
@@ -149,12 +156,15 @@ class _Cutter:
         fixed.add_edges_from(pair for pair, sets in self.fixsets.items() if not all(sets))
         fixed.add_edges_from((t, _SINK) for t in targets if t in between)
         self.sinks: set[str] = nx.ancestors(fixed, _SINK) | (targets & between)
+        # Sets of vertex names iterate in an order that changes with each run's hash seed; the graphs
+        # below are built, and searched from, in a fixed order so that ties break alike in every run.
+        self.sink_order = sorted(self.sinks)
         self.starts = [s for s in starts if s in between and s not in self.sinks]
         self.uncuttable = {s for s in starts if s in self.sinks}
         self.base: nx.DiGraph[str] = nx.DiGraph()
         self.base.add_edges_from(self.pairs)
         self.base.add_edges_from((_SOURCE, s) for s in self.starts)
-        self.base.add_edges_from((t, _SINK) for t in self.sinks)
+        self.base.add_edges_from((t, _SINK) for t in self.sink_order)
 
     def gone(self, removed: set[FixKey]) -> set[tuple[str, str]]:
         """The pairs whose every step the fixes ``removed`` break."""
@@ -179,7 +189,7 @@ class _Cutter:
             return []
         flow: nx.DiGraph[str] = nx.DiGraph()
         flow.add_edges_from((_SOURCE, s) for s in self.starts)
-        flow.add_edges_from((t, _SINK) for t in self.sinks)
+        flow.add_edges_from((t, _SINK) for t in self.sink_order)
         for pair, sets in self.fixsets.items():
             if pair[0] in self.sinks:
                 continue
@@ -189,12 +199,12 @@ class _Cutter:
                 cost = sum(max(_SCALE // max(self.steps_of[k] for k in keys), 1) for keys in sets)
                 flow.add_edge(*pair, capacity=cost)
         _, (reachable, _rest) = nx.minimum_cut(flow, _SOURCE, _SINK)
-        cut = [
+        cut = sorted(
             (u, v)
             for u in reachable
             for v in flow.successors(u)
             if v not in reachable and u != _SOURCE and v != _SINK
-        ]
+        )
         return self._cover([keys for pair in cut for keys in self.fixsets[pair]])
 
     @staticmethod
@@ -203,8 +213,7 @@ class _Cutter:
         chosen: list[FixKey] = []
         left = [keys for keys in steps if keys]
         while left:
-            counts = Counter(k for keys in left for k in keys)
-            [(best, _)] = counts.most_common(1)  # ties: the fix met first
+            best = _most(Counter(k for keys in left for k in keys))
             chosen.append(best)
             left = [keys for keys in left if best not in keys]
         return chosen
@@ -230,7 +239,7 @@ class _Cutter:
             pool = counts or present
             if not pool:
                 break
-            chosen.append(pool.most_common(1)[0][0])
+            chosen.append(_most(pool))
         return chosen
 
     def _routes(self, removed: set[FixKey]) -> list[list[str]]:
@@ -238,7 +247,7 @@ class _Cutter:
         if not self.sinks or not self.starts:
             return []
         view = self.view(self.gone(removed), beyond_sinks=False)
-        back = nx.multi_source_dijkstra_path(view.reverse(copy=False), self.sinks)
+        back = nx.multi_source_dijkstra_path(view.reverse(copy=False), self.sink_order)
         return [back[s][::-1] for s in self.starts if s in back and len(back[s]) > 1]
 
     # -- checking -------------------------------------------------------------------------------------
