@@ -234,14 +234,13 @@ def _slots(
     :class:`msgspec.DecodeError` or :class:`msgspec.ValidationError` for an item that is not an object."""
     decoder = msgspec.json.Decoder()
     decode_pod = _trim.decode_runtime_pod
-    share = keep.share
     controllers = keep.controllers
     runtime_first = item_kind is None or item_kind == "Pod"
     slots: list[tuple[dict[str, Any], Origin] | _Later] = []
     for line, offset, raw in items:
         origin = Origin(path, line)
         # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
-        record = decode_pod(raw, share) if runtime_first else None
+        record = decode_pod(raw, keep) if runtime_first else None
         if record is not None:
             owner = _trim.controller_key(record)
             if owner is not None:
