@@ -39,7 +39,7 @@ from typing import Any
 
 from .. import _pointer
 from ..inventory import Inventory
-from ..model import Obj
+from ..model import Obj, slot_init
 from .staticpods import MIRROR_ANNOTATION
 
 __all__ = [
@@ -109,6 +109,7 @@ class Node:
         return tuple(t for t in self.taints if t.effect in {"NoSchedule", "NoExecute"} and not t.condition)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class RunningPod:
     obj: Obj
