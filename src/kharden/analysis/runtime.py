@@ -261,26 +261,43 @@ class Runtime:
         self._by_workload: dict[int, list[RunningPod]] = {}
         chains: dict[int, tuple[Obj, ...]] = {}
         controllers: dict[tuple[Any, ...], Obj | None] = {}
-        nodes, by_workload = self.nodes, self._by_workload
+        # The owners of the pods whose ownerReferences are one list (a snapshot's pods of one controller share
+        # it), by namespace and that list: looked up once for them all. The list is alive as long as its pods.
+        owned: dict[tuple[str | None, int], tuple[Obj, ...]] = {}
+        nodes, pods, by_workload = self.nodes, self.pods, self._by_workload
         for obj in inventory.of_kind("Pod"):
             raw = obj.raw
             spec = _mapping(raw.get("spec"))
             status = _mapping(raw.get("status"))
+            metadata = _mapping(raw.get("metadata"))
             node_name = spec.get("nodeName")
             node_name = node_name if isinstance(node_name, str) and node_name else None
             phase = status.get("phase")
-            annotations = _mapping(_mapping(raw.get("metadata")).get("annotations"))
+            annotations = _mapping(metadata.get("annotations"))
+            references = metadata.get("ownerReferences")
+            key = (obj.ref.namespace, id(references))
+            owners = owned.get(key) if references is not None else None
+            if owners is None or obj in owners:  # an object is not its own owner: a cycle ends the chain
+                owners = owner_chain(inventory, obj, chains, controllers)
+                # Kept when it is the owner and the owner's chain: that is the chain of each other pod of
+                # the list that is in neither (one found the long way stops at its pod, not at another).
+                if owners and references is not None and chains.get(id(owners[0])) == owners[1:]:
+                    owned[key] = owners
             pod = RunningPod(
                 obj=obj,
                 node_name=node_name,
                 node=nodes.get(node_name) if node_name else None,
-                owners=owner_chain(inventory, obj, chains, controllers),
+                owners=owners,
                 mirror=isinstance(annotations.get(MIRROR_ANNOTATION), str),
                 phase=phase if isinstance(phase, str) else None,
             )
-            self.pods.append(pod)
-            workload = pod.owners[-1] if pod.owners else obj
-            by_workload.setdefault(id(workload), []).append(pod)
+            pods.append(pod)
+            workload = owners[-1] if owners else obj
+            found = by_workload.get(id(workload))
+            if found is None:
+                by_workload[id(workload)] = [pod]
+            else:
+                found.append(pod)
 
     def node(self, name: str) -> Node | None:
         return self.nodes.get(name)
