@@ -18,7 +18,6 @@ read are kept whole.
 
 from __future__ import annotations
 
-import bisect
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -296,7 +295,6 @@ _RuntimePod = msgspec.defstruct(
 )
 _decode_runtime_pod = msgspec.json.Decoder(_RuntimePod).decode
 _astuple = msgspec.structs.astuple
-_METADATA_DROPPED_SET = frozenset(_METADATA_DROPPED)
 _MISSING: Any = object()
 
 
@@ -311,21 +309,8 @@ def decode_runtime_pod(raw: bytes, keep: Keeper) -> dict[str, Any] | None:
         return None
     if pod.apiVersion is _UNSET or pod.kind != "Pod" or pod.metadata is _UNSET:
         return None
-    # keep.value_of's lookup is written out: it runs for most keys of every pod's metadata.
-    known, value_of, intern = keep.known, keep.value_of, sys.intern
-    metadata = {}
-    for key, text in pod.metadata.items():
-        if key in _METADATA_DROPPED_SET:
-            continue
-        data = bytes(text)
-        if key in _UNIQUE:
-            metadata[key] = _decode(data)
-        elif key == "annotations":
-            metadata[key] = keep.annotations_of(data)
-        else:
-            value = known.get(data, _MISSING)
-            metadata[key] = value_of(data) if value is _MISSING else value
-    record: dict[str, Any] = {"apiVersion": intern(pod.apiVersion), "kind": "Pod", "metadata": metadata}
+    metadata = keep.metadata_of(pod.metadata)
+    record: dict[str, Any] = {"apiVersion": sys.intern(pod.apiVersion), "kind": "Pod", "metadata": metadata}
     spec = pod.spec
     if spec is not _UNSET:
         # A pod's spec is its controller's but for a few fields (_SPEC_OWN): the rest is kept once per JSON of
@@ -373,13 +358,10 @@ def _kept_status(status: Any, keep: Keeper) -> dict[str, Any]:
     return kept
 
 
-def _split(kept: dict[str, Any], order: dict[str, int], own: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
-    """``kept`` (without the ``own`` fields) cut where each of those goes: before the first, between..."""
-    bounds = [order[key] for key in own]
-    parts: tuple[dict[str, Any], ...] = tuple({} for _ in range(len(own) + 1))
-    for key, value in kept.items():
-        parts[bisect.bisect(bounds, order[key])][key] = value
-    return parts
+def _placed(kept: dict[str, Any], order: dict[str, int], own: tuple[str, ...]) -> dict[str, Any]:
+    """``kept`` (without the ``own`` fields) with each of those in its place, holding ``_MISSING``."""
+    keys = sorted([*kept, *own], key=order.__getitem__)
+    return {key: kept.get(key, _MISSING) for key in keys}
 
 
 def _kept_value(value: Any, keep: Keeper) -> Any:
@@ -422,44 +404,68 @@ class Keeper:
         self.known: dict[bytes, Any] = {}
         """Values of runtime records by their JSON text, as :meth:`value_of` keeps them (short texts only)."""
         self._annotations: dict[bytes, Any] = {}
-        self.specs: dict[bytes, tuple[dict[str, Any], ...]] = {}
+        self.specs: dict[bytes, dict[str, Any]] = {}
         """What runtime records keep of a pod spec, by the JSON of the spec without each pod's own fields."""
-        self.statuses: dict[bytes, tuple[dict[str, Any], ...]] = {}
+        self.statuses: dict[bytes, dict[str, Any]] = {}
+        self._metadata: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def templated(
         self,
         struct: Any,
         own: tuple[str, ...],
-        table: dict[bytes, tuple[dict[str, Any], ...]],
+        table: dict[bytes, dict[str, Any]],
         build: Callable[[Any, Keeper], dict[str, Any]],
     ) -> dict[str, Any]:
-        """``build(struct)``, from what it made of an equal ``struct`` before but for the ``own`` fields
-        (in the order of the struct's fields), which are each its own: changes ``struct``."""
+        """``build(struct)``, copied from what it made of an equal ``struct`` before but for the ``own``
+        fields (in the order of the struct's fields), which are each its own: changes ``struct``."""
         values = [getattr(struct, key) for key in own]
         for key in own:
             setattr(struct, key, _UNSET)
         encoded = self._encode(struct)
-        parts = table.get(encoded)
-        if parts is None:
-            parts = _split(build(struct, self), _ORDERS[own], own)
+        template = table.get(encoded)
+        if template is None:
+            template = _placed(build(struct, self), _ORDERS[own], own)
             if len(table) < _REMEMBERED:  # past it, pods' differ: each is built, as before any was kept
-                table[encoded] = parts
-        kept = parts[0].copy()
-        for key, value, part in zip(own, values, parts[1:], strict=True):
-            if value is not _UNSET:
-                kind = type(value)
-                if key in _UNIQUE:
-                    kept[key] = value
-                elif kind is str:
-                    kept[key] = sys.intern(value)
-                elif kind is _Raw:
-                    text = bytes(value)
-                    found = self.known.get(text, _MISSING)
-                    kept[key] = self.value_of(text) if found is _MISSING else found
-                else:
-                    kept[key] = _kept_value(value, self)
-            if part:
-                kept.update(part)
+                table[encoded] = template
+        # The copy holds every own field in its place: each is set, or deleted, without growing the dict.
+        kept = template.copy()
+        for key, value in zip(own, values, strict=True):
+            if value is _UNSET:
+                del kept[key]
+            elif key in _UNIQUE:
+                kept[key] = value
+            elif type(value) is str:
+                kept[key] = sys.intern(value)
+            elif type(value) is _Raw:
+                text = bytes(value)
+                found = self.known.get(text, _MISSING)
+                kept[key] = self.value_of(text) if found is _MISSING else found
+            else:
+                kept[key] = _kept_value(value, self)
+        return kept
+
+    def metadata_of(self, metadata: dict[str, msgspec.Raw]) -> dict[str, Any]:
+        """What a runtime record keeps of a pod's metadata (every value as its JSON text; changes it): but
+        for its name, what was kept for the same keys and texts before (a controller's pods repeat them)."""
+        keys = tuple(metadata)
+        name = metadata.pop("name", _MISSING)
+        for key in _METADATA_DROPPED:
+            metadata.pop(key, None)
+        encoded = (keys, *map(bytes, metadata.values()))
+        template = self._metadata.get(encoded)
+        if template is None:
+            template = {}
+            for key in keys:
+                if key == "name":
+                    template[key] = _MISSING
+                elif key in metadata:
+                    data = bytes(metadata[key])
+                    template[key] = self.annotations_of(data) if key == "annotations" else self.value_of(data)
+            if len(self._metadata) < _REMEMBERED:
+                self._metadata[encoded] = template
+        kept = template.copy()
+        if name is not _MISSING:
+            kept["name"] = _decode(name)  # each pod's own (_UNIQUE): neither interned nor shared
         return kept
 
     def value_of(self, text: bytes) -> Any:
