@@ -16,6 +16,7 @@ from kharden.sources._trim import (
     _STATUS_FIELDS,
     LAST_APPLIED,
     Keeper,
+    controller_key,
     decode_runtime_pod,
     runtime_pod,
     trim,
@@ -73,10 +74,12 @@ def test_the_typed_decoder_keeps_what_runtime_pod_keeps() -> None:
     odd["metadata"]["annotations"] = {LAST_APPLIED: "{}", "team": "shop"}
     odd["status"]["startTime"] = "2026-03-01T10:00:01Z"
     for pod in [*pods, odd]:
-        typed = decode_runtime_pod(msgspec.json.encode(pod), Keeper())
+        decoded = decode_runtime_pod(msgspec.json.encode(pod), Keeper())
         whole = runtime_pod(copy.deepcopy(pod))
+        assert decoded is not None
+        typed, owner = decoded
         assert typed == whole
-        assert typed is not None
+        assert owner == controller_key(whole)
         assert not {"uid", "resourceVersion", "creationTimestamp", "managedFields"} & set(typed["metadata"])
         assert "startTime" not in typed.get("status", {})
         assert LAST_APPLIED not in typed["metadata"].get("annotations", {})
@@ -138,6 +141,11 @@ def _random_pod(rng: random.Random, base: dict[str, Any]) -> dict[str, Any]:
         metadata["annotations"] = {LAST_APPLIED: "{}", "team": rng.choice(["shop", "ads"])}
     if rng.random() < 0.2:
         metadata["finalizers"] = rng.choice(_VALUES)
+    if rng.random() < 0.3:
+        metadata["namespace"] = rng.choice(["shop", "ops", ""])
+    for reference in metadata.get("ownerReferences", []):
+        if rng.random() < 0.2:
+            reference["controller"] = rng.choice([True, False, 1])
     return pod
 
 
@@ -156,11 +164,13 @@ def test_the_typed_decoder_keeps_what_runtime_pod_keeps_on_random_pods(
         monkeypatch.setattr(_trim, "_REMEMBERED", remembered)
         keep = Keeper()
         for pod in pods:
-            typed = decode_runtime_pod(msgspec.json.encode(pod), keep)
-            if typed is None:  # a spec field's value the typed decoder refuses: none here
+            decoded = decode_runtime_pod(msgspec.json.encode(pod), keep)
+            if decoded is None:  # a spec field's value the typed decoder refuses: none here
                 raise AssertionError(pod)
+            typed, owner = decoded
             whole = runtime_pod(copy.deepcopy(pod))
             assert _exact(typed) == _exact(whole)
+            assert owner == controller_key(whole)
             assert list(typed) == list(whole)
             assert list(typed["metadata"]) == list(whole["metadata"])
             assert list(typed.get("status", {})) == list(whole.get("status", {}))

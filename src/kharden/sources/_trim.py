@@ -298,10 +298,11 @@ _astuple = msgspec.structs.astuple
 _MISSING: Any = object()
 
 
-def decode_runtime_pod(raw: bytes, keep: Keeper) -> dict[str, Any] | None:
-    """``runtime_pod`` of the Pod that ``raw`` (JSON) is, decoding only what the record keeps; ``None``
-    when ``raw`` is not shaped as the typed decoder expects (then decode it whole and call ``runtime_pod``).
-    ``keep`` shares (and remembers by their JSON text) the values that pods repeat.
+def decode_runtime_pod(raw: bytes, keep: Keeper) -> tuple[dict[str, Any], Key | None] | None:
+    """``runtime_pod`` of the Pod that ``raw`` (JSON) is, decoding only what the record keeps, and its
+    :func:`controller_key`; ``None`` when ``raw`` is not shaped as the typed decoder expects (then decode
+    it whole and call ``runtime_pod``). ``keep`` shares (and remembers by their JSON text) the values that
+    pods repeat.
     """
     try:
         pod: Any = _decode_runtime_pod(raw)
@@ -309,7 +310,7 @@ def decode_runtime_pod(raw: bytes, keep: Keeper) -> dict[str, Any] | None:
         return None
     if pod.apiVersion is _UNSET or pod.kind != "Pod" or pod.metadata is _UNSET:
         return None
-    metadata = keep.metadata_of(pod.metadata)
+    metadata, owner = keep.metadata_of(pod.metadata)
     record: dict[str, Any] = {"apiVersion": sys.intern(pod.apiVersion), "kind": "Pod", "metadata": metadata}
     spec = pod.spec
     if spec is not _UNSET:
@@ -320,7 +321,7 @@ def decode_runtime_pod(raw: bytes, keep: Keeper) -> dict[str, Any] | None:
     status = pod.status
     if status is not _UNSET:
         record["status"] = keep.templated(status, _STATUS_OWN, keep.statuses, _kept_status)
-    return record
+    return record, owner
 
 
 # The fields of a pod's spec and status that differ between the pods of one controller (in field order):
@@ -407,7 +408,7 @@ class Keeper:
         self.specs: dict[bytes, dict[str, Any]] = {}
         """What runtime records keep of a pod spec, by the JSON of the spec without each pod's own fields."""
         self.statuses: dict[bytes, dict[str, Any]] = {}
-        self._metadata: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._metadata: dict[tuple[Any, ...], tuple[dict[str, Any], Key | None]] = {}
 
     def templated(
         self,
@@ -444,16 +445,17 @@ class Keeper:
                 kept[key] = _kept_value(value, self)
         return kept
 
-    def metadata_of(self, metadata: dict[str, msgspec.Raw]) -> dict[str, Any]:
-        """What a runtime record keeps of a pod's metadata (every value as its JSON text; changes it): but
-        for its name, what was kept for the same keys and texts before (a controller's pods repeat them)."""
+    def metadata_of(self, metadata: dict[str, msgspec.Raw]) -> tuple[dict[str, Any], Key | None]:
+        """What a runtime record keeps of a pod's metadata (every value as its JSON text; changes it) and
+        its :func:`owner_key`: but for its name, those of the same keys and texts before (a controller's
+        pods repeat them)."""
         keys = tuple(metadata)
         name = metadata.pop("name", _MISSING)
         for key in _METADATA_DROPPED:
             metadata.pop(key, None)
         encoded = (keys, *map(bytes, metadata.values()))
-        template = self._metadata.get(encoded)
-        if template is None:
+        found = self._metadata.get(encoded)
+        if found is None:
             template = {}
             for key in keys:
                 if key == "name":
@@ -461,12 +463,14 @@ class Keeper:
                 elif key in metadata:
                     data = bytes(metadata[key])
                     template[key] = self.annotations_of(data) if key == "annotations" else self.value_of(data)
+            found = template, owner_key(template.get("ownerReferences"), template.get("namespace"))
             if len(self._metadata) < _REMEMBERED:
-                self._metadata[encoded] = template
+                self._metadata[encoded] = found
+        template, owner = found
         kept = template.copy()
         if name is not _MISSING:
             kept["name"] = _decode(name)  # each pod's own (_UNIQUE): neither interned nor shared
-        return kept
+        return kept, owner
 
     def value_of(self, text: bytes) -> Any:
         """The value of the JSON ``text`` as a runtime record keeps it (:func:`_kept`): strings interned,

@@ -242,9 +242,9 @@ def _slots(
     for line, offset, raw in items:
         origin = Origin(path, line)
         # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
-        record = decode_pod(raw, keep) if runtime_first else None
-        if record is not None:
-            owner = _trim.controller_key(record)
+        decoded = decode_pod(raw, keep) if runtime_first else None
+        if decoded is not None:
+            record, owner = decoded
             if owner is not None:
                 if owner in controllers:
                     slots.append((record, origin))
