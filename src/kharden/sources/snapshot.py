@@ -156,9 +156,10 @@ def _read_whole(path: str, max_bytes: int) -> bytes:
         return read_fd(handle.fileno(), max_bytes)
 
 
-_BLOCK = 1 << 20
-"""Bytes read at a time. Each block is copied once onto the unfinished item before it (``buffer += block``):
-blocks of 8 MiB went to fresh pages each time and cost 0.4 s more than these on a 1.1 GB snapshot."""
+_BLOCK = 128 << 10
+"""Bytes read at a time. Each block is copied once onto the unfinished item before it (``buffer += block``);
+larger blocks go to fresh pages each time once the heap is large: reading a 1.1 GB snapshot beside 3 million
+objects took 0.47 s of CPU in blocks of 128 KiB, 0.8 s in blocks of 512 KiB or 1 MiB, 1.1 s in 8 MiB."""
 _ITEMS = re.compile(rb'^\s*\{.*?"items"\s*:\s*\[[ \t]*(\r?\n)([ \t]*)\{', re.DOTALL)
 
 
