@@ -18,6 +18,7 @@ read are kept whole.
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -316,11 +317,14 @@ def decode_runtime_pod(raw: bytes, keep: Keeper) -> tuple[dict[str, Any], Key | 
     if spec is not _UNSET:
         # A pod's spec is its controller's but for a few fields (_SPEC_OWN): the rest is kept once per JSON of
         # the rest (volumes aside), and each pod's own fields are put in their places.
-        spec.volumes = _UNSET
-        record["spec"] = keep.templated(spec, _SPEC_OWN, keep.specs, _slim_spec)
+        values: tuple[Any, ...] = _spec_own(spec)
+        spec.affinity = spec.hostname = spec.nodeName = spec.volumes = _UNSET  # _SPEC_OWN, written out
+        record["spec"] = keep.templated(spec, _SPEC_OWN, values, keep.specs, _slim_spec)
     status = pod.status
     if status is not _UNSET:
-        record["status"] = keep.templated(status, _STATUS_OWN, keep.statuses, _kept_status)
+        values = _status_own(status)
+        status.hostIP = status.hostIPs = status.podIP = status.podIPs = _UNSET
+        record["status"] = keep.templated(status, _STATUS_OWN, values, keep.statuses, _kept_status)
     return record, owner
 
 
@@ -328,6 +332,8 @@ def decode_runtime_pod(raw: bytes, keep: Keeper) -> tuple[dict[str, Any], Key | 
 # a DaemonSet's pod has a node affinity of its own node, a StatefulSet's a host name; each its node and IPs.
 _SPEC_OWN = ("affinity", "hostname", "nodeName")
 _STATUS_OWN = ("hostIP", "hostIPs", "podIP", "podIPs")
+_spec_own = operator.attrgetter(*_SPEC_OWN)
+_status_own = operator.attrgetter(*_STATUS_OWN)
 _SPEC_ORDER = {key: index for index, key in enumerate((*_POD_SPEC_FIELDS, "containers", "initContainers"))}
 _STATUS_ORDER = {key: index for index, key in enumerate((*_STATUS_FIELDS, *_STATUS_CONTAINER_LISTS))}
 _ORDERS = {_SPEC_OWN: _SPEC_ORDER, _STATUS_OWN: _STATUS_ORDER}
@@ -409,19 +415,18 @@ class Keeper:
         """What runtime records keep of a pod spec, by the JSON of the spec without each pod's own fields."""
         self.statuses: dict[bytes, dict[str, Any]] = {}
         self._metadata: dict[tuple[Any, ...], tuple[dict[str, Any], Key | None]] = {}
+        self._strings: dict[str, str] = {}
 
     def templated(
         self,
         struct: Any,
         own: tuple[str, ...],
+        values: tuple[Any, ...],
         table: dict[bytes, dict[str, Any]],
         build: Callable[[Any, Keeper], dict[str, Any]],
     ) -> dict[str, Any]:
-        """``build(struct)``, copied from what it made of an equal ``struct`` before but for the ``own``
-        fields (in the order of the struct's fields), which are each its own: changes ``struct``."""
-        values = [getattr(struct, key) for key in own]
-        for key in own:
-            setattr(struct, key, _UNSET)
+        """``build(struct)`` of a struct whose ``own`` fields (in the order of its fields) had ``values``,
+        which the caller has unset: a copy of what it made of an equal struct before, with the values."""
         encoded = self._encode(struct)
         template = table.get(encoded)
         if template is None:
@@ -436,7 +441,9 @@ class Keeper:
             elif key in _UNIQUE:
                 kept[key] = value
             elif type(value) is str:
-                kept[key] = sys.intern(value)
+                # As interned (the names of nodes, IPs of hosts), in a table of these alone: sys.intern's
+                # holds every name of the program, and costs several times more once the heap is large.
+                kept[key] = self._strings.setdefault(value, value)
             elif type(value) is _Raw:
                 text = bytes(value)
                 found = self.known.get(text, _MISSING)
