@@ -265,15 +265,24 @@ class Runtime:
         # it), by namespace and that list: looked up once for them all. The list is alive as long as its pods.
         owned: dict[tuple[str | None, int], tuple[Obj, ...]] = {}
         nodes, pods, by_workload = self.nodes, self.pods, self._by_workload
-        for obj in inventory.of_kind("Pod"):
+        empty: Mapping[str, Any] = {}
+        for obj in inventory.of_kind("Pod"):  # _mapping written out: 200,000 pods make 800,000 calls
             raw = obj.raw
-            spec = _mapping(raw.get("spec"))
-            status = _mapping(raw.get("status"))
-            metadata = _mapping(raw.get("metadata"))
+            spec = raw.get("spec")
+            status = raw.get("status")
+            metadata = raw.get("metadata")
+            if not isinstance(spec, dict):
+                spec = empty
+            if not isinstance(status, dict):
+                status = empty
+            if not isinstance(metadata, dict):
+                metadata = empty
             node_name = spec.get("nodeName")
             node_name = node_name if isinstance(node_name, str) and node_name else None
             phase = status.get("phase")
-            annotations = _mapping(metadata.get("annotations"))
+            annotations = metadata.get("annotations")
+            if not isinstance(annotations, dict):
+                annotations = empty
             references = metadata.get("ownerReferences")
             key = (obj.ref.namespace, id(references))
             owners = owned.get(key) if references is not None else None
@@ -283,13 +292,13 @@ class Runtime:
                 # the list that is in neither (one found the long way stops at its pod, not at another).
                 if owners and references is not None and chains.get(id(owners[0])) == owners[1:]:
                     owned[key] = owners
-            pod = RunningPod(
-                obj=obj,
-                node_name=node_name,
-                node=nodes.get(node_name) if node_name else None,
-                owners=owners,
-                mirror=isinstance(annotations.get(MIRROR_ANNOTATION), str),
-                phase=phase if isinstance(phase, str) else None,
+            pod = RunningPod(  # obj, node_name, node, owners, mirror, phase
+                obj,
+                node_name,
+                nodes.get(node_name) if node_name else None,
+                owners,
+                isinstance(annotations.get(MIRROR_ANNOTATION), str),
+                phase if isinstance(phase, str) else None,
             )
             pods.append(pod)
             workload = owners[-1] if owners else obj
