@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import shlex
 from pathlib import Path
@@ -10,8 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kharden import __version__
+from kharden.analysis._netmatrix import Matrix, Row
+from kharden.analysis._netsets import AddressSet
+from kharden.analysis.netpol import External
 from kharden.cli import main
-from kharden.report.reach import _compact_json
+from kharden.errors import InputError
+from kharden.report.reach import _Cells, _matrix_parts, matrix_json
 
 CLUSTER = """\
 apiVersion: v1
@@ -298,10 +304,103 @@ def test_reach_reads_a_snapshot(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     ],
 )
 def test_matrix_json_is_json_dumps_byte_for_byte(value: str) -> None:
-    data = {
-        "version": 1,
-        "matrix": {"a": {value: "some", "b": "all"}, value: {}},
-        "list": [value, None, True, False, 0, -5, 2**70],
-        "errors": [{"file": value, "line": None, "message": value}],
-    }
-    assert _compact_json(data) == json.dumps(data, separators=(",", ":")).encode()
+    """Rows are written from their bit sets, each shared row once; the whole is json.dumps's compact JSON of
+    the cells all the same (and json's own when some text needs its escapes)."""
+    names = ["a", value, "c", "*"]
+    plain = value.isascii() and value.isprintable() and "\\" not in value and '"' not in value
+    for external, errors in [
+        ("the Internet", [InputError(value, file=value, line=None), InputError("x", file="f", line=2**70)]),
+        ("the Internet", [InputError("é", file="f.yaml", line=1)]),  # (the tail needs json's escapes)
+        (value, []),  # an external column named as a namespace replaces that cell
+    ]:
+        internet = External(external, AddressSet.parse("10.0.0.0/8"), value)
+        shared = Row(names, 0b1011, 0b0010, ((external, "some"),))
+        rows = {
+            "a": shared,
+            value: Row(names, 0b1111, 0b1111, ()),
+            "c": shared,
+            "*": Row(names, 0, 0, ((external, "all"),)),
+            "e": Row(names, 0b0100, 0, ()),
+        }
+        for kept in (rows, {}):
+            m = Matrix(("a", value, "c", "*"), (internet,), kept, (value,), ("e", value))
+            cells = {}
+            for source, row in kept.items():
+                cells[source] = {
+                    name: "all" if row.fully >> i & 1 else "some"
+                    for i, name in enumerate(names)
+                    if row.some >> i & 1
+                }
+                cells[source].update(row.external)
+            assert m.cells == cells
+            data = {
+                "version": 1,
+                "tool": {"name": "kharden", "version": __version__},
+                "namespaces": ["a", value, "c", "*"],
+                "columns": ["a", value, "c", "*", external],
+                "addresses": {external: value or "10.0.0.0/8"},
+                "matrix": cells,
+                "unlabelled_namespaces": [value],
+                "namespaces_without_pods": ["e", value],
+                "legend": {
+                    "all": "every pod of the row reaches every pod (address) of the column on every port",
+                    "some": "some pods or some ports",
+                    "*": "pods of namespaces not in the scan",
+                },
+                "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in errors],
+            }
+            assert (
+                b"".join(matrix_json(m, errors)) == json.dumps(data, separators=(",", ":")).encode() + b"\n"
+            )
+            fast = not kept or (plain and external != value)  # (the rows alone, without head and tail)
+            assert (_matrix_parts({}, kept, {}) is not None) == fast
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_matrix_json_of_random_rows_is_json_dumps_of_their_cells(seed: int) -> None:
+    rng = random.Random(seed)  # noqa: S311 - a seeded, repeatable test input
+    width = rng.choice([1, 2, 7, 8, 9, 64, 300])
+    names = [*(f"ns-{i}" for i in range(width - 1)), "*"]
+    made = []
+    for _ in range(rng.randint(1, 6)):
+        some = rng.getrandbits(width) & rng.choice([-1, rng.getrandbits(width)])
+        external = tuple(
+            (name, rng.choice(["all", "some"])) for name in ("the Internet", "etcd") if rng.random() < 0.5
+        )
+        made.append(Row(names, some, some & rng.getrandbits(width), external))
+    rows = {name: rng.choice(made) for name in names if rng.random() < 0.8}
+    rows = {source: row for source, row in rows.items() if row.some or row.external}
+    m = Matrix(tuple(names), (), rows, (), ())
+    expected = b"".join(matrix_json(Matrix(tuple(names), (), {}, (), ()), []))
+    cells = json.dumps(m.cells, separators=(",", ":")).encode()
+    assert b"".join(matrix_json(m, [])) == expected.replace(b'"matrix":{}', b'"matrix":' + cells)
+    assert _matrix_parts({}, rows, {}) is not None
+
+
+@pytest.mark.parametrize("width", [1, 63, 64, 65, 200, 1000])
+def test_row_cells_by_blocks_are_the_columns_picked_one_by_one(width: int) -> None:
+    """Blocks written once and looked up, and rows written whole once blocks rarely repeat, give the cells of
+    every column in turn."""
+    rng = random.Random(width)  # noqa: S311 - a seeded, repeatable test input
+    names = [f"ns-{i}" for i in range(width)]
+    groups = [rng.getrandbits(width) for _ in range(4)]
+    unions = []  # rows that are unions of a few groups: blocks repeat
+    for _ in range(300):
+        some = 0
+        for group in rng.sample(groups, rng.randint(0, 3)):
+            some |= group
+        unions.append((some, some & rng.choice([0, -1, groups[0], rng.getrandbits(width)])))
+    scattered = [
+        (some, some & rng.getrandbits(width)) for some in (rng.getrandbits(width) for _ in range(300))
+    ]
+    for rows, direct in ((unions, False), (scattered, width >= 1000), (unions + scattered, False)):
+        writer = _Cells.of(names)
+        assert writer is not None
+        for some, fully in rows:
+            cells = [
+                f'"{name}":"{"all" if fully >> i & 1 else "some"}"'
+                for i, name in enumerate(names)
+                if some >> i & 1
+            ]
+            assert writer.cells(some & ~fully, fully) == ",".join(cells).encode()
+        assert writer.direct == direct  # (narrow rows never write enough blocks to decide)

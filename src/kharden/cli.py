@@ -1202,7 +1202,7 @@ def _write_file(path: Path, chunks: Iterable[bytes]) -> None:
         raise
 
 
-def _write(text: str | bytes | Iterable[str], output: str | None, *, terminal: bool = False) -> None:
+def _write(text: str | bytes | Iterable[str | bytes], output: str | None, *, terminal: bool = False) -> None:
     """Write ``text`` (or its consecutive pieces, each as it comes) to ``output`` (stdout when ``None``) as
     UTF-8; text meant for a terminal (``terminal``) goes to stdout in stdout's encoding, what it cannot
     encode written as escapes. ``bytes`` are UTF-8 already (a report too large to copy as ``str``)."""

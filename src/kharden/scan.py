@@ -283,6 +283,7 @@ def evaluate(
         kube_version=kube_version,
         image_scans=collected.image_scans,
         cluster=collected.cluster,
+        whole_pods=any(rule.target == "pod" for rule in runnable),
     )
     instances = object_instances(context.inventory.objects)
     runner = Runner(runnable, policy, instances)

@@ -12,7 +12,7 @@ from pathdocs import Doc, analyse, context_of, deny, ingress, namespace, policy,
 
 from kharden.analysis.rbac import Request, Subject
 from kharden.model import ObjRef
-from kharden.paths.build import build_graph
+from kharden.paths.build import _Builder, build_graph
 from kharden.paths.entries import add_entries
 from kharden.paths.findings import Index, pairs_through
 from kharden.paths.graph import AttackGraph
@@ -392,22 +392,57 @@ def test_a_graph_made_only_to_count_counts_what_the_whole_graph_does(docs: int) 
         counted = build_graph(context)
         add_entries(context, counted)
     assert list(counted.entries) == list(whole.entries)
-    assert list(counted.steps) == list(whole.steps)  # the same pairs, in the same order
+    # The same pairs, each vertex's in the same order, resting on the same findings; only those are kept.
+    onward = counted.onward()
+    assert onward == whole.onward()
+    assert [list(targets) for targets in onward.values()] == [list(t) for t in whole.onward().values()]
+    assert counted.pred == whole.pred
+    assert not counted.steps
+    assert not counted.succ
     index = pairs_through(whole, GOALS)
     assert index  # something to count: the cases have paths
     assert pairs_through(counted, GOALS) == index
-    facts = [fact for edge in counted.edges() for fact in edge.evidence]
-    assert all(fact.location is None for fact in facts)
-    # Each distinct tuple of facts is kept once; the same step twice is kept twice (no count minds).
-    tuples = [edge.evidence for edge in counted.edges()]
-    assert len({id(t) for t in tuples}) == len(set(tuples))
-    assert len(counted) == sum(len(edges) for edges in counted.steps.values()) >= len(set(counted.edges()))
+    # Equal tuples of findings are one object; the same step twice is counted twice (no count minds).
+    tuples = [found for targets in onward.values() for found in targets.values()]
+    assert len({id(t) for t in tuples if t}) == len({t for t in tuples if t})
+    assert len(counted) >= len(tuples)
     assert any(fact.location is not None for edge in whole.edges() for fact in edge.evidence)
 
 
-def test_a_graph_made_only_to_count_takes_one_secret_maker_per_scope() -> None:
+def test_a_counting_graph_merges_the_findings_of_a_pairs_steps() -> None:
+    ref = ObjRef("Deployment", "shop", "web")
+    one, two = ("pod.privileged", ref, "/a"), ("rbac.escalate", ref, None)
+    graph = AttackGraph(counting=True)
+    for vertex in ("a", "b", "c"):
+        graph.add_vertex(Vertex(vertex, "workload", vertex))
+    first = (one,)
+    graph.add_counted("a", "b", ())
+    graph.add_counted("a", "b", first)
+    assert graph.found["a"]["b"] is first  # an empty one takes the next as it is
+    graph.add_counted("a", "b", (one,))
+    assert graph.found["a"]["b"] is first  # nothing new: the tuple is kept
+    graph.add_counted("a", "b", (two, one))
+    graph.add_counted("a", "a", (two,))  # onto itself: no step
+    graph.add_counted("c", "b", ())
+    assert graph.onward() == {"a": {"b": (one, two)}, "c": {"b": ()}}
+    assert graph.pred == {"b": ["a", "c"]}
+    assert len(graph) == 5
+    with pytest.raises(ValueError, match="add_counted"):
+        graph.add_edge(Edge("a", "c", "rbac", "step"))
+
+
+def test_a_graph_made_only_to_count_takes_one_secret_maker_per_scope(monkeypatch: pytest.MonkeyPatch) -> None:
     context = context_of(*COUNTED[0])
     whole = build_graph(context)
+    counted_makers: list[tuple[str, str | None, str]] = []
+    to_accounts = _Builder._to_accounts
+
+    def spied(builder: _Builder, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
+        if summary.startswith("creates a token Secret"):
+            counted_makers.append((vertex, held.scope, summary))
+        to_accounts(builder, vertex, held, summary, evidence)
+
+    monkeypatch.setattr(_Builder, "_to_accounts", spied)
     with counting_only():
         counted = build_graph(context)
     hubs = ("sa:shop/web", "tokens:shop")
@@ -415,4 +450,8 @@ def test_a_graph_made_only_to_count_takes_one_secret_maker_per_scope() -> None:
     # Read in shop x made in shop or anywhere; read anywhere x made in shop (the others: ops, anywhere).
     assert len(made) == 3
     # One per reader: its scope (shop) once, whichever Secrets it could make.
-    assert len([e for e in counted.steps[hubs] if e.summary.startswith("creates a token Secret")]) == 2
+    assert [(source, scope) for source, scope, _ in counted_makers] == [("sa:shop/web", "shop")] * 2 + [
+        ("sa:shop/web", "ops"),
+        ("sa:shop/web", None),
+    ]
+    assert counted.found[hubs[0]][hubs[1]] == whole.onward()[hubs[0]][hubs[1]]

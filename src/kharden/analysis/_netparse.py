@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import InputError
@@ -252,9 +253,13 @@ def _peer(read: FieldReader, index: int, at: str, raw: Mapping[str, Any]) -> Pee
 
 def _cidr(read: FieldReader, path: str, value: str) -> AddressSet:
     try:
-        return AddressSet.parse(value)
+        return _parsed_cidr(value)
     except ValueError:
         raise _invalid(read, path, f"{value!r} is not a CIDR") from None
+
+
+_parsed_cidr = lru_cache(maxsize=4096)(AddressSet.parse)
+"""``AddressSet.parse``, once per text: a cluster's policies write the same few CIDRs thousands of times."""
 
 
 def _port(read: FieldReader, at: str, raw: Mapping[str, Any]) -> PortSpec:

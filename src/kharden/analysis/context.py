@@ -53,8 +53,11 @@ class ScanContext:
         kube_version: tuple[int, int] | None = None,
         image_scans: Sequence[ImageScan] = (),
         cluster: ClusterInfo | None = None,
+        whole_pods: bool = False,
     ) -> None:
         self.inventory = inventory
+        self.whole_pods = whole_pods
+        """Build every effective pod whole at once (pod rules will read all their fields), not lazily."""
         self.evidence = evidence
         """Kinds of evidence present: ``M`` manifests, ``C`` cluster, ``N`` node files."""
         self.kube_version = kube_version
@@ -84,7 +87,7 @@ class ScanContext:
         pods = []
         for obj, path in self.inventory.pod_templates():
             try:
-                pods.append(effective_pod(obj, path))
+                pods.append(effective_pod(obj, path, lazy=not self.whole_pods))
             except InputError as e:
                 self.errors.append(e)
         return pods

@@ -63,7 +63,7 @@ from ._netsets import (
     AddressSet,
     PortSet,
 )
-from .podspec import TEMPLATE_KINDS, EffectivePod
+from .podspec import TEMPLATE_KINDS, EffectivePod, named_ports
 from .selectors import EVERYTHING, LabelSelector, Requirement
 from .services import Service, ServicePort
 
@@ -135,6 +135,7 @@ class PodClass:
     ingress_policies: list[Policy] = field(default_factory=list)
     egress_policies: list[Policy] = field(default_factory=list)
     _refs: list[tuple[str, str]] | None = None
+    _firsts: list[tuple[tuple[str, str], EffectivePod]] | None = None
 
     @property
     def outside(self) -> bool:
@@ -152,6 +153,16 @@ class PodClass:
         if self._refs is None:
             self._refs = list(dict.fromkeys(workload_ref(pod.obj) for pod in self.pods))
         return self._refs
+
+    def first_pods(self) -> list[tuple[tuple[str, str], EffectivePod]]:
+        """``(kind, name)`` of each workload of the class and its first pod, in scan order (made once per
+        class: each network rule asks)."""
+        if self._firsts is None:
+            firsts: dict[tuple[str, str], EffectivePod] = {}
+            for pod in self.pods:
+                firsts.setdefault(workload_ref(pod.obj), pod)
+            self._firsts = list(firsts.items())
+        return self._firsts
 
     def __str__(self) -> str:
         if self.outside:
@@ -304,6 +315,10 @@ class Network:
             self.ns_masks[ns] |= 1 << cls.index
             self.class_ns[cls.index] = ns
         self.class_ns[-1] = len(namespaces)
+        # A policy's classes are its namespace's, at or above that namespace's lowest class (build_network
+        # puts each namespace's classes together): read them off a bit set shifted down to there, rather
+        # than off one tens of thousands of bits wide (each step of which costs the whole width).
+        self._ns_low = [(mask & -mask).bit_length() - 1 if mask else 0 for mask in self.ns_masks]
         self._index = _LabelIndex([c for c in self.classes[:-1] if not c.host_network])
         # Namespaces whose labels the scan holds are matched by label index (a large cluster asks tens of
         # selectors of ten thousand namespaces); the others' labels are unknown, asked one by one.
@@ -316,8 +331,17 @@ class Network:
         self._by_label: dict[str, dict[tuple[str, str], list[PodClass]]] = {}
         self._known_names = frozenset(self.namespaces)
         self.isolated_bits = {INGRESS: 0, EGRESS: 0}
+        self._isolated_in: dict[str, dict[int, int]] = {INGRESS: {}, EGRESS: {}}
+        """The classes each namespace's policies isolate, shifted down to the namespace's lowest class: OR-ed
+        into ``isolated_bits`` once per namespace rather than per policy (each OR costs the whole width)."""
         for policy in self.policies:
             self._compile(policy)
+        for direction, by_namespace in self._isolated_in.items():
+            for ns_index, local in by_namespace.items():
+                self.isolated_bits[direction] |= local << self._ns_low[ns_index]
+        # Whether each class is isolated, one byte per class: shifting a bit set of tens of thousands of
+        # classes down to one class's bit costs the whole width, and rules ask it of every class.
+        self._isolated = {d: bit_flags(bits) for d, bits in self.isolated_bits.items()}
 
     # -- building ------------------------------------------------------------------------------
 
@@ -331,9 +355,12 @@ class Network:
                 self._compile_rule(rule, ns)
             if direction not in policy.types:
                 continue
-            self.isolated_bits[direction] |= policy.selected
-            for index in bit_indexes(policy.selected):
-                self.classes[index].policies(direction).append(policy)
+            low = self._ns_low[ns.index]
+            local = policy.selected >> low
+            isolated = self._isolated_in[direction]
+            isolated[ns.index] = isolated.get(ns.index, 0) | local
+            for index in bit_indexes(local):
+                self.classes[low + index].policies(direction).append(policy)
 
     def _compile_rule(self, rule: Rule, ns: Namespace) -> None:
         if rule.peers is None:
@@ -396,7 +423,8 @@ class Network:
         return found
 
     def isolated(self, cls: PodClass, direction: str) -> bool:
-        return bool(self.isolated_bits[direction] >> cls.index & 1)
+        flags = self._isolated[direction]
+        return cls.index < len(flags) and flags[cls.index] == 1
 
     def side(self, direction: str, subject: Endpoint, other: Endpoint) -> Side:
         """How ``subject``'s policies treat traffic with ``other``.
@@ -477,8 +505,7 @@ class Network:
 
     def uncovered(self, direction: str) -> list[PodClass]:
         """Pods of the scan that no policy isolates in ``direction`` (hostNetwork pods included)."""
-        isolated = self.isolated_bits[direction]
-        return [c for c in self.classes[:-1] if not isolated >> c.index & 1]
+        return [c for c in self.classes[:-1] if not self.isolated(c, direction)]
 
     def rules(self, direction: str) -> Iterator[Rule]:
         """Rules of ``direction`` whose policy isolates that direction of at least one pod."""
@@ -487,7 +514,8 @@ class Network:
                 yield from policy.rules(direction)
 
     def selected(self, policy: Policy) -> list[PodClass]:
-        return [self.classes[i] for i in bit_indexes(policy.selected)]
+        low = self._ns_low[self.namespaces[policy.namespace].index]
+        return [self.classes[low + i] for i in bit_indexes(policy.selected >> low)]
 
     def admits_every_namespace(self, peer: Peer) -> bool:
         """Whether the peer matches every pod of every namespace (``namespaceSelector: {}``).
@@ -690,7 +718,7 @@ def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[N
         namespace = pod.obj.ref.namespace or "default"
         labels = dict(pod.labels)
         host_network = pod.host_network.value is True
-        named = _named_ports(pod)
+        named = named_ports(pod)
         key = (namespace, frozenset(labels.items()), host_network, frozenset(named.items()))
         if key not in groups:
             groups[key] = []
@@ -715,13 +743,3 @@ def build_network(inventory: Inventory, pods: Iterable[EffectivePod]) -> tuple[N
         classes.append(PodClass(len(classes), namespace, labels, host_network, named, ports_key, groups[key]))
     classes.append(PodClass(len(classes), OUTSIDE, {}, False, None, _UNKNOWN_NAMES))
     return Network(namespaces, classes, policies, inventory), errors
-
-
-def _named_ports(pod: EffectivePod) -> dict[tuple[str, str], int]:
-    """Named container ports (containers, and sidecar initContainers that declare ports)."""
-    named: dict[tuple[str, str], int] = {}
-    for container in pod.containers:
-        for port in container.ports:
-            if port.name and port.container_port:
-                named.setdefault((port.name, port.protocol), port.container_port)
-    return named

@@ -45,6 +45,7 @@ __all__ = [
     "Toleration",
     "Volume",
     "effective_pod",
+    "named_ports",
     "pod_template_path",
 ]
 
@@ -372,11 +373,21 @@ def _first(*candidates: Field[T]) -> Field[T]:
     return candidates[0]
 
 
-def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
+def effective_pod(obj: Obj, template_path: str, *, lazy: bool = True) -> EffectivePod:
     """Build the effective pod of ``obj`` whose template is at ``template_path``.
 
-    Raises :class:`InputError` when a field the rules read has the wrong type.
+    Raises :class:`InputError` when a field the rules read has the wrong type. ``lazy``: a template whose
+    every read field has its type (:func:`_light_pod`) is built lazily, the fields a network model reads
+    now, the rest on first use; where every field will be read (pod rules run), checking the types first
+    only costs time.
     """
+    light = _light_pod(obj, template_path) if lazy else None
+    return light if light is not None else EffectivePod(**_pod_fields(obj, template_path))
+
+
+def _pod_fields(obj: Obj, template_path: str) -> dict[str, Any]:
+    """The fields of :class:`EffectivePod` for ``obj`` (raises :class:`InputError` as
+    :func:`effective_pod` says)."""
     read = _Reader(obj)
     template: Mapping[str, Any] = obj.raw
     at = ""
@@ -403,7 +414,7 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
     for index, group in enumerate(groups):
         if not _is_int(group):
             raise read.wrong(f"{groups_at}/{index}", "an integer", group)
-    return EffectivePod(
+    return dict(
         obj=obj,
         template_path=template_path,
         spec_path=spec_at,
@@ -429,6 +440,218 @@ def effective_pod(obj: Obj, template_path: str) -> EffectivePod:
         node_selector=_node_selector(read, spec, spec_at),
         node_affinity=_node_affinity(read, spec, spec_at),
     )
+
+
+# -- lazily built effective pods -------------------------------------------------------------------------
+#
+# A network model reads four things of each pod (its labels, hostNetwork, named container ports and where
+# its template is), a pod rule reads them all. Building every field of 100,000 pods for the network alone
+# took most of a network scan's pod time; so a pod whose template cannot fail to build is made with those
+# fields only, and builds the others on first use (``_LazyPod.__getattr__``). Whether a template can fail
+# is decided by the types of the fields ``_pod_fields`` reads, written out below: a template that has any
+# other type there (or a key or item that is not as expected) is built whole at once, as before, and so
+# gives its error at once.
+
+_MARKS = dict
+"""A mapping whose content is not read for its types (labels, annotations, seLinuxOptions)."""
+
+
+class _StringValues:
+    """A mapping of string keys to string values (``nodeSelector``)."""
+
+
+class _Env:
+    """An environment variable: a string ``name`` (its ``value`` is read whatever its type)."""
+
+
+class _Volume:
+    """A volume: string keys (its source's becomes part of a pointer), and a string ``name``."""
+
+
+_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": bool,
+    "runAsUser": int,
+    "runAsGroup": int,
+    "seccompProfile": {"type": str},
+    "appArmorProfile": {"type": str},
+    "seLinuxOptions": _MARKS,
+    "windowsOptions": {"hostProcess": bool},
+}
+_CONTAINER: dict[str, Any] = {
+    "name": str,
+    "image": str,
+    "securityContext": {
+        **_SECURITY_CONTEXT,
+        "privileged": bool,
+        "allowPrivilegeEscalation": bool,
+        "readOnlyRootFilesystem": bool,
+        "procMount": str,
+        "capabilities": {"add": [str], "drop": [str]},
+    },
+    "ports": [{"containerPort": int, "hostPort": int, "protocol": str, "name": str}],
+    "env": [_Env],
+    "command": [str],
+    "args": [str],
+}
+_NODE_TERM: dict[str, Any] = {"matchExpressions": [{"key": str, "operator": str, "values": [str]}]}
+_TEMPLATE: dict[str, Any] = {
+    "metadata": {"annotations": _MARKS, "labels": _MARKS},
+    "spec": {
+        **{key: [_CONTAINER] for key in CONTAINER_LISTS},
+        "securityContext": {
+            **_SECURITY_CONTEXT,
+            "fsGroup": int,
+            "supplementalGroups": [int],
+            "sysctls": [{"name": str}],
+        },
+        "hostNetwork": bool,
+        "hostPID": bool,
+        "hostIPC": bool,
+        "hostUsers": bool,
+        "automountServiceAccountToken": bool,
+        "runtimeClassName": str,
+        "serviceAccountName": str,
+        "serviceAccount": str,
+        "os": {"name": str},
+        "volumes": [_Volume],
+        "tolerations": [{"key": str, "operator": str, "value": str, "effect": str}],
+        "nodeSelector": _StringValues,
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [_NODE_TERM]},
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"preference": _NODE_TERM}],
+            }
+        },
+    },
+}
+"""What ``_pod_fields`` reads of a pod template, with the type it insists on: a type (``int``: not a
+boolean), a mark (``_MARKS``, ``_StringValues``, ``_Env``, ``_Volume``), a mapping of the keys read
+(others are not read), or a list of items (never null). ``None`` is allowed for every key: it reads as
+unset."""
+
+
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether the mapping ``value`` has the types ``schema`` asks (conservatively: exact types). Only the
+    keys ``schema`` names are looked at (a pod template's probes, resources and mounts are not read)."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        inner = schema.get(key)
+        if inner is None or item is None:
+            continue
+        if type(inner) is dict:
+            if not _fits(item, inner):
+                return False
+        elif type(inner) is list:
+            if type(item) is not list:
+                return False
+            inner = inner[0]
+            if type(inner) is dict:
+                if not all(_fits(x, inner) for x in item):
+                    return False
+            elif not _all_marked(item, inner):
+                return False
+        elif type(item) is not inner and not _all_marked([item], inner):
+            return False
+    return True
+
+
+_NAME_TYPES = (str, type(None))
+
+
+def _all_marked(items: list[Any], mark: type) -> bool:
+    """Whether every item (``None`` is not one) is what ``mark``, a type or a mark of ``_TEMPLATE``, asks."""
+    if mark is _Env:  # (a container has dozens of variables: one pass, no call per item)
+        return all(type(x) is dict and type(x.get("name")) in _NAME_TYPES for x in items)
+    if mark is _StringValues:
+        return all(
+            type(x) is dict and all(type(k) is str and type(v) is str for k, v in x.items()) for x in items
+        )
+    if mark is _Volume:  # its source is its first key other than name, which becomes part of a pointer
+        return all(
+            type(x) is dict and all(type(k) is str for k in x) and type(x.get("name")) in _NAME_TYPES
+            for x in items
+        )
+    return all(type(x) is mark for x in items)
+
+
+class _LazyPod(EffectivePod):
+    """An effective pod of a template that cannot fail to build: its network fields are set, the others
+    are built (all at once) on first use. It is an :class:`EffectivePod` in every way."""
+
+    __slots__ = ("named_ports",)
+    named_ports: dict[tuple[str, str], int]
+
+    def __eq__(self, other: object) -> bool:
+        # As two EffectivePods compare (the dataclass's __eq__ compares only pods of one class).
+        if not isinstance(other, EffectivePod):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
+
+    __hash__ = EffectivePod.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a field not set yet (a slot never assigned): build them all now, once.
+        if name not in _LAZY_FIELDS:
+            raise AttributeError(name)
+        for key, value in _pod_fields(self.obj, self.template_path).items():
+            if key in _LAZY_FIELDS:
+                object.__setattr__(self, key, value)
+        return object.__getattribute__(self, name)
+
+
+_FIELDS = tuple(EffectivePod.__dataclass_fields__)
+_LIGHT_FIELDS = frozenset({"obj", "template_path", "labels", "host_network"})
+_LAZY_FIELDS = frozenset(_FIELDS) - _LIGHT_FIELDS
+
+
+def _light_pod(obj: Obj, template_path: str) -> EffectivePod | None:
+    """A lazily built effective pod of ``obj``, or ``None`` when some field has a type that would make
+    building it fail (or could: the check is conservative)."""
+    template: Any = obj.raw
+    at = ""
+    for token in _pointer.split(template_path):
+        template = template.get(token)
+        if template is None:
+            template = {}
+        elif type(template) is not dict:
+            return None
+        at = f"{at}/{token}"
+    if not _fits(template, _TEMPLATE):
+        return None
+    metadata = template.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    spec = template.get("spec") or {}
+    named: dict[tuple[str, str], int] = {}
+    for list_name in CONTAINER_LISTS:
+        for container in spec.get(list_name) or ():
+            for port in container.get("ports") or ():
+                name, number = port.get("name"), port.get("containerPort")
+                if name and number:
+                    named.setdefault((name, port.get("protocol") or "TCP"), number)
+    pod = object.__new__(_LazyPod)
+    setattr_ = object.__setattr__
+    setattr_(pod, "obj", obj)
+    setattr_(pod, "template_path", template_path)
+    setattr_(pod, "labels", {k: v for k, v in labels.items() if isinstance(v, str)})
+    setattr_(pod, "host_network", _Reader(obj).boolean(spec, f"{at}/spec", "hostNetwork", "pod"))
+    setattr_(pod, "named_ports", named)
+    return pod
+
+
+def named_ports(pod: EffectivePod) -> dict[tuple[str, str], int]:
+    """Named container ports, ``(name, protocol) -> port`` (containers, and sidecar initContainers that
+    declare ports), the first of each name and protocol; a lazily built pod knows them without building
+    its containers."""
+    known = getattr(pod, "named_ports", None)  # (a copy of a lazy pod, dataclasses.replace's, has none)
+    if known is not None:
+        return dict(known)
+    named: dict[tuple[str, str], int] = {}
+    for container in pod.containers:
+        for port in container.ports:
+            if port.name and port.container_port:
+                named.setdefault((port.name, port.protocol), port.container_port)
+    return named
 
 
 def _service_account(read: _Reader, spec: Mapping[str, Any], spec_at: str) -> Field[str]:

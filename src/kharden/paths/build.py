@@ -42,7 +42,7 @@ from ..rules import Rule
 from ..rules import get as get_rule
 from .escape import escapes
 from .graph import AttackGraph
-from .model import Edge, Evidence, Vertex, locating
+from .model import Edge, Evidence, FindingKey, Vertex, locating
 from .netview import NetView
 from .placement import ANY_NODE, Placement
 from .rbacview import (
@@ -104,6 +104,10 @@ _POD_CREATING_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 _KUBELET_CREDENTIALS = "the kubelet's credentials may request a token for the ServiceAccount of its pods"
 _LATERAL = "reaches the workload's pods over the network (assumed exploitable)"
 _LONG_LIVED_FIX = "delete the long-lived token Secret (pods get short-lived tokens from the TokenRequest API)"
+_HOLDING = frozenset({"token", "escape"})
+"""The kinds of step that make a workload worth reaching over the network (its token, its node)."""
+_Step = tuple[str, str, str, tuple[Evidence, ...]]
+"""A step from a vertex given elsewhere: its target, kind, summary and facts."""
 _EVERY_INTERFACE = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - addresses etcd listens on, read
 
 
@@ -114,9 +118,18 @@ class _Builder:
         self.counting = not locating()
         """The graph serves only to count the attack paths through each finding (see ``counting_only``)."""
         self.graph = AttackGraph(counting=self.counting)
-        self._facts: dict[tuple[Evidence, ...], tuple[Evidence, ...]] | None = {} if self.counting else None
-        """While only counting: each distinct tuple of facts, kept once (a large cluster's half a million
-        steps rest on ten thousand)."""
+        self._findings: dict[tuple[Evidence, ...], tuple[FindingKey, ...]] | None = (
+            {} if self.counting else None
+        )
+        """While only counting: each distinct tuple of facts -> the findings it is, worked out once and
+        kept as one object per distinct tuple of findings (a large cluster's half a million steps rest on
+        ten thousand tuples of facts)."""
+        self._holding: dict[str, list[str]] = {}
+        """Vertex -> the targets of its ``token`` and ``escape`` steps (what :meth:`_valuable` reads; a
+        counting graph keeps no step's kind)."""
+        self._interned: dict[tuple[FindingKey, ...], tuple[FindingKey, ...]] = {}
+        self._last: tuple[tuple[Evidence, ...], tuple[FindingKey, ...]] = ((), ())
+        """The tuple of facts :meth:`_findings_of` was last asked, and its findings."""
         self.pods = [pod for pod in context.pods if not is_static_pod(pod.obj)]
         self.placement = Placement(context, self.pods)
         self.rbac = RbacView(context.rbac)
@@ -125,12 +138,19 @@ class _Builder:
         """Namespace -> ServiceAccount name -> vertex."""
         self.workloads: dict[str, list[tuple[EffectivePod, str]]] = {}
         """Namespace -> (pod, vertex) of its workloads."""
+        self._namespaces: list[str] | None = None
+        """The namespaces of ``accounts``, sorted (``_scope``), until one more comes."""
+        self._new_pods_of: dict[str, str] = {}
+        """Namespace -> its new-pod vertex."""
+        self._workload_names: dict[str, dict[str, list[tuple[int, str]]]] = {}
+        """Namespace -> workload name -> (position in ``workloads[namespace]``, vertex): what a permission
+        limited to some names reaches, without walking every workload of each namespace."""
         self.by_class: dict[int, list[str]] = {}
         """Network class index -> vertices of its workloads."""
         self.pod_of: dict[str, EffectivePod] = {}
         self.tokens: dict[int, tuple[str, Evidence]] = {}
         """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
-        self._recording: tuple[str, list[Edge]] | None = None
+        self._recording: tuple[str, list[_Step]] | None = None
         """While set: a vertex, and the steps from it that :meth:`_edge` is asked for (in order)."""
 
     def build(self) -> AttackGraph:
@@ -154,12 +174,53 @@ class _Builder:
         self, source: str, target: str, kind: str, summary: str, evidence: Iterable[Evidence] = ()
     ) -> None:
         facts = tuple(evidence)
-        if self._facts is not None:
-            facts = self._facts.setdefault(facts, facts)
-        edge = Edge(source, target, kind, summary, facts)
         if self._recording is not None and source == self._recording[0]:
-            self._recording[1].append(edge)  # before add_edge: a step onto itself is another's step
-        self.graph.add_edge(edge)
+            # Before it is added: a step onto itself is dropped, but it is another account's step.
+            self._recording[1].append((target, kind, summary, facts))
+        self._step(source, target, kind, summary, facts)
+
+    def _step(self, source: str, target: str, kind: str, summary: str, facts: tuple[Evidence, ...]) -> None:
+        if kind in _HOLDING and source != target:
+            self._holding.setdefault(source, []).append(target)
+        if self._findings is None:
+            self.graph.add_edge(Edge(source, target, kind, summary, facts))
+        else:
+            self.graph.add_counted(source, target, self._findings_of(facts))
+
+    def _findings_of(self, facts: tuple[Evidence, ...]) -> tuple[FindingKey, ...]:
+        """While counting: the findings ``facts`` are, each once; one object per distinct tuple."""
+        if facts is self._last[0]:  # consecutive steps on one tuple: a node's runs-on and kubelet, _fan
+            return self._last[1]
+        known = self._findings
+        if known is None:  # pragma: no cover - only asked while counting
+            raise ValueError("findings are looked up only while counting")
+        findings = known.get(facts)
+        if findings is None:
+            found = tuple(dict.fromkeys(key for fact in facts for key in fact.counted))
+            findings = known[facts] = self._interned.setdefault(found, found)
+        self._last = (facts, findings)
+        return findings
+
+    def _fan(
+        self,
+        source: str,
+        kind: str,
+        summary: Callable[[str], str],
+        steps: Iterable[tuple[str, str, tuple[Evidence, ...]]],
+    ) -> None:
+        """What :meth:`_edge` does for each of ``steps`` (target, what ``summary`` names, facts) from one
+        vertex: a permission held in every namespace steps to each (a large cluster's hundred thousand
+        steps). While counting, a step's words are not made, and a run of steps on one tuple of facts has
+        its findings looked up once (:meth:`_findings_of`)."""
+        recording = (
+            self._recording[1] if self._recording is not None and source == self._recording[0] else None
+        )
+        counting = self._findings is not None
+        for target, name, facts in steps:
+            text = "" if counting else summary(name)  # no count reads a step's words
+            if recording is not None:
+                recording.append((target, kind, text, facts))
+            self._step(source, target, kind, text, facts)
 
     def _goals(self) -> None:
         labels = {
@@ -256,7 +317,10 @@ class _Builder:
             self._account(namespace, "default")
 
     def _account(self, namespace: str, name: str) -> str:
-        found = self.accounts.setdefault(namespace, {})
+        found = self.accounts.get(namespace)
+        if found is None:
+            found = self.accounts[namespace] = {}
+            self._namespaces = None  # a namespace more
         vertex = found.get(name)
         if vertex is None:
             vertex = found[name] = self._vertex(
@@ -279,7 +343,10 @@ class _Builder:
             vertex = self._vertex(
                 Vertex(workload_id(pod.obj), "workload", str(pod.obj.ref), pod.obj.ref, namespace=namespace)
             )
-            self.workloads.setdefault(namespace, []).append((pod, vertex))
+            workloads = self.workloads.setdefault(namespace, [])
+            named = self._workload_names.setdefault(namespace, {}).setdefault(pod.obj.ref.name, [])
+            named.append((len(workloads), vertex))
+            workloads.append((pod, vertex))
             self.pod_of[vertex] = pod
             workload = accounts.get(id(pod))
             account = self._account(namespace, workload.account.name if workload else "default")
@@ -293,7 +360,7 @@ class _Builder:
                     self._edge(vertex, landing.spot.id, "escape", summary, [*facts, *landing.evidence])
             homes = self.placement.homes(pod) or [(landing.spot.id, landing) for landing in landings]
             for holder, landing in homes:
-                placed = [landing.how, *landing.evidence]
+                placed = (landing.how, *landing.evidence)  # one tuple: its findings looked up once
                 self._edge(holder, vertex, "runs-on", "the node runs the workload's containers", placed)
                 self._edge(holder, account, "kubelet", _KUBELET_CREDENTIALS, placed)
 
@@ -309,7 +376,7 @@ class _Builder:
         """
         superusers = self._superuser_users()
         for namespace, accounts in sorted(self.accounts.items()):
-            grouped: list[Edge] | None = None
+            grouped: list[_Step] | None = None
             for name, vertex in sorted(accounts.items()):
                 subject = Subject.service_account(namespace, name)
                 if self.rbac.named(subject):
@@ -320,8 +387,8 @@ class _Builder:
                     grouped = self._recording[1]
                     self._recording = None
                 else:
-                    for edge in grouped:
-                        self.graph.add_edge(Edge(vertex, edge.target, edge.kind, edge.summary, edge.evidence))
+                    for target, kind, summary, facts in grouped:
+                        self._step(vertex, target, kind, summary, facts)
 
     def _superuser_users(self) -> set[str]:
         """Users RBAC makes cluster-admin by name: impersonating one of them is being cluster-admin."""
@@ -369,8 +436,10 @@ class _Builder:
                         [h.evidence, fact],
                     )
         for h in held(subject, WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"):
-            for namespace in self._scope(h):
-                self._edge(vertex, self._new_pod(namespace), "rbac", "creates pods", [h.evidence])
+            grant = (h.evidence,)
+            self._fan(
+                vertex, "rbac", _creates_pods, ((self._new_pod(ns), ns, grant) for ns in self._scope(h))
+            )
         for h in held(subject, EXEC, "exec into pods", "rbac.pod-exec"):
             self._to_pods(vertex, h, "runs commands in {} (exec)", [h.evidence])
         for h in held(subject, NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
@@ -458,6 +527,7 @@ class _Builder:
             (escalators, (cluster_roles, roles), "grants itself"),
         ):
             cluster_write, namespace_write = writes
+            first_write = _first_covering(namespace_write)
             for h in power:
                 if h.scope is None and cluster_write:
                     self._edge(
@@ -468,16 +538,26 @@ class _Builder:
                         [h.evidence, cluster_write[0].evidence],
                     )
                     continue
-                for namespace in self._scope(h):
-                    write = next((w for w in namespace_write if _covers(w, namespace, None)), None)
-                    if write is not None:
-                        self._edge(
-                            vertex,
-                            self._new_pod(namespace),
-                            "rbac",
-                            f"{summary} admin of namespace {namespace!r}, which creates pods",
-                            [h.evidence, write.evidence],
-                        )
+                self._fan(
+                    vertex,
+                    "rbac",
+                    _admin_of(summary),
+                    self._written_in(h.evidence, first_write, self._scope(h)),
+                )
+
+    def _written_in(
+        self, power: Evidence, first_write: Callable[[str], Held | None], namespaces: list[str]
+    ) -> Iterator[tuple[str, str, tuple[Evidence, ...]]]:
+        """The new-pod step of each namespace a write of RBAC objects covers, with ``power`` and that
+        write (one tuple of facts per write)."""
+        facts: dict[int, tuple[Evidence, ...]] = {}
+        for namespace in namespaces:
+            write = first_write(namespace)
+            if write is not None:
+                both = facts.get(id(write))
+                if both is None:
+                    both = facts[id(write)] = (power, write.evidence)
+                yield self._new_pod(namespace), namespace, both
 
     def _to_pods(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
         """Steps to the pods a permission reaches: every pod, a namespace's pods, or the ones it names.
@@ -489,9 +569,13 @@ class _Builder:
                 self._edge(vertex, hub, "rbac", summary.format(self.graph.vertices[hub].label), evidence)
             return
         for namespace in self._scope(held):
-            for pod, target in self.workloads.get(namespace, ()):
-                if pod.obj.ref.name in held.names:
-                    self._edge(vertex, target, "rbac", summary.format("the workload's pods"), evidence)
+            named = self._workload_names.get(namespace)
+            if named is None:
+                continue
+            # The namespace's workloads of those names, in the order of the namespace's workloads.
+            found = sorted(each for name in held.names for each in named.get(name, ()))
+            for _, target in found:
+                self._edge(vertex, target, "rbac", summary.format("the workload's pods"), evidence)
 
     def _to_accounts(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
         """Steps to the ServiceAccounts a permission reaches: every one, a namespace's, or those it names."""
@@ -507,7 +591,11 @@ class _Builder:
 
     def _scope(self, held: Held) -> list[str]:
         """The namespaces a permission holds in."""
-        return sorted(self.accounts) if held.scope is None else [held.scope]
+        if held.scope is not None:
+            return [held.scope]
+        if self._namespaces is None:
+            self._namespaces = sorted(self.accounts)
+        return self._namespaces
 
     def _token_secrets(self) -> list[tuple[Obj, str]]:
         found = []
@@ -521,9 +609,13 @@ class _Builder:
     # -- what a new pod, the kubelet API and admission give ------------------------------------------
 
     def _new_pod(self, namespace: str) -> str:
-        vertex = f"newpod:{namespace}"
-        if vertex not in self.graph.vertices:
-            self._vertex(Vertex(vertex, "newpod", f"a new pod in namespace {namespace}", namespace=namespace))
+        vertex = self._new_pods_of.get(namespace)
+        if vertex is None:
+            vertex = self._new_pods_of[namespace] = f"newpod:{namespace}"
+            if vertex not in self.graph.vertices:
+                self._vertex(
+                    Vertex(vertex, "newpod", f"a new pod in namespace {namespace}", namespace=namespace)
+                )
         return vertex
 
     def _kubelet(self) -> str:
@@ -855,14 +947,9 @@ class _Builder:
         goals = {v.id for v in graph.vertices.values() if v.goal is not None}
         leading = graph.steps_to(goals)
         return {
-            vertex.id
-            for vertex in graph.vertices.values()
-            if vertex.kind == "workload"
-            and any(
-                edge.kind in {"token", "escape"} and edge.target in leading
-                for target in graph.succ.get(vertex.id, ())
-                for edge in graph.steps[(vertex.id, target)]
-            )
+            vertex
+            for vertex, targets in self._holding.items()
+            if graph.vertices[vertex].kind == "workload" and any(target in leading for target in targets)
         }
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -889,6 +976,36 @@ def _covers(held: Held, namespace: str, name: str | None) -> bool:
     if held.scope is not None and held.scope != namespace:
         return False
     return held.names is None or (name is not None and name in held.names)
+
+
+def _creates_pods(_: str) -> str:
+    return "creates pods"
+
+
+def _admin_of(power: str) -> Callable[[str], str]:
+    def summary(namespace: str) -> str:
+        return f"{power} admin of namespace {namespace!r}, which creates pods"
+
+    return summary
+
+
+def _first_covering(held: list[Held]) -> Callable[[str], Held | None]:
+    """For a namespace, the first of ``held`` that covers every object there (``_covers(h, namespace,
+    None)``), looked up rather than searched for in each namespace of the cluster."""
+    anywhere: Held | None = None
+    first: dict[str, Held] = {}
+    for h in held:
+        if h.names is not None:
+            continue
+        if h.scope is None:
+            anywhere = h
+            break  # it covers every namespace: what comes after it is never the first
+        first.setdefault(h.scope, h)
+
+    def covering(namespace: str) -> Held | None:
+        return first.get(namespace, anywhere)
+
+    return covering
 
 
 def _unruled(evidence: Evidence, fix: str) -> Evidence:

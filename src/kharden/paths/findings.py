@@ -12,24 +12,40 @@ every goal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ..analysis.context import ScanContext
 from ..model import Finding, ObjRef
 from .build import build_graph
 from .entries import add_entries
 from .graph import AttackGraph
-from .model import GOALS, Edge, FindingKey, counting_only
+from .model import GOALS, FindingKey, counting_only
 
 __all__ = ["Index", "on_paths", "pairs_through"]
 
 Index = dict[tuple[str, ObjRef], dict[str | None, dict[str, int]]]
 """(rule, object) -> field -> goal -> the entry points (a bit set) one of whose shortest paths to the
 goal rests on the fact."""
+GoalIndex = dict[tuple[str, ObjRef], dict[str | None, int]]
+"""The same for one goal: (rule, object) -> field -> the entry points (a bit set)."""
 
 
 def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
-    """For each fact that names a rule: the (entry point, goal) pairs one of whose shortest paths rests on it.
+    """For each fact that names a rule: the (entry point, goal) pairs one of whose shortest paths rests on
+    it (what :func:`on_paths` counts, goal by goal)."""
+    index: Index = {}
+    for goal, through in _through_each(graph, goals):
+        for key, fields in through.items():
+            known = index.setdefault(key, {})
+            for path, entries in fields.items():
+                known.setdefault(path, {})[goal] = entries
+    return index
+
+
+def _through_each(graph: AttackGraph, goals: Iterable[str]) -> Iterator[tuple[str, GoalIndex]]:
+    """For each goal that the graph holds: (rule, object) -> field -> the entry points (a bit set) one of
+    whose shortest paths to it rests on the fact. One goal at a time: a large scan's bit sets of every
+    goal at once were half the count's memory.
 
     Per goal, the steps that shortest paths take (one step closer to the goal) form an acyclic graph;
     walking its vertices farthest from the goal first (a topological order of it) carries to each vertex
@@ -37,58 +53,72 @@ def pairs_through(graph: AttackGraph, goals: Iterable[str]) -> Index:
     its own, and only vertices that some entry point reaches are walked at all.
     """
     bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
-    index: Index = {}
-    counted: dict[tuple[str, str], tuple[FindingKey, ...]] = {}
-    after = graph.succ
+    onward = graph.onward()
+    nowhere: dict[str, tuple[FindingKey, ...]] = {}
     for goal in goals:
         targets = graph.goal_vertices(goal)
         if not targets:
             continue
         distance = graph.steps_to(targets)
         reached = {entry: entries for entry, entries in bit.items() if distance.get(entry, 0) > 0}
+        # ``id`` of a tuple of findings -> it, and the entry points whose shortest paths take a step resting
+        # on it: pairs share their tuples (see ``AttackGraph.add_counted``), so each finding is written into
+        # the index once per tuple rather than once per step.
+        through: dict[int, tuple[tuple[FindingKey, ...], int]] = {}
         by_distance: dict[int, list[str]] = {}
         for vertex in reached:
             by_distance.setdefault(distance[vertex], []).append(vertex)
         for steps in range(max(by_distance, default=0), 0, -1):
             for vertex in by_distance.get(steps, ()):
                 entries = reached[vertex]
-                for target in after.get(vertex, ()):
+                for target, found in onward.get(vertex, nowhere).items():
                     if distance.get(target) != steps - 1:
                         continue
                     if target not in reached:
                         reached[target] = 0
                         by_distance.setdefault(steps - 1, []).append(target)
                     reached[target] |= entries
-                    pair = (vertex, target)
-                    found = counted.get(pair)
-                    if found is None:
-                        found = counted[pair] = _counted(graph.steps[pair])
-                    for rule, obj, path in found:
-                        fields = index.setdefault((rule, obj), {}).setdefault(path, {})
-                        fields[goal] = fields.get(goal, 0) | entries
-    return index
-
-
-def _counted(edges: list[Edge]) -> tuple[FindingKey, ...]:
-    """The findings the steps between two vertices rest on, each once (asked once per pair, not per goal)."""
-    return tuple(dict.fromkeys(key for edge in edges for fact in edge.evidence for key in fact.counted))
+                    if found:
+                        known = through.get(id(found))
+                        through[id(found)] = (found, entries if known is None else known[1] | entries)
+        index: GoalIndex = {}
+        for found, entries in through.values():
+            for rule, obj, path in found:
+                fields = index.setdefault((rule, obj), {})
+                fields[path] = fields.get(path, 0) | entries
+        yield goal, index
 
 
 def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
-    """Fingerprint -> number of (entry point, goal) whose shortest paths rest on the finding (0 left out)."""
+    """Fingerprint -> number of (entry point, goal) whose shortest paths rest on the finding (0 left out).
+
+    A finding counts, per goal, the entry points of its field's facts and of the facts that name no
+    field (its rule's finding anywhere on the object). Goal by goal, that is kept as two sums per
+    (rule, object): the entry points of the facts anywhere, and per field what its facts add to those.
+    """
     with counting_only():
         graph = build_graph(context)
         add_entries(context, graph)
-    index = pairs_through(graph, GOALS)
+    sums: dict[tuple[str, ObjRef], tuple[int, dict[str | None, int]]] = {}
+    for _, through in _through_each(graph, GOALS):
+        for key, fields in through.items():
+            anywhere = fields.get(None, 0)
+            counted = anywhere.bit_count()
+            total, more = sums.get(key, (0, {}))
+            for path, entries in fields.items():
+                if path is not None:
+                    added = (entries | anywhere).bit_count() - counted
+                    if added:
+                        more[path] = more.get(path, 0) + added
+            sums[key] = (total + counted, more)
+    del graph
     counts: dict[str, int] = {}
     for finding in findings:
-        on = index.get((finding.rule, finding.object))
-        if not on:
+        on = sums.get((finding.rule, finding.object))
+        if on is None:
             continue
-        exact, anywhere = on.get(finding.location.path, {}), on.get(None, {})
-        found = sum(
-            (exact.get(g, 0) | anywhere.get(g, 0)).bit_count() for g in exact.keys() | anywhere.keys()
-        )
+        total, more = on
+        found = total + more.get(finding.location.path, 0)
         if found:
             counts[finding.fingerprint] = found
     return counts

@@ -1,7 +1,9 @@
 """The attack graph: vertices, the steps between them, and where an attacker starts.
 
 The steps, several per pair of vertices when several facts each allow it (two bindings that both
-grant ``create pods``), are kept per pair, with the pairs each vertex steps to and from. The
+grant ``create pods``), are kept per pair, with the pairs each vertex steps to and from. A graph made
+only to count the attack paths through each finding keeps, per pair, only what the count reads: the
+findings its steps rest on (:meth:`AttackGraph.add_counted`). The
 searches of ``kharden paths`` run on the same topology as a :class:`networkx.DiGraph` (one edge
 per pair), built when first asked for: counting the attack paths of a scan walks the pairs
 breadth-first and never needs it (a networkx edge costs a dict of its own). Each edge weighs one
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from .model import Edge, Entry, Evidence, Hop, Vertex
+from .model import Edge, Entry, Evidence, FindingKey, Hop, Vertex
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -25,8 +27,9 @@ __all__ = ["AttackGraph"]
 class AttackGraph:
     def __init__(self, *, counting: bool = False) -> None:
         """``counting``: the graph serves only to count the attack paths through each finding, which go by
-        pairs of vertices and the findings of their steps: the same step added twice is kept twice rather
-        than looked up among every step added (a set of half a million steps on a large cluster)."""
+        pairs of vertices and the findings of their steps: its steps are added with :meth:`add_counted`
+        and kept in ``found`` (``steps``, ``succ`` and the networkx view stay empty)."""
+        self.counting = counting
         self.vertices: dict[str, Vertex] = {}
         self.steps: dict[tuple[str, str], list[Edge]] = {}
         self.entries: dict[str, Entry] = {}
@@ -34,7 +37,11 @@ class AttackGraph:
         """Vertex -> the vertices it steps to, in the order the pairs were first added."""
         self.pred: dict[str, list[str]] = {}
         """Vertex -> the vertices that step to it, in the order the pairs were first added."""
-        self._seen: set[Edge] | None = None if counting else set()
+        self.found: dict[str, dict[str, tuple[FindingKey, ...]]] = {}
+        """Only while ``counting``: vertex -> the vertices it steps to (in the order the pairs were first
+        added) -> the findings the steps between them rest on. An ``Edge`` per step, its list per pair and
+        the pair's key cost about 300 bytes a step, half the count's memory on a large scan."""
+        self._seen: set[Edge] = set()
         self._added = 0
         self._graph: nx.DiGraph[str] | None = None
 
@@ -65,16 +72,16 @@ class AttackGraph:
         return vertex.id
 
     def add_edge(self, edge: Edge) -> None:
-        """Add a step between two vertices already in the graph (the same step twice counts once, unless
-        the graph is only ``counting``)."""
+        """Add a step between two vertices already in the graph (the same step twice counts once)."""
+        if self.counting:
+            raise ValueError("a graph made only to count takes its steps' findings (add_counted)")
         if edge.source == edge.target:
             return
         seen = self._seen
-        if seen is not None:
-            known = len(seen)
-            seen.add(edge)  # hashed once: it tells whether the step is new by the set's size
-            if len(seen) == known:
-                return
+        known = len(seen)
+        seen.add(edge)  # hashed once: it tells whether the step is new by the set's size
+        if len(seen) == known:
+            return
         self._added += 1
         pair = (edge.source, edge.target)
         found = self.steps.get(pair)
@@ -89,6 +96,42 @@ class AttackGraph:
             if self._graph is not None:
                 data = self._graph[edge.source][edge.target]
                 data["weight"] = min(data["weight"], _weight(edge))
+
+    def add_counted(self, source: str, target: str, findings: tuple[FindingKey, ...]) -> None:
+        """Add a step of a ``counting`` graph: only the findings it rests on (each once, as
+        ``Evidence.counted`` gives them), merged with those of the pair's earlier steps.
+
+        The same step added twice is counted twice in ``len()`` (it changes no count), rather than
+        looked up among every step added. Pass equal tuples as one object where they repeat: a pair's
+        steps that rest on the same findings then cost nothing more.
+        """
+        if source == target:
+            return
+        self._added += 1
+        onward = self.found.get(source)
+        if onward is None:
+            onward = self.found[source] = {}
+        known = onward.get(target)
+        if known is None:
+            onward[target] = findings
+            self.pred.setdefault(target, []).append(source)
+        elif not known:
+            onward[target] = findings
+        elif findings and known is not findings:
+            merged = tuple(dict.fromkeys((*known, *findings)))
+            if len(merged) != len(known):
+                onward[target] = merged
+
+    def onward(self) -> dict[str, dict[str, tuple[FindingKey, ...]]]:
+        """Vertex -> the vertices it steps to -> the findings the steps between them rest on, each once.
+
+        What a ``counting`` graph keeps; worked out from the steps for a whole graph."""
+        if self.counting:
+            return self.found
+        return {
+            source: {target: _findings(self.steps[(source, target)]) for target in targets}
+            for source, targets in self.succ.items()
+        }
 
     def add_entry(self, vertex: str, reasons: Iterable[Evidence]) -> None:
         """Mark a workload as a place an attacker starts from (reasons add up)."""
@@ -130,6 +173,11 @@ class AttackGraph:
     def __len__(self) -> int:
         """The steps added (each once, unless ``counting``)."""
         return self._added
+
+
+def _findings(edges: list[Edge]) -> tuple[FindingKey, ...]:
+    """The findings the steps between two vertices rest on, each once."""
+    return tuple(dict.fromkeys(key for edge in edges for fact in edge.evidence for key in fact.counted))
 
 
 def _weight(edge: Edge) -> float:

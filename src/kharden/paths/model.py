@@ -20,6 +20,7 @@ from ..model import Location, Obj, ObjRef
 __all__ = [
     "GOALS",
     "GOAL_LABELS",
+    "UNCOUNTED",
     "Choke",
     "ChokePoint",
     "Edge",
@@ -150,13 +151,14 @@ class Evidence:
         """A fact written in ``obj`` at ``path`` (the object itself when ``None``)."""
         if _COUNTING.get():
             if rule is None and not findings:
-                return _UNCOUNTED
+                return UNCOUNTED
             return cls(text, rule, obj.ref, path, None, fix, aspect, findings)
         return cls(text, rule, obj.ref, path, obj.locate(path or ""), fix, aspect, findings)
 
 
-_UNCOUNTED = Evidence("a fact that is no finding")
-"""What :meth:`Evidence.at` makes of every fact that is no finding while :func:`counting_only`."""
+UNCOUNTED = Evidence("a fact that is no finding")
+"""What :meth:`Evidence.at` makes of every fact that is no finding while :func:`counting_only` (a caller
+that makes many such facts may take it without wording them)."""
 
 
 @dataclass(frozen=True, slots=True)

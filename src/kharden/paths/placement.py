@@ -24,7 +24,7 @@ from ..analysis.podspec import EffectivePod, NodeRequirement
 from ..analysis.runtime import Node
 from ..analysis.scheduling import control_plane_placements
 from ..rules import get as get_rule
-from .model import Evidence
+from .model import UNCOUNTED, Evidence, locating
 
 __all__ = ["ANY_NODE", "CONTROL_PLANE", "Placement", "Spot"]
 
@@ -87,14 +87,21 @@ class Placement:
             self.spots[name] = Spot(f"node:{name}", f"{role} {name}", node.is_control_plane, node)
         by_workload = {id(pod.obj): pod for pod in self._pods}
         running: dict[int, dict[str, Evidence]] = {}
+        counting = not locating()  # then these facts, no finding, are all one: not worded per pod
         for found in runtime.pods:
             pod = by_workload.get(id(found.workload))
             if found.mirror or pod is None or found.node_name not in self.spots:
                 continue
             nodes = running.setdefault(id(pod), {})
             if found.node_name not in nodes:
-                nodes[found.node_name] = Evidence.at(
-                    found.obj, "/spec/nodeName", f"Pod {found.obj.ref.name!r} runs on node {found.node_name}"
+                nodes[found.node_name] = (
+                    UNCOUNTED
+                    if counting
+                    else Evidence.at(
+                        found.obj,
+                        "/spec/nodeName",
+                        f"Pod {found.obj.ref.name!r} runs on node {found.node_name}",
+                    )
                 )
         for pod in self._pods:
             placed = running.get(id(pod))

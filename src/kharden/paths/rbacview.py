@@ -1,8 +1,9 @@
 """The RBAC engine as the attack graph asks it: which subjects may do what, where, through which binding.
 
 This is the one module of :mod:`kharden.paths` that talks to :mod:`kharden.analysis.rbac`, and it
-asks only the engine's public question, ``who_can(request, some_object=True)``: every grant that
-allows a request, with its binding, subject and scope. Each request is asked once for the whole
+asks only the engine's public question, who can (``holdings(request, some_object=True)``, the grants
+of ``who_can`` kept per binding): every grant that allows a request, with its binding, subject and
+scope. Each request is asked once for the whole
 scan; a subject holds what is granted to it or to one of the groups it is in
 (``Subject.identities``: a ServiceAccount is also ``system:serviceaccounts``,
 ``system:serviceaccounts:NS`` and ``system:authenticated``).
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, Subject
+from ..analysis.rbac import BIND_REQUESTS, RBAC_GROUP, Grant, Rbac, Request, RuleRef, Subject
 from ..model import Location
 from ..rules import get as get_rule
 from .model import Evidence, locating
@@ -134,14 +135,30 @@ class RbacView:
         key = tuple(requests)
         found = self._asked.get(key)
         if found is None:
-            seen: set[tuple[int, str, int]] = set()
+            # ``who_can`` of each request, each grant once: a grant is new when its rule is new for its
+            # binding, since a holding gives each of its rules to every subject of its binding. Grants are
+            # made only once deduplicated (the requests of one list mostly share their grants).
+            seen: set[tuple[int, int]] = set()
+            # ``id`` of a binding -> the rules of its last holding: the requests of a list mostly find the
+            # same rules of a binding (``*`` verbs), which are then skipped whole.
+            last: dict[int, tuple[RuleRef, ...]] = {}
             found = {}
             for request in key:
-                for grant in self._rbac.who_can(request, some_object=True):
-                    grant_key = (id(grant.binding), grant.subject_path, id(grant.rule))
-                    if grant_key not in seen:
-                        seen.add(grant_key)
-                        found.setdefault(grant.subject, []).append(grant)
+                for holding in self._rbac.holdings(request, some_object=True):
+                    binding = holding.binding
+                    if last.get(id(binding)) == holding.rules:
+                        continue
+                    last[id(binding)] = holding.rules
+                    fresh = []
+                    for ref in holding.rules:
+                        rule_key = (id(binding), id(ref))
+                        if rule_key not in seen:
+                            seen.add(rule_key)
+                            fresh.append(ref)
+                    if fresh:
+                        for subject, path in binding.subjects:
+                            grants = found.setdefault(subject, [])
+                            grants += [Grant(subject, path, binding, ref) for ref in fresh]
             self._asked[key] = found
         self._lists[id(requests)] = (requests, found)  # holds ``requests``: its id is not reused
         return found
@@ -193,11 +210,15 @@ class RbacView:
 
     def _hold(self, grant: Grant, what: str, rule: str) -> Held:
         names = grant.rule.rule.resource_names or None
-        where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
-        only = f" (only {', '.join(sorted(names))})" if names else ""
-        location, chain = self._written(grant)
+        if locating():
+            where = "cluster-wide" if grant.scope is None else f"in namespace {grant.scope!r}"
+            only = f" (only {', '.join(sorted(names))})" if names else ""
+            location, chain = self._written(grant)
+            text = f"{what}{only} {where} for {grant.subject}: {chain}"
+        else:  # only counted: no count reads where a fact is, nor its words
+            location, text = None, what
         evidence = Evidence(
-            f"{what}{only} {where} for {grant.subject}: {chain}",
+            text,
             rule,
             grant.binding.obj.ref,
             grant.subject_path,
@@ -212,9 +233,5 @@ class RbacView:
         key = (id(grant.binding), grant.subject_path, id(grant.rule))  # the engine's, alive as long
         found = self._where.get(key)
         if found is None:
-            if locating():
-                found = (grant.binding.obj.locate(grant.subject_path), grant.chain())
-            else:  # only counted: no count reads where a fact is, nor its words
-                found = (None, "")
-            self._where[key] = found
+            found = self._where[key] = (grant.binding.obj.locate(grant.subject_path), grant.chain())
         return found

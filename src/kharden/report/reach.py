@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from itertools import compress
 from typing import Any
 
 import msgspec
 
 from .. import __version__
 from .._display import printable
-from ..analysis._netmatrix import ALL, SOME, Matrix
-from ..analysis.netpol import EGRESS, Answer, Endpoint, External, Grant, Policy, Side
+from ..analysis._netmatrix import ALL, SOME, Matrix, Row
+from ..analysis.netpol import EGRESS, Answer, Endpoint, External, Grant, Policy, Side, bit_flags
 
 __all__ = ["answers_json", "answers_text", "matrix_json", "matrix_text"]
 
@@ -202,16 +203,18 @@ def matrix_text(m: Matrix) -> str:
     return "\n".join(printable(line) for line in lines) + "\n"
 
 
-def matrix_json(m: Matrix, errors: Sequence[Any]) -> bytes:
-    """The matrix as JSON, UTF-8 encoded: bytes, because a large matrix is hundreds of megabytes that a
-    ``str`` would copy twice more (decoded, then encoded again to be written)."""
-    data = {
+def matrix_json(m: Matrix, errors: Sequence[Any]) -> list[bytes]:
+    """The matrix as JSON, UTF-8 encoded, in pieces to write one after the other: a large matrix is hundreds
+    of megabytes, which one ``bytes`` would copy whole (and a ``str`` twice more), while the rows that
+    several sources share are one piece each."""
+    head = {
         "version": 1,
         "tool": {"name": "kharden", "version": __version__},
         "namespaces": list(m.namespaces),
         "columns": [*m.namespaces, *(e.name for e in m.externals)],
         "addresses": {e.name: e.description or str(e.addresses) for e in m.externals},
-        "matrix": m.cells,
+    }
+    tail = {
         "unlabelled_namespaces": list(m.unlabelled),
         "namespaces_without_pods": list(m.empty),
         "legend": {
@@ -221,18 +224,129 @@ def matrix_json(m: Matrix, errors: Sequence[Any]) -> bytes:
         },
         "errors": [{"file": e.file, "line": e.line, "message": e.message} for e in errors],
     }
-    return _compact_json(data) + b"\n"
+    parts = _matrix_parts(head, m.rows, tail)
+    if parts is None:
+        parts = [json.dumps({**head, "matrix": m.cells, **tail}, separators=(",", ":")).encode("ascii")]
+    parts.append(b"\n")
+    return parts
 
 
-def _compact_json(data: dict[str, Any]) -> bytes:
-    """``json.dumps(data, separators=(",", ":"))``, byte for byte, ten times faster on a large matrix.
+def _matrix_parts(head: dict[str, Any], rows: dict[str, Row], tail: dict[str, Any]) -> list[bytes] | None:
+    """``json.dumps({**head, "matrix": cells, **tail}, separators=(",", ":"))`` as bytes, in parts: each row
+    that sources share encoded once, from its bit sets, with no mapping of its cells made. ``None`` when
+    some text needs ``json``'s escapes, which msgspec writes otherwise (non-ASCII, DEL), or an external
+    column has a namespace's name (its cell would replace that one): then ``json`` makes the whole."""
+    encode = msgspec.json.encode
+    parts = [encode(head)[:-1], b',"matrix":{']
+    cells: dict[int, bytes] = {}
+    writers: dict[int, _Cells | None] = {}  # by the names, which rows share
+    for source, row in rows.items():
+        encoded = cells.get(id(row))
+        if encoded is None:
+            writer = writers.get(id(row.names), _NOT_YET)
+            if writer is _NOT_YET:
+                writer = writers[id(row.names)] = _Cells.of(row.names)
+            if writer is None or any(name in writer.names for name, _ in row.external):
+                return None
+            found = writer.cells(row.some & ~row.fully, row.fully)
+            external = [encode(name) + b":" + encode(level) for name, level in row.external]
+            if not all(map(_plain, external)):
+                return None
+            encoded = cells[id(row)] = b"{" + b",".join([found, *external] if found else external) + b"}"
+        key = encode(source)
+        if not _plain(key):
+            return None
+        parts += [key, b":", encoded, b","]
+    if rows:
+        parts[-1] = b"},"
+    else:
+        parts[-1] += b"},"
+    parts.append(encode(tail)[1:])
+    return parts if _plain(parts[0]) and _plain(parts[-1]) else None
 
-    msgspec writes the same compact JSON for dicts (in their order), lists, strings, ints, booleans and
-    None, except how it escapes: it keeps non-ASCII text and DEL as they are, where ``json`` writes
-    ``\\uXXXX``. Output without any escape and without those characters is the same in both; anything
-    else goes through ``json``.
-    """
-    encoded = msgspec.json.encode(data)
-    if encoded.isascii() and b"\\" not in encoded and b"\x7f" not in encoded:
-        return encoded
-    return json.dumps(data, separators=(",", ":")).encode("ascii")  # ensure_ascii: ASCII only
+
+class _Cells:
+    """Writes the namespace cells of rows: ``"name":"some"`` or ``"name":"all"`` for each column of a bit
+    set, in column order, comma separated. Columns go by blocks of 64, each block's text kept by its bits:
+    the rows of a cluster differ from one another in few blocks (6,931 distinct of 389,888 written on
+    cluster-100k), so most of a row is blocks already written, looked up in C, rather than 10,000 columns
+    picked one by one."""
+
+    _WIDTH = 64
+    _MASK = (1 << _WIDTH) - 1
+
+    def __init__(self, names: Sequence[str], fragments: list[bytes]) -> None:
+        self.names = frozenset(names)
+        self.fragments = fragments
+        """Per column, its ``some`` cell then its ``all`` cell."""
+        self.width = len(names)
+        self.blocks: list[dict[tuple[int, int], bytes]] = [
+            {(0, 0): b""} for _ in range(0, self.width, self._WIDTH)
+        ]
+        self.found = self.written = 0
+        self.direct = False
+        """Whether rows are written column by column: blocks rarely repeat (rows that look random)."""
+
+    @classmethod
+    def of(cls, names: Sequence[str]) -> _Cells | None:
+        """The writer of these columns; ``None`` when a name needs ``json``'s escapes."""
+        fragments = []
+        for name in names:
+            key = msgspec.json.encode(name)
+            if not _plain(key):
+                return None
+            fragments += [key + b':"' + SOME.encode() + b'"', key + b':"' + ALL.encode() + b'"']
+        return cls(names, fragments)
+
+    def cells(self, some: int, fully: int) -> bytes:
+        """The cells of the columns in ``some`` (``"some"``) and ``fully`` (``"all"``), disjoint bit sets."""
+        if self.direct:
+            return b",".join(compress(self.fragments, _interleaved(some, fully, self.width)))
+        size = 8 * len(self.blocks)  # each block's bits as one 64-bit number (in the machine's byte order)
+        keys = list(
+            zip(
+                memoryview(some.to_bytes(size, "little")).cast("Q"),
+                memoryview(fully.to_bytes(size, "little")).cast("Q"),
+                strict=True,
+            )
+        )
+        pieces = list(map(dict.get, self.blocks, keys))
+        missing = pieces.count(None)
+        if missing:
+            for index, piece in enumerate(pieces):
+                if piece is None:
+                    pieces[index] = self.blocks[index][keys[index]] = self._block(index, some, fully)
+            # A block written costs about three times its columns picked out of a whole row: once most blocks
+            # are new, the rows are written whole (a few thousand blocks into the matrix, so that a first
+            # row, all new, does not decide it).
+            self.written += missing
+            self.direct = self.written > 2000 and self.written > 3 * self.found
+        self.found += len(pieces) - missing
+        return b",".join(filter(None, pieces))
+
+    def _block(self, index: int, some: int, fully: int) -> bytes:
+        low = index * self._WIDTH
+        high = min(low + self._WIDTH, self.width)
+        flags = _interleaved(some >> low & self._MASK, fully >> low & self._MASK, high - low)
+        return b",".join(compress(self.fragments[2 * low : 2 * high], flags))
+
+
+_NOT_YET = _Cells((), [])
+
+
+def _interleaved(some: int, fully: int, width: int) -> bytearray:
+    """Selectors of :func:`_cell_fragments`: per column, 1 at its ``some`` place if the column is in
+    ``some``, 1 at its ``all`` place if in ``fully`` (disjoint bit sets); each written in C (bytes slices)."""
+    flags = bytearray(2 * width)
+    if some:
+        some_flags = bit_flags(some)
+        flags[0 : 2 * len(some_flags) : 2] = some_flags
+    if fully:
+        full_flags = bit_flags(fully)
+        flags[1 : 2 * len(full_flags) : 2] = full_flags
+    return flags
+
+
+def _plain(encoded: bytes) -> bool:
+    """Whether msgspec's JSON is ``json``'s (compact, ASCII): nothing either would escape differently."""
+    return encoded.isascii() and b"\\" not in encoded and b"\x7f" not in encoded

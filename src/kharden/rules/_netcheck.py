@@ -82,8 +82,15 @@ def workload_of(classes: Iterable[PodClass]) -> dict[int, Workload]:
 
 
 def workloads(classes: Iterable[PodClass]) -> list[Workload]:
-    """The workloads of ``classes``, once each, in the order the network holds them."""
-    return list({id(w): w for w in workload_of(classes).values()}.values())
+    """The workloads of ``classes``, once each, in the order the network holds them (each the one
+    :func:`workload_of` gives its pods)."""
+    found: dict[tuple[str, str, str], Workload] = {}
+    for cls in classes:
+        for (kind, name), pod in cls.first_pods():
+            key = (cls.namespace, kind, name)
+            if key not in found:
+                found[key] = Workload(f"{kind} {name!r}", cls.namespace, pod, cls.host_network)
+    return list(found.values())
 
 
 def uncovered_hits(classes: Iterable[PodClass], verb: str, direction: str) -> Iterator[Hit]:
