@@ -218,3 +218,40 @@ def test_a_k3s_agent_runs_only_a_kubelet(tmp_path: Any) -> None:
     plane = ControlPlane(Inventory(collected.objects))
     assert [c.name for c in plane.components] == [KUBELET]
     assert plane.components[0].setting("anonymous-auth").written == "--anonymous-auth=true"
+
+
+def test_pods_passed_over_are_those_that_would_give_no_component() -> None:
+    """ControlPlane skips pods none of whose containers names a program (every runtime record) before
+    reading them: on a table of pods, odd ones included, those skipped give no component and no error."""
+    from kharden.analysis.controlplane import _names_a_program, _pod_components  # noqa: PLC0415
+
+    apiserver = {"name": "a", "command": ["kube-apiserver", "--anonymous-auth=true"]}
+    specs: list[Any] = [
+        {"containers": [{"name": "web", "image": "nginx"}]},
+        {"containers": [{"name": "web"}, apiserver]},
+        {"containers": [{"name": "a", "args": ["--profiling=true"]}]},
+        {"containers": [{"name": "a", "command": "kube-apiserver"}]},  # not a list: an input error
+        {"containers": ["not a mapping"]},
+        {"containers": None},
+        {"containers": []},
+        {},
+        None,
+        "spec",
+        {"containers": [{"name": "etcd", "command": ["etcd", "--client-cert-auth=false"]}]},
+    ]
+    seen = 0
+    for spec in specs:
+        raw: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "kube-system"},
+        }
+        if spec is not None:
+            raw["spec"] = spec
+        pod = Obj(raw, ObjRef("Pod", "kube-system", "p", "v1"), Origin("pods.yaml"))
+        errors: list[Any] = []
+        components = list(_pod_components(pod, errors))
+        if not _names_a_program(pod):
+            assert (components, errors) == ([], [])
+        seen += bool(components or errors)
+    assert seen == 3  # kube-apiserver, etcd, and a command that is not a list (an error)

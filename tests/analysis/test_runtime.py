@@ -137,6 +137,43 @@ def test_pods_sharing_a_controller_reference_get_each_their_own_answer() -> None
     assert [o.ref.name for o in by_name["untold"].owners] == ["web-5d8", "web"]
 
 
+def test_pods_sharing_one_list_of_owners_get_each_their_own_answer() -> None:
+    """A snapshot's pods of one controller share one ownerReferences list: Runtime works their owners out once
+    for the list, and still answers each pod as owner_chain does alone: a pod that owns itself, pods that
+    own their ReplicaSet (a cycle through one of them), the same list in another namespace."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(18)  # noqa: S311 - test data
+    for _ in range(40):
+        lists = {
+            name: [{"apiVersion": "v1", "kind": kind, "name": name, "controller": True}]
+            for kind, name in [("ReplicaSet", "rs"), ("Pod", "p0"), ("Pod", "p1"), ("ReplicaSet", "gone")]
+        }
+        raws = [_top("Deployment", "web", "shop")]
+        for name in ("rs", "other"):
+            raws.append(
+                _owned(
+                    "ReplicaSet",
+                    name,
+                    "shop",
+                    rng.choice(["Deployment", "Pod"]),
+                    rng.choice(["web", "p0", "p1"]),
+                )
+            )
+        for index in range(8):
+            namespace = rng.choice(["shop", "shop", "ops"])
+            pod = _top("Pod", f"p{index}", namespace)
+            pod["apiVersion"] = "v1"
+            pod["metadata"]["ownerReferences"] = lists[rng.choice(list(lists))]  # the one list, shared
+            raws.append(pod)
+        rng.shuffle(raws)
+        inventory = _inventory(*raws)
+        runtime = Runtime(inventory)
+        assert [(p.obj.ref, [o.ref for o in p.owners]) for p in runtime.pods] == [
+            (p.obj.ref, [o.ref for o in owner_chain(inventory, p.obj)]) for p in runtime.pods
+        ]
+
+
 def test_pods_of_a_workload() -> None:
     inventory = _inventory(
         _top("DaemonSet", "agent", "ops"),

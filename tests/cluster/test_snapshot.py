@@ -295,3 +295,60 @@ def test_an_item_that_is_not_an_object_reads_the_list_whole(tmp_path: Path) -> N
     assert len(collected.objects) == 3
     assert collected.stats.skipped_documents == 1
     assert not any(o.origin.line for o in collected.objects)
+
+
+@pytest.mark.parametrize("block", [1, 7, 100, 4096])
+@pytest.mark.parametrize(
+    ("indent", "separator"),
+    [(None, ",\n"), (None, ",\r\n"), (None, " , \n"), (4, None)],
+    ids=["one-line", "crlf", "blanks", "kubectl"],
+)
+def test_items_cut_across_blocks_are_the_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, indent: int | None, separator: str | None
+) -> None:
+    """However the blocks read cut the file (in an item, in a separator, one byte at a time), the streamed
+    read finds each item and the line it starts on, as it does when the whole file is one block."""
+    from kharden.sources import snapshot  # noqa: PLC0415
+
+    objects = _with_odd_pods(cluster())
+    path = tmp_path / "cut.json"
+    if separator is None:
+        path.write_text(json.dumps(_kubectl_list(objects), indent=indent))
+    else:
+        path.write_text(
+            '{"apiVersion": "v1", "kind": "List", "items": [\n'
+            + separator.join(json.dumps(o) for o in objects)
+            + '\n], "metadata": {}}\n'
+        )
+    read: list[list[Any]] = []
+    for size in (1 << 30, block):
+        monkeypatch.setattr(snapshot, "_BLOCK", size)
+        collected = Collected()
+        read_snapshot(str(path), collected)
+        read.append([(o.ref, o.raw, o.origin.line) for o in collected.objects])
+        assert all(o.origin.line for o in collected.objects)
+    assert read[1] == read[0]
+    assert len(read[0]) == len(objects)
+
+
+def test_an_item_larger_than_the_limit_is_an_input_error_however_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads of an item longer than a block grow with it, to the limit and no further."""
+    from kharden.sources import snapshot  # noqa: PLC0415
+
+    monkeypatch.setattr(snapshot, "_BLOCK", 64)
+    objects = cluster()
+    big = json.loads(json.dumps(objects[0]))
+    big["metadata"]["annotations"] = {"note": "x" * 5000}
+    path = tmp_path / "big.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "List", "items": [\n'
+        + ",\n".join(json.dumps(o) for o in [*objects[:3], big, *objects[3:]])
+        + '\n], "metadata": {}}\n'
+    )
+    collected = Collected()
+    read_snapshot(str(path), collected, max_bytes=8000)
+    assert len(collected.objects) == len(objects) + 1
+    with pytest.raises(InputError, match=r"big.json:5: an item larger than 0 MiB"):
+        read_snapshot(str(path), Collected(), max_bytes=4000)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from typing import Any
 
 import msgspec
+import pytest
 from fixture import cluster
 
-from kharden.sources._trim import LAST_APPLIED, Keeper, decode_runtime_pod, runtime_pod, trim
+from kharden.sources._trim import (
+    _POD_SPEC_FIELDS,
+    _STATUS_FIELDS,
+    LAST_APPLIED,
+    Keeper,
+    controller_key,
+    decode_runtime_pod,
+    runtime_pod,
+    trim,
+)
 
 
 def _spec(obj: dict[str, Any]) -> Any:
@@ -63,13 +74,105 @@ def test_the_typed_decoder_keeps_what_runtime_pod_keeps() -> None:
     odd["metadata"]["annotations"] = {LAST_APPLIED: "{}", "team": "shop"}
     odd["status"]["startTime"] = "2026-03-01T10:00:01Z"
     for pod in [*pods, odd]:
-        typed = decode_runtime_pod(msgspec.json.encode(pod), Keeper().share)
+        decoded = decode_runtime_pod(msgspec.json.encode(pod), Keeper())
         whole = runtime_pod(copy.deepcopy(pod))
+        assert decoded is not None
+        typed, owner = decoded
         assert typed == whole
-        assert typed is not None
+        assert owner == controller_key(whole)
         assert not {"uid", "resourceVersion", "creationTimestamp", "managedFields"} & set(typed["metadata"])
         assert "startTime" not in typed.get("status", {})
         assert LAST_APPLIED not in typed["metadata"].get("annotations", {})
         for status in typed.get("status", {}).get("containerStatuses", []):
             assert set(status) <= {"name", "image"}
-    assert decode_runtime_pod(msgspec.json.encode({**pods[0], "kind": "Deployment"}), Keeper().share) is None
+    assert decode_runtime_pod(msgspec.json.encode({**pods[0], "kind": "Deployment"}), Keeper()) is None
+
+
+def _exact(value: Any) -> str:
+    """JSON that tells ``True``, ``1`` and ``1.0`` apart (``==`` does not), keys sorted."""
+    return json.dumps(value, sort_keys=True)
+
+
+# Values a pod's fields may hold, of every JSON type: equal ones of different types, empties, long ones
+# (past the length under which texts are remembered), a float, and the last-applied annotation.
+_VALUES: list[Any] = [
+    "a",
+    "b",
+    "",
+    1,
+    1.0,
+    True,
+    None,
+    0,
+    {},
+    [],
+    {"k": "v"},
+    {"k": 1},
+    [{"key": "node.kubernetes.io/not-ready", "operator": "Exists"}],
+    {"matchFields": [{"key": "metadata.name", "values": ["node-1"]}]},
+    {"long": "x" * 300},
+    ["y" * 140, "z" * 140],
+    2.5e300,
+]
+
+
+def _random_pod(rng: random.Random, base: dict[str, Any]) -> dict[str, Any]:
+    pod = copy.deepcopy(base)
+    spec, status, metadata = pod["spec"], pod.setdefault("status", {}), pod["metadata"]
+    fields = rng.sample(sorted(_POD_SPEC_FIELDS), rng.randrange(0, 6))
+    for key in fields:
+        spec[key] = rng.choice(_VALUES)
+    for key in rng.sample(["nodeName", "hostname", "affinity", "tolerations", "securityContext"], 2):
+        if rng.random() < 0.3:
+            spec.pop(key, None)
+    for key in rng.sample(sorted(_STATUS_FIELDS), rng.randrange(0, 5)):
+        status[key] = rng.choice(_VALUES)
+    if rng.random() < 0.3:
+        status["containerStatuses"] = [
+            {"name": rng.choice(["a", "b"]), "image": rng.choice(_VALUES), "imageID": "sha256:x"}
+        ]
+    for container in spec.get("containers", []):
+        container["image"] = rng.choice(["app:1", "app:2", 1, None])
+        if rng.random() < 0.3:
+            container["ports"] = [{"containerPort": rng.choice([80, 80.0, "80"])}]
+    labels = metadata.setdefault("labels", {})
+    labels["pick"] = rng.choice(["1", "2", "3"])
+    if rng.random() < 0.3:
+        metadata["annotations"] = {LAST_APPLIED: "{}", "team": rng.choice(["shop", "ads"])}
+    if rng.random() < 0.2:
+        metadata["finalizers"] = rng.choice(_VALUES)
+    if rng.random() < 0.3:
+        metadata["namespace"] = rng.choice(["shop", "ops", ""])
+    for reference in metadata.get("ownerReferences", []):
+        if rng.random() < 0.2:
+            reference["controller"] = rng.choice([True, False, 1])
+    return pod
+
+
+def test_the_typed_decoder_keeps_what_runtime_pod_keeps_on_random_pods(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pods that share and differ in every field, read by one Keeper (what it remembers of one pod serves
+    the next): each record is the one runtime_pod makes of the Pod decoded whole, types and key order too,
+    also once the Keeper remembers no more specs."""
+    from kharden.sources import _trim  # noqa: PLC0415
+
+    rng = random.Random(18)  # noqa: S311 - test data
+    bases = [o for o in cluster() if o["kind"] == "Pod"]
+    pods = [_random_pod(rng, rng.choice(bases)) for _ in range(600)]
+    for remembered in (1 << 16, 5):
+        monkeypatch.setattr(_trim, "_REMEMBERED", remembered)
+        keep = Keeper()
+        for pod in pods:
+            decoded = decode_runtime_pod(msgspec.json.encode(pod), keep)
+            if decoded is None:  # a spec field's value the typed decoder refuses: none here
+                raise AssertionError(pod)
+            typed, owner = decoded
+            whole = runtime_pod(copy.deepcopy(pod))
+            assert _exact(typed) == _exact(whole)
+            assert owner == controller_key(whole)
+            assert list(typed) == list(whole)
+            assert list(typed["metadata"]) == list(whole["metadata"])
+            assert list(typed.get("status", {})) == list(whole.get("status", {}))
+            assert sorted(typed["spec"]) == sorted(whole["spec"])
+        assert len(keep.specs) <= remembered

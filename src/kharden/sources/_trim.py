@@ -18,6 +18,7 @@ read are kept whole.
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -237,20 +238,31 @@ _POD_SPEC_FIELDS = (
 _UNSET = msgspec.UNSET
 
 
+# Every value is taken as its JSON text (msgspec.Raw), not decoded, but for a few of each pod's own: the pods
+# of one controller repeat them (labels, owners, tolerations, the whole spec but the node), and what was
+# kept for the same text before is used again (Keeper.value_of, Keeper.templated), where decoding, encoding
+# and looking up each value would cost three times as much. Texts also make exact keys: a value decoded
+# and encoded again may not be told from another (an infinite float and null).
+_DECODED = frozenset({"hostname", "nodeName", "hostIP", "podIP", "podIPs"})
+"""Fields decoded in place: each pod's own scalars (see _SPEC_OWN, _STATUS_OWN)."""
+_Raw = msgspec.Raw
+_Text = _Raw | msgspec.UnsetType
+
+
 class _Container(msgspec.Struct):
     """What a runtime record keeps of a container (``_CONTAINER_FIELDS``)."""
 
-    name: Any = _UNSET
-    image: Any = _UNSET
-    ports: Any = _UNSET
-    restartPolicy: Any = _UNSET  # noqa: N815 - the JSON name
+    name: _Text = _UNSET
+    image: _Text = _UNSET
+    ports: _Text = _UNSET
+    restartPolicy: _Text = _UNSET  # noqa: N815 - the JSON name
 
 
 class _StatusContainer(msgspec.Struct):
     """What a runtime record keeps of a container's status (``_STATUS_CONTAINER_FIELDS``)."""
 
-    name: Any = _UNSET
-    image: Any = _UNSET
+    name: _Text = _UNSET
+    image: _Text = _UNSET
 
 
 assert _Container.__struct_fields__ == _CONTAINER_FIELDS
@@ -258,17 +270,17 @@ assert _StatusContainer.__struct_fields__ == _STATUS_CONTAINER_FIELDS
 _Spec = msgspec.defstruct(
     "_Spec",
     [
-        *((f, Any, _UNSET) for f in _POD_SPEC_FIELDS),
+        *((f, (Any if f in _DECODED else _Raw) | msgspec.UnsetType, _UNSET) for f in _POD_SPEC_FIELDS),
         ("containers", list[_Container] | msgspec.UnsetType, _UNSET),
         ("initContainers", list[_Container] | msgspec.UnsetType, _UNSET),
-        ("volumes", msgspec.Raw | msgspec.UnsetType, _UNSET),
+        ("volumes", _Text, _UNSET),
     ],
     forbid_unknown_fields=True,
 )
 _Status = msgspec.defstruct(
     "_Status",
     [
-        *((f, Any, _UNSET) for f in _STATUS_FIELDS),
+        *((f, (Any if f in _DECODED else _Raw) | msgspec.UnsetType, _UNSET) for f in _STATUS_FIELDS),
         *((f, list[_StatusContainer] | msgspec.UnsetType, _UNSET) for f in _STATUS_CONTAINER_LISTS),
     ],
 )
@@ -277,17 +289,21 @@ _RuntimePod = msgspec.defstruct(
     [
         ("apiVersion", str, _UNSET),
         ("kind", Literal["Pod"], _UNSET),  # any other kind is refused at its second key, not after its spec
-        ("metadata", dict[str, Any], _UNSET),
+        ("metadata", dict[str, _Raw], _UNSET),
         ("spec", _Spec | msgspec.UnsetType, _UNSET),
         ("status", _Status | msgspec.UnsetType, _UNSET),
     ],
 )
 _decode_runtime_pod = msgspec.json.Decoder(_RuntimePod).decode
+_astuple = msgspec.structs.astuple
+_MISSING: Any = object()
 
 
-def decode_runtime_pod(raw: bytes, share: Callable[[Any], Any]) -> dict[str, Any] | None:
-    """``runtime_pod`` of the Pod that ``raw`` (JSON) is, decoding only what the record keeps; ``None``
-    when ``raw`` is not shaped as the typed decoder expects (then decode it whole and call ``runtime_pod``).
+def decode_runtime_pod(raw: bytes, keep: Keeper) -> tuple[dict[str, Any], Key | None] | None:
+    """``runtime_pod`` of the Pod that ``raw`` (JSON) is, decoding only what the record keeps, and its
+    :func:`controller_key`; ``None`` when ``raw`` is not shaped as the typed decoder expects (then decode
+    it whole and call ``runtime_pod``). ``keep`` shares (and remembers by their JSON text) the values that
+    pods repeat.
     """
     try:
         pod: Any = _decode_runtime_pod(raw)
@@ -295,50 +311,85 @@ def decode_runtime_pod(raw: bytes, share: Callable[[Any], Any]) -> dict[str, Any
         return None
     if pod.apiVersion is _UNSET or pod.kind != "Pod" or pod.metadata is _UNSET:
         return None
-    metadata = pod.metadata
-    annotations = metadata.get("annotations")
-    if isinstance(annotations, dict):
-        annotations.pop(LAST_APPLIED, None)
-    record: dict[str, Any] = {"apiVersion": sys.intern(pod.apiVersion), "kind": "Pod"}
-    record["metadata"] = _kept(metadata, share, drop=_METADATA_DROPPED)
+    metadata, owner = keep.metadata_of(pod.metadata)
+    record: dict[str, Any] = {"apiVersion": sys.intern(pod.apiVersion), "kind": "Pod", "metadata": metadata}
     spec = pod.spec
     if spec is not _UNSET:
-        slim = _kept_fields(spec, _POD_SPEC_FIELDS, share)
-        for key in ("containers", "initContainers"):
-            containers = getattr(spec, key)
-            if containers is not _UNSET:
-                slim[key] = share([_kept_fields(c, _CONTAINER_FIELDS, _same) for c in containers])
-        record["spec"] = slim
+        # A pod's spec is its controller's but for a few fields (_SPEC_OWN): the rest is kept once per JSON of
+        # the rest (volumes aside), and each pod's own fields are put in their places.
+        values: tuple[Any, ...] = _spec_own(spec)
+        spec.affinity = spec.hostname = spec.nodeName = spec.volumes = _UNSET  # _SPEC_OWN, written out
+        record["spec"] = keep.templated(spec, _SPEC_OWN, values, keep.specs, _slim_spec)
     status = pod.status
     if status is not _UNSET:
-        kept = _kept_fields(status, _STATUS_FIELDS, share)
-        for key in _STATUS_CONTAINER_LISTS:
-            statuses = getattr(status, key)
-            if statuses is not _UNSET:
-                kept[key] = share([_kept_fields(s, _STATUS_CONTAINER_FIELDS, _same) for s in statuses])
-        record["status"] = kept
-    return record
+        values = _status_own(status)
+        status.hostIP = status.hostIPs = status.podIP = status.podIPs = _UNSET
+        record["status"] = keep.templated(status, _STATUS_OWN, values, keep.statuses, _kept_status)
+    return record, owner
 
 
-def _same(value: Any) -> Any:
-    return value
+# The fields of a pod's spec and status that differ between the pods of one controller (in field order):
+# a DaemonSet's pod has a node affinity of its own node, a StatefulSet's a host name; each its node and IPs.
+_SPEC_OWN = ("affinity", "hostname", "nodeName")
+_STATUS_OWN = ("hostIP", "hostIPs", "podIP", "podIPs")
+_spec_own = operator.attrgetter(*_SPEC_OWN)
+_status_own = operator.attrgetter(*_STATUS_OWN)
+_SPEC_ORDER = {key: index for index, key in enumerate((*_POD_SPEC_FIELDS, "containers", "initContainers"))}
+_STATUS_ORDER = {key: index for index, key in enumerate((*_STATUS_FIELDS, *_STATUS_CONTAINER_LISTS))}
+_ORDERS = {_SPEC_OWN: _SPEC_ORDER, _STATUS_OWN: _STATUS_ORDER}
 
 
-def _kept_fields(struct: Any, fields: Sequence[str], share: Callable[[Any], Any]) -> dict[str, Any]:
-    """:func:`_kept` of the ``fields`` a decoded struct has (``UNSET``: absent from the JSON)."""
+def _slim_spec(spec: Any, keep: Keeper) -> dict[str, Any]:
+    """What a runtime record keeps of a decoded spec (its fields in the order of ``_POD_SPEC_FIELDS``)."""
+    slim = {}
+    for key, value in zip(_POD_SPEC_FIELDS, _astuple(spec), strict=False):  # containers... follow
+        if value is not _UNSET:
+            slim[key] = keep.value_of(bytes(value))  # the own fields, the only ones decoded, are not set
+    for key in ("containers", "initContainers"):
+        containers = getattr(spec, key)
+        if containers is not _UNSET:
+            slim[key] = keep.share([_kept_fields(c, _CONTAINER_FIELDS) for c in containers])
+    return slim
+
+
+def _kept_status(status: Any, keep: Keeper) -> dict[str, Any]:
+    """What a runtime record keeps of a decoded status but its IPs (in the order of ``_STATUS_FIELDS``)."""
     kept = {}
-    intern = sys.intern
-    for key in fields:
-        value = getattr(struct, key)
-        if value is _UNSET:
-            continue
-        kind = type(value)
-        if kind is str:
-            kept[key] = value if key in _UNIQUE else intern(value)
-        elif kind is dict or kind is list:
-            kept[key] = value if key in _UNIQUE else share(value)
-        else:
-            kept[key] = value
+    for key, value in zip(_STATUS_FIELDS, _astuple(status), strict=False):  # the lists follow
+        if value is not _UNSET:
+            kept[key] = keep.value_of(bytes(value))
+    for key in _STATUS_CONTAINER_LISTS:
+        statuses = getattr(status, key)
+        if statuses is not _UNSET:
+            kept[key] = keep.share([_kept_fields(s, _STATUS_CONTAINER_FIELDS) for s in statuses])
+    return kept
+
+
+def _placed(kept: dict[str, Any], order: dict[str, int], own: tuple[str, ...]) -> dict[str, Any]:
+    """``kept`` (without the ``own`` fields) with each of those in its place, holding ``_MISSING``."""
+    keys = sorted([*kept, *own], key=order.__getitem__)
+    return {key: kept.get(key, _MISSING) for key in keys}
+
+
+def _kept_value(value: Any, keep: Keeper) -> Any:
+    """A value (of a key not in ``_UNIQUE``) as :func:`_kept` keeps it."""
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value)
+    return keep.share(value) if kind is dict or kind is list else value
+
+
+_decode = msgspec.json.Decoder().decode
+
+
+def _kept_fields(struct: Any, fields: Sequence[str]) -> dict[str, Any]:
+    """The ``fields`` a decoded struct has (``UNSET``: absent from the JSON), decoded, strings interned
+    (as :func:`_pick` keeps them)."""
+    kept = {}
+    for key, text in zip(fields, _astuple(struct), strict=True):
+        if text is not _UNSET:
+            value = _decode(bytes(text))
+            kept[key] = sys.intern(value) if type(value) is str else value
     return kept
 
 
@@ -357,6 +408,104 @@ class Keeper:
         self.controllers: set[Key] = set(controllers or ())
         self._shared: dict[bytes | int, Any] = {}
         self._encode = msgspec.json.Encoder().encode
+        self.known: dict[bytes, Any] = {}
+        """Values of runtime records by their JSON text, as :meth:`value_of` keeps them (short texts only)."""
+        self._annotations: dict[bytes, Any] = {}
+        self.specs: dict[bytes, dict[str, Any]] = {}
+        """What runtime records keep of a pod spec, by the JSON of the spec without each pod's own fields."""
+        self.statuses: dict[bytes, dict[str, Any]] = {}
+        self._metadata: dict[tuple[Any, ...], tuple[dict[str, Any], Key | None]] = {}
+        self._strings: dict[str, str] = {}
+
+    def templated(
+        self,
+        struct: Any,
+        own: tuple[str, ...],
+        values: tuple[Any, ...],
+        table: dict[bytes, dict[str, Any]],
+        build: Callable[[Any, Keeper], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """``build(struct)`` of a struct whose ``own`` fields (in the order of its fields) had ``values``,
+        which the caller has unset: a copy of what it made of an equal struct before, with the values."""
+        encoded = self._encode(struct)
+        template = table.get(encoded)
+        if template is None:
+            template = _placed(build(struct, self), _ORDERS[own], own)
+            if len(table) < _REMEMBERED:  # past it, pods' differ: each is built, as before any was kept
+                table[encoded] = template
+        # The copy holds every own field in its place: each is set, or deleted, without growing the dict.
+        kept = template.copy()
+        for key, value in zip(own, values, strict=True):
+            if value is _UNSET:
+                del kept[key]
+            elif key in _UNIQUE:
+                kept[key] = value
+            elif type(value) is str:
+                # As interned (the names of nodes, IPs of hosts), in a table of these alone: sys.intern's
+                # holds every name of the program, and costs several times more once the heap is large.
+                kept[key] = self._strings.setdefault(value, value)
+            elif type(value) is _Raw:
+                text = bytes(value)
+                found = self.known.get(text, _MISSING)
+                kept[key] = self.value_of(text) if found is _MISSING else found
+            else:
+                kept[key] = _kept_value(value, self)
+        return kept
+
+    def metadata_of(self, metadata: dict[str, msgspec.Raw]) -> tuple[dict[str, Any], Key | None]:
+        """What a runtime record keeps of a pod's metadata (every value as its JSON text; changes it) and
+        its :func:`owner_key`: but for its name, those of the same keys and texts before (a controller's
+        pods repeat them)."""
+        keys = tuple(metadata)
+        name = metadata.pop("name", _MISSING)
+        for key in _METADATA_DROPPED:
+            metadata.pop(key, None)
+        encoded = (keys, *map(bytes, metadata.values()))
+        found = self._metadata.get(encoded)
+        if found is None:
+            template = {}
+            for key in keys:
+                if key == "name":
+                    template[key] = _MISSING
+                elif key in metadata:
+                    data = bytes(metadata[key])
+                    template[key] = self.annotations_of(data) if key == "annotations" else self.value_of(data)
+            found = template, owner_key(template.get("ownerReferences"), template.get("namespace"))
+            if len(self._metadata) < _REMEMBERED:
+                self._metadata[encoded] = found
+        template, owner = found
+        kept = template.copy()
+        if name is not _MISSING:
+            kept["name"] = _decode(name)  # each pod's own (_UNIQUE): neither interned nor shared
+        return kept, owner
+
+    def value_of(self, text: bytes) -> Any:
+        """The value of the JSON ``text`` as a runtime record keeps it (:func:`_kept`): strings interned,
+        mappings and lists shared; remembered by its text when that is short."""
+        found = self.known.get(text, _MISSING)
+        return self._remember(self.known, text, _decode(text)) if found is _MISSING else found
+
+    def annotations_of(self, text: bytes) -> Any:
+        """:meth:`value_of` of a Pod's annotations: without the last-applied configuration (:func:`trim`)."""
+        found = self._annotations.get(text, _MISSING)
+        if found is not _MISSING:
+            return found
+        value = _decode(text)
+        if type(value) is dict:
+            value.pop(LAST_APPLIED, None)
+        return self._remember(self._annotations, text, value)
+
+    def _remember(self, table: dict[bytes, Any], text: bytes, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            value = sys.intern(value)
+        elif (kind is dict or kind is list) and len(text) > _SMALL:
+            # Not remembered by a long text (one of each pod's own would keep kilobytes): share() knows the
+            # value by the hash of its JSON instead.
+            return self.share(value)
+        if len(text) <= _SMALL:
+            table[text] = value
+        return value
 
     def share(self, value: Any) -> Any:
         """An equal mapping or list kept before, else ``value`` (strings are small: kept as they are)."""
@@ -398,6 +547,9 @@ class Keeper:
 
 _SMALL = 256
 """Values whose JSON is at most this long are shared by the JSON itself (labels, tolerations, owners)."""
+_REMEMBERED = 1 << 16
+"""Specs (and statuses) of runtime records remembered at most: about one per controller and node affinity,
+~1 KB each, unless every pod's differs (then each is built, as it was before any was remembered)."""
 
 
 def _pick(value: Any, fields: tuple[str, ...]) -> Any:

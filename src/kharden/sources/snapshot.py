@@ -156,7 +156,10 @@ def _read_whole(path: str, max_bytes: int) -> bytes:
         return read_fd(handle.fileno(), max_bytes)
 
 
-_BLOCK = 8 << 20
+_BLOCK = 128 << 10
+"""Bytes read at a time. Each block is copied once onto the unfinished item before it (``buffer += block``);
+larger blocks go to fresh pages each time once the heap is large: reading a 1.1 GB snapshot beside 3 million
+objects took 0.47 s of CPU in blocks of 128 KiB, 0.8 s in blocks of 512 KiB or 1 MiB, 1.1 s in 8 MiB."""
 _ITEMS = re.compile(rb'^\s*\{.*?"items"\s*:\s*\[[ \t]*(\r?\n)([ \t]*)\{', re.DOTALL)
 
 
@@ -234,16 +237,15 @@ def _slots(
     :class:`msgspec.DecodeError` or :class:`msgspec.ValidationError` for an item that is not an object."""
     decoder = msgspec.json.Decoder()
     decode_pod = _trim.decode_runtime_pod
-    share = keep.share
     controllers = keep.controllers
     runtime_first = item_kind is None or item_kind == "Pod"
     slots: list[tuple[dict[str, Any], Origin] | _Later] = []
     for line, offset, raw in items:
         origin = Origin(path, line)
         # A Pod whose controller is in the snapshot becomes a runtime record: decode only what it keeps.
-        record = decode_pod(raw, share) if runtime_first else None
-        if record is not None:
-            owner = _trim.controller_key(record)
+        decoded = decode_pod(raw, keep) if runtime_first else None
+        if decoded is not None:
+            record, owner = decoded
             if owner is not None:
                 if owner in controllers:
                     slots.append((record, origin))
@@ -267,7 +269,10 @@ def _stream(
     path: str, indent: bytes, closing: re.Pattern[bytes], first: int, max_bytes: int
 ) -> Iterator[tuple[int, int, bytes]]:
     """``(line, offset in the file, bytes)`` of each item, read in blocks of :data:`_BLOCK` bytes; an
-    item (or what is not one) larger than ``max_bytes`` is an input error."""
+    item (or what is not one) larger than ``max_bytes`` is an input error.
+
+    An item longer than a block is read on in blocks as long as what is held of it, so that it is copied
+    and searched a bounded number of times per byte however long it is."""
     separator = re.compile(rb"\}[ \t]*,[ \t]*\r?\n" + re.escape(indent) + rb"\{")
     with Path(path).open("rb") as handle:
         buffer = handle.read(first)
@@ -275,7 +280,8 @@ def _stream(
         base = len(buffer)  # the offset in the file of the buffer's first byte
         buffer = b""
         while True:
-            block = handle.read(_BLOCK)
+            room = max_bytes + _BLOCK + 1 - len(buffer)  # one byte more is too large, said below
+            block = handle.read(min(max(_BLOCK, len(buffer)), room))
             buffer += block
             start = 0
             found = _separators(separator, buffer) if indent else _separators_at_column_0(buffer)
@@ -316,8 +322,11 @@ def _separators_at_column_0(buffer: bytes) -> Iterator[tuple[int, int, int]]:
     newline = buffer.find(b"\n")
     while newline >= 0:
         lines += 1
-        if buffer[newline + 1 : newline + 2] == b"{":
-            end = _separator_end(buffer, newline)
+        if buffer.startswith(b"{", newline + 1):
+            # Nearly every item ends its line with "}," (kharden's layout): the walk back is for the others.
+            end = newline - 2 if newline >= 2 and buffer.startswith(b"},", newline - 2) else -1
+            if end < 0:
+                end = _separator_end(buffer, newline)
             if end >= 0:
                 yield end, newline + 1, lines
                 lines = 0
