@@ -172,18 +172,10 @@ def _kept(
     """``fields`` of ``mapping`` (all but ``drop`` when ``None``) as a runtime record keeps them: mappings
     and lists shared, strings interned but those each pod has its own of (``_UNIQUE``)."""
     kept = {}
-    intern = sys.intern
     items = mapping.items() if fields is None else ((k, mapping[k]) for k in fields if k in mapping)
     for key, value in items:
-        if key in drop:
-            continue
-        kind = type(value)
-        if kind is str:
-            kept[key] = value if key in _UNIQUE else intern(value)
-        elif kind is dict or kind is list:
-            kept[key] = value if key in _UNIQUE else share(value)
-        else:
-            kept[key] = value
+        if key not in drop:
+            kept[key] = value if key in _UNIQUE else _kept_value(value, share)
     return kept
 
 
@@ -371,12 +363,13 @@ def _placed(kept: dict[str, Any], order: dict[str, int], own: tuple[str, ...]) -
     return {key: kept.get(key, _MISSING) for key in keys}
 
 
-def _kept_value(value: Any, keep: Keeper) -> Any:
-    """A value (of a key not in ``_UNIQUE``) as :func:`_kept` keeps it."""
+def _kept_value(value: Any, share: Callable[[Any], Any]) -> Any:
+    """A value of a key not in ``_UNIQUE`` as a runtime record keeps it: strings interned, mappings and lists
+    shared."""
     kind = type(value)
     if kind is str:
         return sys.intern(value)
-    return keep.share(value) if kind is dict or kind is list else value
+    return share(value) if kind is dict or kind is list else value
 
 
 _decode = msgspec.json.Decoder().decode
@@ -449,7 +442,7 @@ class Keeper:
                 found = self.known.get(text, _MISSING)
                 kept[key] = self.value_of(text) if found is _MISSING else found
             else:
-                kept[key] = _kept_value(value, self)
+                kept[key] = _kept_value(value, self.share)
         return kept
 
     def metadata_of(self, metadata: dict[str, msgspec.Raw]) -> tuple[dict[str, Any], Key | None]:
