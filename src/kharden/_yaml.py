@@ -687,7 +687,6 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
     if sys.getrecursionlimit() < 5000:
         sys.setrecursionlimit(5000)
     sources = _Sources(_source_comments(text) if b"# Source:" in text else [])
-    track_aliases = b"&" in text and _ANCHOR.search(text) is not None
     index = 0
     if _c_reader is not None and text.__class__ is bytes:
         # The C reader builds what _direct builds, from libyaml's events. It leaves the first document
@@ -716,6 +715,7 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
             yield Document(data, index, line + 1, column + 1, positions, sources.above(line, end_line))
             index += 1
         del reader
+    track_aliases = b"&" in text and _ANCHOR.search(text) is not None
     parser = _Parser(text)
     try:
         for _ in range(index):  # those the C reader gave
