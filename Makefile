@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py src/kharden/_yamlc.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,helm]'
 	@touch $@
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kharden import ScanOptions, scan
+from kharden import ScanOptions, _yaml, scan
 from kharden._yaml import Document, iter_documents
 from kharden.errors import ConfigError, InputError
 from kharden.model import Report
@@ -89,6 +89,7 @@ def test_default_uses_workers_only_for_large_inputs(tmp_path: Path, monkeypatch:
     for path in small:
         Path(path).write_text(POD.format(name="x"))
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", 2 * 1024 * 1024)  # as without the C reader
     assert files._jobs(None, small) == 1
     assert files._jobs(None, small[:1]) == 1
     assert files._jobs(2, small) == 2
@@ -96,6 +97,13 @@ def test_default_uses_workers_only_for_large_inputs(tmp_path: Path, monkeypatch:
     assert files._jobs(None, small) == 2  # one per CPU, but never more than the files
     many = small * 5
     assert files._jobs(None, many) == 4
+    monkeypatch.setattr(files, "_PARALLEL_MIN_BYTES", None)  # with it: workers only when asked
+    assert files._jobs(None, many) == 1
+    assert files._jobs(3, many) == 3
+
+
+def test_workers_parse_by_default_only_without_the_c_reader() -> None:
+    assert (files._PARALLEL_MIN_BYTES is None) == _yaml.reads_in_c()
 
 
 def test_jobs_never_more_than_the_files_nor_twice_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,13 @@ try:
 except ImportError as e:  # pragma: no cover - every PyYAML wheel ships libyaml
     raise ImportError("kharden needs PyYAML built with libyaml (its C parser)") from e
 
+try:
+    from ._yamlc import Reader as _Reader
+
+    _c_reader: type[_Reader] | None = _Reader
+except ImportError:  # pragma: no cover - installed where it could not be compiled: the Python way
+    _c_reader = None
+
 MAX_ALIAS_EXPANSION = 100_000
 """Most nodes that aliases of one document may stand for (billion-laughs guard)."""
 MAX_ALIAS_BYTES = 16 * 1024 * 1024
@@ -58,6 +65,11 @@ _SOURCE_COMMENT = re.compile(rb"^# Source: *(\S[^\r\n]*?) *\r?$", re.MULTILINE)
 
 # Positions pack (line, column), both 0-based, into one int to keep the table small.
 _Packed = int
+
+
+def reads_in_c() -> bool:
+    """Whether documents are read by the C reader, ``kharden._yamlc`` (else the Python way, slower)."""
+    return _c_reader is not None
 
 
 class _Parser(CParser):
@@ -674,38 +686,91 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
     # Recursion depth follows YAML nesting, which libyaml caps at 1000 levels.
     if sys.getrecursionlimit() < 5000:
         sys.setrecursionlimit(5000)
-    comments = _source_comments(text) if b"# Source:" in text else []
+    sources = _Sources(_source_comments(text) if b"# Source:" in text else [])
+    index = 0
+    if _c_reader is not None and text.__class__ is bytes:
+        # The C reader builds what _direct builds, from libyaml's events. It leaves the first document
+        # with an anchor or anything else _direct leaves (see _yamlc.c): that document and the rest are
+        # read the Python way, from the start. (A document without anchors is built alike either way,
+        # so the C reader need not trust ``track_aliases``, which text such as '&&' also sets.)
+        reader = _c_reader(text, _plain_cache, _plain, _direct_typed, _key_text, _Unusual)
+        while True:
+            collecting = gc.isenabled()
+            gc.disable()  # as in _next_document
+            try:
+                read = reader.next()
+            except _Unusual:
+                break
+            finally:
+                if collecting:
+                    gc.enable()
+            if read is None:
+                return
+            data, packed, line, column, end_line = read
+            if packed is None:
+                positions = Positions({})  # a scalar document, as the builder leaves it
+            else:
+                positions = Positions(root=data, packed=array("Q"))
+                cast("array[int]", positions._packed).frombytes(packed)
+            yield Document(data, index, line + 1, column + 1, positions, sources.above(line, end_line))
+            index += 1
+        del reader
     track_aliases = b"&" in text and _ANCHOR.search(text) is not None
     parser = _Parser(text)
     try:
-        index = 0
-        previous_end = -1
-        next_comment = 0
+        for _ in range(index):  # those the C reader gave
+            if _next_node(parser, file, text) is None:  # pragma: no cover - the C reader read them
+                return
         while True:
             built = _next_document(parser, file, text, track_aliases)
             if built is None:
                 break
             node, data, positions = built
             start = node.start_mark
-            # Comments are in line order: skip those before this document, keep the last one above it.
-            source = None
-            while next_comment < len(comments) and comments[next_comment][0] <= start.line:
-                line, path = comments[next_comment]
-                if line >= previous_end:
-                    source = path
-                next_comment += 1
-            previous_end = node.end_mark.line
             yield Document(
                 data=data,
                 index=index,
                 line=start.line + 1,
                 column=start.column + 1,
                 positions=positions,
-                source_comment=source,
+                source_comment=sources.above(start.line, node.end_mark.line),
             )
             index += 1
     finally:
         parser.dispose()
+
+
+class _Sources:
+    """Which Helm ``# Source:`` comment belongs to each document, asked in document order."""
+
+    __slots__ = ("_comments", "_next", "_previous_end")
+
+    def __init__(self, comments: list[tuple[int, str]]) -> None:
+        self._comments = comments
+        self._next = 0
+        self._previous_end = -1
+
+    def above(self, start: int, end: int) -> str | None:
+        """The last comment above the document from 0-based line ``start`` to ``end``, below the
+        previous document."""
+        # Comments are in line order: skip those before this document, keep the last one above it.
+        comments = self._comments
+        source = None
+        while self._next < len(comments) and comments[self._next][0] <= start:
+            line, path = comments[self._next]
+            if line >= self._previous_end:
+                source = path
+            self._next += 1
+        self._previous_end = end
+        return source
+
+
+def _next_node(parser: _Parser, file: str, text: bytes) -> Node | None:
+    """The next document's node, composed but not built."""
+    try:
+        return parser.get_node() if parser.check_node() else None
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, file, text) from e
 
 
 def _next_document(

@@ -583,9 +583,10 @@ def _file_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         metavar="N",
-        help="processes that parse files (default: one per CPU when the files add up to 2 MiB or more;"
-        f" never more than the files nor {MAX_JOBS_PER_CPU} per CPU; a file of 8 MiB or more is parsed"
-        " in parts of about 4 MiB, one per worker at a time). Memory: each holds one file at a time"
+        help="processes that parse files (default: one; without kharden's C reader of YAML, one per CPU"
+        " when the files add up to 2 MiB or more; never more than the files nor"
+        f" {MAX_JOBS_PER_CPU} per CPU; a file of 8 MiB or more is parsed in parts of about 4 MiB, one per"
+        " worker at a time). Memory: each holds one file at a time"
         " (at most --max-file-size) and sends its documents back in chunks of"
         f" {WORKER_CHUNK_BYTES // 1048576} MiB; the main process keeps at most"
         f" {WORKER_AHEAD_BYTES // 1048576} MiB of them for files ahead, besides the objects the scan reads",

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
-from .._yaml import iter_documents
+from .._yaml import iter_documents, reads_in_c
 from ..errors import InputError
 from ..model import STDIN_FILE
 from . import _split, _workers, helm, kustomize
@@ -198,10 +198,12 @@ def _parse_file(path: Task, max_bytes: int) -> Parsed:
     return iter_documents(text, path), None
 
 
-# Parsing is most of a scan's time and each file parses on its own: worth other processes when
-# there is enough of it to pay for starting them and for sending the documents back (about a
-# quarter of the parse time).
-_PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+# Parsed the Python way, parsing is most of a scan's time and each file parses on its own: worth other
+# processes when there is enough of it to pay for starting them and for sending the documents back
+# (about a quarter of the parse time). The C reader parses about three times faster, and workers then
+# gained nothing, while holding more memory (the corpus, 10,000 and 100,000 generated documents, four
+# 60 MB files: bench/README.md): they parse only when --jobs asks.
+_PARALLEL_MIN_BYTES: int | None = None if reads_in_c() else 2 * 1024 * 1024
 _MAX_JOBS = 8
 # fork starts a worker in milliseconds with kharden already imported; elsewhere (macOS, Windows)
 # fork is unsafe or missing, and spawn is used when --jobs asks for workers.
@@ -210,16 +212,16 @@ _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 def _jobs(requested: int | None, files: list[str]) -> int:
     """Processes to parse ``files`` with: ``requested`` (``--jobs``), else one per available CPU
-    when the files are large enough to gain from it; never more than the parts the files can be parsed
-    in (a file each, or more for a large one), nor than :data:`~.limits.MAX_JOBS_PER_CPU` per CPU
-    (parsing keeps a CPU busy: more only wait their turn)."""
+    when the files are large enough to gain from it and the C reader is not built; never more than the
+    parts the files can be parsed in (a file each, or more for a large one), nor than
+    :data:`~.limits.MAX_JOBS_PER_CPU` per CPU (parsing keeps a CPU busy: more only wait their turn)."""
     pieces = _pieces(files)
     if pieces < 2:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if requested is not None:
         return max(1, min(requested, pieces, MAX_JOBS_PER_CPU * cpus))
-    if _START_METHOD != "fork":
+    if _START_METHOD != "fork" or _PARALLEL_MIN_BYTES is None:
         return 1  # starting a fresh interpreter per worker costs more than it gains
     total = 0
     for path in files:

@@ -1,0 +1,20 @@
+"""Types of the C reader, ``_yamlc.c``."""
+
+from collections.abc import Callable
+from typing import Any
+
+SLOTS_SHIFT: int
+LINE_SHIFT: int
+LIBYAML: str
+
+class Reader:
+    def __init__(
+        self,
+        text: bytes,
+        cache: dict[str, Any],
+        plain: Callable[[str], Any],
+        typed: Callable[[str, str], Any],
+        key_text: Callable[[Any], str],
+        unusual: type[Exception],
+    ) -> None: ...
+    def next(self) -> tuple[Any, bytes | None, int, int, int] | None: ...
