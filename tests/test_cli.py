@@ -258,3 +258,25 @@ def test_broken_pipe_is_quiet(manifest: Path) -> None:
     )
     assert result.stderr == ""
     assert result.stdout == f"{many}\n"
+
+
+def test_the_command_ends_at_once_with_every_report_written_whole(manifest: Path, tmp_path: Path) -> None:
+    """``kharden`` skips the interpreter's teardown (``cli.run``): what it wrote to a pipe and to files must
+    all be there, and its exit code be main's."""
+    many = manifest.parent / "many.yaml"
+    many.write_text("---\n".join(PRIVILEGED.replace("name: web", f"name: web{i}") for i in range(300)))
+    sarif = tmp_path / "out.sarif"
+    executable = Path(sys.executable).parent / "kharden"
+    result = subprocess.run(
+        [str(executable), "scan", str(many), "-f", "json", "-f", f"sarif={sarif}"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert len(result.stdout) > 100_000  # more than a pipe holds: written while the reader reads
+    assert {f["object"]["name"] for f in json.loads(result.stdout)["findings"]} >= {f"web{i}" for i in range(300)}
+    assert len(json.loads(sarif.read_text())["runs"][0]["results"]) >= 300
+    module = subprocess.run(
+        [sys.executable, "-m", "kharden", "scan", str(many), "-f", "json"], capture_output=True, check=False
+    )
+    assert (module.returncode, module.stdout) == (result.returncode, result.stdout)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kharden import _yaml
 from kharden._yaml import MAX_ALIAS_EXPANSION, iter_documents
 from kharden.errors import InputError
 
@@ -161,6 +162,23 @@ def test_helm_source_comments() -> None:
         None,
     ]
     assert [d.line for d in documents] == [3, 7, 9]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"# Source: a/t.yaml\nk: 1\n",
+        b"x: 1 # Source: not/a/comment.yaml\n#  Source: neither\n # Source: indented/either\n# Source: ok\n",
+        b"k: 1\r\n# Source: crlf/t.yaml  \r\n# Source:\n# Source:    \n# Source:tight.yaml\n",
+        b"# Source: a\n# Source: b\n\n\n# Source: c # with a hash\nk: '# Source: quoted'\n# Source: z",
+    ],
+)
+def test_source_comments_are_those_the_pattern_finds_at_line_starts(text: bytes) -> None:
+    by_pattern = []
+    for match in _yaml._SOURCE_COMMENT.finditer(text):
+        by_pattern.append((text.count(b"\n", 0, match.start()), match.group(1).decode()))
+    assert _yaml._source_comments(text) == by_pattern
+    assert by_pattern  # each case has one at least
 
 
 def test_deep_but_legal_nesting() -> None:

@@ -25,7 +25,7 @@ from .sources.limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU, WORKER_AHE
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
-    from typing import TextIO
+    from typing import NoReturn, TextIO
 
     from .baseline import Baseline
     from .config import Config
@@ -670,6 +670,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`kharden scan ... | head`); stop quietly.
         _silence_stdout()
         return 0
+
+
+def run() -> NoReturn:
+    """The ``kharden`` command: :func:`main`, then the process ends at once.
+
+    By then every report is written and closed, and the worker processes have ended. What the
+    interpreter would still do at exit is free every object and module one by one, for nothing: about
+    30 ms, a sixteenth of a scan of the team's real corpus.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            try:  # noqa: SIM105 - contextlib is not imported for this alone (start-up time)
+                stream.flush()
+            except (OSError, ValueError):  # closed, or its reader gone: nothing more to say
+                pass
+    os._exit(code)
 
 
 def _say(kind: str, text: str) -> None:

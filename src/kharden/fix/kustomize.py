@@ -19,7 +19,7 @@ from .. import _pointer
 from .._files import MAX_YAML_BYTES, first_document, read_limited
 from ..errors import InputError
 from ..model import ErrorRecord
-from ..sources.kustomize import find_kustomization
+from ..sources.files import find_kustomization
 from ._text import SpliceError, Splicer, changes
 
 if TYPE_CHECKING:

@@ -152,6 +152,7 @@ class _Builder:
         """Workload (by pod identity) -> the ServiceAccount whose token it holds, and why it holds it."""
         self._recording: tuple[str, list[_Step]] | None = None
         """While set: a vertex, and the steps from it that :meth:`_edge` is asked for (in order)."""
+        self._token_secrets_found: list[tuple[Obj, str]] | None = None
 
     def build(self) -> AttackGraph:
         self._goals()
@@ -598,13 +599,16 @@ class _Builder:
         return self._namespaces
 
     def _token_secrets(self) -> list[tuple[Obj, str]]:
-        found = []
-        for secret in self.context.inventory.of_kind("Secret"):
-            kind = secret.raw.get("type")
-            account = secret.annotations.get(_SA_ANNOTATION)
-            if account and kind in {None, _TOKEN_SECRET}:
-                found.append((secret, account))
-        return found
+        """The Secrets holding a ServiceAccount's long-lived token, and whose: found once (every subject
+        that reads Secrets asks)."""
+        if self._token_secrets_found is None:
+            self._token_secrets_found = [
+                (secret, account)
+                for secret in self.context.inventory.of_kind("Secret")
+                if (account := secret.annotations.get(_SA_ANNOTATION))
+                and secret.raw.get("type") in {None, _TOKEN_SECRET}
+            ]
+        return self._token_secrets_found
 
     # -- what a new pod, the kubelet API and admission give ------------------------------------------
 

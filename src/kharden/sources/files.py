@@ -16,18 +16,24 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
 from .._yaml import iter_documents, reads_in_c
 from ..errors import InputError
-from ..model import STDIN_FILE
-from . import _split, _workers, helm, kustomize
-from ._workers import Parsed, Task
+from ..model import RENDER_ROOT_FILES, STDIN_FILE
+from . import _split
+from ._split import Parsed
 from .documents import Collected
 from .limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "inputs", "read_file", "read_paths"]
+if TYPE_CHECKING:
+    from ._workers import Task
+
+# Kustomize, Helm and the worker processes are imported only when an input needs them: with what they
+# import (subprocess, tempfile, multiprocessing), that is a tenth of a scan's start.
+
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileOptions", "find_kustomization", "inputs", "read_file", "read_paths"]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -76,8 +82,12 @@ def read_paths(paths: list[str], collected: Collected, options: FileOptions) -> 
             elif kind == "stdin":
                 _read_stdin(collected, options)
             elif kind == "kustomize":
+                from . import kustomize  # noqa: PLC0415 - see the imports
+
                 kustomize.read(item, collected)
             else:
+                from . import helm  # noqa: PLC0415 - see the imports
+
                 helm.read(item, collected, values=options.helm_values, set_values=options.helm_set)
         except InputError as e:
             collected.error(e)
@@ -176,8 +186,10 @@ def _directory(root: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, Any
 
 
 def _directory_kind(path: str) -> str | None:
-    found = kustomize.find_kustomization(path)
+    found = find_kustomization(path)
     if found is not None:
+        from . import kustomize  # noqa: PLC0415 - see the imports
+
         return "component" if kustomize.is_component(found) else "kustomize"
     if os.path.isfile(os.path.join(path, "Chart.yaml")):
         return "helm"
@@ -265,7 +277,20 @@ def _tasks(path: str, max_bytes: int, jobs: int) -> list[Task]:
 
 def _parse_files(files: list[Task], max_bytes: int, jobs: int) -> Iterator[Parsed]:
     """:func:`_parse_file` of each file, in order, by ``jobs`` processes (this one when 1)."""
+    if jobs <= 1:
+        return (_parse_file(path, max_bytes) for path in files)  # one at a time, as they are asked for
+    from . import _workers  # noqa: PLC0415 - see the imports
+
     return _workers.parse_files(files, max_bytes, jobs, _parse_file, _START_METHOD)
+
+
+def find_kustomization(directory: str) -> str | None:
+    """The kustomization file of ``directory``, if it has one."""
+    for name in RENDER_ROOT_FILES["kustomize"]:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:

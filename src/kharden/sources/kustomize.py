@@ -24,25 +24,15 @@ from typing import Any
 from .._files import TooLargeError, read_bounded
 from .._yaml import iter_documents
 from ..errors import InputError
-from ..model import RENDER_ROOT_FILES, EditTracer
+from ..model import EditTracer
 from ._fields import display
 from .documents import Collected
 from .kustomize_edits import KustomizeTracing
 
-__all__ = ["KUSTOMIZATION_FILES", "find_kustomization", "is_component", "read"]
-
-KUSTOMIZATION_FILES = RENDER_ROOT_FILES["kustomize"]
+__all__ = ["is_component", "read"]
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
 TIMEOUT_SECONDS = 300
-
-
-def find_kustomization(directory: str) -> str | None:
-    for name in KUSTOMIZATION_FILES:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def is_component(path: str) -> bool:
