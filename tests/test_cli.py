@@ -274,7 +274,9 @@ def test_the_command_ends_at_once_with_every_report_written_whole(manifest: Path
     )
     assert result.returncode == 1
     assert len(result.stdout) > 100_000  # more than a pipe holds: written while the reader reads
-    assert {f["object"]["name"] for f in json.loads(result.stdout)["findings"]} >= {f"web{i}" for i in range(300)}
+    assert {f["object"]["name"] for f in json.loads(result.stdout)["findings"]} >= {
+        f"web{i}" for i in range(300)
+    }
     assert len(json.loads(sarif.read_text())["runs"][0]["results"]) >= 300
     module = subprocess.run(
         [sys.executable, "-m", "kharden", "scan", str(many), "-f", "json"], capture_output=True, check=False
