@@ -10,6 +10,7 @@ not manifests (templates do not even parse as YAML).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import stat
 import sys
@@ -22,7 +23,7 @@ from .._files import TooLargeError, read_bounded, read_stream
 from .._yaml import iter_documents, reads_in_c
 from ..errors import InputError
 from ..model import RENDER_ROOT_FILES, STDIN_FILE
-from . import _split
+from . import _ahead, _split
 from ._split import Parsed
 from .documents import Collected
 from .limits import DEFAULT_MAX_FILE_BYTES, MAX_JOBS_PER_CPU
@@ -61,8 +62,17 @@ def read_paths(paths: list[str], collected: Collected, options: FileOptions) -> 
     inputs = list(_inputs(paths))
     files = [item for kind, item in inputs if kind == "file"]
     jobs = _jobs(options.jobs, files)
-    tasks = [_tasks(path, options.max_file_bytes, jobs) for path in files]
-    parsed = _parse_files([task for each in tasks for task in each], options.max_file_bytes, jobs)
+    ahead = _ahead.take(paths, options.max_file_bytes, files) if jobs == 1 else None
+    if ahead is not None:  # the last files were parsed by the child of _ahead.start: this process, the first
+        count, theirs = ahead
+        tasks: list[list[Task]] = [[path] for path in files]
+        parsed: Iterator[Parsed] = itertools.chain(
+            _parse_files(files[: len(files) - count], options.max_file_bytes, 1), theirs
+        )
+    else:
+        _ahead.discard()
+        tasks = [_tasks(path, options.max_file_bytes, jobs) for path in files]
+        parsed = _parse_files([task for each in tasks for task in each], options.max_file_bytes, jobs)
     per_file = iter(tasks)
     for kind, item in inputs:
         try:
@@ -112,6 +122,22 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
             yield from _walk(path)
         else:
             yield "file", path
+
+
+def files_of(paths: list[str]) -> list[str]:
+    """The manifest files :func:`read_paths` parses for ``paths``, in its order."""
+    return [item for kind, item in _inputs(paths) if kind == "file"]
+
+
+def parses_in_one_process(files: list[str]) -> bool:
+    """Whether :func:`read_paths` parses ``files`` in this process when ``--jobs`` is not given."""
+    return _jobs(None, files) == 1
+
+
+def parse_file(path: str, max_bytes: int) -> Parsed:
+    """The documents of one file as :func:`read_paths` parses them: an iterator that raises the
+    :class:`InputError` ending them, or ``None`` and the error of a file that cannot be read."""
+    return _parse_file(path, max_bytes)
 
 
 def inputs(paths: list[str]) -> Iterator[tuple[str, Any]]:
