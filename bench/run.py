@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -187,12 +188,19 @@ def time_once(cmd: list[str], stdout: Path, env: dict[str, str] | None, timeout:
         wrapped = [str(GNU_TIME), "-f", "%M %U %S", "-o", tf.name, *cmd] if GNU_TIME.exists() else cmd
         with stdout.open("wb") as out, (stdout.with_suffix(".stderr")).open("wb") as err:
             start = time.perf_counter()
+            proc = subprocess.Popen(wrapped, stdout=out, stderr=err, env=env)
+            # Waiting with a timeout polls, sleeping up to 50 ms between looks, which the wall time would
+            # count (a short run took up to 50 ms more): wait blocking, and a timer kills a run past it.
+            killed = threading.Event()
+            timer = threading.Timer(timeout, lambda: (killed.set(), proc.kill()))
+            timer.start()
             try:
-                proc = subprocess.run(wrapped, stdout=out, stderr=err, env=env, check=False, timeout=timeout)
-                code = proc.returncode
-            except subprocess.TimeoutExpired:
-                code = -1
+                code = proc.wait()
+            finally:
+                timer.cancel()
             wall = time.perf_counter() - start
+            if killed.is_set():
+                code = -1
         rss, cpu = parse_gnu_time(Path(tf.name).read_text())
     return Run(wall_s=wall, rss_kib=rss, cpu_s=cpu, exit_code=code)
 
