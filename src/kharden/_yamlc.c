@@ -194,29 +194,70 @@ key_value(Reader *r, yaml_event_t *event)
 
 static PyObject *build(Reader *r, yaml_event_t *event, int depth);
 
+/* A container's block as it is laid out: its header, then its own positions, then its children's blocks.
+ * How many positions it has is known only at its end, when its children's blocks are already written: the
+ * positions are gathered apart and put in place then (one memmove of the children's blocks). */
+typedef struct {
+    Py_ssize_t header;
+    Py_ssize_t children; /* where the children's blocks start */
+    uint64_t *marks;
+    Py_ssize_t count;
+    Py_ssize_t capacity;
+} Block;
+
+static int
+block_open(Reader *r, Block *block)
+{
+    block->header = reserve(r, 1);
+    if (block->header < 0)
+        return -1;
+    block->children = r->size;
+    block->count = 0;
+    block->capacity = 16;
+    block->marks = PyMem_Malloc((size_t)block->capacity * sizeof(uint64_t));
+    if (block->marks == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int
+block_mark(Block *block, yaml_mark_t mark)
+{
+    if (block->count == block->capacity) {
+        uint64_t *grown = PyMem_Realloc(block->marks, (size_t)block->capacity * 2 * sizeof(uint64_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        block->marks = grown;
+        block->capacity *= 2;
+    }
+    block->marks[block->count++] = pack(mark);
+    return 0;
+}
+
+static int
+block_close(Reader *r, Block *block)
+{
+    Py_ssize_t children = r->size - block->children;
+    if (reserve(r, block->count) < 0)
+        return -1;
+    memmove(r->packed + block->children + block->count, r->packed + block->children,
+            (size_t)children * sizeof(uint64_t));
+    memcpy(r->packed + block->children, block->marks, (size_t)block->count * sizeof(uint64_t));
+    r->packed[block->header] = (uint64_t)(r->size - block->header) | ((uint64_t)block->count << SLOTS_SHIFT);
+    return 0;
+}
+
 static PyObject *
 build_sequence(Reader *r, int depth)
 {
-    Py_ssize_t header = reserve(r, 1);
-    if (header < 0)
-        return NULL;
+    Block block = {0};
     PyObject *result = PyList_New(0);
-    if (result == NULL)
-        return NULL;
-    /* The items' positions come after the header, before any child's block: gather them first. */
-    Py_ssize_t count = 0;
-    Py_ssize_t marks_capacity = 16;
-    uint64_t *marks = PyMem_Malloc((size_t)marks_capacity * sizeof(uint64_t));
-    if (marks == NULL) {
-        Py_DECREF(result);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    /* Children's blocks go after this block's slots, which are not known until the end: build the
-     * children's blocks into the buffer after a gap, then move them. Simpler: the slots count is
-     * not known in advance, so the children's blocks are kept where they are and the slots are
-     * inserted at the end (one memmove per sequence). */
-    Py_ssize_t children_start = r->size;
+    if (result == NULL || block_open(r, &block) < 0)
+        goto fail;
     for (;;) {
         yaml_event_t event;
         if (next_event(r, &event) < 0)
@@ -226,17 +267,10 @@ build_sequence(Reader *r, int depth)
             yaml_event_delete(&event);
             break;
         }
-        if (count == marks_capacity) {
-            marks_capacity *= 2;
-            uint64_t *grown = PyMem_Realloc(marks, (size_t)marks_capacity * sizeof(uint64_t));
-            if (grown == NULL) {
-                yaml_event_delete(&event);
-                PyErr_NoMemory();
-                goto fail;
-            }
-            marks = grown;
+        if (block_mark(&block, event.start_mark) < 0) {
+            yaml_event_delete(&event);
+            goto fail;
         }
-        marks[count] = pack(event.start_mark);
         PyObject *item = build(r, &event, depth + 1);
         yaml_event_delete(&event);
         if (item == NULL)
@@ -245,42 +279,24 @@ build_sequence(Reader *r, int depth)
         Py_DECREF(item);
         if (failed)
             goto fail;
-        count++;
     }
-    {
-        Py_ssize_t children = r->size - children_start;
-        if (reserve(r, count) < 0)
-            goto fail;
-        memmove(r->packed + children_start + count, r->packed + children_start, (size_t)children * sizeof(uint64_t));
-        memcpy(r->packed + children_start, marks, (size_t)count * sizeof(uint64_t));
-        r->packed[header] = (uint64_t)(r->size - header) | ((uint64_t)count << SLOTS_SHIFT);
-    }
-    PyMem_Free(marks);
+    if (block_close(r, &block) < 0)
+        goto fail;
+    PyMem_Free(block.marks);
     return result;
 fail:
-    PyMem_Free(marks);
-    Py_DECREF(result);
+    PyMem_Free(block.marks);
+    Py_XDECREF(result);
     return NULL;
 }
 
 static PyObject *
 build_mapping(Reader *r, int depth)
 {
-    Py_ssize_t header = reserve(r, 1);
-    if (header < 0)
-        return NULL;
+    Block block = {0};
     PyObject *result = PyDict_New();
-    if (result == NULL)
-        return NULL;
-    Py_ssize_t count = 0;
-    Py_ssize_t marks_capacity = 16;
-    uint64_t *marks = PyMem_Malloc((size_t)marks_capacity * sizeof(uint64_t));
-    if (marks == NULL) {
-        Py_DECREF(result);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    Py_ssize_t children_start = r->size;
+    if (result == NULL || block_open(r, &block) < 0)
+        goto fail;
     for (;;) {
         yaml_event_t event;
         if (next_event(r, &event) < 0)
@@ -295,17 +311,10 @@ build_mapping(Reader *r, int depth)
             unusual(r);
             goto fail;
         }
-        if (count == marks_capacity) {
-            marks_capacity *= 2;
-            uint64_t *grown = PyMem_Realloc(marks, (size_t)marks_capacity * sizeof(uint64_t));
-            if (grown == NULL) {
-                yaml_event_delete(&event);
-                PyErr_NoMemory();
-                goto fail;
-            }
-            marks = grown;
+        if (block_mark(&block, event.start_mark) < 0) {
+            yaml_event_delete(&event);
+            goto fail;
         }
-        marks[count] = pack(event.start_mark);
         PyObject *key = key_value(r, &event);
         yaml_event_delete(&event);
         if (key == NULL)
@@ -326,25 +335,18 @@ build_mapping(Reader *r, int depth)
         Py_DECREF(value);
         if (failed)
             goto fail;
-        count++;
     }
-    if (PyDict_GET_SIZE(result) != count) {
+    if (PyDict_GET_SIZE(result) != block.count) {
         unusual(r); /* a repeated key: the Python way keeps the last one's place */
         goto fail;
     }
-    {
-        Py_ssize_t children = r->size - children_start;
-        if (reserve(r, count) < 0)
-            goto fail;
-        memmove(r->packed + children_start + count, r->packed + children_start, (size_t)children * sizeof(uint64_t));
-        memcpy(r->packed + children_start, marks, (size_t)count * sizeof(uint64_t));
-        r->packed[header] = (uint64_t)(r->size - header) | ((uint64_t)count << SLOTS_SHIFT);
-    }
-    PyMem_Free(marks);
+    if (block_close(r, &block) < 0)
+        goto fail;
+    PyMem_Free(block.marks);
     return result;
 fail:
-    PyMem_Free(marks);
-    Py_DECREF(result);
+    PyMem_Free(block.marks);
+    Py_XDECREF(result);
     return NULL;
 }
 
