@@ -7,6 +7,12 @@ typed like Kubernetes' YAML decoder (YAML 1.1 implicit types, keys made strings 
 ``sigs.k8s.io/yaml`` does when it converts YAML to JSON). Positions are kept in a side
 table keyed by the identity of each dict and list, so the data stays plain.
 
+Where ``kharden._yamlc`` is built (a C extension, optional), documents are read by it
+instead, straight from libyaml's events, with no node objects: the same data and positions,
+typed by this module's functions. It leaves to this module the first document that holds
+anything but plain mappings, sequences and scalars (an anchor, a merge key, a repeated or
+tagged key, a tag that does not read, an error), and this module reads the rest of the text.
+
 Safety: libyaml refuses nesting deeper than 1000 levels; aliases are expanded by
 reference (never copied) and a document whose aliases would expand past
 ``MAX_ALIAS_EXPANSION`` nodes or ``MAX_ALIAS_BYTES`` of scalar text (one long string

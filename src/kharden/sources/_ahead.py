@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._split import Parsed
 
-__all__ = ["child_files", "start", "take"]
+__all__ = ["child_files", "discard", "start", "take"]
 
 _MAX_BYTES = 32 * 1024 * 1024
 """Files adding up to more than this are parsed as usual (their documents, pickled, would wait in memory)."""
@@ -37,6 +37,8 @@ _CHILD_SHARE = 0.6
 
 
 class _Started:
+    """A child :func:`start` forked: for which paths and ``--max-file-size``, its pid, its memory file."""
+
     def __init__(self, key: tuple[tuple[str, ...], int], pid: int, fd: int) -> None:
         self.key = key
         self.pid = pid
