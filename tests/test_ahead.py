@@ -16,7 +16,7 @@ from typing import IO, Any
 import pytest
 
 from conftest import EXAMPLES, require_shared
-from kharden import ScanOptions, scan
+from kharden import ScanOptions, _fork, scan
 from kharden._fork import Child
 from kharden.analysis.context import ScanContext
 from kharden.errors import InputError
@@ -230,3 +230,23 @@ def test_a_count_whose_child_failed_is_made_by_the_parent() -> None:
         counting = Counting.__new__(Counting)
         counting._child = _child(wrote, fails)
         assert counting.counts(context, report.findings) == expected
+
+
+def test_the_command_forks_only_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading  # noqa: PLC0415
+
+    monkeypatch.setattr(_fork, "enabled", False)
+    assert not _fork.can_fork()  # a program that imports kharden
+    monkeypatch.setattr(_fork, "enabled", True)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert not _fork.can_fork()  # one CPU
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert _fork.can_fork() == (sys.platform.startswith("linux") and threading.active_count() == 1)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not _fork.can_fork()  # a thread beside this one
+    finally:
+        stop.set()
+        thread.join()

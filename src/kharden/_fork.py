@@ -22,8 +22,13 @@ enabled = False
 
 
 def can_fork() -> bool:
-    """Whether a child may work beside this process: the command, on Linux (fork, memfd), two CPUs or more."""
-    return enabled and sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2
+    """Whether a child may work beside this process: the command, on Linux (fork, memfd), two CPUs or more,
+    and no thread running beside this one (a scan of a live cluster reads with threads: one that held a
+    lock at the fork would hold it in the child forever)."""
+    if not (enabled and sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2):
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 class Child:
