@@ -674,10 +674,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-_COMMAND = False
-"""This process is the ``kharden`` command (:func:`run`), not a program that called :func:`main`."""
-
-
 def run() -> NoReturn:
     """The ``kharden`` command: :func:`main`, then the process ends at once.
 
@@ -685,8 +681,9 @@ def run() -> NoReturn:
     interpreter would still do at exit is free every object and module one by one, for nothing: about
     30 ms, a sixteenth of a scan of the team's real corpus.
     """
-    global _COMMAND  # noqa: PLW0603 - set once, by the command's entry point
-    _COMMAND = True
+    from . import _fork  # noqa: PLC0415
+
+    _fork.enabled = True  # the command may fork helpers; a program that calls main does not
     code = main()
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
@@ -762,7 +759,7 @@ def _run(argv: list[str]) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    if _COMMAND and args.paths and args.jobs is None and args.max_file_size > 0:
+    if args.paths and args.jobs is None and args.max_file_size > 0:
         # First thing: a child parses a share of the files while the rest of kharden is imported.
         from .sources import _ahead  # noqa: PLC0415
 

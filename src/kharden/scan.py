@@ -285,6 +285,11 @@ def evaluate(
         cluster=collected.cluster,
         whole_pods=any(rule.target == "pod" for rule in runnable),
     )
+    counting = None
+    if attack_paths:  # the count, in a child where the command may fork, while the rules run here
+        from .paths.findings import count_ahead  # noqa: PLC0415 - networkx and the graph, only when counted
+
+        counting = count_ahead(context)
     instances = object_instances(context.inventory.objects)
     runner = Runner(runnable, policy, instances)
     judged = Judgement(not_evaluated=not_evaluated)
@@ -305,7 +310,7 @@ def evaluate(
     if attack_paths:  # before errors: it may build engines
         from .paths.findings import on_paths  # noqa: PLC0415 - networkx and the graph, only when counted
 
-        counts = on_paths(context, findings)
+        counts = counting.counts(context, findings) if counting is not None else on_paths(context, findings)
     errors = collected.errors + [ErrorRecord(e.file, e.line, e.message) for e in context.errors]
     runs = [
         RuleRun(

@@ -12,8 +12,12 @@ every goal.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from functools import partial
+from typing import IO
 
+from .._fork import Child, can_fork
 from ..analysis.context import ScanContext
 from ..model import Finding, ObjRef
 from .build import build_graph
@@ -21,7 +25,7 @@ from .entries import add_entries
 from .graph import AttackGraph
 from .model import GOALS, FindingKey, counting_only
 
-__all__ = ["Index", "on_paths", "pairs_through"]
+__all__ = ["Counting", "Index", "Sums", "count_ahead", "on_paths", "pairs_through"]
 
 Index = dict[tuple[str, ObjRef], dict[str | None, dict[str, int]]]
 """(rule, object) -> field -> goal -> the entry points (a bit set) one of whose shortest paths to the
@@ -96,10 +100,18 @@ def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int
     field (its rule's finding anywhere on the object). Goal by goal, that is kept as two sums per
     (rule, object): the entry points of the facts anywhere, and per field what its facts add to those.
     """
+    return _counts(_sums(context), findings)
+
+
+Sums = dict[tuple[str, ObjRef], tuple[int, dict[str | None, int]]]
+"""(rule, object) -> the entry points counted for its facts anywhere, and what each field's facts add."""
+
+
+def _sums(context: ScanContext) -> Sums:
     with counting_only():
         graph = build_graph(context)
         add_entries(context, graph)
-    sums: dict[tuple[str, ObjRef], tuple[int, dict[str | None, int]]] = {}
+    sums: Sums = {}
     for _, through in _through_each(graph, GOALS):
         for key, fields in through.items():
             anywhere = fields.get(None, 0)
@@ -111,7 +123,10 @@ def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int
                     if added:
                         more[path] = more.get(path, 0) + added
             sums[key] = (total + counted, more)
-    del graph
+    return sums
+
+
+def _counts(sums: Sums, findings: Iterable[Finding]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for finding in findings:
         on = sums.get((finding.rule, finding.object))
@@ -122,3 +137,62 @@ def on_paths(context: ScanContext, findings: Iterable[Finding]) -> dict[str, int
         if found:
             counts[finding.fingerprint] = found
     return counts
+
+
+class Counting:
+    """:func:`on_paths` worked out by a forked child (``_fork.py``) while this process runs the rules.
+
+    The count reads only the inventory and the engines it builds (never the findings: they only pick
+    their sums at the end). The child sends the sums, and the names of the engines it built, in order;
+    :meth:`counts` builds here those that the rules did not, where the count would have built them, so
+    that their input errors are reported alike. A child that failed leaves the count to this process.
+    """
+
+    def __init__(self, context: ScanContext) -> None:
+        self._child = Child(partial(_send_sums, context))
+
+    def counts(self, context: ScanContext, findings: Iterable[Finding]) -> dict[str, int]:
+        """What :func:`on_paths` gives for ``context`` and ``findings``."""
+        import pickle  # noqa: PLC0415
+
+        sent = None
+        try:
+            stream = self._child.output()
+            if stream is not None:
+                with stream:
+                    sent = pickle.load(stream)  # noqa: S301 - our own child's bytes
+        except Exception:  # noqa: BLE001 - whatever is wrong with it, the count is made here
+            sent = None
+        finally:
+            self._child.close()
+        if sent is None:
+            return on_paths(context, findings)
+        sums, built = sent
+        for engine in built:
+            getattr(context, engine)
+        return _counts(sums, findings)
+
+
+def count_ahead(context: ScanContext) -> Counting | None:
+    """The count started in a child now, where one may fork and this process holds at most
+    :data:`_AHEAD_MAX_BYTES` (the child's pages are this process's until either writes them)."""
+    if not can_fork() or _resident_bytes() > _AHEAD_MAX_BYTES:
+        return None
+    return Counting(context)
+
+
+_AHEAD_MAX_BYTES = 256 * 1024 * 1024
+
+
+def _send_sums(context: ScanContext, out: IO[bytes]) -> None:
+    import pickle  # noqa: PLC0415
+
+    before = set(context.__dict__)
+    sums = _sums(context)
+    built = [name for name in context.__dict__ if name not in before]  # in the order they were built
+    pickle.dump((sums, built), out, pickle.HIGHEST_PROTOCOL)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -11,16 +11,18 @@ errors, in the same order, as one process gives.
 Only for inputs whose files add up to at most :data:`_MAX_BYTES` (the pickles wait in memory until they
 are taken); otherwise, and wherever the child fails or the files it walked are not those the parent walks,
 the parent parses everything itself. This module imports only what forking needs, so that the child starts
-before the rest of kharden is imported.
+before the rest of kharden is imported (``_fork.py`` does the forking).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import IO, TYPE_CHECKING, Any
+
+from .._fork import Child, can_fork
 
 if TYPE_CHECKING:
     from ._split import Parsed
@@ -37,12 +39,11 @@ _CHILD_SHARE = 0.6
 
 
 class _Started:
-    """A child :func:`start` forked: for which paths and ``--max-file-size``, its pid, its memory file."""
+    """A child :func:`start` forked, and for which paths and ``--max-file-size``."""
 
-    def __init__(self, key: tuple[tuple[str, ...], int], pid: int, fd: int) -> None:
+    def __init__(self, key: tuple[tuple[str, ...], int], child: Child) -> None:
         self.key = key
-        self.pid = pid
-        self.fd = fd
+        self.child = child
 
 
 _started: list[_Started] = []  # at most one
@@ -50,57 +51,32 @@ _started: list[_Started] = []  # at most one
 
 def start(paths: list[str], max_bytes: int) -> None:
     """Fork the child that parses a share of the files of ``paths`` (``--max-file-size`` ``max_bytes``), where
-    it can gain: Linux (fork, memfd), two CPUs or more. For the ``kharden`` command only (``cli.run``): a
-    process that imports kharden as a library may hold threads, which a fork does not take along."""
-    if _started or not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
-        return
-    fd = os.memfd_create("kharden-ahead", os.MFD_CLOEXEC)
-    pid = os.fork()  # what stdout buffers is never written twice: the child ends with os._exit
-    if pid == 0:
-        _child(paths, max_bytes, fd)  # never returns
-    _started.append(_Started((tuple(paths), max_bytes), pid, fd))
+    :func:`~kharden._fork.can_fork`."""
+    if not _started and can_fork():
+        _started.append(_Started((tuple(paths), max_bytes), Child(partial(_write_share, paths, max_bytes))))
 
 
-def _child(paths: list[str], max_bytes: int, fd: int) -> None:
-    code = 1
-    try:
-        import signal  # noqa: PLC0415 - the child's alone
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        # Nothing to read or say: and a reader of the parent's output waits for no child to close it.
-        quiet = os.open(os.devnull, os.O_RDWR)
-        for standard in (0, 1, 2):
-            os.dup2(quiet, standard)
-        _write_share(paths, max_bytes, fd)
-        code = 0
-    finally:
-        os._exit(code)  # no atexit handler, no flush of what the parent had buffered
-
-
-def _write_share(paths: list[str], max_bytes: int, fd: int) -> None:
-    import gc  # noqa: PLC0415
+def _write_share(paths: list[str], max_bytes: int, out: IO[bytes]) -> None:
     import pickle  # noqa: PLC0415
 
     from . import files  # noqa: PLC0415 - imported here, while the parent imports the rest
 
-    gc.disable()  # as in the parent: what is built holds no cycles
     walked = files.files_of(paths)
     share = child_files(walked) if files.parses_in_one_process(walked) else []
-    with os.fdopen(fd, "wb", closefd=False) as out:
-        pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
-        pickler.dump(share)
-        for path in share:
-            documents, error = files.parse_file(path, max_bytes)
-            if documents is None:
-                pickler.dump((None, error))
-                continue
-            kept: list[Any] = []
-            ended: Exception | None = None
-            try:
-                kept.extend(documents)
-            except Exception as e:  # noqa: BLE001 - an InputError ends the file's documents; it is given on
-                ended = e
-            pickler.dump((kept, ended))
+    pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
+    pickler.dump(share)
+    for path in share:
+        documents, error = files.parse_file(path, max_bytes)
+        if documents is None:
+            pickler.dump((None, error))
+            continue
+        kept: list[Any] = []
+        ended: Exception | None = None
+        try:
+            kept.extend(documents)
+        except Exception as e:  # noqa: BLE001 - an InputError ends the file's documents; it is given on
+            ended = e
+        pickler.dump((kept, ended))
 
 
 def child_files(files: list[str]) -> list[str]:
@@ -140,7 +116,7 @@ def take(paths: list[str], max_bytes: int, files: list[str]) -> tuple[int, Itera
     started = _started.pop()
     share = child_files(files) if started.key == (tuple(paths), max_bytes) else []
     if not share:
-        _end(started)
+        started.child.close()
         return None
     return len(share), _results(started, share)
 
@@ -148,7 +124,7 @@ def take(paths: list[str], max_bytes: int, files: list[str]) -> tuple[int, Itera
 def discard() -> None:
     """End a child whose files will not be taken (the scan parses with workers)."""
     while _started:
-        _end(_started.pop())
+        _started.pop().child.close()
 
 
 def _results(started: _Started, share: list[str]) -> Iterator[Parsed]:
@@ -158,9 +134,9 @@ def _results(started: _Started, share: list[str]) -> Iterator[Parsed]:
 
     given = 0
     try:
-        if _end(started, keep=True):
-            with os.fdopen(started.fd, "rb", closefd=False) as stream:
-                stream.seek(0)
+        stream = started.child.output()
+        if stream is not None:
+            with stream:
                 unpickler = pickle.Unpickler(stream)  # noqa: S301 - our own child's bytes
                 if _load(unpickler) == share:
                     while given < len(share):
@@ -175,7 +151,7 @@ def _results(started: _Started, share: list[str]) -> Iterator[Parsed]:
         for path in share[given:]:
             yield files.parse_file(path, started.key[1])
     finally:
-        os.close(started.fd)
+        started.child.close()
 
 
 def _load(unpickler: Any) -> Any:
@@ -191,14 +167,3 @@ def _given(documents: list[Any], error: BaseException | None) -> Iterator[Any]:
     yield from documents
     if error is not None:
         raise error
-
-
-def _end(started: _Started, keep: bool = False) -> bool:
-    """Wait for the child; whether it ended well. Its file is closed unless ``keep``."""
-    try:
-        _, status = os.waitpid(started.pid, 0)
-    except ChildProcessError:
-        status = -1
-    if not keep:
-        os.close(started.fd)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 if status >= 0 else False
