@@ -277,16 +277,20 @@ def evaluate(
             if rule.target == "inventory":  # a whole-inventory answer on part of the cluster would be wrong
                 blocked.add(rule.id)
     runnable = [r for r in runnable if r.id not in blocked]
+    pod_rules = any(rule.target == "pod" for rule in runnable)
     context = ScanContext(
         Inventory(collected.objects),
         available,
         kube_version=kube_version,
         image_scans=collected.image_scans,
         cluster=collected.cluster,
-        whole_pods=any(rule.target == "pod" for rule in runnable),
+        whole_pods=pod_rules,
     )
     counting = None
-    if attack_paths:  # the count, in a child where the command may fork, while the rules run here
+    # The count in a child, where the command may fork, while the rules run here: only with the pod rules
+    # to run, else the child, which builds the engines again, holds this process up (a scan of six network
+    # rules on 3,000 pods: 0.62 -> 0.80 s).
+    if attack_paths and pod_rules:
         from .paths.findings import count_ahead  # noqa: PLC0415 - networkx and the graph, only when counted
 
         counting = count_ahead(context)

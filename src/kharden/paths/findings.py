@@ -181,7 +181,9 @@ def count_ahead(context: ScanContext) -> Counting | None:
     return Counting(context)
 
 
-_AHEAD_MAX_BYTES = 256 * 1024 * 1024
+_AHEAD_MAX_BYTES = 128 * 1024 * 1024
+"""Past this (manifests-10k holds 95 MiB here), the child's copies of the pages both write cost more than
+it gains, and they would double a large scan's memory."""
 
 
 def _send_sums(context: ScanContext, out: IO[bytes]) -> None:
