@@ -251,6 +251,35 @@ block_close(Reader *r, Block *block)
     return 0;
 }
 
+/* The container of ``block``, its block closed; or, after an error (``ok`` 0) or when the block cannot be
+ * closed, NULL and the container dropped. Either way the block's gathered positions are freed. */
+static PyObject *
+block_end(Reader *r, Block *block, PyObject *result, int ok)
+{
+    if (ok && block_close(r, block) < 0)
+        ok = 0;
+    PyMem_Free(block->marks);
+    if (!ok) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* The next event of a collection: 1 for an item (or a key), 0 at the collection's end (its end line kept,
+ * the event deleted), -1 after an error. */
+static int
+next_item(Reader *r, yaml_event_type_t end, yaml_event_t *event)
+{
+    if (next_event(r, event) < 0)
+        return -1;
+    if (event->type != end)
+        return 1;
+    r->end_line = event->end_mark.line;
+    yaml_event_delete(event);
+    return 0;
+}
+
 static PyObject *
 build_sequence(Reader *r, int depth)
 {
@@ -260,13 +289,11 @@ build_sequence(Reader *r, int depth)
         goto fail;
     for (;;) {
         yaml_event_t event;
-        if (next_event(r, &event) < 0)
+        int more = next_item(r, YAML_SEQUENCE_END_EVENT, &event);
+        if (more < 0)
             goto fail;
-        if (event.type == YAML_SEQUENCE_END_EVENT) {
-            r->end_line = event.end_mark.line;
-            yaml_event_delete(&event);
+        if (!more)
             break;
-        }
         if (block_mark(&block, event.start_mark) < 0) {
             yaml_event_delete(&event);
             goto fail;
@@ -280,14 +307,9 @@ build_sequence(Reader *r, int depth)
         if (failed)
             goto fail;
     }
-    if (block_close(r, &block) < 0)
-        goto fail;
-    PyMem_Free(block.marks);
-    return result;
+    return block_end(r, &block, result, 1);
 fail:
-    PyMem_Free(block.marks);
-    Py_XDECREF(result);
-    return NULL;
+    return block_end(r, &block, result, 0);
 }
 
 static PyObject *
@@ -299,13 +321,11 @@ build_mapping(Reader *r, int depth)
         goto fail;
     for (;;) {
         yaml_event_t event;
-        if (next_event(r, &event) < 0)
+        int more = next_item(r, YAML_MAPPING_END_EVENT, &event);
+        if (more < 0)
             goto fail;
-        if (event.type == YAML_MAPPING_END_EVENT) {
-            r->end_line = event.end_mark.line;
-            yaml_event_delete(&event);
+        if (!more)
             break;
-        }
         if (event.type != YAML_SCALAR_EVENT || has_anchor(&event)) {
             yaml_event_delete(&event);
             unusual(r);
@@ -340,14 +360,9 @@ build_mapping(Reader *r, int depth)
         unusual(r); /* a repeated key: the Python way keeps the last one's place */
         goto fail;
     }
-    if (block_close(r, &block) < 0)
-        goto fail;
-    PyMem_Free(block.marks);
-    return result;
+    return block_end(r, &block, result, 1);
 fail:
-    PyMem_Free(block.marks);
-    Py_XDECREF(result);
-    return NULL;
+    return block_end(r, &block, result, 0);
 }
 
 static PyObject *
