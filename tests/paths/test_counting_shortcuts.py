@@ -218,3 +218,35 @@ def test_counts_summed_goal_by_goal_are_the_pairs_of_each_finding() -> None:
                 direct[finding.fingerprint] = found
         assert direct  # something counted
         assert on_paths(context, findings) == direct
+
+
+def test_a_permission_in_every_namespace_counts_as_its_steps_to_each_namespace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While counting, a permission given on the same facts in every namespace steps once, to a free vertex
+    that stands for every namespace's new pod (its own steps count nothing): every finding lies on the
+    pairs it lies on when the permission steps to each namespace's new pod."""
+
+    def counted(docs: list[Doc]) -> tuple[int, Any]:
+        context = context_of(*docs)
+        with counting_only():
+            graph = build_graph(context)
+            add_entries(context, graph, ["any"])
+        return len(graph.free), pairs_through(graph, GOALS)
+
+    cases = []
+    for seed in range(16):
+        chance = random.Random(seed)  # noqa: S311 - reproducible cases, not a secret
+        docs = [*_random_rbac(seed), *_workloads(chance)]
+        free, index = counted(docs)
+        cases.append((docs, free, index))
+    every = _Builder._scope
+    # A copy of the namespaces is never "every namespace known": each namespace's new pod is stepped to.
+    monkeypatch.setattr(_Builder, "_scope", lambda self, held: list(every(self, held)))
+    used = 0
+    for docs, free, index in cases:
+        none, direct = counted(docs)
+        assert none == 0
+        assert index == direct
+        used += free > 0 and bool(direct)
+    assert used >= 4  # the free vertex was stepped through, on paths that count

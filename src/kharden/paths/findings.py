@@ -58,6 +58,7 @@ def _through_each(graph: AttackGraph, goals: Iterable[str]) -> Iterator[tuple[st
     """
     bit = {entry: 1 << index for index, entry in enumerate(graph.entries)}
     onward = graph.onward()
+    free = graph.free
     nowhere: dict[str, tuple[FindingKey, ...]] = {}
     for goal in goals:
         targets = graph.goal_vertices(goal)
@@ -73,14 +74,20 @@ def _through_each(graph: AttackGraph, goals: Iterable[str]) -> Iterator[tuple[st
         for vertex in reached:
             by_distance.setdefault(distance[vertex], []).append(vertex)
         for steps in range(max(by_distance, default=0), 0, -1):
-            for vertex in by_distance.get(steps, ()):
+            layer = by_distance.get(steps, [])
+            if free:
+                # A free vertex's steps count nothing: its targets are in its own layer, walked after it
+                # (they join the layer as it is walked); it steps to no free vertex.
+                layer.sort(key=free.__contains__, reverse=True)
+            for vertex in layer:
                 entries = reached[vertex]
+                onto = steps if vertex in free else steps - 1
                 for target, found in onward.get(vertex, nowhere).items():
-                    if distance.get(target) != steps - 1:
+                    if distance.get(target) != onto:
                         continue
                     if target not in reached:
                         reached[target] = 0
-                        by_distance.setdefault(steps - 1, []).append(target)
+                        by_distance.setdefault(onto, []).append(target)
                     reached[target] |= entries
                     if found:
                         known = through.get(id(found))
