@@ -503,8 +503,232 @@ static PyTypeObject ReaderType = {
     .tp_methods = Reader_methods,
 };
 
+/* -- trace_packed: kharden._pointer.trace_packed in one C call ------------------------------------------
+ *
+ * The walk of a pointer down a document and its packed positions that every finding makes (to locate its
+ * field and name its list items): the same steps as the Python function, which stays the reference and
+ * takes what this leaves: None for a pointer with an escape (~), or packed positions that do not fit the
+ * document; the caller then walks it the Python way, which gives the same answer or the same error. Items told apart by more than their name go to ``item_name`` (kharden._pointer._item_name). */
+
+#define SIZE_MASK ((UINT64_C(1) << SLOTS_SHIFT) - 1)
+
+static int
+is_container(PyObject *value)
+{
+    return PyDict_CheckExact(value) || PyList_CheckExact(value);
+}
+
+/* The item's name as the stable pointer gives it: "[name]" when no other dict item has that name, else
+ * what item_name says. NULL with no error: the token itself. */
+static PyObject *
+item_label(PyObject *items, Py_ssize_t index, PyObject *item, PyObject *item_name)
+{
+    if (!PyDict_CheckExact(item))
+        return NULL;
+    PyObject *name = PyDict_GetItemString(item, "name"); /* borrowed */
+    if (name == NULL || !PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0)
+        return NULL;
+    Py_ssize_t same = 0, n = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *other = PyList_GET_ITEM(items, i);
+        if (!PyDict_CheckExact(other))
+            continue;
+        PyObject *other_name = PyDict_GetItemString(other, "name");
+        if (other_name == NULL)
+            continue;
+        int equal = PyObject_RichCompareBool(other_name, name, Py_EQ);
+        if (equal < 0)
+            return NULL;
+        same += equal;
+    }
+    if (same == 1)
+        return PyUnicode_FromFormat("[%U]", name);
+    return PyObject_CallFunction(item_name, "OnO", items, index, name);
+}
+
+static PyObject *
+trace_packed(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *root, *pointer, *packed_obj, *item_name;
+    Py_ssize_t offset;
+    if (!PyArg_ParseTuple(args, "OUOnO", &root, &pointer, &packed_obj, &offset, &item_name))
+        return NULL;
+    if (PyUnicode_FindChar(pointer, '~', 0, PyUnicode_GET_LENGTH(pointer), 1) != -1)
+        Py_RETURN_NONE; /* escapes: the Python way */
+    Py_buffer view;
+    if (PyObject_GetBuffer(packed_obj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const uint64_t *packed = (const uint64_t *)view.buf;
+    Py_ssize_t size = view.len / (Py_ssize_t)sizeof(uint64_t);
+    PyObject *result = NULL, *tokens = NULL, *stable = NULL, *found = Py_None;
+    Py_INCREF(found);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(pointer);
+    if (length == 0) {
+        result = Py_BuildValue("(Os)", found, "");
+        goto done;
+    }
+    PyObject *sep = PyUnicode_FromString("/");
+    if (sep == NULL)
+        goto done;
+    PyObject *rest = PyUnicode_Substring(pointer, 1, length);
+    if (rest == NULL) {
+        Py_DECREF(sep);
+        goto done;
+    }
+    tokens = PyUnicode_Split(rest, sep, -1);
+    Py_DECREF(rest);
+    Py_DECREF(sep);
+    if (tokens == NULL)
+        goto done;
+    Py_ssize_t count = PyList_GET_SIZE(tokens);
+    stable = PyList_New(count);
+    if (stable == NULL)
+        goto done;
+    PyObject *node = root; /* borrowed */
+    int present = 1;
+    for (Py_ssize_t step = 0; step < count; step++) {
+        PyObject *token = PyList_GET_ITEM(tokens, step);
+        PyObject *label = NULL;
+        if (present && PyDict_CheckExact(node)) {
+            PyObject *child = PyDict_GetItemWithError(node, token);
+            if (child == NULL && PyErr_Occurred())
+                goto done;
+            if (child != NULL) {
+                if (offset >= 0) {
+                    if (offset >= size)
+                        goto fallback;
+                    Py_ssize_t slots = (Py_ssize_t)(packed[offset] >> SLOTS_SHIFT);
+                    Py_ssize_t block = offset + 1 + slots, index = 0, pos = 0;
+                    PyObject *key, *value;
+                    int last = step == count - 1;
+                    while (PyDict_Next(node, &pos, &key, &value)) {
+                        int equal = key == token ? 1 : PyObject_RichCompareBool(key, token, Py_EQ);
+                        if (equal < 0)
+                            goto done;
+                        if (equal)
+                            break;
+                        if (!last && is_container(value)) {
+                            if (block >= size)
+                                goto fallback;
+                            block += (Py_ssize_t)(packed[block] & SIZE_MASK);
+                        }
+                        index++;
+                    }
+                    if (index < slots) {
+                        if (offset + 1 + index >= size)
+                            goto fallback;
+                        Py_SETREF(found, PyLong_FromUnsignedLongLong(packed[offset + 1 + index]));
+                        if (found == NULL)
+                            goto done;
+                        offset = block;
+                    }
+                    else
+                        offset = -1;
+                }
+                node = child;
+                Py_INCREF(token);
+                PyList_SET_ITEM(stable, step, token);
+                continue;
+            }
+        }
+        else if (present && PyList_CheckExact(node)) {
+            Py_ssize_t digits = PyUnicode_GET_LENGTH(token);
+            if (!PyUnicode_IS_ASCII(token) || digits == 0)
+                goto not_an_index; /* kharden._pointer._is_index: ASCII digits only */
+            const char *text = (const char *)PyUnicode_DATA(token);
+            Py_ssize_t index = 0;
+            int big = 0;
+            for (Py_ssize_t i = 0; i < digits; i++) {
+                if (text[i] < '0' || text[i] > '9')
+                    goto not_an_index;
+                if (index > 100000000)
+                    big = 1;
+                else
+                    index = index * 10 + (text[i] - '0');
+            }
+            if (!big && index < PyList_GET_SIZE(node)) {
+                if (offset >= 0) {
+                    if (offset >= size)
+                        goto fallback;
+                    Py_ssize_t slots = (Py_ssize_t)(packed[offset] >> SLOTS_SHIFT);
+                    if (index < slots) {
+                        if (offset + 1 + index >= size)
+                            goto fallback;
+                        Py_SETREF(found, PyLong_FromUnsignedLongLong(packed[offset + 1 + index]));
+                        if (found == NULL)
+                            goto done;
+                        if (step != count - 1) {
+                            Py_ssize_t block = offset + 1 + slots;
+                            for (Py_ssize_t i = 0; i < index; i++) {
+                                if (is_container(PyList_GET_ITEM(node, i))) {
+                                    if (block >= size)
+                                        goto fallback;
+                                    block += (Py_ssize_t)(packed[block] & SIZE_MASK);
+                                }
+                            }
+                            offset = block;
+                        }
+                    }
+                    else
+                        offset = -1;
+                }
+                PyObject *items = node;
+                node = PyList_GET_ITEM(items, index);
+                label = item_label(items, index, node, item_name);
+                if (label == NULL && PyErr_Occurred())
+                    goto done;
+                if (label == NULL) {
+                    Py_INCREF(token);
+                    label = token;
+                }
+                PyList_SET_ITEM(stable, step, label);
+                continue;
+            }
+        not_an_index:;
+        }
+        present = 0;
+        Py_INCREF(token);
+        PyList_SET_ITEM(stable, step, token);
+    }
+    {
+        PyObject *empty = PyUnicode_FromString("/");
+        if (empty == NULL)
+            goto done;
+        PyObject *joined = PyUnicode_Join(empty, stable);
+        if (joined == NULL) {
+            Py_DECREF(empty);
+            goto done;
+        }
+        PyObject *text = PyUnicode_Concat(empty, joined);
+        Py_DECREF(joined);
+        Py_DECREF(empty);
+        if (text == NULL)
+            goto done;
+        result = PyTuple_Pack(2, found, text);
+        Py_DECREF(text);
+    }
+    goto done;
+fallback:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(found);
+    Py_XDECREF(tokens);
+    Py_XDECREF(stable);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"trace_packed", trace_packed, METH_VARARGS,
+     "kharden._pointer.trace_packed(root, pointer, packed, offset), or None: walk it the Python way."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, .m_name = "kharden._yamlc", .m_doc = "YAML documents built from libyaml's events.", .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC
