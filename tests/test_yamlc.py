@@ -295,3 +295,45 @@ def test_the_c_walk_of_a_pointer_gives_what_the_python_walk_gives(text: str, nat
                     assert _pointer.trace_packed(root, pointer, layout, offset) == expected, pointer
                     walked += traced is not None
     assert walked >= packed
+
+
+def test_shared_containers_are_one_per_structure_below_the_second_level(native: Any) -> None:
+    """``Shared.share`` makes each container two levels or more below the root the first one seen of its
+    structure: the data reads the same, and only what is the same (types, order, floats bit for bit) is
+    made one."""
+    module = importlib.import_module("kharden._yamlc")
+    shared = module.Shared()
+
+    def spec(value: Any) -> dict[str, Any]:
+        return {
+            "spec": {"a": {"x": value, "y": [1, {"z": value}]}, "b": {"x": value, "y": [1, {"z": value}]}}
+        }
+
+    first, second = spec(1), spec(1)
+    same, copy = spec(1), spec(1)
+    for root in (first, second):
+        shared.share(root)
+    assert first == second == same == copy  # read the same
+    assert first["spec"] is not second["spec"]  # the first level is each object's own
+    assert first["spec"]["a"] is first["spec"]["b"] is second["spec"]["a"]
+    assert first["spec"]["a"]["y"][1] is second["spec"]["b"]["y"][1]
+    told_apart = [spec(True), spec(1.0), spec(-0.0), spec(0.0), spec("1"), spec(None), spec([1])]
+    for root in told_apart:
+        shared.share(root)
+    kinds = [root["spec"]["a"] for root in told_apart]
+    assert len({id(a) for a in kinds}) == len(kinds)  # none made one with another, nor with 1's
+    assert all(a is not first["spec"]["a"] for a in kinds)
+    assert [type(a["x"]) for a in kinds[:4]] == [bool, float, float, float]
+    assert str(told_apart[2]["spec"]["b"]["x"]) == "-0.0"
+    reordered = {"spec": {"a": {"y": [1, {"z": 1}], "x": 1}}}
+    shared.share(reordered)
+    assert reordered["spec"]["a"] is not first["spec"]["a"]  # keys in another order: another structure
+    assert list(reordered["spec"]["a"]) == ["y", "x"]
+    odd = {"spec": {"a": {"when": b"bytes"}, "b": {"when": b"bytes"}}}
+    shared.share(odd)
+    assert odd["spec"]["a"] is not odd["spec"]["b"]  # only str, int, bool, float and None compare
+    before = len(shared)
+    shared.share({"spec": {"a": {"x": 1, "y": [1, {"z": 1}]}}})
+    assert len(shared) == before  # seen already: nothing new kept
+    shared.share("scalar")
+    assert len(shared) == before

@@ -720,6 +720,295 @@ done:
     return result;
 }
 
+
+/* -- Shared: one object for each structure met again ------------------------------------------------------
+ *
+ * Manifests repeat themselves: a selector's labels are the pod template's, containers share their security
+ * context, probes, resources and ports, and workloads of one chart share most of their pod spec. A scan
+ * holds every object it read; a table of the containers seen, by structure, lets each one met again be the
+ * one met first (two thirds of the containers of the real corpus, half of a generated repository's).
+ * share(root) replaces, in place and bottom-up, each container two levels or more below ``root`` by the
+ * first one seen of the same structure: same type, same keys in the same order, the same containers (by
+ * identity: they were made the first ones already) and equal scalars of the same type (a float bit for
+ * bit). Only str, int, bool, float and None scalars are compared; a container holding anything else is
+ * kept as it is. The caller shares only objects nothing writes to afterwards, whose positions walk their
+ * structure rather than the identity of their containers (kharden._yaml.Positions laid out). */
+
+#define SHARE_BELOW 2            /* depth (the root is 0) from which containers are shared */
+#define SHARED_MAX (1 << 22)      /* containers the table keeps; past it, they are only looked up */
+
+typedef struct {
+    PyObject_HEAD
+    Py_hash_t *hashes;
+    PyObject **values;
+    Py_ssize_t mask; /* capacity - 1; capacity a power of two, or 0 */
+    Py_ssize_t used;
+} Shared;
+
+static int
+is_shared_scalar(PyObject *value)
+{
+    return value == Py_None || PyUnicode_CheckExact(value) || PyLong_CheckExact(value) || PyBool_Check(value) ||
+           PyFloat_CheckExact(value);
+}
+
+/* -1: error, 0: different, 1: the same scalar */
+static int
+same_scalar(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (Py_TYPE(a) != Py_TYPE(b))
+        return 0;
+    if (PyFloat_CheckExact(a)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return memcmp(&x, &y, sizeof x) == 0;
+    }
+    if (PyBool_Check(a) || a == Py_None)
+        return 0; /* singletons, and not the same one */
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static int
+same_value(PyObject *a, PyObject *b)
+{
+    if (is_container(a) || is_container(b))
+        return a == b;
+    return same_scalar(a, b);
+}
+
+/* -1: error, 0: different, 1: the same structure (``a`` and ``b`` of one type, both made of shared parts) */
+static int
+same_structure(PyObject *a, PyObject *b)
+{
+    if (Py_TYPE(a) != Py_TYPE(b))
+        return 0;
+    if (PyList_CheckExact(a)) {
+        Py_ssize_t n = PyList_GET_SIZE(a);
+        if (n != PyList_GET_SIZE(b))
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int same = same_value(PyList_GET_ITEM(a, i), PyList_GET_ITEM(b, i));
+            if (same <= 0)
+                return same;
+        }
+        return 1;
+    }
+    if (PyDict_GET_SIZE(a) != PyDict_GET_SIZE(b))
+        return 0;
+    Py_ssize_t pa = 0, pb = 0;
+    PyObject *ka, *va, *kb, *vb;
+    while (PyDict_Next(a, &pa, &ka, &va)) {
+        if (!PyDict_Next(b, &pb, &kb, &vb))
+            return 0;
+        int same = same_scalar(ka, kb);
+        if (same > 0)
+            same = same_value(va, vb);
+        if (same <= 0)
+            return same;
+    }
+    return 1;
+}
+
+static Py_hash_t
+combine(Py_hash_t hash, Py_hash_t part)
+{
+    return (Py_hash_t)((Py_uhash_t)hash * 1000003u) ^ part;
+}
+
+/* The hash of a value inside a shared container: a container's identity, a scalar's hash and type. 0 and
+ * no error: not shareable. */
+static Py_hash_t
+value_hash(PyObject *value, int *shareable)
+{
+    if (is_container(value))
+        return (Py_hash_t)((uintptr_t)value >> 4);
+    if (!is_shared_scalar(value)) {
+        *shareable = 0;
+        return 0;
+    }
+    Py_hash_t hash = PyObject_Hash(value);
+    if (hash == -1)
+        return -1;
+    return hash ^ (Py_hash_t)((uintptr_t)Py_TYPE(value) >> 4);
+}
+
+static int
+shared_grow(Shared *s)
+{
+    Py_ssize_t capacity = s->mask ? (s->mask + 1) * 2 : 1024;
+    Py_hash_t *hashes = PyMem_Calloc((size_t)capacity, sizeof(Py_hash_t));
+    PyObject **values = PyMem_Calloc((size_t)capacity, sizeof(PyObject *));
+    if (hashes == NULL || values == NULL) {
+        PyMem_Free(hashes);
+        PyMem_Free(values);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; s->mask && i <= s->mask; i++) {
+        if (s->values[i] == NULL)
+            continue;
+        Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)s->hashes[i] & (Py_uhash_t)(capacity - 1));
+        while (values[j] != NULL)
+            j = (j + 1) & (capacity - 1);
+        hashes[j] = s->hashes[i];
+        values[j] = s->values[i];
+    }
+    PyMem_Free(s->hashes);
+    PyMem_Free(s->values);
+    s->hashes = hashes;
+    s->values = values;
+    s->mask = capacity - 1;
+    return 0;
+}
+
+/* ``node`` with its containers shared (in place), as the one to keep in its parent: the first of its
+ * structure when ``depth`` is SHARE_BELOW or more. A new reference; NULL after an error. */
+static PyObject *
+shared_node(Shared *s, PyObject *node, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        Py_INCREF(node);
+        return node;
+    }
+    int shareable = depth >= SHARE_BELOW;
+    Py_hash_t hash = PyList_CheckExact(node) ? 0x3456789 : 0x789abcd;
+    if (PyList_CheckExact(node)) {
+        Py_ssize_t n = PyList_GET_SIZE(node);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(node, i);
+            if (is_container(item)) {
+                PyObject *kept = shared_node(s, item, depth + 1);
+                if (kept == NULL)
+                    return NULL;
+                if (kept != item)
+                    PyList_SetItem(node, i, kept); /* steals kept, drops item */
+                else
+                    Py_DECREF(kept);
+                item = kept;
+            }
+            if (shareable) {
+                Py_hash_t part = value_hash(item, &shareable);
+                if (part == -1 && PyErr_Occurred())
+                    return NULL;
+                hash = combine(hash, part);
+            }
+        }
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        /* Values of keys already there may be replaced while the dict is walked (not its keys). */
+        while (PyDict_Next(node, &pos, &key, &value)) {
+            if (is_container(value)) {
+                PyObject *kept = shared_node(s, value, depth + 1);
+                if (kept == NULL)
+                    return NULL;
+                if (kept != value && PyDict_SetItem(node, key, kept) < 0) {
+                    Py_DECREF(kept);
+                    return NULL;
+                }
+                Py_DECREF(kept);
+                value = kept;
+            }
+            if (shareable) {
+                if (!is_shared_scalar(key)) {
+                    shareable = 0;
+                    continue;
+                }
+                Py_hash_t key_hash = PyObject_Hash(key);
+                if (key_hash == -1)
+                    return NULL;
+                Py_hash_t part = value_hash(value, &shareable);
+                if (part == -1 && PyErr_Occurred())
+                    return NULL;
+                hash = combine(combine(hash, key_hash), part);
+            }
+        }
+    }
+    if (!shareable) {
+        Py_INCREF(node);
+        return node;
+    }
+    if (s->mask == 0 || (s->used + 1) * 3 > (s->mask + 1) * 2) {
+        if (s->used >= SHARED_MAX)
+            goto lookup_only;
+        if (shared_grow(s) < 0)
+            return NULL;
+    }
+lookup_only:;
+    Py_ssize_t i = (Py_ssize_t)((Py_uhash_t)hash & (Py_uhash_t)s->mask);
+    while (s->values[i] != NULL) {
+        if (s->hashes[i] == hash) {
+            int same = same_structure(s->values[i], node);
+            if (same < 0)
+                return NULL;
+            if (same) {
+                Py_INCREF(s->values[i]);
+                return s->values[i];
+            }
+        }
+        i = (i + 1) & s->mask;
+    }
+    if (s->used < SHARED_MAX) {
+        Py_INCREF(node);
+        s->values[i] = node;
+        s->hashes[i] = hash;
+        s->used++;
+    }
+    Py_INCREF(node);
+    return node;
+}
+
+static PyObject *
+Shared_share(Shared *s, PyObject *root)
+{
+    if (!is_container(root))
+        Py_RETURN_NONE;
+    PyObject *kept = shared_node(s, root, 0);
+    if (kept == NULL)
+        return NULL;
+    Py_DECREF(kept); /* the root itself is never replaced (SHARE_BELOW > 0) */
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t
+Shared_len(Shared *s)
+{
+    return s->used;
+}
+
+static void
+Shared_dealloc(Shared *s)
+{
+    for (Py_ssize_t i = 0; s->mask && i <= s->mask; i++)
+        Py_XDECREF(s->values[i]);
+    PyMem_Free(s->hashes);
+    PyMem_Free(s->values);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyMethodDef Shared_methods[] = {
+    {"share", (PyCFunction)Shared_share, METH_O,
+     "share(root): each container two levels or more below root made the first one seen of its structure."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Shared_as_sequence = {
+    .sq_length = (lenfunc)Shared_len,
+};
+
+static PyTypeObject SharedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kharden._yamlc.Shared",
+    .tp_basicsize = sizeof(Shared),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The containers of the objects one scan read, one per structure.",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Shared_dealloc,
+    .tp_methods = Shared_methods,
+    .tp_as_sequence = &Shared_as_sequence,
+};
+
 static PyMethodDef module_methods[] = {
     {"trace_packed", trace_packed, METH_VARARGS,
      "kharden._pointer.trace_packed(root, pointer, packed, offset), or None: walk it the Python way."},
@@ -734,7 +1023,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__yamlc(void)
 {
-    if (PyType_Ready(&ReaderType) < 0)
+    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&SharedType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -742,6 +1031,12 @@ PyInit__yamlc(void)
     Py_INCREF(&ReaderType);
     if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0) {
         Py_DECREF(&ReaderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SharedType);
+    if (PyModule_AddObject(m, "Shared", (PyObject *)&SharedType) < 0) {
+        Py_DECREF(&SharedType);
         Py_DECREF(m);
         return NULL;
     }

@@ -39,7 +39,7 @@ from .model import (
 from .rules import INPUTS, Rule, select
 from .runner import Judgement, Runner, template_annotations
 from .score import scorecard
-from .sources.documents import Collected
+from .sources.documents import Collected, new_shared
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .sources.imagescan import read_image_report
 from .sources.node import read_node
@@ -82,6 +82,9 @@ class ScanOptions:
     """Count the attack paths each finding lies on (``Report.attack_paths``; see ``kharden paths``)."""
     allow_empty: bool = False
     """Accept inputs that give nothing to judge; else each is an input error (``--allow-empty``)."""
+    share: bool = True
+    """Objects read from files share their repeated parts (``Collected.shared``): read them, never write to
+    them (a command that edits what it read sets this ``False``)."""
     severities: frozenset[Severity] | None = None
     """Report only findings of these severities (``--severity``); the scores stay the whole checklist's."""
 
@@ -125,7 +128,7 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
     control-plane component or kubelet, an empty snapshot or cluster) is an input error unless
     ``options.allow_empty``: a wrong directory or a failed ``kubectl get > file`` must not pass.
     """
-    collected = Collected()
+    collected = Collected(shared=new_shared() if options.share else None)
     empty = _Emptiness(collected, options.allow_empty)
     if paths:
         with empty.watch(_named(paths), "no Kubernetes object in the files read"):
@@ -141,6 +144,7 @@ def collect(paths: Sequence[str], options: ScanOptions) -> Collected:
                     stdin_name=options.stdin_name,
                 ),
             )
+    collected.shared = None  # every file read: the table of shared containers is needed no more
     for path in options.image_reports:
         read_image_report(path, collected, options.max_file_bytes)
     for root in options.node_roots:
