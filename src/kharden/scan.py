@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
+from ._yaml import new_shared
 from .analysis.context import ScanContext
 from .analysis.controlplane import parse_version
 from .analysis.podspec import TEMPLATE_KINDS
@@ -39,7 +40,7 @@ from .model import (
 from .rules import INPUTS, Rule, select
 from .runner import Judgement, Runner, template_annotations
 from .score import scorecard
-from .sources.documents import Collected, new_shared
+from .sources.documents import Collected
 from .sources.files import DEFAULT_MAX_FILE_BYTES, FileOptions, read_paths
 from .sources.imagescan import read_image_report
 from .sources.node import read_node

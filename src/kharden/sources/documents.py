@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _pointer
-from .._yaml import Document, iter_documents, new_shared
+from .._yaml import Document, iter_documents
 from ..errors import InputError
 from ..model import ClusterInfo, EditTracer, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
+from .served import never_served
 
 if TYPE_CHECKING:
     from .._yamlc import Shared
-from .served import never_served
 
-__all__ = ["Collected", "ObjectSource", "new_shared", "object_ref"]
+__all__ = ["Collected", "ObjectSource", "object_ref"]
 
 ObjectSource = Callable[[dict[str, Any], str | None], tuple[str | None, EditTracer | None]]
 """Given a rendered object and the template its document names, the template it came from and
@@ -73,8 +73,9 @@ class Collected:
     cluster: ClusterInfo | None = None
     """The cluster read by ``--cluster`` or ``--snapshot``, if any."""
     shared: Shared | None = field(default=None, compare=False, repr=False)
-    """Where objects read from files are given one container per repeated structure (``new_shared``), or
-    ``None``: each object its own. Containers two levels below an object's root may then be another's."""
+    """Where objects read from files are given one container per repeated structure (``_yaml.new_shared``),
+    or ``None``: each object its own. A container two levels or more below an object's root may then be
+    another object's too."""
 
     def add_raw(self, data: dict[str, Any], origin: Origin) -> None:
         """Add one object already parsed (a cluster's or a snapshot's); a bad reference is an error."""
@@ -199,7 +200,8 @@ class Collected:
         origin = Origin(file, line, column, document.positions, template, renderer, node, tracer)
         if self.shared is not None and pointer.count("/") <= 2 and document.positions.laid_out():
             # Written to no more (a typed List's item got its kind above), and located by walking its
-            # structure: by the identity of its containers (a List in a List), twins would be told apart.
+            # structure: located by the identity of its containers (a List in a List), twins would not be
+            # told apart.
             self.shared.share(data)
         self.add_object(Obj(raw=data, ref=ref, origin=origin))
 
