@@ -275,6 +275,9 @@ class _Reader:
 
     def __init__(self, obj: Obj) -> None:
         self.obj = obj
+        if sum(map(len, _MADE)) > _MAX_MADE:
+            for made in _MADE:
+                made.clear()
 
     def wrong(self, path: str, expected: str, value: Any) -> InputError:
         location = self.obj.locate(path)
@@ -333,7 +336,8 @@ class _Reader:
         if not isinstance(value, bool):
             raise self.wrong(f"{at}/{key}", "true or false", value)
         path = f"{at}/{key}"
-        return _new(Field, (value, _PATHS.setdefault(path, path), level))
+        field = _new(Field, (value, _PATHS.setdefault(path, path), level))
+        return _BOOLEANS.setdefault(field, field)
 
     def integer(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[int]:
         value = parent.get(key)
@@ -342,7 +346,8 @@ class _Reader:
         if not _is_int(value):
             raise self.wrong(f"{at}/{key}", "an integer", value)
         path = f"{at}/{key}"
-        return _new(Field, (value, _PATHS.setdefault(path, path), level))
+        field = _new(Field, (value, _PATHS.setdefault(path, path), level))
+        return _INTEGERS.setdefault(field, field)
 
     def string(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
         value = parent.get(key)
@@ -351,7 +356,8 @@ class _Reader:
         if not isinstance(value, str):
             raise self.wrong(f"{at}/{key}", "a string", value)
         path = f"{at}/{key}"
-        return _new(Field, (value, _PATHS.setdefault(path, path), level))
+        field = _new(Field, (value, _PATHS.setdefault(path, path), level))
+        return _STRINGS.setdefault(field, field)
 
 
 FieldReader = _Reader
@@ -364,11 +370,18 @@ assert Field._fields == ("value", "path", "source"), "_new makes a Field of exac
 
 _PATHS: dict[str, str] = {}
 """Each pointer the readers make, made once: pods of one kind have their fields at the same pointers, and a
-pointer's text per field of every pod held a fifth of a large scan's effective pods. Emptied past
-:data:`_MAX_PATHS` (a long-lived process, the admission webhook, reads pods without end)."""
+pointer's text per field of every pod held a fifth of a large scan's effective pods."""
 _UNSET: dict[str, Field[Any]] = {}
 """The unset field at each pointer, made once (most fields of most containers are unset)."""
-_MAX_PATHS = 100_000
+_BOOLEANS: dict[Field[Any], Field[Any]] = {}
+_INTEGERS: dict[Field[Any], Field[Any]] = {}
+_STRINGS: dict[Field[Any], Field[Any]] = {}
+"""Each field set to a value, made once (``runAsNonRoot: true`` of every hardened container), apart by
+type: ``Field(True, ...)`` equals ``Field(1, ...)``."""
+_MADE: tuple[dict[Any, Any], ...] = (_PATHS, _UNSET, _BOOLEANS, _INTEGERS, _STRINGS)
+_MAX_MADE = 200_000
+"""Past this many pointers and fields kept, a reader empties them first (a long-lived process, the admission
+webhook, reads objects without end)."""
 
 
 def _unset(path: str) -> Field[Any]:
@@ -408,9 +421,6 @@ def effective_pod(obj: Obj, template_path: str, *, lazy: bool = True) -> Effecti
 def _pod_fields(obj: Obj, template_path: str) -> dict[str, Any]:
     """The fields of :class:`EffectivePod` for ``obj`` (raises :class:`InputError` as
     :func:`effective_pod` says)."""
-    if len(_PATHS) > _MAX_PATHS:
-        _PATHS.clear()
-        _UNSET.clear()
     read = _Reader(obj)
     template: Mapping[str, Any] = obj.raw
     at = ""
