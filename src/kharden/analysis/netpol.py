@@ -334,8 +334,11 @@ class Network:
         self._isolated_in: dict[str, dict[int, int]] = {INGRESS: {}, EGRESS: {}}
         """The classes each namespace's policies isolate, shifted down to the namespace's lowest class: OR-ed
         into ``isolated_bits`` once per namespace rather than per policy (each OR costs the whole width)."""
+        self._policy_lists: dict[tuple[str, int], list[list[Policy]]] = {}
+        """While compiling: per direction and namespace, the policy lists of its classes, lowest first."""
         for policy in self.policies:
             self._compile(policy)
+        del self._policy_lists
         for direction, by_namespace in self._isolated_in.items():
             for ns_index, local in by_namespace.items():
                 self.isolated_bits[direction] |= local << self._ns_low[ns_index]
@@ -359,8 +362,15 @@ class Network:
             local = policy.selected >> low
             isolated = self._isolated_in[direction]
             isolated[ns.index] = isolated.get(ns.index, 0) | local
-            for index in bit_indexes(local):
-                self.classes[low + index].policies(direction).append(policy)
+            lists = self._policy_lists.get((direction, ns.index))
+            if lists is None:
+                width = (self.ns_masks[ns.index] >> low).bit_length()
+                lists = [cls.policies(direction) for cls in self.classes[low : low + width]]
+                self._policy_lists[(direction, ns.index)] = lists
+            # Each selected class's list, picked in C: a namespace of hundreds of classes under hundreds of
+            # policies that each select most of them is a hundred thousand appends.
+            for found in compress(lists, bit_flags(local)):
+                found.append(policy)
 
     def _compile_rule(self, rule: Rule, ns: Namespace) -> None:
         if rule.peers is None:
