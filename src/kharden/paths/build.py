@@ -98,6 +98,31 @@ def build_graph(context: ScanContext, *, lateral: bool = True) -> AttackGraph:
     return _Builder(context, lateral).build()
 
 
+ASKED = (
+    EVERYTHING,
+    SECRETS_LIST,
+    SECRETS_READ,
+    WORKLOAD_WRITE,
+    EXEC,
+    NODE_PROXY,
+    TOKEN,
+    CSR_APPROVE,
+    SIGNER_APPROVE,
+    CSR_CREATE,
+    ADMISSION_WRITE,
+    SECRETS_CREATE,
+    IMPERSONATE_GROUPS,
+    IMPERSONATE_USERS,
+    IMPERSONATE_ACCOUNTS,
+    BIND,
+    ESCALATE,
+    CREATE_CLUSTER_BINDINGS,
+    CREATE_BINDINGS,
+    UPDATE_CLUSTER_ROLES,
+    UPDATE_ROLES,
+)
+"""Every permission an account's steps ask RBAC about (``_subject``): one it holds through no group is its
+own step (tests/paths/test_counting_shortcuts.py checks that no other is asked)."""
 _SUPERUSER_ROLES = frozenset({"cluster-admin"})
 _POD_CREATING_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 """Built-in roles that create pods: bound in one namespace, they make a namespace's admin."""
@@ -372,7 +397,7 @@ class _Builder:
     def _permissions(self) -> None:
         """The steps of what RBAC grants each ServiceAccount.
 
-        Most accounts are named by no binding: they hold what their groups hold
+        Most accounts are granted nothing by a binding that names them: they hold what their groups hold
         (``system:serviceaccounts:NS`` and the groups of every account), the same for every such account
         of a namespace. The steps of the first one are kept and given to the others, each from its own
         vertex (their targets never depend on the account), rather than asking RBAC again per account.
@@ -382,7 +407,7 @@ class _Builder:
             grouped: list[_Step] | None = None
             for name, vertex in sorted(accounts.items()):
                 subject = Subject.service_account(namespace, name)
-                if self.rbac.named(subject):
+                if self.rbac.holds_itself(subject, ASKED):
                     self._subject(subject, vertex, superusers)
                 elif grouped is None:
                     self._recording = (vertex, [])
