@@ -399,12 +399,16 @@ class _Builder:
 
         Most accounts are granted nothing by a binding that names them: they hold what their groups hold
         (``system:serviceaccounts:NS`` and the groups of every account), the same for every such account
-        of a namespace. The steps of the first one are kept and given to the others, each from its own
-        vertex (their targets never depend on the account), rather than asking RBAC again per account.
+        of a namespace, and of every namespace whose own group is granted nothing either. The steps of the
+        first one are kept and given to the others, each from its own vertex (their targets never depend on
+        the account), rather than asking RBAC again per account.
         """
         superusers = self._superuser_users()
+        everywhere: list[_Step] | None = None
+        """The steps of an account that holds only what every account holds."""
         for namespace, accounts in sorted(self.accounts.items()):
-            grouped: list[_Step] | None = None
+            own_group = self.rbac.holds_itself(Subject("Group", f"system:serviceaccounts:{namespace}"), ASKED)
+            grouped = None if own_group else everywhere
             for name, vertex in sorted(accounts.items()):
                 subject = Subject.service_account(namespace, name)
                 if self.rbac.holds_itself(subject, ASKED):
@@ -414,6 +418,8 @@ class _Builder:
                     self._subject(subject, vertex, superusers)
                     grouped = self._recording[1]
                     self._recording = None
+                    if not own_group:
+                        everywhere = grouped
                 else:
                     for target, kind, summary, facts in grouped:
                         self._step(vertex, target, kind, summary, facts)
