@@ -232,3 +232,108 @@ def test_every_real_manifest_reads_alike(native: Any) -> None:
     assert len(files) > 500
     for path in files:
         _same(path.read_bytes(), native)
+
+
+def _pointers(node: Any, at: str) -> Any:
+    """Every pointer into ``node``, and some that go past it: missing keys, indexes out of range or
+    written oddly, a step into a scalar."""
+    yield at
+    if type(node) is dict:
+        for key, value in node.items():
+            if isinstance(key, str):
+                yield from _pointers(value, f"{at}/{_pointer.escape(key)}")
+        yield from (f"{at}/missing", f"{at}/missing/0", f"{at}/a~1b", f"{at}/name/deeper")
+    elif type(node) is list:
+        for index, value in enumerate(node):
+            yield from _pointers(value, f"{at}/{index}")
+        yield from (f"{at}/{len(node)}", f"{at}/01", f"{at}/-1", f"{at}/x/0", f"{at}/", f"{at}/\u0661")
+        yield from (f"{at}/99999999999999999999", f"{at}/\u00b2")
+
+
+TRACED = [
+    *CASES,
+    "kind: RoleBinding\nsubjects:\n- {kind: ServiceAccount, name: a, namespace: x}\n"
+    "- {kind: ServiceAccount, name: a, namespace: y}\n- {kind: User, name: a}\n- {kind: User, name: a}\n"
+    "- {name: b}\n- {name: ''}\n- {name: 3}\n- [1, 2]\n- plain\n",
+    "spec:\n  containers:\n  - name: app\n    env: [{name: A, value: '1'}, {name: A}, {name: B}]\n"
+    "  - name: app\n    ports: [{containerPort: 80}]\n  initContainers: [{name: app}]\n",
+    "a/b: 1\n'~x': {c: [1, [2, [3]]]}\n'': {'': 2}\n",
+    "apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c}]}\n"
+    "- kind: Pod\n  metadata: {name: b}\n",
+]
+
+
+@pytest.mark.parametrize("text", TRACED)
+def test_the_c_walk_of_a_pointer_gives_what_the_python_walk_gives(text: str, native: Any) -> None:
+    """Every finding locates its field through ``_pointer.trace_packed``: the C walk, where built, gives
+    what the Python walk gives (position and stable pointer), or leaves the pointer to it; and so does a
+    document given a key after it was read (the key has no position)."""
+    module = importlib.import_module("kharden._yamlc")
+    walked = packed = 0
+    try:
+        documents = list(iter_documents(text.encode(), "t.yaml"))
+    except InputError:
+        return
+    for document in documents:
+        positions = document.positions
+        if positions is None or positions._table is not None or not isinstance(document.data, dict | list):
+            continue  # positions by container (anchors), or none to walk
+        packed += 1
+        layout = positions._packed
+        assert layout is not None
+        roots = [(document.data, 0)]
+        if isinstance(document.data, dict) and isinstance(document.data.get("items"), list):
+            inner = _yaml._inner_blocks(document.data, layout)
+            roots += [(item, inner[id(item)]) for item in document.data["items"] if id(item) in inner]
+        for read, offset in roots:
+            # As read, and given a key after it was read (which has no position).
+            for root in (read, {**read, "added": {"x": [1]}}) if isinstance(read, dict) else (read,):
+                for pointer in _pointers(root, ""):
+                    expected = _pointer.walk_packed(root, pointer, layout, offset)
+                    traced = module.trace_packed(root, pointer, layout, offset, _pointer._item_name)
+                    assert traced is None or traced == expected, pointer
+                    assert _pointer.trace_packed(root, pointer, layout, offset) == expected, pointer
+                    walked += traced is not None
+    assert walked >= packed
+
+
+def test_shared_containers_are_one_per_structure_below_the_second_level(native: Any) -> None:
+    """``Shared.share`` makes each container two levels or more below the root the first one seen of its
+    structure: the data reads the same, and only what is the same (types, order, floats bit for bit) is
+    made one."""
+    module = importlib.import_module("kharden._yamlc")
+    shared = module.Shared()
+
+    def spec(value: Any) -> dict[str, Any]:
+        return {
+            "spec": {"a": {"x": value, "y": [1, {"z": value}]}, "b": {"x": value, "y": [1, {"z": value}]}}
+        }
+
+    first, second = spec(1), spec(1)
+    same, copy = spec(1), spec(1)
+    for root in (first, second):
+        shared.share(root)
+    assert first == second == same == copy  # read the same
+    assert first["spec"] is not second["spec"]  # the first level is each object's own
+    assert first["spec"]["a"] is first["spec"]["b"] is second["spec"]["a"]
+    assert first["spec"]["a"]["y"][1] is second["spec"]["b"]["y"][1]
+    told_apart = [spec(True), spec(1.0), spec(-0.0), spec(0.0), spec("1"), spec(None), spec([1])]
+    for root in told_apart:
+        shared.share(root)
+    kinds = [root["spec"]["a"] for root in told_apart]
+    assert len({id(a) for a in kinds}) == len(kinds)  # none made one with another, nor with 1's
+    assert all(a is not first["spec"]["a"] for a in kinds)
+    assert [type(a["x"]) for a in kinds[:4]] == [bool, float, float, float]
+    assert str(told_apart[2]["spec"]["b"]["x"]) == "-0.0"
+    reordered = {"spec": {"a": {"y": [1, {"z": 1}], "x": 1}}}
+    shared.share(reordered)
+    assert reordered["spec"]["a"] is not first["spec"]["a"]  # keys in another order: another structure
+    assert list(reordered["spec"]["a"]) == ["y", "x"]
+    odd = {"spec": {"a": {"when": b"bytes"}, "b": {"when": b"bytes"}}}
+    shared.share(odd)
+    assert odd["spec"]["a"] is not odd["spec"]["b"]  # only str, int, bool, float and None compare
+    before = len(shared)
+    shared.share({"spec": {"a": {"x": 1, "y": [1, {"z": 1}]}}})
+    assert len(shared) == before  # seen already: nothing new kept
+    shared.share("scalar")
+    assert len(shared) == before

@@ -38,7 +38,7 @@ from yaml.resolver import Resolver
 from . import _pointer
 from .errors import InputError
 
-__all__ = ["MAX_ALIAS_BYTES", "MAX_ALIAS_EXPANSION", "Document", "Positions", "iter_documents"]
+__all__ = ["MAX_ALIAS_BYTES", "MAX_ALIAS_EXPANSION", "Document", "Positions", "iter_documents", "new_shared"]
 
 try:
     from yaml._yaml import CParser
@@ -47,10 +47,13 @@ except ImportError as e:  # pragma: no cover - every PyYAML wheel ships libyaml
 
 try:
     from ._yamlc import Reader as _Reader
+    from ._yamlc import Shared as _Shared
 
     _c_reader: type[_Reader] | None = _Reader
+    _c_shared: type[_Shared] | None = _Shared
 except ImportError:  # pragma: no cover - installed where it could not be compiled: the Python way
     _c_reader = None
+    _c_shared = None
 
 MAX_ALIAS_EXPANSION = 100_000
 """Most nodes that aliases of one document may stand for (billion-laughs guard)."""
@@ -76,6 +79,13 @@ _Packed = int
 def reads_in_c() -> bool:
     """Whether documents are read by the C reader, ``kharden._yamlc`` (else the Python way, slower)."""
     return _c_reader is not None
+
+
+def new_shared() -> _Shared | None:
+    """A table that gives the objects of one scan one container per repeated structure (``_yamlc.Shared``:
+    half the memory of a large repository's objects, two thirds of the real corpus's), where the C reader
+    is built; else ``None``."""
+    return _c_shared() if _c_shared is not None else None
 
 
 class _Parser(CParser):
@@ -184,6 +194,11 @@ class Positions(_pointer.Walker):
     def locate(self, root: Any, pointer: str) -> tuple[int, int] | None:
         """1-based (line, column) of the deepest field of ``pointer`` present in ``root``."""
         return unpack(_pointer.trace(root, pointer, self.lookup())[0])
+
+    def laid_out(self) -> bool:
+        """Whether these positions are walked down the structure of the document (one array), not looked up
+        by the identity of its containers (a document with anchors)."""
+        return self._table is None
 
     def lookup(self) -> Mapping[int, Sequence[int]] | Positions:
         """What ``_pointer.trace`` reads positions from: the table, or these positions, which walk the

@@ -503,14 +503,527 @@ static PyTypeObject ReaderType = {
     .tp_methods = Reader_methods,
 };
 
+/* -- trace_packed: kharden._pointer.trace_packed in one C call ------------------------------------------
+ *
+ * The walk of a pointer down a document and its packed positions that every finding makes (to locate its
+ * field and name its list items): the same steps as the Python function, which stays the reference and
+ * takes what this leaves: None for a pointer with an escape (~), or packed positions that do not fit the
+ * document; the caller then walks it the Python way, which gives the same answer or the same error. Items told apart by more than their name go to ``item_name`` (kharden._pointer._item_name). */
+
+#define SIZE_MASK ((UINT64_C(1) << SLOTS_SHIFT) - 1)
+
+static int
+is_container(PyObject *value)
+{
+    return PyDict_CheckExact(value) || PyList_CheckExact(value);
+}
+
+/* The item's name as the stable pointer gives it: "[name]" when no other dict item has that name, else
+ * what item_name says. NULL with no error: the token itself. */
+static PyObject *
+item_label(PyObject *items, Py_ssize_t index, PyObject *item, PyObject *item_name)
+{
+    if (!PyDict_CheckExact(item))
+        return NULL;
+    PyObject *name = PyDict_GetItemString(item, "name"); /* borrowed */
+    if (name == NULL || !PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0)
+        return NULL;
+    Py_ssize_t same = 0, n = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *other = PyList_GET_ITEM(items, i);
+        if (!PyDict_CheckExact(other))
+            continue;
+        PyObject *other_name = PyDict_GetItemString(other, "name");
+        if (other_name == NULL)
+            continue;
+        int equal = PyObject_RichCompareBool(other_name, name, Py_EQ);
+        if (equal < 0)
+            return NULL;
+        same += equal;
+    }
+    if (same == 1)
+        return PyUnicode_FromFormat("[%U]", name);
+    return PyObject_CallFunction(item_name, "OnO", items, index, name);
+}
+
+static PyObject *
+trace_packed(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *root, *pointer, *packed_obj, *item_name;
+    Py_ssize_t offset;
+    if (!PyArg_ParseTuple(args, "OUOnO", &root, &pointer, &packed_obj, &offset, &item_name))
+        return NULL;
+    if (PyUnicode_FindChar(pointer, '~', 0, PyUnicode_GET_LENGTH(pointer), 1) != -1)
+        Py_RETURN_NONE; /* escapes: the Python way */
+    Py_buffer view;
+    if (PyObject_GetBuffer(packed_obj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const uint64_t *packed = (const uint64_t *)view.buf;
+    Py_ssize_t size = view.len / (Py_ssize_t)sizeof(uint64_t);
+    PyObject *result = NULL, *tokens = NULL, *stable = NULL, *found = Py_None;
+    Py_INCREF(found);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(pointer);
+    if (length == 0) {
+        result = Py_BuildValue("(Os)", found, "");
+        goto done;
+    }
+    PyObject *sep = PyUnicode_FromString("/");
+    if (sep == NULL)
+        goto done;
+    PyObject *rest = PyUnicode_Substring(pointer, 1, length);
+    if (rest == NULL) {
+        Py_DECREF(sep);
+        goto done;
+    }
+    tokens = PyUnicode_Split(rest, sep, -1);
+    Py_DECREF(rest);
+    Py_DECREF(sep);
+    if (tokens == NULL)
+        goto done;
+    Py_ssize_t count = PyList_GET_SIZE(tokens);
+    stable = PyList_New(count);
+    if (stable == NULL)
+        goto done;
+    PyObject *node = root; /* borrowed */
+    int present = 1;
+    for (Py_ssize_t step = 0; step < count; step++) {
+        PyObject *token = PyList_GET_ITEM(tokens, step);
+        PyObject *label = NULL;
+        if (present && PyDict_CheckExact(node)) {
+            PyObject *child = PyDict_GetItemWithError(node, token);
+            if (child == NULL && PyErr_Occurred())
+                goto done;
+            if (child != NULL) {
+                if (offset >= 0) {
+                    if (offset >= size)
+                        goto fallback;
+                    Py_ssize_t slots = (Py_ssize_t)(packed[offset] >> SLOTS_SHIFT);
+                    Py_ssize_t block = offset + 1 + slots, index = 0, pos = 0;
+                    PyObject *key, *value;
+                    int last = step == count - 1;
+                    while (PyDict_Next(node, &pos, &key, &value)) {
+                        int equal = key == token ? 1 : PyObject_RichCompareBool(key, token, Py_EQ);
+                        if (equal < 0)
+                            goto done;
+                        if (equal)
+                            break;
+                        if (!last && is_container(value)) {
+                            if (block >= size)
+                                goto fallback;
+                            block += (Py_ssize_t)(packed[block] & SIZE_MASK);
+                        }
+                        index++;
+                    }
+                    if (index < slots) {
+                        if (offset + 1 + index >= size)
+                            goto fallback;
+                        Py_SETREF(found, PyLong_FromUnsignedLongLong(packed[offset + 1 + index]));
+                        if (found == NULL)
+                            goto done;
+                        offset = block;
+                    }
+                    else
+                        offset = -1;
+                }
+                node = child;
+                Py_INCREF(token);
+                PyList_SET_ITEM(stable, step, token);
+                continue;
+            }
+        }
+        else if (present && PyList_CheckExact(node)) {
+            Py_ssize_t digits = PyUnicode_GET_LENGTH(token);
+            if (!PyUnicode_IS_ASCII(token) || digits == 0)
+                goto not_an_index; /* kharden._pointer._is_index: ASCII digits only */
+            const char *text = (const char *)PyUnicode_DATA(token);
+            Py_ssize_t index = 0;
+            int big = 0;
+            for (Py_ssize_t i = 0; i < digits; i++) {
+                if (text[i] < '0' || text[i] > '9')
+                    goto not_an_index;
+                if (index > 100000000)
+                    big = 1;
+                else
+                    index = index * 10 + (text[i] - '0');
+            }
+            if (!big && index < PyList_GET_SIZE(node)) {
+                if (offset >= 0) {
+                    if (offset >= size)
+                        goto fallback;
+                    Py_ssize_t slots = (Py_ssize_t)(packed[offset] >> SLOTS_SHIFT);
+                    if (index < slots) {
+                        if (offset + 1 + index >= size)
+                            goto fallback;
+                        Py_SETREF(found, PyLong_FromUnsignedLongLong(packed[offset + 1 + index]));
+                        if (found == NULL)
+                            goto done;
+                        if (step != count - 1) {
+                            Py_ssize_t block = offset + 1 + slots;
+                            for (Py_ssize_t i = 0; i < index; i++) {
+                                if (is_container(PyList_GET_ITEM(node, i))) {
+                                    if (block >= size)
+                                        goto fallback;
+                                    block += (Py_ssize_t)(packed[block] & SIZE_MASK);
+                                }
+                            }
+                            offset = block;
+                        }
+                    }
+                    else
+                        offset = -1;
+                }
+                PyObject *items = node;
+                node = PyList_GET_ITEM(items, index);
+                label = item_label(items, index, node, item_name);
+                if (label == NULL && PyErr_Occurred())
+                    goto done;
+                if (label == NULL) {
+                    Py_INCREF(token);
+                    label = token;
+                }
+                PyList_SET_ITEM(stable, step, label);
+                continue;
+            }
+        not_an_index:;
+        }
+        present = 0;
+        Py_INCREF(token);
+        PyList_SET_ITEM(stable, step, token);
+    }
+    {
+        PyObject *empty = PyUnicode_FromString("/");
+        if (empty == NULL)
+            goto done;
+        PyObject *joined = PyUnicode_Join(empty, stable);
+        if (joined == NULL) {
+            Py_DECREF(empty);
+            goto done;
+        }
+        PyObject *text = PyUnicode_Concat(empty, joined);
+        Py_DECREF(joined);
+        Py_DECREF(empty);
+        if (text == NULL)
+            goto done;
+        result = PyTuple_Pack(2, found, text);
+        Py_DECREF(text);
+    }
+    goto done;
+fallback:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(found);
+    Py_XDECREF(tokens);
+    Py_XDECREF(stable);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+
+/* -- Shared: one object for each structure met again ------------------------------------------------------
+ *
+ * Manifests repeat themselves: a selector's labels are the pod template's, containers share their security
+ * context, probes, resources and ports, and workloads of one chart share most of their pod spec. A scan
+ * holds every object it read; a table of the containers seen, by structure, lets each one met again be the
+ * one met first (two thirds of the containers of the real corpus, half of a generated repository's).
+ * share(root) replaces, in place and bottom-up, each container two levels or more below ``root`` by the
+ * first one seen of the same structure: same type, same keys in the same order, the same containers (by
+ * identity: they were made the first ones already) and equal scalars of the same type (a float bit for
+ * bit). Only str, int, bool, float and None scalars are compared; a container holding anything else is
+ * kept as it is. The caller shares only objects nothing writes to afterwards, whose positions walk their
+ * structure rather than the identity of their containers (kharden._yaml.Positions laid out). */
+
+#define SHARE_BELOW 2            /* depth (the root is 0) from which containers are shared */
+#define SHARED_MAX (1 << 22)      /* containers the table keeps; past it, they are only looked up */
+
+typedef struct {
+    PyObject_HEAD
+    Py_hash_t *hashes;
+    PyObject **values;
+    Py_ssize_t mask; /* capacity - 1; capacity a power of two, or 0 */
+    Py_ssize_t used;
+} Shared;
+
+static int
+is_shared_scalar(PyObject *value)
+{
+    return value == Py_None || PyUnicode_CheckExact(value) || PyLong_CheckExact(value) || PyBool_Check(value) ||
+           PyFloat_CheckExact(value);
+}
+
+/* -1: error, 0: different, 1: the same scalar */
+static int
+same_scalar(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (Py_TYPE(a) != Py_TYPE(b))
+        return 0;
+    if (PyFloat_CheckExact(a)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return memcmp(&x, &y, sizeof x) == 0;
+    }
+    if (PyBool_Check(a) || a == Py_None)
+        return 0; /* singletons, and not the same one */
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static int
+same_value(PyObject *a, PyObject *b)
+{
+    if (is_container(a) || is_container(b))
+        return a == b;
+    return same_scalar(a, b);
+}
+
+/* -1: error, 0: different, 1: the same structure (``a`` and ``b`` of one type, both made of shared parts) */
+static int
+same_structure(PyObject *a, PyObject *b)
+{
+    if (Py_TYPE(a) != Py_TYPE(b))
+        return 0;
+    if (PyList_CheckExact(a)) {
+        Py_ssize_t n = PyList_GET_SIZE(a);
+        if (n != PyList_GET_SIZE(b))
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int same = same_value(PyList_GET_ITEM(a, i), PyList_GET_ITEM(b, i));
+            if (same <= 0)
+                return same;
+        }
+        return 1;
+    }
+    if (PyDict_GET_SIZE(a) != PyDict_GET_SIZE(b))
+        return 0;
+    Py_ssize_t pa = 0, pb = 0;
+    PyObject *ka, *va, *kb, *vb;
+    while (PyDict_Next(a, &pa, &ka, &va)) {
+        if (!PyDict_Next(b, &pb, &kb, &vb))
+            return 0;
+        int same = same_scalar(ka, kb);
+        if (same > 0)
+            same = same_value(va, vb);
+        if (same <= 0)
+            return same;
+    }
+    return 1;
+}
+
+static Py_hash_t
+combine(Py_hash_t hash, Py_hash_t part)
+{
+    return (Py_hash_t)((Py_uhash_t)hash * 1000003u) ^ part;
+}
+
+/* The hash of a value inside a shared container: a container's identity, a scalar's hash and type. 0 and
+ * no error: not shareable. */
+static Py_hash_t
+value_hash(PyObject *value, int *shareable)
+{
+    if (is_container(value))
+        return (Py_hash_t)((uintptr_t)value >> 4);
+    if (!is_shared_scalar(value)) {
+        *shareable = 0;
+        return 0;
+    }
+    Py_hash_t hash = PyObject_Hash(value);
+    if (hash == -1)
+        return -1;
+    return hash ^ (Py_hash_t)((uintptr_t)Py_TYPE(value) >> 4);
+}
+
+static int
+shared_grow(Shared *s)
+{
+    Py_ssize_t capacity = s->mask ? (s->mask + 1) * 2 : 1024;
+    Py_hash_t *hashes = PyMem_Calloc((size_t)capacity, sizeof(Py_hash_t));
+    PyObject **values = PyMem_Calloc((size_t)capacity, sizeof(PyObject *));
+    if (hashes == NULL || values == NULL) {
+        PyMem_Free(hashes);
+        PyMem_Free(values);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; s->mask && i <= s->mask; i++) {
+        if (s->values[i] == NULL)
+            continue;
+        Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)s->hashes[i] & (Py_uhash_t)(capacity - 1));
+        while (values[j] != NULL)
+            j = (j + 1) & (capacity - 1);
+        hashes[j] = s->hashes[i];
+        values[j] = s->values[i];
+    }
+    PyMem_Free(s->hashes);
+    PyMem_Free(s->values);
+    s->hashes = hashes;
+    s->values = values;
+    s->mask = capacity - 1;
+    return 0;
+}
+
+/* ``node`` with its containers shared (in place), as the one to keep in its parent: the first of its
+ * structure when ``depth`` is SHARE_BELOW or more. A new reference; NULL after an error. */
+static PyObject *
+shared_node(Shared *s, PyObject *node, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        Py_INCREF(node);
+        return node;
+    }
+    int shareable = depth >= SHARE_BELOW;
+    Py_hash_t hash = PyList_CheckExact(node) ? 0x3456789 : 0x789abcd;
+    if (PyList_CheckExact(node)) {
+        Py_ssize_t n = PyList_GET_SIZE(node);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(node, i);
+            if (is_container(item)) {
+                PyObject *kept = shared_node(s, item, depth + 1);
+                if (kept == NULL)
+                    return NULL;
+                if (kept != item)
+                    PyList_SetItem(node, i, kept); /* steals kept, drops item */
+                else
+                    Py_DECREF(kept);
+                item = kept;
+            }
+            if (shareable) {
+                Py_hash_t part = value_hash(item, &shareable);
+                if (part == -1 && PyErr_Occurred())
+                    return NULL;
+                hash = combine(hash, part);
+            }
+        }
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        /* Values of keys already there may be replaced while the dict is walked (not its keys). */
+        while (PyDict_Next(node, &pos, &key, &value)) {
+            if (is_container(value)) {
+                PyObject *kept = shared_node(s, value, depth + 1);
+                if (kept == NULL)
+                    return NULL;
+                if (kept != value && PyDict_SetItem(node, key, kept) < 0) {
+                    Py_DECREF(kept);
+                    return NULL;
+                }
+                Py_DECREF(kept);
+                value = kept;
+            }
+            if (shareable) {
+                if (!is_shared_scalar(key)) {
+                    shareable = 0;
+                    continue;
+                }
+                Py_hash_t key_hash = PyObject_Hash(key);
+                if (key_hash == -1)
+                    return NULL;
+                Py_hash_t part = value_hash(value, &shareable);
+                if (part == -1 && PyErr_Occurred())
+                    return NULL;
+                hash = combine(combine(hash, key_hash), part);
+            }
+        }
+    }
+    if (!shareable) {
+        Py_INCREF(node);
+        return node;
+    }
+    if (s->mask == 0 || (s->used + 1) * 3 > (s->mask + 1) * 2) {
+        if (s->used >= SHARED_MAX)
+            goto lookup_only;
+        if (shared_grow(s) < 0)
+            return NULL;
+    }
+lookup_only:;
+    Py_ssize_t i = (Py_ssize_t)((Py_uhash_t)hash & (Py_uhash_t)s->mask);
+    while (s->values[i] != NULL) {
+        if (s->hashes[i] == hash) {
+            int same = same_structure(s->values[i], node);
+            if (same < 0)
+                return NULL;
+            if (same) {
+                Py_INCREF(s->values[i]);
+                return s->values[i];
+            }
+        }
+        i = (i + 1) & s->mask;
+    }
+    if (s->used < SHARED_MAX) {
+        Py_INCREF(node);
+        s->values[i] = node;
+        s->hashes[i] = hash;
+        s->used++;
+    }
+    Py_INCREF(node);
+    return node;
+}
+
+static PyObject *
+Shared_share(Shared *s, PyObject *root)
+{
+    if (!is_container(root))
+        Py_RETURN_NONE;
+    PyObject *kept = shared_node(s, root, 0);
+    if (kept == NULL)
+        return NULL;
+    Py_DECREF(kept); /* the root itself is never replaced (SHARE_BELOW > 0) */
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t
+Shared_len(Shared *s)
+{
+    return s->used;
+}
+
+static void
+Shared_dealloc(Shared *s)
+{
+    for (Py_ssize_t i = 0; s->mask && i <= s->mask; i++)
+        Py_XDECREF(s->values[i]);
+    PyMem_Free(s->hashes);
+    PyMem_Free(s->values);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyMethodDef Shared_methods[] = {
+    {"share", (PyCFunction)Shared_share, METH_O,
+     "share(root): each container two levels or more below root made the first one seen of its structure."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Shared_as_sequence = {
+    .sq_length = (lenfunc)Shared_len,
+};
+
+static PyTypeObject SharedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kharden._yamlc.Shared",
+    .tp_basicsize = sizeof(Shared),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The containers of the objects one scan read, one per structure.",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Shared_dealloc,
+    .tp_methods = Shared_methods,
+    .tp_as_sequence = &Shared_as_sequence,
+};
+
+static PyMethodDef module_methods[] = {
+    {"trace_packed", trace_packed, METH_VARARGS,
+     "kharden._pointer.trace_packed(root, pointer, packed, offset), or None: walk it the Python way."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, .m_name = "kharden._yamlc", .m_doc = "YAML documents built from libyaml's events.", .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC
 PyInit__yamlc(void)
 {
-    if (PyType_Ready(&ReaderType) < 0)
+    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&SharedType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -518,6 +1031,12 @@ PyInit__yamlc(void)
     Py_INCREF(&ReaderType);
     if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0) {
         Py_DECREF(&ReaderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SharedType);
+    if (PyModule_AddObject(m, "Shared", (PyObject *)&SharedType) < 0) {
+        Py_DECREF(&SharedType);
         Py_DECREF(m);
         return NULL;
     }

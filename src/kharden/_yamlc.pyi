@@ -1,6 +1,6 @@
 """Types of the C reader, ``_yamlc.c``."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 SLOTS_SHIFT: int
@@ -18,3 +18,15 @@ class Reader:
         unusual: type[Exception],
     ) -> None: ...
     def next(self) -> tuple[Any, bytes | None, int, int, int] | None: ...
+
+def trace_packed(
+    root: Any,
+    pointer: str,
+    packed: Sequence[int],
+    offset: int,
+    item_name: Callable[[list[Any], int, str], str],
+) -> tuple[int | None, str] | None: ...
+
+class Shared:
+    def share(self, root: Any, /) -> None: ...
+    def __len__(self) -> int: ...

@@ -14,7 +14,7 @@ import pytest
 
 from kharden.analysis.context import ScanContext
 from kharden.analysis.netpol import _namespace_match, _satisfiable
-from kharden.analysis.selectors import LabelSelector, parse_label_selector
+from kharden.analysis.selectors import EVERYTHING, LabelSelector, parse_label_selector
 from kharden.inventory import Inventory
 from kharden.sources.documents import Collected
 
@@ -233,3 +233,41 @@ def test_answers_shared_by_classes_under_the_same_policies_are_each_class_own(se
         if network.isolated(cls, INGRESS):
             assert view.admitting(cls) == fresh._admitted(cls)
     assert len(network.classes) > 2
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_label_index_selects_the_classes_whose_labels_match(seed: int) -> None:
+    """The label index keeps a rare label as its classes' indexes and a common one as a bit set: either
+    way a selector gets the classes whose labels it matches, each asked in turn."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from kharden.analysis.netpol import _bits_of, _LabelIndex  # noqa: PLC0415
+
+    chance = random.Random(seed)  # noqa: S311 - reproducible cases, not a secret
+    values = ["a", "b", "c"]
+    classes = [
+        SimpleNamespace(
+            index=index,
+            labels={key: chance.choice(values) for key in ("tier", "app", "rare") if chance.random() < 0.5}
+            | ({"only": str(index)} if chance.random() < 0.05 else {}),
+        )
+        for index in sorted(chance.sample(range(3000), 400))
+    ]
+    index = _LabelIndex(classes)
+    assert any(isinstance(found, tuple) for found in index.pairs.values())  # both ways are kept
+    assert any(isinstance(found, int) for found in index.pairs.values())
+    for _ in range(40):
+        keys = chance.sample(["tier", "app", "rare", "only", "none"], chance.randrange(0, 3))
+        raw = {
+            "matchLabels": {key: chance.choice(values) for key in keys[:1]},
+            "matchExpressions": [
+                {"key": key, "operator": operator, "values": ["a", "b"]}
+                if operator in {"In", "NotIn"}
+                else {"key": key, "operator": operator}
+                for key in keys[1:]
+                for operator in [chance.choice(["In", "NotIn", "Exists", "DoesNotExist"])]
+            ],
+        }
+        selector = parse_label_selector(raw, absent=EVERYTHING)
+        expected = _bits_of([c.index for c in classes if selector.matches(c.labels)])
+        assert index.bits(selector) == expected, raw

@@ -186,3 +186,36 @@ def test_pod_fields_are_read_as_one_by_one() -> None:
             assert _together(spec, rows, by) == expected
             errors += isinstance(expected, str)
     assert errors > 50
+
+
+def test_pointers_are_made_once_and_forgotten_past_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pods of one kind share their fields' pointers, their unset fields and those set alike; a process that
+    reads pods without end (the admission webhook) keeps no more than the bound of them."""
+    from kharden.analysis import podspec  # noqa: PLC0415
+
+    def pod(name: str, containers: int) -> Obj:
+        spec = {
+            "containers": [
+                {"name": f"c{i}", "image": "x", "env": [{"name": "A", "value": "1"}]}
+                for i in range(containers)
+            ]
+        }
+        return Obj({"kind": "Pod", "spec": spec}, ObjRef("Pod", "ns", name, "v1"), Origin("pod.yaml"))
+
+    first, second = (podspec.effective_pod(pod(n, 2), "", lazy=False) for n in ("a", "b"))
+    assert first.containers == second.containers
+    for one, other in zip(first.containers, second.containers, strict=True):
+        assert one.image.path is other.image.path
+        assert one.run_as_user is other.run_as_user  # the same unset field
+        assert one.image is other.image  # set alike
+        assert one.env[0].path is other.env[0].path == f"{one.path}/env/0/value"
+    monkeypatch.setattr(podspec, "_MAX_MADE", 100)
+    for made in podspec._MADE:
+        made.clear()  # caches: what other tests read is of no account here
+    podspec.effective_pod(pod("narrow", 1), "", lazy=False)
+    narrow = len(podspec._PATHS)
+    podspec.effective_pod(pod("wide", 5), "", lazy=False)
+    assert sum(map(len, podspec._MADE)) > 100
+    podspec.effective_pod(pod("narrow again", 1), "", lazy=False)  # past the bound: emptied, then its own
+    assert len(podspec._PATHS) == narrow
+    assert 0 < len(podspec._UNSET) <= narrow

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from pathdocs import Doc, context_of, namespace, workload
+from pathdocs import Doc, context_of, namespace, service_account, workload
 
 from kharden.analysis.rbac import Grant, Rbac
 from kharden.model import Finding, ObjRef
@@ -218,3 +218,86 @@ def test_counts_summed_goal_by_goal_are_the_pairs_of_each_finding() -> None:
                 direct[finding.fingerprint] = found
         assert direct  # something counted
         assert on_paths(context, findings) == direct
+
+
+def test_a_permission_in_every_namespace_counts_as_its_steps_to_each_namespace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While counting, a permission given on the same facts in every namespace steps once, to a free vertex
+    that stands for every namespace's new pod (its own steps count nothing): every finding lies on the
+    pairs it lies on when the permission steps to each namespace's new pod."""
+
+    def counted(docs: list[Doc]) -> tuple[int, Any]:
+        context = context_of(*docs)
+        with counting_only():
+            graph = build_graph(context)
+            add_entries(context, graph, ["any"])
+        return len(graph.free), pairs_through(graph, GOALS)
+
+    cases = []
+    for seed in range(16):
+        chance = random.Random(seed)  # noqa: S311 - reproducible cases, not a secret
+        docs = [*_random_rbac(seed), *_workloads(chance)]
+        free, index = counted(docs)
+        cases.append((docs, free, index))
+    every = _Builder._scope
+    # A copy of the namespaces is never "every namespace known": each namespace's new pod is stepped to.
+    monkeypatch.setattr(_Builder, "_scope", lambda self, held: list(every(self, held)))
+    used = 0
+    for docs, free, index in cases:
+        none, direct = counted(docs)
+        assert none == 0
+        assert index == direct
+        used += free > 0 and bool(direct)
+    assert used >= 4  # the free vertex was stepped through, on paths that count
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_account_granted_nothing_of_what_is_asked_steps_as_its_groups(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account that bindings name but grant nothing of what its steps ask (``build.ASKED``) is given the
+    steps of its namespace's accounts that hold what their groups hold, and those of a namespace whose group
+    is granted nothing are every such namespace's: the count is the one asking RBAC per account and per
+    namespace gives; and the steps ask RBAC about nothing but ``ASKED``."""
+    from kharden.paths import build  # noqa: PLC0415
+
+    chance = random.Random(seed)  # noqa: S311 - reproducible cases, not a secret
+    docs = [*_random_rbac(seed), *_workloads(chance)]
+    # Bound by name, granted only what no step asks (reading ConfigMaps).
+    docs += [
+        role("lab", "reader", rule("", "configmaps", "get list")),
+        binding("read", "Role", "reader", sa("lab", "quiet"), sa("ops", "tool"), namespace="lab"),
+        service_account("quiet", "lab"),
+    ]
+    asked: list[Any] = []
+    replays: list[bool] = []
+    held, holds_itself = RbacView.held, RbacView.holds_itself
+
+    def spy(self: RbacView, subject: Any, requests: Any, *rest: Any) -> Any:
+        asked.append(requests)
+        return held(self, subject, requests, *rest)
+
+    def spy_holds(self: RbacView, subject: Any, lists: Any) -> bool:
+        found = holds_itself(self, subject, lists)
+        replays.append(self.named(subject) and not found)
+        return found
+
+    def counted() -> Any:
+        context = context_of(*docs)
+        with counting_only():
+            graph = build_graph(context)
+            add_entries(context, graph, ["any"])
+        return pairs_through(graph, GOALS)
+
+    monkeypatch.setattr(RbacView, "held", spy)
+    monkeypatch.setattr(RbacView, "holds_itself", spy_holds)
+    replayed = counted()
+    assert any(replays)  # lab/quiet at least: named, granted nothing asked
+    assert asked
+    assert all(any(requests is each for each in build.ASKED) for requests in asked)
+    # Asked per named account, and per namespace (its group always taken as granted something).
+    monkeypatch.setattr(
+        RbacView, "holds_itself", lambda self, subject, _: subject.kind == "Group" or self.named(subject)
+    )
+    assert counted() == replayed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ..errors import InputError
 from ..inventory import Inventory
@@ -22,6 +22,9 @@ from .vulns import ImageVulnerabilities
 
 if TYPE_CHECKING:
     from ..model import Hit, Unevaluated
+
+
+T = TypeVar("T")
 
 
 class InventoryRule(Protocol):
@@ -80,6 +83,23 @@ class ScanContext:
         if found is None:
             found = self._answers[rule.id] = list(rule.check(self))
         return found
+
+    def unless_errors(self, work: Callable[[ScanContext], T]) -> T | None:
+        """``work(self)``, unless it reported an input error: then ``None``, and what it built here (engines,
+        kept answers) is forgotten with its errors, to be built again where next asked, so that errors come
+        in the order they come without it (the attack-path count, worked out before the rules)."""
+        errors = len(self.errors)
+        built = set(vars(self))
+        answers = dict(self._answers)
+        done = work(self)
+        if len(self.errors) == errors:
+            return done
+        del self.errors[errors:]
+        for name in set(vars(self)) - built:
+            if isinstance(getattr(type(self), name, None), cached_property):
+                delattr(self, name)
+        self._answers = answers
+        return None
 
     @cached_property
     def pods(self) -> list[EffectivePod]:

@@ -334,8 +334,11 @@ class Network:
         self._isolated_in: dict[str, dict[int, int]] = {INGRESS: {}, EGRESS: {}}
         """The classes each namespace's policies isolate, shifted down to the namespace's lowest class: OR-ed
         into ``isolated_bits`` once per namespace rather than per policy (each OR costs the whole width)."""
+        self._policy_lists: dict[tuple[str, int], list[list[Policy]]] = {}
+        """While compiling: per direction and namespace, the policy lists of its classes, lowest first."""
         for policy in self.policies:
             self._compile(policy)
+        del self._policy_lists
         for direction, by_namespace in self._isolated_in.items():
             for ns_index, local in by_namespace.items():
                 self.isolated_bits[direction] |= local << self._ns_low[ns_index]
@@ -359,8 +362,15 @@ class Network:
             local = policy.selected >> low
             isolated = self._isolated_in[direction]
             isolated[ns.index] = isolated.get(ns.index, 0) | local
-            for index in bit_indexes(local):
-                self.classes[low + index].policies(direction).append(policy)
+            lists = self._policy_lists.get((direction, ns.index))
+            if lists is None:
+                width = (self.ns_masks[ns.index] >> low).bit_length()
+                lists = [cls.policies(direction) for cls in self.classes[low : low + width]]
+                self._policy_lists[(direction, ns.index)] = lists
+            # Each selected class's list, picked in C: a namespace of hundreds of classes under hundreds of
+            # policies that each select most of them is a hundred thousand appends.
+            for found in compress(lists, bit_flags(local)):
+                found.append(policy)
 
     def _compile_rule(self, rule: Rule, ns: Namespace) -> None:
         if rule.peers is None:
@@ -614,15 +624,21 @@ class _LabelIndex:
     """Which classes (or namespaces) carry each label and key: a selector becomes ANDs and ORs of bit sets."""
 
     def __init__(self, classes: Iterable[_Labelled]) -> None:
-        self.pairs: dict[tuple[str, str], int] = defaultdict(int)
-        self.keys: dict[str, int] = defaultdict(int)
-        self.all = 0
+        pairs: dict[tuple[str, str], list[int]] = {}
+        keys: dict[str, list[int]] = {}
+        every = []
         for cls in classes:
-            bit = 1 << cls.index
-            self.all |= bit
+            index = cls.index
+            every.append(index)
             for item in cls.labels.items():
-                self.pairs[item] |= bit
-                self.keys[item[0]] |= bit
+                pairs.setdefault(item, []).append(index)
+                keys.setdefault(item[0], []).append(index)
+        self.all = _bits_of(every)
+        # A label most classes lack (``app: web``) is kept as its classes' indexes, not as a bit set as wide
+        # as the classes' (a few kilobytes apiece: a large cluster's label index was 37 MiB); made a bit set
+        # when asked, once per selector (``_cache``).
+        self.pairs: dict[tuple[str, str], _Classes] = {item: _compact(found) for item, found in pairs.items()}
+        self.keys: dict[str, _Classes] = {key: _compact(found) for key, found in keys.items()}
         self._cache: dict[LabelSelector, int] = {}
 
     def bits(self, selector: LabelSelector) -> int:
@@ -638,11 +654,38 @@ class _LabelIndex:
         if r.operator in ("In", "NotIn"):
             found = 0
             for value in r.values:
-                found |= self.pairs.get((r.key, value), 0)
+                found |= _bits(self.pairs.get((r.key, value), 0))
             return found if r.operator == "In" else self.all & ~found
         if r.operator == "Exists":
-            return self.keys.get(r.key, 0)
-        return self.all & ~self.keys.get(r.key, 0)
+            return _bits(self.keys.get(r.key, 0))
+        return self.all & ~_bits(self.keys.get(r.key, 0))
+
+
+_Classes = int | tuple[int, ...]
+"""Classes (or namespaces) as a bit set, or as their indexes where that is smaller (``_compact``)."""
+
+
+def _compact(indexes: list[int]) -> _Classes:
+    """``indexes`` as a tuple where a tuple is smaller than their bit set (a pointer apiece, the
+    ints being the classes' own, against a bit per class up to the highest)."""
+    return tuple(indexes) if 8 * len(indexes) < max(indexes) // 8 else _bits_of(indexes)
+
+
+def _bits(classes: _Classes) -> int:
+    return classes if classes.__class__ is int else _bits_of(classes)  # type: ignore[arg-type]
+
+
+def _bits_of(indexes: Sequence[int]) -> int:
+    """The bit set of ``indexes`` (in any order), made in one pass (OR-ing each bit in costs the whole
+    width each time)."""
+    if not indexes:
+        return 0
+    if len(indexes) == 1:
+        return 1 << indexes[0]
+    flags = bytearray((max(indexes) >> 3) + 1)
+    for index in indexes:
+        flags[index >> 3] |= 1 << (index & 7)
+    return int.from_bytes(flags, "little")
 
 
 def _namespace_match(selector: LabelSelector, ns: Namespace) -> bool | None:

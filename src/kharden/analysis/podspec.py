@@ -275,6 +275,9 @@ class _Reader:
 
     def __init__(self, obj: Obj) -> None:
         self.obj = obj
+        if sum(map(len, _MADE)) > _MAX_MADE:
+            for made in _MADE:
+                made.clear()
 
     def wrong(self, path: str, expected: str, value: Any) -> InputError:
         location = self.obj.locate(path)
@@ -305,7 +308,8 @@ class _Reader:
         for index, item in enumerate(value):
             if not isinstance(item, dict):
                 raise self.wrong(f"{at}/{key}/{index}", "a mapping", item)
-            items.append((f"{at}/{key}/{index}", item))
+            path = f"{at}/{key}/{index}"
+            items.append((_PATHS.setdefault(path, path), item))
         return items
 
     def scalars(self, parent: Mapping[str, Any], at: str, key: str) -> list[Any]:
@@ -328,26 +332,32 @@ class _Reader:
     def boolean(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[bool]:
         value = parent.get(key)
         if value is None:
-            return _new(Field, (None, f"{at}/{key}", None))
+            return _unset(f"{at}/{key}")
         if not isinstance(value, bool):
             raise self.wrong(f"{at}/{key}", "true or false", value)
-        return _new(Field, (value, f"{at}/{key}", level))
+        path = f"{at}/{key}"
+        field = _new(Field, (value, _PATHS.setdefault(path, path), level))
+        return _BOOLEANS.setdefault(field, field)
 
     def integer(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[int]:
         value = parent.get(key)
         if value is None:
-            return _new(Field, (None, f"{at}/{key}", None))
+            return _unset(f"{at}/{key}")
         if not _is_int(value):
             raise self.wrong(f"{at}/{key}", "an integer", value)
-        return _new(Field, (value, f"{at}/{key}", level))
+        path = f"{at}/{key}"
+        field = _new(Field, (value, _PATHS.setdefault(path, path), level))
+        return _INTEGERS.setdefault(field, field)
 
     def string(self, parent: Mapping[str, Any], at: str, key: str, level: str) -> Field[str]:
         value = parent.get(key)
         if value is None:
-            return _new(Field, (None, f"{at}/{key}", None))
+            return _unset(f"{at}/{key}")
         if not isinstance(value, str):
             raise self.wrong(f"{at}/{key}", "a string", value)
-        return _new(Field, (value, f"{at}/{key}", level))
+        path = f"{at}/{key}"
+        field = _new(Field, (value, _PATHS.setdefault(path, path), level))
+        return _STRINGS.setdefault(field, field)
 
 
 FieldReader = _Reader
@@ -357,6 +367,29 @@ _new = tuple.__new__
 """``_new(Field, (value, path, source))`` is ``Field(value, path, source)`` without the named tuple's
 Python-level ``__new__``: the readers make ~65 fields per pod."""
 assert Field._fields == ("value", "path", "source"), "_new makes a Field of exactly these three values"
+
+_PATHS: dict[str, str] = {}
+"""Each pointer the readers make, made once: pods of one kind have their fields at the same pointers, and a
+pointer's text per field of every pod held a fifth of a large scan's effective pods."""
+_UNSET: dict[str, Field[Any]] = {}
+"""The unset field at each pointer, made once (most fields of most containers are unset)."""
+_BOOLEANS: dict[Field[Any], Field[Any]] = {}
+_INTEGERS: dict[Field[Any], Field[Any]] = {}
+_STRINGS: dict[Field[Any], Field[Any]] = {}
+"""Each field set to a value, made once (``runAsNonRoot: true`` of every hardened container), apart by
+type: ``Field(True, ...)`` equals ``Field(1, ...)``."""
+_MADE: tuple[dict[Any, Any], ...] = (_PATHS, _UNSET, _BOOLEANS, _INTEGERS, _STRINGS)
+_MAX_MADE = 200_000
+"""Past this many pointers and fields kept, a reader empties them first (a long-lived process, the admission
+webhook, reads objects without end)."""
+
+
+def _unset(path: str) -> Field[Any]:
+    found = _UNSET.get(path)
+    if found is None:
+        found = _UNSET[path] = _new(Field, (None, _PATHS.setdefault(path, path), None))
+    return found
+
 
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}
 
@@ -854,7 +887,7 @@ def _container_scalars(
             if annotation is not None:
                 found[row.attr] = annotation
                 continue
-        found[row.attr] = inherited or _new(Field, (None, f"{parent[1]}/{key}", None))
+        found[row.attr] = inherited or _unset(f"{parent[1]}/{key}")
     return found
 
 
@@ -934,7 +967,10 @@ def _env(read: _Reader, at: str, raw: Mapping[str, Any]) -> EnvVar:
     # A number or boolean is still a literal value (the API server would refuse it, but it is written).
     text = value if type(value) is str else str(value)
     literal = value is not None and text != "" and ("$" not in text or not _only_reference(text))
-    return EnvVar(name, f"{at}/value" if literal else at, literal)
+    if literal:
+        at = f"{at}/value"
+        at = _PATHS.setdefault(at, at)
+    return EnvVar(name, at, literal)
 
 
 _REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)")

@@ -13,6 +13,7 @@ writes it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..analysis.context import ScanContext
 from ..inventory import Inventory
@@ -25,7 +26,8 @@ __all__ = ["load"]
 def load(paths: Sequence[str], options: ScanOptions | None = None) -> tuple[ScanContext, list[ErrorRecord]]:
     """Read ``paths`` (and the options' cluster or snapshot) as ``scan`` does; input errors are returned."""
     with acyclic_work():
-        collected = collect(paths, options or ScanOptions())
+        # Unshared: the generators plan edits on copies of what they read (deepcopy keeps what is shared).
+        collected = collect(paths, replace(options or ScanOptions(), share=False))
         context = ScanContext(
             Inventory(collected.objects), frozenset(collected.evidence), cluster=collected.cluster
         )

@@ -98,6 +98,31 @@ def build_graph(context: ScanContext, *, lateral: bool = True) -> AttackGraph:
     return _Builder(context, lateral).build()
 
 
+ASKED = (
+    EVERYTHING,
+    SECRETS_LIST,
+    SECRETS_READ,
+    WORKLOAD_WRITE,
+    EXEC,
+    NODE_PROXY,
+    TOKEN,
+    CSR_APPROVE,
+    SIGNER_APPROVE,
+    CSR_CREATE,
+    ADMISSION_WRITE,
+    SECRETS_CREATE,
+    IMPERSONATE_GROUPS,
+    IMPERSONATE_USERS,
+    IMPERSONATE_ACCOUNTS,
+    BIND,
+    ESCALATE,
+    CREATE_CLUSTER_BINDINGS,
+    CREATE_BINDINGS,
+    UPDATE_CLUSTER_ROLES,
+    UPDATE_ROLES,
+)
+"""Every permission an account's steps ask RBAC about (``_subject``): one it holds through no group is its
+own step (tests/paths/test_counting_shortcuts.py checks that no other is asked)."""
 _SUPERUSER_ROLES = frozenset({"cluster-admin"})
 _POD_CREATING_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 """Built-in roles that create pods: bound in one namespace, they make a namespace's admin."""
@@ -153,6 +178,8 @@ class _Builder:
         self._recording: tuple[str, list[_Step]] | None = None
         """While set: a vertex, and the steps from it that :meth:`_edge` is asked for (in order)."""
         self._token_secrets_found: list[tuple[Obj, str]] | None = None
+        self._every_new_pod_of: tuple[list[str], str] | None = None
+        """While counting: the namespaces ``_every_new_pod`` was last asked for, and its free vertex."""
 
     def build(self) -> AttackGraph:
         self._goals()
@@ -370,23 +397,29 @@ class _Builder:
     def _permissions(self) -> None:
         """The steps of what RBAC grants each ServiceAccount.
 
-        Most accounts are named by no binding: they hold what their groups hold
+        Most accounts are granted nothing by a binding that names them: they hold what their groups hold
         (``system:serviceaccounts:NS`` and the groups of every account), the same for every such account
-        of a namespace. The steps of the first one are kept and given to the others, each from its own
-        vertex (their targets never depend on the account), rather than asking RBAC again per account.
+        of a namespace, and of every namespace whose own group is granted nothing either. The steps of the
+        first one are kept and given to the others, each from its own vertex (their targets never depend on
+        the account), rather than asking RBAC again per account.
         """
         superusers = self._superuser_users()
+        everywhere: list[_Step] | None = None
+        """The steps of an account that holds only what every account holds."""
         for namespace, accounts in sorted(self.accounts.items()):
-            grouped: list[_Step] | None = None
+            own_group = self.rbac.holds_itself(Subject("Group", f"system:serviceaccounts:{namespace}"), ASKED)
+            grouped = None if own_group else everywhere
             for name, vertex in sorted(accounts.items()):
                 subject = Subject.service_account(namespace, name)
-                if self.rbac.named(subject):
+                if self.rbac.holds_itself(subject, ASKED):
                     self._subject(subject, vertex, superusers)
                 elif grouped is None:
                     self._recording = (vertex, [])
                     self._subject(subject, vertex, superusers)
                     grouped = self._recording[1]
                     self._recording = None
+                    if not own_group:
+                        everywhere = grouped
                 else:
                     for target, kind, summary, facts in grouped:
                         self._step(vertex, target, kind, summary, facts)
@@ -437,10 +470,8 @@ class _Builder:
                         [h.evidence, fact],
                     )
         for h in held(subject, WORKLOAD_WRITE, "create pods or pod controllers", "rbac.workload-create"):
-            grant = (h.evidence,)
-            self._fan(
-                vertex, "rbac", _creates_pods, ((self._new_pod(ns), ns, grant) for ns in self._scope(h))
-            )
+            steps = self._new_pods_in(self._scope(h), _always((h.evidence,)))
+            self._fan(vertex, "rbac", _creates_pods, steps)
         for h in held(subject, EXEC, "exec into pods", "rbac.pod-exec"):
             self._to_pods(vertex, h, "runs commands in {} (exec)", [h.evidence])
         for h in held(subject, NODE_PROXY, "proxy to the kubelet API (nodes/proxy)", "rbac.pod-exec"):
@@ -543,22 +574,49 @@ class _Builder:
                     vertex,
                     "rbac",
                     _admin_of(summary),
-                    self._written_in(h.evidence, first_write, self._scope(h)),
+                    self._new_pods_in(self._scope(h), self._written_in(h.evidence, first_write)),
                 )
 
+    @staticmethod
     def _written_in(
-        self, power: Evidence, first_write: Callable[[str], Held | None], namespaces: list[str]
-    ) -> Iterator[tuple[str, str, tuple[Evidence, ...]]]:
-        """The new-pod step of each namespace a write of RBAC objects covers, with ``power`` and that
-        write (one tuple of facts per write)."""
+        power: Evidence, first_write: Callable[[str], Held | None]
+    ) -> Callable[[str], tuple[Evidence, ...] | None]:
+        """For a namespace: ``power`` and the write of RBAC objects that covers it, if any (one tuple of
+        facts per write)."""
         facts: dict[int, tuple[Evidence, ...]] = {}
-        for namespace in namespaces:
+
+        def written(namespace: str) -> tuple[Evidence, ...] | None:
             write = first_write(namespace)
-            if write is not None:
-                both = facts.get(id(write))
-                if both is None:
-                    both = facts[id(write)] = (power, write.evidence)
-                yield self._new_pod(namespace), namespace, both
+            if write is None:
+                return None
+            both = facts.get(id(write))
+            if both is None:
+                both = facts[id(write)] = (power, write.evidence)
+            return both
+
+        return written
+
+    def _new_pods_in(
+        self, namespaces: list[str], facts_in: Callable[[str], tuple[Evidence, ...] | None]
+    ) -> list[tuple[str, str, tuple[Evidence, ...]]]:
+        """The new-pod step of each of ``namespaces`` (target, namespace, facts) that ``facts_in`` gives
+        facts (``None``: no step). While counting, a permission given in every namespace on the same
+        facts steps once, to a free vertex that stands for every namespace's new pod."""
+        steps = [(namespace, facts) for namespace in namespaces if (facts := facts_in(namespace)) is not None]
+        if self.counting and namespaces is self._namespaces and len(steps) == len(namespaces) > 1:
+            first = steps[0][1]
+            if all(facts is first for _, facts in steps):
+                return [(self._every_new_pod(namespaces), "*", first)]
+        return [(self._new_pod(namespace), namespace, facts) for namespace, facts in steps]
+
+    def _every_new_pod(self, namespaces: list[str]) -> str:
+        """A counting graph's free vertex for the new pod of every one of ``namespaces`` (every namespace
+        known; one more namespace makes another)."""
+        if self._every_new_pod_of is None or self._every_new_pod_of[0] is not namespaces:
+            vertex = Vertex(f"newpods:*{len(self.graph.free)}", "newpods", "a new pod in any namespace")
+            targets = [self._new_pod(namespace) for namespace in namespaces]
+            self._every_new_pod_of = (namespaces, self.graph.add_free(vertex, targets))
+        return self._every_new_pod_of[1]
 
     def _to_pods(self, vertex: str, held: Held, summary: str, evidence: list[Evidence]) -> None:
         """Steps to the pods a permission reaches: every pod, a namespace's pods, or the ones it names.
@@ -982,6 +1040,15 @@ def _covers(held: Held, namespace: str, name: str | None) -> bool:
     if held.scope is not None and held.scope != namespace:
         return False
     return held.names is None or (name is not None and name in held.names)
+
+
+def _always(facts: tuple[Evidence, ...]) -> Callable[[str], tuple[Evidence, ...]]:
+    """The same facts in every namespace."""
+
+    def given(_: str) -> tuple[Evidence, ...]:
+        return facts
+
+    return given
 
 
 def _creates_pods(_: str) -> str:

@@ -41,6 +41,8 @@ class AttackGraph:
         """Only while ``counting``: vertex -> the vertices it steps to (in the order the pairs were first
         added) -> the findings the steps between them rest on. An ``Edge`` per step, its list per pair and
         the pair's key cost about 300 bytes a step, half the count's memory on a large scan."""
+        self.free: set[str] = set()
+        """Only while ``counting``: vertices whose steps cost nothing (:meth:`add_free`)."""
         self._seen: set[Edge] = set()
         self._added = 0
         self._graph: nx.DiGraph[str] | None = None
@@ -122,6 +124,21 @@ class AttackGraph:
             if len(merged) != len(known):
                 onward[target] = merged
 
+    def add_free(self, vertex: Vertex, targets: Iterable[str]) -> str:
+        """Add a vertex of a ``counting`` graph that stands for ``targets``: a step to it is a step to each of
+        them, the same length and resting on the same findings. A permission held in every namespace steps
+        once to such a vertex, not to each namespace (a large cluster's two hundred thousand steps); its own
+        steps rest on nothing and count no step in a path's length (:meth:`steps_to`). A free vertex steps
+        to none other."""
+        if not self.counting:
+            raise ValueError("only a graph made to count holds free vertices (their steps count nothing)")
+        if vertex.id not in self.vertices:
+            self.vertices[vertex.id] = vertex
+            self.free.add(vertex.id)
+            for target in targets:
+                self.add_counted(vertex.id, target, ())
+        return vertex.id
+
     def onward(self) -> dict[str, dict[str, tuple[FindingKey, ...]]]:
         """Vertex -> the vertices it steps to -> the findings the steps between them rest on, each once.
 
@@ -150,21 +167,27 @@ class AttackGraph:
         """Vertex -> the fewest steps from it to one of ``targets`` (the vertices that reach none left out).
 
         Breadth-first over the steps backwards: where every step counts one, it gives what Dijkstra's
-        search gives, without its heap.
+        search gives, without its heap. A free vertex's steps count nothing: it is as far as the nearest of
+        its targets, and joins their layer (walked as the layer grows).
         """
         before = self.pred
+        free = self.free
         distance = dict.fromkeys(targets, 0)
         frontier = list(distance)
         steps = 0
         while frontier:
-            steps += 1
             reached = []
             for vertex in frontier:
                 for source in before.get(vertex, ()):
                     if source not in distance:
-                        distance[source] = steps
-                        reached.append(source)
+                        if source in free:
+                            distance[source] = steps
+                            frontier.append(source)
+                        else:
+                            distance[source] = steps + 1
+                            reached.append(source)
             frontier = reached
+            steps += 1
         return distance
 
     def goal_vertices(self, goal: str) -> list[str]:

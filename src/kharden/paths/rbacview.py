@@ -167,6 +167,11 @@ class RbacView:
         """Whether a binding names ``subject`` itself: if not, it holds only what its groups hold."""
         return subject in self._named
 
+    def holds_itself(self, subject: Subject, asked: Sequence[Sequence[Request]]) -> bool:
+        """Whether a binding that names ``subject`` itself grants it one of the requests of ``asked``: if
+        not, it holds of them only what its groups hold."""
+        return subject in self._named and any(self._granted(requests).get(subject) for requests in asked)
+
     def superusers(self, kind: str) -> set[str]:
         """Names of the subjects of ``kind`` (``User``, ``Group``) that hold every verb on every resource
         cluster-wide."""

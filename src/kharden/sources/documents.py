@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _pointer
 from .._yaml import Document, iter_documents
@@ -19,6 +19,9 @@ from ..errors import InputError
 from ..model import ClusterInfo, EditTracer, ErrorRecord, ImageScan, Obj, ObjRef, Origin, ScanStats
 from .scope import is_cluster_scoped
 from .served import never_served
+
+if TYPE_CHECKING:
+    from .._yamlc import Shared
 
 __all__ = ["Collected", "ObjectSource", "object_ref"]
 
@@ -69,6 +72,10 @@ class Collected:
     """Image scan reports (Trivy, Grype) given to the scan."""
     cluster: ClusterInfo | None = None
     """The cluster read by ``--cluster`` or ``--snapshot``, if any."""
+    shared: Shared | None = field(default=None, compare=False, repr=False)
+    """Where objects read from files are given one container per repeated structure (``_yaml.new_shared``),
+    or ``None``: each object its own. A container two levels or more below an object's root may then be
+    another object's too."""
 
     def add_raw(self, data: dict[str, Any], origin: Origin) -> None:
         """Add one object already parsed (a cluster's or a snapshot's); a bad reference is an error."""
@@ -191,6 +198,11 @@ class Collected:
             named, tracer = object_source(data, template)
             template = named or template
         origin = Origin(file, line, column, document.positions, template, renderer, node, tracer)
+        if self.shared is not None and pointer.count("/") <= 2 and document.positions.laid_out():
+            # Written to no more (a typed List's item got its kind above), and located by walking its
+            # structure: located by the identity of its containers (a List in a List), twins would not be
+            # told apart.
+            self.shared.share(data)
         self.add_object(Obj(raw=data, ref=ref, origin=origin))
 
     def add_object(self, obj: Obj, *, counted: bool = True) -> None:
