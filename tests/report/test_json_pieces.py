@@ -26,7 +26,10 @@ def test_pieces_join_into_the_rendered_report(size: int) -> None:
     else:
         assert len(pieces) > len(report.findings) > 1
     assert "".join(render_pieces("json", report)) == render("json", report)
-    assert list(render_pieces("text", report)) == [render("text", report)]
+    # The text report comes a file at a time, then its summary; the other formats in one piece.
+    assert "".join(render_pieces("text", report)) == render("text", report)
+    assert len(list(render_pieces("text", report))) == len({f.location.file for f in report.findings}) + 1
+    assert list(render_pieces("markdown", report)) == [render("markdown", report)]
 
 
 def test_the_command_line_writes_the_pieces_to_a_file_and_to_stdout(

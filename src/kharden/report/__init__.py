@@ -84,9 +84,15 @@ def render(
 
 
 def render_pieces(name: str, report: Report, **options: Any) -> Iterator[str]:
-    """:func:`render`'s output in consecutive pieces, to be written as they come: the JSON report of a
-    large scan (a hundred megabytes) is never held whole, nor its encoded copy. Other formats come in one
-    piece."""
+    """:func:`render`'s output in consecutive pieces, to be written as they come: the JSON and text reports
+    of a large scan (a hundred megabytes and more) are never held whole, nor their encoded copies. Other
+    formats come in one piece."""
+    if name == "text":
+        module = importlib.import_module(f"{__name__}.text")
+        chosen = {key: options[key] for key in ("color", "show_suppressed") if key in options}
+        for piece in module.pieces(report, **chosen):
+            yield without_surrogates(piece)
+        return
     if name != "json":
         yield render(name, report, **options)
         return
