@@ -512,6 +512,8 @@ static PyTypeObject ReaderType = {
 
 #define SIZE_MASK ((UINT64_C(1) << SLOTS_SHIFT) - 1)
 
+static PyObject *NAME_KEY; /* "name", interned once: every list item a pointer steps into is asked it */
+
 static int
 is_container(PyObject *value)
 {
@@ -525,17 +527,20 @@ item_label(PyObject *items, Py_ssize_t index, PyObject *item, PyObject *item_nam
 {
     if (!PyDict_CheckExact(item))
         return NULL;
-    PyObject *name = PyDict_GetItemString(item, "name"); /* borrowed */
+    PyObject *name = PyDict_GetItemWithError(item, NAME_KEY); /* borrowed */
     if (name == NULL || !PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0)
-        return NULL;
+        return NULL; /* the token itself, or an error set */
     Py_ssize_t same = 0, n = PyList_GET_SIZE(items);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *other = PyList_GET_ITEM(items, i);
         if (!PyDict_CheckExact(other))
             continue;
-        PyObject *other_name = PyDict_GetItemString(other, "name");
-        if (other_name == NULL)
+        PyObject *other_name = PyDict_GetItemWithError(other, NAME_KEY);
+        if (other_name == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
             continue;
+        }
         int equal = PyObject_RichCompareBool(other_name, name, Py_EQ);
         if (equal < 0)
             return NULL;
@@ -1023,20 +1028,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__yamlc(void)
 {
-    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&SharedType) < 0)
-        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&ReaderType);
-    if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0) {
-        Py_DECREF(&ReaderType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&SharedType);
-    if (PyModule_AddObject(m, "Shared", (PyObject *)&SharedType) < 0) {
-        Py_DECREF(&SharedType);
+    NAME_KEY = PyUnicode_InternFromString("name");
+    if (NAME_KEY == NULL || PyModule_AddType(m, &ReaderType) < 0 || PyModule_AddType(m, &SharedType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
