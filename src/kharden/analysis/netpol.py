@@ -334,11 +334,10 @@ class Network:
         self._isolated_in: dict[str, dict[int, int]] = {INGRESS: {}, EGRESS: {}}
         """The classes each namespace's policies isolate, shifted down to the namespace's lowest class: OR-ed
         into ``isolated_bits`` once per namespace rather than per policy (each OR costs the whole width)."""
-        self._policy_lists: dict[tuple[str, int], list[list[Policy]]] = {}
-        """While compiling: per direction and namespace, the policy lists of its classes, lowest first."""
+        # Per direction and namespace, the policy lists of its classes, lowest first (while compiling).
+        lists: dict[tuple[str, int], list[list[Policy]]] = {}
         for policy in self.policies:
-            self._compile(policy)
-        del self._policy_lists
+            self._compile(policy, lists)
         for direction, by_namespace in self._isolated_in.items():
             for ns_index, local in by_namespace.items():
                 self.isolated_bits[direction] |= local << self._ns_low[ns_index]
@@ -348,7 +347,7 @@ class Network:
 
     # -- building ------------------------------------------------------------------------------
 
-    def _compile(self, policy: Policy) -> None:
+    def _compile(self, policy: Policy, lists_of: dict[tuple[str, int], list[list[Policy]]]) -> None:
         ns = self.namespaces[policy.namespace]
         policy.selected = self._index.bits(policy.pod_selector) & self.ns_masks[ns.index]
         if not policy.selected:
@@ -362,11 +361,12 @@ class Network:
             local = policy.selected >> low
             isolated = self._isolated_in[direction]
             isolated[ns.index] = isolated.get(ns.index, 0) | local
-            lists = self._policy_lists.get((direction, ns.index))
+            lists = lists_of.get((direction, ns.index))
             if lists is None:
                 width = (self.ns_masks[ns.index] >> low).bit_length()
-                lists = [cls.policies(direction) for cls in self.classes[low : low + width]]
-                self._policy_lists[(direction, ns.index)] = lists
+                lists = lists_of[(direction, ns.index)] = [
+                    cls.policies(direction) for cls in self.classes[low : low + width]
+                ]
             # Each selected class's list, picked in C: a namespace of hundreds of classes under hundreds of
             # policies that each select most of them is a hundred thousand appends.
             for found in compress(lists, bit_flags(local)):
@@ -672,7 +672,7 @@ def _compact(indexes: list[int]) -> _Classes:
 
 
 def _bits(classes: _Classes) -> int:
-    return classes if classes.__class__ is int else _bits_of(classes)  # type: ignore[arg-type]
+    return classes if isinstance(classes, int) else _bits_of(classes)
 
 
 def _bits_of(indexes: Sequence[int]) -> int:

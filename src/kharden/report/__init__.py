@@ -89,8 +89,8 @@ def render_pieces(name: str, report: Report, **options: Any) -> Iterator[str]:
     formats come in one piece."""
     if name == "text":
         module = importlib.import_module(f"{__name__}.text")
-        chosen = {key: options[key] for key in ("color", "show_suppressed") if key in options}
-        for piece in module.pieces(report, **chosen):
+        color, suppressed = options.get("color", False), options.get("show_suppressed", False)
+        for piece in module.pieces(report, color=color, show_suppressed=suppressed):
             yield without_surrogates(piece)
         return
     if name != "json":
