@@ -89,17 +89,22 @@ class ScanContext:
         kept answers) is forgotten with its errors, to be built again where next asked, so that errors come
         in the order they come without it (the attack-path count, worked out before the rules)."""
         errors = len(self.errors)
-        built = set(vars(self))
+        before = set(self.built())
         answers = dict(self._answers)
         done = work(self)
         if len(self.errors) == errors:
             return done
         del self.errors[errors:]
-        for name in set(vars(self)) - built:
-            if isinstance(getattr(type(self), name, None), cached_property):
+        for name in self.built():
+            if name not in before:
                 delattr(self, name)
         self._answers = answers
         return None
+
+    def built(self) -> list[str]:
+        """The engines (the analyses each built once: ``rbac``, ``network``, ...) built so far, in the order
+        they were built."""
+        return [name for name in vars(self) if isinstance(getattr(type(self), name, None), cached_property)]
 
     @cached_property
     def pods(self) -> list[EffectivePod]:

@@ -205,9 +205,9 @@ it gains, and they would double a large scan's memory."""
 def _send_sums(context: ScanContext, out: IO[bytes]) -> None:
     import pickle  # noqa: PLC0415
 
-    before = set(context.__dict__)
+    before = set(context.built())
     sums = _sums(context)
-    built = [name for name in context.__dict__ if name not in before]  # in the order they were built
+    built = [name for name in context.built() if name not in before]
     pickle.dump((sums, built), out, pickle.HIGHEST_PROTOCOL)
 
 
