@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,20 @@ from kharden.errors import InputError
 from test_direct_build import _node, _strict, _text
 
 
-@pytest.fixture(scope="module")
-def native() -> Any:
-    """The C reader's class; this machine's build must have it under CI (``.ci/run`` installs libyaml's headers)."""
+@pytest.fixture(scope="module", params=["as asked", "ahead"])
+def native(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The C reader's class; this machine's build must have it under CI (``.ci/run`` installs libyaml's headers).
+    Each test runs twice: with the events parsed as they are asked, and parsed ahead by a thread of their
+    own, for every text however short (``_yaml.parse_ahead``)."""
     if _yaml._c_reader is None:
         why = "kharden._yamlc was not compiled (no C compiler or no libyaml headers)"
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"{why}, and CI=true")
         pytest.skip(why)
-    return _yaml._c_reader
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_yaml, "_ahead_allowed", request.param == "ahead")
+        patch.setattr(_yaml, "_AHEAD_MIN_BYTES", 0)
+        yield _yaml._c_reader
 
 
 def _read(text: bytes, reader: Any) -> list[Any]:

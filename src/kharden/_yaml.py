@@ -23,6 +23,7 @@ messages and reports, copies it), or that refers to itself, is an input error.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import sys
 from array import array
@@ -74,6 +75,30 @@ _SOURCE_COMMENT = re.compile(rb"^# Source: *(\S[^\r\n]*?) *\r?$", re.MULTILINE)
 
 # Positions pack (line, column), both 0-based, into one int to keep the table small.
 _Packed = int
+
+
+_AHEAD_MIN_BYTES = 16 * 1024
+"""Shorter texts are parsed without a thread ahead: they take a few tenths of a millisecond, about what
+starting the thread costs."""
+_ahead_allowed: bool | None = None
+"""Whether the C reader may parse ahead in a thread (:func:`parse_ahead`); ``None``: not yet decided."""
+
+
+def parse_ahead(allowed: bool) -> None:
+    """Let the C reader parse each large text's events in a thread of its own, beside the one that builds
+    the documents, or not. Allowed by default where this process may run on two CPUs or more; processes
+    that already keep every CPU busy (``--jobs`` workers) turn it off."""
+    global _ahead_allowed  # noqa: PLW0603 - one switch per process
+    _ahead_allowed = allowed
+
+
+def _parses_ahead(text: bytes) -> bool:
+    global _ahead_allowed  # noqa: PLW0603 - decided once per process
+    if len(text) < _AHEAD_MIN_BYTES:
+        return False
+    if _ahead_allowed is None:
+        _ahead_allowed = hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2
+    return _ahead_allowed
 
 
 def reads_in_c() -> bool:
@@ -724,7 +749,9 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
         # with an anchor or anything else _direct leaves (see _yamlc.c): that document and the rest are
         # read the Python way, from the start. (A document without anchors is built alike either way,
         # so the C reader need not trust ``track_aliases``, which text such as '&&' also sets.)
-        reader = _c_reader(text, _plain_cache, _plain, _direct_typed, _key_text, _Unusual)
+        reader = _c_reader(
+            text, _plain_cache, _plain, _direct_typed, _key_text, _Unusual, ahead=_parses_ahead(text)
+        )
         while True:
             collecting = gc.isenabled()
             gc.disable()  # as in _next_document

@@ -16,17 +16,23 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define LINE_SHIFT 32
 #define SLOTS_SHIFT 32 /* kharden._pointer.SLOTS_SHIFT: tests/test_yamlc.py checks they agree */
 #define MAX_DEPTH 1000
 
+typedef struct Ahead Ahead;
+
 typedef struct {
     PyObject_HEAD
-    yaml_parser_t parser;
+    yaml_parser_t parser; /* unused when parsed ahead: the thread has its own */
+    Ahead *ahead;         /* NULL: events parsed as they are asked */
     int parser_ready;
     int started; /* STREAM_START read */
     int ended;   /* STREAM_END read */
@@ -50,12 +56,256 @@ unusual(Reader *r)
     return -1;
 }
 
+/* -- parsing ahead ---------------------------------------------------------------------------------------
+ *
+ * libyaml's events, two fifths of a read, made by a thread of their own while this one builds the objects.
+ * The thread owns the parser, and every event it makes until it deletes it: it fills chunks of events in a
+ * ring and waits while the ring is full (a text's events are never all in memory); the reader reads a
+ * chunk, gives it back, and leaves each event in place (event_done), for the thread to delete when it
+ * fills the chunk again: memory libyaml allocates is freed by the thread that allocated it (freed by the
+ * reader, each thread waited on the other's allocator, and parsing ahead took twice the CPU time). The
+ * thread touches no Python object and runs without the GIL. When the reader is dropped, the thread stops
+ * reading the text before the reader lets it go, then frees the rest on its own time. */
+#define AHEAD_CHUNK 256
+#define AHEAD_FIRST 16 /* the first chunks are smaller: the reader waits for the first */
+#define AHEAD_RING 16
+#define AHEAD_SPIN_NS 200000L
+
+struct Ahead {
+    yaml_parser_t parser;
+    pid_t owner; /* the process that started the thread: a forked child has none (see ahead_forked) */
+    pthread_mutex_t lock;
+    pthread_cond_t filled_cond; /* a chunk filled, or parsing over */
+    pthread_cond_t freed_cond;  /* a chunk given back, or the reader gone */
+    int counts[AHEAD_RING];     /* events in each chunk as filled last (not deleted yet) */
+    int filled;                 /* chunks filled and not given back (the one read included) */
+    int parsing;                /* the thread may still read the text; 0: no more chunks come */
+    int gone;                   /* the reader is gone: the thread frees the rest */
+    int users;                  /* the reader and the thread: the last to let go frees this */
+    int head;                   /* the chunk read (the reader's, as the two below) */
+    int holding;                /* whether the reader holds chunk `head` */
+    int position;               /* its next event */
+    yaml_event_t events[AHEAD_RING][AHEAD_CHUNK];
+};
+
+static void
+ahead_release(Ahead *a)
+{
+    pthread_mutex_lock(&a->lock);
+    int last = --a->users == 0;
+    pthread_mutex_unlock(&a->lock);
+    if (last) {
+        pthread_cond_destroy(&a->freed_cond);
+        pthread_cond_destroy(&a->filled_cond);
+        pthread_mutex_destroy(&a->lock);
+        PyMem_RawFree(a);
+    }
+}
+
+static void *
+ahead_run(void *arg)
+{
+    Ahead *a = arg;
+    int tail = 0, limit = AHEAD_FIRST, last = 0;
+    while (!last) {
+        pthread_mutex_lock(&a->lock);
+        while (a->filled == AHEAD_RING && !a->gone)
+            pthread_cond_wait(&a->freed_cond, &a->lock);
+        int gone = a->gone;
+        pthread_mutex_unlock(&a->lock);
+        if (gone)
+            break;
+        for (int i = 0; i < a->counts[tail]; i++) /* read long ago (event_done) */
+            yaml_event_delete(&a->events[tail][i]);
+        int count = 0;
+        while (count < limit && !last) {
+            yaml_event_t *event = &a->events[tail][count];
+            if (!yaml_parser_parse(&a->parser, event))
+                last = 1; /* the reader gets the events before, then no more: unusual */
+            else
+                last = event->type == YAML_STREAM_END_EVENT, count++;
+        }
+        pthread_mutex_lock(&a->lock);
+        a->counts[tail] = count;
+        __atomic_store_n(&a->filled, a->filled + 1, __ATOMIC_RELEASE); /* ahead_spin reads both unlocked */
+        if (last)
+            __atomic_store_n(&a->parsing, 0, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&a->filled_cond);
+        pthread_mutex_unlock(&a->lock);
+        tail = (tail + 1) % AHEAD_RING;
+        limit = limit < AHEAD_CHUNK / 2 ? limit * 2 : AHEAD_CHUNK;
+    }
+    pthread_mutex_lock(&a->lock);
+    __atomic_store_n(&a->parsing, 0, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&a->filled_cond);
+    while (!a->gone)
+        pthread_cond_wait(&a->freed_cond, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    for (int chunk = 0; chunk < AHEAD_RING; chunk++)
+        for (int i = 0; i < a->counts[chunk]; i++)
+            yaml_event_delete(&a->events[chunk][i]);
+    yaml_parser_delete(&a->parser);
+    ahead_release(a);
+    return NULL;
+}
+
+/* A thread that parses `text` ahead for `r`: 1 when it runs, 0 when there is none to be had (the events
+ * are then parsed as they are asked), -1 after an error. */
+static int
+ahead_start(Reader *r, PyObject *text)
+{
+    Ahead *a = PyMem_RawCalloc(1, sizeof(Ahead));
+    if (a == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!yaml_parser_initialize(&a->parser)) {
+        PyMem_RawFree(a);
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* The reader keeps the text, and lets the thread go only once it reads it no more (ahead_end). */
+    yaml_parser_set_input_string(&a->parser, (const unsigned char *)PyBytes_AS_STRING(text),
+                                 (size_t)PyBytes_GET_SIZE(text));
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->filled_cond, NULL);
+    pthread_cond_init(&a->freed_cond, NULL);
+    a->owner = getpid();
+    a->parsing = 1;
+    a->users = 2;
+    pthread_attr_t attr;
+    pthread_t thread;
+    int failed = pthread_attr_init(&attr);
+    if (!failed) {
+        pthread_attr_setstacksize(&attr, 256 * 1024); /* libyaml keeps its own stacks on the heap */
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        failed = pthread_create(&thread, &attr, ahead_run, a);
+        pthread_attr_destroy(&attr);
+    }
+    if (failed) {
+        yaml_parser_delete(&a->parser);
+        pthread_cond_destroy(&a->freed_cond);
+        pthread_cond_destroy(&a->filled_cond);
+        pthread_mutex_destroy(&a->lock);
+        PyMem_RawFree(a);
+        return 0;
+    }
+    r->ahead = a;
+    return 1;
+}
+
+/* Whether this process is a child forked while the thread ran: the thread is not here, and its lock and
+ * parser may have been copied mid-change. The reader then leaves the text to the Python way. */
+static int
+ahead_forked(Ahead *a)
+{
+    return a->owner != getpid();
+}
+
+/* The reader is dropped: once the thread reads the text no more, it is left to free the rest. */
+static void
+ahead_end(Ahead *a)
+{
+    if (ahead_forked(a))
+        return; /* leaks the copy rather than free what may have been mid-change */
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&a->lock);
+    a->gone = 1;
+    pthread_cond_broadcast(&a->freed_cond);
+    while (a->parsing) /* at most the chunk it is filling, when the reader stops before the end */
+        pthread_cond_wait(&a->filled_cond, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    ahead_release(a);
+    Py_END_ALLOW_THREADS
+}
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Wait a little for the next chunk without sleeping: the thread fills one in a few tens of microseconds,
+ * and waking from a sleep took as long (half the chunks were waited for, and the waits cost a quarter of
+ * what parsing ahead saves). */
+static void
+ahead_spin(Ahead *a)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (unsigned spins = 1;
+         !__atomic_load_n(&a->filled, __ATOMIC_ACQUIRE) && __atomic_load_n(&a->parsing, __ATOMIC_ACQUIRE);
+         spins++) {
+        cpu_relax();
+        if (spins % 256 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) > AHEAD_SPIN_NS)
+                return;
+        }
+    }
+}
+
+/* Give back the chunk read, and take the next one: 0, or -1 when there is none (the stream ended, or
+ * libyaml refused it, or the thread is not in this process). */
+static int
+ahead_take(Ahead *a)
+{
+    if (ahead_forked(a))
+        return -1;
+    int taken;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&a->lock);
+    if (a->holding) {
+        a->holding = 0;
+        __atomic_store_n(&a->filled, a->filled - 1, __ATOMIC_RELEASE);
+        a->head = (a->head + 1) % AHEAD_RING;
+        pthread_cond_broadcast(&a->freed_cond);
+    }
+    if (a->filled == 0 && a->parsing) {
+        pthread_mutex_unlock(&a->lock);
+        ahead_spin(a);
+        pthread_mutex_lock(&a->lock);
+    }
+    while (a->filled == 0 && a->parsing)
+        pthread_cond_wait(&a->filled_cond, &a->lock);
+    taken = a->filled > 0;
+    if (taken) {
+        a->holding = 1;
+        a->position = 0;
+    }
+    pthread_mutex_unlock(&a->lock);
+    Py_END_ALLOW_THREADS
+    return taken ? 0 : -1;
+}
+
 static int
 next_event(Reader *r, yaml_event_t *event)
 {
-    if (!yaml_parser_parse(&r->parser, event))
-        return unusual(r);
+    Ahead *a = r->ahead;
+    if (a == NULL) {
+        if (!yaml_parser_parse(&r->parser, event))
+            return unusual(r);
+        return 0;
+    }
+    while (!a->holding || a->position == a->counts[a->head]) {
+        if (ahead_take(a) < 0)
+            return unusual(r);
+    }
+    *event = a->events[a->head][a->position++];
     return 0;
+}
+
+/* The reader is done with an event: nothing of it is read once the next one is asked. One parsed ahead
+ * stays in its chunk, for the thread to delete. */
+static void
+event_done(Reader *r, yaml_event_t *event)
+{
+    if (r->ahead == NULL)
+        yaml_event_delete(event);
 }
 
 static Py_ssize_t
@@ -276,7 +526,7 @@ next_item(Reader *r, yaml_event_type_t end, yaml_event_t *event)
     if (event->type != end)
         return 1;
     r->end_line = event->end_mark.line;
-    yaml_event_delete(event);
+    event_done(r, event);
     return 0;
 }
 
@@ -295,11 +545,11 @@ build_sequence(Reader *r, int depth)
         if (!more)
             break;
         if (block_mark(&block, event.start_mark) < 0) {
-            yaml_event_delete(&event);
+            event_done(r, &event);
             goto fail;
         }
         PyObject *item = build(r, &event, depth + 1);
-        yaml_event_delete(&event);
+        event_done(r, &event);
         if (item == NULL)
             goto fail;
         int failed = PyList_Append(result, item);
@@ -327,16 +577,16 @@ build_mapping(Reader *r, int depth)
         if (!more)
             break;
         if (event.type != YAML_SCALAR_EVENT || has_anchor(&event)) {
-            yaml_event_delete(&event);
+            event_done(r, &event);
             unusual(r);
             goto fail;
         }
         if (block_mark(&block, event.start_mark) < 0) {
-            yaml_event_delete(&event);
+            event_done(r, &event);
             goto fail;
         }
         PyObject *key = key_value(r, &event);
-        yaml_event_delete(&event);
+        event_done(r, &event);
         if (key == NULL)
             goto fail;
         yaml_event_t value_event;
@@ -345,7 +595,7 @@ build_mapping(Reader *r, int depth)
             goto fail;
         }
         PyObject *value = build(r, &value_event, depth + 1);
-        yaml_event_delete(&value_event);
+        event_done(r, &value_event);
         if (value == NULL) {
             Py_DECREF(key);
             goto fail;
@@ -398,24 +648,24 @@ Reader_next(Reader *r, PyObject *Py_UNUSED(ignored))
     if (!r->started) {
         if (next_event(r, &event) < 0)
             return NULL;
-        yaml_event_delete(&event); /* STREAM_START */
+        event_done(r, &event); /* STREAM_START */
         r->started = 1;
     }
     if (next_event(r, &event) < 0)
         return NULL;
     if (event.type == YAML_STREAM_END_EVENT) {
-        yaml_event_delete(&event);
+        event_done(r, &event);
         r->ended = 1;
         Py_RETURN_NONE;
     }
-    yaml_event_delete(&event); /* DOCUMENT_START */
+    event_done(r, &event); /* DOCUMENT_START */
     if (next_event(r, &event) < 0)
         return NULL;
     yaml_mark_t start = event.start_mark;
     int scalar = event.type == YAML_SCALAR_EVENT;
     r->size = 0;
     PyObject *data = build(r, &event, 0);
-    yaml_event_delete(&event);
+    event_done(r, &event);
     if (data == NULL)
         return NULL;
     size_t end_line = r->end_line;
@@ -423,7 +673,7 @@ Reader_next(Reader *r, PyObject *Py_UNUSED(ignored))
         Py_DECREF(data);
         return NULL;
     }
-    yaml_event_delete(&event);
+    event_done(r, &event);
     PyObject *packed;
     if (scalar) {
         packed = Py_None;
@@ -441,21 +691,29 @@ Reader_next(Reader *r, PyObject *Py_UNUSED(ignored))
 static int
 Reader_init(Reader *r, PyObject *args, PyObject *kwds)
 {
-    static char *keywords[] = {"text", "cache", "plain", "typed", "key_text", "unusual", NULL};
+    static char *keywords[] = {"text", "cache", "plain", "typed", "key_text", "unusual", "ahead", NULL};
     PyObject *text, *cache, *plain, *typed, *key_text, *unusual_class;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!OOOO:Reader", keywords, &PyBytes_Type, &text, &PyDict_Type,
-                                     &cache, &plain, &typed, &key_text, &unusual_class))
+    int ahead = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!OOOO|$p:Reader", keywords, &PyBytes_Type, &text,
+                                     &PyDict_Type, &cache, &plain, &typed, &key_text, &unusual_class, &ahead))
         return -1;
-    if (r->parser_ready) {
+    if (r->parser_ready || r->ahead != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Reader initialised twice");
         return -1;
     }
-    if (!yaml_parser_initialize(&r->parser)) {
-        PyErr_NoMemory();
+    int started = ahead ? ahead_start(r, text) : 0;
+    if (started < 0)
         return -1;
+    if (!started) {
+        if (!yaml_parser_initialize(&r->parser)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->parser_ready = 1;
+        yaml_parser_set_input_string(&r->parser, (const unsigned char *)PyBytes_AS_STRING(text),
+                                     (size_t)PyBytes_GET_SIZE(text));
     }
-    r->parser_ready = 1;
-    Py_INCREF(text);
+    Py_INCREF(text); /* immutable, and kept while the parser reads it */
     r->text = text;
     Py_INCREF(cache);
     r->cache = cache;
@@ -467,15 +725,15 @@ Reader_init(Reader *r, PyObject *args, PyObject *kwds)
     r->key_text = key_text;
     Py_INCREF(unusual_class);
     r->unusual = unusual_class;
-    yaml_parser_set_input_string(&r->parser, (const unsigned char *)PyBytes_AS_STRING(text),
-                                 (size_t)PyBytes_GET_SIZE(text));
     return 0;
 }
 
 static void
 Reader_dealloc(Reader *r)
 {
-    if (r->parser_ready)
+    if (r->ahead != NULL)
+        ahead_end(r->ahead); /* before the text is let go */
+    else if (r->parser_ready)
         yaml_parser_delete(&r->parser);
     PyMem_Free(r->packed);
     Py_XDECREF(r->text);

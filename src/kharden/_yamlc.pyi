@@ -16,6 +16,8 @@ class Reader:
         typed: Callable[[str, str], Any],
         key_text: Callable[[Any], str],
         unusual: type[Exception],
+        *,
+        ahead: bool = False,
     ) -> None: ...
     def next(self) -> tuple[Any, bytes | None, int, int, int] | None: ...
 

@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .._yaml import Document
+from .._yaml import Document, parse_ahead
 from ..errors import InputError
 from ._split import Parsed, Part
 from .limits import WORKER_AHEAD_BYTES, WORKER_CHUNK_BYTES
@@ -262,6 +262,7 @@ def _unpickled(message: bytes) -> Iterator[Document]:
 
 def _work(connection: Connection, max_bytes: int, parse: Parse) -> None:
     """A worker: parse the files it is given, one at a time, sending the documents in chunks."""
+    parse_ahead(False)  # the workers already keep the CPUs busy
     signal.signal(
         signal.SIGINT, signal.SIG_IGN
     )  # Ctrl-C is the main process's to handle: it ends the workers
