@@ -15,6 +15,8 @@ import pytest
 from kharden import _yaml
 from kharden._yaml import Document, iter_documents
 from kharden.errors import InputError
+from kharden.sources import files
+from kharden.sources.documents import Collected
 
 pytestmark = pytest.mark.skipif(
     _yaml._c_reader is None or not os.path.isdir("/proc/self/task"),
@@ -161,3 +163,32 @@ def test_no_thread_for_short_texts_or_where_turned_off(ahead: None) -> None:
     next(documents)
     assert _threads() == before
     del documents
+
+
+def test_each_file_is_started_while_the_one_before_is_handed_out() -> None:
+    started: list[int] = []
+
+    def parsed() -> Iterator[Any]:
+        for number in range(4):
+            started.append(number)
+            yield number
+
+    handed: list[Any] = []
+    for number in files._one_ahead(parsed()):
+        handed.append((number, list(started)))
+    assert handed == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2, 3]), (3, [0, 1, 2, 3])]
+    assert list(files._one_ahead(iter([]))) == []
+
+
+def test_files_parsed_one_ahead_give_their_documents_in_order(ahead: None, tmp_path: Any) -> None:
+    texts = [_manifests(40 + i) for i in range(5)]
+    for i, text in enumerate(texts):
+        (tmp_path / f"{i}.yaml").write_bytes(text)
+    (tmp_path / "5.yaml").write_bytes(b"kind: [broken\n")
+    collected = Collected()
+    files.read_paths([str(tmp_path)], collected, files.FileOptions())
+    names = [obj.ref.name for obj in collected.objects]
+    assert names == [f"app-{j}" for i in range(5) for j in range(40 + i)]
+    assert [(e.file, e.line) for e in collected.errors] == [
+        (str(tmp_path / "5.yaml"), 2)
+    ]  # at the end of the text

@@ -739,19 +739,33 @@ def iter_documents(text: bytes, file: str) -> Iterator[Document]:
     Raises :class:`InputError` with file and line at the first document that does not
     parse; documents before it have already been yielded.
     """
+    yield from _documents(text, file, _new_reader(text))
+
+
+def documents_started(text: bytes, file: str) -> Iterator[Document]:
+    """:func:`iter_documents`, its parsing started now where the C reader parses ahead (a thread of its own
+    parses ``text`` while this one builds the documents of the text before)."""
+    return _documents(text, file, _new_reader(text))
+
+
+def _new_reader(text: bytes) -> _Reader | None:
+    if _c_reader is None or text.__class__ is not bytes:
+        return None
+    ahead = _parses_ahead(text)
+    return _c_reader(text, _plain_cache, _plain, _direct_typed, _key_text, _Unusual, ahead=ahead)
+
+
+def _documents(text: bytes, file: str, reader: _Reader | None) -> Iterator[Document]:
     # Recursion depth follows YAML nesting, which libyaml caps at 1000 levels.
     if sys.getrecursionlimit() < 5000:
         sys.setrecursionlimit(5000)
     sources = _Sources(_source_comments(text) if _SOURCE in text else [])
     index = 0
-    if _c_reader is not None and text.__class__ is bytes:
+    if reader is not None:
         # The C reader builds what _direct builds, from libyaml's events. It leaves the first document
         # with an anchor or anything else _direct leaves (see _yamlc.c): that document and the rest are
         # read the Python way, from the start. (A document without anchors is built alike either way,
         # so the C reader need not trust ``track_aliases``, which text such as '&&' also sets.)
-        reader = _c_reader(
-            text, _plain_cache, _plain, _direct_typed, _key_text, _Unusual, ahead=_parses_ahead(text)
-        )
         while True:
             collecting = gc.isenabled()
             gc.disable()  # as in _next_document

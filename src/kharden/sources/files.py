@@ -14,13 +14,14 @@ import itertools
 import os
 import stat
 import sys
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
-from .._yaml import iter_documents, reads_in_c
+from .._yaml import documents_started, reads_in_c
 from ..errors import InputError
 from ..model import RENDER_ROOT_FILES, STDIN_FILE
 from . import _ahead, _split
@@ -233,7 +234,7 @@ def _parse_file(path: Task, max_bytes: int) -> Parsed:
         text = _read_file(path, max_bytes)
     except InputError as e:
         return None, e
-    return iter_documents(text, path), None
+    return documents_started(text, path), None
 
 
 # Parsed the Python way, parsing is most of a scan's time and each file parses on its own: worth other
@@ -304,10 +305,22 @@ def _tasks(path: str, max_bytes: int, jobs: int) -> list[Task]:
 def _parse_files(files: list[Task], max_bytes: int, jobs: int) -> Iterator[Parsed]:
     """:func:`_parse_file` of each file, in order, by ``jobs`` processes (this one when 1)."""
     if jobs <= 1:
-        return (_parse_file(path, max_bytes) for path in files)  # one at a time, as they are asked for
+        return _one_ahead(_parse_file(path, max_bytes) for path in files)
     from . import _workers  # noqa: PLC0415 - see the imports
 
     return _workers.parse_files(files, max_bytes, jobs, _parse_file, _START_METHOD)
+
+
+def _one_ahead(parsed: Iterator[Parsed]) -> Iterator[Parsed]:
+    """``parsed``, each file read and its parsing started (``documents_started``) while the one before is
+    handed out: where the C reader parses ahead, the next file's events are made while the documents of
+    this one are built (rather than each file's parse waiting for the build of the one before)."""
+    pending: deque[Parsed] = deque()
+    for each in parsed:
+        pending.append(each)
+        if len(pending) == 2:
+            yield pending.popleft()
+    yield from pending
 
 
 def find_kustomization(directory: str) -> str | None:
