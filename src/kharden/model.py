@@ -106,15 +106,32 @@ def slot_init(cls: _Class) -> _Class:
     return cls
 
 
+class _HashKept:
+    """A slot for the hash of an instance, kept once worked out (neither a field nor pickled)."""
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+
 @slot_init
 @dataclass(frozen=True, slots=True, order=True)
-class ObjRef:
+class ObjRef(_HashKept):
     """Which object: ``namespace`` is ``None`` for cluster-scoped kinds."""
 
     kind: str
     namespace: str | None
     name: str
     api_version: str = ""
+
+    def __hash__(self) -> int:
+        # Every stage keys dicts by the objects findings and facts are on (a large scan's attack-path count
+        # alone hashed a million of them): worked out once, as the dataclass's own hash would be each time.
+        try:
+            return self._hash
+        except AttributeError:
+            found = hash((self.kind, self.namespace, self.name, self.api_version))
+            object.__setattr__(self, "_hash", found)
+            return found
 
     @property
     def group(self) -> str:
