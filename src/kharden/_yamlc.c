@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -69,7 +70,7 @@ unusual(Reader *r)
 #define AHEAD_CHUNK 256
 #define AHEAD_FIRST 16 /* the first chunks are smaller: the reader waits for the first */
 #define AHEAD_RING 16
-#define AHEAD_SPIN_NS 200000L
+#define AHEAD_SPIN_NS 100000L
 
 struct Ahead {
     yaml_parser_t parser;
@@ -219,33 +220,19 @@ ahead_end(Ahead *a)
     Py_END_ALLOW_THREADS
 }
 
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* Wait a little for the next chunk without sleeping: the thread fills one in a few tens of microseconds,
- * and waking from a sleep took as long (half the chunks were waited for, and the waits cost a quarter of
- * what parsing ahead saves). */
+/* Wait a little for the next chunk without sleeping: the thread fills one in a few tens of microseconds, and
+ * waking from a sleep took as long (half the chunks were waited for). The CPU is yielded meanwhile: the
+ * threads parsing this text and the next one (files are started one ahead) may be waiting for it. */
 static void
 ahead_spin(Ahead *a)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    for (unsigned spins = 1;
-         !__atomic_load_n(&a->filled, __ATOMIC_ACQUIRE) && __atomic_load_n(&a->parsing, __ATOMIC_ACQUIRE);
-         spins++) {
-        cpu_relax();
-        if (spins % 256 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) > AHEAD_SPIN_NS)
-                return;
-        }
+    while (!__atomic_load_n(&a->filled, __ATOMIC_ACQUIRE) && __atomic_load_n(&a->parsing, __ATOMIC_ACQUIRE)) {
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) > AHEAD_SPIN_NS)
+            return;
     }
 }
 
