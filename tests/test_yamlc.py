@@ -121,6 +121,10 @@ CASES = [
     "a: 1\n... \n--- \nb: 2\n",
     "%YAML 1.1\n---\na: 1\n",
     "%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n",
+    # One text read as a key, a value, quoted, tagged: the C reader keeps what short scalars gave by the way
+    # they were read, never one way's answer for another.
+    "yes: yes\n'yes': 'yes'\n1: 1\n'1': \"1\"\nnull: null\n~: [~, '~', !!str ~]\n1.5: 1.5\nno: !!str no\n",
+    "- {on: off, 'on': 'off', 0x1f: 0x1f, '0x1f': 0x1f}\n- {true: 2, True: 3, x: true}\n",
 ]
 
 
@@ -211,6 +215,13 @@ def test_a_text_is_read_the_python_way_from_the_first_document_the_c_reader_leav
     built.clear()
     assert [d.data for d in iter_documents(b"a: 1\n---\nb: [2, 3]\n", "t.yaml")] == [{"a": 1}, {"b": [2, 3]}]
     assert composed == built == []
+
+
+def test_short_scalars_read_alike_once_the_c_reader_keeps_no_more_of_them(native: Any) -> None:
+    # Past some tens of thousands of distinct short scalars, the C reader keeps no more (_yamlc.c, SCALAR_FILL)
+    # and reads the others as they come; those it kept are still given.
+    many = "".join(f"k{i}: v{i}\n'q{i}': {i}\n" for i in range(40_000))
+    _same(many + "kept: [yes, 'yes', 1, k1, v1, q1]\nnew: [fresh, 'fresh', 7e3]\n", native)
 
 
 def test_an_error_after_documents_the_c_reader_gave_ends_them_as_the_python_way_does(native: Any) -> None:

@@ -356,6 +356,93 @@ text_of(yaml_event_t *event)
         (const char *)event->data.scalar.value, (Py_ssize_t)event->data.scalar.length, "strict");
 }
 
+/* -- short scalars, by their bytes ------------------------------------------------------------------------
+ *
+ * Most scalars of a manifest are short and repeat (keys above all: apiVersion, name, image): each was
+ * decoded into a new str, hashed and looked up in the cache of typed values, then dropped for the one
+ * found there. Here a short scalar's bytes find what it gave before, in the way it was read (a plain value
+ * is typed, a plain key made a key, any other scalar is its text): the same object, with its hash already
+ * worked out. Filled up to three quarters, then only read, as the cache of typed values (a process's
+ * readers share both). */
+#define SCALAR_SLOTS 32768 /* a power of two */
+#define SCALAR_FILL (SCALAR_SLOTS / 4 * 3)
+#define SCALAR_MAX 46 /* bytes: a slot is 64 */
+
+enum { AS_VALUE, AS_KEY, AS_TEXT };
+
+typedef struct {
+    PyObject *value; /* NULL: free */
+    uint32_t hash;
+    unsigned char length;
+    unsigned char way; /* AS_VALUE, AS_KEY or AS_TEXT */
+    char text[SCALAR_MAX];
+} Scalar;
+
+static Scalar *scalars;
+static Py_ssize_t scalars_used;
+
+static uint32_t
+scalar_hash(yaml_event_t *event, unsigned char way)
+{
+    uint32_t hash = 2166136261u ^ way; /* FNV-1a */
+    for (size_t i = 0; i < event->data.scalar.length; i++)
+        hash = (hash ^ event->data.scalar.value[i]) * 16777619u;
+    return hash;
+}
+
+/* The slot of the scalar of `event` read `way`, where it is kept, or where it would go: NULL where it is
+ * not kept (too long, or no room). */
+static Scalar *
+scalar_slot(yaml_event_t *event, unsigned char way, uint32_t hash)
+{
+    size_t length = event->data.scalar.length;
+    if (length > SCALAR_MAX)
+        return NULL;
+    if (scalars == NULL) {
+        scalars = PyMem_RawCalloc(SCALAR_SLOTS, sizeof(Scalar));
+        if (scalars == NULL)
+            return NULL; /* read as if none were kept */
+    }
+    for (uint32_t index = hash;; index++) {
+        Scalar *slot = &scalars[index & (SCALAR_SLOTS - 1)];
+        if (slot->value == NULL)
+            return scalars_used < SCALAR_FILL ? slot : NULL;
+        if (slot->hash == hash && slot->length == length && slot->way == way &&
+            !memcmp(slot->text, event->data.scalar.value, length))
+            return slot;
+    }
+}
+
+/* What the scalar of `event` gave before, read `way` (a new reference), or NULL. */
+static PyObject *
+scalar_known(yaml_event_t *event, unsigned char way, uint32_t hash)
+{
+    Scalar *slot = scalar_slot(event, way, hash);
+    if (slot == NULL || slot->value == NULL)
+        return NULL;
+    Py_INCREF(slot->value);
+    return slot->value;
+}
+
+/* Keep `value` (a new reference, or NULL after an error), what the scalar of `event` gives read `way`;
+ * returns it. The slot is looked for again: working the value out ran Python code, which may have read
+ * other scalars. */
+static PyObject *
+scalar_keep(yaml_event_t *event, unsigned char way, uint32_t hash, PyObject *value)
+{
+    Scalar *slot = value == NULL ? NULL : scalar_slot(event, way, hash);
+    if (slot != NULL && slot->value == NULL) {
+        slot->hash = hash;
+        slot->length = (unsigned char)event->data.scalar.length;
+        slot->way = way;
+        memcpy(slot->text, event->data.scalar.value, event->data.scalar.length);
+        Py_INCREF(value);
+        slot->value = value;
+        scalars_used++;
+    }
+    return value;
+}
+
 /* A plain scalar typed through the cache, or `plain` when the cache does not know it. Steals. */
 static PyObject *
 resolved(Reader *r, PyObject *text)
@@ -375,20 +462,35 @@ resolved(Reader *r, PyObject *text)
     return value;
 }
 
+/* The text of a scalar that is its text (not typed), kept. */
+static PyObject *
+scalar_text(yaml_event_t *event)
+{
+    uint32_t hash = scalar_hash(event, AS_TEXT);
+    PyObject *known = scalar_known(event, AS_TEXT, hash);
+    return known != NULL ? known : scalar_keep(event, AS_TEXT, hash, text_of(event));
+}
+
 static PyObject *
 scalar_value(Reader *r, yaml_event_t *event)
 {
-    PyObject *text = text_of(event);
-    if (text == NULL)
-        return NULL;
     switch (tag_kind(event)) {
     case 0:
-        if (event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-            return resolved(r, text);
-        return text;
+        if (event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+            uint32_t hash = scalar_hash(event, AS_VALUE);
+            PyObject *known = scalar_known(event, AS_VALUE, hash);
+            if (known != NULL)
+                return known;
+            PyObject *text = text_of(event);
+            return scalar_keep(event, AS_VALUE, hash, text == NULL ? NULL : resolved(r, text));
+        }
+        return scalar_text(event);
     case 1:
-        return text;
+        return scalar_text(event);
     default: {
+        PyObject *text = text_of(event);
+        if (text == NULL)
+            return NULL;
         PyObject *tag = PyUnicode_DecodeUTF8(
             (const char *)event->data.scalar.tag, (Py_ssize_t)strlen((const char *)event->data.scalar.tag),
             "strict");
@@ -413,20 +515,25 @@ key_value(Reader *r, yaml_event_t *event)
         return NULL;
     }
     if (kind == 1 || event->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return text_of(event);
+        return scalar_text(event);
     if (event->data.scalar.length == 2 && event->data.scalar.value[0] == '<' && event->data.scalar.value[1] == '<') {
         unusual(r); /* a merge key */
         return NULL;
     }
+    uint32_t hash = scalar_hash(event, AS_KEY);
+    PyObject *known = scalar_known(event, AS_KEY, hash);
+    if (known != NULL)
+        return known;
     PyObject *text = text_of(event);
     if (text == NULL)
         return NULL;
     PyObject *key = resolved(r, text);
-    if (key == NULL || PyUnicode_CheckExact(key))
-        return key;
-    PyObject *written = PyObject_CallOneArg(r->key_text, key);
-    Py_DECREF(key);
-    return written;
+    if (key != NULL && !PyUnicode_CheckExact(key)) {
+        PyObject *written = PyObject_CallOneArg(r->key_text, key);
+        Py_DECREF(key);
+        key = written;
+    }
+    return scalar_keep(event, AS_KEY, hash, key);
 }
 
 static PyObject *build(Reader *r, yaml_event_t *event, int depth);
