@@ -21,7 +21,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #define LINE_SHIFT 32
@@ -72,9 +71,17 @@ unusual(Reader *r)
 #define AHEAD_RING 16
 #define AHEAD_SPIN_NS 100000L
 
+static unsigned forks; /* children this process is (a fork increments it in the child) */
+
+static void
+forked(void)
+{
+    forks++;
+}
+
 struct Ahead {
     yaml_parser_t parser;
-    pid_t owner; /* the process that started the thread: a forked child has none (see ahead_forked) */
+    unsigned forks; /* `forks` when the thread started: a forked child has no thread (see ahead_forked) */
     pthread_mutex_t lock;
     pthread_cond_t filled_cond; /* a chunk filled, or parsing over */
     pthread_cond_t freed_cond;  /* a chunk given back, or the reader gone */
@@ -171,7 +178,7 @@ ahead_start(Reader *r, PyObject *text)
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->filled_cond, NULL);
     pthread_cond_init(&a->freed_cond, NULL);
-    a->owner = getpid();
+    a->forks = forks;
     a->parsing = 1;
     a->users = 2;
     pthread_attr_t attr;
@@ -200,7 +207,7 @@ ahead_start(Reader *r, PyObject *text)
 static int
 ahead_forked(Ahead *a)
 {
-    return a->owner != getpid();
+    return a->forks != forks;
 }
 
 /* The reader is dropped: once the thread reads the text no more, it is left to free the rest. */
@@ -1394,6 +1401,11 @@ PyInit__yamlc(void)
     }
     if (PyModule_AddStringConstant(m, "LIBYAML", yaml_get_version_string()) < 0) {
         Py_DECREF(m);
+        return NULL;
+    }
+    if (pthread_atfork(NULL, NULL, forked) != 0) { /* asking getpid() per chunk cost a system call each */
+        Py_DECREF(m);
+        PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
         return NULL;
     }
     return m;
