@@ -16,7 +16,7 @@ from typing import IO, Any
 import pytest
 
 from conftest import EXAMPLES, require_shared
-from kharden import ScanOptions, _fork, scan
+from kharden import ScanOptions, _fork, _yaml, scan
 from kharden._fork import Child
 from kharden.analysis.context import ScanContext
 from kharden.errors import InputError
@@ -24,6 +24,7 @@ from kharden.inventory import Inventory
 from kharden.paths.findings import Counting, on_paths
 from kharden.scan import collect
 from kharden.sources import _ahead, files
+from kharden.sources.documents import Collected
 
 POD = """apiVersion: v1
 kind: Pod
@@ -250,3 +251,22 @@ def test_the_command_forks_only_on_its_own(monkeypatch: pytest.MonkeyPatch) -> N
     finally:
         stop.set()
         thread.join()
+
+
+def test_no_thread_parses_ahead_beside_the_childs_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parent and child each keep a CPU busy: a thread parsing ahead in either only takes a CPU from the other.
+    tree = _tree(tmp_path)
+    monkeypatch.setattr(_fork, "enabled", True)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(_yaml, "_ahead_allowed", True)
+    alone = Collected()
+    files.read_paths([str(tree)], alone, files.FileOptions(max_file_bytes=2 << 20))
+    assert _yaml._ahead_allowed is True
+    _ahead.start([str(tree)], 2 << 20)
+    beside = Collected()
+    files.read_paths([str(tree)], beside, files.FileOptions(max_file_bytes=2 << 20))
+    assert _yaml._ahead_allowed is False
+    assert [o.ref for o in beside.objects] == [o.ref for o in alone.objects]
+    assert [str(e) for e in beside.errors] == [str(e) for e in alone.errors]

@@ -59,7 +59,10 @@ def start(paths: list[str], max_bytes: int) -> None:
 def _write_share(paths: list[str], max_bytes: int, out: IO[bytes]) -> None:
     import pickle  # noqa: PLC0415
 
-    from . import files  # noqa: PLC0415 - imported here, while the parent imports the rest
+    from .. import _yaml  # noqa: PLC0415 - imported here, while the parent imports the rest
+    from . import files  # noqa: PLC0415
+
+    _yaml.parse_ahead(False)  # the parent parses beside this process: the CPUs are busy
 
     walked = files.files_of(paths)
     share = child_files(walked) if files.parses_in_one_process(walked) else []

@@ -21,7 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
-from .._yaml import documents_started, reads_in_c
+from .._yaml import documents_started, parse_ahead, reads_in_c
 from ..errors import InputError
 from ..model import RENDER_ROOT_FILES, STDIN_FILE
 from . import _ahead, _split
@@ -65,6 +65,7 @@ def read_paths(paths: list[str], collected: Collected, options: FileOptions) -> 
     jobs = _jobs(options.jobs, files)
     ahead = _ahead.take(paths, options.max_file_bytes, files) if jobs == 1 else None
     if ahead is not None:  # the last files were parsed by the child of _ahead.start: this process, the first
+        parse_ahead(False)  # (by the time it is asked, the child keeps the other CPU busy)
         count, theirs = ahead
         tasks: list[list[Task]] = [[path] for path in files]
         parsed: Iterator[Parsed] = itertools.chain(
