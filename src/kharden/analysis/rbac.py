@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..errors import InputError
-from ..model import Location, Obj
+from ..model import Location, Obj, slot_init
 from . import _rbac_builtin as builtin
 from .podspec import FieldReader
 from .selectors import NOTHING, LabelSelector, parse_label_selector
@@ -416,6 +416,7 @@ class Binding:
         return not request.cluster_scoped and namespace in {None, self.namespace}
 
 
+@slot_init  # who-can answers, and the attack-path count, make hundreds of thousands
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One answer: ``subject`` (as the binding names it) holds ``rule`` through ``binding``."""
