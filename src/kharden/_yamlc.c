@@ -14,6 +14,7 @@
  * given, and the caller reads the document, and the rest of the text, the Python way: errors and
  * the unusual cases are worded in one place.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
@@ -190,6 +191,10 @@ ahead_start(Reader *r, PyObject *text)
         failed = pthread_create(&thread, &attr, ahead_run, a);
         pthread_attr_destroy(&attr);
     }
+#ifdef __linux__
+    if (!failed)
+        pthread_setname_np(thread, "kharden-yaml"); /* as ps and /proc name it (tests count them so) */
+#endif
     if (failed) {
         yaml_parser_delete(&a->parser);
         pthread_cond_destroy(&a->freed_cond);
