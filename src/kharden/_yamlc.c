@@ -397,6 +397,8 @@ static uint32_t
 scalar_hash(yaml_event_t *event, unsigned char way)
 {
     uint32_t hash = 2166136261u ^ way; /* FNV-1a */
+    if (event->data.scalar.length > SCALAR_MAX)
+        return 0; /* not kept: scalar_slot gives none */
     for (size_t i = 0; i < event->data.scalar.length; i++)
         hash = (hash ^ event->data.scalar.value[i]) * 16777619u;
     return hash;
