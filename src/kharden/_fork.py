@@ -15,17 +15,22 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["Child", "can_fork", "enabled"]
+__all__ = ["Child", "can_fork", "cpus", "enabled"]
 
 enabled = False
 """This process is the ``kharden`` command, which may fork (``cli.run``)."""
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def can_fork() -> bool:
     """Whether a child may work beside this process: the command, on Linux (fork, memfd), two CPUs or more,
     and no thread running beside this one (a scan of a live cluster reads with threads: one that held a
     lock at the fork would hold it in the child forever)."""
-    if not (enabled and sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2):
+    if not (enabled and sys.platform.startswith("linux") and cpus() >= 2):
         return False
     threading = sys.modules.get("threading")
     return threading is None or threading.active_count() == 1

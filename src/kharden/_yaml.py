@@ -23,7 +23,6 @@ messages and reports, copies it), or that refers to itself, is an input error.
 from __future__ import annotations
 
 import gc
-import os
 import re
 import sys
 from array import array
@@ -37,6 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from . import _pointer
+from ._fork import cpus
 from .errors import InputError
 
 __all__ = ["MAX_ALIAS_BYTES", "MAX_ALIAS_EXPANSION", "Document", "Positions", "iter_documents", "new_shared"]
@@ -97,7 +97,7 @@ def _parses_ahead(text: bytes) -> bool:
     if len(text) < _AHEAD_MIN_BYTES:
         return False
     if _ahead_allowed is None:
-        _ahead_allowed = hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2
+        _ahead_allowed = cpus() >= 2
     return _ahead_allowed
 
 

@@ -21,6 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import TooLargeError, read_bounded, read_stream
+from .._fork import cpus
 from .._yaml import documents_started, parse_ahead, reads_in_c
 from ..errors import InputError
 from ..model import RENDER_ROOT_FILES, STDIN_FILE
@@ -258,9 +259,9 @@ def _jobs(requested: int | None, files: list[str]) -> int:
     pieces = _pieces(files)
     if pieces < 2:
         return 1
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    available = cpus()
     if requested is not None:
-        return max(1, min(requested, pieces, MAX_JOBS_PER_CPU * cpus))
+        return max(1, min(requested, pieces, MAX_JOBS_PER_CPU * available))
     if _START_METHOD != "fork" or _PARALLEL_MIN_BYTES is None:
         return 1  # starting a fresh interpreter per worker costs more than it gains
     total = 0
@@ -268,7 +269,7 @@ def _jobs(requested: int | None, files: list[str]) -> int:
         with contextlib.suppress(OSError):
             total += os.path.getsize(path)
         if total >= _PARALLEL_MIN_BYTES:
-            return min(cpus, _MAX_JOBS, pieces)
+            return min(available, _MAX_JOBS, pieces)
     return 1
 
 
