@@ -34,11 +34,18 @@ class Runner:
     """Per-workload and per-object rules, sorted once by what they judge."""
 
     def __init__(
-        self, rules: Sequence[Rule], policy: Policy | None = None, instances: Mapping[Obj, str] | None = None
+        self,
+        rules: Sequence[Rule],
+        policy: Policy | None = None,
+        instances: Mapping[Obj, str] | None = None,
+        answered: dict[int, dict[str, list[Hit | Unevaluated]]] | None = None,
     ) -> None:
         self.policy = policy or Policy()
         self.instances: Mapping[Obj, str] = instances or {}
         """What tells objects of one reference apart (:func:`~kharden.fingerprint.object_instances`)."""
+        self.answered = answered
+        """``id`` of an effective pod -> pod rule -> its hits there, asked already
+        (``ScanContext.pod_answers``): taken rather than asked again."""
         self.pod_rules = [r for r in rules if r.target == "pod"]
         # A static pod or config read from a node is node evidence: manifest-only rules do not judge it
         # (kube-apiserver needs hostNetwork and the node's PKI; the control-plane rules judge its flags).
@@ -55,8 +62,10 @@ class Runner:
 
     def pod(self, pod: EffectivePod, out: Judgement) -> None:
         """Judge one workload's effective pod."""
+        known = self.answered.pop(id(pod), None) if self.answered else None
         for rule in self.pod_rules if pod.obj.origin.node is None else self.node_pod_rules:
-            self._record(rule, pod.obj, rule.check(pod), pod.annotations, out)
+            found = None if known is None else known.get(rule.id)
+            self._record(rule, pod.obj, rule.check(pod) if found is None else found, pod.annotations, out)
 
     def object(self, obj: Obj, out: Judgement) -> None:
         """Judge one object by the rules of its kind."""

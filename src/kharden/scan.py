@@ -317,7 +317,7 @@ def evaluate(
             context.pods  # noqa: B018 - first, as without the count: its errors are the rules'
             sums = count_early(context)
     instances = object_instances(context.inventory.objects)
-    runner = Runner(runnable, policy, instances)
+    runner = Runner(runnable, policy, instances, context.pod_answers)
     judged = Judgement(not_evaluated=not_evaluated)
     if runner.pod_rules:
         for pod in context.pods:

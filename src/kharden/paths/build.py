@@ -383,7 +383,7 @@ class _Builder:
                 self._edge(vertex, account, "token", "its ServiceAccount token is in the pod", [token])
                 self.tokens[id(pod)] = (account, token)
             landings = self.placement.landings(pod)
-            for summary, facts in escapes(pod):
+            for summary, facts in escapes(pod, self.context.pod_answer):
                 for landing in landings:
                     self._edge(vertex, landing.spot.id, "escape", summary, [*facts, *landing.evidence])
             homes = self.placement.homes(pod) or [(landing.spot.id, landing) for landing in landings]

@@ -19,10 +19,10 @@ signals, but not entered or traced without a capability the container lacks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..analysis.podspec import EffectivePod, normalize_capability
-from ..model import Hit
+from ..model import Hit, Unevaluated
 from ..rules import Rule
 from ..rules import get as get_rule
 from .model import Evidence
@@ -32,18 +32,23 @@ __all__ = ["escapes"]
 _BREAKOUT_CAPABILITIES = frozenset({"SYS_ADMIN", "SYS_MODULE", "DAC_READ_SEARCH", "ALL"})
 
 
-def escapes(pod: EffectivePod) -> Iterator[tuple[str, tuple[Evidence, ...]]]:
+Check = Callable[[Rule, EffectivePod], Iterable[Hit | Unevaluated]]
+"""How a pod rule is asked about a pod (``ScanContext.pod_answer`` keeps its answers for the runner)."""
+
+
+def escapes(pod: EffectivePod, check: Check | None = None) -> Iterator[tuple[str, tuple[Evidence, ...]]]:
     """``(summary, facts)`` for each way out of ``pod`` onto its node; every fact is needed."""
-    for _, evidence in _hits("pod.privileged", pod):
+    asked = check or _check
+    for _, evidence in _hits("pod.privileged", pod, asked):
         yield "a privileged container is root on its node", (evidence,)
-    for hit, evidence in _hits("pod.sensitive-mount", pod):
+    for hit, evidence in _hits("pod.sensitive-mount", pod, asked):
         yield f"mounts the node's {_host_path(pod, hit.path)}", (evidence,)
-    host_pid = [e for hit, e in _hits("pod.host-namespaces", pod) if hit.path == pod.host_pid.path]
+    host_pid = [e for hit, e in _hits("pod.host-namespaces", pod, asked) if hit.path == pod.host_pid.path]
     namespaced = pod.host_users.value is False
     capabilities = {
         c.path: normalize_capability(c.value) for co in pod.containers for c in co.capabilities_add
     }
-    for hit, evidence in _hits("pod.dangerous-capabilities", pod):
+    for hit, evidence in _hits("pod.dangerous-capabilities", pod, asked):
         name = capabilities.get(hit.path, "")
         if namespaced:
             continue
@@ -53,9 +58,13 @@ def escapes(pod: EffectivePod) -> Iterator[tuple[str, tuple[Evidence, ...]]]:
             yield "SYS_PTRACE with hostPID traces the node's processes", (evidence, host_pid[0])
 
 
-def _hits(rule_id: str, pod: EffectivePod) -> Iterator[tuple[Hit, Evidence]]:
+def _check(rule: Rule, pod: EffectivePod) -> Iterable[Hit | Unevaluated]:
+    return rule.check(pod)
+
+
+def _hits(rule_id: str, pod: EffectivePod, check: Check) -> Iterator[tuple[Hit, Evidence]]:
     rule: Rule = get_rule(rule_id)
-    for hit in rule.check(pod):
+    for hit in check(rule, pod):
         if isinstance(hit, Hit):
             yield hit, Evidence.at(pod.obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
 
