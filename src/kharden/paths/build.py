@@ -180,6 +180,9 @@ class _Builder:
         self._token_secrets_found: list[tuple[Obj, str]] | None = None
         self._every_new_pod_of: tuple[list[str], str] | None = None
         """While counting: the namespaces ``_every_new_pod`` was last asked for, and its free vertex."""
+        self._token_hubs: list[tuple[str, list[tuple[str, str, str]]]] = []
+        """While counting: each token hub (``_every_account``) and the accounts it stands for (namespace,
+        name, vertex), stepped to once :meth:`_permissions` is done (see :meth:`_leads_on`)."""
 
     def build(self) -> AttackGraph:
         self._goals()
@@ -187,6 +190,8 @@ class _Builder:
         self._service_accounts()
         self._workloads()
         self._permissions()
+        for hub, accounts in self._token_hubs:
+            self._tokens(hub, accounts)
         self._new_pods()
         self._network()
         if self.lateral:
@@ -715,11 +720,32 @@ class _Builder:
             self._vertex(
                 Vertex(hub, "tokens", f"a token of any ServiceAccount of {where}", namespace=namespace)
             )
-            for name, accounts in self.accounts.items():
-                if namespace in {None, name}:
-                    for account, vertex in accounts.items():
-                        self._edge(hub, vertex, "tokens", f"the token of ServiceAccount {name}/{account}")
+            accounts = [
+                (name, account, vertex)
+                for name, known in self.accounts.items()
+                if namespace in {None, name}
+                for account, vertex in known.items()
+            ]
+            if self.counting:
+                self._token_hubs.append((hub, accounts))  # its steps once every account's are known
+            else:
+                self._tokens(hub, accounts)
         return hub
+
+    def _tokens(self, hub: str, accounts: list[tuple[str, str, str]]) -> None:
+        """The steps of a token hub onto the accounts it stands for (namespace, name, vertex)."""
+        for namespace, name, vertex in accounts:
+            if self._leads_on(vertex):
+                summary = "" if self.counting else f"the token of ServiceAccount {namespace}/{name}"
+                self._edge(hub, vertex, "tokens", summary)
+
+    def _leads_on(self, account: str) -> bool:
+        """Whether a step onto the ServiceAccount vertex ``account``, made once :meth:`_permissions` is done,
+        may lie on a path. A ServiceAccount steps only where RBAC lets it: while counting, one that steps
+        nowhere ends every path through it short of a goal, and a step onto it counts nothing (most accounts
+        of a large cluster hold nothing: manifests-100k, three in four of the Dashboards' and new pods'
+        steps onto an account). A graph made to be shown keeps every step."""
+        return not self.counting or account in self.graph.found
 
     def _admission(self) -> str:
         if ADMISSION not in self.graph.vertices:
@@ -739,12 +765,13 @@ class _Builder:
         for vertex in [v for v in self.graph.vertices.values() if v.kind == "newpod"]:
             namespace = vertex.namespace or "default"
             for name, account in sorted(self.accounts.get(namespace, {}).items()):
-                self._edge(
-                    vertex.id,
-                    account,
-                    "newpod",
-                    f"a new pod may run as any ServiceAccount of its namespace ({name})",
-                )
+                if self._leads_on(account):
+                    self._edge(
+                        vertex.id,
+                        account,
+                        "newpod",
+                        f"a new pod may run as any ServiceAccount of its namespace ({name})",
+                    )
             fact = admits.get(namespace, _assumed_privileged(namespace))
             if fact is not None:
                 self._edge(
@@ -857,6 +884,8 @@ class _Builder:
                 if hit is None or cls is None or token is None or not usable(pod):
                     continue
                 account, token_fact = token
+                if not self._leads_on(account):
+                    continue
                 fact = self._hit_fact(hit, rule)
                 for source in self.net.senders(cls):
                     reach = self.net.between(source, cls)
