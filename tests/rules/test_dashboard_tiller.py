@@ -79,6 +79,7 @@ def test_dashboard_detected(doc: Doc, path: str) -> None:
     [
         pytest.param(deployment(image="kubernetesui/metrics-scraper:v1.0.8", labels={"k8s-app": "dashboard-metrics-scraper"}), id="metrics-scraper"),
         pytest.param(deployment(image="grafana/grafana:10.4.0", labels={"app": "grafana-dashboard"}), id="other-dashboard"),
+        pytest.param(deployment(image="dashboard.example.com/shop/web:1.0"), id="the-word-in-the-registry-only"),
     ],
 )  # fmt: skip
 def test_dashboard_not_detected(doc: Doc) -> None:
@@ -121,6 +122,12 @@ def test_dashboard_flag_set_false_is_not_critical() -> None:
             " (ClusterRoleBinding 'dashboard-admin' -> ClusterRole 'cluster-admin' (built in) rule 0)",
             id="cluster-admin",
         ),
+        pytest.param(
+            [cluster_role("reader", rule("", "pods", "get")), binding("dashboard-read", "ClusterRole", "reader", sa("kubernetes-dashboard", "kubernetes-dashboard")), binding("dashboard-admin", "ClusterRole", "cluster-admin", sa("kubernetes-dashboard", "kubernetes-dashboard"))],
+            "its ServiceAccount 'kubernetes-dashboard/kubernetes-dashboard' is cluster-admin"
+            " (ClusterRoleBinding 'dashboard-admin' -> ClusterRole 'cluster-admin' (built in) rule 0)",
+            id="cluster-admin-after-another-binding",
+        ),
     ],
 )  # fmt: skip
 def test_dashboard_critical_conditions(extra: list[Doc], reason: str) -> None:
@@ -162,3 +169,4 @@ def test_tiller(doc: Doc, path: str) -> None:
 
 def test_tiller_passes_helm_3_tools() -> None:
     assert result("netpol.tiller", deployment(image="alpine/helm:3.14.0", labels={"app": "helm"})) == []
+    assert result("netpol.tiller", deployment(image="tiller.example.com/helm/helm:3.14.0")) == []

@@ -11,7 +11,7 @@ from ..analysis.context import ScanContext
 from ..analysis.imageref import parse_image
 from ..analysis.netpol import EGRESS, INGRESS, INTERNET, Network
 from ..analysis.podspec import TEMPLATE_KINDS, EffectivePod
-from ..analysis.rbac import RBAC_KINDS, Subject
+from ..analysis.rbac import RBAC_KINDS, Grant, Subject
 from ..model import Hit, Severity, Unevaluated
 from ._constraint import Constraint, Is, Ne, row
 from ._message import Message
@@ -354,6 +354,8 @@ def dashboard(context: ScanContext) -> Iterator[Hit]:
     Reads: images, args, command and labels of every workload; its ServiceAccount's bindings; Services
     selecting its pods and Ingresses routing to them.
     """
+    accounts: dict[int, Subject] | None = None
+    """``id`` of a workload's pod -> its ServiceAccount, once a Dashboard is found."""
     for pod in context.pods:
         found = _dashboard_evidence(pod)
         if found is None:
@@ -370,15 +372,15 @@ def dashboard(context: ScanContext) -> Iterator[Hit]:
         critical = [f"it runs with {arg}" for _, arg in flags]
         if flags:
             path = flags[0][0]  # the finding points at what to remove first
-        account = _account_of(context, pod)
+        if accounts is None:
+            accounts = {}
+            for workload in context.service_accounts.workloads:
+                accounts.setdefault(id(workload.pod), workload.account)
+        account = accounts.get(id(pod))
         if account is not None:
-            admin = [
-                g
-                for g in context.rbac.permissions(account).grants
-                if g.scope is None and not g.binding.stock and g.rule.rule.superuser
-            ]
-            if admin:
-                critical.append(f"its {account} is cluster-admin ({admin[0].chain()})")
+            admin = _cluster_admin(context, account)
+            if admin is not None:
+                critical.append(f"its {account} is cluster-admin ({admin.chain()})")
         critical += _exposures(context, pod)
         message = f"the Kubernetes Dashboard is deployed ({what})"
         if critical:
@@ -389,7 +391,9 @@ def dashboard(context: ScanContext) -> Iterator[Hit]:
 def _dashboard_evidence(pod: EffectivePod) -> tuple[str, str] | None:
     """``(pointer, what)`` of what shows ``pod`` is the Dashboard, or ``None``."""
     for container in pod.containers:
-        image = parse_image(container.image.value or "")
+        text = container.image.value or ""
+        # Every Dashboard image's name has the word in it: most images are not parsed at all.
+        image = parse_image(text) if "dashboard" in text else None
         if image is None:
             continue
         owner = image.repository.rsplit("/", 2)[-2] if "/" in image.repository else ""
@@ -405,10 +409,14 @@ def _dashboard_evidence(pod: EffectivePod) -> tuple[str, str] | None:
     return None
 
 
-def _account_of(context: ScanContext, pod: EffectivePod) -> Subject | None:
-    for workload in context.service_accounts.workloads:
-        if workload.pod is pod:
-            return workload.account
+def _cluster_admin(context: ScanContext, account: Subject) -> Grant | None:
+    """The first grant that makes ``account`` cluster-admin cluster-wide through a binding a user wrote,
+    if any (only the bindings that may are expanded into grants)."""
+    for binding, named, path in context.rbac.permissions(account).bindings:
+        if binding.namespace is None and not binding.stock and binding.role is not None:
+            for ref in binding.role.rules:
+                if ref.rule.superuser:
+                    return Grant(named, path, binding, ref)
     return None
 
 
@@ -452,7 +460,8 @@ def tiller(context: ScanContext) -> Iterator[Hit]:
     for pod in context.pods:
         found = None
         for container in pod.containers:
-            image = parse_image(container.image.value or "")
+            text = container.image.value or ""
+            image = parse_image(text) if "tiller" in text else None  # (most images are not parsed)
             if image is not None and image.name == "tiller":
                 found = (container.image.path, f"image: {container.image.value}")
                 break
