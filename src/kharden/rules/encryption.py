@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from .. import _pointer
 from ..analysis.cni import mesh_enrolled, mesh_opt_outs, plaintext_peers
@@ -56,6 +57,7 @@ def name_words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name)]
 
 
+@lru_cache(maxsize=4096)  # per variable of every container: names repeat (LOG_LEVEL, DB_PASSWORD)
 def looks_secret(name: str) -> bool:
     """Whether an environment variable's name says it holds a secret.
 
