@@ -144,19 +144,42 @@ def finding(
     suppressed = None
     if policy.ignores or policy.baseline is not None or hit.at is not None or _may_ignore(obj, annotations):
         suppressed = policy.suppression(rule.id, obj, annotations, print_, severity, also=hit.at)
-    return Finding(
-        rule=rule.id,
-        severity=severity,
-        section=rule.section,
-        title=rule.title,
-        object=obj.ref,
-        container=hit.container,
-        location=location,
-        message=hit.message,
-        remediation=rule.remediation,
-        fingerprint=print_,
-        suppressed=suppressed,
+    return _new_finding(
+        Finding,
+        (
+            rule.id,
+            severity,
+            rule.section,
+            rule.title,
+            obj.ref,
+            hit.container,
+            location,
+            hit.message,
+            rule.remediation,
+            print_,
+            suppressed,
+        ),
     )
+
+
+_new_finding = tuple.__new__
+"""``Finding(...)`` without the named tuple's ``__new__`` in Python: two thirds of the cost of each of a large
+scan's 300,000 findings (0.6 -> 0.2 us). Its values go in the order of :data:`_FINDING_FIELDS`."""
+_FINDING_FIELDS = (
+    "rule",
+    "severity",
+    "section",
+    "title",
+    "object",
+    "container",
+    "location",
+    "message",
+    "remediation",
+    "fingerprint",
+    "suppressed",
+)
+if Finding._fields != _FINDING_FIELDS:  # pragma: no cover - a field added to Finding must be added above
+    raise RuntimeError(f"runner.finding builds a Finding of {_FINDING_FIELDS}, not of {Finding._fields}")
 
 
 def _may_ignore(obj: Obj, annotations: Mapping[str, str]) -> bool:
