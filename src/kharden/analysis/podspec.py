@@ -24,7 +24,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from .. import _pointer
 from ..errors import InputError
-from ..model import Hit, Obj, Severity
+from ..model import Hit, Obj, Severity, slot_init
 from .podfields import (
     FIELDS,
     LEGACY_PROFILES,
@@ -102,6 +102,7 @@ class Field(NamedTuple, Generic[T]):
         return self.source is not None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Port:
     container_port: int | None
@@ -111,6 +112,7 @@ class Port:
     """The port's name, which NetworkPolicy and Service ``targetPort`` may refer to."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class EnvVar:
     name: str
@@ -154,6 +156,7 @@ class NodeRequirement:
     required: bool
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Volume:
     name: str
@@ -167,6 +170,7 @@ class Volume:
 _KIND_LABELS = {"initContainers": "init container", "ephemeralContainers": "ephemeral container"}
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class EffectiveContainer:
     name: str
@@ -223,6 +227,7 @@ def normalize_capability(name: str | None) -> str:
     return text.removeprefix("CAP_")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class EffectivePod:
     obj: Obj

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from ..model import Location, Obj, ObjRef
+from ..model import Location, Obj, ObjRef, _HashKept, slot_init
 
 __all__ = [
     "GOALS",
@@ -84,8 +84,9 @@ FindingKey = tuple[str, ObjRef, str | None]
 """A finding a fact is: its rule, its object and the JSON pointer it points at (``None``: anywhere)."""
 
 
+@slot_init  # a large scan's attack-path count makes a quarter of a million
 @dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(_HashKept):
     """One fact a step needs: what it is, where it is written, and what breaks it.
 
     ``rule`` names the kharden rule that reports it as a finding on ``object`` at ``path``; a
@@ -106,17 +107,17 @@ class Evidence:
     object is not where its fix is written (a workload's network finding, fixed by its namespace's
     missing policy or by a policy rule; a namespace's Pod Security finding decided by the PodSecurity
     configuration)."""
-    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         # A step is known by its facts, so each is hashed every time a step resting on it is added: its
         # location and findings are deep, and a large graph adds a hundred thousand steps.
-        found = self._hash
-        if not found:
+        try:
+            return self._hash
+        except AttributeError:
             fields = (self.text, self.rule, self.object, self.path, self.location, self.fix, self.aspect)
-            found = hash((*fields, self.findings)) or 1
+            found = hash((*fields, self.findings))
             object.__setattr__(self, "_hash", found)  # frozen: written once, as the dataclass itself does
-        return found
+            return found
 
     @property
     def key(self) -> FixKey:
@@ -161,6 +162,7 @@ UNCOUNTED = Evidence("a fact that is no finding")
 that makes many such facts may take it without wording them)."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Vertex:
     """What an attacker can hold: a workload, a ServiceAccount's token, a node, a goal.
