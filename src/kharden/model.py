@@ -519,7 +519,7 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         """Unsuppressed findings per severity, every severity present, highest first."""
-        counts = Counter(f.severity for f in self.active)
+        counts = Counter(f.severity for f in self.findings if f.suppressed is None)
         return {s.label: counts[s] for s in sorted(Severity, reverse=True)}
 
     def suppressed_counts(self) -> dict[str, int]:
@@ -541,4 +541,4 @@ class Report:
         """2 when some input could not be read, 1 when a finding is at or above ``fail_on``."""
         if self.errors:
             return 2
-        return 1 if any(f.severity >= fail_on for f in self.active) else 0
+        return 1 if any(f.severity >= fail_on and f.suppressed is None for f in self.findings) else 0
