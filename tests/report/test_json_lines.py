@@ -37,12 +37,13 @@ def _random_finding(pick: random.Random) -> Finding:
         return None if pick.random() < 0.3 else value
 
     rendered = pick.random() < 0.3
+    named = rendered or pick.random() < 0.3  # a template alone: as a chart's output names it ("# Source:")
     location = Location(
         maybe(text()),  # type: ignore[arg-type]
         maybe(pick.randrange(1, 10**6)),  # type: ignore[arg-type]
         maybe(pick.randrange(1, 200)),  # type: ignore[arg-type]
         "/spec/" + text(),
-        maybe(text()) if rendered else None,  # type: ignore[arg-type]
+        maybe(text()) if named else None,  # type: ignore[arg-type]
         "helm" if rendered else None,
         maybe(Rendered(text(), 3, None)) if rendered else None,  # type: ignore[arg-type]
         maybe(EditSite(text(), 4, 5, "values", 1, "/a", maybe(text()))) if rendered else None,  # type: ignore[arg-type]

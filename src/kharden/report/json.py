@@ -246,15 +246,13 @@ class _FindingLines:
                 f'{_string(ref.namespace)}, "name": {_string(ref.name)}}}'
             )
         location = finding.location
-        if (
-            location.template is None
-            and location.renderer is None
-            and location.rendered is None
-            and location.edit is None
-        ):
+        if location.renderer is None and location.rendered is None and location.edit is None:
+            # (a template alone: what a Helm chart's rendered output names in its "# Source:" comments)
+            template = location.template
+            end = "}" if template is None else f', "template": {_string(template)}}}'
             where = (
                 f'{{"file": {_string(location.file)}, "line": {_number(location.line)}, "column": '
-                f'{_number(location.column)}, "path": {_string(location.path)}}}'
+                f'{_number(location.column)}, "path": {_string(location.path)}{end}'
             )
         else:
             where = _compact(location_dict(location))
