@@ -42,7 +42,7 @@ def test_the_command_keeps_what_the_scan_is_done_with(
 ) -> None:
     monkeypatch.setattr(_fork, "enabled", True)
     made = _scan_once(tmp_path, monkeypatch)
-    assert [type(each).__name__ for each in _scan._kept] == ["ScanContext", "Runner", "Collected"]
+    assert [type(each).__name__ for each in _scan._kept] == ["ScanContext", "Runner", "Collected", "Report"]
     assert [ref() for ref in made] == [_scan._kept[0]]
 
 
