@@ -31,6 +31,7 @@ __all__ = [
     "EditTracer",
     "ErrorRecord",
     "Finding",
+    "HashKept",
     "Hit",
     "ImageScan",
     "Location",
@@ -106,7 +107,7 @@ def slot_init(cls: _Class) -> _Class:
     return cls
 
 
-class _HashKept:
+class HashKept:
     """A slot for the hash of an instance, kept once worked out (neither a field nor pickled)."""
 
     __slots__ = ("_hash",)
@@ -115,7 +116,7 @@ class _HashKept:
 
 @slot_init
 @dataclass(frozen=True, slots=True, order=True)
-class ObjRef(_HashKept):
+class ObjRef(HashKept):
     """Which object: ``namespace`` is ``None`` for cluster-scoped kinds."""
 
     kind: str

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from ..model import Location, Obj, ObjRef, _HashKept, slot_init
+from ..model import HashKept, Location, Obj, ObjRef, slot_init
 
 __all__ = [
     "GOALS",
@@ -86,7 +86,7 @@ FindingKey = tuple[str, ObjRef, str | None]
 
 @slot_init  # a large scan's attack-path count makes a quarter of a million
 @dataclass(frozen=True, slots=True)
-class Evidence(_HashKept):
+class Evidence(HashKept):
     """One fact a step needs: what it is, where it is written, and what breaks it.
 
     ``rule`` names the kharden rule that reports it as a finding on ``object`` at ``path``; a
