@@ -201,12 +201,17 @@ _NULL = "null"
 
 def _number(value: int | None) -> str:
     """``_compact`` of a line or column."""
-    return str(value) if type(value) is int else _compact(value)
+    if type(value) is int:
+        return str(value)
+    return _NULL if value is None else _compact(value)
 
 
 def _string(value: str | None) -> str:
-    """``_compact`` of a string (or ``None``)."""
-    return encode_basestring(value) if type(value) is str else _compact(value)
+    """``_compact`` of a string (or ``None``: most findings on a pod, not one of its containers, name none;
+    the generic encoder took 0.66 us to write ``null``)."""
+    if type(value) is str:
+        return encode_basestring(value)
+    return _NULL if value is None else _compact(value)
 
 
 class _FindingLines:
@@ -226,6 +231,10 @@ class _FindingLines:
         self.rules: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
         self.objects: dict[ObjRef, str] = {}
         self.severities = {s: _compact(s.label) for s in Severity}
+        self.places: dict[str | None, str] = {}
+        """Files and pointers, encoded: a few thousand of them in 300,000 findings."""
+        self.templates: dict[str | None, str] = {None: "}"}
+        """What a location's template ends it with."""
 
     def __iter__(self) -> Iterator[str]:
         counts = self.report.attack_paths
@@ -248,11 +257,17 @@ class _FindingLines:
         location = finding.location
         if location.renderer is None and location.rendered is None and location.edit is None:
             # (a template alone: what a Helm chart's rendered output names in its "# Source:" comments)
-            template = location.template
-            end = "}" if template is None else f', "template": {_string(template)}}}'
+            places = self.places
+            file, path, template = location.file, location.path, location.template
+            if (encoded_file := places.get(file)) is None:
+                encoded_file = places[file] = _string(file)
+            if (encoded_path := places.get(path)) is None:
+                encoded_path = places[path] = _string(path)
+            if (end := self.templates.get(template)) is None:
+                end = self.templates[template] = f', "template": {_string(template)}}}'
             where = (
-                f'{{"file": {_string(location.file)}, "line": {_number(location.line)}, "column": '
-                f'{_number(location.column)}, "path": {_string(location.path)}{end}'
+                f'{{"file": {encoded_file}, "line": {_number(location.line)}, "column": '
+                f'{_number(location.column)}, "path": {encoded_path}{end}'
             )
         else:
             where = _compact(location_dict(location))
