@@ -172,6 +172,16 @@ def test_two_paths_through_one_binding_have_that_binding_as_choke_point() -> Non
         ),
         ({"hostPID": True, "hostIPC": True}, {}, []),
         ({"hostUsers": False}, {"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}, []),
+        (
+            {"hostUsers": False, "hostPID": True},
+            {"securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}},
+            [],
+        ),
+        (
+            {"hostPID": True},
+            {"securityContext": {"capabilities": {"add": ["SYS_PTRACE", "SYS_ADMIN"]}}},
+            ["pod.dangerous-capabilities", "pod.dangerous-capabilities", "pod.host-namespaces"],
+        ),
         ({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}, {}, ["pod.sensitive-mount"]),
         ({"volumes": [{"name": "logs", "hostPath": {"path": "/var/log"}}]}, {}, []),
     ],

@@ -980,20 +980,20 @@ class _Builder:
                 for vertex in targets:
                     self._edge(hub, vertex, "network", _LATERAL, self._bound([admitted], vertex))
                 continue
-            done = 0
             # Sources that may send here: open egress, or egress rules that match this pod (the others
-            # would be skipped one by one below: grouped by their egress, they are left out at once).
-            senders = open_sources | reaching(index)
+            # would be skipped one by one below: grouped by their egress, they are left out at once); each
+            # left out too once a rule admits it (bit sets of every class: made once per target).
+            left = present & ~(1 << index) & (open_sources | reaching(index))
             for bits, fact, ports in net.admitting(target):
-                for source_index in _bits(bits & present & ~done & ~(1 << index) & senders):
+                for source_index in _bits(bits & left):
                     source = classes[source_index]
                     if open_sources >> source_index & 1:
                         sent = net.wide_open(source, EGRESS)
-                    else:  # its egress rules may reach the target: ``senders`` says so
+                    else:  # its egress rules may reach the target (``reaching`` says so)
                         sent = net.sending(source, target, ports)
                     if sent is not None:
                         self._pairs(source, (sent, fact), targets)
-                        done |= 1 << source_index
+                        left &= ~(1 << source_index)
         for source in classes.values():
             sent = net.wide_open(source, EGRESS)
             if sent is not None:

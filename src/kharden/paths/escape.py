@@ -39,34 +39,50 @@ Check = Callable[[Rule, EffectivePod], Iterable[Hit | Unevaluated]]
 def escapes(pod: EffectivePod, check: Check | None = None) -> Iterator[tuple[str, tuple[Evidence, ...]]]:
     """``(summary, facts)`` for each way out of ``pod`` onto its node; every fact is needed."""
     asked = check or _check
-    for _, evidence in _hits("pod.privileged", pod, asked):
-        yield "a privileged container is root on its node", (evidence,)
-    for hit, evidence in _hits("pod.sensitive-mount", pod, asked):
-        yield f"mounts the node's {_host_path(pod, hit.path)}", (evidence,)
-    host_pid = [e for hit, e in _hits("pod.host-namespaces", pod, asked) if hit.path == pod.host_pid.path]
-    namespaced = pod.host_users.value is False
-    capabilities = {
-        c.path: normalize_capability(c.value) for co in pod.containers for c in co.capabilities_add
-    }
-    for hit, evidence in _hits("pod.dangerous-capabilities", pod, asked):
-        name = capabilities.get(hit.path, "")
-        if namespaced:
-            continue
+    privileged, mounts, namespaces, capabilities = _rules()
+    for hit in asked(privileged, pod):
+        if isinstance(hit, Hit):
+            yield "a privileged container is root on its node", (_fact(privileged, pod, hit),)
+    for hit in asked(mounts, pod):
+        if isinstance(hit, Hit):
+            yield f"mounts the node's {_host_path(pod, hit.path)}", (_fact(mounts, pod, hit),)
+    dangerous = [hit for hit in asked(capabilities, pod) if isinstance(hit, Hit)]
+    if not dangerous or pod.host_users.value is False:
+        return  # (most pods; in a user namespace capabilities hold inside it only)
+    names = {c.path: normalize_capability(c.value) for co in pod.containers for c in co.capabilities_add}
+    host_pid: list[Evidence] | None = None
+    for hit in dangerous:
+        name = names.get(hit.path, "")
         if name in _BREAKOUT_CAPABILITIES:
-            yield f"capability {name} breaks out of the container", (evidence,)
-        elif name == "SYS_PTRACE" and host_pid:
-            yield "SYS_PTRACE with hostPID traces the node's processes", (evidence, host_pid[0])
+            yield f"capability {name} breaks out of the container", (_fact(capabilities, pod, hit),)
+        elif name == "SYS_PTRACE":
+            if host_pid is None:
+                host_pid = [
+                    _fact(namespaces, pod, each)
+                    for each in asked(namespaces, pod)
+                    if isinstance(each, Hit) and each.path == pod.host_pid.path
+                ]
+            if host_pid:
+                facts = (_fact(capabilities, pod, hit), host_pid[0])
+                yield "SYS_PTRACE with hostPID traces the node's processes", facts
 
 
 def _check(rule: Rule, pod: EffectivePod) -> Iterable[Hit | Unevaluated]:
     return rule.check(pod)
 
 
-def _hits(rule_id: str, pod: EffectivePod, check: Check) -> Iterator[tuple[Hit, Evidence]]:
-    rule: Rule = get_rule(rule_id)
-    for hit in check(rule, pod):
-        if isinstance(hit, Hit):
-            yield hit, Evidence.at(pod.obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
+def _rules() -> tuple[Rule, Rule, Rule, Rule]:
+    """The pod rules whose findings hand the node over."""
+    return (
+        get_rule("pod.privileged"),
+        get_rule("pod.sensitive-mount"),
+        get_rule("pod.host-namespaces"),
+        get_rule("pod.dangerous-capabilities"),
+    )
+
+
+def _fact(rule: Rule, pod: EffectivePod, hit: Hit) -> Evidence:
+    return Evidence.at(pod.obj, hit.path, hit.message, rule=rule.id, fix=rule.remediation)
 
 
 def _host_path(pod: EffectivePod, pointer: str) -> str:
