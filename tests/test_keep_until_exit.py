@@ -1,4 +1,4 @@
-"""The ``kharden`` command, which ends with ``os._exit``, keeps what a scan is done with rather than free it
+"""The ``kharden`` command, which ends with ``os._exit``, keeps what its scan is done with rather than free it
 object by object; a program that calls ``scan`` gets that memory back."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import yaml
 from conftest import MINIMAL_POD
 from kharden import _fork
 from kharden.analysis.context import ScanContext
+from kharden.rules import select
 
 _scan = importlib.import_module("kharden.scan")
 
@@ -53,3 +54,14 @@ def test_a_program_gets_the_memory_back(tmp_path: Path, monkeypatch: pytest.Monk
     assert _scan._kept == []
     assert len(made) == 1
     assert made[0]() is None
+
+
+def test_an_evaluation_of_its_own_keeps_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kharden fix`` evaluates each chart it renders: those evaluations are freed as they end."""
+    monkeypatch.setattr(_fork, "enabled", True)
+    monkeypatch.setattr(_scan, "_kept", [])
+    path = tmp_path / "pod.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL_POD))
+    report = _scan.evaluate(_scan.collect([str(path)], _scan.ScanOptions()), select())
+    assert report.stats.objects == 1
+    assert _scan._kept == []

@@ -108,6 +108,7 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
     if baseline is None and config.baseline is not None:
         baseline = load_baseline(config.baseline)
     kube_version = _version(options.kube_version)
+    keep = _kept if _fork.enabled else None
     with acyclic_work():
         collected = collect(paths, options)
         report = evaluate(
@@ -116,8 +117,10 @@ def scan(paths: Sequence[str], options: ScanOptions | None = None) -> Report:
             config.policy(rules, baseline),
             kube_version=kube_version,
             attack_paths=options.attack_paths,
+            keep=keep,
         )
-    _keep_until_exit(collected, report)
+    if keep is not None:
+        keep += (collected, report)
     if options.severities is not None:
         report.findings = [f for f in report.findings if f.severity in options.severities]
     report.generated_at = scan_time()
@@ -239,16 +242,12 @@ def acyclic_work() -> Iterator[None]:
 
 
 _kept: list[object] = []
-
-
-def _keep_until_exit(*done: object) -> None:
-    """What a scan is done with (the objects read, the engines, the effective pods), and its report once
-    written, kept to the end of the command rather than freed: ``kharden`` ends with ``os._exit``
-    (``cli.run``), and freeing millions of objects one by one before it is time for nothing
-    (manifests-100k: 0.37 s, and 0.2 s more for the report). A program that calls :func:`scan` gets its
-    memory back as ever."""
-    if _fork.enabled:
-        _kept.extend(done)
+"""What the command's scan is done with (the objects read, the engines, the effective pods), and its report
+once written, kept to the end of the command rather than freed: ``kharden`` ends with ``os._exit``
+(``cli.run``), and freeing millions of objects one by one before it is time for nothing (manifests-100k:
+0.37 s, and 0.2 s more for the report). Only :func:`scan` under the command keeps them (once a command): a
+program that calls it, and the commands that evaluate again and again (``kharden fix`` on each chart), get
+their memory back as ever."""
 
 
 _NEEDS = {
@@ -271,9 +270,11 @@ def evaluate(
     *,
     kube_version: tuple[int, int] | None = None,
     attack_paths: bool = False,
+    keep: list[object] | None = None,
 ) -> Report:
     """Run ``rules`` over what the sources collected, and apply ``policy`` to the findings
-    (``attack_paths``: and count the attack paths each lies on)."""
+    (``attack_paths``: and count the attack paths each lies on; ``keep``: where to put what the evaluation is
+    done with, its context and runner, rather than free it (see ``_kept``))."""
     policy = policy or Policy()
     available = _available(collected.evidence)
     inputs = {"image-report"} if collected.image_scans else set()
@@ -352,11 +353,8 @@ def evaluate(
         )
         for rule in runnable
     ]
-    baseline = None
-    if policy.baseline is not None:
-        matched = policy.baseline.entries.keys() & {f.fingerprint for f in findings}
-        baseline = BaselineStats(policy.baseline.file, len(policy.baseline.entries), len(matched))
-    _keep_until_exit(context, runner)
+    if keep is not None:
+        keep += (context, runner)
     return Report(
         findings=findings,
         errors=errors,
@@ -365,10 +363,18 @@ def evaluate(
         rules_run=len(runnable),
         rules=runs,
         scores=scorecard(runs, findings),
-        baseline=baseline,
+        baseline=_baseline_stats(policy, findings),
         attack_paths=counts,
         assumptions=context.assumptions,
     )
+
+
+def _baseline_stats(policy: Policy, findings: Sequence[Finding]) -> BaselineStats | None:
+    """How many of the baseline's entries the findings matched, if the policy has a baseline."""
+    if policy.baseline is None:
+        return None
+    matched = policy.baseline.entries.keys() & {f.fingerprint for f in findings}
+    return BaselineStats(policy.baseline.file, len(policy.baseline.entries), len(matched))
 
 
 def _run_inventory(
