@@ -108,10 +108,21 @@ def slot_init(cls: _Class) -> _Class:
 
 
 class HashKept:
-    """A slot for the hash of an instance, kept once worked out (neither a field nor pickled)."""
+    """For a frozen dataclass: the hash of its fields, worked out once and kept in a slot (neither a field
+    nor pickled). Its class says ``__hash__ = HashKept.__hash__``, since the dataclass would write its own,
+    which hashes the fields every time (a large scan hashes a million ObjRefs and Evidence)."""
 
     __slots__ = ("_hash",)
     _hash: int
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            names: dict[str, Any] = getattr(type(self), "__dataclass_fields__")  # noqa: B009 - not typed here
+            found = hash(tuple(getattr(self, name) for name in names))
+            object.__setattr__(self, "_hash", found)  # frozen: written once, as the dataclass itself does
+            return found
 
 
 @slot_init
@@ -124,15 +135,7 @@ class ObjRef(HashKept):
     name: str
     api_version: str = ""
 
-    def __hash__(self) -> int:
-        # Every stage keys dicts by the objects findings and facts are on (a large scan's attack-path count
-        # alone hashed a million of them): worked out once, as the dataclass's own hash would be each time.
-        try:
-            return self._hash
-        except AttributeError:
-            found = hash((self.kind, self.namespace, self.name, self.api_version))
-            object.__setattr__(self, "_hash", found)
-            return found
+    __hash__ = HashKept.__hash__  # every stage keys dicts by the objects findings and facts are on
 
     @property
     def group(self) -> str:

@@ -108,16 +108,9 @@ class Evidence(HashKept):
     missing policy or by a policy rule; a namespace's Pod Security finding decided by the PodSecurity
     configuration)."""
 
-    def __hash__(self) -> int:
-        # A step is known by its facts, so each is hashed every time a step resting on it is added: its
-        # location and findings are deep, and a large graph adds a hundred thousand steps.
-        try:
-            return self._hash
-        except AttributeError:
-            fields = (self.text, self.rule, self.object, self.path, self.location, self.fix, self.aspect)
-            found = hash((*fields, self.findings))
-            object.__setattr__(self, "_hash", found)  # frozen: written once, as the dataclass itself does
-            return found
+    # A step is known by its facts, so each is hashed every time a step resting on it is added: its location
+    # and findings are deep, and a large graph adds a hundred thousand steps.
+    __hash__ = HashKept.__hash__
 
     @property
     def key(self) -> FixKey:
