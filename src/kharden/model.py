@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from operator import attrgetter
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from . import _pointer
 from ._yaml import Positions, unpack
@@ -109,18 +110,19 @@ def slot_init(cls: _Class) -> _Class:
 
 class HashKept:
     """For a frozen dataclass: the hash of its fields, worked out once and kept in a slot (neither a field
-    nor pickled). Its class says ``__hash__ = HashKept.__hash__``, since the dataclass would write its own,
-    which hashes the fields every time (a large scan hashes a million ObjRefs and Evidence)."""
+    nor pickled). Its class names its fields in ``_hashed`` (an ``attrgetter``: the tuple made in C) and says
+    ``__hash__ = HashKept.__hash__``, since the dataclass would write its own, which hashes the fields every
+    time (a large scan hashes a million ObjRefs and Evidence)."""
 
     __slots__ = ("_hash",)
     _hash: int
+    _hashed: ClassVar[attrgetter[tuple[Any, ...]]]
 
     def __hash__(self) -> int:
         try:
             return self._hash
         except AttributeError:
-            names: dict[str, Any] = getattr(type(self), "__dataclass_fields__")  # noqa: B009 - not typed here
-            found = hash(tuple(getattr(self, name) for name in names))
+            found = hash(type(self)._hashed(self))
             object.__setattr__(self, "_hash", found)  # frozen: written once, as the dataclass itself does
             return found
 
@@ -135,7 +137,9 @@ class ObjRef(HashKept):
     name: str
     api_version: str = ""
 
-    __hash__ = HashKept.__hash__  # every stage keys dicts by the objects findings and facts are on
+    # Every stage keys dicts by the objects findings and facts are on.
+    _hashed = attrgetter("kind", "namespace", "name", "api_version")
+    __hash__ = HashKept.__hash__
 
     @property
     def group(self) -> str:

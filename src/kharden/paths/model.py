@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from ..model import HashKept, Location, Obj, ObjRef, slot_init
 
@@ -110,6 +111,7 @@ class Evidence(HashKept):
 
     # A step is known by its facts, so each is hashed every time a step resting on it is added: its location
     # and findings are deep, and a large graph adds a hundred thousand steps.
+    _hashed = attrgetter("text", "rule", "object", "path", "location", "fix", "aspect", "findings")
     __hash__ = HashKept.__hash__
 
     @property
